@@ -1,0 +1,20 @@
+//! The Hoist dashboard: Leptos components rendered by `server/` and hydrated in the browser.
+//!
+//! This crate never talks to Redis or SQL; the data it shows reaches it through server
+//! functions and the WebSocket, both served by `server/`.
+
+pub mod app;
+pub mod backend;
+pub mod components;
+pub mod pages;
+pub mod types;
+
+pub use app::{App, shell};
+
+/// The wasm entry point: attaches the server-rendered page to its reactive runtime.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

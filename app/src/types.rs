@@ -1,0 +1,25 @@
+//! Plain data the pages show, shared by the server (which fills them) and the browser.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether one dependency of the server answers, as shown on the status page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentStatus {
+    pub name: String,
+    pub up: bool,
+    /// Version or backend ("redis 7.0.15", "sqlite"), or the error when down.
+    pub detail: String,
+}
+
+/// What `/healthz` reports and the home page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemStatus {
+    pub version: String,
+    pub components: Vec<ComponentStatus>,
+}
+
+impl SystemStatus {
+    pub fn healthy(&self) -> bool {
+        self.components.iter().all(|c| c.up)
+    }
+}

@@ -1,0 +1,9 @@
+//! Throw-away infrastructure for tests: a private `redis-server` per test and fresh
+//! SQLite or PostgreSQL databases. Every helper cleans up when dropped, so tests run in
+//! parallel without sharing state.
+
+mod redis_server;
+mod sql;
+
+pub use redis_server::{RedisOptions, RedisServer};
+pub use sql::{TestDatabase, postgres_admin_url, postgres_database, sqlite_database};
