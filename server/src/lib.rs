@@ -1,1 +1,12 @@
+//! The Hoist server: dashboard (Leptos SSR), health, SQL, and the command line.
 
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod users;

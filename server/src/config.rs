@@ -1,0 +1,100 @@
+//! Configuration: every setting is an environment variable with a matching flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::StartupError;
+
+/// Where the server finds Redis and SQL; shared by every subcommand that needs them.
+#[derive(Args, Clone, Debug)]
+pub struct StoreConfig {
+    /// Redis holding the queues.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// SQL database for users, sessions, audit log and job history. Unset: SQLite at
+    /// `$HOIST_DATA_DIR/hoist.db`. A `postgres://` URL selects PostgreSQL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Folder for the SQLite database and other local files.
+    #[arg(long, env = "HOIST_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+impl StoreConfig {
+    /// The SQL URL to use, after applying the SQLite default.
+    pub fn resolved_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_string(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("hoist.db").display()),
+        }
+    }
+
+    /// Checks the shape of both URLs before anything connects, so a typo is reported as
+    /// such and not as a connection failure.
+    pub fn validate(&self) -> Result<(), StartupError> {
+        let redis = url::Url::parse(&self.redis_url).map_err(|e| StartupError::Invalid {
+            variable: "REDIS_URL",
+            reason: format!("{:?} is not a URL ({e})", self.redis_url),
+        })?;
+        if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+            return Err(StartupError::Invalid {
+                variable: "REDIS_URL",
+                reason: format!("scheme {:?} is not redis:// or rediss://", redis.scheme()),
+            });
+        }
+        let database = self.resolved_database_url();
+        crate::db::DbKind::from_url(&database)?;
+        Ok(())
+    }
+}
+
+/// Settings of the HTTP server.
+#[derive(Args, Clone, Debug)]
+pub struct HttpConfig {
+    /// Address the dashboard and API listen on.
+    #[arg(long, env = "HOIST_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder with the built site (wasm, JS, CSS) that cargo-leptos produced.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Password for the admin account created on first start. Unset: a random one is
+    /// generated and printed once.
+    #[arg(long, env = "HOIST_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(redis: &str, db: Option<&str>) -> StoreConfig {
+        StoreConfig {
+            redis_url: redis.into(),
+            database_url: db.map(Into::into),
+            data_dir: PathBuf::from("/tmp/hoist-data"),
+        }
+    }
+
+    #[test]
+    fn sqlite_is_the_default_database() {
+        let config = store("redis://127.0.0.1:6379", None);
+        assert_eq!(config.resolved_database_url(), "sqlite:///tmp/hoist-data/hoist.db?mode=rwc");
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_urls_name_their_variable() {
+        let err = store("not a url", None).validate().unwrap_err().to_string();
+        assert!(err.starts_with("REDIS_URL:"), "{err}");
+        let err = store("http://x", None).validate().unwrap_err().to_string();
+        assert!(err.starts_with("REDIS_URL:"), "{err}");
+        let err = store("redis://x", Some("mysql://x/y")).validate().unwrap_err().to_string();
+        assert!(err.starts_with("DATABASE_URL:"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Errors that stop the server from starting: each names the setting at fault.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{variable}: {reason}")]
+    Invalid { variable: &'static str, reason: String },
+    #[error("{variable}: cannot connect to {target}: {reason}")]
+    Unreachable { variable: &'static str, target: String, reason: String },
+}

@@ -1,0 +1,115 @@
+//! `hoist serve`: build the state, mount the routes, serve until a signal.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::trace::TraceLayer;
+
+use crate::backend::ServerBackend;
+use crate::config::{HttpConfig, StoreConfig};
+use crate::db::Db;
+use crate::error::StartupError;
+use crate::state::{AppState, connect_redis};
+use crate::users::{AdminBootstrap, ensure_admin};
+
+/// Builds everything `serve` needs; connection problems come back naming the variable.
+pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Result<(AppState, AdminBootstrap)> {
+    store.validate()?;
+    let db = Db::connect(&store.resolved_database_url()).await?;
+    db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
+    let admin = ensure_admin(&db, http.admin_password.as_deref())
+        .await
+        .context("creating the first admin account failed")?;
+    let redis = connect_redis(&store.redis_url).await?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("hoist")
+        .site_root(http.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(http.addr)
+        .env(leptos_env())
+        .build();
+    let backend = Arc::new(ServerBackend { redis: redis.clone(), db: db.clone() });
+    Ok((AppState { db, redis, leptos_options, backend }, admin))
+}
+
+fn leptos_env() -> leptos::config::Env {
+    match std::env::var("LEPTOS_ENV").as_deref() {
+        Ok("DEV") | Ok("dev") => leptos::config::Env::DEV,
+        _ => leptos::config::Env::PROD,
+    }
+}
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let backend = state.backend.clone();
+    let provide_backend = move || provide_context(backend.clone());
+    Router::new()
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .leptos_routes_with_context(&state, routes, provide_backend.clone(), {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            provide_backend,
+            app::shell,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
+    let (state, admin) = build_state(&store, &http).await?;
+    let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| {
+        StartupError::Invalid { variable: "HOIST_ADDR", reason: format!("cannot listen on {}: {e}", http.addr) }
+    })?;
+    let addr = listener.local_addr()?;
+    print_welcome(&format!("http://{addr}"), &admin);
+    tracing::info!(%addr, database = state.db.kind.as_str(), "serving");
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_welcome(url: &str, admin: &AdminBootstrap) {
+    println!("Hoist is serving the dashboard at {url}");
+    match admin {
+        AdminBootstrap::CreatedWithGeneratedPassword(password) => {
+            println!("First start: created user `admin` with password {password}");
+            println!("(shown once; change it with `hoist user passwd admin`)");
+        }
+        AdminBootstrap::CreatedWithConfiguredPassword => {
+            println!("First start: created user `admin` with the password from HOIST_ADMIN_PASSWORD");
+        }
+        AdminBootstrap::Existing => println!("Log in with an existing account."),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
