@@ -1,0 +1,134 @@
+// Starts what a browser test needs: its own redis-server and a `hoist serve` on free
+// ports with a fresh SQLite database, and a headless Chromium. Everything is torn down
+// by `stop()`.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, "..", "..");
+export const artifactsDir = join(repoRoot, "end2end", "artifacts");
+export const ADMIN_PASSWORD = "e2e-admin-password";
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.on("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitFor(check, what, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
+}
+
+function collect(child, name) {
+  const lines = [];
+  const push = (d) => {
+    for (const l of d.toString().split("\n")) if (l) lines.push(`[${name}] ${l}`);
+    if (lines.length > 400) lines.splice(0, lines.length - 400);
+  };
+  child.stdout?.on("data", push);
+  child.stderr?.on("data", push);
+  return lines;
+}
+
+export async function startStack() {
+  const dir = mkdtempSync(join(tmpdir(), "hoist-e2e-"));
+  const redisPort = await freePort();
+  const redis = spawn(
+    "redis-server",
+    ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  collect(redis, "redis");
+
+  const httpPort = await freePort();
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const bin = process.env.HOIST_BIN ?? join(repoRoot, "target", "debug", "hoist");
+  const server = spawn(bin, ["serve"], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      HOIST_ADDR: `127.0.0.1:${httpPort}`,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      DATABASE_URL: "",
+      HOIST_DATA_DIR: join(dir, "data"),
+      HOIST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(repoRoot, "target", "site"),
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const serverLog = collect(server, "hoist");
+  let exited = null;
+  server.on("exit", (code) => (exited = code));
+
+  await waitFor(async () => {
+    if (exited !== null) throw new Error(`hoist exited with ${exited}:\n${serverLog.join("\n")}`);
+    const res = await fetch(`${baseUrl}/healthz`);
+    return res.ok;
+  }, "hoist /healthz");
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+  mkdirSync(artifactsDir, { recursive: true });
+
+  return {
+    baseUrl,
+    browser,
+    serverLog,
+    async newPage() {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const consoleErrors = [];
+      page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+      page.on("pageerror", (e) => consoleErrors.push(String(e)));
+      page.consoleErrors = consoleErrors;
+      return page;
+    },
+    async screenshot(page, name) {
+      await page.screenshot({ path: join(artifactsDir, `${name}.png`), fullPage: true });
+    },
+    async stop() {
+      await browser.close().catch(() => {});
+      server.kill("SIGTERM");
+      redis.kill("SIGKILL");
+      await new Promise((r) => (exited !== null ? r() : server.once("exit", r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Resolves once the page has hydrated (the layout marks itself from a client effect).
+export async function waitForHydration(page) {
+  await page.waitForSelector('.layout[data-hydrated="true"]', { timeout: 30000 });
+}

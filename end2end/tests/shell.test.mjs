@@ -1,0 +1,57 @@
+// The dashboard shell: rendered on the server, hydrated in the browser, interactive.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startStack, waitForHydration } from "../support/harness.mjs";
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("server-rendered page is readable before any JavaScript runs", async () => {
+  const res = await fetch(`${stack.baseUrl}/`);
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  assert.match(html, /System status/);
+  assert.match(html, /badge-healthy/);
+  assert.match(html, /\/pkg\/hoist\.js/, "links the hydration script");
+});
+
+test("page hydrates and the theme toggle works and persists", async () => {
+  const page = await stack.newPage();
+  await page.goto(`${stack.baseUrl}/`);
+  await waitForHydration(page);
+
+  const table = page.getByRole("table");
+  await assert.doesNotReject(table.getByRole("cell", { name: "Redis", exact: true }).waitFor());
+  assert.equal(await page.locator(".badge-healthy").count(), 1);
+
+  const toggle = page.locator("button.theme-toggle");
+  assert.equal(await toggle.getAttribute("data-theme-choice"), "system");
+  await toggle.click();
+  await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
+  assert.equal(await toggle.textContent(), "Theme: dark");
+  await stack.screenshot(page, "home-dark");
+
+  // The choice survives a reload (kept in localStorage, applied after hydration).
+  await page.reload();
+  await waitForHydration(page);
+  await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
+  await toggle.click();
+  await page.waitForFunction(() => document.documentElement.dataset.theme === "light");
+  await stack.screenshot(page, "home-light");
+
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("unknown pages answer 404 with a way back", async () => {
+  const page = await stack.newPage();
+  const response = await page.goto(`${stack.baseUrl}/nowhere`);
+  assert.equal(response.status(), 404);
+  await waitForHydration(page);
+  await assert.doesNotReject(page.getByRole("link", { name: "Back to the overview" }).waitFor());
+});

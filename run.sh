@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Serves the Hoist dashboard on http://127.0.0.1:3000 (HOIST_ADDR), installing what is missing.
+set -euo pipefail
+source "$(dirname "$0")/scripts/prereqs.sh"
+cd "$HOIST_ROOT"
+
+ensure_rust
+ensure_redis_server
+ensure_node
+ensure_wasm_opt
+ensure_wasm_bindgen
+ensure_cargo_leptos
+ensure_redis_running
+
+say "building (release)"
+cargo leptos build --release
+
+export LEPTOS_SITE_ROOT="$HOIST_ROOT/target/site"
+export HOIST_DATA_DIR="${HOIST_DATA_DIR:-$HOIST_ROOT/data}"
+exec "$HOIST_ROOT/target/release/hoist" serve "$@"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust suites (engine, server, SQL on SQLite and PostgreSQL) and the
+# browser tests in headless Chromium. Installs what is missing first. Non-zero on failure.
+set -euo pipefail
+source "$(dirname "$0")/scripts/prereqs.sh"
+cd "$HOIST_ROOT"
+
+ensure_rust
+ensure_redis_server
+ensure_node
+ensure_wasm_opt
+ensure_wasm_bindgen
+ensure_cargo_leptos
+ensure_redis_running
+ensure_postgres
+ensure_chromium
+ensure_end2end_packages
+
+say "Rust tests"
+cargo test --workspace --no-fail-fast
+
+say "building the dashboard for the browser tests"
+cargo leptos build
+
+say "browser tests"
+HOIST_BIN="$HOIST_ROOT/target/debug/hoist" LEPTOS_SITE_ROOT="$HOIST_ROOT/target/site" \
+  node --test --test-concurrency=1 end2end/tests/
