@@ -1,1 +1,55 @@
+//! # hoist-queue
+//!
+//! A Redis-backed job engine. [`Queue`] enqueues and manages jobs; [`Worker`] runs them
+//! with a [`Handler`]. Every state change is one Lua script (`queue/lua/`), so a job is
+//! always in exactly one state; a worker holds each job under a lease it renews, and any
+//! process recovers jobs whose lease lapsed, so a crashed worker loses nothing.
+//!
+//! ```no_run
+//! use hoist_queue::{NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn demo() -> Result<(), hoist_queue::QueueError> {
+//! let redis = RedisConnection::connect("redis://127.0.0.1:6379").await?;
+//! let emails = Queue::new(&redis, "emails")?;
+//! emails.enqueue(NewJob::new("welcome", serde_json::json!({ "to": "a@example.com" }))).await?;
+//!
+//! let worker = Worker::new(
+//!     emails.clone(),
+//!     handler_fn(|ctx| async move {
+//!         let to: String = ctx.job().payload["to"].as_str().unwrap_or_default().into();
+//!         Ok(serde_json::json!({ "sent_to": to }))
+//!     }),
+//!     WorkerOptions::default(),
+//! );
+//! let shutdown = CancellationToken::new();
+//! worker.run(shutdown).await?;
+//! # Ok(()) }
+//! ```
 
+mod backend;
+mod connection;
+mod error;
+mod handler;
+mod id;
+mod keys;
+mod queue;
+mod scripts;
+mod types;
+mod worker;
+
+pub use connection::RedisConnection;
+pub use error::{QueueError, Result};
+pub use handler::{
+    BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
+};
+pub use keys::{MAX_QUEUE_NAME, validate_queue_name};
+pub use queue::{CancelOutcome, Queue, QueueConfig, Retention};
+pub use types::{
+    Backoff, Counts, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, MAX_PRIORITY, MinuteStats,
+    NewJob, Progress,
+};
+pub use worker::{Worker, WorkerOptions};
+
+/// Re-exported so handlers and callers use the same token type.
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,20 @@
+-- cancel: waiting / delayed / retrying -> cancelled at once; an active job is flagged
+-- and its worker told on the `cancel` channel, so the handler's token fires.
+-- ARGV[4] id, ARGV[5] channel for cancel signals.
+-- Returns 1 cancelled, 2 cancellation requested (active), -1 no such job, -3 already finished.
+local id = ARGV[4]
+local jk = job_key(id)
+local state = redis.call('HGET', jk, 'state')
+if not state then return -1 end
+if state == 'active' then
+  redis.call('HSET', jk, 'cancel', now)
+  redis.call('PUBLISH', ARGV[5], id)
+  emit('cancelling', id)
+  return 2
+end
+if state == 'completed' or state == 'dead' or state == 'cancelled' then return -3 end
+redis.call('ZREM', STATE_SETS[state], id)
+redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)
+redis.call('ZADD', k.cancelled, now, id)
+emit('cancelled', id)
+return 1

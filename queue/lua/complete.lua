@@ -1,0 +1,32 @@
+-- complete: active -> completed for a batch of jobs, then claim the next jobs in the same
+-- round trip.
+-- ARGV[4] keep completed (count, -1 = no limit), ARGV[5] keep completed (age ms, 0 = no limit),
+-- ARGV[6] claim count, ARGV[7] lease ms, ARGV[8] worker token (for the claim),
+-- ARGV[9] number of completions, then 3 fields each: id, lease token, result JSON.
+-- Returns { {code per completion...}, claim result } with code 1 = done,
+-- -1 = no such job, -2 = lease lost (another worker owns the job now).
+local n = tonumber(ARGV[9])
+local codes = {}
+for i = 0, n - 1 do
+  local b = 10 + i * 3
+  local id, lease, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local jk = job_key(id)
+  local current = redis.call('HGET', jk, 'lease')
+  if not current then
+    codes[#codes + 1] = -1
+  elseif current ~= lease or redis.call('ZSCORE', k.active, id) == false then
+    codes[#codes + 1] = -2
+  else
+    redis.call('ZREM', k.active, id)
+    local started = tonumber(redis.call('HGET', jk, 'started_at') or now)
+    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result)
+    redis.call('HDEL', jk, 'lease', 'cancel')
+    redis.call('ZADD', k.completed, now, id)
+    emit('completed', id, 'duration_ms', now - started)
+    minute_stats('completed', 1)
+    minute_stats('duration_ms', now - started)
+    codes[#codes + 1] = 1
+  end
+end
+apply_retention(k.completed, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)
+return { codes, claim_jobs(tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]) }

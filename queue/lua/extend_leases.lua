@@ -1,0 +1,19 @@
+-- extend_leases: renew the leases of all of one worker's active jobs in one call.
+-- ARGV[4] lease ms, then pairs: id, lease token.
+-- Returns { ids whose lease is lost, ids asked to cancel }: the worker stops the former
+-- (someone else owns them now) and signals the latter's cancellation token.
+local lease_ms = tonumber(ARGV[4])
+local lost, cancel = {}, {}
+for i = 5, #ARGV, 2 do
+  local id, lease = ARGV[i], ARGV[i + 1]
+  local jk = job_key(id)
+  if redis.call('HGET', jk, 'lease') == lease and redis.call('ZSCORE', k.active, id) then
+    redis.call('ZADD', k.active, 'XX', now + lease_ms, id)
+    if redis.call('HEXISTS', jk, 'cancel') == 1 then
+      cancel[#cancel + 1] = id
+    end
+  else
+    lost[#lost + 1] = id
+  end
+end
+return { lost, cancel }

@@ -1,0 +1,15 @@
+-- finish_cancelled: active -> cancelled, once the handler of a job whose cancellation
+-- was requested has stopped.
+-- ARGV[4] id, ARGV[5] lease token.
+-- Returns 1, -1 no such job, -2 lease lost.
+local id, lease = ARGV[4], ARGV[5]
+local jk = job_key(id)
+local current = redis.call('HGET', jk, 'lease')
+if not current then return -1 end
+if current ~= lease or not redis.call('ZSCORE', k.active, id) then return -2 end
+redis.call('ZREM', k.active, id)
+redis.call('HDEL', jk, 'lease', 'cancel')
+redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)
+redis.call('ZADD', k.cancelled, now, id)
+emit('cancelled', id)
+return 1

@@ -1,0 +1,59 @@
+-- Claiming jobs: shared by claim.lua and complete.lua (which claims the next jobs in the
+-- same round trip).
+
+-- Moves jobs whose time has come from delayed and retry to wait.
+local function promote_due(limit)
+  for _, set in ipairs({ k.delayed, k.retry }) do
+    local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, limit)
+    for _, id in ipairs(due) do
+      redis.call('ZREM', set, id)
+      local jk = job_key(id)
+      local score = redis.call('HGET', jk, 'score')
+      if score then
+        redis.call('ZADD', k.wait, score, id)
+        redis.call('HSET', jk, 'state', 'waiting')
+        emit('waiting', id)
+      end
+    end
+  end
+end
+
+-- The earliest time a delayed or retrying job becomes due, or -1.
+local function next_due()
+  local best = -1
+  for _, set in ipairs({ k.delayed, k.retry }) do
+    local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local at = tonumber(first[2])
+      if best < 0 or at < best then best = at end
+    end
+  end
+  return best
+end
+
+-- Returns { next_due, job1_fields, job2_fields, ... } for up to `count` jobs, each now
+-- active under a lease `token:attempt` that expires `lease_ms` from now.
+local function claim_jobs(count, lease_ms, token)
+  promote_due(1000)
+  local out = { 0 }
+  if count > 0 and redis.call('HEXISTS', k.meta, 'paused') == 0 then
+    local ids = redis.call('ZRANGE', k.wait, 0, count - 1)
+    for _, id in ipairs(ids) do
+      redis.call('ZREM', k.wait, id)
+      local jk = job_key(id)
+      if redis.call('EXISTS', jk) == 1 then
+        local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
+        redis.call('HSET', jk, 'state', 'active', 'started_at', now, 'lease', token .. ':' .. attempt)
+        redis.call('HDEL', jk, 'cancel')
+        redis.call('ZADD', k.active, now + lease_ms, id)
+        emit('active', id, 'attempt', attempt)
+        out[#out + 1] = redis.call('HGETALL', jk)
+      end
+    end
+    if #ids > 0 and redis.call('ZCARD', k.wait) > 0 then
+      wake_workers()
+    end
+  end
+  out[1] = next_due()
+  return out
+end

@@ -1,0 +1,107 @@
+-- Shared by every script (prepended at load time).
+--
+-- Every script receives the same KEYS, all of one queue and so of one hash slot:
+--   KEYS[1]  wait       ZSET  id -> priority * 2^42 + sequence (lowest runs first)
+--   KEYS[2]  delayed    ZSET  id -> run-at (ms)
+--   KEYS[3]  retry      ZSET  id -> next attempt at (ms): failed and waiting out backoff
+--   KEYS[4]  active     ZSET  id -> lease deadline (ms)
+--   KEYS[5]  completed  ZSET  id -> finished at (ms)
+--   KEYS[6]  dead       ZSET  id -> finished at (ms): the dead-letter queue
+--   KEYS[7]  cancelled  ZSET  id -> finished at (ms)
+--   KEYS[8]  meta       HASH  paused flag, limits
+--   KEYS[9]  events     STREAM capped event log
+--   KEYS[10] marker     LIST  wake-up tokens idle workers block on
+--   KEYS[11] dedup      HASH  dedup key -> job id
+--   KEYS[12] seq        STRING FIFO counter
+-- and ARGV[1] = the queue's key prefix ("hoist:{name}:"), from which job keys
+-- (prefix .. "job:" .. id) and per-minute statistics keys are formed. They share the
+-- hash tag, so they live in the same slot even though they cannot be declared upfront.
+-- ARGV[2] = now (ms), ARGV[3] = events stream max length.
+
+local k = {
+  wait = KEYS[1], delayed = KEYS[2], retry = KEYS[3], active = KEYS[4],
+  completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], meta = KEYS[8],
+  events = KEYS[9], marker = KEYS[10], dedup = KEYS[11], seq = KEYS[12],
+}
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+local maxlen = tonumber(ARGV[3])
+
+-- Sequence numbers wrap at 2^42; priorities up to 1000 keep scores below 2^53.
+local SEQ_SPAN = 4398046511104
+
+local function job_key(id)
+  return prefix .. 'job:' .. id
+end
+
+local function emit(kind, id, ...)
+  local args = { 'XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now }
+  local extra = { ... }
+  for i = 1, #extra do
+    args[#args + 1] = extra[i]
+  end
+  redis.call(unpack(args))
+end
+
+-- A bounded number of tokens is enough to wake every idle worker in turn: each worker
+-- that finds more jobs than it takes pushes a token again.
+local function wake_workers()
+  if redis.call('LLEN', k.marker) < 8 then
+    redis.call('LPUSH', k.marker, '1')
+  end
+end
+
+local function next_score(priority)
+  local seq = redis.call('INCR', k.seq) % SEQ_SPAN
+  return priority * SEQ_SPAN + seq
+end
+
+local function minute_stats(field, amount)
+  local minute = math.floor(now / 60000)
+  local key = prefix .. 'stats:' .. minute
+  redis.call('HINCRBY', key, field, amount)
+  -- Kept for 14 days, then Redis drops them by itself.
+  redis.call('EXPIRE', key, 1209600 + 3600)
+end
+
+-- Removes a job's keys and its dedup entry; the caller removes it from its state set.
+local function delete_job(id)
+  local jk = job_key(id)
+  local dedup = redis.call('HGET', jk, 'dedup')
+  if dedup and dedup ~= '' and redis.call('HGET', k.dedup, dedup) == id then
+    redis.call('HDEL', k.dedup, dedup)
+  end
+  redis.call('DEL', jk, jk .. ':errors', jk .. ':logs')
+end
+
+local STATE_SETS = {
+  waiting = KEYS[1], delayed = KEYS[2], retrying = KEYS[3], active = KEYS[4],
+  completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7],
+}
+
+-- Keeps at most `keep` jobs and none older than `max_age` ms in a finished set,
+-- removing at most `limit` per call so no script runs long.
+local function apply_retention(set, keep, max_age, limit)
+  local removed = 0
+  if max_age and max_age > 0 then
+    local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - max_age, 'LIMIT', 0, limit)
+    for _, id in ipairs(old) do
+      delete_job(id)
+      redis.call('ZREM', set, id)
+      removed = removed + 1
+    end
+  end
+  if keep and keep >= 0 then
+    local excess = redis.call('ZCARD', set) - keep
+    if excess > 0 then
+      if excess > limit - removed then excess = limit - removed end
+      if excess > 0 then
+        local ids = redis.call('ZRANGE', set, 0, excess - 1)
+        for _, id in ipairs(ids) do
+          delete_job(id)
+          redis.call('ZREM', set, id)
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,21 @@
+-- obliterate: delete a queue's jobs and keys in batches. Refuses while jobs are active
+-- unless ARGV[5] = "force".
+-- ARGV[4] batch size. Returns the number of jobs deleted in this call (0 = all gone),
+-- or -4 when active jobs block it.
+local batch = tonumber(ARGV[4])
+if ARGV[5] ~= 'force' and redis.call('ZCARD', k.active) > 0 then return -4 end
+local deleted = 0
+for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead, k.cancelled }) do
+  if deleted < batch then
+    local ids = redis.call('ZRANGE', set, 0, batch - deleted - 1)
+    for _, id in ipairs(ids) do
+      redis.call('ZREM', set, id)
+      delete_job(id)
+      deleted = deleted + 1
+    end
+  end
+end
+if deleted == 0 then
+  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq)
+end
+return deleted

@@ -1,0 +1,35 @@
+-- recover_stalled: active jobs whose lease lapsed (worker crashed or hung) -> waiting,
+-- or -> dead once they stalled more than their max_stalls. Reads only expired leases.
+-- ARGV[4] max jobs per call.
+-- Returns { recovered count, dead count }.
+local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local recovered, died = 0, 0
+for _, id in ipairs(expired) do
+  redis.call('ZREM', k.active, id)
+  local jk = job_key(id)
+  if redis.call('EXISTS', jk) == 1 then
+    local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
+    local max_stalls = tonumber(redis.call('HGET', jk, 'max_stalls') or '1')
+    local attempt = redis.call('HGET', jk, 'attempts')
+    redis.call('HDEL', jk, 'lease')
+    local record = cjson.encode({ attempt = tonumber(attempt), at = now, kind = 'stalled',
+      message = 'lease expired: the worker running this job stopped renewing it', causes = {} })
+    redis.call('RPUSH', jk .. ':errors', record)
+    redis.call('LTRIM', jk .. ':errors', -100, -1)
+    redis.call('HSET', jk, 'error', record)
+    emit('stalled', id, 'stalls', stalls)
+    if stalls > max_stalls then
+      redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
+      redis.call('ZADD', k.dead, now, id)
+      emit('dead', id, 'attempt', attempt)
+      minute_stats('dead', 1)
+      died = died + 1
+    else
+      redis.call('HSET', jk, 'state', 'waiting')
+      redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
+      wake_workers()
+      recovered = recovered + 1
+    end
+  end
+end
+return { recovered, died }

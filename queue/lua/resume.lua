@@ -1,0 +1,6 @@
+-- resume: workers claim again.
+-- Returns 1 if resumed now, 0 if it was not paused.
+if redis.call('HDEL', k.meta, 'paused') == 0 then return 0 end
+emit('resumed', '')
+wake_workers()
+return 1

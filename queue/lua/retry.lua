@@ -1,0 +1,31 @@
+-- retry: dead or cancelled (or, with ARGV[4] = "retrying", waiting-out-backoff) jobs ->
+-- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
+-- ARGV[4] source state, ARGV[5] "ids" or "all", ARGV[6] limit for "all", then ids.
+-- Returns the number of jobs moved.
+local from = ARGV[4]
+local set = STATE_SETS[from]
+if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
+  return redis.error_reply('HOIST_BAD_STATE cannot retry from ' .. from)
+end
+local ids
+if ARGV[5] == 'all' then
+  ids = redis.call('ZRANGE', set, 0, tonumber(ARGV[6]) - 1)
+else
+  ids = {}
+  for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local moved = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', set, id) == 1 then
+    local jk = job_key(id)
+    local priority = tonumber(redis.call('HGET', jk, 'priority') or '0')
+    local score = next_score(priority)
+    redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score)
+    redis.call('HDEL', jk, 'finished_at', 'cancel')
+    redis.call('ZADD', k.wait, score, id)
+    emit('waiting', id, 'retried_from', from)
+    moved = moved + 1
+  end
+end
+if moved > 0 then wake_workers() end
+return moved

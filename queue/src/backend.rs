@@ -1,0 +1,129 @@
+//! The only module that talks to Redis: runs the scripts and decodes their replies.
+
+use std::collections::{BTreeMap, HashMap};
+
+use redis::aio::ConnectionLike;
+use redis::{Script, ScriptInvocation, Value};
+
+use crate::error::{QueueError, Result};
+use crate::keys::QueueKeys;
+use crate::types::{Backoff, ErrorRecord, Event, Job, JobState, Progress};
+
+/// Starts a script call with the keys and leading arguments every script takes.
+pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, now: i64, max_events: u64) -> ScriptInvocation<'a> {
+    let mut call = script.prepare_invoke();
+    for key in keys.script_keys() {
+        call.key(key);
+    }
+    call.arg(keys.prefix()).arg(now).arg(max_events);
+    call
+}
+
+pub(crate) async fn run<T: redis::FromRedisValue>(
+    call: &ScriptInvocation<'_>,
+    conn: &mut (impl ConnectionLike + Send),
+) -> Result<T> {
+    Ok(call.invoke_async(conn).await?)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(i) => Some(*i),
+        other => text(other)?.parse().ok(),
+    }
+}
+
+pub(crate) fn array(value: Value) -> Result<Vec<Value>> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Nil => Ok(vec![]),
+        other => Err(QueueError::Protocol(format!("expected an array, got {other:?}"))),
+    }
+}
+
+/// A flat `[field, value, field, value...]` reply (HGETALL from Lua) as a map.
+pub(crate) fn field_map(value: Value) -> Result<HashMap<String, String>> {
+    let items = array(value)?;
+    let mut map = HashMap::with_capacity(items.len() / 2);
+    let mut iter = items.iter();
+    while let (Some(k), Some(v)) = (iter.next(), iter.next()) {
+        if let (Some(k), Some(v)) = (text(k), text(v)) {
+            map.insert(k, v);
+        }
+    }
+    Ok(map)
+}
+
+pub(crate) fn strings(value: Value) -> Result<Vec<String>> {
+    Ok(array(value)?.iter().filter_map(text).collect())
+}
+
+/// Builds a [`Job`] from its hash fields.
+pub(crate) fn decode_job(queue: &str, fields: &HashMap<String, String>) -> Result<Job> {
+    let get = |name: &str| fields.get(name).map(String::as_str);
+    let num = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
+    let id = get("id").ok_or_else(|| QueueError::Protocol("job hash without id".into()))?.to_string();
+    let state = get("state")
+        .and_then(JobState::parse)
+        .ok_or_else(|| QueueError::Protocol(format!("job {id} has no valid state")))?;
+    let non_empty = |name: &str| get(name).filter(|v| !v.is_empty()).map(str::to_string);
+    Ok(Job {
+        queue: queue.to_string(),
+        name: get("name").unwrap_or_default().to_string(),
+        payload: get("payload").map(serde_json::from_str).transpose()?.unwrap_or(serde_json::Value::Null),
+        owner: non_empty("owner"),
+        state,
+        priority: num("priority").unwrap_or(0) as u16,
+        attempts: num("attempts").unwrap_or(0).max(0) as u32,
+        max_attempts: num("max_attempts").unwrap_or(1) as u32,
+        backoff: Backoff::decode(get("backoff").unwrap_or("none")),
+        timeout_ms: num("timeout_ms").filter(|t| *t > 0).map(|t| t as u64),
+        dedup_key: non_empty("dedup"),
+        max_stalls: num("max_stalls").unwrap_or(1) as u32,
+        stalls: num("stalls").unwrap_or(0) as u32,
+        created_at: num("created_at").unwrap_or(0),
+        run_at: num("run_at").unwrap_or(0),
+        started_at: num("started_at"),
+        finished_at: num("finished_at"),
+        progress: get("progress").map(serde_json::from_str::<Progress>).transpose()?,
+        result: get("result").map(serde_json::from_str).transpose()?,
+        last_error: get("error").map(serde_json::from_str::<ErrorRecord>).transpose()?,
+        errors: vec![],
+        logs: vec![],
+        cancel_requested: get("cancel").is_some(),
+        id,
+    })
+}
+
+/// Decodes an XREAD/XRANGE entry list (`[[id, [field, value, ...]], ...]`).
+pub(crate) fn decode_events(queue: &str, entries: Value) -> Result<Vec<Event>> {
+    let mut events = vec![];
+    for entry in array(entries)? {
+        let mut parts = array(entry)?.into_iter();
+        let (Some(position), Some(body)) = (parts.next(), parts.next()) else { continue };
+        let position = text(&position).unwrap_or_default();
+        let mut fields: BTreeMap<String, String> = field_map(body)?.into_iter().collect();
+        let kind = fields.remove("event").unwrap_or_default();
+        let job_id = fields.remove("job").unwrap_or_default();
+        let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
+        events.push(Event { position, queue: queue.to_string(), kind, job_id, at, fields });
+    }
+    Ok(events)
+}

@@ -1,0 +1,204 @@
+//! What a job handler is: the [`Handler`] trait, the [`JobContext`] it receives, and the
+//! [`JobError`] that says whether a failure is worth retrying.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{invocation, now_ms, run};
+use crate::error::{QueueError, Result};
+use crate::queue::Queue;
+use crate::scripts;
+use crate::types::{Job, Progress};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a handler returns: a JSON result, or an error.
+pub type JobResult = std::result::Result<serde_json::Value, JobError>;
+
+/// Whether a failed attempt may be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Retry with backoff while attempts remain (network errors, 429, 503, timeouts...).
+    Retryable,
+    /// Straight to the dead-letter queue (bad input, revoked credentials...).
+    Permanent,
+}
+
+/// A handler's failure. Any `std::error::Error` converts into a retryable one with `?`;
+/// use [`JobError::permanent`] for failures that retrying cannot fix.
+#[derive(Debug)]
+pub struct JobError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The source chain, outermost first.
+    pub causes: Vec<String>,
+}
+
+impl JobError {
+    pub fn retryable(error: impl Into<BoxError>) -> Self {
+        Self::build(ErrorKind::Retryable, error.into())
+    }
+
+    pub fn permanent(error: impl Into<BoxError>) -> Self {
+        Self::build(ErrorKind::Permanent, error.into())
+    }
+
+    fn build(kind: ErrorKind, error: BoxError) -> Self {
+        let message = error.to_string();
+        let mut causes = vec![];
+        let mut source = error.source();
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        JobError { kind, message, causes }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        self.kind == ErrorKind::Permanent
+    }
+}
+
+impl<E: Into<BoxError>> From<E> for JobError {
+    fn from(error: E) -> Self {
+        JobError::retryable(error)
+    }
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Processes jobs. Implement it for a struct, or wrap a closure with [`handler_fn`].
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, ctx: JobContext) -> BoxFuture<JobResult>;
+}
+
+/// A handler made from an async closure.
+pub struct FnHandler<F>(F);
+
+/// Wraps `|ctx: JobContext| async move { ... }` as a [`Handler`].
+pub fn handler_fn<F, Fut>(f: F) -> FnHandler<F>
+where
+    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = JobResult> + Send + 'static,
+{
+    FnHandler(f)
+}
+
+impl<F, Fut> Handler for FnHandler<F>
+where
+    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = JobResult> + Send + 'static,
+{
+    fn handle(&self, ctx: JobContext) -> BoxFuture<JobResult> {
+        Box::pin((self.0)(ctx))
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for Arc<H> {
+    fn handle(&self, ctx: JobContext) -> BoxFuture<JobResult> {
+        (**self).handle(ctx)
+    }
+}
+
+/// Routes jobs to handlers by job name; a name with no handler fails permanently.
+#[derive(Clone, Default)]
+pub struct Handlers {
+    by_name: HashMap<String, Arc<dyn Handler>>,
+}
+
+impl Handlers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn on(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+        self.by_name.insert(name.into(), Arc::new(handler));
+        self
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+}
+
+impl Handler for Handlers {
+    fn handle(&self, ctx: JobContext) -> BoxFuture<JobResult> {
+        match self.by_name.get(&ctx.job.name) {
+            Some(handler) => handler.handle(ctx),
+            None => {
+                let name = ctx.job.name.clone();
+                Box::pin(async move { Err(JobError::permanent(format!("no handler for job name {name:?}"))) })
+            }
+        }
+    }
+}
+
+/// Everything a handler gets: the job, a way to report progress and log lines, and a
+/// cancellation token that fires on cancel, timeout, lost lease or shutdown.
+pub struct JobContext {
+    pub(crate) job: Job,
+    pub(crate) queue: Queue,
+    pub(crate) lease: String,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) max_log_lines: u32,
+}
+
+impl JobContext {
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    /// The payload as `T`; a payload that does not fit is a permanent error.
+    pub fn payload<T: DeserializeOwned>(&self) -> std::result::Result<T, JobError> {
+        serde_json::from_value(self.job.payload.clone())
+            .map_err(|e| JobError::permanent(format!("payload does not match the expected shape: {e}")))
+    }
+
+    /// The queue the job came from, e.g. to enqueue follow-up jobs.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Fires when the job should stop: cancelled, timed out, lease lost, or shutdown.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Stores the job's progress and announces it on the event stream.
+    pub async fn progress(&self, progress: Progress) -> Result<()> {
+        let json = serde_json::to_string(&progress)?;
+        self.write(Some(json), &[]).await
+    }
+
+    /// Appends a log line to the job (the newest 100 are kept by default).
+    pub async fn log(&self, line: impl Into<String>) -> Result<()> {
+        self.write(None, &[line.into()]).await
+    }
+
+    async fn write(&self, progress: Option<String>, lines: &[String]) -> Result<()> {
+        let mut call = invocation(&scripts::PROGRESS, self.queue.keys(), now_ms(), self.queue.config().max_events);
+        call.arg(&self.job.id).arg(&self.lease).arg(progress.unwrap_or_default()).arg(self.max_log_lines);
+        for line in lines {
+            call.arg(line);
+        }
+        let code: i64 = run(&call, &mut self.queue.conn()).await?;
+        match QueueError::from_code(code, &self.job.id, "report progress") {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}

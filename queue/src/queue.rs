@@ -1,0 +1,671 @@
+//! [`Queue`]: enqueue jobs and manage a queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use redis::AsyncCommands;
+use redis::streams::{StreamReadOptions, StreamReadReply};
+
+use crate::backend::{self, decode_job, field_map, int, invocation, now_ms, run, strings};
+use crate::connection::RedisConnection;
+use crate::error::{QueueError, Result};
+use crate::keys::{QueueKeys, registry, validate_queue_name};
+use crate::scripts;
+use crate::types::{
+    Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob,
+};
+
+/// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
+/// them longer; Redis stays small.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retention {
+    pub max_count: Option<u64>,
+    pub max_age: Option<Duration>,
+}
+
+/// Settings of a queue handle.
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    /// Prefix of every key (default `hoist`).
+    pub key_prefix: String,
+    /// Largest accepted payload, in bytes of JSON (default 512 KiB).
+    pub max_payload_bytes: usize,
+    /// Approximate length the event stream is capped at (default 10,000).
+    pub max_events: u64,
+    /// Completed jobs kept (default 1,000 and 24 h).
+    pub completed: Retention,
+    /// Dead jobs kept (default 10,000 and 14 days).
+    pub dead: Retention,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            key_prefix: "hoist".into(),
+            max_payload_bytes: 512 * 1024,
+            max_events: 10_000,
+            completed: Retention { max_count: Some(1000), max_age: Some(Duration::from_secs(24 * 3600)) },
+            dead: Retention { max_count: Some(10_000), max_age: Some(Duration::from_secs(14 * 24 * 3600)) },
+        }
+    }
+}
+
+impl Retention {
+    pub(crate) fn args(&self) -> (i64, i64) {
+        (
+            self.max_count.map(|c| c as i64).unwrap_or(-1),
+            self.max_age.map(|a| a.as_millis() as i64).unwrap_or(0),
+        )
+    }
+}
+
+/// What [`Queue::cancel`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The job had not started; it is cancelled.
+    Cancelled,
+    /// The job is running; its handler's cancellation token was signalled.
+    Requested,
+}
+
+/// A handle on one queue. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Queue {
+    pub(crate) inner: Arc<QueueInner>,
+}
+
+pub(crate) struct QueueInner {
+    pub name: String,
+    pub keys: QueueKeys,
+    pub redis: RedisConnection,
+    pub config: QueueConfig,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("name", &self.inner.name).finish()
+    }
+}
+
+impl Queue {
+    /// A handle on queue `name` with the default configuration.
+    pub fn new(redis: &RedisConnection, name: &str) -> Result<Self> {
+        Self::with_config(redis, name, QueueConfig::default())
+    }
+
+    pub fn with_config(redis: &RedisConnection, name: &str, config: QueueConfig) -> Result<Self> {
+        validate_queue_name(name)?;
+        let keys = QueueKeys::new(&config.key_prefix, name);
+        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), keys, redis: redis.clone(), config }) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn keys(&self) -> &QueueKeys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn conn(&self) -> redis::aio::ConnectionManager {
+        self.inner.redis.shared()
+    }
+
+    pub(crate) fn redis(&self) -> &RedisConnection {
+        &self.inner.redis
+    }
+
+    /// Every queue name ever enqueued to or worked on under this key prefix.
+    pub async fn list_queues(redis: &RedisConnection, key_prefix: &str) -> Result<Vec<String>> {
+        let mut names: Vec<String> = redis.shared().smembers(registry(key_prefix)).await?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Records the queue in the registry of queue names (dashboards list from it).
+    pub async fn register(&self) -> Result<()> {
+        let _: () = self.conn().sadd(registry(&self.inner.config.key_prefix), &self.inner.name).await?;
+        Ok(())
+    }
+
+    /// Adds one job. With a dedup key that an existing job holds, that job's id comes
+    /// back with `duplicate: true` and nothing is added.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        let mut out = self.enqueue_bulk(vec![job]).await?;
+        out.pop().ok_or_else(|| QueueError::Protocol("enqueue returned nothing".into()))
+    }
+
+    /// Adds many jobs in one round trip, atomically. Every job is validated first; one
+    /// invalid job rejects the batch.
+    pub async fn enqueue_bulk(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        if jobs.is_empty() {
+            return Ok(vec![]);
+        }
+        let now = now_ms();
+        let mut call = invocation(&scripts::ENQUEUE, self.keys(), now, self.inner.config.max_events);
+        call.arg(jobs.len());
+        for job in &jobs {
+            let payload = self.validate(job)?;
+            let o = &job.options;
+            let run_at = now + o.delay.map(|d| d.as_millis() as i64).unwrap_or(0);
+            call.arg(crate::id::new_job_id())
+                .arg(&job.name)
+                .arg(payload)
+                .arg(o.owner.as_deref().unwrap_or(""))
+                .arg(o.priority)
+                .arg(run_at)
+                .arg(o.max_attempts)
+                .arg(o.timeout.map(|t| t.as_millis() as u64).unwrap_or(0))
+                .arg(o.dedup_key.as_deref().unwrap_or(""))
+                .arg(o.backoff.encode())
+                .arg(o.max_stalls);
+        }
+        self.register().await?;
+        let reply: Vec<(String, i64)> = run(&call, &mut self.conn()).await?;
+        Ok(reply.into_iter().map(|(id, dup)| Enqueued { id, duplicate: dup == 1 }).collect())
+    }
+
+    fn validate(&self, job: &NewJob) -> Result<String> {
+        let invalid = |field, reason: &str| QueueError::InvalidOption { field, reason: reason.to_string() };
+        if job.name.trim().is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        if job.name.len() > 200 {
+            return Err(invalid("name", "must be at most 200 bytes"));
+        }
+        let o = &job.options;
+        if o.priority > MAX_PRIORITY {
+            return Err(invalid("priority", "must be between 0 and 1000"));
+        }
+        if o.max_attempts == 0 || o.max_attempts > 1000 {
+            return Err(invalid("max_attempts", "must be between 1 and 1000"));
+        }
+        if let Some(timeout) = o.timeout
+            && timeout.is_zero()
+        {
+            return Err(invalid("timeout", "must be more than 0"));
+        }
+        if let Some(key) = &o.dedup_key
+            && (key.is_empty() || key.len() > 512)
+        {
+            return Err(invalid("dedup_key", "must be 1 to 512 bytes"));
+        }
+        if let Some(owner) = &o.owner
+            && (owner.is_empty() || owner.len() > 200)
+        {
+            return Err(invalid("owner", "must be 1 to 200 bytes"));
+        }
+        if let crate::types::Backoff::Exponential { jitter, base, .. } = &o.backoff
+            && (!(0.0..=1.0).contains(jitter) || base.is_zero())
+        {
+            return Err(invalid("backoff", "exponential needs a base > 0 and jitter between 0 and 1"));
+        }
+        let payload = serde_json::to_string(&job.payload)?;
+        if payload.len() > self.inner.config.max_payload_bytes {
+            return Err(QueueError::PayloadTooLarge { size: payload.len(), max: self.inner.config.max_payload_bytes });
+        }
+        Ok(payload)
+    }
+
+    /// The job with its errors and log lines, or `None`.
+    pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+        let keys = self.keys();
+        let mut pipe = redis::pipe();
+        pipe.hgetall(keys.job(id)).lrange(keys.job_errors(id), 0, -1).lrange(keys.job_logs(id), 0, -1);
+        let (fields, errors, logs): (std::collections::HashMap<String, String>, Vec<String>, Vec<String>) =
+            pipe.query_async(&mut self.conn()).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let mut job = decode_job(&self.inner.name, &fields)?;
+        job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
+        job.logs = logs;
+        Ok(Some(job))
+    }
+
+    /// Jobs in one state, newest first (by the state's own order), `limit` from `offset`.
+    /// Reads only the page asked for: no scans.
+    pub async fn list_jobs(&self, state: JobState, offset: u64, limit: u64) -> Result<JobPage> {
+        let set = self.keys().state_set(state);
+        let limit = limit.clamp(1, 1000);
+        let mut conn = self.conn();
+        let (ids, total): (Vec<String>, u64) = redis::pipe()
+            .zrevrange(&set, offset as isize, (offset + limit) as isize - 1)
+            .zcard(&set)
+            .query_async(&mut conn)
+            .await?;
+        let jobs = self.load_jobs(&ids).await?;
+        let next = (offset + limit < total).then_some(offset + limit);
+        Ok(JobPage { jobs, next, total })
+    }
+
+    /// Loads several jobs in one round trip, skipping ids that no longer exist.
+    pub async fn load_jobs(&self, ids: &[String]) -> Result<Vec<Job>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.keys().job(id));
+        }
+        let replies: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
+        let mut jobs = Vec::with_capacity(ids.len());
+        for reply in replies {
+            let fields = match reply {
+                redis::Value::Map(pairs) => pairs
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((redis::from_redis_value::<String>(k).ok()?, redis::from_redis_value::<String>(v).ok()?)))
+                    .collect(),
+                other => field_map(other)?,
+            };
+            if !fields.is_empty() {
+                jobs.push(decode_job(&self.inner.name, &fields)?);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Jobs per state and the paused flag, in one round trip.
+    pub async fn counts(&self) -> Result<Counts> {
+        let keys = self.keys();
+        let mut pipe = redis::pipe();
+        for state in JobState::ALL {
+            pipe.zcard(keys.state_set(state));
+        }
+        pipe.hexists(keys.meta(), "paused");
+        let (w, d, r, a, c, x, k, paused): (u64, u64, u64, u64, u64, u64, u64, bool) =
+            pipe.query_async(&mut self.conn()).await?;
+        Ok(Counts { waiting: w, delayed: d, retrying: r, active: a, completed: c, dead: x, cancelled: k, paused })
+    }
+
+    /// The oldest lease start among active jobs is not tracked; this gives the start time
+    /// of the longest-running active job (for health warnings), or `None`.
+    pub async fn oldest_active_started_at(&self) -> Result<Option<i64>> {
+        // Lease deadlines are renewed, so look at the jobs with the earliest deadlines
+        // and take their start times.
+        let ids: Vec<String> = self.conn().zrange(self.keys().state_set(JobState::Active), 0, 49).await?;
+        let jobs = self.load_jobs(&ids).await?;
+        Ok(jobs.iter().filter_map(|j| j.started_at).min())
+    }
+
+    fn simple(&self, script: &'static redis::Script) -> redis::ScriptInvocation<'static> {
+        invocation(script, self.keys(), now_ms(), self.inner.config.max_events)
+    }
+
+    /// Workers stop claiming from this queue; running jobs finish. Returns false if it
+    /// was already paused.
+    pub async fn pause(&self) -> Result<bool> {
+        let changed: i64 = run(&self.simple(&scripts::PAUSE), &mut self.conn()).await?;
+        Ok(changed == 1)
+    }
+
+    /// Returns false if it was not paused.
+    pub async fn resume(&self) -> Result<bool> {
+        let changed: i64 = run(&self.simple(&scripts::RESUME), &mut self.conn()).await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn is_paused(&self) -> Result<bool> {
+        Ok(self.conn().hexists(self.keys().meta(), "paused").await?)
+    }
+
+    /// Removes every waiting job (and delayed ones when asked). Returns how many.
+    pub async fn drain(&self, include_delayed: bool) -> Result<u64> {
+        let mut removed = self.clean_all(JobState::Waiting, "+inf".into()).await?;
+        if include_delayed {
+            removed += self.clean_all(JobState::Delayed, "+inf".into()).await?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes jobs of a finished, waiting, delayed or retrying state that entered it more
+    /// than `older_than` ago. Active jobs are never cleaned.
+    pub async fn clean(&self, state: JobState, older_than: Duration) -> Result<u64> {
+        if state == JobState::Active {
+            return Err(QueueError::InvalidOption { field: "state", reason: "active jobs cannot be cleaned".into() });
+        }
+        // Waiting and delayed sets are not ordered by time entered; clean them by age
+        // through the job's creation time is not supported, so an age > 0 is refused.
+        if matches!(state, JobState::Waiting) && !older_than.is_zero() {
+            return Err(QueueError::InvalidOption {
+                field: "older_than",
+                reason: "waiting jobs are cleaned all at once (use drain)".into(),
+            });
+        }
+        let cutoff = now_ms() - older_than.as_millis() as i64;
+        self.clean_all(state, cutoff.to_string()).await
+    }
+
+    async fn clean_all(&self, state: JobState, cutoff: String) -> Result<u64> {
+        const BATCH: u64 = 500;
+        let mut total = 0;
+        loop {
+            let mut call = self.simple(&scripts::CLEAN);
+            call.arg(state.as_str()).arg(&cutoff).arg(BATCH);
+            let removed: u64 = run(&call, &mut self.conn()).await?;
+            total += removed;
+            if removed < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Moves dead or cancelled jobs (by id) back to waiting with fresh attempts. Returns
+    /// how many moved; ids not in `from` are skipped.
+    pub async fn retry(&self, from: JobState, ids: &[String]) -> Result<u64> {
+        let mut call = self.simple(&scripts::RETRY);
+        call.arg(from.as_str()).arg("ids").arg(0);
+        for id in ids {
+            call.arg(id);
+        }
+        Ok(run(&call, &mut self.conn()).await?)
+    }
+
+    /// Retries one job, whatever finished state it is in.
+    pub async fn retry_job(&self, id: &str) -> Result<()> {
+        let job = self.get_job(id).await?.ok_or_else(|| QueueError::NotFound { id: id.into() })?;
+        if !matches!(job.state, JobState::Dead | JobState::Cancelled | JobState::Retrying) {
+            return Err(QueueError::WrongState { id: id.into(), state: job.state.to_string(), action: "retry" });
+        }
+        self.retry(job.state, &[id.to_string()]).await?;
+        Ok(())
+    }
+
+    /// Moves every job of `from` (dead, cancelled or retrying) back to waiting.
+    pub async fn retry_all(&self, from: JobState) -> Result<u64> {
+        const BATCH: u64 = 500;
+        let mut total = 0;
+        loop {
+            let mut call = self.simple(&scripts::RETRY);
+            call.arg(from.as_str()).arg("all").arg(BATCH);
+            let moved: u64 = run(&call, &mut self.conn()).await.map_err(|e| match e {
+                QueueError::Redis(ref r) if r.to_string().contains("HOIST_BAD_STATE") => QueueError::InvalidOption {
+                    field: "state",
+                    reason: format!("cannot retry jobs that are {from}"),
+                },
+                other => other,
+            })?;
+            total += moved;
+            if moved < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Requeues jobs from the dead-letter queue.
+    pub async fn requeue_dead(&self, ids: &[String]) -> Result<u64> {
+        self.retry(JobState::Dead, ids).await
+    }
+
+    /// Runs a delayed or retrying job now.
+    pub async fn promote(&self, id: &str) -> Result<()> {
+        let mut call = self.simple(&scripts::PROMOTE);
+        call.arg("ids").arg(0).arg(id);
+        let moved: u64 = run(&call, &mut self.conn()).await?;
+        if moved == 0 {
+            return Err(match self.get_job(id).await? {
+                None => QueueError::NotFound { id: id.into() },
+                Some(job) => QueueError::WrongState { id: id.into(), state: job.state.to_string(), action: "promote" },
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs every delayed job now. Returns how many.
+    pub async fn promote_all(&self) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let mut call = self.simple(&scripts::PROMOTE);
+            call.arg("all").arg(500);
+            let moved: u64 = run(&call, &mut self.conn()).await?;
+            total += moved;
+            if moved < 500 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes a job that is not active.
+    pub async fn remove(&self, id: &str) -> Result<()> {
+        let mut call = self.simple(&scripts::REMOVE);
+        call.arg(id);
+        let (removed, refused): (u64, Vec<String>) = run(&call, &mut self.conn()).await?;
+        if !refused.is_empty() {
+            return Err(QueueError::WrongState { id: id.into(), state: "active".into(), action: "remove (cancel it)" });
+        }
+        if removed == 0 {
+            return Err(QueueError::NotFound { id: id.into() });
+        }
+        Ok(())
+    }
+
+    /// Deletes several jobs; active ones are skipped. Returns how many were removed.
+    pub async fn remove_many(&self, ids: &[String]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut call = self.simple(&scripts::REMOVE);
+        for id in ids {
+            call.arg(id);
+        }
+        let (removed, _refused): (u64, Vec<String>) = run(&call, &mut self.conn()).await?;
+        Ok(removed)
+    }
+
+    /// Cancels a job: one that has not started is cancelled at once; a running one has its
+    /// handler's cancellation token signalled.
+    pub async fn cancel(&self, id: &str) -> Result<CancelOutcome> {
+        let mut call = self.simple(&scripts::CANCEL);
+        call.arg(id).arg(self.keys().cancel_channel());
+        let code: i64 = run(&call, &mut self.conn()).await?;
+        match code {
+            1 => Ok(CancelOutcome::Cancelled),
+            2 => Ok(CancelOutcome::Requested),
+            -3 => {
+                let state = self.get_job(id).await?.map(|j| j.state.to_string()).unwrap_or_default();
+                Err(QueueError::WrongState { id: id.into(), state, action: "cancel" })
+            }
+            other => Err(QueueError::from_code(other, id, "cancel")
+                .unwrap_or_else(|| QueueError::Protocol(format!("cancel returned {other}")))),
+        }
+    }
+
+    /// Deletes the queue's jobs and keys. Refuses while jobs are active unless `force`.
+    pub async fn obliterate(&self, force: bool) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let mut call = self.simple(&scripts::OBLITERATE);
+            call.arg(1000).arg(if force { "force" } else { "" });
+            let deleted: i64 = run(&call, &mut self.conn()).await?;
+            if deleted == -4 {
+                return Err(QueueError::ActiveJobs);
+            }
+            total += deleted as u64;
+            if deleted == 0 {
+                break;
+            }
+        }
+        let _: () = self.conn().srem(registry(&self.inner.config.key_prefix), &self.inner.name).await?;
+        Ok(total)
+    }
+
+    /// Returns jobs whose lease expired to waiting (or dead after too many stalls). Any
+    /// process may call it; workers do so periodically. Returns (recovered, dead).
+    pub async fn recover_stalled(&self) -> Result<(u64, u64)> {
+        let mut call = self.simple(&scripts::RECOVER_STALLED);
+        call.arg(1000);
+        Ok(run(&call, &mut self.conn()).await?)
+    }
+
+    /// Per-minute statistics for the minutes `from..=to` (minutes since the epoch).
+    pub async fn stats(&self, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>> {
+        if to_minute < from_minute {
+            return Ok(vec![]);
+        }
+        let span = (to_minute - from_minute).min(14 * 24 * 60);
+        let from_minute = to_minute - span;
+        let mut out = Vec::with_capacity(span as usize + 1);
+        let mut conn = self.conn();
+        // Pipelined in chunks so a 14-day range does not build one giant reply.
+        for chunk_start in (from_minute..=to_minute).step_by(720) {
+            let chunk_end = (chunk_start + 719).min(to_minute);
+            let mut pipe = redis::pipe();
+            for minute in chunk_start..=chunk_end {
+                pipe.hgetall(self.keys().stats(minute));
+            }
+            let maps: Vec<std::collections::HashMap<String, u64>> = pipe.query_async(&mut conn).await?;
+            for (minute, map) in (chunk_start..=chunk_end).zip(maps) {
+                out.push(MinuteStats {
+                    minute,
+                    completed: map.get("completed").copied().unwrap_or(0),
+                    failed: map.get("failed").copied().unwrap_or(0),
+                    dead: map.get("dead").copied().unwrap_or(0),
+                    duration_ms: map.get("duration_ms").copied().unwrap_or(0),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events after `after` (a stream position; `None` = from the oldest kept), at most
+    /// `count`, without blocking.
+    pub async fn read_events(&self, after: Option<&str>, count: usize) -> Result<Vec<Event>> {
+        let start = match after {
+            Some(position) => format!("({position}"),
+            None => "-".to_string(),
+        };
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(self.keys().events())
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn())
+            .await?;
+        backend::decode_events(&self.inner.name, reply)
+    }
+
+    /// The position of the newest event, to subscribe from "now".
+    pub async fn last_event_position(&self) -> Result<String> {
+        let reply: redis::Value = redis::cmd("XREVRANGE")
+            .arg(self.keys().events())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(backend::decode_events(&self.inner.name, reply)?
+            .pop()
+            .map(|e| e.position)
+            .unwrap_or_else(|| "0-0".into()))
+    }
+
+    /// A live stream of this queue's events after `after` (`None` = only new ones). It
+    /// blocks on a dedicated connection, reconnects after errors, and resumes from the
+    /// last position it delivered, so nothing is skipped across a reconnect (as long as
+    /// the capped stream still holds it).
+    pub fn subscribe(&self, after: Option<String>) -> impl Stream<Item = Result<Event>> + Send + 'static {
+        let queue = self.clone();
+        let block = Duration::from_secs(5);
+        futures::stream::unfold(
+            (queue, after, None::<redis::aio::MultiplexedConnection>, std::collections::VecDeque::<Event>::new()),
+            move |(queue, mut position, mut conn, mut buffer)| async move {
+                loop {
+                    if let Some(event) = buffer.pop_front() {
+                        position = Some(event.position.clone());
+                        return Some((Ok(event), (queue, position, conn, buffer)));
+                    }
+                    if position.is_none() {
+                        match queue.last_event_position().await {
+                            Ok(p) => position = Some(p),
+                            Err(e) => {
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                return Some((Err(e), (queue, None, conn, buffer)));
+                            }
+                        }
+                    }
+                    if conn.is_none() {
+                        match queue.redis().dedicated(block).await {
+                            Ok(c) => conn = Some(c),
+                            Err(e) => {
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                return Some((Err(e), (queue, position, None, buffer)));
+                            }
+                        }
+                    }
+                    let options = StreamReadOptions::default().block(block.as_millis() as usize).count(500);
+                    let key = queue.keys().events();
+                    let from = position.clone().unwrap_or_else(|| "0-0".into());
+                    let read: redis::RedisResult<Option<StreamReadReply>> =
+                        conn.as_mut().expect("connected").xread_options(&[&key], &[&from], &options).await;
+                    match read {
+                        Ok(Some(reply)) => {
+                            for stream in reply.keys {
+                                for entry in stream.ids {
+                                    buffer.push_back(stream_entry_to_event(queue.name(), entry));
+                                }
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            return Some((Err(e.into()), (queue, position, None, buffer)));
+                        }
+                    }
+                }
+            },
+        )
+    }
+
+    /// Ids of active jobs held by no live lease holder are not special; this lists the
+    /// workers that checked in within `within`, with their last check-in (epoch ms).
+    pub async fn workers(&self, within: Duration) -> Result<Vec<(String, i64)>> {
+        let since = now_ms() - within.as_millis() as i64;
+        let list: Vec<(String, i64)> =
+            self.conn().zrangebyscore_withscores(self.keys().workers(), since, "+inf").await?;
+        Ok(list)
+    }
+
+    pub(crate) async fn heartbeat(&self, worker_id: &str) -> Result<()> {
+        let now = now_ms();
+        let key = self.keys().workers();
+        let _: () = redis::pipe()
+            .zadd(&key, worker_id, now)
+            .zrembyscore(&key, "-inf", now - 3_600_000)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn forget_worker(&self, worker_id: &str) -> Result<()> {
+        let _: () = self.conn().zrem(self.keys().workers(), worker_id).await?;
+        Ok(())
+    }
+}
+
+fn stream_entry_to_event(queue: &str, entry: redis::streams::StreamId) -> Event {
+    let mut fields = std::collections::BTreeMap::new();
+    for (name, value) in entry.map {
+        if let Ok(v) = redis::from_redis_value::<String>(value) {
+            fields.insert(name, v);
+        }
+    }
+    let kind = fields.remove("event").unwrap_or_default();
+    let job_id = fields.remove("job").unwrap_or_default();
+    let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
+    Event { position: entry.id, queue: queue.to_string(), kind, job_id, at, fields }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Queue>();
+    let _ = int;
+    let _ = strings;
+}

@@ -1,0 +1,431 @@
+//! The plain data of the engine: jobs, states, options, progress, events. No I/O here.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Ready to run, in priority then FIFO order.
+    Waiting,
+    /// Scheduled for later.
+    Delayed,
+    /// Failed an attempt and waits out its backoff before the next.
+    Retrying,
+    /// Held by a worker under a lease.
+    Active,
+    Completed,
+    /// Failed permanently or ran out of attempts: the dead-letter queue.
+    Dead,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 7] = [
+        JobState::Waiting,
+        JobState::Delayed,
+        JobState::Retrying,
+        JobState::Active,
+        JobState::Completed,
+        JobState::Dead,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Waiting => "waiting",
+            JobState::Delayed => "delayed",
+            JobState::Retrying => "retrying",
+            JobState::Active => "active",
+            JobState::Completed => "completed",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        JobState::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Completed, dead and cancelled jobs never run again unless retried by hand.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Completed | JobState::Dead | JobState::Cancelled)
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long to wait before the next attempt of a failed job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Backoff {
+    /// Retry at once.
+    None,
+    /// The same delay before every retry.
+    Fixed {
+        #[serde(with = "millis")]
+        delay: Duration,
+    },
+    /// `base * 2^(attempt-1)`, at most `cap`, shortened by up to `jitter` (0..=1) at random
+    /// so that jobs failing together do not retry together.
+    Exponential {
+        #[serde(with = "millis")]
+        base: Duration,
+        #[serde(with = "millis")]
+        cap: Duration,
+        jitter: f64,
+    },
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::Exponential { base: Duration::from_secs(1), cap: Duration::from_secs(3600), jitter: 0.2 }
+    }
+}
+
+impl Backoff {
+    /// The compact form stored on the job and read by the failing script.
+    pub(crate) fn encode(&self) -> String {
+        match self {
+            Backoff::None => "none".into(),
+            Backoff::Fixed { delay } => format!("fixed:{}", delay.as_millis()),
+            Backoff::Exponential { base, cap, jitter } => {
+                format!("exponential:{}:{}:{}", base.as_millis(), cap.as_millis(), jitter)
+            }
+        }
+    }
+
+    pub(crate) fn decode(value: &str) -> Backoff {
+        let mut parts = value.split(':');
+        let kind = parts.next().unwrap_or_default();
+        let mut num = || parts.next().and_then(|p| p.parse::<f64>().ok()).unwrap_or(0.0);
+        match kind {
+            "fixed" => Backoff::Fixed { delay: Duration::from_millis(num() as u64) },
+            "exponential" => {
+                let base = Duration::from_millis(num() as u64);
+                let cap = Duration::from_millis(num() as u64);
+                Backoff::Exponential { base, cap, jitter: num() }
+            }
+            _ => Backoff::None,
+        }
+    }
+
+    /// The delay before retry number `attempt` (1-based) for a jitter sample in 0..1;
+    /// the same formula as `fail.lua`, for documentation and tests.
+    pub fn delay(&self, attempt: u32, sample: f64) -> Duration {
+        match self {
+            Backoff::None => Duration::ZERO,
+            Backoff::Fixed { delay } => *delay,
+            Backoff::Exponential { base, cap, jitter } => {
+                let raw = base.as_millis() as f64 * 2f64.powi(attempt.saturating_sub(1) as i32);
+                let capped = raw.min(cap.as_millis() as f64);
+                Duration::from_millis((capped * (1.0 - jitter * sample)).floor() as u64)
+            }
+        }
+    }
+}
+
+/// Options of one job; every field has a sensible default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobOptions {
+    /// 0 (default) runs first, 1000 last; FIFO within a priority.
+    pub priority: u16,
+    /// Run no earlier than this long from now.
+    #[serde(with = "opt_millis")]
+    pub delay: Option<Duration>,
+    /// Attempts in all, the first included (default 3).
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    /// An attempt running longer is cancelled and counts as failed.
+    #[serde(with = "opt_millis")]
+    pub timeout: Option<Duration>,
+    /// While a job with this key exists, enqueueing another returns the existing one.
+    pub dedup_key: Option<String>,
+    /// The user the job belongs to; end users see only their own jobs.
+    pub owner: Option<String>,
+    /// How many times the job may lose its worker (lease expired) before it is dead.
+    pub max_stalls: u32,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            priority: 0,
+            delay: None,
+            max_attempts: 3,
+            backoff: Backoff::default(),
+            timeout: None,
+            dedup_key: None,
+            owner: None,
+            max_stalls: 1,
+        }
+    }
+}
+
+/// Highest priority number (runs last).
+pub const MAX_PRIORITY: u16 = 1000;
+
+/// A job to enqueue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    pub name: String,
+    pub payload: serde_json::Value,
+    #[serde(default)]
+    pub options: JobOptions,
+}
+
+impl NewJob {
+    pub fn new(name: impl Into<String>, payload: serde_json::Value) -> Self {
+        NewJob { name: name.into(), payload, options: JobOptions::default() }
+    }
+
+    pub fn with_options(mut self, options: JobOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+/// What enqueueing one job did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enqueued {
+    pub id: String,
+    /// True when a job with the same dedup key already existed and is returned instead.
+    pub duplicate: bool,
+}
+
+/// What a handler reports while it works: stage, message, percent, counters, ETA.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, i64>,
+    /// Estimated milliseconds until done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_ms: Option<u64>,
+}
+
+impl Progress {
+    pub fn stage(stage: impl Into<String>) -> Self {
+        Progress { stage: Some(stage.into()), ..Default::default() }
+    }
+
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    pub fn percent(mut self, percent: f64) -> Self {
+        self.percent = Some(percent.clamp(0.0, 100.0));
+        self
+    }
+
+    pub fn counter(mut self, name: impl Into<String>, value: i64) -> Self {
+        self.counters.insert(name.into(), value);
+        self
+    }
+
+    pub fn eta(mut self, remaining: Duration) -> Self {
+        self.eta_ms = Some(remaining.as_millis() as u64);
+        self
+    }
+}
+
+/// One failed attempt, as kept on the job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    pub attempt: u32,
+    /// Epoch ms.
+    pub at: i64,
+    /// `retryable`, `permanent`, `timeout`, `panic` or `stalled`.
+    pub kind: String,
+    pub message: String,
+    /// The error's source chain, outermost first.
+    #[serde(default)]
+    pub causes: Vec<String>,
+}
+
+/// A snapshot of a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub queue: String,
+    pub name: String,
+    pub payload: serde_json::Value,
+    pub owner: Option<String>,
+    pub state: JobState,
+    pub priority: u16,
+    /// Attempts started so far.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    pub timeout_ms: Option<u64>,
+    pub dedup_key: Option<String>,
+    pub max_stalls: u32,
+    pub stalls: u32,
+    /// Epoch ms.
+    pub created_at: i64,
+    pub run_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub progress: Option<Progress>,
+    pub result: Option<serde_json::Value>,
+    pub last_error: Option<ErrorRecord>,
+    /// Every failed attempt, oldest first (filled by `Queue::get_job`).
+    pub errors: Vec<ErrorRecord>,
+    /// The job's log lines, oldest first (filled by `Queue::get_job`).
+    pub logs: Vec<String>,
+    pub cancel_requested: bool,
+}
+
+/// Jobs per state, and whether the queue is paused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub waiting: u64,
+    pub delayed: u64,
+    pub retrying: u64,
+    pub active: u64,
+    pub completed: u64,
+    pub dead: u64,
+    pub cancelled: u64,
+    pub paused: bool,
+}
+
+impl Counts {
+    pub fn get(&self, state: JobState) -> u64 {
+        match state {
+            JobState::Waiting => self.waiting,
+            JobState::Delayed => self.delayed,
+            JobState::Retrying => self.retrying,
+            JobState::Active => self.active,
+            JobState::Completed => self.completed,
+            JobState::Dead => self.dead,
+            JobState::Cancelled => self.cancelled,
+        }
+    }
+}
+
+/// One entry of a queue's event stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Stream position; pass it back to resume after this event.
+    pub position: String,
+    pub queue: String,
+    /// `added`, `active`, `progress`, `completed`, `retrying`, `dead`, `stalled`,
+    /// `cancelled`, `cancelling`, `paused`, `resumed`, `waiting`, `delayed`, `removed`,
+    /// `cleaned`, or a custom event name published by a handler.
+    pub kind: String,
+    /// Empty for queue-level events (paused, resumed, cleaned).
+    pub job_id: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// The event's other fields (attempt, progress JSON, duration_ms, ...).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// Jobs finished in one minute.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteStats {
+    /// Minutes since the Unix epoch.
+    pub minute: i64,
+    pub completed: u64,
+    /// Failed attempts (each retry counts).
+    pub failed: u64,
+    /// Jobs that went to the dead-letter queue.
+    pub dead: u64,
+    /// Sum of the run times of completed jobs.
+    pub duration_ms: u64,
+}
+
+impl MinuteStats {
+    pub fn mean_duration_ms(&self) -> Option<f64> {
+        (self.completed > 0).then(|| self.duration_ms as f64 / self.completed as f64)
+    }
+}
+
+/// A page of jobs and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    /// Offset of the next page, if there is one.
+    pub next: Option<u64>,
+    pub total: u64,
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(value.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+mod opt_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_round_trips_through_its_stored_form() {
+        for backoff in [
+            Backoff::None,
+            Backoff::Fixed { delay: Duration::from_millis(1500) },
+            Backoff::Exponential { base: Duration::from_secs(5), cap: Duration::from_secs(60), jitter: 0.25 },
+        ] {
+            assert_eq!(Backoff::decode(&backoff.encode()), backoff);
+        }
+    }
+
+    #[test]
+    fn exponential_backoff_doubles_caps_and_jitters_down() {
+        let b = Backoff::Exponential { base: Duration::from_secs(5), cap: Duration::from_secs(30), jitter: 0.5 };
+        assert_eq!(b.delay(1, 0.0), Duration::from_secs(5));
+        assert_eq!(b.delay(2, 0.0), Duration::from_secs(10));
+        assert_eq!(b.delay(3, 0.0), Duration::from_secs(20));
+        assert_eq!(b.delay(4, 0.0), Duration::from_secs(30), "capped");
+        assert_eq!(b.delay(2, 1.0), Duration::from_secs(5), "full jitter halves it");
+    }
+
+    #[test]
+    fn states_parse_from_their_names() {
+        for state in JobState::ALL {
+            assert_eq!(JobState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(JobState::parse("nope"), None);
+    }
+}
