@@ -1,0 +1,83 @@
+//! Shared helpers for the engine suites: a private Redis per test and waiting on
+//! conditions with a deadline (never bare sleeps).
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use hoist_queue::{Job, JobState, Queue, RedisConnection, Worker, WorkerOptions, Handler, CancellationToken};
+use hoist_testkit::RedisServer;
+use tokio::task::JoinHandle;
+
+pub struct Setup {
+    pub server: RedisServer,
+    pub redis: RedisConnection,
+    pub queue: Queue,
+}
+
+pub async fn setup() -> Setup {
+    let server = RedisServer::start();
+    let redis = RedisConnection::connect(&server.url()).await.expect("connect");
+    let queue = Queue::new(&redis, "tests").expect("queue");
+    Setup { server, redis, queue }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the job reaches `state` and returns it.
+pub async fn wait_for_state(queue: &Queue, id: &str, state: JobState) -> Job {
+    eventually(&format!("job {id} to be {state}"), Duration::from_secs(15), || async {
+        queue.get_job(id).await.unwrap().filter(|j| j.state == state)
+    })
+    .await
+}
+
+pub fn fast_options() -> WorkerOptions {
+    WorkerOptions {
+        concurrency: 4,
+        lease: Duration::from_millis(1500),
+        stall_check_interval: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(5),
+        cancel_grace: Duration::from_millis(500),
+        ..WorkerOptions::default()
+    }
+}
+
+pub struct RunningWorker {
+    pub shutdown: CancellationToken,
+    pub handle: JoinHandle<()>,
+}
+
+impl RunningWorker {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.handle).await.expect("worker stops").unwrap();
+    }
+}
+
+pub fn spawn_worker(queue: &Queue, handler: impl Handler, options: WorkerOptions) -> RunningWorker {
+    let shutdown = CancellationToken::new();
+    let worker = Worker::new(queue.clone(), handler, options);
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        worker.run(token).await.expect("worker run");
+    });
+    RunningWorker { shutdown, handle }
+}

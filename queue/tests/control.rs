@@ -1,0 +1,183 @@
+//! Enqueue and queue control against a real Redis: no worker involved.
+
+mod common;
+
+use std::time::Duration;
+
+use common::setup;
+use hoist_queue::{Backoff, JobOptions, JobState, NewJob, Queue, QueueError};
+use serde_json::json;
+
+fn job(name: &str) -> NewJob {
+    NewJob::new(name, json!({ "n": name }))
+}
+
+#[tokio::test]
+async fn enqueue_stores_every_field_and_ids_sort_by_time() {
+    let s = setup().await;
+    let options = JobOptions {
+        priority: 7,
+        max_attempts: 5,
+        owner: Some("user-42".into()),
+        timeout: Some(Duration::from_secs(9)),
+        backoff: Backoff::Fixed { delay: Duration::from_millis(250) },
+        ..Default::default()
+    };
+    let first = s.queue.enqueue(job("a").with_options(options.clone())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let second = s.queue.enqueue(job("b")).await.unwrap();
+    assert!(!first.duplicate);
+    assert!(first.id < second.id, "ULIDs sort by creation time");
+
+    let stored = s.queue.get_job(&first.id).await.unwrap().expect("stored");
+    assert_eq!(stored.name, "a");
+    assert_eq!(stored.payload, json!({ "n": "a" }));
+    assert_eq!(stored.state, JobState::Waiting);
+    assert_eq!(stored.priority, 7);
+    assert_eq!(stored.max_attempts, 5);
+    assert_eq!(stored.attempts, 0);
+    assert_eq!(stored.owner.as_deref(), Some("user-42"));
+    assert_eq!(stored.timeout_ms, Some(9000));
+    assert_eq!(stored.backoff, Backoff::Fixed { delay: Duration::from_millis(250) });
+    assert!(stored.created_at > 0);
+    assert_eq!(s.queue.counts().await.unwrap().waiting, 2);
+    assert_eq!(Queue::list_queues(&s.redis, "hoist").await.unwrap(), vec!["tests".to_string()]);
+}
+
+#[tokio::test]
+async fn dedup_key_returns_the_existing_job() {
+    let s = setup().await;
+    let keyed = |payload| {
+        NewJob::new("sign-in", json!({ "p": payload }))
+            .with_options(JobOptions { dedup_key: Some("event-1".into()), ..Default::default() })
+    };
+    let a = s.queue.enqueue(keyed(1)).await.unwrap();
+    let b = s.queue.enqueue(keyed(2)).await.unwrap();
+    assert!(!a.duplicate);
+    assert!(b.duplicate);
+    assert_eq!(a.id, b.id);
+    assert_eq!(s.queue.counts().await.unwrap().waiting, 1);
+    // Within one bulk call too.
+    let bulk = s.queue.enqueue_bulk(vec![keyed(3), job("other"), keyed(4)]).await.unwrap();
+    assert!(bulk[0].duplicate && bulk[2].duplicate && !bulk[1].duplicate);
+    // Once the job is gone, the key is free again.
+    s.queue.remove(&a.id).await.unwrap();
+    let c = s.queue.enqueue(keyed(5)).await.unwrap();
+    assert!(!c.duplicate);
+    assert_ne!(c.id, a.id);
+}
+
+#[tokio::test]
+async fn invalid_input_is_rejected_with_typed_errors() {
+    let s = setup().await;
+    for name in ["", "with{brace}", "with space", &"x".repeat(101)] {
+        assert!(matches!(Queue::new(&s.redis, name), Err(QueueError::InvalidQueueName { .. })), "{name:?}");
+    }
+    let big = NewJob::new("big", json!("x".repeat(600 * 1024)));
+    assert!(matches!(s.queue.enqueue(big).await, Err(QueueError::PayloadTooLarge { .. })));
+    let cases = [
+        (JobOptions { priority: 1001, ..Default::default() }, "priority"),
+        (JobOptions { max_attempts: 0, ..Default::default() }, "max_attempts"),
+        (JobOptions { timeout: Some(Duration::ZERO), ..Default::default() }, "timeout"),
+        (JobOptions { dedup_key: Some(String::new()), ..Default::default() }, "dedup_key"),
+    ];
+    for (options, field) in cases {
+        match s.queue.enqueue(job("x").with_options(options)).await {
+            Err(QueueError::InvalidOption { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: expected InvalidOption, got {other:?}"),
+        }
+    }
+    match s.queue.enqueue(NewJob::new(" ", json!(null))).await {
+        Err(QueueError::InvalidOption { field, .. }) => assert_eq!(field, "name"),
+        other => panic!("{other:?}"),
+    }
+    // One bad job rejects the whole batch.
+    let batch = vec![job("ok"), job("bad").with_options(JobOptions { priority: 5000, ..Default::default() })];
+    assert!(s.queue.enqueue_bulk(batch).await.is_err());
+    assert_eq!(s.queue.counts().await.unwrap().waiting, 0);
+}
+
+#[tokio::test]
+async fn bulk_enqueue_and_paged_listing_newest_first() {
+    let s = setup().await;
+    let jobs: Vec<NewJob> = (0..250).map(|i| NewJob::new("bulk", json!({ "i": i }))).collect();
+    let ids = s.queue.enqueue_bulk(jobs).await.unwrap();
+    assert_eq!(ids.len(), 250);
+    assert_eq!(s.queue.counts().await.unwrap().waiting, 250);
+
+    let page = s.queue.list_jobs(JobState::Waiting, 0, 100).await.unwrap();
+    assert_eq!(page.total, 250);
+    assert_eq!(page.jobs.len(), 100);
+    assert_eq!(page.next, Some(100));
+    assert_eq!(page.jobs[0].payload, json!({ "i": 249 }), "newest first");
+    let last = s.queue.list_jobs(JobState::Waiting, 200, 100).await.unwrap();
+    assert_eq!(last.jobs.len(), 50);
+    assert_eq!(last.next, None);
+    assert_eq!(last.jobs[49].payload, json!({ "i": 0 }));
+}
+
+#[tokio::test]
+async fn delayed_jobs_promote_and_drain() {
+    let s = setup().await;
+    let later = JobOptions { delay: Some(Duration::from_secs(3600)), ..Default::default() };
+    let a = s.queue.enqueue(job("a").with_options(later.clone())).await.unwrap();
+    s.queue.enqueue(job("b").with_options(later)).await.unwrap();
+    s.queue.enqueue(job("c")).await.unwrap();
+    let counts = s.queue.counts().await.unwrap();
+    assert_eq!((counts.delayed, counts.waiting), (2, 1));
+    assert_eq!(s.queue.get_job(&a.id).await.unwrap().unwrap().state, JobState::Delayed);
+
+    s.queue.promote(&a.id).await.unwrap();
+    assert_eq!(s.queue.get_job(&a.id).await.unwrap().unwrap().state, JobState::Waiting);
+    assert!(matches!(s.queue.promote(&a.id).await, Err(QueueError::WrongState { .. })));
+    assert!(matches!(s.queue.promote("nope").await, Err(QueueError::NotFound { .. })));
+
+    assert_eq!(s.queue.drain(false).await.unwrap(), 2);
+    let counts = s.queue.counts().await.unwrap();
+    assert_eq!((counts.waiting, counts.delayed), (0, 1));
+    assert_eq!(s.queue.drain(true).await.unwrap(), 1);
+    assert_eq!(s.queue.counts().await.unwrap(), Default::default());
+    assert!(s.queue.get_job(&a.id).await.unwrap().is_none(), "drained jobs are deleted");
+}
+
+#[tokio::test]
+async fn cancel_remove_and_obliterate() {
+    let s = setup().await;
+    let a = s.queue.enqueue(job("a")).await.unwrap();
+    let b = s.queue.enqueue(job("b")).await.unwrap();
+    assert_eq!(s.queue.cancel(&a.id).await.unwrap(), hoist_queue::CancelOutcome::Cancelled);
+    assert_eq!(s.queue.get_job(&a.id).await.unwrap().unwrap().state, JobState::Cancelled);
+    assert!(matches!(s.queue.cancel(&a.id).await, Err(QueueError::WrongState { .. })));
+    assert!(matches!(s.queue.cancel("missing").await, Err(QueueError::NotFound { .. })));
+
+    // A cancelled job can be retried.
+    assert_eq!(s.queue.retry(JobState::Cancelled, std::slice::from_ref(&a.id)).await.unwrap(), 1);
+    assert_eq!(s.queue.get_job(&a.id).await.unwrap().unwrap().state, JobState::Waiting);
+
+    s.queue.remove(&b.id).await.unwrap();
+    assert!(s.queue.get_job(&b.id).await.unwrap().is_none());
+    assert!(matches!(s.queue.remove(&b.id).await, Err(QueueError::NotFound { .. })));
+
+    s.queue.enqueue_bulk((0..2500).map(|i| NewJob::new("x", json!(i))).collect()).await.unwrap();
+    let deleted = s.queue.obliterate(false).await.unwrap();
+    assert_eq!(deleted, 2501);
+    assert_eq!(s.queue.counts().await.unwrap(), Default::default());
+    assert!(Queue::list_queues(&s.redis, "hoist").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn pause_and_resume_are_recorded() {
+    let s = setup().await;
+    assert!(s.queue.pause().await.unwrap());
+    assert!(!s.queue.pause().await.unwrap(), "already paused");
+    assert!(s.queue.counts().await.unwrap().paused);
+    assert!(s.queue.resume().await.unwrap());
+    assert!(!s.queue.resume().await.unwrap());
+    let events = s.queue.read_events(None, 10).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["paused", "resumed"]);
+    // Reading after a position skips what came before.
+    let after = s.queue.read_events(Some(&events[0].position), 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].kind, "resumed");
+}
