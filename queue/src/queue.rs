@@ -566,7 +566,8 @@ impl Queue {
             .unwrap_or_else(|| "0-0".into()))
     }
 
-    /// A live stream of this queue's events after `after` (`None` = only new ones). It
+    /// A live stream of this queue's events after `after` (`None` = those added after the
+    /// stream is first polled; take [`Queue::last_event_position`] first to pin "now"). It
     /// blocks on a dedicated connection, reconnects after errors, and resumes from the
     /// last position it delivered, so nothing is skipped across a reconnect (as long as
     /// the capped stream still holds it).
