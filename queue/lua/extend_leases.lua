@@ -1,6 +1,6 @@
 -- extend_leases: renew the leases of all of one worker's active jobs in one call.
 -- ARGV[4] lease ms, then pairs: id, lease token.
--- Returns { ids whose lease is lost, ids asked to cancel }: the worker stops the former
+-- Returns { lease tokens that are lost, ids asked to cancel }: the worker stops the former
 -- (someone else owns them now) and signals the latter's cancellation token.
 local lease_ms = tonumber(ARGV[4])
 local lost, cancel = {}, {}
@@ -13,7 +13,7 @@ for i = 5, #ARGV, 2 do
       cancel[#cancel + 1] = id
     end
   else
-    lost[#lost + 1] = id
+    lost[#lost + 1] = lease
   end
 end
 return { lost, cancel }

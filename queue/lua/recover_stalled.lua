@@ -13,7 +13,7 @@ for _, id in ipairs(expired) do
     local attempt = redis.call('HGET', jk, 'attempts')
     redis.call('HDEL', jk, 'lease')
     local record = cjson.encode({ attempt = tonumber(attempt), at = now, kind = 'stalled',
-      message = 'lease expired: the worker running this job stopped renewing it', causes = {} })
+      message = 'lease expired: the worker running this job stopped renewing it' })
     redis.call('RPUSH', jk .. ':errors', record)
     redis.call('LTRIM', jk .. ':errors', -100, -1)
     redis.call('HSET', jk, 'error', record)

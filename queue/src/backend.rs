@@ -87,7 +87,7 @@ pub(crate) fn decode_job(queue: &str, fields: &HashMap<String, String>) -> Resul
     Ok(Job {
         queue: queue.to_string(),
         name: get("name").unwrap_or_default().to_string(),
-        payload: get("payload").map(serde_json::from_str).transpose()?.unwrap_or(serde_json::Value::Null),
+        payload: get("payload").and_then(|v| serde_json::from_str(v).ok()).unwrap_or(serde_json::Value::Null),
         owner: non_empty("owner"),
         state,
         priority: num("priority").unwrap_or(0) as u16,
@@ -102,9 +102,10 @@ pub(crate) fn decode_job(queue: &str, fields: &HashMap<String, String>) -> Resul
         run_at: num("run_at").unwrap_or(0),
         started_at: num("started_at"),
         finished_at: num("finished_at"),
-        progress: get("progress").map(serde_json::from_str::<Progress>).transpose()?,
-        result: get("result").map(serde_json::from_str).transpose()?,
-        last_error: get("error").map(serde_json::from_str::<ErrorRecord>).transpose()?,
+        // A field written by another version must not make the job unreadable.
+        progress: get("progress").and_then(|v| serde_json::from_str::<Progress>(v).ok()),
+        result: get("result").and_then(|v| serde_json::from_str(v).ok()),
+        last_error: get("error").and_then(|v| serde_json::from_str::<ErrorRecord>(v).ok()),
         errors: vec![],
         logs: vec![],
         cancel_requested: get("cancel").is_some(),

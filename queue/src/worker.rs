@@ -82,8 +82,10 @@ struct Finished {
     outcome: Outcome,
 }
 
+/// One attempt in progress, keyed by (job id, lease token): the same job can come back to
+/// this worker under a new lease while a stale attempt is still winding down.
 struct Running {
-    lease: String,
+    id: String,
     cancel: CancellationToken,
     /// Why the token fired, decided by whoever fired it first.
     reason: Arc<Mutex<Option<StopReason>>>,
@@ -96,7 +98,7 @@ enum StopReason {
     Shutdown,
 }
 
-type RunningMap = Arc<Mutex<HashMap<String, Running>>>;
+type RunningMap = Arc<Mutex<HashMap<(String, String), Running>>>;
 
 impl Worker {
     pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
@@ -191,6 +193,7 @@ impl Worker {
             if running.lock().expect("running map").is_empty() && pending.is_empty() {
                 break;
             }
+            tracing::trace!(running = running.lock().expect("running map").len(), pending = pending.len(), "draining");
             if tokio::time::Instant::now() >= deadline {
                 // Out of patience: cancel what is left; each hands its job back.
                 for entry in running.lock().expect("running map").values() {
@@ -347,8 +350,8 @@ fn start_job(
     let cancel = CancellationToken::new();
     let reason = Arc::new(Mutex::new(None));
     running.lock().expect("running map").insert(
-        job.id.clone(),
-        Running { lease: lease.clone(), cancel: cancel.clone(), reason: reason.clone() },
+        (job.id.clone(), lease.clone()),
+        Running { id: job.id.clone(), cancel: cancel.clone(), reason: reason.clone() },
     );
     let ctx = JobContext {
         job: job.clone(),
@@ -396,7 +399,17 @@ fn start_job(
                 }
             }
         };
-        running.lock().expect("running map").remove(&id);
+        // A handler that fails because it was told to stop is stopped, not failed: a
+        // shutdown must not spend the job's attempt. (A handler that finishes its work
+        // during a shutdown has completed it.)
+        let outcome = match (outcome, *reason.lock().expect("stop reason")) {
+            (Outcome::Failed(..), Some(StopReason::Shutdown)) => Outcome::Released,
+            (Outcome::Failed(..), Some(StopReason::LeaseLost)) => Outcome::LeaseLost,
+            // Cancelled by request: whatever the handler returned once told, it stopped.
+            (Outcome::Failed(..) | Outcome::Completed(_), Some(StopReason::Cancelled)) => Outcome::Cancelled,
+            (outcome, _) => outcome,
+        };
+        running.lock().expect("running map").remove(&(id.clone(), lease.clone()));
         if !matches!(outcome, Outcome::LeaseLost) {
             let _ = finished.send(Finished { id, lease, outcome });
         }
@@ -492,7 +505,7 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
         }
         let _ = queue.heartbeat(&worker_id).await;
         let held: Vec<(String, String)> =
-            running.lock().expect("running map").iter().map(|(id, r)| (id.clone(), r.lease.clone())).collect();
+            running.lock().expect("running map").keys().cloned().collect();
         if held.is_empty() {
             continue;
         }
@@ -510,14 +523,14 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
         let lost = parts.next().map(strings).transpose().ok().flatten().unwrap_or_default();
         let cancel = parts.next().map(strings).transpose().ok().flatten().unwrap_or_default();
         let map = running.lock().expect("running map");
-        for id in lost {
-            if let Some(entry) = map.get(&id) {
-                tracing::warn!(queue = queue.name(), job = %id, "lease lost; stopping the handler");
+        for lease in lost {
+            if let Some(entry) = map.iter().find(|((_, l), _)| *l == lease).map(|(_, e)| e) {
+                tracing::warn!(queue = queue.name(), job = %entry.id, "lease lost; stopping the handler");
                 stop_running(entry, StopReason::LeaseLost);
             }
         }
         for id in cancel {
-            if let Some(entry) = map.get(&id) {
+            for entry in map.values().filter(|e| e.id == id) {
                 stop_running(entry, StopReason::Cancelled);
             }
         }
@@ -572,7 +585,7 @@ async fn cancel_listener(queue: Queue, running: RunningMap, stop: CancellationTo
                 message = messages.next() => match message {
                     Some(message) => {
                         let id: String = message.get_payload().unwrap_or_default();
-                        if let Some(entry) = running.lock().expect("running map").get(&id) {
+                        for entry in running.lock().expect("running map").values().filter(|e| e.id == id) {
                             stop_running(entry, StopReason::Cancelled);
                         }
                     }

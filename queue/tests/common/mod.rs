@@ -16,7 +16,16 @@ pub struct Setup {
     pub queue: Queue,
 }
 
+/// Logs to the test's captured output, filtered by RUST_LOG.
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn setup() -> Setup {
+    init_logs();
     let server = RedisServer::start();
     let redis = RedisConnection::connect(&server.url()).await.expect("connect");
     let queue = Queue::new(&redis, "tests").expect("queue");
