@@ -49,7 +49,7 @@ pub use types::{
     Backoff, Counts, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, MAX_PRIORITY, MinuteStats,
     NewJob, Progress,
 };
-pub use worker::{Worker, WorkerOptions};
+pub use worker::{Worker, WorkerOptions, WorkerStatus};
 
 /// Re-exported so handlers and callers use the same token type.
 pub use tokio_util::sync::CancellationToken;

@@ -63,6 +63,27 @@ pub struct Worker {
     handler: Arc<dyn Handler>,
     options: WorkerOptions,
     id: String,
+    status: WorkerStatus,
+}
+
+/// A live view of a running worker, cheap to clone (e.g. for a readiness probe).
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStatus {
+    accepting: Arc<std::sync::atomic::AtomicBool>,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl WorkerStatus {
+    /// True while the worker claims new jobs; false before it starts and from the moment
+    /// its shutdown begins.
+    pub fn accepting_jobs(&self) -> bool {
+        self.accepting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Jobs running right now.
+    pub fn running_jobs(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// How one attempt ended, sent from the job's task to the claim loop.
@@ -103,17 +124,22 @@ type RunningMap = Arc<Mutex<HashMap<(String, String), Running>>>;
 impl Worker {
     pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
         let id = options.id.clone().unwrap_or_else(default_worker_id);
-        Worker { queue, handler: Arc::new(handler), options, id }
+        Worker { queue, handler: Arc::new(handler), options, id, status: WorkerStatus::default() }
     }
 
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// A handle that keeps reporting after `run` took the worker.
+    pub fn status(&self) -> WorkerStatus {
+        self.status.clone()
+    }
+
     /// Runs until `shutdown` fires, then stops claiming, lets running jobs finish within
     /// the grace period, cancels and hands back the rest, and returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
-        let Worker { queue, handler, options, id } = self;
+        let Worker { queue, handler, options, id, status } = self;
         let concurrency = options.concurrency.max(1);
         queue.register().await.ok();
         let running: RunningMap = Arc::new(Mutex::new(HashMap::new()));
@@ -132,6 +158,7 @@ impl Worker {
         let mut pending: Vec<Finished> = vec![];
         let mut failures = 0u32;
         tracing::info!(queue = queue.name(), worker = %id, concurrency, "worker started");
+        status.accepting.store(true, std::sync::atomic::Ordering::SeqCst);
 
         let mut next_due: Option<i64>;
         while !shutdown.is_cancelled() {
@@ -139,6 +166,7 @@ impl Worker {
                 pending.push(done);
             }
             let in_flight = running.lock().expect("running map").len();
+            status.running.store(in_flight, std::sync::atomic::Ordering::SeqCst);
             let free = concurrency.saturating_sub(in_flight);
             match flush_and_claim(&queue, &id, &options, &mut pending, free).await {
                 Ok((claimed, due)) => {
@@ -180,6 +208,7 @@ impl Worker {
         }
 
         // Shutdown: stop claiming, let running jobs finish, acknowledging as they do.
+        status.accepting.store(false, std::sync::atomic::Ordering::SeqCst);
         let _ = want_wake_tx.send(false);
         jobs.close();
         let deadline = tokio::time::Instant::now() + options.shutdown_grace;
@@ -190,7 +219,9 @@ impl Worker {
             if !pending.is_empty() && flush_and_claim(&queue, &id, &options, &mut pending, 0).await.is_err() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            if running.lock().expect("running map").is_empty() && pending.is_empty() {
+            let in_flight = running.lock().expect("running map").len();
+            status.running.store(in_flight, std::sync::atomic::Ordering::SeqCst);
+            if in_flight == 0 && pending.is_empty() {
                 break;
             }
             tracing::trace!(running = running.lock().expect("running map").len(), pending = pending.len(), "draining");

@@ -1,0 +1,177 @@
+//! Bounds under load: concurrency, retention, and a randomized run where every job must
+//! end in exactly one terminal state.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{eventually, fast_options, setup, spawn_worker};
+use hoist_queue::{
+    Backoff, JobError, JobOptions, JobState, NewJob, Queue, QueueConfig, Retention, Worker, WorkerOptions, handler_fn,
+};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_bound_is_never_exceeded() {
+    let s = setup().await;
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (n, p) = (now.clone(), peak.clone());
+    let handler = handler_fn(move |_| {
+        let (n, p) = (n.clone(), p.clone());
+        async move {
+            let current = n.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(current, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            n.fetch_sub(1, Ordering::SeqCst);
+            Ok(json!(null))
+        }
+    });
+    let worker = Worker::new(s.queue.clone(), handler, WorkerOptions { concurrency: 5, ..fast_options() });
+    let status = worker.status();
+    assert!(!status.accepting_jobs(), "not before it runs");
+    let shutdown = hoist_queue::CancellationToken::new();
+    let handle = tokio::spawn(worker.run(shutdown.clone()));
+    s.queue.enqueue_bulk((0..200).map(|i| NewJob::new("n", json!(i))).collect()).await.unwrap();
+    eventually("all done", Duration::from_secs(30), || async {
+        (s.queue.counts().await.unwrap().completed == 200).then_some(())
+    })
+    .await;
+    assert!(status.accepting_jobs());
+    assert_eq!(peak.load(Ordering::SeqCst), 5, "reached the bound, never above it");
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+    assert!(!status.accepting_jobs(), "not after shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_redis_bounded() {
+    let s = setup().await;
+    let config = QueueConfig {
+        completed: Retention { max_count: Some(20), max_age: None },
+        dead: Retention { max_count: Some(5), max_age: None },
+        max_events: 100,
+        ..QueueConfig::default()
+    };
+    let queue = Queue::with_config(&s.redis, "bounded", config).unwrap();
+    let worker = spawn_worker(
+        &queue,
+        handler_fn(|ctx| async move {
+            if ctx.job().payload.as_i64().unwrap() % 10 == 0 {
+                return Err(JobError::permanent("every tenth fails"));
+            }
+            Ok(json!("ok"))
+        }),
+        fast_options(),
+    );
+    let ids = queue.enqueue_bulk((1..=500).map(|i| NewJob::new("n", json!(i))).collect()).await.unwrap();
+    eventually("all finished", Duration::from_secs(30), || async {
+        let c = queue.counts().await.unwrap();
+        (c.waiting + c.active == 0).then_some(())
+    })
+    .await;
+    let counts = queue.counts().await.unwrap();
+    assert_eq!(counts.completed, 20);
+    assert_eq!(counts.dead, 5);
+    // The removed jobs' hashes are gone too, not just their set entries.
+    let newest = queue.get_job(&ids[498].id).await.unwrap();
+    assert!(newest.is_some(), "recent completed job kept");
+    assert!(queue.get_job(&ids[0].id).await.unwrap().is_none(), "old completed job removed");
+    let keys = s.server.command(&["DBSIZE"]).unwrap();
+    let keys: i64 = keys.trim().trim_start_matches(':').parse().unwrap();
+    // 25 job hashes (+ error lists of the dead) + the queue's own keys + stats minutes.
+    assert!(keys < 60, "redis holds {keys} keys");
+    let events: Vec<_> = queue.read_events(None, 10_000).await.unwrap();
+    assert!(events.len() <= 300, "event stream capped, holds {}", events.len());
+
+    // Age-based retention.
+    s.server.command(&["FLUSHALL"]).unwrap();
+    let aged = QueueConfig {
+        completed: Retention { max_count: None, max_age: Some(Duration::from_millis(200)) },
+        ..QueueConfig::default()
+    };
+    let queue = Queue::with_config(&s.redis, "aged", aged).unwrap();
+    let w2 = spawn_worker(&queue, handler_fn(|_| async { Ok(json!(1)) }), fast_options());
+    let old = queue.enqueue(NewJob::new("old", json!(1))).await.unwrap();
+    common::wait_for_state(&queue, &old.id, JobState::Completed).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let new = queue.enqueue(NewJob::new("new", json!(2))).await.unwrap();
+    common::wait_for_state(&queue, &new.id, JobState::Completed).await;
+    assert!(queue.get_job(&old.id).await.unwrap().is_none(), "aged out when the next job completed");
+    worker.stop().await;
+    w2.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomized_run_every_job_ends_in_exactly_one_terminal_state() {
+    let s = setup().await;
+    let total = 3000usize;
+    // Keep every finished job so the test can account for each.
+    let unbounded = Retention { max_count: None, max_age: None };
+    let config = QueueConfig { completed: unbounded.clone(), dead: unbounded, ..QueueConfig::default() };
+    let queue = Queue::with_config(&s.redis, "random", config).unwrap();
+    let mut jobs = Vec::with_capacity(total);
+    for i in 0..total {
+        let options = JobOptions {
+            max_attempts: 1 + (i % 3) as u32,
+            priority: (i % 4) as u16,
+            delay: (i % 7 == 0).then(|| Duration::from_millis((i % 300) as u64)),
+            backoff: Backoff::Exponential { base: Duration::from_millis(5), cap: Duration::from_millis(50), jitter: 0.5 },
+            ..Default::default()
+        };
+        jobs.push(NewJob::new("random", json!({ "i": i })).with_options(options));
+    }
+    let handler = handler_fn(|ctx| async move {
+        // Pseudo-random but reproducible per (job, attempt).
+        let i = ctx.job().payload["i"].as_u64().unwrap();
+        let roll = (i * 7919 + ctx.job().attempts as u64 * 104_729) % 100;
+        tokio::time::sleep(Duration::from_micros(roll * 20)).await;
+        match roll {
+            0..=14 => Err(JobError::retryable("transient")),
+            15..=19 => Err(JobError::permanent("bad input")),
+            20 => panic!("boom"),
+            _ => Ok(json!(roll)),
+        }
+    });
+    let handler = Arc::new(handler);
+    let workers: Vec<_> = (0..3)
+        .map(|_| spawn_worker(&queue, handler.clone(), WorkerOptions { concurrency: 20, ..fast_options() }))
+        .collect();
+    for chunk in jobs.chunks(500) {
+        queue.enqueue_bulk(chunk.to_vec()).await.unwrap();
+    }
+    eventually("every job finished", Duration::from_secs(120), || async {
+        let c = queue.counts().await.unwrap();
+        (c.completed + c.dead == total as u64).then_some(())
+    })
+    .await;
+    for worker in workers {
+        worker.stop().await;
+    }
+    let counts = queue.counts().await.unwrap();
+    assert_eq!(counts.waiting + counts.delayed + counts.retrying + counts.active + counts.cancelled, 0);
+    // Each id is in exactly one state set.
+    let mut seen = HashSet::new();
+    for state in [JobState::Completed, JobState::Dead] {
+        let mut offset = 0;
+        loop {
+            let page = queue.list_jobs(state, offset, 1000).await.unwrap();
+            for job in &page.jobs {
+                assert_eq!(job.state, state);
+                assert!(seen.insert(job.id.clone()), "job {} in two states", job.id);
+                if state == JobState::Dead {
+                    let last = job.last_error.as_ref().unwrap();
+                    assert!(last.kind == "permanent" || job.attempts == job.max_attempts, "{job:?}");
+                }
+            }
+            match page.next {
+                Some(next) => offset = next,
+                None => break,
+            }
+        }
+    }
+    assert_eq!(seen.len(), total);
+}
