@@ -19,10 +19,24 @@ pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, now: i64, max
     call
 }
 
+static ROUND_TRIPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one request/reply exchange with Redis (for the benchmark's round trips per job).
+pub(crate) fn count_round_trip() {
+    ROUND_TRIPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Round trips to Redis made by the engine's scripts, blocking waits and heartbeats in
+/// this process so far.
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) async fn run<T: redis::FromRedisValue>(
     call: &ScriptInvocation<'_>,
     conn: &mut (impl ConnectionLike + Send),
 ) -> Result<T> {
+    count_round_trip();
     Ok(call.invoke_async(conn).await?)
 }
 

@@ -27,7 +27,7 @@
 //! # Ok(()) }
 //! ```
 
-mod backend;
+pub(crate) mod backend;
 mod connection;
 mod error;
 mod handler;
@@ -38,6 +38,7 @@ mod scripts;
 mod types;
 mod worker;
 
+pub use backend::round_trips;
 pub use connection::RedisConnection;
 pub use error::{QueueError, Result};
 pub use handler::{

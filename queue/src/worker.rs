@@ -498,6 +498,7 @@ async fn blocker(queue: Queue, wake: Arc<Notify>, mut want: watch::Receiver<bool
             }
         }
         let c = conn.as_mut().expect("connected");
+        crate::backend::count_round_trip();
         let mut cmd = redis::cmd("BLPOP");
         cmd.arg(queue.keys().marker()).arg(block.as_secs_f64());
         // A watchdog beyond the server-side timeout: a parked read that never returns
@@ -534,6 +535,7 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        crate::backend::count_round_trip();
         let _ = queue.heartbeat(&worker_id).await;
         let held: Vec<(String, String)> =
             running.lock().expect("running map").keys().cloned().collect();

@@ -1,0 +1,196 @@
+//! `hoist-bench`: the engine under workload W1 — 100-byte JSON payloads, a no-op handler,
+//! one worker with concurrency 50, the last 1000 completed jobs kept, Redis on loopback.
+//! The last line printed is one JSON object with the figures.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use futures::StreamExt;
+use hoist_queue::{
+    CancellationToken, JobOptions, NewJob, Queue, QueueConfig, RedisConnection, Retention, Worker, WorkerOptions,
+    handler_fn, round_trips,
+};
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark the Hoist engine (workload W1)")]
+struct Args {
+    /// Redis to run against (its data for the `bench` queue is deleted).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Jobs per phase.
+    #[arg(long, default_value_t = 50_000)]
+    jobs: usize,
+    /// Worker concurrency.
+    #[arg(long, default_value_t = 50)]
+    concurrency: usize,
+    /// Seconds of the half-load latency phase.
+    #[arg(long, default_value_t = 5)]
+    latency_seconds: u64,
+}
+
+fn payload() -> serde_json::Value {
+    // {"data":"xxxx..."} serialises to 100 bytes.
+    json!({ "data": "x".repeat(89) })
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    values[rank.min(values.len() - 1)]
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let redis = RedisConnection::connect(&args.redis_url).await.context("REDIS_URL")?;
+    let config = QueueConfig {
+        completed: Retention { max_count: Some(1000), max_age: None },
+        ..QueueConfig::default()
+    };
+    let queue = Queue::with_config(&redis, "bench", config)?;
+    queue.obliterate(true).await?;
+    assert_eq!(serde_json::to_string(&payload())?.len(), 100);
+    let n = args.jobs;
+
+    // 1. Single enqueues, 64 in flight.
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .for_each_concurrent(64, |_| {
+            let queue = queue.clone();
+            async move {
+                queue.enqueue(NewJob::new("w1", payload())).await.expect("enqueue");
+            }
+        })
+        .await;
+    let enqueue_single_per_s = n as f64 / start.elapsed().as_secs_f64();
+    println!("enqueue single (64 in flight): {enqueue_single_per_s:.0} jobs/s");
+    queue.obliterate(true).await?;
+
+    // 2. Bulk enqueues, 1000 per call.
+    let start = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        queue.enqueue_bulk(chunk.iter().map(|_| NewJob::new("w1", payload())).collect()).await?;
+    }
+    let enqueue_bulk_per_s = n as f64 / start.elapsed().as_secs_f64();
+    println!("enqueue bulk (1000 per call): {enqueue_bulk_per_s:.0} jobs/s");
+
+    // 3. Processing the backlog with one worker.
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let lateness = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let record = Arc::new(std::sync::atomic::AtomicU8::new(0)); // 0 none, 1 latency, 2 lateness
+    let handler = {
+        let (started, latencies, lateness, record) = (started.clone(), latencies.clone(), lateness.clone(), record.clone());
+        handler_fn(move |ctx| {
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match record.load(std::sync::atomic::Ordering::Relaxed) {
+                1 => latencies.lock().unwrap().push((now_ms() - ctx.job().created_at) as f64),
+                2 => lateness.lock().unwrap().push((now_ms() - ctx.job().run_at) as f64),
+                _ => {}
+            }
+            async { Ok(serde_json::Value::Null) }
+        })
+    };
+    let options = WorkerOptions { concurrency: args.concurrency, ..WorkerOptions::default() };
+    let worker = Worker::new(queue.clone(), handler, options);
+    let shutdown = CancellationToken::new();
+    let trips_before = round_trips();
+    let start = Instant::now();
+    let worker_task = tokio::spawn(worker.run(shutdown.clone()));
+    loop {
+        let counts = queue.counts().await?;
+        if counts.waiting == 0 && counts.active == 0 && started.load(std::sync::atomic::Ordering::Relaxed) >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    // The counts polling above is the benchmark's own, not the engine's.
+    let engine_trips = round_trips() - trips_before;
+    let process_per_s = n as f64 / elapsed;
+    let round_trips_per_job = engine_trips as f64 / n as f64;
+    println!("processed: {process_per_s:.0} jobs/s ({round_trips_per_job:.3} round trips per job)");
+
+    // 4. Enqueue-to-start latency at half the measured throughput.
+    record.store(1, std::sync::atomic::Ordering::Relaxed);
+    let rate = (process_per_s / 2.0).max(100.0);
+    let ticks = args.latency_seconds * 100;
+    let per_tick = (rate / 100.0).ceil() as usize;
+    let mut interval = tokio::time::interval(Duration::from_millis(10));
+    let mut inflight = futures::stream::FuturesUnordered::new();
+    for _ in 0..ticks {
+        interval.tick().await;
+        for _ in 0..per_tick {
+            let queue = queue.clone();
+            inflight.push(async move { queue.enqueue(NewJob::new("w1", payload())).await });
+        }
+        while let Some(Some(result)) = futures::FutureExt::now_or_never(inflight.next()) {
+            result?;
+        }
+    }
+    while let Some(result) = inflight.next().await {
+        result?;
+    }
+    wait_idle(&queue).await?;
+    record.store(0, std::sync::atomic::Ordering::Relaxed);
+    let mut lat = latencies.lock().unwrap().clone();
+    let latency_p50_ms = percentile(&mut lat, 50.0);
+    let latency_p99_ms = percentile(&mut lat, 99.0);
+    println!("latency at {rate:.0} jobs/s: p50 {latency_p50_ms:.1} ms, p99 {latency_p99_ms:.1} ms ({} jobs)", lat.len());
+
+    // 5. Delayed jobs: how late they start, with nothing else going on.
+    record.store(2, std::sync::atomic::Ordering::Relaxed);
+    let delayed: Vec<NewJob> = (0..2000)
+        .map(|i| {
+            let options = JobOptions { delay: Some(Duration::from_millis(200 + (i * 7919 % 2000) as u64)), ..Default::default() };
+            NewJob::new("w1-delayed", payload()).with_options(options)
+        })
+        .collect();
+    for chunk in delayed.chunks(500) {
+        queue.enqueue_bulk(chunk.to_vec()).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    wait_idle(&queue).await?;
+    let mut late = lateness.lock().unwrap().clone();
+    let delayed_lateness_p99_ms = percentile(&mut late, 99.0);
+    println!("delayed lateness: p99 {delayed_lateness_p99_ms:.1} ms ({} jobs)", late.len());
+
+    shutdown.cancel();
+    worker_task.await??;
+    queue.obliterate(true).await?;
+
+    let figures = json!({
+        "workload": "W1",
+        "jobs": n,
+        "concurrency": args.concurrency,
+        "enqueue_single_per_s": enqueue_single_per_s.round(),
+        "enqueue_bulk_per_s": enqueue_bulk_per_s.round(),
+        "process_per_s": process_per_s.round(),
+        "latency_p50_ms": (latency_p50_ms * 10.0).round() / 10.0,
+        "latency_p99_ms": (latency_p99_ms * 10.0).round() / 10.0,
+        "delayed_lateness_p99_ms": (delayed_lateness_p99_ms * 10.0).round() / 10.0,
+        "round_trips_per_job": (round_trips_per_job * 1000.0).round() / 1000.0,
+    });
+    println!("{figures}");
+    Ok(())
+}
+
+async fn wait_idle(queue: &Queue) -> anyhow::Result<()> {
+    loop {
+        let c = queue.counts().await?;
+        if c.waiting + c.active + c.delayed + c.retrying == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
