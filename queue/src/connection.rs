@@ -1,49 +1,120 @@
-//! The connection to Redis that queues and workers share.
+//! The connection to Redis that queues and workers share: a single server, or a Redis
+//! Cluster when `REDIS_URL` lists several nodes separated by commas.
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisFuture, Value};
 
 use crate::error::Result;
+
+/// A connection to either kind of deployment; every engine command goes through it.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Single(ConnectionManager),
+    Dedicated(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Dedicated(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, cmd: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Dedicated(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Dedicated(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Deployment {
+    Single(Client),
+    Cluster(ClusterClient),
+}
 
 /// A Redis client plus one shared, self-reconnecting multiplexed connection.
 ///
 /// Blocking reads (a worker waiting for jobs, an event subscriber) never use the shared
-/// connection: they open a dedicated one with [`RedisConnection::dedicated`], so a parked
-/// read cannot stall enqueues.
+/// connection: they open a dedicated one, so a parked read cannot stall enqueues.
 #[derive(Clone)]
 pub struct RedisConnection {
-    client: Client,
-    shared: ConnectionManager,
+    deployment: Deployment,
+    /// Pub/Sub goes to one node; in a cluster, PUBLISH reaches every node.
+    pubsub: Client,
+    shared: Conn,
 }
 
 impl RedisConnection {
+    /// `redis://host:port` for one server; `redis://a:7000,redis://b:7001,...` for a
+    /// Redis Cluster (any subset of its nodes).
     pub async fn connect(url: &str) -> Result<Self> {
+        let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        if nodes.len() > 1 {
+            let client = ClusterClient::builder(nodes.clone())
+                .connection_timeout(Duration::from_secs(5))
+                .response_timeout(Duration::from_secs(10))
+                .retries(5)
+                .build()?;
+            let shared = Conn::Cluster(client.get_async_connection().await?);
+            return Ok(RedisConnection {
+                pubsub: Client::open(nodes[0])?,
+                deployment: Deployment::Cluster(client),
+                shared,
+            });
+        }
         let client = Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_number_of_retries(3)
             .set_max_delay(Duration::from_secs(2));
-        let shared = client.get_connection_manager_with_config(config).await?;
-        Ok(RedisConnection { client, shared })
+        let shared = Conn::Single(client.get_connection_manager_with_config(config).await?);
+        Ok(RedisConnection { pubsub: client.clone(), deployment: Deployment::Single(client), shared })
     }
 
-    pub(crate) fn shared(&self) -> ConnectionManager {
+    /// True when connected to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.deployment, Deployment::Cluster(_))
+    }
+
+    pub(crate) fn shared(&self) -> Conn {
         self.shared.clone()
     }
 
     /// A connection of its own for blocking commands; `block` is the longest block the
     /// caller will ask for, so replies are awaited a little longer than that.
-    pub(crate) async fn dedicated(&self, block: Duration) -> Result<MultiplexedConnection> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(block + Duration::from_secs(5)));
-        Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
+    pub(crate) async fn dedicated(&self, block: Duration) -> Result<Conn> {
+        match &self.deployment {
+            Deployment::Single(client) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(block + Duration::from_secs(5)));
+                Ok(Conn::Dedicated(client.get_multiplexed_async_connection_with_config(&config).await?))
+            }
+            // A fresh cluster connection has its own sockets to every node.
+            Deployment::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+        }
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
+    pub(crate) fn pubsub_client(&self) -> &Client {
+        &self.pubsub
     }
 }

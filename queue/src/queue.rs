@@ -112,7 +112,7 @@ impl Queue {
         &self.inner.keys
     }
 
-    pub(crate) fn conn(&self) -> redis::aio::ConnectionManager {
+    pub(crate) fn conn(&self) -> crate::connection::Conn {
         self.inner.redis.shared()
     }
 
@@ -575,7 +575,7 @@ impl Queue {
         let queue = self.clone();
         let block = Duration::from_secs(5);
         futures::stream::unfold(
-            (queue, after, None::<redis::aio::MultiplexedConnection>, std::collections::VecDeque::<Event>::new()),
+            (queue, after, None::<crate::connection::Conn>, std::collections::VecDeque::<Event>::new()),
             move |(queue, mut position, mut conn, mut buffer)| async move {
                 loop {
                     if let Some(event) = buffer.pop_front() {

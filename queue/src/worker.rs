@@ -596,7 +596,7 @@ async fn cancel_listener(queue: Queue, running: RunningMap, stop: CancellationTo
     let channel = queue.keys().cancel_channel();
     let mut failures = 0u32;
     loop {
-        let pubsub = match queue.redis().client().get_async_pubsub().await {
+        let pubsub = match queue.redis().pubsub_client().get_async_pubsub().await {
             Ok(mut p) => match p.subscribe(&channel).await {
                 Ok(()) => Some(p),
                 Err(_) => None,

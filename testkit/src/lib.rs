@@ -2,8 +2,10 @@
 //! SQLite or PostgreSQL databases. Every helper cleans up when dropped, so tests run in
 //! parallel without sharing state.
 
+mod redis_cluster;
 mod redis_server;
 mod sql;
 
+pub use redis_cluster::RedisCluster;
 pub use redis_server::{RedisOptions, RedisServer};
 pub use sql::{TestDatabase, postgres_admin_url, postgres_database, sqlite_database};

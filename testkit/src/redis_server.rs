@@ -187,6 +187,16 @@ fn free_port() -> u16 {
         .expect("find a free port")
 }
 
+pub(crate) fn command_on(port: u16, args: &[&str]) -> std::io::Result<String> {
+    command(port, args)
+}
+
+/// The text reply of a command run through redis-cli (e.g. `CLUSTER INFO`).
+pub(crate) fn cli_on(port: u16, args: &[&str]) -> std::io::Result<String> {
+    let output = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output()?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// Sends one command in RESP and returns the first reply line (enough for status replies).
 fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;

@@ -7,13 +7,53 @@ use std::future::Future;
 use std::time::Duration;
 
 use hoist_queue::{Job, JobState, Queue, RedisConnection, Worker, WorkerOptions, Handler, CancellationToken};
-use hoist_testkit::RedisServer;
+use hoist_testkit::{RedisCluster, RedisServer};
 use tokio::task::JoinHandle;
 
+/// The Redis a suite runs on: one server, or a 3-master cluster when
+/// `HOIST_TEST_CLUSTER=1` (the same tests, both deployments).
+pub enum Deployment {
+    Single(RedisServer),
+    Cluster(RedisCluster),
+}
+
 pub struct Setup {
-    pub server: RedisServer,
+    pub server: Deployment,
     pub redis: RedisConnection,
     pub queue: Queue,
+}
+
+impl Deployment {
+    pub fn url(&self) -> String {
+        match self {
+            Deployment::Single(s) => s.url(),
+            Deployment::Cluster(c) => c.url(),
+        }
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        match self {
+            Deployment::Single(s) => vec![s.port()],
+            Deployment::Cluster(c) => c.ports().to_vec(),
+        }
+    }
+
+    /// Keys stored, over every node.
+    pub fn dbsize(&self) -> i64 {
+        self.ports()
+            .into_iter()
+            .map(|port| {
+                let out = std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().unwrap();
+                String::from_utf8_lossy(&out.stdout).trim().parse::<i64>().unwrap()
+            })
+            .sum()
+    }
+
+    pub fn flushall(&self) {
+        for port in self.ports() {
+            std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "flushall"]).output().unwrap();
+        }
+    }
 }
 
 /// Logs to the test's captured output, filtered by RUST_LOG.
@@ -26,7 +66,11 @@ pub fn init_logs() {
 
 pub async fn setup() -> Setup {
     init_logs();
-    let server = RedisServer::start();
+    let server = if std::env::var("HOIST_TEST_CLUSTER").is_ok_and(|v| v == "1") {
+        Deployment::Cluster(RedisCluster::start())
+    } else {
+        Deployment::Single(RedisServer::start())
+    };
     let redis = RedisConnection::connect(&server.url()).await.expect("connect");
     let queue = Queue::new(&redis, "tests").expect("queue");
     Setup { server, redis, queue }
@@ -61,7 +105,9 @@ pub async fn wait_for_state(queue: &Queue, id: &str, state: JobState) -> Job {
 pub fn fast_options() -> WorkerOptions {
     WorkerOptions {
         concurrency: 4,
-        lease: Duration::from_millis(1500),
+        // Long enough that a busy 2-core CI machine never lets a healthy lease lapse;
+        // tests of lapsed leases set their own.
+        lease: Duration::from_secs(5),
         stall_check_interval: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(5),
         cancel_grace: Duration::from_millis(500),
