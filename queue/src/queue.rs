@@ -80,6 +80,8 @@ pub(crate) struct QueueInner {
     pub keys: QueueKeys,
     pub redis: RedisConnection,
     pub config: QueueConfig,
+    /// Set once this handle has recorded the queue in the registry.
+    pub registered: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Queue {
@@ -97,7 +99,8 @@ impl Queue {
     pub fn with_config(redis: &RedisConnection, name: &str, config: QueueConfig) -> Result<Self> {
         validate_queue_name(name)?;
         let keys = QueueKeys::new(&config.key_prefix, name);
-        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), keys, redis: redis.clone(), config }) })
+        let registered = std::sync::atomic::AtomicBool::new(false);
+        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), keys, redis: redis.clone(), config, registered }) })
     }
 
     pub fn name(&self) -> &str {
@@ -129,7 +132,12 @@ impl Queue {
 
     /// Records the queue in the registry of queue names (dashboards list from it).
     pub async fn register(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.inner.registered.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let _: () = self.conn().sadd(registry(&self.inner.config.key_prefix), &self.inner.name).await?;
+        self.inner.registered.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -491,6 +499,7 @@ impl Queue {
             }
         }
         let _: () = self.conn().srem(registry(&self.inner.config.key_prefix), &self.inner.name).await?;
+        self.inner.registered.store(false, std::sync::atomic::Ordering::Relaxed);
         Ok(total)
     }
 
