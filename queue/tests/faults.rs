@@ -46,6 +46,55 @@ impl CrashableWorker {
     }
 }
 
+/// Not a test of its own: `a_worker_process_killed_mid_job_loses_nothing` runs this test
+/// binary again as a child process with only this function, as a worker to SIGKILL.
+#[test]
+#[ignore = "the worker process of a_worker_process_killed_mid_job_loses_nothing"]
+fn child_worker_process() {
+    let url = std::env::var("HOIST_CHILD_REDIS_URL").expect("run by the parent test");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let redis = RedisConnection::connect(&url).await.unwrap();
+        let queue = Queue::new(&redis, "tests").unwrap();
+        let handler = handler_fn(|_ctx| async move {
+            std::future::pending::<()>().await;
+            Ok(json!("unreachable"))
+        });
+        let options = WorkerOptions { lease: Duration::from_millis(800), ..fast_options() };
+        Worker::new(queue, handler, options).run(CancellationToken::new()).await.unwrap();
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_killed_mid_job_loses_nothing() {
+    let server = RedisServer::start();
+    let redis = RedisConnection::connect(&server.url()).await.unwrap();
+    let queue = Queue::new(&redis, "tests").unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["child_worker_process", "--exact", "--ignored", "--nocapture"])
+        .env("HOIST_CHILD_REDIS_URL", server.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ids: Vec<String> =
+        queue.enqueue_bulk((0..3).map(|i| NewJob::new("held", json!(i))).collect()).await.unwrap().into_iter().map(|e| e.id).collect();
+    eventually("the child holds all three", Duration::from_secs(30), || async {
+        (queue.counts().await.unwrap().active == 3).then_some(())
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL: no shutdown, no hand-back
+    child.wait().unwrap();
+
+    let survivor = spawn_worker(&queue, handler_fn(|_| async { Ok(json!("finished elsewhere")) }), fast_options());
+    for id in &ids {
+        let job = wait_for_state(&queue, id, JobState::Completed).await;
+        assert_eq!(job.result, Some(json!("finished elsewhere")));
+        assert_eq!(job.stalls, 1);
+    }
+    survivor.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_workers_job_is_recovered_by_another() {
     let server = RedisServer::start();

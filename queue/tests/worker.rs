@@ -14,6 +14,72 @@ use hoist_queue::{
 };
 use serde_json::json;
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_wait_out_their_backoff() {
+    let s = setup().await;
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(|_| async { Err::<serde_json::Value, _>(JobError::retryable("try later")) }),
+        fast_options(),
+    );
+    let options = JobOptions {
+        max_attempts: 4,
+        backoff: Backoff::Exponential { base: Duration::from_millis(100), cap: Duration::from_millis(300), jitter: 0.0 },
+        ..Default::default()
+    };
+    let e = s.queue.enqueue(NewJob::new("backoff", json!({})).with_options(options)).await.unwrap();
+    let job = wait_for_state(&s.queue, &e.id, JobState::Dead).await;
+    let at: Vec<i64> = job.errors.iter().map(|r| r.at).collect();
+    let gaps: Vec<i64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    // 100, 200, then capped at 300 ms: never earlier, and not much later either.
+    for (gap, want) in gaps.iter().zip([100, 200, 300]) {
+        assert!(*gap >= want, "retried after {gap} ms, backoff was {want} ms ({gaps:?})");
+        assert!(*gap < want + 1000, "retried after {gap} ms, backoff was {want} ms ({gaps:?})");
+    }
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_all_and_clean_by_state_and_age() {
+    let s = setup().await;
+    // The first run of each failing job fails for good; a requeued run succeeds.
+    let failures = Arc::new(AtomicU32::new(0));
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(move |ctx| {
+            let failures = failures.clone();
+            async move {
+                if ctx.job().payload["fail"].as_bool() == Some(true) && failures.fetch_add(1, Ordering::SeqCst) < 5 {
+                    return Err(JobError::permanent("first time fails"));
+                }
+                Ok(json!("ok"))
+            }
+        }),
+        fast_options(),
+    );
+    let failing: Vec<NewJob> = (0..5).map(|_| NewJob::new("f", json!({ "fail": true }))).collect();
+    s.queue.enqueue_bulk(failing).await.unwrap();
+    s.queue.enqueue_bulk((0..3).map(|_| NewJob::new("ok", json!({}))).collect()).await.unwrap();
+    eventually("5 dead, 3 completed", Duration::from_secs(10), || async {
+        let c = s.queue.counts().await.unwrap();
+        (c.dead == 5 && c.completed == 3).then_some(())
+    })
+    .await;
+    assert_eq!(s.queue.retry_all(JobState::Dead).await.unwrap(), 5);
+    eventually("all 8 completed", Duration::from_secs(10), || async {
+        let c = s.queue.counts().await.unwrap();
+        (c.completed == 8 && c.dead == 0).then_some(())
+    })
+    .await;
+    assert!(s.queue.retry_all(JobState::Completed).await.is_err(), "completed jobs are not retried");
+    // Nothing is older than an hour; everything is older than zero.
+    assert_eq!(s.queue.clean(JobState::Completed, Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(s.queue.clean(JobState::Completed, Duration::ZERO).await.unwrap(), 8);
+    assert_eq!(s.queue.counts().await.unwrap().completed, 0);
+    assert!(s.queue.clean(JobState::Active, Duration::ZERO).await.is_err());
+    worker.stop().await;
+}
+
 fn retry_fast(max_attempts: u32) -> JobOptions {
     JobOptions { max_attempts, backoff: Backoff::Fixed { delay: Duration::from_millis(30) }, ..Default::default() }
 }
