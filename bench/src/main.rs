@@ -127,19 +127,22 @@ async fn main() -> anyhow::Result<()> {
     let ticks = args.latency_seconds * 100;
     let per_tick = (rate / 100.0).ceil() as usize;
     let mut interval = tokio::time::interval(Duration::from_millis(10));
-    let mut inflight = futures::stream::FuturesUnordered::new();
-    for _ in 0..ticks {
+    let mut inflight = tokio::task::JoinSet::new();
+    for tick in 0..ticks {
         interval.tick().await;
+        if std::env::var("HOIST_BENCH_DEBUG").is_ok() && tick % 50 == 0 {
+            eprintln!("tick {tick}: {:?} inflight {}", queue.counts().await?, inflight.len());
+        }
         for _ in 0..per_tick {
             let queue = queue.clone();
-            inflight.push(async move { queue.enqueue(NewJob::new("w1", payload())).await });
+            inflight.spawn(async move { queue.enqueue(NewJob::new("w1", payload())).await });
         }
-        while let Some(Some(result)) = futures::FutureExt::now_or_never(inflight.next()) {
-            result?;
+        while let Some(done) = inflight.try_join_next() {
+            done??;
         }
     }
-    while let Some(result) = inflight.next().await {
-        result?;
+    while let Some(done) = inflight.join_next().await {
+        done??;
     }
     wait_idle(&queue).await?;
     record.store(0, std::sync::atomic::Ordering::Relaxed);

@@ -11,16 +11,16 @@ for i = 0, n - 1 do
   local b = 10 + i * 3
   local id, lease, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local jk = job_key(id)
-  local current = redis.call('HGET', jk, 'lease')
-  if not current then
+  local current = redis.call('HMGET', jk, 'lease', 'started_at')
+  if not current[1] then
     codes[#codes + 1] = -1
-  elseif current ~= lease or redis.call('ZSCORE', k.active, id) == false then
+  elseif current[1] ~= lease then
+    -- Recovery clears the lease, a new claim replaces it: either way it is not ours.
     codes[#codes + 1] = -2
   else
     redis.call('ZREM', k.active, id)
-    local started = tonumber(redis.call('HGET', jk, 'started_at') or now)
-    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result)
-    redis.call('HDEL', jk, 'lease', 'cancel')
+    local started = tonumber(current[2] or now)
+    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result, 'lease', '', 'cancel', '')
     redis.call('ZADD', k.completed, now, id)
     emit('completed', id, 'duration_ms', now - started)
     minute_stats('completed', 1)
@@ -28,5 +28,6 @@ for i = 0, n - 1 do
     codes[#codes + 1] = 1
   end
 end
+flush_stats()
 apply_retention(k.completed, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)
 return { codes, claim_jobs(tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]) }

@@ -9,7 +9,8 @@ for i = 5, #ARGV, 2 do
   local jk = job_key(id)
   if redis.call('HGET', jk, 'lease') == lease and redis.call('ZSCORE', k.active, id) then
     redis.call('ZADD', k.active, 'XX', now + lease_ms, id)
-    if redis.call('HEXISTS', jk, 'cancel') == 1 then
+    local cancel_at = redis.call('HGET', jk, 'cancel')
+    if cancel_at and cancel_at ~= '' then
       cancel[#cancel + 1] = id
     end
   else

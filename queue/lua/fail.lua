@@ -60,5 +60,6 @@ for i = 0, n - 1 do
     end
   end
 end
+flush_stats()
 apply_retention(k.dead, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)
 return codes

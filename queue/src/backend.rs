@@ -122,7 +122,7 @@ pub(crate) fn decode_job(queue: &str, fields: &HashMap<String, String>) -> Resul
         last_error: get("error").and_then(|v| serde_json::from_str::<ErrorRecord>(v).ok()),
         errors: vec![],
         logs: vec![],
-        cancel_requested: get("cancel").is_some(),
+        cancel_requested: get("cancel").is_some_and(|c| !c.is_empty()),
         id,
     })
 }

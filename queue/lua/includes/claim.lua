@@ -38,16 +38,25 @@ local function claim_jobs(count, lease_ms, token)
   local out = { 0 }
   if count > 0 and redis.call('HEXISTS', k.meta, 'paused') == 0 then
     local ids = redis.call('ZRANGE', k.wait, 0, count - 1)
+    if #ids > 0 then
+      redis.call('ZREM', k.wait, unpack(ids))
+    end
     for _, id in ipairs(ids) do
-      redis.call('ZREM', k.wait, id)
       local jk = job_key(id)
-      if redis.call('EXISTS', jk) == 1 then
+      local fields = redis.call('HGETALL', jk)
+      if #fields > 0 then
         local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
-        redis.call('HSET', jk, 'state', 'active', 'started_at', now, 'lease', token .. ':' .. attempt)
-        redis.call('HDEL', jk, 'cancel')
+        local lease = token .. ':' .. attempt
+        redis.call('HSET', jk, 'state', 'active', 'started_at', now, 'lease', lease, 'cancel', '')
         redis.call('ZADD', k.active, now + lease_ms, id)
         emit('active', id, 'attempt', attempt)
-        out[#out + 1] = redis.call('HGETALL', jk)
+        -- The fields as they are now, without a second read.
+        fields[#fields + 1] = 'attempts'; fields[#fields + 1] = attempt
+        fields[#fields + 1] = 'state'; fields[#fields + 1] = 'active'
+        fields[#fields + 1] = 'started_at'; fields[#fields + 1] = now
+        fields[#fields + 1] = 'lease'; fields[#fields + 1] = lease
+        fields[#fields + 1] = 'cancel'; fields[#fields + 1] = ''
+        out[#out + 1] = fields
       end
     end
     if #ids > 0 and redis.call('ZCARD', k.wait) > 0 then

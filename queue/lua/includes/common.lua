@@ -56,12 +56,21 @@ local function next_score(priority)
   return priority * SEQ_SPAN + seq
 end
 
+-- Per-minute statistics, added up in the script and written once at its end.
+local stats_pending = {}
 local function minute_stats(field, amount)
-  local minute = math.floor(now / 60000)
-  local key = prefix .. 'stats:' .. minute
-  redis.call('HINCRBY', key, field, amount)
+  stats_pending[field] = (stats_pending[field] or 0) + amount
+end
+
+local function flush_stats()
+  if next(stats_pending) == nil then return end
+  local key = prefix .. 'stats:' .. math.floor(now / 60000)
+  for field, amount in pairs(stats_pending) do
+    redis.call('HINCRBY', key, field, amount)
+  end
   -- Kept for 14 days, then Redis drops them by itself.
   redis.call('EXPIRE', key, 1209600 + 3600)
+  stats_pending = {}
 end
 
 -- Removes a job's keys and its dedup entry; the caller removes it from its state set.
@@ -93,15 +102,13 @@ local function apply_retention(set, keep, max_age, limit)
   end
   if keep and keep >= 0 then
     local excess = redis.call('ZCARD', set) - keep
+    if excess > limit - removed then excess = limit - removed end
     if excess > 0 then
-      if excess > limit - removed then excess = limit - removed end
-      if excess > 0 then
-        local ids = redis.call('ZRANGE', set, 0, excess - 1)
-        for _, id in ipairs(ids) do
-          delete_job(id)
-          redis.call('ZREM', set, id)
-        end
+      local ids = redis.call('ZRANGE', set, 0, excess - 1)
+      for _, id in ipairs(ids) do
+        delete_job(id)
       end
+      redis.call('ZREMRANGEBYRANK', set, 0, excess - 1)
     end
   end
 end
