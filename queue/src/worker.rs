@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -400,7 +399,9 @@ fn start_job(
     let id = job.id.clone();
     jobs.spawn(async move {
         // The handler runs in a task of its own so a panic is caught as a JoinError.
-        let mut task: JoinHandle<crate::handler::JobResult> = tokio::spawn(handler.handle(ctx));
+        // A panic in the handler is caught here and becomes a failed attempt; dropping the
+        // future is how it is aborted.
+        let mut task = std::pin::pin!(std::panic::AssertUnwindSafe(handler.handle(ctx)).catch_unwind());
         let deadline = async {
             match timeout {
                 Some(t) => tokio::time::sleep(t).await,
@@ -411,16 +412,12 @@ fn start_job(
             joined = &mut task => outcome_of(joined, attempt),
             _ = deadline => {
                 cancel.cancel();
-                task.abort();
                 let t = timeout.unwrap_or_default();
                 Outcome::Failed(record(attempt, "timeout", format!("timed out after {} ms", t.as_millis()), vec![]), ErrorKind::Retryable)
             }
             _ = cancel.cancelled() => {
                 // Give the handler a moment to stop by itself, then abort it.
-                let joined = tokio::time::timeout(cancel_grace, &mut task).await;
-                if joined.is_err() {
-                    task.abort();
-                }
+                let _ = tokio::time::timeout(cancel_grace, &mut task).await;
                 let why = *reason.lock().expect("stop reason");
                 match why {
                     Some(StopReason::LeaseLost) => Outcome::LeaseLost,
@@ -451,15 +448,14 @@ fn record(attempt: u32, kind: &str, message: String, causes: Vec<String>) -> Err
     ErrorRecord { attempt, at: now_ms(), kind: kind.to_string(), message, causes }
 }
 
-fn outcome_of(joined: std::result::Result<crate::handler::JobResult, tokio::task::JoinError>, attempt: u32) -> Outcome {
+fn outcome_of(joined: std::result::Result<crate::handler::JobResult, Box<dyn std::any::Any + Send>>, attempt: u32) -> Outcome {
     match joined {
         Ok(Ok(value)) => Outcome::Completed(value),
         Ok(Err(JobError { kind, message, causes })) => {
             let label = if kind == ErrorKind::Permanent { "permanent" } else { "retryable" };
             Outcome::Failed(record(attempt, label, message, causes), kind)
         }
-        Err(join) if join.is_panic() => {
-            let panic = join.into_panic();
+        Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -467,7 +463,6 @@ fn outcome_of(joined: std::result::Result<crate::handler::JobResult, tokio::task
                 .unwrap_or_else(|| "handler panicked".to_string());
             Outcome::Failed(record(attempt, "panic", format!("handler panicked: {message}"), vec![]), ErrorKind::Retryable)
         }
-        Err(_) => Outcome::Cancelled,
     }
 }
 
