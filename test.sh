@@ -5,13 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/scripts/prereqs.sh"
 cd "$HOIST_ROOT"
 
-ensure_rust
-ensure_redis_server
-ensure_node
-ensure_wasm_opt
-ensure_wasm_bindgen
-ensure_cargo_leptos
-ensure_redis_running
+ensure_build_prerequisites
 ensure_postgres
 ensure_chromium
 ensure_end2end_packages

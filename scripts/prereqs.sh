@@ -140,3 +140,14 @@ ensure_end2end_packages() {
     (cd "$HOIST_ROOT/end2end" && npm ci --no-audit --no-fund --silent)
   fi
 }
+
+# What both commands need: the toolchain, the wasm tools, and a Redis answering.
+ensure_build_prerequisites() {
+  ensure_rust
+  ensure_redis_server
+  ensure_node
+  ensure_wasm_opt
+  ensure_wasm_bindgen
+  ensure_cargo_leptos
+  ensure_redis_running
+}

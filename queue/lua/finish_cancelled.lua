@@ -4,9 +4,8 @@
 -- Returns 1, -1 no such job, -2 lease lost.
 local id, lease = ARGV[4], ARGV[5]
 local jk = job_key(id)
-local current = redis.call('HGET', jk, 'lease')
-if not current then return -1 end
-if current ~= lease or not redis.call('ZSCORE', k.active, id) then return -2 end
+local owned = check_lease(id, lease)
+if owned ~= 1 then return owned end
 redis.call('ZREM', k.active, id)
 redis.call('HDEL', jk, 'lease', 'cancel')
 redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)

@@ -112,3 +112,12 @@ local function apply_retention(set, keep, max_age, limit)
     end
   end
 end
+
+-- 1 when `lease` still holds active job `id`, else -1 (no such job) or -2 (lease lost:
+-- recovered, or claimed again under a new lease).
+local function check_lease(id, lease)
+  local current = redis.call('HGET', job_key(id), 'lease')
+  if not current then return -1 end
+  if current ~= lease or not redis.call('ZSCORE', k.active, id) then return -2 end
+  return 1
+end
