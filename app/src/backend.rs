@@ -19,6 +19,5 @@ pub trait Backend: Send + Sync + 'static {
 
 /// The backend the server put into context for this request.
 pub fn backend() -> Result<Arc<dyn Backend>, ServerFnError> {
-    use_context::<Arc<dyn Backend>>()
-        .ok_or_else(|| ServerFnError::new("server backend is not available"))
+    use_context::<Arc<dyn Backend>>().ok_or_else(|| ServerFnError::new("server backend is not available"))
 }

@@ -53,10 +53,8 @@ fn now_ms() -> i64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let redis = RedisConnection::connect(&args.redis_url).await.context("REDIS_URL")?;
-    let config = QueueConfig {
-        completed: Retention { max_count: Some(1000), max_age: None },
-        ..QueueConfig::default()
-    };
+    let config =
+        QueueConfig { completed: Retention { max_count: Some(1000), max_age: None }, ..QueueConfig::default() };
     let queue = Queue::with_config(&redis, "bench", config)?;
     queue.obliterate(true).await?;
     assert_eq!(serde_json::to_string(&payload())?.len(), 100);
@@ -90,7 +88,8 @@ async fn main() -> anyhow::Result<()> {
     let lateness = Arc::new(Mutex::new(Vec::<f64>::new()));
     let record = Arc::new(std::sync::atomic::AtomicU8::new(0)); // 0 none, 1 latency, 2 lateness
     let handler = {
-        let (started, latencies, lateness, record) = (started.clone(), latencies.clone(), lateness.clone(), record.clone());
+        let (started, latencies, lateness, record) =
+            (started.clone(), latencies.clone(), lateness.clone(), record.clone());
         handler_fn(move |ctx| {
             started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match record.load(std::sync::atomic::Ordering::Relaxed) {
@@ -149,13 +148,17 @@ async fn main() -> anyhow::Result<()> {
     let mut lat = latencies.lock().unwrap().clone();
     let latency_p50_ms = percentile(&mut lat, 50.0);
     let latency_p99_ms = percentile(&mut lat, 99.0);
-    println!("latency at {rate:.0} jobs/s: p50 {latency_p50_ms:.1} ms, p99 {latency_p99_ms:.1} ms ({} jobs)", lat.len());
+    println!(
+        "latency at {rate:.0} jobs/s: p50 {latency_p50_ms:.1} ms, p99 {latency_p99_ms:.1} ms ({} jobs)",
+        lat.len()
+    );
 
     // 5. Delayed jobs: how late they start, with nothing else going on.
     record.store(2, std::sync::atomic::Ordering::Relaxed);
     let delayed: Vec<NewJob> = (0..2000)
         .map(|i| {
-            let options = JobOptions { delay: Some(Duration::from_millis(200 + (i * 7919 % 2000) as u64)), ..Default::default() };
+            let options =
+                JobOptions { delay: Some(Duration::from_millis(200 + (i * 7919 % 2000) as u64)), ..Default::default() };
             NewJob::new("w1-delayed", payload()).with_options(options)
         })
         .collect();

@@ -12,9 +12,7 @@ use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
 use crate::keys::{QueueKeys, registry, validate_queue_name};
 use crate::scripts;
-use crate::types::{
-    Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob,
-};
+use crate::types::{Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob};
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
 /// them longer; Redis stays small.
@@ -53,10 +51,7 @@ impl Default for QueueConfig {
 
 impl Retention {
     pub(crate) fn args(&self) -> (i64, i64) {
-        (
-            self.max_count.map(|c| c as i64).unwrap_or(-1),
-            self.max_age.map(|a| a.as_millis() as i64).unwrap_or(0),
-        )
+        (self.max_count.map(|c| c as i64).unwrap_or(-1), self.max_age.map(|a| a.as_millis() as i64).unwrap_or(0))
     }
 }
 
@@ -100,7 +95,9 @@ impl Queue {
         validate_queue_name(name)?;
         let keys = QueueKeys::new(&config.key_prefix, name);
         let registered = std::sync::atomic::AtomicBool::new(false);
-        Ok(Queue { inner: Arc::new(QueueInner { name: name.to_string(), keys, redis: redis.clone(), config, registered }) })
+        Ok(Queue {
+            inner: Arc::new(QueueInner { name: name.to_string(), keys, redis: redis.clone(), config, registered }),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -267,7 +264,9 @@ impl Queue {
             let fields = match reply {
                 redis::Value::Map(pairs) => pairs
                     .into_iter()
-                    .filter_map(|(k, v)| Some((redis::from_redis_value::<String>(k).ok()?, redis::from_redis_value::<String>(v).ok()?)))
+                    .filter_map(|(k, v)| {
+                        Some((redis::from_redis_value::<String>(k).ok()?, redis::from_redis_value::<String>(v).ok()?))
+                    })
                     .collect(),
                 other => field_map(other)?,
             };
@@ -392,10 +391,9 @@ impl Queue {
             let mut call = self.simple(&scripts::RETRY);
             call.arg(from.as_str()).arg("all").arg(BATCH);
             let moved: u64 = run(&call, &mut self.conn()).await.map_err(|e| match e {
-                QueueError::Redis(ref r) if r.to_string().contains("HOIST_BAD_STATE") => QueueError::InvalidOption {
-                    field: "state",
-                    reason: format!("cannot retry jobs that are {from}"),
-                },
+                QueueError::Redis(ref r) if r.to_string().contains("HOIST_BAD_STATE") => {
+                    QueueError::InvalidOption { field: "state", reason: format!("cannot retry jobs that are {from}") }
+                }
                 other => other,
             })?;
             total += moved;
@@ -569,10 +567,7 @@ impl Queue {
             .arg(1)
             .query_async(&mut self.conn())
             .await?;
-        Ok(backend::decode_events(&self.inner.name, reply)?
-            .pop()
-            .map(|e| e.position)
-            .unwrap_or_else(|| "0-0".into()))
+        Ok(backend::decode_events(&self.inner.name, reply)?.pop().map(|e| e.position).unwrap_or_else(|| "0-0".into()))
     }
 
     /// A live stream of this queue's events after `after` (`None` = those added after the

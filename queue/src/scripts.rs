@@ -19,12 +19,10 @@ fn with_claim(body: &str) -> Script {
 
 macro_rules! script {
     ($name:ident, $file:literal) => {
-        pub static $name: LazyLock<Script> =
-            LazyLock::new(|| with_common(include_str!(concat!("../lua/", $file))));
+        pub static $name: LazyLock<Script> = LazyLock::new(|| with_common(include_str!(concat!("../lua/", $file))));
     };
     ($name:ident, $file:literal, claim) => {
-        pub static $name: LazyLock<Script> =
-            LazyLock::new(|| with_claim(include_str!(concat!("../lua/", $file))));
+        pub static $name: LazyLock<Script> = LazyLock::new(|| with_claim(include_str!(concat!("../lua/", $file))));
     };
 }
 

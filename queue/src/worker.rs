@@ -40,6 +40,10 @@ pub struct WorkerOptions {
     pub max_log_lines: u32,
     /// Identifies this worker in leases and the workers list (default host-pid-random).
     pub id: Option<String>,
+    /// Claim loops sharing the concurrency (default 2): while one waits on Redis for its
+    /// acknowledgements and next jobs, the other's jobs run, so Redis and the handlers
+    /// work at the same time instead of taking turns.
+    pub claim_loops: usize,
 }
 
 impl Default for WorkerOptions {
@@ -52,6 +56,7 @@ impl Default for WorkerOptions {
             cancel_grace: Duration::from_secs(5),
             max_log_lines: 100,
             id: None,
+            claim_loops: 2,
         }
     }
 }
@@ -82,6 +87,17 @@ impl WorkerStatus {
     /// Jobs running right now.
     pub fn running_jobs(&self) -> usize {
         self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Claim loops share one counter; each adds the change since its last report.
+    fn report_running(&self, reported: &mut usize, now: usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if now > *reported {
+            self.running.fetch_add(now - *reported, SeqCst);
+        } else {
+            self.running.fetch_sub(*reported - now, SeqCst);
+        }
+        *reported = now;
     }
 }
 
@@ -139,6 +155,32 @@ impl Worker {
     /// the grace period, cancels and hands back the rest, and returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let Worker { queue, handler, options, id, status } = self;
+        let loops = options.claim_loops.clamp(1, options.concurrency.max(1));
+        if loops == 1 {
+            return run_loop(queue, handler, options, id, status, shutdown).await;
+        }
+        // Split the concurrency over the loops; together they never exceed it.
+        let lanes = (0..loops).map(|lane| {
+            let share = options.concurrency / loops + usize::from(lane < options.concurrency % loops);
+            let options = WorkerOptions { concurrency: share, claim_loops: 1, ..options.clone() };
+            run_loop(queue.clone(), handler.clone(), options, format!("{id}.{lane}"), status.clone(), shutdown.clone())
+        });
+        for result in futures::future::join_all(lanes).await {
+            result?;
+        }
+        Ok(())
+    }
+}
+
+async fn run_loop(
+    queue: Queue,
+    handler: Arc<dyn Handler>,
+    options: WorkerOptions,
+    id: String,
+    status: WorkerStatus,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    {
         let concurrency = options.concurrency.max(1);
         queue.register().await.ok();
         let running: RunningMap = Arc::new(Mutex::new(HashMap::new()));
@@ -158,6 +200,7 @@ impl Worker {
         let mut failures = 0u32;
         tracing::info!(queue = queue.name(), worker = %id, concurrency, "worker started");
         status.accepting.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut reported = 0usize;
 
         let mut next_due: Option<i64>;
         while !shutdown.is_cancelled() {
@@ -165,7 +208,7 @@ impl Worker {
                 pending.push(done);
             }
             let in_flight = running.lock().expect("running map").len();
-            status.running.store(in_flight, std::sync::atomic::Ordering::SeqCst);
+            status.report_running(&mut reported, in_flight);
             let free = concurrency.saturating_sub(in_flight);
             match flush_and_claim(&queue, &id, &options, &mut pending, free).await {
                 Ok((claimed, due)) => {
@@ -219,7 +262,7 @@ impl Worker {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             let in_flight = running.lock().expect("running map").len();
-            status.running.store(in_flight, std::sync::atomic::Ordering::SeqCst);
+            status.report_running(&mut reported, in_flight);
             if in_flight == 0 && pending.is_empty() {
                 break;
             }
@@ -319,26 +362,15 @@ async fn flush_and_claim(
     }
     let (keep, age) = queue.config().completed.args();
     let mut call = invocation(&scripts::COMPLETE, keys, now_ms(), max_events);
-    call.arg(keep)
-        .arg(age)
-        .arg(free)
-        .arg(options.lease.as_millis() as u64)
-        .arg(worker_id)
-        .arg(pending.len());
+    call.arg(keep).arg(age).arg(free).arg(options.lease.as_millis() as u64).arg(worker_id).arg(pending.len());
     for f in pending.iter() {
         let Outcome::Completed(result) = &f.outcome else { unreachable!() };
         call.arg(&f.id).arg(&f.lease).arg(serde_json::to_string(result)?);
     }
     let reply: redis::Value = run(&call, &mut conn).await?;
     let mut parts = crate::backend::array(reply)?.into_iter();
-    let codes: Vec<i64> = parts
-        .next()
-        .map(crate::backend::array)
-        .transpose()?
-        .unwrap_or_default()
-        .iter()
-        .filter_map(int)
-        .collect();
+    let codes: Vec<i64> =
+        parts.next().map(crate::backend::array).transpose()?.unwrap_or_default().iter().filter_map(int).collect();
     let done: Vec<&Finished> = pending.iter().collect();
     log_lost(queue, &done, &codes);
     pending.clear();
@@ -448,7 +480,10 @@ fn record(attempt: u32, kind: &str, message: String, causes: Vec<String>) -> Err
     ErrorRecord { attempt, at: now_ms(), kind: kind.to_string(), message, causes }
 }
 
-fn outcome_of(joined: std::result::Result<crate::handler::JobResult, Box<dyn std::any::Any + Send>>, attempt: u32) -> Outcome {
+fn outcome_of(
+    joined: std::result::Result<crate::handler::JobResult, Box<dyn std::any::Any + Send>>,
+    attempt: u32,
+) -> Outcome {
     match joined {
         Ok(Ok(value)) => Outcome::Completed(value),
         Ok(Err(JobError { kind, message, causes })) => {
@@ -461,7 +496,10 @@ fn outcome_of(joined: std::result::Result<crate::handler::JobResult, Box<dyn std
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "handler panicked".to_string());
-            Outcome::Failed(record(attempt, "panic", format!("handler panicked: {message}"), vec![]), ErrorKind::Retryable)
+            Outcome::Failed(
+                record(attempt, "panic", format!("handler panicked: {message}"), vec![]),
+                ErrorKind::Retryable,
+            )
         }
     }
 }
@@ -532,8 +570,7 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
         }
         crate::backend::count_round_trip();
         let _ = queue.heartbeat(&worker_id).await;
-        let held: Vec<(String, String)> =
-            running.lock().expect("running map").keys().cloned().collect();
+        let held: Vec<(String, String)> = running.lock().expect("running map").keys().cloned().collect();
         if held.is_empty() {
             continue;
         }
@@ -564,7 +601,6 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
         }
     }
 }
-
 
 /// Recovers jobs whose lease lapsed, in any worker's queue (any process may).
 async fn stall_sweeper(queue: Queue, every: Duration, stop: CancellationToken) {
@@ -623,4 +659,3 @@ async fn cancel_listener(queue: Queue, running: RunningMap, stop: CancellationTo
         }
     }
 }
-

@@ -77,8 +77,13 @@ async fn a_worker_process_killed_mid_job_loses_nothing() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let ids: Vec<String> =
-        queue.enqueue_bulk((0..3).map(|i| NewJob::new("held", json!(i))).collect()).await.unwrap().into_iter().map(|e| e.id).collect();
+    let ids: Vec<String> = queue
+        .enqueue_bulk((0..3).map(|i| NewJob::new("held", json!(i))).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     eventually("the child holds all three", Duration::from_secs(30), || async {
         (queue.counts().await.unwrap().active == 3).then_some(())
     })
@@ -112,8 +117,11 @@ async fn a_crashed_workers_job_is_recovered_by_another() {
     doomed.crash();
     assert_eq!(queue.get_job(&e.id).await.unwrap().unwrap().state, JobState::Active, "still held by the dead worker");
 
-    let survivor =
-        spawn_worker(&queue, handler_fn(|_| async { Ok(json!("recovered")) }), WorkerOptions { lease, ..fast_options() });
+    let survivor = spawn_worker(
+        &queue,
+        handler_fn(|_| async { Ok(json!("recovered")) }),
+        WorkerOptions { lease, ..fast_options() },
+    );
     let job = wait_for_state(&queue, &e.id, JobState::Completed).await;
     assert_eq!(job.result, Some(json!("recovered")));
     assert_eq!(job.stalls, 1);

@@ -118,7 +118,11 @@ async fn randomized_run_every_job_ends_in_exactly_one_terminal_state() {
             max_attempts: 1 + (i % 3) as u32,
             priority: (i % 4) as u16,
             delay: (i % 7 == 0).then(|| Duration::from_millis((i % 300) as u64)),
-            backoff: Backoff::Exponential { base: Duration::from_millis(5), cap: Duration::from_millis(50), jitter: 0.5 },
+            backoff: Backoff::Exponential {
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(50),
+                jitter: 0.5,
+            },
             ..Default::default()
         };
         jobs.push(NewJob::new("random", json!({ "i": i })).with_options(options));
@@ -175,4 +179,25 @@ async fn randomized_run_every_job_ends_in_exactly_one_terminal_state() {
         }
     }
     assert_eq!(seen.len(), total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_drain_a_backlog_without_stalls() {
+    let s = setup().await;
+    let handler = Arc::new(handler_fn(|_| async { Ok(json!(null)) }));
+    let workers: Vec<_> = (0..2)
+        .map(|_| spawn_worker(&s.queue, handler.clone(), WorkerOptions { concurrency: 25, ..WorkerOptions::default() }))
+        .collect();
+    s.queue.enqueue_bulk((0..5000).map(|i| NewJob::new("n", json!(i))).collect()).await.unwrap();
+    // With the default 30 s lease, a lost acknowledgement would show up as a stall.
+    eventually("backlog drained", Duration::from_secs(20), || async {
+        let c = s.queue.counts().await.unwrap();
+        (c.waiting + c.active == 0).then_some(())
+    })
+    .await;
+    let events = s.queue.read_events(None, 100_000).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "stalled").count(), 0);
+    for worker in workers {
+        worker.stop().await;
+    }
 }

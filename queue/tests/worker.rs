@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{eventually, fast_options, setup, spawn_worker, wait_for_state};
@@ -24,7 +24,11 @@ async fn retries_wait_out_their_backoff() {
     );
     let options = JobOptions {
         max_attempts: 4,
-        backoff: Backoff::Exponential { base: Duration::from_millis(100), cap: Duration::from_millis(300), jitter: 0.0 },
+        backoff: Backoff::Exponential {
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(300),
+            jitter: 0.0,
+        },
         ..Default::default()
     };
     let e = s.queue.enqueue(NewJob::new("backoff", json!({})).with_options(options)).await.unwrap();
@@ -340,7 +344,11 @@ async fn idle_workers_wake_on_enqueue_and_delayed_jobs_start_on_time() {
     let e = s.queue.enqueue(NewJob::new("now", json!({}))).await.unwrap();
     let job = wait_for_state(&s.queue, &e.id, JobState::Completed).await;
     // The safety-net poll is 5 s; a wake-up must come far sooner.
-    assert!(job.started_at.unwrap() - job.created_at < 1000, "woke after {} ms", job.started_at.unwrap() - job.created_at);
+    assert!(
+        job.started_at.unwrap() - job.created_at < 1000,
+        "woke after {} ms",
+        job.started_at.unwrap() - job.created_at
+    );
 
     let delayed = JobOptions { delay: Some(Duration::from_millis(700)), ..Default::default() };
     let e = s.queue.enqueue(NewJob::new("later", json!({})).with_options(delayed)).await.unwrap();

@@ -39,12 +39,8 @@ async fn redis_status(mut redis: ConnectionManager) -> ComponentStatus {
     let info = command.query_async::<String>(&mut redis);
     let (up, detail) = match tokio::time::timeout(Duration::from_secs(2), info).await {
         Ok(Ok(info)) => {
-            let version = info
-                .lines()
-                .find_map(|l| l.strip_prefix("redis_version:"))
-                .unwrap_or("unknown")
-                .trim()
-                .to_string();
+            let version =
+                info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string();
             (true, format!("redis {version}"))
         }
         Ok(Err(e)) => (false, e.to_string()),

@@ -21,9 +21,8 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
     store.validate()?;
     let db = Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
-    let admin = ensure_admin(&db, http.admin_password.as_deref())
-        .await
-        .context("creating the first admin account failed")?;
+    let admin =
+        ensure_admin(&db, http.admin_password.as_deref()).await.context("creating the first admin account failed")?;
     let redis = connect_redis(&store.redis_url).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name("hoist")
@@ -55,18 +54,16 @@ pub fn router(state: AppState) -> Router {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            provide_backend,
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, app::shell))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
 pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
     let (state, admin) = build_state(&store, &http).await?;
-    let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| {
-        StartupError::Invalid { variable: "HOIST_ADDR", reason: format!("cannot listen on {}: {e}", http.addr) }
+    let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| StartupError::Invalid {
+        variable: "HOIST_ADDR",
+        reason: format!("cannot listen on {}: {e}", http.addr),
     })?;
     let addr = listener.local_addr()?;
     print_welcome(&format!("http://{addr}"), &admin);

@@ -27,29 +27,18 @@ impl FromRef<AppState> for LeptosOptions {
 /// Connects to Redis and checks it answers, failing fast with a message naming
 /// `REDIS_URL`; afterwards the connection manager reconnects by itself.
 pub async fn connect_redis(url: &str) -> Result<ConnectionManager, StartupError> {
-    let unreachable = |reason: String| StartupError::Unreachable {
-        variable: "REDIS_URL",
-        target: crate::db::redact(url),
-        reason,
-    };
-    let client = redis::Client::open(url).map_err(|e| StartupError::Invalid {
-        variable: "REDIS_URL",
-        reason: e.to_string(),
-    })?;
+    let unreachable =
+        |reason: String| StartupError::Unreachable { variable: "REDIS_URL", target: crate::db::redact(url), reason };
+    let client =
+        redis::Client::open(url).map_err(|e| StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() })?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(3)))
         .set_response_timeout(Some(Duration::from_secs(5)))
         .set_number_of_retries(2);
-    let mut manager = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.get_connection_manager_with_config(config),
-    )
-    .await
-    .map_err(|_| unreachable("timed out after 10 s".into()))?
-    .map_err(|e| unreachable(e.to_string()))?;
-    let _: String = redis::cmd("PING")
-        .query_async(&mut manager)
+    let mut manager = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager_with_config(config))
         .await
+        .map_err(|_| unreachable("timed out after 10 s".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
+    let _: String = redis::cmd("PING").query_async(&mut manager).await.map_err(|e| unreachable(e.to_string()))?;
     Ok(manager)
 }

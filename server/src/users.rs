@@ -1,7 +1,7 @@
 //! Accounts: roles, argon2id password hashes, and the admin created on first start.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 
@@ -56,8 +56,7 @@ pub enum UserError {
 }
 
 pub fn hash_password(password: &str) -> Result<String, UserError> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| UserError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| UserError::Hash(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -98,9 +97,7 @@ pub async fn create_user(db: &Db, username: &str, password: &str, role: Role) ->
     .await;
     match inserted {
         Ok(id) => Ok(id),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(UserError::Exists(username.to_string()))
-        }
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(UserError::Exists(username.to_string())),
         Err(e) => Err(e.into()),
     }
 }

@@ -33,11 +33,7 @@ fn config(redis_url: &str, db: &TestDatabase) -> Args {
 }
 
 async fn get(app: &axum::Router, path: &str) -> (StatusCode, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())

@@ -28,12 +28,11 @@ async fn exercise(database: &TestDatabase) {
     assert_eq!(first, AdminBootstrap::CreatedWithConfiguredPassword);
     let again = ensure_admin(&db, Some("other-pass")).await.unwrap();
     assert_eq!(again, AdminBootstrap::Existing);
-    let (hash, role): (String, String) =
-        sqlx::query_as("SELECT password_hash, role FROM users WHERE username = $1")
-            .bind("admin")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let (hash, role): (String, String) = sqlx::query_as("SELECT password_hash, role FROM users WHERE username = $1")
+        .bind("admin")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(role, "admin");
     assert!(verify_password("s3cret-pass", &hash));
     assert!(!verify_password("other-pass", &hash));
@@ -91,8 +90,7 @@ async fn generated_admin_password_is_random_and_works() {
     let database = sqlite_database();
     let db = Db::connect(database.url()).await.unwrap();
     db.migrate().await.unwrap();
-    let AdminBootstrap::CreatedWithGeneratedPassword(password) = ensure_admin(&db, None).await.unwrap()
-    else {
+    let AdminBootstrap::CreatedWithGeneratedPassword(password) = ensure_admin(&db, None).await.unwrap() else {
         panic!("expected a generated password");
     };
     assert!(password.len() >= 20);

@@ -52,7 +52,8 @@ impl RedisCluster {
             cluster._dirs.push(dir);
         }
         for port in &ports {
-            wait_for(|| crate::redis_server::command_on(*port, &["PING"]).is_ok_and(|r| r.starts_with("+PONG"))).map_err(|e| format!("node {port} ping: {e}"))?;
+            wait_for(|| crate::redis_server::command_on(*port, &["PING"]).is_ok_and(|r| r.starts_with("+PONG")))
+                .map_err(|e| format!("node {port} ping: {e}"))?;
         }
         let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let output = Command::new("redis-cli")
@@ -69,9 +70,15 @@ impl RedisCluster {
         }
         for port in &ports {
             wait_for(|| {
-                crate::redis_server::cli_on(*port, &["cluster", "info"]).is_ok_and(|info| info.contains("cluster_state:ok"))
+                crate::redis_server::cli_on(*port, &["cluster", "info"])
+                    .is_ok_and(|info| info.contains("cluster_state:ok"))
             })
-            .map_err(|e| format!("node {port} cluster state: {e}: {:?}", crate::redis_server::cli_on(*port, &["cluster", "info"])))?;
+            .map_err(|e| {
+                format!(
+                    "node {port} cluster state: {e}: {:?}",
+                    crate::redis_server::cli_on(*port, &["cluster", "info"])
+                )
+            })?;
         }
         Ok(cluster)
     }

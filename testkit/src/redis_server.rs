@@ -31,10 +31,7 @@ impl RedisServer {
     }
 
     pub fn start_with(options: RedisOptions) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("hoist-redis-")
-            .tempdir()
-            .expect("create temp dir for redis");
+        let dir = tempfile::Builder::new().prefix("hoist-redis-").tempdir().expect("create temp dir for redis");
         let mut server = RedisServer { port: 0, dir, options, child: None };
         // A port freed by the OS can be taken by another test between our probe and
         // redis binding it; try a few.
@@ -175,16 +172,11 @@ fn log_path(dir: &Path) -> PathBuf {
 }
 
 fn redis_binary() -> PathBuf {
-    std::env::var_os("HOIST_REDIS_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("redis-server"))
+    std::env::var_os("HOIST_REDIS_SERVER").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("redis-server"))
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
 }
 
 pub(crate) fn command_on(port: u16, args: &[&str]) -> std::io::Result<String> {
@@ -238,8 +230,7 @@ mod tests {
 
     #[test]
     fn data_survives_sigkill_with_fsync_always() {
-        let mut server =
-            RedisServer::start_with(RedisOptions { append_only: true, fsync_always: true });
+        let mut server = RedisServer::start_with(RedisOptions { append_only: true, fsync_always: true });
         assert!(server.command(&["SET", "k", "v"]).unwrap().starts_with("+OK"));
         server.kill();
         assert!(server.command(&["PING"]).is_err(), "killed server must not answer");

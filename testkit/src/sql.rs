@@ -35,21 +35,16 @@ pub fn sqlite_database() -> TestDatabase {
 /// The server tests create databases on: `HOIST_TEST_POSTGRES_URL`, or the machine's
 /// PostgreSQL with trust auth.
 pub fn postgres_admin_url() -> String {
-    std::env::var("HOIST_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("HOIST_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// A fresh, empty PostgreSQL database with a unique name.
 pub async fn postgres_database() -> TestDatabase {
     let admin_url = postgres_admin_url();
     let name = format!("hoist_test_{:016x}", rand::random::<u64>());
-    let mut conn = PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("connect to PostgreSQL at {admin_url}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
+    let mut conn =
+        PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("connect to PostgreSQL at {admin_url}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
     let _ = conn.close().await;
     let url = replace_database(&admin_url, &name);
     TestDatabase { url, kind: Kind::Postgres { admin_url, name } }
@@ -72,11 +67,8 @@ impl Drop for TestDatabase {
                 runtime.block_on(async {
                     if let Ok(mut conn) = PgConnection::connect(&admin_url).await {
                         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(10),
-                            sqlx::query(&sql).execute(&mut conn),
-                        )
-                        .await;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(10), sqlx::query(&sql).execute(&mut conn)).await;
                     }
                 });
             });

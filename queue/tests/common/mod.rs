@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use hoist_queue::{Job, JobState, Queue, RedisConnection, Worker, WorkerOptions, Handler, CancellationToken};
+use hoist_queue::{CancellationToken, Handler, Job, JobState, Queue, RedisConnection, Worker, WorkerOptions};
 use hoist_testkit::{RedisCluster, RedisServer};
 use tokio::task::JoinHandle;
 
@@ -43,7 +43,8 @@ impl Deployment {
         self.ports()
             .into_iter()
             .map(|port| {
-                let out = std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().unwrap();
+                let out =
+                    std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().unwrap();
                 String::from_utf8_lossy(&out.stdout).trim().parse::<i64>().unwrap()
             })
             .sum()
