@@ -7,6 +7,7 @@
 -- -1 = no such job, -2 = lease lost (another worker owns the job now).
 local n = tonumber(ARGV[9])
 local codes = {}
+local done, finished = {}, {}
 for i = 0, n - 1 do
   local b = 10 + i * 3
   local id, lease, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
@@ -18,15 +19,20 @@ for i = 0, n - 1 do
     -- Recovery clears the lease, a new claim replaces it: either way it is not ours.
     codes[#codes + 1] = -2
   else
-    redis.call('ZREM', k.active, id)
     local started = tonumber(current[2] or now)
     redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result, 'lease', '', 'cancel', '')
-    redis.call('ZADD', k.completed, now, id)
+    done[#done + 1] = id
+    finished[#finished + 1] = now
+    finished[#finished + 1] = id
     emit('completed', id, 'duration_ms', now - started)
     minute_stats('completed', 1)
     minute_stats('duration_ms', now - started)
     codes[#codes + 1] = 1
   end
+end
+if #done > 0 then
+  redis.call('ZREM', k.active, unpack(done))
+  redis.call('ZADD', k.completed, unpack(finished))
 end
 flush_stats()
 apply_retention(k.completed, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)

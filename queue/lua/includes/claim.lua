@@ -41,14 +41,22 @@ local function claim_jobs(count, lease_ms, token)
     if #ids > 0 then
       redis.call('ZREM', k.wait, unpack(ids))
     end
+    local leases = {}
     for _, id in ipairs(ids) do
       local jk = job_key(id)
       local fields = redis.call('HGETALL', jk)
       if #fields > 0 then
-        local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
+        local attempt = 1
+        for i = 1, #fields, 2 do
+          if fields[i] == 'attempts' then
+            attempt = tonumber(fields[i + 1]) + 1
+            break
+          end
+        end
         local lease = token .. ':' .. attempt
-        redis.call('HSET', jk, 'state', 'active', 'started_at', now, 'lease', lease, 'cancel', '')
-        redis.call('ZADD', k.active, now + lease_ms, id)
+        redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease, 'cancel', '')
+        leases[#leases + 1] = now + lease_ms
+        leases[#leases + 1] = id
         emit('active', id, 'attempt', attempt)
         -- The fields as they are now, without a second read.
         fields[#fields + 1] = 'attempts'; fields[#fields + 1] = attempt
@@ -58,6 +66,9 @@ local function claim_jobs(count, lease_ms, token)
         fields[#fields + 1] = 'cancel'; fields[#fields + 1] = ''
         out[#out + 1] = fields
       end
+    end
+    if #leases > 0 then
+      redis.call('ZADD', k.active, unpack(leases))
     end
     if #ids > 0 and redis.call('ZCARD', k.wait) > 0 then
       wake_workers()

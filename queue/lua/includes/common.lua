@@ -35,12 +35,7 @@ local function job_key(id)
 end
 
 local function emit(kind, id, ...)
-  local args = { 'XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now }
-  local extra = { ... }
-  for i = 1, #extra do
-    args[#args + 1] = extra[i]
-  end
-  redis.call(unpack(args))
+  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now, ...)
 end
 
 -- A bounded number of tokens is enough to wake every idle worker in turn: each worker
@@ -73,14 +68,33 @@ local function flush_stats()
   stats_pending = {}
 end
 
--- Removes a job's keys and its dedup entry; the caller removes it from its state set.
-local function delete_job(id)
+-- Releases a job's dedup key and returns its keys, for the caller to delete (many at once)
+-- after removing the job from its state set.
+local function job_keys_released(id)
   local jk = job_key(id)
   local dedup = redis.call('HGET', jk, 'dedup')
   if dedup and dedup ~= '' and redis.call('HGET', k.dedup, dedup) == id then
     redis.call('HDEL', k.dedup, dedup)
   end
-  redis.call('DEL', jk, jk .. ':errors', jk .. ':logs')
+  return jk, jk .. ':errors', jk .. ':logs'
+end
+
+-- Deletes the jobs `ids`: their keys and dedup entries.
+local function delete_jobs(ids)
+  local keys = {}
+  for _, id in ipairs(ids) do
+    local a, b, c = job_keys_released(id)
+    keys[#keys + 1] = a; keys[#keys + 1] = b; keys[#keys + 1] = c
+    if #keys >= 999 then
+      redis.call('DEL', unpack(keys))
+      keys = {}
+    end
+  end
+  if #keys > 0 then redis.call('DEL', unpack(keys)) end
+end
+
+local function delete_job(id)
+  delete_jobs({ id })
 end
 
 local STATE_SETS = {
@@ -94,20 +108,17 @@ local function apply_retention(set, keep, max_age, limit)
   local removed = 0
   if max_age and max_age > 0 then
     local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - max_age, 'LIMIT', 0, limit)
-    for _, id in ipairs(old) do
-      delete_job(id)
-      redis.call('ZREM', set, id)
-      removed = removed + 1
+    if #old > 0 then
+      delete_jobs(old)
+      redis.call('ZREM', set, unpack(old))
+      removed = #old
     end
   end
   if keep and keep >= 0 then
     local excess = redis.call('ZCARD', set) - keep
     if excess > limit - removed then excess = limit - removed end
     if excess > 0 then
-      local ids = redis.call('ZRANGE', set, 0, excess - 1)
-      for _, id in ipairs(ids) do
-        delete_job(id)
-      end
+      delete_jobs(redis.call('ZRANGE', set, 0, excess - 1))
       redis.call('ZREMRANGEBYRANK', set, 0, excess - 1)
     end
   end
