@@ -7,7 +7,7 @@ use futures::Stream;
 use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 
-use crate::backend::{self, decode_job, field_map, int, invocation, now_ms, run, strings};
+use crate::backend::{self, decode_job, field_map, invocation, now_ms, run};
 use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
 use crate::keys::{QueueKeys, registry, validate_queue_name};
@@ -290,12 +290,12 @@ impl Queue {
         Ok(Counts { waiting: w, delayed: d, retrying: r, active: a, completed: c, dead: x, cancelled: k, paused })
     }
 
-    /// The oldest lease start among active jobs is not tracked; this gives the start time
-    /// of the longest-running active job (for health warnings), or `None`.
+    /// When the longest-running active job started (epoch ms), for health warnings such
+    /// as "oldest active > 5 min", or `None` when nothing runs.
     pub async fn oldest_active_started_at(&self) -> Result<Option<i64>> {
-        // Lease deadlines are renewed, so look at the jobs with the earliest deadlines
-        // and take their start times.
-        let ids: Vec<String> = self.conn().zrange(self.keys().state_set(JobState::Active), 0, 49).await?;
+        // Renewed leases do not keep start order, so read the active set; it is as small
+        // as the workers' total concurrency (capped here at 1,000).
+        let ids: Vec<String> = self.conn().zrange(self.keys().state_set(JobState::Active), 0, 999).await?;
         let jobs = self.load_jobs(&ids).await?;
         Ok(jobs.iter().filter_map(|j| j.started_at).min())
     }
@@ -628,8 +628,8 @@ impl Queue {
         )
     }
 
-    /// Ids of active jobs held by no live lease holder are not special; this lists the
-    /// workers that checked in within `within`, with their last check-in (epoch ms).
+    /// Workers of this queue that checked in within `within`, with their last check-in
+    /// (epoch ms): the "workers online" of a dashboard.
     pub async fn workers(&self, within: Duration) -> Result<Vec<(String, i64)>> {
         let since = now_ms() - within.as_millis() as i64;
         let list: Vec<(String, i64)> =
@@ -665,12 +665,4 @@ fn stream_entry_to_event(queue: &str, entry: redis::streams::StreamId) -> Event 
     let job_id = fields.remove("job").unwrap_or_default();
     let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
     Event { position: entry.id, queue: queue.to_string(), kind, job_id, at, fields }
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Queue>();
-    let _ = int;
-    let _ = strings;
 }
