@@ -26,6 +26,9 @@ struct Args {
     /// Worker concurrency.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
+    /// Claim loops of the worker (the engine's default when unset).
+    #[arg(long)]
+    claim_loops: Option<usize>,
     /// Seconds of the half-load latency phase.
     #[arg(long, default_value_t = 5)]
     latency_seconds: u64,
@@ -100,7 +103,9 @@ async fn main() -> anyhow::Result<()> {
             async { Ok(serde_json::Value::Null) }
         })
     };
-    let options = WorkerOptions { concurrency: args.concurrency, ..WorkerOptions::default() };
+    let defaults = WorkerOptions::default();
+    let claim_loops = args.claim_loops.unwrap_or(defaults.claim_loops);
+    let options = WorkerOptions { concurrency: args.concurrency, claim_loops, ..defaults };
     let worker = Worker::new(queue.clone(), handler, options);
     let shutdown = CancellationToken::new();
     let trips_before = round_trips();
@@ -179,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
         "workload": "W1",
         "jobs": n,
         "concurrency": args.concurrency,
+        "claim_loops": claim_loops,
         "enqueue_single_per_s": enqueue_single_per_s.round(),
         "enqueue_bulk_per_s": enqueue_bulk_per_s.round(),
         "process_per_s": process_per_s.round(),
