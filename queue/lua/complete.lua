@@ -33,6 +33,11 @@ end
 if #done > 0 then
   redis.call('ZREM', k.active, unpack(done))
   redis.call('ZADD', k.completed, unpack(finished))
+  -- Under a global concurrency cap, a finished job frees a slot another worker may be
+  -- waiting for.
+  if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then
+    wake_workers()
+  end
 end
 flush_stats()
 apply_retention(k.completed, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)

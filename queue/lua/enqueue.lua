@@ -1,13 +1,39 @@
 -- enqueue: new jobs -> waiting or delayed (one call for a whole batch).
--- ARGV[4] number of jobs, then 11 fields per job:
+-- ARGV[4] number of jobs, then 14 fields per job:
 --   id, name, payload, owner, priority, run_at, max_attempts, timeout_ms, dedup key,
---   backoff ("none" | "fixed:<ms>" | "exponential:<ms>:<cap ms>:<jitter 0..1>"), max_stalls
--- Returns per job { id, 1 if an existing job was returned for its dedup key else 0 }.
+--   backoff ("none" | "fixed:<ms>" | "exponential:<ms>:<cap ms>:<jitter 0..1>"), max_stalls,
+--   rate-limit key ("" for none), its max per window, its window (ms)
+-- Returns per job { id, 1 if an existing job was returned for its dedup key else 0 }, or
+-- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
 local n = tonumber(ARGV[4])
+local FIELDS = 14
+
+-- First pass: every keyed limit must have room for all of this batch's jobs.
+local wanted = {}
+for i = 0, n - 1 do
+  local b = 5 + i * FIELDS
+  local key = ARGV[b + 11]
+  if key ~= '' then
+    local entry = wanted[key]
+    if not entry then
+      local window = tonumber(ARGV[b + 13])
+      local zkey, used, frees_at = key_window(key, window)
+      entry = { zkey = zkey, used = used, frees_at = frees_at, max = tonumber(ARGV[b + 12]), window = window }
+      wanted[key] = entry
+    end
+    entry.used = entry.used + 1
+    if entry.used > entry.max then
+      local retry_after = entry.frees_at - now
+      if retry_after < 1 then retry_after = 1 end
+      return { -5, retry_after }
+    end
+  end
+end
+
 local out = {}
 local woke = false
 for i = 0, n - 1 do
-  local b = 5 + i * 11
+  local b = 5 + i * FIELDS
   local id, name, payload, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local priority, run_at = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
   local max_attempts, timeout_ms, dedup = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8]
@@ -36,6 +62,10 @@ for i = 0, n - 1 do
       redis.call('ZADD', k.delayed, run_at, id)
     else
       redis.call('ZADD', k.wait, score, id)
+    end
+    local rate_key = ARGV[b + 11]
+    if rate_key ~= '' then
+      take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
     end
     emit('added', id, 'name', name, 'owner', owner, 'state', state)
     out[#out + 1] = { id, 0 }

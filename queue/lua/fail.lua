@@ -60,6 +60,9 @@ for i = 0, n - 1 do
     end
   end
 end
+if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then
+  wake_workers()
+end
 flush_stats()
 apply_retention(k.dead, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)
 return codes

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     Retryable,
     /// Straight to the dead-letter queue (bad input, revoked credentials...).
     Permanent,
+    /// Not a failure: run the job again after `JobError::retry_after`, without spending
+    /// an attempt (a rate limit is full, a dependency asked to come back later).
+    Deferred,
 }
 
 /// A handler's failure. Any `std::error::Error` converts into a retryable one with `?`;
@@ -38,9 +41,21 @@ pub struct JobError {
     pub message: String,
     /// The source chain, outermost first.
     pub causes: Vec<String>,
+    /// For a deferred job: how long to wait before running it again.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl JobError {
+    /// Runs the job again after `after` without spending an attempt.
+    pub fn defer(after: std::time::Duration) -> Self {
+        JobError {
+            kind: ErrorKind::Deferred,
+            message: format!("deferred for {} ms", after.as_millis()),
+            causes: vec![],
+            retry_after: Some(after),
+        }
+    }
+
     pub fn retryable(error: impl Into<BoxError>) -> Self {
         Self::build(ErrorKind::Retryable, error.into())
     }
@@ -57,7 +72,7 @@ impl JobError {
             causes.push(cause.to_string());
             source = cause.source();
         }
-        JobError { kind, message, causes }
+        JobError { kind, message, causes, retry_after: None }
     }
 
     pub fn is_permanent(&self) -> bool {
@@ -176,6 +191,22 @@ impl JobContext {
 
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// Takes a slot of the sliding-window limit `key` (e.g. `owner:42`, at most `max` per
+    /// `per`); when it is full, the error defers the job to when a slot frees up, so
+    /// `ctx.take_key_slot(..).await?` is all a handler needs.
+    pub async fn take_key_slot(
+        &self,
+        key: &str,
+        max: u32,
+        per: std::time::Duration,
+    ) -> std::result::Result<(), JobError> {
+        match self.queue.take_key_slot(key, max, per, &self.job.id).await {
+            Ok(()) => Ok(()),
+            Err(QueueError::RateLimited { retry_after }) => Err(JobError::defer(retry_after)),
+            Err(other) => Err(JobError::retryable(other)),
+        }
     }
 
     /// Stores the job's progress and announces it on the event stream.

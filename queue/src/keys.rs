@@ -49,7 +49,7 @@ impl QueueKeys {
     }
 
     /// The keys every script receives, in the order `includes/common.lua` documents.
-    pub fn script_keys(&self) -> [String; 12] {
+    pub fn script_keys(&self) -> [String; 13] {
         [
             self.key("wait"),
             self.key("delayed"),
@@ -63,6 +63,7 @@ impl QueueKeys {
             self.key("marker"),
             self.key("dedup"),
             self.key("seq"),
+            self.key("limiter"),
         ]
     }
 

@@ -47,8 +47,8 @@ pub use handler::{
 pub use keys::{MAX_QUEUE_NAME, validate_queue_name};
 pub use queue::{CancelOutcome, Queue, QueueConfig, Retention};
 pub use types::{
-    Backoff, Counts, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, MAX_PRIORITY, MinuteStats,
-    NewJob, Progress,
+    Backoff, Counts, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, KeyRateLimit, MAX_PRIORITY,
+    MinuteStats, NewJob, Progress, QueueLimits, RateLimit,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStatus};
 

@@ -12,7 +12,10 @@ use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
 use crate::keys::{QueueKeys, registry, validate_queue_name};
 use crate::scripts;
-use crate::types::{Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob};
+use crate::types::{
+    Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob, QueueLimits,
+    RateLimit,
+};
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
 /// them longer; Redis stays small.
@@ -169,10 +172,29 @@ impl Queue {
                 .arg(o.dedup_key.as_deref().unwrap_or(""))
                 .arg(o.backoff.encode())
                 .arg(o.max_stalls);
+            match &o.rate_limit {
+                Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
+                None => call.arg("").arg(0).arg(0),
+            };
         }
         self.register().await?;
-        let reply: Vec<(String, i64)> = run(&call, &mut self.conn()).await?;
-        Ok(reply.into_iter().map(|(id, dup)| Enqueued { id, duplicate: dup == 1 }).collect())
+        let reply: redis::Value = run(&call, &mut self.conn()).await?;
+        let items = backend::array(reply)?;
+        if let Some(code) = items.first().and_then(backend::int)
+            && code == -5
+        {
+            let retry_after = items.get(1).and_then(backend::int).unwrap_or(1).max(1) as u64;
+            return Err(QueueError::RateLimited { retry_after: Duration::from_millis(retry_after) });
+        }
+        items
+            .into_iter()
+            .map(|item| {
+                let pair = backend::array(item)?;
+                let id = pair.first().and_then(backend::text).unwrap_or_default();
+                let duplicate = pair.get(1).and_then(backend::int) == Some(1);
+                Ok(Enqueued { id, duplicate })
+            })
+            .collect()
     }
 
     fn validate(&self, job: &NewJob) -> Result<String> {
@@ -209,6 +231,11 @@ impl Queue {
             && (!(0.0..=1.0).contains(jitter) || base.is_zero())
         {
             return Err(invalid("backoff", "exponential needs a base > 0 and jitter between 0 and 1"));
+        }
+        if let Some(limit) = &o.rate_limit
+            && (limit.key.is_empty() || limit.key.len() > 200 || limit.max == 0 || limit.per.is_zero())
+        {
+            return Err(invalid("rate_limit", "needs a key of 1 to 200 bytes, max > 0 and a window > 0"));
         }
         let payload = serde_json::to_string(&job.payload)?;
         if payload.len() > self.inner.config.max_payload_bytes {
@@ -315,6 +342,63 @@ impl Queue {
     pub async fn resume(&self) -> Result<bool> {
         let changed: i64 = run(&self.simple(&scripts::RESUME), &mut self.conn()).await?;
         Ok(changed == 1)
+    }
+
+    /// Sets the limits all workers of this queue obey together (global concurrency, job
+    /// starts per window), and wakes idle workers so a raised limit takes effect at once.
+    pub async fn set_limits(&self, limits: &QueueLimits) -> Result<()> {
+        let invalid = |field, reason: &str| QueueError::InvalidOption { field, reason: reason.to_string() };
+        if limits.concurrency == Some(0) {
+            return Err(invalid("concurrency", "must be at least 1 (pause the queue to stop it)"));
+        }
+        if let Some(rate) = limits.rate
+            && (rate.max == 0 || rate.per.is_zero())
+        {
+            return Err(invalid("rate", "needs max > 0 and a window > 0"));
+        }
+        let meta = self.keys().meta();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match limits.concurrency {
+            Some(n) => pipe.hset(&meta, "concurrency", n),
+            None => pipe.hdel(&meta, "concurrency"),
+        };
+        match limits.rate {
+            Some(rate) => {
+                pipe.hset(&meta, "rate_max", rate.max).hset(&meta, "rate_window", rate.per.as_millis() as u64)
+            }
+            None => pipe.hdel(&meta, &["rate_max", "rate_window"]),
+        };
+        pipe.lpush(self.keys().marker(), "1").ltrim(self.keys().marker(), 0, 7);
+        let _: () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// The limits set with [`Queue::set_limits`].
+    pub async fn limits(&self) -> Result<QueueLimits> {
+        let (concurrency, max, window): (Option<u32>, Option<u32>, Option<u64>) = redis::cmd("HMGET")
+            .arg(self.keys().meta())
+            .arg(&["concurrency", "rate_max", "rate_window"])
+            .query_async(&mut self.conn())
+            .await?;
+        let rate = match (max, window) {
+            (Some(max), Some(window)) => Some(RateLimit { max, per: Duration::from_millis(window) }),
+            _ => None,
+        };
+        Ok(QueueLimits { concurrency, rate })
+    }
+
+    /// Takes one slot of a sliding-window limit on `key` (e.g. "at most 10 per owner per
+    /// hour"), or says how long until one frees up. A handler over the limit returns
+    /// `JobError::defer(retry_after)` to run again then without spending an attempt.
+    pub async fn take_key_slot(&self, key: &str, max: u32, per: Duration, member: &str) -> Result<()> {
+        let mut call = self.simple(&scripts::TAKE_SLOT);
+        call.arg(key).arg(max).arg(per.as_millis() as u64).arg(member);
+        let (code, retry_after): (i64, u64) = run(&call, &mut self.conn()).await?;
+        if code == -5 {
+            return Err(QueueError::RateLimited { retry_after: Duration::from_millis(retry_after.max(1)) });
+        }
+        Ok(())
     }
 
     pub async fn is_paused(&self) -> Result<bool> {

@@ -43,3 +43,4 @@ script!(PROMOTE, "promote.lua");
 script!(REMOVE, "remove.lua");
 script!(CLEAN, "clean.lua");
 script!(OBLITERATE, "obliterate.lua");
+script!(TAKE_SLOT, "take_slot.lua");

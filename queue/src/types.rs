@@ -153,6 +153,35 @@ pub struct JobOptions {
     pub owner: Option<String>,
     /// How many times the job may lose its worker (lease expired) before it is dead.
     pub max_stalls: u32,
+    /// A sliding-window limit shared by every job naming the same key (e.g. at most 10
+    /// per owner per hour); enqueueing beyond it fails with `RateLimited`.
+    pub rate_limit: Option<KeyRateLimit>,
+}
+
+/// At most `max` jobs per `per` for one key of a queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRateLimit {
+    pub key: String,
+    pub max: u32,
+    #[serde(with = "millis")]
+    pub per: Duration,
+}
+
+/// Limits every worker of a queue obeys together; stored in Redis.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueLimits {
+    /// Most jobs active at once across all workers.
+    pub concurrency: Option<u32>,
+    /// Most job starts per window across all workers.
+    pub rate: Option<RateLimit>,
+}
+
+/// `max` starts per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub max: u32,
+    #[serde(with = "millis")]
+    pub per: Duration,
 }
 
 impl Default for JobOptions {
@@ -166,6 +195,7 @@ impl Default for JobOptions {
             dedup_key: None,
             owner: None,
             max_stalls: 1,
+            rate_limit: None,
         }
     }
 }

@@ -108,6 +108,8 @@ enum Outcome {
     Cancelled,
     /// Shutdown: hand the job back without spending its attempt.
     Released,
+    /// The handler deferred the job to this time (epoch ms), attempt not spent.
+    Deferred(i64),
     /// Someone else owns the job now; nothing to write.
     LeaseLost,
 }
@@ -334,9 +336,12 @@ async fn flush_and_claim(
     }
     pending.retain(|f| !matches!(f.outcome, Outcome::Failed(..)));
 
-    for f in pending.iter().filter(|f| matches!(f.outcome, Outcome::Cancelled | Outcome::Released)) {
+    for f in
+        pending.iter().filter(|f| matches!(f.outcome, Outcome::Cancelled | Outcome::Released | Outcome::Deferred(_)))
+    {
         let (script, extra) = match f.outcome {
             Outcome::Cancelled => (&*scripts::FINISH_CANCELLED, None),
+            Outcome::Deferred(at) => (&*scripts::RELEASE, Some(at)),
             _ => (&*scripts::RELEASE, Some(0)),
         };
         let mut call = invocation(script, keys, now_ms(), max_events);
@@ -486,7 +491,10 @@ fn outcome_of(
 ) -> Outcome {
     match joined {
         Ok(Ok(value)) => Outcome::Completed(value),
-        Ok(Err(JobError { kind, message, causes })) => {
+        Ok(Err(JobError { kind: ErrorKind::Deferred, retry_after, .. })) => {
+            Outcome::Deferred(now_ms() + retry_after.unwrap_or_default().as_millis() as i64)
+        }
+        Ok(Err(JobError { kind, message, causes, .. })) => {
             let label = if kind == ErrorKind::Permanent { "permanent" } else { "retryable" };
             Outcome::Failed(record(attempt, label, message, causes), kind)
         }

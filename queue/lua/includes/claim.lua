@@ -31,12 +31,43 @@ local function next_due()
   return best
 end
 
+-- How many of `count` jobs the queue's limits let start now, and (when a rate limit
+-- stops it) the time a start is allowed again, else -1. Limits live in meta, so every
+-- worker process obeys the same ones: `concurrency` caps active jobs across all workers,
+-- `rate_max` starts per `rate_window` ms.
+local function room_under_limits(count)
+  local meta = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window')
+  if meta[1] then return 0, -1 end
+  local cap = tonumber(meta[2])
+  if cap then
+    local room = cap - redis.call('ZCARD', k.active)
+    if room < count then count = math.max(room, 0) end
+  end
+  local rate_max, window = tonumber(meta[3]), tonumber(meta[4])
+  if rate_max and window and count > 0 then
+    redis.call('ZREMRANGEBYSCORE', k.limiter, '-inf', now - window)
+    local room = rate_max - redis.call('ZCARD', k.limiter)
+    if room <= 0 then
+      local oldest = redis.call('ZRANGE', k.limiter, 0, 0, 'WITHSCORES')
+      return 0, tonumber(oldest[2]) + window
+    end
+    if room < count then count = room end
+  end
+  return count, -1
+end
+
 -- Returns { next_due, job1_fields, job2_fields, ... } for up to `count` jobs, each now
--- active under a lease `token:attempt` that expires `lease_ms` from now.
+-- active under a lease `token:attempt` that expires `lease_ms` from now. next_due is
+-- when the worker should look again without being woken (a delayed job or the rate
+-- limit), or -1.
 local function claim_jobs(count, lease_ms, token)
   promote_due(1000)
   local out = { 0 }
-  if count > 0 and redis.call('HEXISTS', k.meta, 'paused') == 0 then
+  local limited_until = -1
+  if count > 0 then
+    count, limited_until = room_under_limits(count)
+  end
+  if count > 0 then
     local ids = redis.call('ZRANGE', k.wait, 0, count - 1)
     if #ids > 0 then
       redis.call('ZREM', k.wait, unpack(ids))
@@ -69,11 +100,22 @@ local function claim_jobs(count, lease_ms, token)
     end
     if #leases > 0 then
       redis.call('ZADD', k.active, unpack(leases))
+      if redis.call('HEXISTS', k.meta, 'rate_window') == 1 then
+        local starts = {}
+        for i = 2, #leases, 2 do
+          starts[#starts + 1] = now
+          starts[#starts + 1] = leases[i] .. ':' .. now
+        end
+        redis.call('ZADD', k.limiter, unpack(starts))
+        redis.call('PEXPIRE', k.limiter, redis.call('HGET', k.meta, 'rate_window'))
+      end
     end
     if #ids > 0 and redis.call('ZCARD', k.wait) > 0 then
       wake_workers()
     end
   end
-  out[1] = next_due()
+  local due = next_due()
+  if limited_until >= 0 and (due < 0 or limited_until < due) then due = limited_until end
+  out[1] = due
   return out
 end

@@ -13,6 +13,7 @@
 --   KEYS[10] marker     LIST  wake-up tokens idle workers block on
 --   KEYS[11] dedup      HASH  dedup key -> job id
 --   KEYS[12] seq        STRING FIFO counter
+--   KEYS[13] limiter    ZSET  recent job starts, for the queue's rate limit
 -- and ARGV[1] = the queue's key prefix ("hoist:{name}:"), from which job keys
 -- (prefix .. "job:" .. id) and per-minute statistics keys are formed. They share the
 -- hash tag, so they live in the same slot even though they cannot be declared upfront.
@@ -22,6 +23,7 @@ local k = {
   wait = KEYS[1], delayed = KEYS[2], retry = KEYS[3], active = KEYS[4],
   completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], meta = KEYS[8],
   events = KEYS[9], marker = KEYS[10], dedup = KEYS[11], seq = KEYS[12],
+  limiter = KEYS[13],
 }
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -131,4 +133,23 @@ local function check_lease(id, lease)
   if not current then return -1 end
   if current ~= lease or not redis.call('ZSCORE', k.active, id) then return -2 end
   return 1
+end
+
+-- Sliding-window limit on a key of this queue (e.g. "owner:42"): how many of `max` slots
+-- in the last `window` ms are used, and when the oldest frees up.
+local function key_window(key, window)
+  local zkey = prefix .. 'rate:' .. key
+  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now - window)
+  local used = redis.call('ZCARD', zkey)
+  local frees_at = now
+  if used > 0 then
+    local oldest = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+    frees_at = tonumber(oldest[2]) + window
+  end
+  return zkey, used, frees_at
+end
+
+local function take_key_slot(zkey, member, window)
+  redis.call('ZADD', zkey, now, member)
+  redis.call('PEXPIRE', zkey, window)
 end

@@ -1,0 +1,167 @@
+//! Throttling: per-key sliding windows on enqueue, deferral from handlers, a global
+//! concurrency cap, and a queue rate limit shared by several worker processes.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{eventually, fast_options, setup, spawn_worker, wait_for_state};
+use hoist_queue::{
+    CancellationToken, JobOptions, JobState, KeyRateLimit, NewJob, Queue, QueueError, QueueLimits, RateLimit,
+    RedisConnection, Worker, WorkerOptions, handler_fn,
+};
+use serde_json::json;
+
+fn limited(key: &str) -> NewJob {
+    let rate_limit = Some(KeyRateLimit { key: key.into(), max: 10, per: Duration::from_secs(2) });
+    NewJob::new("notify", json!({})).with_options(JobOptions { rate_limit, ..Default::default() })
+}
+
+#[tokio::test]
+async fn per_key_limit_rejects_the_eleventh_and_admits_it_after_the_window() {
+    let s = setup().await;
+    for _ in 0..10 {
+        s.queue.enqueue(limited("owner:1")).await.unwrap();
+    }
+    let retry_after = match s.queue.enqueue(limited("owner:1")).await {
+        Err(QueueError::RateLimited { retry_after }) => retry_after,
+        other => panic!("expected RateLimited, got {other:?}"),
+    };
+    assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(2), "{retry_after:?}");
+    // Another key has its own window.
+    s.queue.enqueue(limited("owner:2")).await.unwrap();
+    // A batch that would overflow is refused whole.
+    let batch = vec![limited("owner:3"); 11];
+    assert!(matches!(s.queue.enqueue_bulk(batch).await, Err(QueueError::RateLimited { .. })));
+    assert_eq!(s.queue.counts().await.unwrap().waiting, 11);
+
+    tokio::time::sleep(retry_after + Duration::from_millis(50)).await;
+    s.queue.enqueue(limited("owner:1")).await.expect("admitted once the window moved on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_can_defer_to_the_next_free_slot_without_spending_an_attempt() {
+    let s = setup().await;
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(|ctx| async move {
+            ctx.take_key_slot("owner:7", 2, Duration::from_millis(800)).await?;
+            Ok(json!("sent"))
+        }),
+        fast_options(),
+    );
+    let one_attempt = JobOptions { max_attempts: 1, ..Default::default() };
+    let ids = s
+        .queue
+        .enqueue_bulk((0..4).map(|_| NewJob::new("email", json!({})).with_options(one_attempt.clone())).collect())
+        .await
+        .unwrap();
+    let mut starts = vec![];
+    for e in &ids {
+        let job = wait_for_state(&s.queue, &e.id, JobState::Completed).await;
+        assert_eq!(job.attempts, 1, "deferring did not spend the only attempt");
+        starts.push(job.started_at.unwrap());
+    }
+    starts.sort();
+    assert!(starts[2] - starts[0] >= 800, "the third ran only after the window: {starts:?}");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_concurrency_is_never_exceeded_across_workers() {
+    let s = setup().await;
+    s.queue.set_limits(&QueueLimits { concurrency: Some(3), rate: None }).await.unwrap();
+    assert_eq!(s.queue.limits().await.unwrap().concurrency, Some(3));
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let (now, peak) = (now.clone(), peak.clone());
+        Arc::new(handler_fn(move |_| {
+            let (now, peak) = (now.clone(), peak.clone());
+            async move {
+                let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(current, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!(null))
+            }
+        }))
+    };
+    let workers: Vec<_> = (0..3)
+        .map(|_| spawn_worker(&s.queue, handler.clone(), WorkerOptions { concurrency: 5, ..fast_options() }))
+        .collect();
+    s.queue.enqueue_bulk((0..60).map(|i| NewJob::new("n", json!(i))).collect()).await.unwrap();
+    eventually("all 60 done", Duration::from_secs(30), || async {
+        (s.queue.counts().await.unwrap().completed == 60).then_some(())
+    })
+    .await;
+    assert_eq!(peak.load(Ordering::SeqCst), 3, "15 slots in workers, 3 allowed by the queue");
+    for worker in workers {
+        worker.stop().await;
+    }
+    assert!(s.queue.set_limits(&QueueLimits { concurrency: Some(0), rate: None }).await.is_err());
+}
+
+/// Not a test of its own: the worker process of
+/// `three_worker_processes_never_exceed_the_queue_rate_limit`.
+#[test]
+#[ignore = "the worker process of three_worker_processes_never_exceed_the_queue_rate_limit"]
+fn child_rate_limited_worker() {
+    let url = std::env::var("HOIST_CHILD_REDIS_URL").expect("run by the parent test");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let redis = RedisConnection::connect(&url).await.unwrap();
+        let queue = Queue::new(&redis, "throttled").unwrap();
+        let handler = handler_fn(|_| async { Ok(json!(null)) });
+        Worker::new(queue, handler, WorkerOptions { concurrency: 10, ..fast_options() })
+            .run(CancellationToken::new())
+            .await
+            .unwrap();
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
+    let s = setup().await;
+    let queue = Queue::new(&s.redis, "throttled").unwrap();
+    let window = Duration::from_millis(500);
+    queue.set_limits(&QueueLimits { concurrency: None, rate: Some(RateLimit { max: 5, per: window }) }).await.unwrap();
+    let mut children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["child_rate_limited_worker", "--exact", "--ignored", "--nocapture"])
+                .env("HOIST_CHILD_REDIS_URL", s.server.url())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let ids = queue.enqueue_bulk((0..30).map(|i| NewJob::new("n", json!(i))).collect()).await.unwrap();
+    let max_active = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    eventually("all 30 done", Duration::from_secs(30), || async {
+        let c = queue.counts().await.unwrap();
+        max_active.fetch_max(c.active, Ordering::SeqCst);
+        (c.completed == 30).then_some(())
+    })
+    .await;
+    let max_active = max_active.load(Ordering::SeqCst);
+    for child in &mut children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(max_active <= 5, "limited workers hold no more jobs than they may start ({max_active})");
+    let mut starts: Vec<i64> = vec![];
+    for e in &ids {
+        starts.push(queue.get_job(&e.id).await.unwrap().unwrap().started_at.unwrap());
+    }
+    starts.sort();
+    for (i, t) in starts.iter().enumerate() {
+        let in_window = starts[i..].iter().take_while(|u| **u < t + window.as_millis() as i64).count();
+        assert!(in_window <= 5, "{in_window} starts within {window:?} from {t}: {starts:?}");
+    }
+    // 30 jobs at 5 per 500 ms take at least 2.5 s.
+    assert!(starts[29] - starts[0] >= 2500, "{starts:?}");
+}
