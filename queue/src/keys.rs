@@ -120,6 +120,33 @@ impl QueueKeys {
     }
 }
 
+/// The keys of one schedule, under their own hash tag `{schedule:NAME}`.
+#[derive(Clone, Debug)]
+pub struct ScheduleKeys {
+    prefix: String,
+}
+
+impl ScheduleKeys {
+    pub fn new(root: &str, name: &str) -> Self {
+        ScheduleKeys { prefix: format!("{root}:{{schedule:{name}}}:") }
+    }
+
+    /// Definition and firing state.
+    pub fn state(&self) -> String {
+        format!("{}state", self.prefix)
+    }
+
+    /// The most recent fires, newest first.
+    pub fn history(&self) -> String {
+        format!("{}history", self.prefix)
+    }
+}
+
+/// The set of schedule names.
+pub fn schedule_registry(root: &str) -> String {
+    format!("{root}:schedules")
+}
+
 /// The set of known queue names (outside any queue's slot; written on its own).
 pub fn registry(root: &str) -> String {
     format!("{root}:queues")

@@ -34,6 +34,8 @@ mod handler;
 mod id;
 mod keys;
 mod queue;
+mod schedule;
+mod scheduler;
 mod scripts;
 mod types;
 mod worker;
