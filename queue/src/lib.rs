@@ -48,6 +48,8 @@ pub use handler::{
 };
 pub use keys::{MAX_QUEUE_NAME, validate_queue_name};
 pub use queue::{CancelOutcome, Queue, QueueConfig, Retention};
+pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
+pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use types::{
     Backoff, Counts, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, KeyRateLimit, MAX_PRIORITY,
     MinuteStats, NewJob, Progress, QueueLimits, RateLimit,

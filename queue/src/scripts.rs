@@ -47,5 +47,7 @@ script!(TAKE_SLOT, "take_slot.lua");
 
 /// Schedule scripts touch only a schedule's own keys, not a queue's, so they go without
 /// the queue prelude.
-pub static ADVANCE_SCHEDULE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/advance_schedule.lua")));
-pub static CONFIRM_SCHEDULE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/confirm_schedule.lua")));
+pub static ADVANCE_SCHEDULE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/advance_schedule.lua")));
+pub static CONFIRM_SCHEDULE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/confirm_schedule.lua")));
