@@ -41,6 +41,24 @@ async fn per_key_limit_rejects_the_eleventh_and_admits_it_after_the_window() {
     s.queue.enqueue(limited("owner:1")).await.expect("admitted once the window moved on");
 }
 
+#[tokio::test]
+async fn ten_per_owner_per_hour_says_when_the_eleventh_may_come() {
+    let s = setup().await;
+    let hourly = |owner: &str| {
+        let rate_limit = Some(KeyRateLimit { key: format!("owner:{owner}"), max: 10, per: Duration::from_secs(3600) });
+        NewJob::new("email", json!({})).with_options(JobOptions { rate_limit, ..Default::default() })
+    };
+    for _ in 0..10 {
+        s.queue.enqueue(hourly("9")).await.unwrap();
+    }
+    match s.queue.enqueue(hourly("9")).await {
+        Err(QueueError::RateLimited { retry_after }) => {
+            assert!(retry_after > Duration::from_secs(3590) && retry_after <= Duration::from_secs(3600), "{retry_after:?}")
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_can_defer_to_the_next_free_slot_without_spending_an_attempt() {
     let s = setup().await;

@@ -236,3 +236,32 @@ async fn ticks_claimed_by_a_scheduler_that_died_are_fired_by_another() {
     assert_eq!(scheduler.history("orphan", 10).await.unwrap().len(), 1);
     assert_eq!(Queue::new(&s.redis, "cron-jobs").unwrap().counts().await.unwrap().waiting, 1);
 }
+
+#[tokio::test]
+async fn start_end_and_run_limit_bound_the_fires() {
+    let s = setup().await;
+    let scheduler = Scheduler::new(&s.redis);
+    let base = (chrono::Utc::now().timestamp_millis() / MINUTE) * MINUTE - 60 * MINUTE;
+    let mut limited = every_minute("twice");
+    limited.max_runs = Some(2);
+    let mut windowed = every_minute("window");
+    windowed.start_at = Some(base + 3 * MINUTE);
+    windowed.end_at = Some(base + 5 * MINUTE);
+    for spec in [&limited, &windowed] {
+        scheduler.upsert(spec).await.unwrap();
+        scheduler.set_last_tick(&spec.name, base).await.unwrap();
+    }
+    for step in 1..=10 {
+        scheduler.run_due(base + step * MINUTE + 500).await.unwrap();
+    }
+    assert_eq!(scheduler.history("twice", 100).await.unwrap().len(), 2);
+    let info = scheduler.get("twice").await.unwrap().unwrap();
+    assert_eq!((info.runs, info.next_tick), (2, None), "used up: no next fire");
+    let mut ticks: Vec<i64> = scheduler.history("window", 100).await.unwrap().iter().map(|r| r.tick).collect();
+    ticks.sort();
+    assert_eq!(ticks, vec![base + 3 * MINUTE, base + 4 * MINUTE, base + 5 * MINUTE]);
+    let mut bad = every_minute("backwards");
+    bad.start_at = Some(base + MINUTE);
+    bad.end_at = Some(base);
+    assert!(matches!(scheduler.upsert(&bad).await, Err(QueueError::InvalidOption { field: "end_at", .. })));
+}
