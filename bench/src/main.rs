@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 use futures::StreamExt;
 use hoist_queue::{
-    CancellationToken, JobOptions, NewJob, Queue, QueueConfig, RedisConnection, Retention, Worker, WorkerOptions,
-    handler_fn, round_trips,
+    CancellationToken, JobOptions, NewJob, Queue, QueueConfig, RedisConnection, Retention, ScheduleSpec, Scheduler,
+    Worker, WorkerOptions, handler_fn, round_trips,
 };
 use serde_json::json;
 
@@ -29,6 +29,9 @@ struct Args {
     /// Claim loops of the worker (the engine's default when unset).
     #[arg(long)]
     claim_loops: Option<usize>,
+    /// Seconds the three-scheduler lateness phase runs (a schedule firing every second).
+    #[arg(long, default_value_t = 10)]
+    scheduler_seconds: u64,
     /// Seconds of the half-load latency phase.
     #[arg(long, default_value_t = 5)]
     latency_seconds: u64,
@@ -180,6 +183,32 @@ async fn main() -> anyhow::Result<()> {
     worker_task.await??;
     queue.obliterate(true).await?;
 
+    // 6. Three schedulers racing over a schedule that fires every second.
+    let spec = ScheduleSpec::new("bench-each-second", "* * * * * *", "bench-cron", NewJob::new("tick", payload()));
+    let scheduler = Scheduler::new(&redis);
+    scheduler.remove(&spec.name).await?;
+    scheduler.upsert(&spec).await?;
+    let stop = CancellationToken::new();
+    let loops: Vec<_> = (0..3).map(|_| tokio::spawn(Scheduler::new(&redis).run(stop.clone()))).collect();
+    tokio::time::sleep(Duration::from_secs(args.scheduler_seconds)).await;
+    stop.cancel();
+    for l in loops {
+        l.await??;
+    }
+    let history = scheduler.history(&spec.name, 100).await?;
+    let mut ticks: Vec<i64> = history.iter().map(|r| r.tick).collect();
+    ticks.sort();
+    let once = ticks.windows(2).all(|w| w[1] - w[0] == 1000);
+    let mut late: Vec<f64> = history.iter().map(|r| (r.fired_at - r.tick) as f64).collect();
+    let scheduler_lateness_p50_ms = percentile(&mut late, 50.0);
+    let scheduler_lateness_p99_ms = percentile(&mut late, 99.0);
+    println!(
+        "scheduler (3 instances, {} ticks, each exactly once: {once}): lateness p50 {scheduler_lateness_p50_ms:.1} ms, p99 {scheduler_lateness_p99_ms:.1} ms",
+        ticks.len()
+    );
+    scheduler.remove(&spec.name).await?;
+    Queue::new(&redis, "bench-cron")?.obliterate(true).await?;
+
     let figures = json!({
         "workload": "W1",
         "jobs": n,
@@ -192,6 +221,9 @@ async fn main() -> anyhow::Result<()> {
         "latency_p99_ms": (latency_p99_ms * 10.0).round() / 10.0,
         "delayed_lateness_p99_ms": (delayed_lateness_p99_ms * 10.0).round() / 10.0,
         "round_trips_per_job": (round_trips_per_job * 1000.0).round() / 1000.0,
+        "scheduler_lateness_p50_ms": scheduler_lateness_p50_ms,
+        "scheduler_lateness_p99_ms": scheduler_lateness_p99_ms,
+        "scheduler_ticks_exactly_once": once,
     });
     println!("{figures}");
     Ok(())
