@@ -37,6 +37,7 @@ mod queue;
 mod schedule;
 mod scheduler;
 mod scripts;
+mod serde_millis;
 mod types;
 mod worker;
 

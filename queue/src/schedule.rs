@@ -49,7 +49,7 @@ pub struct ScheduleSpec {
     #[serde(default)]
     pub fan_out: Vec<serde_json::Value>,
     /// Delay between the fan-out jobs of one tick (job i starts i × stagger later).
-    #[serde(default, with = "opt_millis")]
+    #[serde(default, with = "crate::serde_millis::opt_millis")]
     pub stagger: Option<Duration>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -65,7 +65,7 @@ pub struct ScheduleSpec {
     #[serde(default)]
     pub misfire: MisfirePolicy,
     /// A tick seen later than this after its time counts as missed (default 60 s).
-    #[serde(default = "default_grace", with = "millis")]
+    #[serde(default = "default_grace", with = "crate::serde_millis::millis")]
     pub misfire_grace: Duration,
 }
 
@@ -214,37 +214,6 @@ pub struct ScheduleInfo {
     /// The next tick that will fire, epoch ms (None when disabled, ended or used up).
     pub next_tick: Option<i64>,
     pub runs: u64,
-}
-
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(value.as_millis() as u64)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
-
-mod opt_millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
-    }
 }
 
 #[cfg(test)]

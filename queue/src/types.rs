@@ -70,15 +70,15 @@ pub enum Backoff {
     None,
     /// The same delay before every retry.
     Fixed {
-        #[serde(with = "millis")]
+        #[serde(with = "crate::serde_millis::millis")]
         delay: Duration,
     },
     /// `base * 2^(attempt-1)`, at most `cap`, shortened by up to `jitter` (0..=1) at random
     /// so that jobs failing together do not retry together.
     Exponential {
-        #[serde(with = "millis")]
+        #[serde(with = "crate::serde_millis::millis")]
         base: Duration,
-        #[serde(with = "millis")]
+        #[serde(with = "crate::serde_millis::millis")]
         cap: Duration,
         jitter: f64,
     },
@@ -139,13 +139,13 @@ pub struct JobOptions {
     /// 0 (default) runs first, 1000 last; FIFO within a priority.
     pub priority: u16,
     /// Run no earlier than this long from now.
-    #[serde(with = "opt_millis")]
+    #[serde(with = "crate::serde_millis::opt_millis")]
     pub delay: Option<Duration>,
     /// Attempts in all, the first included (default 3).
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// An attempt running longer is cancelled and counts as failed.
-    #[serde(with = "opt_millis")]
+    #[serde(with = "crate::serde_millis::opt_millis")]
     pub timeout: Option<Duration>,
     /// While a job with this key exists, enqueueing another returns the existing one.
     pub dedup_key: Option<String>,
@@ -163,7 +163,7 @@ pub struct JobOptions {
 pub struct KeyRateLimit {
     pub key: String,
     pub max: u32,
-    #[serde(with = "millis")]
+    #[serde(with = "crate::serde_millis::millis")]
     pub per: Duration,
 }
 
@@ -180,7 +180,7 @@ pub struct QueueLimits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     pub max: u32,
-    #[serde(with = "millis")]
+    #[serde(with = "crate::serde_millis::millis")]
     pub per: Duration,
 }
 
@@ -393,37 +393,6 @@ pub struct JobPage {
     /// Offset of the next page, if there is one.
     pub next: Option<u64>,
     pub total: u64,
-}
-
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(value.as_millis() as u64)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
-
-mod opt_millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
-    }
 }
 
 #[cfg(test)]

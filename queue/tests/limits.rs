@@ -53,7 +53,10 @@ async fn ten_per_owner_per_hour_says_when_the_eleventh_may_come() {
     }
     match s.queue.enqueue(hourly("9")).await {
         Err(QueueError::RateLimited { retry_after }) => {
-            assert!(retry_after > Duration::from_secs(3590) && retry_after <= Duration::from_secs(3600), "{retry_after:?}")
+            assert!(
+                retry_after > Duration::from_secs(3590) && retry_after <= Duration::from_secs(3600),
+                "{retry_after:?}"
+            )
         }
         other => panic!("expected RateLimited, got {other:?}"),
     }
