@@ -6,7 +6,8 @@ CREATE TABLE users (
     username        TEXT    NOT NULL UNIQUE,
     password_hash   TEXT    NOT NULL,
     role            TEXT    NOT NULL CHECK (role IN ('admin', 'operator', 'viewer', 'user')),
-    disabled        BOOLEAN NOT NULL DEFAULT FALSE,
+    -- 0 or 1 (sqlx's Any driver reads no SQLite BOOLEAN).
+    disabled        INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
     -- JSON array of queue names an end user may enqueue to.
     allowed_queues  TEXT    NOT NULL DEFAULT '[]',
     locale          TEXT    NOT NULL DEFAULT 'en',

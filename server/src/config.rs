@@ -67,6 +67,15 @@ pub struct HttpConfig {
     /// generated and printed once.
     #[arg(long, env = "HOIST_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// Send session cookies without the `Secure` flag (only for plain HTTP that is not
+    /// localhost; browsers accept Secure cookies on http://localhost and 127.0.0.1).
+    #[arg(long, env = "HOIST_INSECURE_COOKIES", default_value_t = false)]
+    pub insecure_cookies: bool,
+
+    /// Sessions end after this many hours without a request.
+    #[arg(long, env = "HOIST_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: i64,
 }
 
 #[cfg(test)]

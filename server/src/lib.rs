@@ -1,5 +1,7 @@
 //! The Hoist server: dashboard (Leptos SSR), health, SQL, and the command line.
 
+pub mod api_error;
+pub mod auth;
 pub mod backend;
 pub mod cli;
 pub mod config;

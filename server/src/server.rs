@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::session_store::SqlSessionStore;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
@@ -32,7 +36,17 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         .env(leptos_env())
         .build();
     let backend = Arc::new(ServerBackend { redis: redis.clone(), db: db.clone() });
-    Ok((AppState { db, redis, leptos_options, backend }, admin))
+    let sessions = SqlSessionStore::connect(&db).await.context("DATABASE_URL: session store")?;
+    let state = AppState {
+        db,
+        redis,
+        leptos_options,
+        backend,
+        sessions,
+        secure_cookies: !http.insecure_cookies,
+        session_hours: http.session_hours,
+    };
+    Ok((state, admin))
 }
 
 fn leptos_env() -> leptos::config::Env {
@@ -47,14 +61,24 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let backend = state.backend.clone();
     let provide_backend = move || provide_context(backend.clone());
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
+        .with_name("hoist_session")
+        .with_secure(state.secure_cookies)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(state.session_hours)));
     Router::new()
         .route("/healthz", get(crate::health::healthz))
         .route("/readyz", get(crate::health::readyz))
+        .route("/api/v1/auth/login", post(crate::auth::login::login))
+        .route("/api/v1/auth/logout", post(crate::auth::login::logout))
+        .route("/api/v1/auth/me", get(crate::auth::login::me))
         .leptos_routes_with_context(&state, routes, provide_backend.clone(), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, app::shell))
+        .layer(sessions)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

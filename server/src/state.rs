@@ -16,6 +16,10 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub leptos_options: LeptosOptions,
     pub backend: Arc<dyn app::backend::Backend>,
+    pub sessions: crate::auth::session_store::SqlSessionStore,
+    /// Whether session cookies carry the `Secure` flag.
+    pub secure_cookies: bool,
+    pub session_hours: i64,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -100,3 +100,17 @@ async fn generated_admin_password_is_random_and_works() {
         .unwrap();
     assert!(verify_password(&password, &hash));
 }
+
+#[tokio::test]
+async fn flags_decode_on_both_engines() {
+    for database in [sqlite_database(), postgres_database().await] {
+        let db = Db::connect(database.url()).await.unwrap();
+        db.migrate().await.unwrap();
+        create_user(&db, "dora", "dora-password", Role::User).await.unwrap();
+        let disabled: i64 = sqlx::query_scalar("SELECT disabled FROM users WHERE username = 'dora'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: {e}", db.kind));
+        assert_eq!(disabled, 0);
+    }
+}

@@ -1,0 +1,100 @@
+//! Who is asking: a user signed in with a session cookie, or a service with an API token.
+
+use axum::extract::FromRequestParts;
+use axum::http::{Method, header, request::Parts};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tower_sessions::Session;
+
+use crate::api_error::ApiError;
+use crate::db::{Db, now_ms};
+use crate::state::AppState;
+use crate::users::Role;
+
+/// Session keys.
+pub const SESSION_USER: &str = "user_id";
+pub const SESSION_CSRF: &str = "csrf";
+/// The header a cookie-authenticated state-changing request must echo the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum AuthVia {
+    Session,
+    Token { scopes: Vec<String> },
+}
+
+/// An authenticated caller. Extracting it from a request fails with 401 (no or bad
+/// credentials) or 403 (a cookie request that changes state without the CSRF token).
+#[derive(Clone, Debug, Serialize)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub via: AuthVia,
+}
+
+/// API tokens are stored as SHA-256 hex; the secret itself is shown once.
+pub fn token_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let secret =
+                value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(ApiError::Unauthenticated)?;
+            return by_token(&state.db, secret.trim()).await?.ok_or(ApiError::Unauthenticated);
+        }
+        let session = Session::from_request_parts(parts, state).await.map_err(|_| ApiError::Unauthenticated)?;
+        let user_id: i64 = session
+            .get(SESSION_USER)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .ok_or(ApiError::Unauthenticated)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let expected: Option<String> = session.get(SESSION_CSRF).await.map_err(|e| ApiError::Internal(e.into()))?;
+            let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if expected.is_none() || given != expected.as_deref() {
+                return Err(ApiError::Forbidden(format!("missing or wrong {CSRF_HEADER} header")));
+            }
+        }
+        let (username, role, disabled) = load_user(&state.db, user_id).await?.ok_or(ApiError::Unauthenticated)?;
+        if disabled {
+            let _ = session.flush().await;
+            return Err(ApiError::Unauthenticated);
+        }
+        Ok(Principal { user_id, username, role, via: AuthVia::Session })
+    }
+}
+
+pub(crate) async fn load_user(db: &Db, id: i64) -> Result<Option<(String, Role, bool)>, ApiError> {
+    let row: Option<(String, String, i64)> = sqlx::query_as("SELECT username, role, disabled FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.and_then(|(name, role, disabled)| Some((name, Role::parse(&role)?, disabled != 0))))
+}
+
+async fn by_token(db: &Db, secret: &str) -> Result<Option<Principal>, ApiError> {
+    let now = now_ms();
+    let row: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT t.id, u.id, u.username, u.role, t.scopes FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
+           AND u.disabled = 0",
+    )
+    .bind(token_hash(secret))
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((token_id, user_id, username, role, scopes)) = row else { return Ok(None) };
+    let Some(role) = Role::parse(&role) else { return Ok(None) };
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(token_id)
+        .execute(&db.pool)
+        .await?;
+    let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
+    Ok(Some(Principal { user_id, username, role, via: AuthVia::Token { scopes } }))
+}
