@@ -1,6 +1,8 @@
 //! The Hoist server: dashboard (Leptos SSR), health, SQL, and the command line.
 
+pub mod api;
 pub mod api_error;
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod cli;
@@ -9,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod telemetry;
 pub mod users;

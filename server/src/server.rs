@@ -37,6 +37,12 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         .build();
     let backend = Arc::new(ServerBackend { redis: redis.clone(), db: db.clone() });
     let sessions = SqlSessionStore::connect(&db).await.context("DATABASE_URL: session store")?;
+    let engine =
+        hoist_queue::RedisConnection::connect(&store.redis_url).await.map_err(|e| StartupError::Unreachable {
+            variable: "REDIS_URL",
+            target: crate::db::redact(&store.redis_url),
+            reason: e.to_string(),
+        })?;
     let state = AppState {
         db,
         redis,
@@ -45,6 +51,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         sessions,
         secure_cookies: !http.insecure_cookies,
         session_hours: http.session_hours,
+        engine,
     };
     Ok((state, admin))
 }
@@ -73,6 +80,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(crate::auth::login::login))
         .route("/api/v1/auth/logout", post(crate::auth::login::logout))
         .route("/api/v1/auth/me", get(crate::auth::login::me))
+        .route("/api/v1/queues", get(crate::api::jobs::list_queues))
+        .route("/api/v1/queues/{queue}/jobs", get(crate::api::jobs::list_jobs).post(crate::api::jobs::enqueue_job))
+        .route("/api/v1/queues/{queue}/jobs/{id}", get(crate::api::jobs::get_job).delete(crate::api::jobs::remove_job))
+        .route("/api/v1/queues/{queue}/jobs/{id}/{action}", post(crate::api::jobs::job_action))
+        .route("/api/v1/queues/{queue}/{action}", post(crate::api::jobs::queue_action))
         .leptos_routes_with_context(&state, routes, provide_backend.clone(), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

@@ -20,6 +20,8 @@ pub struct AppState {
     /// Whether session cookies carry the `Secure` flag.
     pub secure_cookies: bool,
     pub session_hours: i64,
+    /// The engine's connection, shared by every queue handle.
+    pub engine: hoist_queue::RedisConnection,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,75 +1,15 @@
 //! Sign-in, sessions, CSRF, lockout and API tokens through the real router, on SQLite
 //! and PostgreSQL.
 
-use std::net::SocketAddr;
+mod common;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use clap::Parser;
+use common::{Args, Client};
 use hoist_server::auth::token_hash;
-use hoist_server::config::{HttpConfig, StoreConfig};
 use hoist_server::server::{build_state, router};
 use hoist_server::users::{Role, create_user};
 use hoist_testkit::{RedisServer, TestDatabase, postgres_database, sqlite_database};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use tower::ServiceExt;
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    store: StoreConfig,
-    #[command(flatten)]
-    http: HttpConfig,
-}
-
-struct Client {
-    app: axum::Router,
-    cookie: Option<String>,
-    addr: SocketAddr,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-}
-
-impl Client {
-    async fn send(&mut self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        let mut request = request.body(body).unwrap();
-        request.extensions_mut().insert(ConnectInfo(self.addr));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        if let Some(set) = headers.get(header::SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
-            self.cookie = Some(pair);
-        }
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
-    }
-
-    async fn login(&mut self, username: &str, password: &str) -> Reply {
-        self.send("POST", "/api/v1/auth/login", Some(json!({ "username": username, "password": password })), &[]).await
-    }
-}
 
 async fn exercise(database: &TestDatabase) {
     let redis = RedisServer::start();
@@ -85,7 +25,7 @@ async fn exercise(database: &TestDatabase) {
     let (state, _) = build_state(&args.store, &args.http).await.unwrap();
     let db = state.db.clone();
     let app = router(state);
-    let mut client = Client { app: app.clone(), cookie: None, addr: "10.0.0.7:5000".parse().unwrap() };
+    let mut client = Client::new(&app, "10.0.0.7:5000");
 
     let r = client.send("GET", "/api/v1/auth/me", None, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -122,7 +62,7 @@ async fn exercise(database: &TestDatabase) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "signed out");
 
     // Five wrong guesses lock the account for a while, even against the right password.
-    let mut guesser = Client { app: app.clone(), cookie: None, addr: "10.0.0.8:5000".parse().unwrap() };
+    let mut guesser = Client::new(&app, "10.0.0.8:5000");
     create_user(&db, "bob", "bob-password-1", Role::Viewer).await.unwrap();
     for _ in 0..5 {
         assert_eq!(guesser.login("bob", "nope-nope").await.status, StatusCode::UNAUTHORIZED);
@@ -148,7 +88,7 @@ async fn exercise(database: &TestDatabase) {
     .execute(&db.pool)
     .await
     .unwrap();
-    let mut service = Client { app: app.clone(), cookie: None, addr: "10.0.0.9:5000".parse().unwrap() };
+    let mut service = Client::new(&app, "10.0.0.9:5000");
     let bearer = [("authorization", "Bearer hoist_secret_123")];
     let r = service.send("GET", "/api/v1/auth/me", None, &bearer).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);

@@ -1,0 +1,118 @@
+//! `/api/v1/queues/...`: enqueue, get, list and act on jobs; list, pause and resume queues.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use hoist_queue::{Job, JobPage, JobState};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiJson;
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::services::jobs::{self as service, EnqueueRequest, QueueSummary};
+use crate::state::AppState;
+
+/// `POST /api/v1/queues/{queue}/jobs` → 202 with the id; 409 with the existing id when
+/// the dedup key is taken.
+pub async fn enqueue_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(queue): Path<String>,
+    ApiJson(request): ApiJson<EnqueueRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let enqueued = service::enqueue(&state, &principal, &queue, request).await?;
+    if enqueued.duplicate {
+        return Err(ApiError::Conflict {
+            message: "a job with this dedup key exists".into(),
+            existing_id: Some(enqueued.id),
+        });
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": enqueued.id, "queue": queue }))))
+}
+
+/// `GET /api/v1/queues/{queue}/jobs/{id}`
+pub async fn get_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(service::get_job(&state, &principal, &queue, &id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub cursor: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// `GET /api/v1/queues/{queue}/jobs?state=waiting&cursor=0&limit=50`
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(queue): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<JobPage>, ApiError> {
+    let job_state = match query.state.as_deref() {
+        None => JobState::Waiting,
+        Some(s) => JobState::parse(s).ok_or_else(|| ApiError::invalid("state", format!("unknown state {s:?}")))?,
+    };
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
+    }
+    Ok(Json(service::list_jobs(&state, &principal, &queue, job_state, query.cursor.unwrap_or(0), limit).await?))
+}
+
+/// `GET /api/v1/queues`
+pub async fn list_queues(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+    Ok(Json(service::list_queues(&state, &principal).await?))
+}
+
+/// `POST /api/v1/queues/{queue}/jobs/{id}/{action}` (cancel, retry, promote) and
+/// `DELETE /api/v1/queues/{queue}/jobs/{id}`.
+pub async fn job_action(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path((queue, id, action)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let action = match action.as_str() {
+        "cancel" => "cancel",
+        "retry" => "retry",
+        "promote" => "promote",
+        other => return Err(ApiError::NotFound(format!("action {other}"))),
+    };
+    Ok(Json(service::act(&state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), action).await?))
+}
+
+pub async fn remove_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    service::act(&state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), "remove").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/queues/{queue}/pause` and `/resume`
+pub async fn queue_action(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path((queue, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let action = match action.as_str() {
+        "pause" => "pause",
+        "resume" => "resume",
+        other => return Err(ApiError::NotFound(format!("action {other}"))),
+    };
+    Ok(Json(service::act(&state, &principal, Some(addr.ip().to_string()), &queue, None, action).await?))
+}

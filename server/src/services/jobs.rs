@@ -1,0 +1,140 @@
+//! Jobs and queues: enqueue, look up, list, act on; with each role's rights.
+
+use hoist_queue::{Enqueued, Job, JobOptions, JobPage, JobState, NewJob, Queue};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::api_error::ApiError;
+use crate::audit::{self, AuditEntry};
+use crate::auth::Principal;
+use crate::state::AppState;
+use crate::users::Role;
+
+/// What a client sends to enqueue a job.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnqueueRequest {
+    pub name: String,
+    #[serde(default)]
+    pub payload: serde_json::Value,
+    #[serde(default)]
+    pub options: JobOptions,
+}
+
+/// A queue and its counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueSummary {
+    pub name: String,
+    pub counts: hoist_queue::Counts,
+}
+
+fn can_operate(principal: &Principal) -> Result<(), ApiError> {
+    match principal.role {
+        Role::Admin | Role::Operator => Ok(()),
+        _ => Err(ApiError::Forbidden("this action needs the operator or admin role".into())),
+    }
+}
+
+fn queue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
+    Ok(Queue::new(&state.engine, name)?)
+}
+
+/// An end user sees only their own jobs; to them another's job does not exist.
+fn visible(principal: &Principal, job: &Job) -> bool {
+    principal.role != Role::User || job.owner.as_deref() == Some(principal.user_id.to_string().as_str())
+}
+
+async fn allowed_queues(state: &AppState, principal: &Principal) -> Result<Vec<String>, ApiError> {
+    let raw: String = sqlx::query_scalar("SELECT allowed_queues FROM users WHERE id = $1")
+        .bind(principal.user_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(serde_json::from_str(&raw).unwrap_or_default())
+}
+
+/// Adds a job. Operators and admins enqueue anywhere; an end user only to the queues an
+/// admin allowed them, and always as the job's owner; viewers never.
+pub async fn enqueue(
+    state: &AppState,
+    principal: &Principal,
+    queue_name: &str,
+    request: EnqueueRequest,
+) -> Result<Enqueued, ApiError> {
+    let mut options = request.options;
+    match principal.role {
+        Role::Admin | Role::Operator => {}
+        Role::User => {
+            if !allowed_queues(state, principal).await?.iter().any(|q| q == queue_name) {
+                return Err(ApiError::Forbidden(format!("you may not enqueue to {queue_name:?}")));
+            }
+            options.owner = Some(principal.user_id.to_string());
+        }
+        Role::Viewer => return Err(ApiError::Forbidden("viewers cannot enqueue".into())),
+    }
+    let queue = queue(state, queue_name)?;
+    let enqueued = queue.enqueue(NewJob { name: request.name, payload: request.payload, options }).await?;
+    Ok(enqueued)
+}
+
+pub async fn get_job(state: &AppState, principal: &Principal, queue_name: &str, id: &str) -> Result<Job, ApiError> {
+    let job = queue(state, queue_name)?.get_job(id).await?;
+    job.filter(|j| visible(principal, j)).ok_or_else(|| ApiError::NotFound(format!("job {id}")))
+}
+
+/// A page of a queue's jobs in one state, newest first. End users page through their own
+/// jobs only (filtered from the page; history search in SQL is the full answer).
+pub async fn list_jobs(
+    state: &AppState,
+    principal: &Principal,
+    queue_name: &str,
+    job_state: JobState,
+    offset: u64,
+    limit: u64,
+) -> Result<JobPage, ApiError> {
+    let mut page = queue(state, queue_name)?.list_jobs(job_state, offset, limit).await?;
+    page.jobs.retain(|j| visible(principal, j));
+    Ok(page)
+}
+
+pub async fn list_queues(state: &AppState, _principal: &Principal) -> Result<Vec<QueueSummary>, ApiError> {
+    let mut out = vec![];
+    for name in Queue::list_queues(&state.engine, "hoist").await? {
+        let counts = queue(state, &name)?.counts().await?;
+        out.push(QueueSummary { name, counts });
+    }
+    Ok(out)
+}
+
+/// A job or queue action by an operator: done, then written to the audit log with its
+/// outcome (failures too).
+pub async fn act(
+    state: &AppState,
+    principal: &Principal,
+    client_addr: Option<String>,
+    queue_name: &str,
+    job_id: Option<&str>,
+    action: &'static str,
+) -> Result<serde_json::Value, ApiError> {
+    can_operate(principal)?;
+    let queue = queue(state, queue_name)?;
+    let outcome: Result<serde_json::Value, ApiError> = async {
+        match (action, job_id) {
+            ("cancel", Some(id)) => Ok(json!({ "outcome": format!("{:?}", queue.cancel(id).await?).to_lowercase() })),
+            ("retry", Some(id)) => queue.retry_job(id).await.map(|_| json!({})).map_err(Into::into),
+            ("promote", Some(id)) => queue.promote(id).await.map(|_| json!({})).map_err(Into::into),
+            ("remove", Some(id)) => queue.remove(id).await.map(|_| json!({})).map_err(Into::into),
+            ("pause", None) => Ok(json!({ "changed": queue.pause().await? })),
+            ("resume", None) => Ok(json!({ "changed": queue.resume().await? })),
+            _ => Err(ApiError::invalid("action", format!("unknown action {action}"))),
+        }
+    }
+    .await;
+    let target = match job_id {
+        Some(id) => format!("{queue_name}/{id}"),
+        None => queue_name.to_string(),
+    };
+    let result = if outcome.is_ok() { "ok" } else { "failed" };
+    let entry = AuditEntry { action, target, params: json!({}), result, client_addr };
+    audit::record(&state.db, principal, entry).await?;
+    outcome
+}

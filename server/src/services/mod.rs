@@ -1,0 +1,4 @@
+//! Every operation, written once: REST handlers, server functions and the WebSocket call
+//! these with the caller, and these check what the caller may do.
+
+pub mod jobs;

@@ -1,0 +1,73 @@
+//! An HTTP client over the real router (oneshot), keeping the session cookie.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use clap::Parser;
+use hoist_server::config::{HttpConfig, StoreConfig};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+#[derive(Parser)]
+pub struct Args {
+    #[command(flatten)]
+    pub store: StoreConfig,
+    #[command(flatten)]
+    pub http: HttpConfig,
+}
+
+pub struct Client {
+    pub app: axum::Router,
+    pub cookie: Option<String>,
+    pub addr: SocketAddr,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Client {
+    pub fn new(app: &axum::Router, addr: &str) -> Self {
+        Client { app: app.clone(), cookie: None, addr: addr.parse().unwrap() }
+    }
+
+    pub async fn send(&mut self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut request = request.body(body).unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.addr));
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get(header::SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            self.cookie = Some(pair);
+        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body }
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Reply {
+        self.send("POST", "/api/v1/auth/login", Some(json!({ "username": username, "password": password })), &[]).await
+    }
+}

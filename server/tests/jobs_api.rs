@@ -1,0 +1,126 @@
+//! The jobs and queues API with each role, against real Redis and SQLite.
+
+mod common;
+
+use axum::http::StatusCode;
+use clap::Parser;
+use common::{Args, Client};
+use hoist_server::server::{build_state, router};
+use hoist_server::users::{Role, create_user};
+use hoist_testkit::{RedisServer, sqlite_database};
+use serde_json::json;
+
+#[tokio::test]
+async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let args = Args::parse_from([
+        "hoist",
+        "--redis-url",
+        &redis.url(),
+        "--database-url",
+        database.url(),
+        "--admin-password",
+        "admin-password-1",
+    ]);
+    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
+    let db = state.db.clone();
+    let app = router(state);
+    create_user(&db, "vera", "vera-password", Role::Viewer).await.unwrap();
+    let ulla = create_user(&db, "ulla", "ulla-password", Role::User).await.unwrap();
+    let otto = create_user(&db, "otto", "otto-password", Role::User).await.unwrap();
+    sqlx::query(r#"UPDATE users SET allowed_queues = '["sync"]' WHERE id IN ($1, $2)"#)
+        .bind(ulla)
+        .bind(otto)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let mut anonymous = Client::new(&app, "10.1.0.1:1");
+    assert_eq!(anonymous.send("GET", "/api/v1/queues", None, &[]).await.status, StatusCode::UNAUTHORIZED);
+
+    let mut admin = Client::new(&app, "10.1.0.2:1");
+    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
+    let h = [("x-csrf-token", csrf.as_str())];
+    let job = json!({ "name": "send-email", "payload": { "to": "a@example.com" }, "options": { "dedup_key": "e-1" } });
+    let r = admin.send("POST", "/api/v1/queues/emails/jobs", Some(job.clone()), &h).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = admin.send("POST", "/api/v1/queues/emails/jobs", Some(job), &h).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["error"]["existing_id"], id.as_str());
+
+    let r = admin.send("POST", "/api/v1/queues/emails/jobs", Some(json!({ "nme": "x" })), &h).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["error"]["field"], "nme");
+    let r = admin
+        .send("POST", "/api/v1/queues/emails/jobs", Some(json!({ "name": "x", "options": { "priority": 5000 } })), &h)
+        .await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("priority")));
+    let r = admin.send("POST", "/api/v1/queues/bad%7Bname/jobs", Some(json!({ "name": "x" })), &h).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("queue")));
+    let big = json!({ "name": "x", "payload": "y".repeat(600 * 1024) });
+    assert_eq!(
+        admin.send("POST", "/api/v1/queues/emails/jobs", Some(big), &h).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    let r = admin.send("GET", &format!("/api/v1/queues/emails/jobs/{id}"), None, &[]).await;
+    assert_eq!((r.status, r.body["state"].as_str()), (StatusCode::OK, Some("waiting")));
+    let r = admin.send("GET", "/api/v1/queues/emails/jobs?state=waiting", None, &[]).await;
+    assert_eq!(r.body["total"], 1);
+    assert_eq!(
+        admin.send("GET", "/api/v1/queues/emails/jobs?state=nope", None, &[]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let r = admin.send("GET", "/api/v1/queues", None, &[]).await;
+    assert_eq!(r.body[0]["name"], "emails");
+    assert_eq!(r.body[0]["counts"]["waiting"], 1);
+
+    // A viewer reads but cannot act, and the refusal is not an audit entry.
+    let mut viewer = Client::new(&app, "10.1.0.3:1");
+    let vcsrf = viewer.login("vera", "vera-password").await.body["csrf_token"].as_str().unwrap().to_string();
+    let vh = [("x-csrf-token", vcsrf.as_str())];
+    assert_eq!(viewer.send("GET", &format!("/api/v1/queues/emails/jobs/{id}"), None, &[]).await.status, StatusCode::OK);
+    assert_eq!(viewer.send("POST", "/api/v1/queues/emails/pause", None, &vh).await.status, StatusCode::FORBIDDEN);
+    let r = viewer.send("POST", "/api/v1/queues/emails/jobs", Some(json!({ "name": "x" })), &vh).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // An operator action is done and audited.
+    let r = admin.send("POST", "/api/v1/queues/emails/pause", None, &h).await;
+    assert_eq!((r.status, r.body["changed"].as_bool()), (StatusCode::OK, Some(true)));
+    let r = admin.send("POST", &format!("/api/v1/queues/emails/jobs/{id}/cancel"), None, &h).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = admin.send("POST", &format!("/api/v1/queues/emails/jobs/{id}/promote"), None, &h).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "a cancelled job cannot be promoted");
+    let audit: Vec<(String, String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT actor_name, action, target, result, client_addr FROM audit_log ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audit.len(), 3);
+    assert_eq!(audit[0], ("admin".into(), "pause".into(), "emails".into(), "ok".into(), Some("10.1.0.2".into())));
+    assert_eq!(audit[1].1, "cancel");
+    assert_eq!((audit[2].1.as_str(), audit[2].3.as_str()), ("promote", "failed"));
+
+    // End users: only allowed queues, always as owner, and blind to others' jobs.
+    let mut ulla_c = Client::new(&app, "10.1.0.4:1");
+    let ucsrf = ulla_c.login("ulla", "ulla-password").await.body["csrf_token"].as_str().unwrap().to_string();
+    let uh = [("x-csrf-token", ucsrf.as_str())];
+    let spoof = json!({ "name": "sync-connection", "options": { "owner": "someone-else" } });
+    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(spoof), &uh).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let ulla_job = r.body["id"].as_str().unwrap().to_string();
+    let r = ulla_c.send("GET", &format!("/api/v1/queues/sync/jobs/{ulla_job}"), None, &[]).await;
+    assert_eq!(r.body["owner"], ulla.to_string(), "owner forced to the caller");
+    assert_eq!(
+        ulla_c.send("POST", "/api/v1/queues/emails/jobs", Some(json!({ "name": "x" })), &uh).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut otto_c = Client::new(&app, "10.1.0.5:1");
+    otto_c.login("otto", "otto-password").await;
+    let r = otto_c.send("GET", &format!("/api/v1/queues/sync/jobs/{ulla_job}"), None, &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another user's job does not exist for them");
+    let r = otto_c.send("GET", "/api/v1/queues/sync/jobs", None, &[]).await;
+    assert_eq!(r.body["jobs"].as_array().unwrap().len(), 0);
+}
