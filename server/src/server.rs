@@ -83,6 +83,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues", get(crate::api::jobs::list_queues))
         .route("/api/v1/queues/{queue}/jobs", get(crate::api::jobs::list_jobs).post(crate::api::jobs::enqueue_job))
         .route("/api/v1/queues/{queue}/jobs/{id}", get(crate::api::jobs::get_job).delete(crate::api::jobs::remove_job))
+        .route("/api/v1/queues/{queue}/jobs/bulk", post(crate::api::jobs::enqueue_bulk))
+        .route("/api/v1/queues/{queue}/health", get(crate::api::jobs::queue_health))
+        .route("/api/v1/queues/{queue}/maintenance", post(crate::api::jobs::maintenance))
         .route("/api/v1/queues/{queue}/jobs/{id}/{action}", post(crate::api::jobs::job_action))
         .route("/api/v1/queues/{queue}/{action}", post(crate::api::jobs::queue_action))
         .leptos_routes_with_context(&state, routes, provide_backend.clone(), {

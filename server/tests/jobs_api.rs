@@ -124,3 +124,54 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     let r = otto_c.send("GET", "/api/v1/queues/sync/jobs", None, &[]).await;
     assert_eq!(r.body["jobs"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn bulk_enqueue_health_and_maintenance() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let args = Args::parse_from([
+        "hoist",
+        "--redis-url",
+        &redis.url(),
+        "--database-url",
+        database.url(),
+        "--admin-password",
+        "admin-password-1",
+    ]);
+    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
+    let app = router(state);
+    let mut admin = Client::new(&app, "10.2.0.1:1");
+    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
+    let h = [("x-csrf-token", csrf.as_str())];
+
+    let jobs: Vec<_> = (0..1200).map(|i| json!({ "name": "n", "payload": i })).collect();
+    let r = admin.send("POST", "/api/v1/queues/bulk/jobs/bulk", Some(json!({ "jobs": jobs })), &h).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("jobs")));
+    let jobs: Vec<_> = (0..1001).take(1000).map(|i| json!({ "name": "n", "payload": i })).collect();
+    let r = admin.send("POST", "/api/v1/queues/bulk/jobs/bulk", Some(json!({ "jobs": jobs })), &h).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(r.body["jobs"].as_array().unwrap().len(), 1000);
+
+    // 1000 waiting is not yet "more than 1000"; one more is.
+    let r = admin.send("GET", "/api/v1/queues/bulk/health", None, &[]).await;
+    assert_eq!((r.body["healthy"].as_bool(), r.body["counts"]["waiting"].as_u64()), (Some(true), Some(1000)));
+    admin.send("POST", "/api/v1/queues/bulk/jobs", Some(json!({ "name": "one-more" })), &h).await;
+    let r = admin.send("GET", "/api/v1/queues/bulk/health", None, &[]).await;
+    assert_eq!(r.body["healthy"], false);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("1001 jobs waiting"), "{:?}", r.body);
+
+    let r = admin.send("POST", "/api/v1/queues/bulk/maintenance", Some(json!({ "action": "drain" })), &h).await;
+    assert_eq!((r.status, r.body["affected"].as_u64()), (StatusCode::OK, Some(1001)));
+    let r = admin
+        .send("POST", "/api/v1/queues/bulk/maintenance", Some(json!({ "action": "clean", "state": "active" })), &h)
+        .await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("state")));
+    let r = admin
+        .send("POST", "/api/v1/queues/bulk/maintenance", Some(json!({ "action": "retry-all", "from": "dead" })), &h)
+        .await;
+    assert_eq!((r.status, r.body["affected"].as_u64()), (StatusCode::OK, Some(0)));
+    let r = admin.send("POST", "/api/v1/queues/bulk/maintenance", Some(json!({ "action": "explode" })), &h).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = admin.send("GET", "/api/v1/queues/bulk/health", None, &[]).await;
+    assert_eq!(r.body["healthy"], true);
+}

@@ -116,3 +116,43 @@ pub async fn queue_action(
     };
     Ok(Json(service::act(&state, &principal, Some(addr.ip().to_string()), &queue, None, action).await?))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub jobs: Vec<EnqueueRequest>,
+}
+
+/// `POST /api/v1/queues/{queue}/jobs/bulk` `{"jobs": [...]}` → 202 with each id and
+/// whether it was a duplicate; all or none.
+pub async fn enqueue_bulk(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(queue): Path<String>,
+    ApiJson(request): ApiJson<BulkRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let enqueued = service::enqueue_bulk(&state, &principal, &queue, request.jobs).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queue": queue, "jobs": enqueued }))))
+}
+
+/// `GET /api/v1/queues/{queue}/health`
+pub async fn queue_health(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Path(queue): Path<String>,
+) -> Result<Json<crate::services::health::QueueHealth>, ApiError> {
+    Ok(Json(crate::services::health::queue_health(&state, &queue, crate::db::now_ms()).await?))
+}
+
+/// `POST /api/v1/queues/{queue}/maintenance` with `{"action": "drain" | "clean" |
+/// "retry-all", ...}` → how many jobs it touched.
+pub async fn maintenance(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(queue): Path<String>,
+    ApiJson(action): ApiJson<service::Maintenance>,
+) -> Result<Json<Value>, ApiError> {
+    let affected = service::maintain(&state, &principal, Some(addr.ip().to_string()), &queue, action).await?;
+    Ok(Json(json!({ "affected": affected })))
+}

@@ -105,6 +105,93 @@ pub async fn list_queues(state: &AppState, _principal: &Principal) -> Result<Vec
     Ok(out)
 }
 
+/// Most jobs one bulk request may carry.
+pub const MAX_BULK: usize = 1000;
+
+/// Adds many jobs in one round trip, all or none.
+pub async fn enqueue_bulk(
+    state: &AppState,
+    principal: &Principal,
+    queue_name: &str,
+    requests: Vec<EnqueueRequest>,
+) -> Result<Vec<Enqueued>, ApiError> {
+    if requests.is_empty() || requests.len() > MAX_BULK {
+        return Err(ApiError::invalid("jobs", format!("send 1 to {MAX_BULK} jobs")));
+    }
+    let owner = match principal.role {
+        Role::Admin | Role::Operator => None,
+        Role::User => {
+            if !allowed_queues(state, principal).await?.iter().any(|q| q == queue_name) {
+                return Err(ApiError::Forbidden(format!("you may not enqueue to {queue_name:?}")));
+            }
+            Some(principal.user_id.to_string())
+        }
+        Role::Viewer => return Err(ApiError::Forbidden("viewers cannot enqueue".into())),
+    };
+    let jobs = requests
+        .into_iter()
+        .map(|r| {
+            let mut options = r.options;
+            if owner.is_some() {
+                options.owner = owner.clone();
+            }
+            NewJob { name: r.name, payload: r.payload, options }
+        })
+        .collect();
+    Ok(queue(state, queue_name)?.enqueue_bulk(jobs).await?)
+}
+
+/// Bulk queue maintenance by an operator, audited: drain, clean by state and age, retry
+/// all dead or cancelled jobs. Returns how many jobs it touched.
+pub async fn maintain(
+    state: &AppState,
+    principal: &Principal,
+    client_addr: Option<String>,
+    queue_name: &str,
+    action: Maintenance,
+) -> Result<u64, ApiError> {
+    can_operate(principal)?;
+    let queue = queue(state, queue_name)?;
+    let (name, params) = match &action {
+        Maintenance::Drain { include_delayed } => ("drain", json!({ "include_delayed": include_delayed })),
+        Maintenance::Clean { state, older_than_ms } => {
+            ("clean", json!({ "state": state, "older_than_ms": older_than_ms }))
+        }
+        Maintenance::RetryAll { from } => ("retry-all", json!({ "from": from })),
+    };
+    let outcome: Result<u64, ApiError> = match action {
+        Maintenance::Drain { include_delayed } => queue.drain(include_delayed).await.map_err(Into::into),
+        Maintenance::Clean { state, older_than_ms } => {
+            queue.clean(state, std::time::Duration::from_millis(older_than_ms)).await.map_err(Into::into)
+        }
+        Maintenance::RetryAll { from } => queue.retry_all(from).await.map_err(Into::into),
+    };
+    let result = match &outcome {
+        Ok(n) => format!("ok: {n} jobs"),
+        Err(_) => "failed".to_string(),
+    };
+    let entry = AuditEntry { action: name, target: queue_name.to_string(), params, result: &result, client_addr };
+    audit::record(&state.db, principal, entry).await?;
+    outcome
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Maintenance {
+    Drain {
+        #[serde(default)]
+        include_delayed: bool,
+    },
+    Clean {
+        state: JobState,
+        #[serde(default)]
+        older_than_ms: u64,
+    },
+    RetryAll {
+        from: JobState,
+    },
+}
+
 /// A job or queue action by an operator: done, then written to the audit log with its
 /// outcome (failures too).
 pub async fn act(

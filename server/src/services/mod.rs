@@ -1,4 +1,5 @@
 //! Every operation, written once: REST handlers, server functions and the WebSocket call
 //! these with the caller, and these check what the caller may do.
 
+pub mod health;
 pub mod jobs;
