@@ -1,4 +1,4 @@
-//! The command line: `hoist serve` (default) and `hoist migrate`.
+//! The command line: `hoist serve` (default), `migrate`, `user`, `token`, `enqueue`.
 
 use std::process::ExitCode;
 
@@ -28,6 +28,76 @@ pub enum Command {
         #[command(flatten)]
         store: StoreConfig,
     },
+    /// Manage accounts.
+    User {
+        #[command(flatten)]
+        store: StoreConfig,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API tokens for services.
+    Token {
+        #[command(flatten)]
+        store: StoreConfig,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Add a job from the shell; prints its id.
+    Enqueue {
+        #[command(flatten)]
+        store: StoreConfig,
+        /// Queue to add it to.
+        queue: String,
+        /// Job name (what the handler is chosen by).
+        name: String,
+        /// JSON payload.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Full job options as JSON (priority, delay, max_attempts, dedup_key, owner...).
+        #[arg(long)]
+        options: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create an account; without --password a generated one is printed once.
+    Add {
+        username: String,
+        #[arg(long, default_value = "viewer", value_parser = ["admin", "operator", "viewer", "user"])]
+        role: String,
+        #[arg(long, env = "HOIST_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set a new password; without --password a generated one is printed once.
+    Passwd {
+        username: String,
+        #[arg(long, env = "HOIST_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Stop an account from signing in (its sessions end at their next request).
+    Disable { username: String },
+    /// Let a disabled account sign in again.
+    Enable { username: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Create a token acting as USERNAME; the secret is printed once.
+    Create {
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// Revoke a token by its id.
+    Revoke { id: i64 },
 }
 
 pub fn main() -> ExitCode {
@@ -59,11 +129,98 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve { store, http } => crate::server::serve(store, http).await,
         Command::Migrate { store } => {
-            store.validate()?;
-            let db = Db::connect(&store.resolved_database_url()).await?;
-            db.migrate().await?;
+            let db = open_db(&store).await?;
             println!("migrations applied ({})", db.kind.as_str());
             Ok(())
         }
+        Command::User { store, action } => user_command(&open_db(&store).await?, action).await,
+        Command::Token { store, action } => token_command(&open_db(&store).await?, action).await,
+        Command::Enqueue { store, queue, name, payload, options } => {
+            store.validate()?;
+            let payload: serde_json::Value =
+                serde_json::from_str(&payload).map_err(|e| anyhow::anyhow!("--payload: not JSON: {e}"))?;
+            let options: hoist_queue::JobOptions = match options {
+                Some(raw) => serde_json::from_str(&raw).map_err(|e| anyhow::anyhow!("--options: {e}"))?,
+                None => Default::default(),
+            };
+            let redis = hoist_queue::RedisConnection::connect(&store.redis_url)
+                .await
+                .map_err(|e| anyhow::anyhow!("REDIS_URL: cannot connect: {e}"))?;
+            let queue = hoist_queue::Queue::new(&redis, &queue)?;
+            let enqueued = queue.enqueue(hoist_queue::NewJob { name, payload, options }).await?;
+            if enqueued.duplicate {
+                println!("{} (existing job with this dedup key)", enqueued.id);
+            } else {
+                println!("{}", enqueued.id);
+            }
+            Ok(())
+        }
     }
+}
+
+async fn open_db(store: &StoreConfig) -> anyhow::Result<Db> {
+    store.validate()?;
+    let db = Db::connect(&store.resolved_database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn user_command(db: &Db, action: UserAction) -> anyhow::Result<()> {
+    use crate::users::{Role, create_user, generate_password, list_users, set_disabled, set_password};
+    match action {
+        UserAction::Add { username, role, password } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role: unknown role {role:?}"))?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (generate_password(), true),
+            };
+            create_user(db, &username, &password, role).await?;
+            println!("created {username} ({})", role.as_str());
+            if generated {
+                println!("password: {password} (shown once)");
+            }
+        }
+        UserAction::Passwd { username, password } => {
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (generate_password(), true),
+            };
+            anyhow::ensure!(set_password(db, &username, &password).await?, "no user {username:?}");
+            println!("password changed for {username}");
+            if generated {
+                println!("password: {password} (shown once)");
+            }
+        }
+        UserAction::List => {
+            for user in list_users(db).await? {
+                let state = if user.disabled { "disabled" } else { "active" };
+                println!("{:>5}  {:<24} {:<9} {state}", user.id, user.username, user.role);
+            }
+        }
+        UserAction::Disable { username } => {
+            anyhow::ensure!(set_disabled(db, &username, true).await?, "no user {username:?}");
+            println!("disabled {username}");
+        }
+        UserAction::Enable { username } => {
+            anyhow::ensure!(set_disabled(db, &username, false).await?, "no user {username:?}");
+            println!("enabled {username}");
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(db: &Db, action: TokenAction) -> anyhow::Result<()> {
+    use crate::tokens::{create_token, revoke_token};
+    match action {
+        TokenAction::Create { username, name, scopes, expires_in_days } => {
+            let token = create_token(db, &username, &name, &scopes, expires_in_days).await?;
+            println!("token {} for {username}: {}", token.id, token.secret);
+            println!("(shown once; send it as `Authorization: Bearer <token>`)");
+        }
+        TokenAction::Revoke { id } => {
+            anyhow::ensure!(revoke_token(db, id).await?, "no live token {id}");
+            println!("revoked token {id}");
+        }
+    }
+    Ok(())
 }

@@ -14,4 +14,5 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod telemetry;
+pub mod tokens;
 pub mod users;

@@ -158,3 +158,61 @@ mod tests {
         assert!(!valid_username(&"x".repeat(65)));
     }
 }
+
+/// Sets a new password; false when there is no such user.
+pub async fn set_password(db: &Db, username: &str, password: &str) -> Result<bool, UserError> {
+    if password.chars().count() < 8 {
+        return Err(UserError::WeakPassword);
+    }
+    let hash = hash_password(password)?;
+    let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE username = $3")
+        .bind(hash)
+        .bind(now_ms())
+        .bind(username)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables or enables an account; false when there is no such user.
+pub async fn set_disabled(db: &Db, username: &str, disabled: bool) -> Result<bool, UserError> {
+    let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE username = $3")
+        .bind(i64::from(disabled))
+        .bind(now_ms())
+        .bind(username)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// An account as listed to admins (never the hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, UserError> {
+    let rows: Vec<(i64, String, String, i64, i64)> =
+        sqlx::query_as("SELECT id, username, role, disabled, created_at FROM users ORDER BY username")
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, role, disabled, created_at)| UserSummary {
+            id,
+            username,
+            role,
+            disabled: disabled != 0,
+            created_at,
+        })
+        .collect())
+}
+
+/// A random password for accounts created without one.
+pub fn generate_password() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}

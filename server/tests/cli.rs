@@ -1,0 +1,81 @@
+//! The `hoist` binary's admin commands, run as an operator would.
+
+use std::process::Command;
+
+use hoist_queue::{Queue, RedisConnection};
+use hoist_server::auth::token_hash;
+use hoist_server::db::Db;
+use hoist_server::users::verify_password;
+use hoist_testkit::{RedisServer, sqlite_database};
+
+fn hoist(redis: &str, db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(args)
+        .env("REDIS_URL", redis)
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "error")
+        .env_remove("HOIST_NEW_PASSWORD")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn users_tokens_and_enqueue_from_the_shell() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let run = |args: &[&str]| hoist(&redis.url(), database.url(), args);
+
+    let (ok, out, _) = run(&["user", "add", "olga", "--role", "operator"]);
+    assert!(ok, "{out}");
+    let generated =
+        out.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().split(' ').next().unwrap().to_string();
+    let (ok, _, err) = run(&["user", "add", "olga"]);
+    assert!(!ok && err.starts_with("error: ") && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&["user", "add", "x", "--role", "root"]);
+    assert!(!ok && err.contains("root"), "{err}");
+
+    let db = Db::connect(database.url()).await.unwrap();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'olga'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(verify_password(&generated, &hash));
+
+    assert!(run(&["user", "passwd", "olga", "--password", "new-password-9"]).0);
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'olga'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(verify_password("new-password-9", &hash));
+    assert!(run(&["user", "disable", "olga"]).0);
+    let (_, list, _) = run(&["user", "list"]);
+    assert!(list.lines().any(|l| l.contains("olga") && l.contains("operator") && l.ends_with("disabled")), "{list}");
+    assert!(!run(&["user", "disable", "nobody"]).0);
+
+    let (ok, out, _) = run(&["token", "create", "olga", "--name", "ci", "--scopes", "jobs:write,jobs:read"]);
+    assert!(ok, "{out}");
+    let secret = out.split_whitespace().find(|w| w.starts_with("hoist_")).unwrap().to_string();
+    let scopes: String = sqlx::query_scalar("SELECT scopes FROM api_tokens WHERE token_hash = $1")
+        .bind(token_hash(&secret))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(scopes, r#"["jobs:write","jobs:read"]"#);
+    assert!(run(&["token", "revoke", "1"]).0);
+    assert!(!run(&["token", "revoke", "1"]).0, "already revoked");
+
+    let (ok, out, err) = run(&["enqueue", "emails", "welcome", "--payload", r#"{"to":"a@example.com"}"#]);
+    assert!(ok, "{err}");
+    let id = out.trim().to_string();
+    let connection = RedisConnection::connect(&redis.url()).await.unwrap();
+    let job = Queue::new(&connection, "emails").unwrap().get_job(&id).await.unwrap().expect("enqueued");
+    assert_eq!(job.payload["to"], "a@example.com");
+    let (ok, _, err) = run(&["enqueue", "emails", "welcome", "--payload", "{nope"]);
+    assert!(!ok && err.starts_with("error: --payload"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
