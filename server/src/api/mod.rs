@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`: thin handlers over the services.
 
+pub mod admin;
 pub mod jobs;
 
 use axum::extract::FromRequest;

@@ -1,5 +1,6 @@
 //! Every operation, written once: REST handlers, server functions and the WebSocket call
 //! these with the caller, and these check what the caller may do.
 
+pub mod admin;
 pub mod health;
 pub mod jobs;
