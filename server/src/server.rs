@@ -83,7 +83,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users", get(crate::api::admin::list_users).post(crate::api::admin::add_user))
         .route("/api/v1/users/{username}", axum::routing::patch(crate::api::admin::change_user))
         .route("/api/v1/audit", get(crate::api::admin::audit_log))
+        .route("/api/v1/schedules", get(crate::api::schedules::list))
+        .route(
+            "/api/v1/schedules/{name}",
+            get(crate::api::schedules::get).put(crate::api::schedules::put).delete(crate::api::schedules::delete),
+        )
+        .route("/api/v1/schedules/{name}/{action}", post(crate::api::schedules::action))
         .route("/api/v1/queues", get(crate::api::jobs::list_queues))
+        .route("/api/v1/queues/{queue}/metrics", get(crate::api::jobs::metrics))
         .route("/api/v1/queues/{queue}/jobs", get(crate::api::jobs::list_jobs).post(crate::api::jobs::enqueue_job))
         .route("/api/v1/queues/{queue}/jobs/{id}", get(crate::api::jobs::get_job).delete(crate::api::jobs::remove_job))
         .route("/api/v1/queues/{queue}/jobs/bulk", post(crate::api::jobs::enqueue_bulk))

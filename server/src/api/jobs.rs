@@ -156,3 +156,26 @@ pub async fn maintenance(
     let affected = service::maintain(&state, &principal, Some(addr.ip().to_string()), &queue, action).await?;
     Ok(Json(json!({ "affected": affected })))
 }
+
+#[derive(Deserialize)]
+pub struct MetricsQuery {
+    /// How many minutes back from now (default 60, at most 14 days).
+    pub minutes: Option<i64>,
+}
+
+/// `GET /api/v1/queues/{queue}/metrics?minutes=60`: completed, failed, dead and run time
+/// per minute, oldest first.
+pub async fn metrics(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Path(queue): Path<String>,
+    Query(query): Query<MetricsQuery>,
+) -> Result<Json<Vec<hoist_queue::MinuteStats>>, ApiError> {
+    let minutes = query.minutes.unwrap_or(60);
+    if !(1..=14 * 24 * 60).contains(&minutes) {
+        return Err(ApiError::invalid("minutes", "must be between 1 and 20160 (14 days)"));
+    }
+    let now = crate::db::now_ms() / 60_000;
+    let queue = hoist_queue::Queue::new(&state.engine, &queue)?;
+    Ok(Json(queue.stats(now - minutes + 1, now).await?))
+}

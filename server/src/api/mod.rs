@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod jobs;
+pub mod schedules;
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;

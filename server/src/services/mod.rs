@@ -4,3 +4,4 @@
 pub mod admin;
 pub mod health;
 pub mod jobs;
+pub mod schedules;

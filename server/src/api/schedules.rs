@@ -1,0 +1,64 @@
+//! `/api/v1/schedules`: list, get (with recent fires), put, delete, pause, resume, run.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use hoist_queue::{ScheduleInfo, ScheduleSpec};
+use serde_json::{Value, json};
+
+use super::ApiJson;
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::services::schedules::{self as service, ScheduleDetail};
+use crate::state::AppState;
+
+pub async fn list(State(state): State<AppState>, _principal: Principal) -> Result<Json<Vec<ScheduleInfo>>, ApiError> {
+    Ok(Json(service::list(&state).await?))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<ScheduleDetail>, ApiError> {
+    Ok(Json(service::get(&state, &name).await?))
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    ApiJson(spec): ApiJson<ScheduleSpec>,
+) -> Result<Json<ScheduleDetail>, ApiError> {
+    service::upsert(&state, &principal, Some(addr.ip().to_string()), &name, spec).await?;
+    Ok(Json(service::get(&state, &name).await?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service::act(&state, &principal, Some(addr.ip().to_string()), &name, "remove").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn action(
+    State(state): State<AppState>,
+    principal: Principal,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path((name, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let action = match action.as_str() {
+        "pause" => "pause",
+        "resume" => "resume",
+        "run" => "run",
+        other => return Err(ApiError::NotFound(format!("action {other}"))),
+    };
+    let enqueued = service::act(&state, &principal, Some(addr.ip().to_string()), &name, action).await?;
+    Ok(Json(json!({ "jobs": enqueued })))
+}
