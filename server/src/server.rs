@@ -89,6 +89,9 @@ pub fn router(state: AppState) -> Router {
             get(crate::api::schedules::get).put(crate::api::schedules::put).delete(crate::api::schedules::delete),
         )
         .route("/api/v1/schedules/{name}/{action}", post(crate::api::schedules::action))
+        .route("/api/v1/dead-letters", get(crate::api::dead_letters::list))
+        .route("/api/v1/dead-letters/requeue", post(crate::api::dead_letters::requeue))
+        .route("/api/v1/dead-letters/purge", post(crate::api::dead_letters::purge))
         .route("/api/v1/queues", get(crate::api::jobs::list_queues))
         .route("/api/v1/queues/{queue}/metrics", get(crate::api::jobs::metrics))
         .route("/api/v1/queues/{queue}/jobs", get(crate::api::jobs::list_jobs).post(crate::api::jobs::enqueue_job))
