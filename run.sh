@@ -11,4 +11,4 @@ cargo leptos build --release
 
 export LEPTOS_SITE_ROOT="$HOIST_ROOT/target/site"
 export HOIST_DATA_DIR="${HOIST_DATA_DIR:-$HOIST_ROOT/data}"
-exec "$HOIST_ROOT/target/release/hoist" serve "$@"
+exec "$HOIST_ROOT/target/release/hoist" serve --demo "$@"

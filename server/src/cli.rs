@@ -23,6 +23,16 @@ pub enum Command {
         #[command(flatten)]
         http: HttpConfig,
     },
+    /// Run workers and the scheduler only (scale out: run as many as you like on one
+    /// Redis), with `/healthz` and `/readyz` on HTTP.
+    Worker {
+        /// Redis holding the queues.
+        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
+        /// Address for the health endpoints.
+        #[arg(long, env = "HOIST_WORKER_ADDR", default_value = "127.0.0.1:3100")]
+        addr: std::net::SocketAddr,
+    },
     /// Apply the SQL migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -128,6 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Serve { store, http } => crate::server::serve(store, http).await,
+        Command::Worker { redis_url, addr } => crate::worker::run(&redis_url, addr).await,
         Command::Migrate { store } => {
             let db = open_db(&store).await?;
             println!("migrations applied ({})", db.kind.as_str());

@@ -73,6 +73,10 @@ pub struct HttpConfig {
     #[arg(long, env = "HOIST_INSECURE_COOKIES", default_value_t = false)]
     pub insecure_cookies: bool,
 
+    /// Also run a demo workload: a schedule that enqueues a `demo-sync` job every 10 s.
+    #[arg(long, env = "HOIST_DEMO", default_value_t = false)]
+    pub demo: bool,
+
     /// Sessions end after this many hours without a request.
     #[arg(long, env = "HOIST_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: i64,

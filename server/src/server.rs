@@ -118,11 +118,17 @@ pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
         reason: format!("cannot listen on {}: {e}", http.addr),
     })?;
     let addr = listener.local_addr()?;
+    let runtime = crate::runtime::Runtime::start(&state.engine, &crate::processors::builtin())?;
+    if http.demo {
+        crate::processors::demo::declare_schedule(&state.engine).await?;
+    }
     print_welcome(&format!("http://{addr}"), &admin);
     tracing::info!(%addr, database = state.db.kind.as_str(), "serving");
     axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // HTTP has stopped taking requests; now let running jobs finish.
+    runtime.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

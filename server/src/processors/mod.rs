@@ -1,0 +1,42 @@
+//! Job handlers the server hosts, registered per queue in one [`Registry`]. A user's own
+//! processor is added the same way as the built-in ones.
+
+pub mod demo;
+
+use std::collections::BTreeMap;
+
+use hoist_queue::{Handler, Handlers};
+
+/// Which handler runs each job name of each queue.
+#[derive(Clone, Default)]
+pub struct Registry {
+    queues: BTreeMap<String, Handlers>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `handler` for jobs named `job_name` in `queue`.
+    pub fn register(&mut self, queue: &str, job_name: &str, handler: impl Handler) -> &mut Self {
+        let handlers = self.queues.remove(queue).unwrap_or_default().on(job_name, handler);
+        self.queues.insert(queue.to_string(), handlers);
+        self
+    }
+
+    pub fn queues(&self) -> impl Iterator<Item = (&str, &Handlers)> {
+        self.queues.iter().map(|(name, handlers)| (name.as_str(), handlers))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+}
+
+/// The processors this build ships.
+pub fn builtin() -> Registry {
+    let mut registry = Registry::new();
+    demo::register(&mut registry);
+    registry
+}

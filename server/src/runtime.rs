@@ -1,0 +1,77 @@
+//! What a `serve` or `worker` process runs besides HTTP: the scheduler and one worker per
+//! registered queue, with per-queue concurrency from the environment.
+
+use hoist_queue::{CancellationToken, Queue, RedisConnection, Scheduler, Worker, WorkerOptions, WorkerStatus};
+use tokio::task::JoinSet;
+
+use crate::processors::Registry;
+
+/// `HOIST_QUEUE_<NAME>_CONCURRENCY` (name upper-cased, `-`, `.` and `:` as `_`), else 5.
+pub fn concurrency_for(queue: &str) -> usize {
+    let key = format!("HOIST_QUEUE_{}_CONCURRENCY", queue.to_uppercase().replace(['-', '.', ':'], "_"));
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(5)
+}
+
+/// The running workers and scheduler.
+pub struct Runtime {
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    pub workers: Vec<(String, WorkerStatus)>,
+}
+
+impl Runtime {
+    pub fn start(redis: &RedisConnection, registry: &Registry) -> anyhow::Result<Runtime> {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut workers = vec![];
+        for (name, handlers) in registry.queues() {
+            let queue = Queue::new(redis, name)?;
+            let options = WorkerOptions { concurrency: concurrency_for(name), ..WorkerOptions::default() };
+            let worker = Worker::new(queue, handlers.clone(), options);
+            workers.push((name.to_string(), worker.status()));
+            let token = shutdown.clone();
+            let queue_name = name.to_string();
+            tasks.spawn(async move {
+                if let Err(e) = worker.run(token).await {
+                    tracing::error!(queue = %queue_name, error = %e, "worker stopped with an error");
+                }
+            });
+        }
+        let scheduler = Scheduler::new(redis);
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = scheduler.run(token).await {
+                tracing::error!(error = %e, "scheduler stopped with an error");
+            }
+        });
+        Ok(Runtime { shutdown, tasks, workers })
+    }
+
+    /// True while every worker claims jobs.
+    pub fn accepting_jobs(&self) -> bool {
+        self.workers.iter().all(|(_, status)| status.accepting_jobs())
+    }
+
+    /// Stops claiming, lets running jobs finish (each worker's grace period), then returns.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::concurrency_for;
+
+    #[test]
+    fn concurrency_comes_from_the_queue_variable() {
+        // SAFETY: no other test reads these variables.
+        unsafe {
+            std::env::set_var("HOIST_QUEUE_SYNC_TRANSACTIONS_CONCURRENCY", "12");
+            std::env::set_var("HOIST_QUEUE_BROKEN_CONCURRENCY", "zero");
+        }
+        assert_eq!(concurrency_for("sync-transactions"), 12);
+        assert_eq!(concurrency_for("broken"), 5, "unparseable falls back to the default");
+        assert_eq!(concurrency_for("unset"), 5);
+    }
+}

@@ -1,0 +1,44 @@
+//! `hoist worker`: workers and the scheduler without the dashboard, for scaling out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::error::StartupError;
+use crate::runtime::Runtime;
+
+pub async fn run(redis_url: &str, addr: SocketAddr) -> anyhow::Result<()> {
+    let engine = hoist_queue::RedisConnection::connect(redis_url).await.map_err(|e| StartupError::Unreachable {
+        variable: "REDIS_URL",
+        target: crate::db::redact(redis_url),
+        reason: e.to_string(),
+    })?;
+    let runtime = Arc::new(tokio::sync::Mutex::new(Some(Runtime::start(&engine, &crate::processors::builtin())?)));
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {
+        variable: "HOIST_WORKER_ADDR",
+        reason: format!("cannot listen on {addr}: {e}"),
+    })?;
+    let ready = {
+        let runtime = runtime.clone();
+        move || {
+            let runtime = runtime.clone();
+            async move {
+                let accepting = runtime.lock().await.as_ref().is_some_and(|r| r.accepting_jobs());
+                let code = if accepting { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                (code, Json(json!({ "accepting_jobs": accepting })))
+            }
+        }
+    };
+    let app = Router::new().route("/healthz", get(crate::health::healthz)).route("/readyz", get(ready));
+    println!("hoist worker running; health on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(crate::server::shutdown_signal()).await?;
+    if let Some(runtime) = runtime.lock().await.take() {
+        runtime.stop().await;
+    }
+    Ok(())
+}

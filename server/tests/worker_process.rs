@@ -1,0 +1,79 @@
+//! `hoist worker` as a process: it runs the registered processors and stops cleanly.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hoist_queue::{JobState, NewJob, Queue, RedisConnection};
+use hoist_testkit::RedisServer;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_process_runs_jobs_and_stops_on_sigterm() {
+    let redis = RedisServer::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .arg("worker")
+        .env("REDIS_URL", redis.url())
+        .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))
+        .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let connection = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&connection, "demo").unwrap();
+    let e = queue
+        .enqueue(NewJob::new("demo-sync", json!({ "duration_ms": 200, "fail_first_attempt": true })))
+        .await
+        .unwrap();
+    let mut job = None;
+    for _ in 0..300 {
+        let j = queue.get_job(&e.id).await.unwrap().unwrap();
+        if j.state == JobState::Completed {
+            job = Some(j);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let job = job.expect("the worker process completed the job");
+    assert_eq!(job.attempts, 2, "failed once on purpose, then retried");
+    assert_eq!(job.progress.unwrap().stage.as_deref(), Some("completed"));
+    assert_eq!(job.result, Some(json!({ "accounts": 3, "transactions": 42 })));
+
+    let workers = queue.workers(Duration::from_secs(60)).await.unwrap();
+    assert!(!workers.is_empty(), "the worker checks in");
+    let ready = reqwest_get(port, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+
+    // SIGTERM: a graceful stop.
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(code) = child.try_wait().unwrap() {
+            exited = Some(code);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(exited.expect("stopped within 10 s").success());
+    assert!(queue.workers(Duration::from_secs(60)).await.unwrap().is_empty(), "signed off");
+}
+
+/// A bare HTTP/1.1 GET, to keep the test free of an HTTP client dependency.
+async fn reqwest_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..100 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("worker health endpoint never answered");
+}
