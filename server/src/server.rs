@@ -52,6 +52,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         secure_cookies: !http.insecure_cookies,
         session_hours: http.session_hours,
         engine,
+        metrics: crate::metrics::Metrics::default(),
     };
     Ok((state, admin))
 }
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(crate::health::healthz))
         .route("/readyz", get(crate::health::readyz))
+        .route("/metrics", get(crate::metrics::render))
         .route("/api/v1/auth/login", post(crate::auth::login::login))
         .route("/api/v1/auth/logout", post(crate::auth::login::logout))
         .route("/api/v1/auth/me", get(crate::auth::login::me))

@@ -22,6 +22,7 @@ pub struct AppState {
     pub session_hours: i64,
     /// The engine's connection, shared by every queue handle.
     pub engine: hoist_queue::RedisConnection,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -114,3 +114,21 @@ async fn malformed_urls_name_their_variable() {
     let err = build_state(&args.store, &args.http).await.err().unwrap();
     assert!(format!("{err:#}").starts_with("DATABASE_URL:"), "{err:#}");
 }
+
+#[tokio::test]
+async fn metrics_expose_queue_counts_without_auth() {
+    let redis = RedisServer::start();
+    let db = sqlite_database();
+    let args = config(&redis.url(), &db);
+    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
+    let queue = hoist_queue::Queue::new(&state.engine, "mailer").unwrap();
+    queue.enqueue(hoist_queue::NewJob::new("send", serde_json::json!({}))).await.unwrap();
+    queue.enqueue(hoist_queue::NewJob::new("send", serde_json::json!({}))).await.unwrap();
+    queue.pause().await.unwrap();
+    let app = router(state);
+    let (status, body) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"hoist_jobs{queue="mailer",state="waiting"} 2"#), "{body}");
+    assert!(body.contains(r#"hoist_queue_paused{queue="mailer"} 1"#), "{body}");
+    assert!(body.contains("# HELP hoist_jobs Jobs per queue and state"), "{body}");
+}
