@@ -3,29 +3,13 @@
 mod common;
 
 use axum::http::StatusCode;
-use clap::Parser;
-use common::{Args, Client};
-use hoist_server::server::{build_state, router};
-use hoist_testkit::{RedisServer, sqlite_database};
+use common::Client;
 use serde_json::json;
 
 #[tokio::test]
 async fn admins_manage_users_and_read_the_audit_log() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let args = Args::parse_from([
-        "hoist",
-        "--redis-url",
-        &redis.url(),
-        "--database-url",
-        database.url(),
-        "--admin-password",
-        "admin-password-1",
-    ]);
-    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
-    let app = router(state);
-    let mut admin = Client::new(&app, "10.3.0.1:1");
-    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
+    let t = common::TestApp::start().await;
+    let (app, mut admin, csrf) = (t.app.clone(), t.admin, t.csrf);
     let h = [("x-csrf-token", csrf.as_str())];
 
     let new = json!({ "username": "opal", "password": "opal-password", "role": "operator" });
@@ -69,7 +53,7 @@ async fn admins_manage_users_and_read_the_audit_log() {
     let actions: Vec<&str> = r.body.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["user.change", "user.add", "user.add", "user.add"], "newest first, failures too");
     assert_eq!(r.body[0]["params"]["role"], "viewer");
-    assert_eq!(r.body[0]["client_addr"], "10.3.0.1");
+    assert_eq!(r.body[0]["client_addr"], "10.9.0.1");
     let oldest = r.body[3]["id"].as_i64().unwrap();
     let r = admin.send("GET", &format!("/api/v1/audit?before={oldest}"), None, &[]).await;
     assert!(r.body.as_array().unwrap().is_empty());

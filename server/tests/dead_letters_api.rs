@@ -5,31 +5,15 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use clap::Parser;
-use common::{Args, Client};
 use hoist_queue::{
     CancellationToken, JobError, JobOptions, NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn,
 };
-use hoist_server::server::{build_state, router};
-use hoist_testkit::{RedisServer, sqlite_database};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_requeue_and_purge_dead_letters() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let args = Args::parse_from([
-        "hoist",
-        "--redis-url",
-        &redis.url(),
-        "--database-url",
-        database.url(),
-        "--admin-password",
-        "admin-password-1",
-    ]);
-    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
-    let app = router(state);
-
+    let t = common::TestApp::start().await;
+    let redis = &t.redis;
     // Fill two dead-letter queues with real failures.
     let connection = RedisConnection::connect(&redis.url()).await.unwrap();
     let once = JobOptions { max_attempts: 1, ..Default::default() };
@@ -52,8 +36,7 @@ async fn browse_requeue_and_purge_dead_letters() {
     }
     stop.cancel();
 
-    let mut admin = Client::new(&app, "10.5.0.1:1");
-    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
+    let (mut admin, csrf) = (t.admin, t.csrf);
     let h = [("x-csrf-token", csrf.as_str())];
 
     let all = admin.send("GET", "/api/v1/dead-letters", None, &[]).await;

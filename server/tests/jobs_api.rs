@@ -3,29 +3,14 @@
 mod common;
 
 use axum::http::StatusCode;
-use clap::Parser;
-use common::{Args, Client};
-use hoist_server::server::{build_state, router};
+use common::Client;
 use hoist_server::users::{Role, create_user};
-use hoist_testkit::{RedisServer, sqlite_database};
 use serde_json::json;
 
 #[tokio::test]
 async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let args = Args::parse_from([
-        "hoist",
-        "--redis-url",
-        &redis.url(),
-        "--database-url",
-        database.url(),
-        "--admin-password",
-        "admin-password-1",
-    ]);
-    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
-    let db = state.db.clone();
-    let app = router(state);
+    let t = common::TestApp::start().await;
+    let (app, db) = (t.app.clone(), t.db.clone());
     create_user(&db, "vera", "vera-password", Role::Viewer).await.unwrap();
     let ulla = create_user(&db, "ulla", "ulla-password", Role::User).await.unwrap();
     let otto = create_user(&db, "otto", "otto-password", Role::User).await.unwrap();
@@ -39,8 +24,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     let mut anonymous = Client::new(&app, "10.1.0.1:1");
     assert_eq!(anonymous.send("GET", "/api/v1/queues", None, &[]).await.status, StatusCode::UNAUTHORIZED);
 
-    let mut admin = Client::new(&app, "10.1.0.2:1");
-    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
+    let (mut admin, csrf) = (t.admin, t.csrf);
     let h = [("x-csrf-token", csrf.as_str())];
     let job = json!({ "name": "send-email", "payload": { "to": "a@example.com" }, "options": { "dedup_key": "e-1" } });
     let r = admin.send("POST", "/api/v1/queues/emails/jobs", Some(job.clone()), &h).await;
@@ -99,7 +83,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
             .await
             .unwrap();
     assert_eq!(audit.len(), 3);
-    assert_eq!(audit[0], ("admin".into(), "pause".into(), "emails".into(), "ok".into(), Some("10.1.0.2".into())));
+    assert_eq!(audit[0], ("admin".into(), "pause".into(), "emails".into(), "ok".into(), Some("10.9.0.1".into())));
     assert_eq!(audit[1].1, "cancel");
     assert_eq!((audit[2].1.as_str(), audit[2].3.as_str()), ("promote", "failed"));
 
@@ -127,21 +111,8 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
 
 #[tokio::test]
 async fn bulk_enqueue_health_and_maintenance() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let args = Args::parse_from([
-        "hoist",
-        "--redis-url",
-        &redis.url(),
-        "--database-url",
-        database.url(),
-        "--admin-password",
-        "admin-password-1",
-    ]);
-    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
-    let app = router(state);
-    let mut admin = Client::new(&app, "10.2.0.1:1");
-    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
+    let t = common::TestApp::start().await;
+    let (mut admin, csrf) = (t.admin, t.csrf);
     let h = [("x-csrf-token", csrf.as_str())];
 
     let jobs: Vec<_> = (0..1200).map(|i| json!({ "name": "n", "payload": i })).collect();

@@ -3,32 +3,15 @@
 mod common;
 
 use axum::http::StatusCode;
-use clap::Parser;
-use common::{Args, Client};
-use hoist_server::server::{build_state, router};
+use common::Client;
 use hoist_server::users::{Role, create_user};
-use hoist_testkit::{RedisServer, sqlite_database};
 use serde_json::json;
 
 #[tokio::test]
 async fn schedules_crud_run_now_and_metrics() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let args = Args::parse_from([
-        "hoist",
-        "--redis-url",
-        &redis.url(),
-        "--database-url",
-        database.url(),
-        "--admin-password",
-        "admin-password-1",
-    ]);
-    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
-    let db = state.db.clone();
-    let app = router(state);
+    let t = common::TestApp::start().await;
+    let (app, db, mut admin, csrf) = (t.app.clone(), t.db.clone(), t.admin, t.csrf);
     create_user(&db, "vic", "vic-password", Role::Viewer).await.unwrap();
-    let mut admin = Client::new(&app, "10.4.0.1:1");
-    let csrf = admin.login("admin", "admin-password-1").await.body["csrf_token"].as_str().unwrap().to_string();
     let h = [("x-csrf-token", csrf.as_str())];
 
     let spec = json!({

@@ -71,3 +71,47 @@ impl Client {
         self.send("POST", "/api/v1/auth/login", Some(json!({ "username": username, "password": password })), &[]).await
     }
 }
+
+/// A server on a fresh Redis and SQLite database, with the first admin signed in.
+pub struct TestApp {
+    pub redis: hoist_testkit::RedisServer,
+    pub database: hoist_testkit::TestDatabase,
+    pub app: axum::Router,
+    pub db: hoist_server::db::Db,
+    pub admin: Client,
+    pub csrf: String,
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_on(hoist_testkit::sqlite_database()).await
+    }
+
+    pub async fn start_on(database: hoist_testkit::TestDatabase) -> TestApp {
+        let redis = hoist_testkit::RedisServer::start();
+        let args = Args::parse_from([
+            "hoist",
+            "--redis-url",
+            &redis.url(),
+            "--database-url",
+            database.url(),
+            "--admin-password",
+            ADMIN_PASSWORD,
+        ]);
+        let (state, _) = hoist_server::server::build_state(&args.store, &args.http).await.unwrap();
+        let db = state.db.clone();
+        let app = hoist_server::server::router(state);
+        let mut admin = Client::new(&app, "10.9.0.1:1");
+        let csrf = admin.login("admin", ADMIN_PASSWORD).await.body["csrf_token"].as_str().unwrap().to_string();
+        TestApp { redis, database, app, db, admin, csrf }
+    }
+
+    /// A new client signed in as `username`, with its CSRF token.
+    pub async fn client(&self, username: &str, password: &str, addr: &str) -> (Client, String) {
+        let mut client = Client::new(&self.app, addr);
+        let csrf = client.login(username, password).await.body["csrf_token"].as_str().unwrap_or_default().to_string();
+        (client, csrf)
+    }
+}
