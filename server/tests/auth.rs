@@ -4,27 +4,14 @@
 mod common;
 
 use axum::http::{StatusCode, header};
-use clap::Parser;
-use common::{Args, Client};
+use common::Client;
 use hoist_server::auth::token_hash;
-use hoist_server::server::{build_state, router};
 use hoist_server::users::{Role, create_user};
-use hoist_testkit::{RedisServer, TestDatabase, postgres_database, sqlite_database};
+use hoist_testkit::{TestDatabase, postgres_database, sqlite_database};
 
-async fn exercise(database: &TestDatabase) {
-    let redis = RedisServer::start();
-    let args = Args::parse_from([
-        "hoist",
-        "--redis-url",
-        &redis.url(),
-        "--database-url",
-        database.url(),
-        "--admin-password",
-        "admin-password-1",
-    ]);
-    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
-    let db = state.db.clone();
-    let app = router(state);
+async fn exercise(database: TestDatabase) {
+    let t = common::TestApp::start_on(database).await;
+    let (app, db) = (t.app.clone(), t.db.clone());
     let mut client = Client::new(&app, "10.0.0.7:5000");
 
     let r = client.send("GET", "/api/v1/auth/me", None, &[]).await;
@@ -102,10 +89,10 @@ async fn exercise(database: &TestDatabase) {
 
 #[tokio::test]
 async fn auth_on_sqlite() {
-    exercise(&sqlite_database()).await;
+    exercise(sqlite_database()).await;
 }
 
 #[tokio::test]
 async fn auth_on_postgres() {
-    exercise(&postgres_database().await).await;
+    exercise(postgres_database().await).await;
 }
