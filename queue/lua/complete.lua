@@ -8,11 +8,12 @@
 local n = tonumber(ARGV[9])
 local codes = {}
 local done, finished = {}, {}
+local completed = events('completed')
 for i = 0, n - 1 do
   local b = 10 + i * 3
   local id, lease, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local jk = job_key(id)
-  local current = redis.call('HMGET', jk, 'lease', 'started_at')
+  local current = redis.call('HMGET', jk, 'lease', 'started_at', 'cancel')
   if not current[1] then
     codes[#codes + 1] = -1
   elseif current[1] ~= lease then
@@ -20,16 +21,18 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     local started = tonumber(current[2] or now)
-    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result, 'lease', '', 'cancel', '')
+    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result, 'lease', '')
+    if current[3] and current[3] ~= '' then redis.call('HSET', jk, 'cancel', '') end
     done[#done + 1] = id
     finished[#finished + 1] = now
     finished[#finished + 1] = id
-    emit('completed', id, 'duration_ms', now - started)
+    add_event(completed, id, 'duration_ms', now - started)
     minute_stats('completed', 1)
     minute_stats('duration_ms', now - started)
     codes[#codes + 1] = 1
   end
 end
+emit_all(completed)
 if #done > 0 then
   redis.call('ZREM', k.active, unpack(done))
   redis.call('ZADD', k.completed, unpack(finished))

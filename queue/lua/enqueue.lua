@@ -32,6 +32,7 @@ end
 
 local out = {}
 local woke = false
+local added = events('added')
 for i = 0, n - 1 do
   local b = 5 + i * FIELDS
   local id, name, payload, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
@@ -48,7 +49,7 @@ for i = 0, n - 1 do
   end
   if not existing then
     if dedup ~= '' then
-      redis.call('HSET', k.dedup, dedup, id)
+      remember_dedup(dedup, id)
     end
     local score = next_score(priority)
     local state = 'waiting'
@@ -67,7 +68,7 @@ for i = 0, n - 1 do
     if rate_key ~= '' then
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
     end
-    emit('added', id, 'name', name, 'owner', owner, 'state', state)
+    add_event(added, id, 'name', name, 'owner', owner, 'state', state)
     out[#out + 1] = { id, 0 }
     -- A delayed job also wakes a worker, so it can shorten its wait to the new due time.
     if not woke then
@@ -76,4 +77,5 @@ for i = 0, n - 1 do
     end
   end
 end
+emit_all(added)
 return out

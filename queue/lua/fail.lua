@@ -6,6 +6,7 @@
 -- Returns a code per failure: 1 = will retry, 2 = dead, -1 = no such job, -2 = lease lost.
 local n = tonumber(ARGV[6])
 local codes = {}
+local retrying, dead = events('retrying'), events('dead')
 
 local function backoff_ms(spec, attempt, sample)
   local kind, a, b, c = string.match(spec, '^(%a+):?(%d*):?(%d*):?([%d%.]*)$')
@@ -41,7 +42,7 @@ for i = 0, n - 1 do
     if kind == 'permanent' or attempts >= max_attempts then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
-      emit('dead', id, 'attempt', attempts)
+      add_event(dead, id, 'attempt', attempts)
       minute_stats('dead', 1)
       codes[#codes + 1] = 2
     else
@@ -55,11 +56,13 @@ for i = 0, n - 1 do
         redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
         wake_workers()
       end
-      emit('retrying', id, 'attempt', attempts, 'delay_ms', delay)
+      add_event(retrying, id, 'attempt', attempts, 'delay_ms', delay)
       codes[#codes + 1] = 1
     end
   end
 end
+emit_all(retrying)
+emit_all(dead)
 if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then
   wake_workers()
 end

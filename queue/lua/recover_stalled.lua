@@ -4,6 +4,7 @@
 -- Returns { recovered count, dead count }.
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 local recovered, died = 0, 0
+local stalled, dead = events('stalled'), events('dead')
 for _, id in ipairs(expired) do
   redis.call('ZREM', k.active, id)
   local jk = job_key(id)
@@ -17,11 +18,11 @@ for _, id in ipairs(expired) do
     redis.call('RPUSH', jk .. ':errors', record)
     redis.call('LTRIM', jk .. ':errors', -100, -1)
     redis.call('HSET', jk, 'error', record)
-    emit('stalled', id, 'stalls', stalls)
+    add_event(stalled, id, 'stalls', stalls)
     if stalls > max_stalls then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
-      emit('dead', id, 'attempt', attempt)
+      add_event(dead, id, 'attempt', attempt)
       minute_stats('dead', 1)
       died = died + 1
     else
@@ -32,5 +33,7 @@ for _, id in ipairs(expired) do
     end
   end
 end
+emit_all(stalled)
+emit_all(dead)
 flush_stats()
 return { recovered, died }

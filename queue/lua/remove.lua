@@ -2,6 +2,7 @@
 -- ARGV[4..] ids.
 -- Returns { removed count, ids refused because active }.
 local removed, refused = 0, {}
+local gone = events('removed')
 for i = 4, #ARGV do
   local id = ARGV[i]
   local jk = job_key(id)
@@ -11,8 +12,9 @@ for i = 4, #ARGV do
   elseif state then
     redis.call('ZREM', STATE_SETS[state], id)
     delete_job(id)
-    emit('removed', id)
+    add_event(gone, id)
     removed = removed + 1
   end
 end
+emit_all(gone)
 return { removed, refused }

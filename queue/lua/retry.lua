@@ -15,6 +15,7 @@ else
   for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 local moved = 0
+local waiting = events('waiting')
 for _, id in ipairs(ids) do
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
@@ -23,9 +24,10 @@ for _, id in ipairs(ids) do
     redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score)
     redis.call('HDEL', jk, 'finished_at', 'cancel')
     redis.call('ZADD', k.wait, score, id)
-    emit('waiting', id, 'retried_from', from)
+    add_event(waiting, id, 'retried_from', from)
     moved = moved + 1
   end
 end
+emit_all(waiting)
 if moved > 0 then wake_workers() end
 return moved

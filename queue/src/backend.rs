@@ -131,11 +131,72 @@ pub(crate) fn decode_events(queue: &str, entries: Value) -> Result<Vec<Event>> {
         let mut parts = array(entry)?.into_iter();
         let (Some(position), Some(body)) = (parts.next(), parts.next()) else { continue };
         let position = text(&position).unwrap_or_default();
-        let mut fields: BTreeMap<String, String> = field_map(body)?.into_iter().collect();
-        let kind = fields.remove("event").unwrap_or_default();
-        let job_id = fields.remove("job").unwrap_or_default();
-        let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
-        events.push(Event { position, queue: queue.to_string(), kind, job_id, at, fields });
+        events.extend(entry_events(queue, &position, field_map(body)?.into_iter().collect()));
     }
     Ok(events)
+}
+
+/// The events of one stream entry. An entry written for a batch of jobs lists them under
+/// `jobs` (JSON); its events get the positions `ENTRY.0`, `ENTRY.1`, ... and the last one
+/// plain `ENTRY`, so every event has its own resume point.
+pub(crate) fn entry_events(queue: &str, entry_id: &str, mut fields: BTreeMap<String, String>) -> Vec<Event> {
+    let kind = fields.remove("event").unwrap_or_default();
+    let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let Some(batch) = fields.remove("jobs") else {
+        let job_id = fields.remove("job").unwrap_or_default();
+        return vec![Event { position: entry_id.to_string(), queue: queue.to_string(), kind, job_id, at, fields }];
+    };
+    let items: Vec<BTreeMap<String, serde_json::Value>> = serde_json::from_str(&batch).unwrap_or_default();
+    let last = items.len().saturating_sub(1);
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let mut fields: BTreeMap<String, String> = item
+                .into_iter()
+                .map(|(name, value)| match value {
+                    serde_json::Value::String(text) => (name, text),
+                    other => (name, other.to_string()),
+                })
+                .collect();
+            let job_id = fields.remove("job").unwrap_or_default();
+            let position = if index == last { entry_id.to_string() } else { format!("{entry_id}.{index}") };
+            Event { position, queue: queue.to_string(), kind: kind.clone(), job_id, at, fields }
+        })
+        .collect()
+}
+
+/// Splits an event position into its stream entry and, for an event inside a batch entry
+/// other than its last, the event's index.
+pub(crate) fn split_position(position: &str) -> (&str, Option<usize>) {
+    match position.split_once('.') {
+        Some((entry, index)) => (entry, index.parse().ok()),
+        None => (position, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_entry_gives_one_event_per_job_with_its_own_position() {
+        let fields = BTreeMap::from([
+            ("event".to_string(), "completed".to_string()),
+            ("at".to_string(), "1700000000000".to_string()),
+            (
+                "jobs".to_string(),
+                r#"[{"job":"a","duration_ms":"3"},{"job":"b","duration_ms":"4"},{"job":"c","duration_ms":"5"}]"#
+                    .to_string(),
+            ),
+        ]);
+        let events = entry_events("q", "17-0", fields);
+        let positions: Vec<&str> = events.iter().map(|e| e.position.as_str()).collect();
+        assert_eq!(positions, ["17-0.0", "17-0.1", "17-0"]);
+        assert_eq!(events[1].job_id, "b");
+        assert_eq!(events[1].fields["duration_ms"], "4");
+        assert!(events.iter().all(|e| e.kind == "completed" && e.at == 1_700_000_000_000));
+        assert_eq!(split_position("17-0.1"), ("17-0", Some(1)));
+        assert_eq!(split_position("17-0"), ("17-0", None));
+    }
 }

@@ -100,6 +100,12 @@ impl RedisConnection {
         matches!(self.deployment, Deployment::Cluster(_))
     }
 
+    /// Runs one command on the shared connection, for tools and tests that look at Redis
+    /// directly (the engine's own commands go through [`crate::Queue`]).
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
+        Ok(cmd.query_async(&mut self.shared()).await?)
+    }
+
     pub(crate) fn shared(&self) -> Conn {
         self.shared.clone()
     }

@@ -626,9 +626,11 @@ impl Queue {
     /// Events after `after` (a stream position; `None` = from the oldest kept), at most
     /// `count`, without blocking.
     pub async fn read_events(&self, after: Option<&str>, count: usize) -> Result<Vec<Event>> {
-        let start = match after {
-            Some(position) => format!("({position}"),
-            None => "-".to_string(),
+        // Inside a batch entry: read that entry again and skip the events already seen.
+        let (start, skip) = match after.map(backend::split_position) {
+            Some((entry, Some(index))) => (entry.to_string(), index + 1),
+            Some((entry, None)) => (format!("({entry}"), 0),
+            None => ("-".to_string(), 0),
         };
         let reply: redis::Value = redis::cmd("XRANGE")
             .arg(self.keys().events())
@@ -638,6 +640,16 @@ impl Queue {
             .arg(count)
             .query_async(&mut self.conn())
             .await?;
+        let mut events = backend::decode_events(&self.inner.name, reply)?;
+        events.drain(..skip.min(events.len()));
+        events.truncate(count);
+        Ok(events)
+    }
+
+    /// The events of one stream entry (empty once the capped stream dropped it).
+    async fn entry_events(&self, entry: &str) -> Result<Vec<Event>> {
+        let reply: redis::Value =
+            redis::cmd("XRANGE").arg(self.keys().events()).arg(entry).arg(entry).query_async(&mut self.conn()).await?;
         backend::decode_events(&self.inner.name, reply)
     }
 
@@ -670,6 +682,21 @@ impl Queue {
                         position = Some(event.position.clone());
                         return Some((Ok(event), (queue, position, conn, buffer)));
                     }
+                    if let Some((entry, Some(index))) = position.as_deref().map(backend::split_position) {
+                        // Resuming inside a batch entry: deliver the rest of it first.
+                        let entry = entry.to_string();
+                        match queue.entry_events(&entry).await {
+                            Ok(events) => {
+                                buffer.extend(events.into_iter().skip(index + 1));
+                                position = Some(entry);
+                                continue;
+                            }
+                            Err(e) => {
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                return Some((Err(e), (queue, position, conn, buffer)));
+                            }
+                        }
+                    }
                     if position.is_none() {
                         match queue.last_event_position().await {
                             Ok(p) => position = Some(p),
@@ -697,7 +724,7 @@ impl Queue {
                         Ok(Some(reply)) => {
                             for stream in reply.keys {
                                 for entry in stream.ids {
-                                    buffer.push_back(stream_entry_to_event(queue.name(), entry));
+                                    buffer.extend(stream_entry_to_events(queue.name(), entry));
                                 }
                             }
                         }
@@ -738,15 +765,12 @@ impl Queue {
     }
 }
 
-fn stream_entry_to_event(queue: &str, entry: redis::streams::StreamId) -> Event {
+fn stream_entry_to_events(queue: &str, entry: redis::streams::StreamId) -> Vec<Event> {
     let mut fields = std::collections::BTreeMap::new();
     for (name, value) in entry.map {
         if let Ok(v) = redis::from_redis_value::<String>(value) {
             fields.insert(name, v);
         }
     }
-    let kind = fields.remove("event").unwrap_or_default();
-    let job_id = fields.remove("job").unwrap_or_default();
-    let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
-    Event { position: entry.id, queue: queue.to_string(), kind, job_id, at, fields }
+    backend::entry_events(queue, &entry.id, fields)
 }

@@ -65,6 +65,12 @@ async fn dedup_key_returns_the_existing_job() {
     let c = s.queue.enqueue(keyed(5)).await.unwrap();
     assert!(!c.duplicate);
     assert_ne!(c.id, a.id);
+    // Deleting the jobs leaves nothing behind in the dedup index.
+    s.queue.remove(&c.id).await.unwrap();
+    s.queue.clean(JobState::Waiting, Duration::ZERO).await.unwrap();
+    let dedup_key = format!("hoist:{{{}}}:dedup", s.queue.name());
+    let left: i64 = s.redis.query(redis::cmd("HLEN").arg(&dedup_key)).await.unwrap();
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]
@@ -180,4 +186,35 @@ async fn pause_and_resume_are_recorded() {
     let after = s.queue.read_events(Some(&events[0].position), 10).await.unwrap();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].kind, "resumed");
+}
+
+#[tokio::test]
+async fn a_bulk_enqueue_is_one_stream_entry_with_an_event_per_job() {
+    use futures::StreamExt;
+    let s = setup().await;
+    let ids: Vec<String> = s
+        .queue
+        .enqueue_bulk((0..5).map(|i| NewJob::new("x", json!(i))).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let events = s.queue.read_events(None, 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.job_id.clone()).collect::<Vec<_>>(), ids);
+    assert!(events.iter().all(|e| e.kind == "added" && e.fields["name"] == "x"));
+    let positions: std::collections::HashSet<&str> = events.iter().map(|e| e.position.as_str()).collect();
+    assert_eq!(positions.len(), 5, "every event has its own position");
+
+    // Resuming from inside the entry yields exactly the events after that one.
+    let rest = s.queue.read_events(Some(&events[1].position), 100).await.unwrap();
+    assert_eq!(rest, events[2..].to_vec());
+    let rest = s.queue.read_events(Some(&events[4].position), 100).await.unwrap();
+    assert!(rest.is_empty());
+    let first_two = s.queue.read_events(None, 2).await.unwrap();
+    assert_eq!(first_two, events[..2].to_vec());
+
+    let streamed: Vec<_> =
+        s.queue.subscribe(Some(events[2].position.clone())).take(2).map(|e| e.unwrap()).collect().await;
+    assert_eq!(streamed, events[3..].to_vec());
 }

@@ -3,6 +3,7 @@
 
 -- Moves jobs whose time has come from delayed and retry to wait.
 local function promote_due(limit)
+  local waiting = events('waiting')
   for _, set in ipairs({ k.delayed, k.retry }) do
     local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, limit)
     for _, id in ipairs(due) do
@@ -12,10 +13,11 @@ local function promote_due(limit)
       if score then
         redis.call('ZADD', k.wait, score, id)
         redis.call('HSET', jk, 'state', 'waiting')
-        emit('waiting', id)
+        add_event(waiting, id)
       end
     end
   end
+  emit_all(waiting)
 end
 
 -- The earliest time a delayed or retrying job becomes due, or -1.
@@ -73,22 +75,28 @@ local function claim_jobs(count, lease_ms, token)
       redis.call('ZREM', k.wait, unpack(ids))
     end
     local leases = {}
+    local started = events('active')
     for _, id in ipairs(ids) do
       local jk = job_key(id)
       local fields = redis.call('HGETALL', jk)
       if #fields > 0 then
-        local attempt = 1
+        local attempt, cancel_set = 1, false
         for i = 1, #fields, 2 do
           if fields[i] == 'attempts' then
             attempt = tonumber(fields[i + 1]) + 1
-            break
+          elseif fields[i] == 'cancel' then
+            cancel_set = fields[i + 1] ~= ''
           end
         end
         local lease = token .. ':' .. attempt
-        redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease, 'cancel', '')
+        if cancel_set then
+          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease, 'cancel', '')
+        else
+          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease)
+        end
         leases[#leases + 1] = now + lease_ms
         leases[#leases + 1] = id
-        emit('active', id, 'attempt', attempt)
+        add_event(started, id, 'attempt', attempt)
         -- The fields as they are now, without a second read.
         fields[#fields + 1] = 'attempts'; fields[#fields + 1] = attempt
         fields[#fields + 1] = 'state'; fields[#fields + 1] = 'active'
@@ -98,6 +106,7 @@ local function claim_jobs(count, lease_ms, token)
         out[#out + 1] = fields
       end
     end
+    emit_all(started)
     if #leases > 0 then
       redis.call('ZADD', k.active, unpack(leases))
       if redis.call('HEXISTS', k.meta, 'rate_window') == 1 then

@@ -40,6 +40,34 @@ local function emit(kind, id, ...)
   redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now, ...)
 end
 
+-- Events of one kind for many jobs are written as one stream entry whose `jobs` field is
+-- a JSON list of each job's fields: one XADD per batch instead of one per job, which is
+-- a large share of a job's cost in Redis. A batch of one keeps the flat form of emit().
+local function events(kind)
+  return { kind = kind, items = {} }
+end
+
+local function add_event(batch, id, ...)
+  batch.items[#batch.items + 1] = { id, ... }
+end
+
+local function emit_all(batch)
+  local items = batch.items
+  if #items == 0 then return end
+  if #items == 1 then
+    emit(batch.kind, unpack(items[1]))
+  else
+    local list = {}
+    for i, item in ipairs(items) do
+      local fields = { job = item[1] }
+      for j = 2, #item, 2 do fields[item[j]] = tostring(item[j + 1]) end
+      list[i] = fields
+    end
+    redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', batch.kind, 'at', now, 'jobs', cjson.encode(list))
+  end
+  batch.items = {}
+end
+
 -- A bounded number of tokens is enough to wake every idle worker in turn: each worker
 -- that finds more jobs than it takes pushes a token again.
 local function wake_workers()
@@ -70,29 +98,36 @@ local function flush_stats()
   stats_pending = {}
 end
 
--- Releases a job's dedup key and returns its keys, for the caller to delete (many at once)
--- after removing the job from its state set.
-local function job_keys_released(id)
-  local jk = job_key(id)
-  local dedup = redis.call('HGET', jk, 'dedup')
-  if dedup and dedup ~= '' and redis.call('HGET', k.dedup, dedup) == id then
-    redis.call('HDEL', k.dedup, dedup)
-  end
-  return jk, jk .. ':errors', jk .. ':logs'
+-- The dedup hash maps each dedup key to its job, and '#' .. id back to the key, so that
+-- deleting a batch of jobs finds the keys to release in one HMGET instead of one read
+-- per job.
+local function remember_dedup(dedup, id)
+  redis.call('HSET', k.dedup, dedup, id, '#' .. id, dedup)
 end
 
 -- Deletes the jobs `ids`: their keys and dedup entries.
 local function delete_jobs(ids)
-  local keys = {}
-  for _, id in ipairs(ids) do
-    local a, b, c = job_keys_released(id)
-    keys[#keys + 1] = a; keys[#keys + 1] = b; keys[#keys + 1] = c
-    if #keys >= 999 then
-      redis.call('DEL', unpack(keys))
-      keys = {}
+  local index = {}
+  for i, id in ipairs(ids) do index[i] = '#' .. id end
+  for from = 1, #ids, 1000 do
+    local to = math.min(from + 999, #ids)
+    local dedups = redis.call('HMGET', k.dedup, unpack(index, from, to))
+    local stale = {}
+    for i = from, to do
+      local dedup = dedups[i - from + 1]
+      if dedup then
+        stale[#stale + 1] = index[i]
+        if redis.call('HGET', k.dedup, dedup) == ids[i] then stale[#stale + 1] = dedup end
+      end
     end
+    if #stale > 0 then redis.call('HDEL', k.dedup, unpack(stale)) end
+    local keys = {}
+    for i = from, to do
+      local jk = job_key(ids[i])
+      keys[#keys + 1] = jk; keys[#keys + 1] = jk .. ':errors'; keys[#keys + 1] = jk .. ':logs'
+    end
+    redis.call('DEL', unpack(keys))
   end
-  if #keys > 0 then redis.call('DEL', unpack(keys)) end
 end
 
 local function delete_job(id)
