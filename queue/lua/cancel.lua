@@ -16,5 +16,6 @@ if state == 'completed' or state == 'dead' or state == 'cancelled' then return -
 redis.call('ZREM', STATE_SETS[state], id)
 redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)
 redis.call('ZADD', k.cancelled, now, id)
+archive_finished({ now, id })
 emit('cancelled', id)
 return 1

@@ -36,6 +36,7 @@ emit_all(completed)
 if #done > 0 then
   redis.call('ZREM', k.active, unpack(done))
   redis.call('ZADD', k.completed, unpack(finished))
+  archive_finished(finished)
   -- Under a global concurrency cap, a finished job frees a slot another worker may be
   -- waiting for.
   if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then

@@ -7,6 +7,7 @@
 local n = tonumber(ARGV[6])
 local codes = {}
 local retrying, dead = events('retrying'), events('dead')
+local died = {}
 
 local function backoff_ms(spec, attempt, sample)
   local kind, a, b, c = string.match(spec, '^(%a+):?(%d*):?(%d*):?([%d%.]*)$')
@@ -42,6 +43,7 @@ for i = 0, n - 1 do
     if kind == 'permanent' or attempts >= max_attempts then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
+      died[#died + 1] = now; died[#died + 1] = id
       add_event(dead, id, 'attempt', attempts)
       minute_stats('dead', 1)
       codes[#codes + 1] = 2
@@ -63,6 +65,7 @@ for i = 0, n - 1 do
 end
 emit_all(retrying)
 emit_all(dead)
+archive_finished(died)
 if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then
   wake_workers()
 end

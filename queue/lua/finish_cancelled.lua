@@ -10,5 +10,6 @@ redis.call('ZREM', k.active, id)
 redis.call('HDEL', jk, 'lease', 'cancel')
 redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)
 redis.call('ZADD', k.cancelled, now, id)
+archive_finished({ now, id })
 emit('cancelled', id)
 return 1

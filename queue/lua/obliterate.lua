@@ -16,6 +16,6 @@ for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead
   end
 end
 if deleted == 0 then
-  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq)
+  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive)
 end
 return deleted

@@ -5,6 +5,7 @@
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 local recovered, died = 0, 0
 local stalled, dead = events('stalled'), events('dead')
+local finished = {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', k.active, id)
   local jk = job_key(id)
@@ -22,6 +23,7 @@ for _, id in ipairs(expired) do
     if stalls > max_stalls then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
+      finished[#finished + 1] = now; finished[#finished + 1] = id
       add_event(dead, id, 'attempt', attempt)
       minute_stats('dead', 1)
       died = died + 1
@@ -35,5 +37,6 @@ for _, id in ipairs(expired) do
 end
 emit_all(stalled)
 emit_all(dead)
+archive_finished(finished)
 flush_stats()
 return { recovered, died }

@@ -49,7 +49,7 @@ impl QueueKeys {
     }
 
     /// The keys every script receives, in the order `includes/common.lua` documents.
-    pub fn script_keys(&self) -> [String; 13] {
+    pub fn script_keys(&self) -> [String; 14] {
         [
             self.key("wait"),
             self.key("delayed"),
@@ -64,6 +64,7 @@ impl QueueKeys {
             self.key("dedup"),
             self.key("seq"),
             self.key("limiter"),
+            self.key("archive"),
         ]
     }
 

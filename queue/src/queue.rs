@@ -260,6 +260,76 @@ impl Queue {
         Ok(Some(job))
     }
 
+    /// Turns copying finished jobs to a history store on or off. While on, every job that
+    /// ends (completed, dead, cancelled) is also recorded in an archive set, and retention
+    /// keeps it until [`Queue::mark_archived`] says it was copied: a history writer that
+    /// was down for a while loses nothing. Turning it off forgets the pending set.
+    pub async fn set_archiving(&self, on: bool) -> Result<()> {
+        let keys = self.keys();
+        let meta = keys.script_keys()[7].clone();
+        let archive = keys.script_keys()[13].clone();
+        let mut pipe = redis::pipe();
+        if on {
+            pipe.hset(&meta, "archive", 1);
+        } else {
+            pipe.hdel(&meta, "archive").del(&archive);
+        }
+        let _: () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Up to `limit` finished jobs not yet copied to the history store, oldest ending
+    /// first, each with its per-attempt errors. A job listed here that is no longer
+    /// finished (retried meanwhile) should still be acknowledged with
+    /// [`Queue::mark_archived`]; its next ending is listed again.
+    pub async fn unarchived(&self, limit: usize) -> Result<Vec<Job>> {
+        let archive = self.keys().script_keys()[13].clone();
+        let ids: Vec<String> = self.conn().zrange(&archive, 0, limit.clamp(1, 10_000) as isize - 1).await?;
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.keys().job(id)).lrange(self.keys().job_errors(id), 0, -1);
+        }
+        let replies: Vec<(std::collections::HashMap<String, String>, Vec<String>)> = {
+            let flat: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
+            let mut out = Vec::with_capacity(ids.len());
+            let mut it = flat.into_iter();
+            while let (Some(fields), Some(errors)) = (it.next(), it.next()) {
+                out.push((
+                    redis::from_redis_value(fields).map_err(redis::RedisError::from)?,
+                    redis::from_redis_value(errors).map_err(redis::RedisError::from)?,
+                ));
+            }
+            out
+        };
+        let mut jobs = Vec::with_capacity(ids.len());
+        for (fields, errors) in replies {
+            if fields.is_empty() {
+                continue; // deleted meanwhile: deletion also drops it from the archive set
+            }
+            let mut job = decode_job(&self.inner.name, &fields)?;
+            job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
+            jobs.push(job);
+        }
+        Ok(jobs)
+    }
+
+    /// Acknowledges jobs copied to the history store: pairs of job id and the
+    /// `finished_at` that was copied. Returns how many were released to retention.
+    pub async fn mark_archived(&self, copied: &[(String, i64)]) -> Result<u64> {
+        if copied.is_empty() {
+            return Ok(0);
+        }
+        let mut call = self.simple(&scripts::ARCHIVED);
+        for (id, finished_at) in copied {
+            call.arg(id).arg(finished_at);
+        }
+        let released: u64 = run(&call, &mut self.conn()).await?;
+        Ok(released)
+    }
+
     /// Jobs in one state, newest first (by the state's own order), `limit` from `offset`.
     /// Reads only the page asked for: no scans.
     pub async fn list_jobs(&self, state: JobState, offset: u64, limit: u64) -> Result<JobPage> {

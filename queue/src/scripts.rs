@@ -44,6 +44,7 @@ script!(REMOVE, "remove.lua");
 script!(CLEAN, "clean.lua");
 script!(OBLITERATE, "obliterate.lua");
 script!(TAKE_SLOT, "take_slot.lua");
+script!(ARCHIVED, "archived.lua");
 
 /// Schedule scripts touch only a schedule's own keys, not a queue's, so they go without
 /// the queue prelude.

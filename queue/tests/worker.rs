@@ -387,3 +387,62 @@ async fn shutdown_lets_running_jobs_finish_then_hands_back_the_rest() {
     assert_eq!(slow.attempts, 0, "shutdown does not spend an attempt");
     assert!(s.queue.workers(Duration::from_secs(60)).await.unwrap().is_empty(), "worker signed off");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_wait_in_the_archive_until_copied_and_retention_spares_them() {
+    let s = setup().await;
+    let config = hoist_queue::QueueConfig {
+        completed: hoist_queue::Retention { max_count: Some(2), max_age: None },
+        ..Default::default()
+    };
+    let queue = hoist_queue::Queue::with_config(&s.redis, "archived", config).unwrap();
+    queue.set_archiving(true).await.unwrap();
+    let worker = spawn_worker(
+        &queue,
+        handler_fn(|ctx| async move {
+            match ctx.job().payload["n"].as_i64() {
+                Some(n) if n % 3 == 0 => Err(JobError::permanent("multiple of three")),
+                _ => Ok(json!({ "ok": true })),
+            }
+        }),
+        fast_options(),
+    );
+    let ids: Vec<String> = queue
+        .enqueue_bulk((1..=9).map(|n| NewJob::new("n", json!({ "n": n }))).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let pending = eventually("all nine in the archive set", Duration::from_secs(15), || async {
+        let jobs = queue.unarchived(100).await.unwrap();
+        (jobs.len() == 9).then_some(jobs)
+    })
+    .await;
+    // Retention (keep 2 completed) could not drop the six completed jobs: not copied yet.
+    assert_eq!(queue.counts().await.unwrap().completed, 6);
+    assert_eq!(queue.counts().await.unwrap().dead, 3);
+    let dead = pending.iter().filter(|j| j.state == JobState::Dead).count();
+    assert_eq!(dead, 3);
+    assert!(pending.iter().filter(|j| j.state == JobState::Dead).all(|j| j.errors.len() == 1));
+    let mut listed: Vec<String> = pending.iter().map(|j| j.id.clone()).collect();
+    listed.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // A stale acknowledgement (another finish time) releases nothing.
+    assert_eq!(queue.mark_archived(&[(pending[0].id.clone(), 1)]).await.unwrap(), 0);
+    let copied: Vec<(String, i64)> = pending.iter().map(|j| (j.id.clone(), j.finished_at.unwrap())).collect();
+    assert_eq!(queue.mark_archived(&copied).await.unwrap(), 9);
+    assert!(queue.unarchived(100).await.unwrap().is_empty());
+
+    // Now retention applies again: the next completion trims completed down to 2.
+    queue.enqueue(NewJob::new("n", json!({ "n": 10 }))).await.unwrap();
+    eventually("completed trimmed to 2", Duration::from_secs(15), || async {
+        (queue.counts().await.unwrap().completed == 2).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    queue.set_archiving(false).await.unwrap();
+}

@@ -14,6 +14,8 @@
 --   KEYS[11] dedup      HASH  dedup key -> job id
 --   KEYS[12] seq        STRING FIFO counter
 --   KEYS[13] limiter    ZSET  recent job starts, for the queue's rate limit
+--   KEYS[14] archive    ZSET  id -> finished at: finished jobs not yet copied to a history
+--                             store (kept only while meta.archive is set; retention waits)
 -- and ARGV[1] = the queue's key prefix ("hoist:{name}:"), from which job keys
 -- (prefix .. "job:" .. id) and per-minute statistics keys are formed. They share the
 -- hash tag, so they live in the same slot even though they cannot be declared upfront.
@@ -23,7 +25,7 @@ local k = {
   wait = KEYS[1], delayed = KEYS[2], retry = KEYS[3], active = KEYS[4],
   completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], meta = KEYS[8],
   events = KEYS[9], marker = KEYS[10], dedup = KEYS[11], seq = KEYS[12],
-  limiter = KEYS[13],
+  limiter = KEYS[13], archive = KEYS[14],
 }
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -105,8 +107,25 @@ local function remember_dedup(dedup, id)
   redis.call('HSET', k.dedup, dedup, id, '#' .. id, dedup)
 end
 
+-- Whether a history store copies this queue's finished jobs (read once per script).
+local archiving = nil
+local function is_archiving()
+  if archiving == nil then
+    archiving = redis.call('HEXISTS', k.meta, 'archive') == 1
+  end
+  return archiving
+end
+
+-- Queues finished jobs for the history store: `finished` is { at, id, at, id, ... }.
+local function archive_finished(finished)
+  if #finished > 0 and is_archiving() then
+    redis.call('ZADD', k.archive, unpack(finished))
+  end
+end
+
 -- Deletes the jobs `ids`: their keys and dedup entries.
 local function delete_jobs(ids)
+  if #ids == 0 then return end
   local index = {}
   for i, id in ipairs(ids) do index[i] = '#' .. id end
   for from = 1, #ids, 1000 do
@@ -127,6 +146,7 @@ local function delete_jobs(ids)
       keys[#keys + 1] = jk; keys[#keys + 1] = jk .. ':errors'; keys[#keys + 1] = jk .. ':logs'
     end
     redis.call('DEL', unpack(keys))
+    redis.call('ZREM', k.archive, unpack(ids, from, to))
   end
 end
 
@@ -139,12 +159,24 @@ local STATE_SETS = {
   completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7],
 }
 
+-- Drops from `ids` the jobs still waiting to be copied to the history store.
+local function archived_only(ids)
+  if #ids == 0 or not is_archiving() then return ids end
+  local pending = redis.call('ZMSCORE', k.archive, unpack(ids))
+  local out = {}
+  for i, id in ipairs(ids) do
+    if not pending[i] then out[#out + 1] = id end
+  end
+  return out
+end
+
 -- Keeps at most `keep` jobs and none older than `max_age` ms in a finished set,
--- removing at most `limit` per call so no script runs long.
+-- removing at most `limit` per call so no script runs long. Jobs the history store has
+-- not copied yet stay until it has.
 local function apply_retention(set, keep, max_age, limit)
   local removed = 0
   if max_age and max_age > 0 then
-    local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - max_age, 'LIMIT', 0, limit)
+    local old = archived_only(redis.call('ZRANGEBYSCORE', set, '-inf', now - max_age, 'LIMIT', 0, limit))
     if #old > 0 then
       delete_jobs(old)
       redis.call('ZREM', set, unpack(old))
@@ -155,8 +187,11 @@ local function apply_retention(set, keep, max_age, limit)
     local excess = redis.call('ZCARD', set) - keep
     if excess > limit - removed then excess = limit - removed end
     if excess > 0 then
-      delete_jobs(redis.call('ZRANGE', set, 0, excess - 1))
-      redis.call('ZREMRANGEBYRANK', set, 0, excess - 1)
+      local oldest = archived_only(redis.call('ZRANGE', set, 0, excess - 1))
+      if #oldest > 0 then
+        delete_jobs(oldest)
+        redis.call('ZREM', set, unpack(oldest))
+      end
     end
   end
 end
