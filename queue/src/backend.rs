@@ -112,6 +112,7 @@ pub(crate) fn decode_job(queue: &str, fields: &HashMap<String, String>) -> Resul
         created_at: num("created_at").unwrap_or(0),
         run_at: num("run_at").unwrap_or(0),
         started_at: num("started_at"),
+        worker: non_empty("worker"),
         finished_at: num("finished_at"),
         // A field written by another version must not make the job unreadable.
         progress: get("progress").and_then(|v| serde_json::from_str::<Progress>(v).ok()),

@@ -279,12 +279,15 @@ impl Queue {
     }
 
     /// Up to `limit` finished jobs not yet copied to the history store, oldest ending
-    /// first, each with its per-attempt errors. A job listed here that is no longer
-    /// finished (retried meanwhile) should still be acknowledged with
-    /// [`Queue::mark_archived`]; its next ending is listed again.
-    pub async fn unarchived(&self, limit: usize) -> Result<Vec<Job>> {
+    /// first, each with its per-attempt errors and the finish time it was archived at
+    /// (pass both back to [`Queue::mark_archived`]). A job listed here that is no longer
+    /// finished (retried meanwhile) should be acknowledged too; its next ending is listed
+    /// again.
+    pub async fn unarchived(&self, limit: usize) -> Result<Vec<(Job, i64)>> {
         let archive = self.keys().script_keys()[13].clone();
-        let ids: Vec<String> = self.conn().zrange(&archive, 0, limit.clamp(1, 10_000) as isize - 1).await?;
+        let listed: Vec<(String, i64)> =
+            self.conn().zrange_withscores(&archive, 0, limit.clamp(1, 10_000) as isize - 1).await?;
+        let ids: Vec<&String> = listed.iter().map(|(id, _)| id).collect();
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -305,13 +308,13 @@ impl Queue {
             out
         };
         let mut jobs = Vec::with_capacity(ids.len());
-        for (fields, errors) in replies {
+        for ((fields, errors), (_, archived_at)) in replies.into_iter().zip(&listed) {
             if fields.is_empty() {
                 continue; // deleted meanwhile: deletion also drops it from the archive set
             }
             let mut job = decode_job(&self.inner.name, &fields)?;
             job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
-            jobs.push(job);
+            jobs.push((job, *archived_at));
         }
         Ok(jobs)
     }

@@ -310,6 +310,9 @@ pub struct Job {
     pub created_at: i64,
     pub run_at: i64,
     pub started_at: Option<i64>,
+    /// The worker that ran (or runs) the latest attempt.
+    #[serde(default)]
+    pub worker: Option<String>,
     pub finished_at: Option<i64>,
     pub progress: Option<Progress>,
     pub result: Option<serde_json::Value>,

@@ -32,6 +32,10 @@ pub enum Command {
         /// Address for the health endpoints.
         #[arg(long, env = "HOIST_WORKER_ADDR", default_value = "127.0.0.1:3100")]
         addr: std::net::SocketAddr,
+        /// Days the SQL job history keeps finished jobs; 0 turns history off. With history
+        /// on, finished jobs stay in Redis until a `serve` process has copied them.
+        #[arg(long, env = "HOIST_HISTORY_DAYS", default_value_t = 30)]
+        history_days: u32,
     },
     /// Apply the SQL migrations and exit.
     Migrate {
@@ -138,7 +142,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Serve { store, http } => crate::server::serve(store, http).await,
-        Command::Worker { redis_url, addr } => crate::worker::run(&redis_url, addr).await,
+        Command::Worker { redis_url, addr, history_days } => {
+            crate::worker::run(&redis_url, addr, crate::history::HistoryConfig::from_days(history_days)).await
+        }
         Command::Migrate { store } => {
             let db = open_db(&store).await?;
             println!("migrations applied ({})", db.kind.as_str());

@@ -22,6 +22,11 @@ pub struct StoreConfig {
     /// Folder for the SQLite database and other local files.
     #[arg(long, env = "HOIST_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// Days the SQL job history keeps finished jobs; 0 turns history off. With history
+    /// on, finished jobs stay in Redis until a `serve` process has copied them.
+    #[arg(long, env = "HOIST_HISTORY_DAYS", default_value_t = 30)]
+    pub history_days: u32,
 }
 
 impl StoreConfig {
@@ -91,6 +96,7 @@ mod tests {
             redis_url: redis.into(),
             database_url: db.map(Into::into),
             data_dir: PathBuf::from("/tmp/hoist-data"),
+            history_days: 30,
         }
     }
 

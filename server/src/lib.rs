@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod history;
 pub mod metrics;
 pub mod processors;
 pub mod runtime;

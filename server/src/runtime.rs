@@ -4,6 +4,7 @@
 use hoist_queue::{CancellationToken, Queue, RedisConnection, Scheduler, Worker, WorkerOptions, WorkerStatus};
 use tokio::task::JoinSet;
 
+use crate::history::Archiving;
 use crate::processors::Registry;
 
 /// `HOIST_QUEUE_<NAME>_CONCURRENCY` (name upper-cased, `-`, `.` and `:` as `_`), else 5.
@@ -20,12 +21,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn start(redis: &RedisConnection, registry: &Registry) -> anyhow::Result<Runtime> {
+    /// Starts a worker per queue of `registry` (turning on each queue's archive set first
+    /// when history is on) and the scheduler.
+    pub async fn start(redis: &RedisConnection, registry: &Registry, archiving: &Archiving) -> anyhow::Result<Runtime> {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let mut workers = vec![];
         for (name, handlers) in registry.queues() {
             let queue = Queue::new(redis, name)?;
+            archiving.ensure(&queue).await?;
             let options = WorkerOptions { concurrency: concurrency_for(name), ..WorkerOptions::default() };
             let worker = Worker::new(queue, handlers.clone(), options);
             workers.push((name.to_string(), worker.status()));

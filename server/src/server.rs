@@ -53,6 +53,8 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         session_hours: http.session_hours,
         engine,
         metrics: crate::metrics::Metrics::default(),
+        history: crate::history::HistoryConfig::from_days(store.history_days),
+        archiving: Arc::new(crate::history::Archiving::new(store.history_days > 0)),
     };
     Ok((state, admin))
 }
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users", get(crate::api::admin::list_users).post(crate::api::admin::add_user))
         .route("/api/v1/users/{username}", axum::routing::patch(crate::api::admin::change_user))
         .route("/api/v1/audit", get(crate::api::admin::audit_log))
+        .route("/api/v1/history", get(crate::api::history::search))
         .route("/api/v1/schedules", get(crate::api::schedules::list))
         .route(
             "/api/v1/schedules/{name}",
@@ -120,7 +123,16 @@ pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
         reason: format!("cannot listen on {}: {e}", http.addr),
     })?;
     let addr = listener.local_addr()?;
-    let runtime = crate::runtime::Runtime::start(&state.engine, &crate::processors::builtin())?;
+    let runtime =
+        crate::runtime::Runtime::start(&state.engine, &crate::processors::builtin(), &state.archiving).await?;
+    let history_stop = hoist_queue::CancellationToken::new();
+    let history_writer = tokio::spawn(crate::history::run_writer(
+        state.db.clone(),
+        state.engine.clone(),
+        state.archiving.clone(),
+        state.history,
+        history_stop.clone(),
+    ));
     if http.demo {
         crate::processors::demo::declare_schedule(&state.engine).await?;
     }
@@ -131,6 +143,9 @@ pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
         .await?;
     // HTTP has stopped taking requests; now let running jobs finish.
     runtime.stop().await;
+    // Last, so the jobs the workers just finished are in the history too.
+    history_stop.cancel();
+    let _ = history_writer.await;
     tracing::info!("stopped");
     Ok(())
 }

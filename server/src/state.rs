@@ -23,6 +23,9 @@ pub struct AppState {
     /// The engine's connection, shared by every queue handle.
     pub engine: hoist_queue::RedisConnection,
     pub metrics: crate::metrics::Metrics,
+    pub history: crate::history::HistoryConfig,
+    /// Queues whose archive set this process has turned on.
+    pub archiving: Arc<crate::history::Archiving>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

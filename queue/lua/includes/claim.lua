@@ -90,9 +90,9 @@ local function claim_jobs(count, lease_ms, token)
         end
         local lease = token .. ':' .. attempt
         if cancel_set then
-          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease, 'cancel', '')
+          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease, 'worker', token, 'cancel', '')
         else
-          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease)
+          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now, 'lease', lease, 'worker', token)
         end
         leases[#leases + 1] = now + lease_ms
         leases[#leases + 1] = id
@@ -101,6 +101,7 @@ local function claim_jobs(count, lease_ms, token)
         fields[#fields + 1] = 'attempts'; fields[#fields + 1] = attempt
         fields[#fields + 1] = 'state'; fields[#fields + 1] = 'active'
         fields[#fields + 1] = 'started_at'; fields[#fields + 1] = now
+        fields[#fields + 1] = 'worker'; fields[#fields + 1] = token
         fields[#fields + 1] = 'lease'; fields[#fields + 1] = lease
         fields[#fields + 1] = 'cancel'; fields[#fields + 1] = ''
         out[#out + 1] = fields

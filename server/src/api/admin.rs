@@ -3,12 +3,12 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::services::admin::{self as service, AuditRow, NewUser, UserChange};
@@ -52,7 +52,7 @@ pub struct AuditQuery {
 pub async fn audit_log(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>, ApiError> {
     Ok(Json(service::audit_log(&state, &principal, query.before, query.limit.unwrap_or(100)).await?))
 }

@@ -3,12 +3,12 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use hoist_queue::Job;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::services::dead_letters::{self as service, DeadFilter, Selection};
@@ -27,7 +27,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Job>>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -3,13 +3,13 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use hoist_queue::{Job, JobPage, JobState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::services::jobs::{self as service, EnqueueRequest, QueueSummary};
@@ -54,7 +54,7 @@ pub async fn list_jobs(
     State(state): State<AppState>,
     principal: Principal,
     Path(queue): Path<String>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let job_state = match query.state.as_deref() {
         None => JobState::Waiting,
@@ -169,7 +169,7 @@ pub async fn metrics(
     State(state): State<AppState>,
     _principal: Principal,
     Path(queue): Path<String>,
-    Query(query): Query<MetricsQuery>,
+    ApiQuery(query): ApiQuery<MetricsQuery>,
 ) -> Result<Json<Vec<hoist_queue::MinuteStats>>, ApiError> {
     let minutes = query.minutes.unwrap_or(60);
     if !(1..=14 * 24 * 60).contains(&minutes) {

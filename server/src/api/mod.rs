@@ -2,11 +2,12 @@
 
 pub mod admin;
 pub mod dead_letters;
+pub mod history;
 pub mod jobs;
 pub mod schedules;
 
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 
 use crate::api_error::ApiError;
 
@@ -14,6 +15,28 @@ use crate::api_error::ApiError;
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// `Query` whose rejections answer in the API's error shape, naming the parameter.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        let message = rejection.body_text();
+        // "Failed to deserialize query string: from: invalid digit found in string", or
+        // "... unknown field `x`, expected ...".
+        let field = match message.split('`').nth(1) {
+            Some(name) => name.to_string(),
+            None => message
+                .split_once("query string: ")
+                .and_then(|(_, rest)| rest.split_once(':'))
+                .map(|(name, _)| name.trim().to_string())
+                .unwrap_or_else(|| "query".to_string()),
+        };
+        ApiError::Invalid { field, message }
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {

@@ -72,6 +72,7 @@ pub async fn enqueue(
         Role::Viewer => return Err(ApiError::Forbidden("viewers cannot enqueue".into())),
     }
     let queue = queue(state, queue_name)?;
+    state.archiving.ensure(&queue).await?;
     let enqueued = queue.enqueue(NewJob { name: request.name, payload: request.payload, options }).await?;
     Ok(enqueued)
 }
@@ -138,7 +139,9 @@ pub async fn enqueue_bulk(
             NewJob { name: r.name, payload: r.payload, options }
         })
         .collect();
-    Ok(queue(state, queue_name)?.enqueue_bulk(jobs).await?)
+    let queue = queue(state, queue_name)?;
+    state.archiving.ensure(&queue).await?;
+    Ok(queue.enqueue_bulk(jobs).await?)
 }
 
 /// Bulk queue maintenance by an operator, audited: drain, clean by state and age, retry

@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod dead_letters;
 pub mod health;
+pub mod history;
 pub mod jobs;
 pub mod schedules;

@@ -1,0 +1,20 @@
+//! `/api/v1/history`: search finished jobs in SQL.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::ApiQuery;
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::history::{HistoryPage, HistoryQuery};
+use crate::services::history as service;
+use crate::state::AppState;
+
+/// `GET /api/v1/history?id=&queue=&name=&owner=&status=&from=&to=&q=&cursor=&limit=`
+pub async fn search(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    Ok(Json(service::search(&state, &principal, query).await?))
+}
