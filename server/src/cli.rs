@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{HttpConfig, StoreConfig};
+use crate::config::{HttpConfig, StoreConfig, WorkerConfig};
 use crate::db::Db;
 
 #[derive(Parser, Debug)]
@@ -22,6 +22,8 @@ pub enum Command {
         store: StoreConfig,
         #[command(flatten)]
         http: HttpConfig,
+        #[command(flatten)]
+        workers: WorkerConfig,
     },
     /// Run workers and the scheduler only (scale out: run as many as you like on one
     /// Redis), with `/healthz` and `/readyz` on HTTP.
@@ -36,6 +38,8 @@ pub enum Command {
         /// on, finished jobs stay in Redis until a `serve` process has copied them.
         #[arg(long, env = "HOIST_HISTORY_DAYS", default_value_t = 30)]
         history_days: u32,
+        #[command(flatten)]
+        workers: WorkerConfig,
     },
     /// Apply the SQL migrations and exit.
     Migrate {
@@ -141,9 +145,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Cli::parse_from(["hoist", "serve"]).command.expect("serve parses"),
     };
     match command {
-        Command::Serve { store, http } => crate::server::serve(store, http).await,
-        Command::Worker { redis_url, addr, history_days } => {
-            crate::worker::run(&redis_url, addr, crate::history::HistoryConfig::from_days(history_days)).await
+        Command::Serve { store, http, workers } => crate::server::serve(store, http, workers).await,
+        Command::Worker { redis_url, addr, history_days, workers } => {
+            let history = crate::history::HistoryConfig::from_days(history_days);
+            crate::worker::run(&redis_url, addr, history, workers).await
         }
         Command::Migrate { store } => {
             let db = open_db(&store).await?;

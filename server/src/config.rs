@@ -57,6 +57,20 @@ impl StoreConfig {
     }
 }
 
+/// Settings of the workers a `serve` or `worker` process runs.
+#[derive(Args, Clone, Debug)]
+pub struct WorkerConfig {
+    /// Seconds a stopping process waits for running jobs before handing them back to the
+    /// queue.
+    #[arg(long, env = "HOIST_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+
+    /// Seconds a job's lease lasts without renewal: after a crash, its jobs run again
+    /// elsewhere this long after the last renewal.
+    #[arg(long, env = "HOIST_JOB_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..))]
+    pub lease_seconds: u64,
+}
+
 /// Settings of the HTTP server.
 #[derive(Args, Clone, Debug)]
 pub struct HttpConfig {

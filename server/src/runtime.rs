@@ -23,14 +23,24 @@ pub struct Runtime {
 impl Runtime {
     /// Starts a worker per queue of `registry` (turning on each queue's archive set first
     /// when history is on) and the scheduler.
-    pub async fn start(redis: &RedisConnection, registry: &Registry, archiving: &Archiving) -> anyhow::Result<Runtime> {
+    pub async fn start(
+        redis: &RedisConnection,
+        registry: &Registry,
+        archiving: &Archiving,
+        config: &crate::config::WorkerConfig,
+    ) -> anyhow::Result<Runtime> {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let mut workers = vec![];
         for (name, handlers) in registry.queues() {
             let queue = Queue::new(redis, name)?;
             archiving.ensure(&queue).await?;
-            let options = WorkerOptions { concurrency: concurrency_for(name), ..WorkerOptions::default() };
+            let options = WorkerOptions {
+                concurrency: concurrency_for(name),
+                lease: std::time::Duration::from_secs(config.lease_seconds),
+                shutdown_grace: std::time::Duration::from_secs(config.shutdown_timeout),
+                ..WorkerOptions::default()
+            };
             let worker = Worker::new(queue, handlers.clone(), options);
             workers.push((name.to_string(), worker.status()));
             let token = shutdown.clone();

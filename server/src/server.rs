@@ -116,7 +116,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
+pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config::WorkerConfig) -> anyhow::Result<()> {
     let (state, admin) = build_state(&store, &http).await?;
     let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| StartupError::Invalid {
         variable: "HOIST_ADDR",
@@ -124,7 +124,8 @@ pub async fn serve(store: StoreConfig, http: HttpConfig) -> anyhow::Result<()> {
     })?;
     let addr = listener.local_addr()?;
     let runtime =
-        crate::runtime::Runtime::start(&state.engine, &crate::processors::builtin(), &state.archiving).await?;
+        crate::runtime::Runtime::start(&state.engine, &crate::processors::builtin(), &state.archiving, &workers)
+            .await?;
     let history_stop = hoist_queue::CancellationToken::new();
     let history_writer = tokio::spawn(crate::history::run_writer(
         state.db.clone(),

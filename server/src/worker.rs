@@ -12,16 +12,20 @@ use serde_json::json;
 use crate::error::StartupError;
 use crate::runtime::Runtime;
 
-pub async fn run(redis_url: &str, addr: SocketAddr, history: crate::history::HistoryConfig) -> anyhow::Result<()> {
+pub async fn run(
+    redis_url: &str,
+    addr: SocketAddr,
+    history: crate::history::HistoryConfig,
+    workers: crate::config::WorkerConfig,
+) -> anyhow::Result<()> {
     let engine = hoist_queue::RedisConnection::connect(redis_url).await.map_err(|e| StartupError::Unreachable {
         variable: "REDIS_URL",
         target: crate::db::redact(redis_url),
         reason: e.to_string(),
     })?;
-    let runtime = Arc::new(tokio::sync::Mutex::new(Some(
-        Runtime::start(&engine, &crate::processors::builtin(), &crate::history::Archiving::new(history.enabled()))
-            .await?,
-    )));
+    let archiving = crate::history::Archiving::new(history.enabled());
+    let runtime = Runtime::start(&engine, &crate::processors::builtin(), &archiving, &workers).await?;
+    let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {
         variable: "HOIST_WORKER_ADDR",
         reason: format!("cannot listen on {addr}: {e}"),

@@ -1,0 +1,131 @@
+//! Real `hoist serve` and `hoist worker` processes on one Redis: both work the same queue,
+//! and the SQL history holds every finished job exactly once even when the server is
+//! killed mid-run and started again.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hoist_queue::{JobState, NewJob, Queue, RedisConnection};
+use hoist_server::db::Db;
+use hoist_testkit::{RedisServer, TestDatabase, sqlite_database};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_serve(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .arg("serve")
+        .env("REDIS_URL", redis.url())
+        .env("DATABASE_URL", database.url())
+        .env("HOIST_ADDR", format!("127.0.0.1:{port}"))
+        .env("HOIST_ADMIN_PASSWORD", "admin-password-1")
+        .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
+        .env("HOIST_JOB_LEASE_SECONDS", "3")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn spawn_worker(redis: &RedisServer, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .arg("worker")
+        .env("REDIS_URL", redis.url())
+        .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))
+        .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
+        .env("HOIST_JOB_LEASE_SECONDS", "3")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Worker ids are `host-pid-random.lane`: one process runs several claim lanes.
+fn process_of(worker_id: &str) -> String {
+    worker_id.rsplit_once('.').map_or(worker_id, |(process, _)| process).to_string()
+}
+
+async fn history_ids(db: &Db) -> Vec<String> {
+    sqlx::query_scalar("SELECT job_id FROM job_history").fetch_all(&db.pool).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_worker_share_a_queue_and_history_survives_a_killed_server() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let (serve_port, worker_port) = (free_port(), free_port());
+    let mut serve = spawn_serve(&redis, &database, serve_port);
+    let mut worker = spawn_worker(&redis, worker_port);
+
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "demo").unwrap();
+    // Both processes check in before any job exists, so neither can take them all.
+    wait_until("both processes online", Duration::from_secs(30), || async {
+        let workers = queue.workers(Duration::from_secs(60)).await.unwrap();
+        workers.iter().map(|(id, _)| process_of(id)).collect::<HashSet<_>>().len() == 2
+    })
+    .await;
+    let jobs: Vec<NewJob> = (0..24).map(|i| NewJob::new("demo-sync", json!({ "duration_ms": 200 + i * 10 }))).collect();
+    let ids: Vec<String> = queue.enqueue_bulk(jobs).await.unwrap().into_iter().map(|e| e.id).collect();
+
+    // Kill the server (no graceful stop) while jobs are in flight, then start it again.
+    wait_until("a third of the jobs done", Duration::from_secs(60), || async {
+        queue.counts().await.unwrap().completed >= 8
+    })
+    .await;
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let mut serve = spawn_serve(&redis, &database, serve_port);
+
+    wait_until("every job completed", Duration::from_secs(120), || async {
+        queue.counts().await.unwrap().completed == 24
+    })
+    .await;
+    let mut ran_on = HashSet::new();
+    for id in &ids {
+        let job = queue.get_job(id).await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Completed);
+        ran_on.insert(process_of(&job.worker.unwrap()));
+    }
+    assert!(ran_on.len() >= 2, "the serve and the worker process both ran jobs: {ran_on:?}");
+
+    let db = Db::connect(database.url()).await.unwrap();
+    wait_until("every job in the history", Duration::from_secs(30), || async { history_ids(&db).await.len() == 24 })
+        .await;
+    stop(&mut serve);
+    stop(&mut worker);
+    let recorded: HashSet<String> = history_ids(&db).await.into_iter().collect();
+    assert_eq!(recorded, ids.iter().cloned().collect::<HashSet<_>>(), "each job once, none missing");
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT status FROM job_history").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(statuses, ["completed"]);
+}
