@@ -12,6 +12,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::backend::{decode_job, field_map, int, invocation, now_ms, run, strings};
 use crate::error::Result;
@@ -434,6 +435,12 @@ fn start_job(
     let timeout = job.timeout_ms.map(Duration::from_millis);
     let attempt = job.attempts;
     let id = job.id.clone();
+    let queue_name = queue.name().to_string();
+    // Every log line a handler writes names the job. The span's level only decides when
+    // it is recorded: at ERROR it is on whenever any of the handler's lines are, whatever
+    // RUST_LOG says about this crate.
+    let span = tracing::error_span!("job", queue = %queue_name, job_id = %job.id, job = %job.name, attempt);
+    let started = std::time::Instant::now();
     jobs.spawn(async move {
         // The handler runs in a task of its own so a panic is caught as a JoinError.
         // A panic in the handler is caught here and becomes a failed attempt; dropping the
@@ -475,10 +482,29 @@ fn start_job(
             (outcome, _) => outcome,
         };
         running.lock().expect("running map").remove(&(id.clone(), lease.clone()));
+        record_metrics(&queue_name, &outcome, started.elapsed());
         if !matches!(outcome, Outcome::LeaseLost) {
             let _ = finished.send(Finished { id, lease, outcome });
         }
-    });
+    }.instrument(span));
+}
+
+/// Counts each attempt by outcome and records run times, through the `metrics` facade:
+/// whatever recorder the application installed (Prometheus in the Hoist server) gets them.
+fn record_metrics(queue: &str, outcome: &Outcome, elapsed: Duration) {
+    let label = match outcome {
+        Outcome::Completed(_) => "completed",
+        Outcome::Failed(_, ErrorKind::Permanent) => "failed_permanently",
+        Outcome::Failed(..) => "failed",
+        Outcome::Cancelled => "cancelled",
+        Outcome::Deferred(_) => "deferred",
+        Outcome::Released => "released",
+        Outcome::LeaseLost => "lease_lost",
+    };
+    metrics::counter!("hoist_jobs_processed_total", "queue" => queue.to_string(), "outcome" => label).increment(1);
+    if matches!(outcome, Outcome::Completed(_) | Outcome::Failed(..)) {
+        metrics::histogram!("hoist_job_duration_seconds", "queue" => queue.to_string()).record(elapsed.as_secs_f64());
+    }
 }
 
 fn record(attempt: u32, kind: &str, message: String, causes: Vec<String>) -> ErrorRecord {

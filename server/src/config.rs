@@ -99,6 +99,20 @@ pub struct HttpConfig {
     /// Sessions end after this many hours without a request.
     #[arg(long, env = "HOIST_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: i64,
+
+    /// Make `/metrics` require a signed-in user or an API token (default: public, for
+    /// Prometheus on a private network).
+    #[arg(long, env = "HOIST_METRICS_REQUIRE_AUTH", default_value_t = false)]
+    pub metrics_require_auth: bool,
+
+    /// Largest request body accepted, in bytes (a bulk enqueue of many jobs is the
+    /// biggest); larger requests get 413.
+    #[arg(long, env = "HOIST_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may take before the server answers 408.
+    #[arg(long, env = "HOIST_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
 }
 
 #[cfg(test)]

@@ -9,8 +9,12 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::auth::session_store::SqlSessionStore;
+use axum::http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::backend::ServerBackend;
@@ -52,7 +56,9 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         secure_cookies: !http.insecure_cookies,
         session_hours: http.session_hours,
         engine,
-        metrics: crate::metrics::Metrics::default(),
+        metrics: crate::metrics::Metrics::new(http.metrics_require_auth),
+        max_body_bytes: http.max_body_bytes,
+        request_timeout: std::time::Duration::from_secs(http.request_timeout),
         history: crate::history::HistoryConfig::from_days(store.history_days),
         archiving: Arc::new(crate::history::Archiving::new(store.history_days > 0)),
     };
@@ -110,9 +116,20 @@ pub fn router(state: AppState) -> Router {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, app::shell))
         .layer(sessions)
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
+        // The request id: taken from the client's x-request-id or made up, put on the
+        // request's log span and echoed in the response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 

@@ -24,6 +24,8 @@ pub struct AppState {
     pub engine: hoist_queue::RedisConnection,
     pub metrics: crate::metrics::Metrics,
     pub history: crate::history::HistoryConfig,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
     /// Queues whose archive set this process has turned on.
     pub archiving: Arc<crate::history::Archiving>,
 }

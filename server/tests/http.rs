@@ -132,3 +132,97 @@ async fn metrics_expose_queue_counts_without_auth() {
     assert!(body.contains(r#"hoist_queue_paused{queue="mailer"} 1"#), "{body}");
     assert!(body.contains("# HELP hoist_jobs Jobs per queue and state"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_job_attempts_by_outcome_and_http_requests() {
+    use hoist_queue::{JobError, NewJob, Queue, Worker, WorkerOptions, handler_fn};
+    let redis = RedisServer::start();
+    let db = sqlite_database();
+    let args = config(&redis.url(), &db);
+    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
+    let queue = Queue::new(&state.engine, "counted").unwrap();
+    let shutdown = hoist_queue::CancellationToken::new();
+    let worker = Worker::new(
+        queue.clone(),
+        handler_fn(|ctx| async move {
+            if ctx.job().payload["fail"] == true { Err(JobError::permanent("no")) } else { Ok(serde_json::json!(null)) }
+        }),
+        WorkerOptions::default(),
+    );
+    let running = tokio::spawn(worker.run(shutdown.clone()));
+    for payload in [serde_json::json!({}), serde_json::json!({}), serde_json::json!({ "fail": true })] {
+        queue.enqueue(NewJob::new("count", payload)).await.unwrap();
+    }
+    for _ in 0..200 {
+        let c = queue.counts().await.unwrap();
+        if c.completed == 2 && c.dead == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+
+    let app = router(state);
+    assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
+    let (_, body) = get(&app, "/metrics").await;
+    for line in [
+        r#"hoist_jobs_processed_total{queue="counted",outcome="completed"} 2"#,
+        r#"hoist_jobs_processed_total{queue="counted",outcome="failed_permanently"} 1"#,
+        r#"hoist_job_duration_seconds_count{queue="counted"} 3"#,
+        r#"hoist_http_requests_total{method="GET",route="/healthz",status="200"}"#,
+    ] {
+        assert!(body.contains(line), "missing {line} in:\n{body}");
+    }
+    assert!(body.contains(r#"hoist_job_duration_seconds_bucket{queue="counted",le="0.005"}"#), "{body}");
+}
+
+#[tokio::test]
+async fn requests_get_an_id_compression_a_body_limit_and_metrics_can_require_auth() {
+    let redis = RedisServer::start();
+    let db = sqlite_database();
+    let args = Args::parse_from([
+        "hoist",
+        "--redis-url",
+        &redis.url(),
+        "--database-url",
+        db.url(),
+        "--admin-password",
+        "test-admin-pass",
+        "--max-body-bytes",
+        "1024",
+        "--metrics-require-auth",
+    ]);
+    let (state, _) = build_state(&args.store, &args.http).await.unwrap();
+    let app = router(state);
+
+    let response = app.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    let made_up = response.headers().get("x-request-id").expect("an id is made up").to_str().unwrap().to_string();
+    assert_eq!(made_up.len(), 36, "a UUID: {made_up}");
+    let response = app
+        .clone()
+        .oneshot(Request::get("/healthz").header("x-request-id", "trace-me-42").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42", "the caller's id is kept");
+
+    let response = app
+        .clone()
+        .oneshot(Request::get("/").header("accept-encoding", "gzip").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+
+    let big = serde_json::json!({ "username": "x".repeat(2000), "password": "y" }).to_string();
+    let mut request =
+        Request::post("/api/v1/auth/login").header("content-type", "application/json").body(Body::from(big)).unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([10, 0, 0, 1], 1))));
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+
+    let (status, _) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -16,8 +16,9 @@ async fn worker_process_runs_jobs_and_stops_on_sigterm() {
         .env("REDIS_URL", redis.url())
         .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))
         .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", "warn,hoist_server=info")
+        .env("HOIST_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -60,6 +61,21 @@ async fn worker_process_runs_jobs_and_stops_on_sigterm() {
     }
     assert!(exited.expect("stopped within 10 s").success());
     assert!(queue.workers(Duration::from_secs(60)).await.unwrap().is_empty(), "signed off");
+
+    // JSON logs, and a line a handler writes names its job.
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut logs).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let finished = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "demo sync finished")
+        .unwrap_or_else(|| panic!("no job line in:\n{logs}"));
+    assert_eq!(finished["span"]["job_id"], e.id.as_str(), "{finished}");
+    assert_eq!(finished["span"]["queue"], "demo");
 }
 
 /// A bare HTTP/1.1 GET, to keep the test free of an HTTP client dependency.

@@ -50,7 +50,7 @@ pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     session: Session,
-    Json(request): Json<LoginRequest>,
+    crate::api::ApiJson(request): crate::api::ApiJson<LoginRequest>,
 ) -> Result<Json<SignedIn>, ApiError> {
     if request.username.trim().is_empty() {
         return Err(ApiError::invalid("username", "username is required"));

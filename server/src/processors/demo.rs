@@ -50,6 +50,7 @@ async fn run(ctx: JobContext) -> JobResult {
         }
     }
     ctx.progress(Progress::stage("completed").percent(100.0)).await?;
+    tracing::info!(accounts = 3, transactions = 42, "demo sync finished");
     Ok(json!({ "accounts": 3, "transactions": 42 }))
 }
 
