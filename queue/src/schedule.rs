@@ -13,6 +13,7 @@ use crate::types::NewJob;
 
 /// What to do with ticks that passed while no scheduler ran (downtime).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum MisfirePolicy {
     /// Fire none of them; carry on with the next tick.
@@ -32,6 +33,7 @@ pub enum MisfirePolicy {
 /// at its first occurrence; interval patterns (`*/15 * * * *`) fire in both halves of the
 /// repeated hour.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleSpec {
     /// Unique; upserting the same name again updates it, never duplicates it.
     pub name: String,
@@ -50,6 +52,7 @@ pub struct ScheduleSpec {
     pub fan_out: Vec<serde_json::Value>,
     /// Delay between the fan-out jobs of one tick (job i starts i × stagger later).
     #[serde(default, with = "crate::serde_millis::opt_millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub stagger: Option<Duration>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -66,6 +69,7 @@ pub struct ScheduleSpec {
     pub misfire: MisfirePolicy,
     /// A tick seen later than this after its time counts as missed (default 60 s).
     #[serde(default = "default_grace", with = "crate::serde_millis::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub misfire_grace: Duration,
 }
 
@@ -192,6 +196,7 @@ pub fn ticks_to_fire(due: &[i64], now: i64, policy: MisfirePolicy, grace: Durati
 
 /// One fire of a schedule, as kept in its history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FireRecord {
     /// The tick (epoch ms); for a manual trigger, the time it was triggered.
     pub tick: i64,
@@ -206,6 +211,7 @@ pub struct FireRecord {
 
 /// A schedule as stored, with its firing state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleInfo {
     pub spec: ScheduleSpec,
     pub paused: bool,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Ready to run, in priority then FIFO order.
@@ -64,6 +65,7 @@ impl std::fmt::Display for JobState {
 
 /// How long to wait before the next attempt of a failed job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Backoff {
     /// Retry at once.
@@ -71,14 +73,17 @@ pub enum Backoff {
     /// The same delay before every retry.
     Fixed {
         #[serde(with = "crate::serde_millis::millis")]
+        #[cfg_attr(feature = "openapi", schema(value_type = u64))]
         delay: Duration,
     },
     /// `base * 2^(attempt-1)`, at most `cap`, shortened by up to `jitter` (0..=1) at random
     /// so that jobs failing together do not retry together.
     Exponential {
         #[serde(with = "crate::serde_millis::millis")]
+        #[cfg_attr(feature = "openapi", schema(value_type = u64))]
         base: Duration,
         #[serde(with = "crate::serde_millis::millis")]
+        #[cfg_attr(feature = "openapi", schema(value_type = u64))]
         cap: Duration,
         jitter: f64,
     },
@@ -134,18 +139,21 @@ impl Backoff {
 
 /// Options of one job; every field has a sensible default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct JobOptions {
     /// 0 (default) runs first, 1000 last; FIFO within a priority.
     pub priority: u16,
     /// Run no earlier than this long from now.
     #[serde(with = "crate::serde_millis::opt_millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub delay: Option<Duration>,
     /// Attempts in all, the first included (default 3).
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// An attempt running longer is cancelled and counts as failed.
     #[serde(with = "crate::serde_millis::opt_millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub timeout: Option<Duration>,
     /// While a job with this key exists, enqueueing another returns the existing one.
     pub dedup_key: Option<String>,
@@ -160,15 +168,18 @@ pub struct JobOptions {
 
 /// At most `max` jobs per `per` for one key of a queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyRateLimit {
     pub key: String,
     pub max: u32,
     #[serde(with = "crate::serde_millis::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub per: Duration,
 }
 
 /// Limits every worker of a queue obeys together; stored in Redis.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueLimits {
     /// Most jobs active at once across all workers.
     pub concurrency: Option<u32>,
@@ -178,9 +189,11 @@ pub struct QueueLimits {
 
 /// `max` starts per `per`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateLimit {
     pub max: u32,
     #[serde(with = "crate::serde_millis::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub per: Duration,
 }
 
@@ -205,6 +218,7 @@ pub const MAX_PRIORITY: u16 = 1000;
 
 /// A job to enqueue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewJob {
     pub name: String,
     pub payload: serde_json::Value,
@@ -225,6 +239,7 @@ impl NewJob {
 
 /// What enqueueing one job did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enqueued {
     pub id: String,
     /// True when a job with the same dedup key already existed and is returned instead.
@@ -233,6 +248,7 @@ pub struct Enqueued {
 
 /// What a handler reports while it works: stage, message, percent, counters, ETA.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Progress {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -276,6 +292,7 @@ impl Progress {
 
 /// One failed attempt, as kept on the job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorRecord {
     pub attempt: u32,
     /// Epoch ms.
@@ -290,6 +307,7 @@ pub struct ErrorRecord {
 
 /// A snapshot of a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: String,
     pub queue: String,
@@ -326,6 +344,7 @@ pub struct Job {
 
 /// Jobs per state, and whether the queue is paused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counts {
     pub waiting: u64,
     pub delayed: u64,
@@ -353,6 +372,7 @@ impl Counts {
 
 /// One entry of a queue's event stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Stream position; pass it back to resume after this event.
     pub position: String,
@@ -371,6 +391,7 @@ pub struct Event {
 
 /// Jobs finished in one minute.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MinuteStats {
     /// Minutes since the Unix epoch.
     pub minute: i64,
@@ -391,6 +412,7 @@ impl MinuteStats {
 
 /// A page of jobs and where the next one starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobPage {
     pub jobs: Vec<Job>,
     /// Offset of the next page, if there is one.

@@ -58,7 +58,7 @@ impl Archiving {
 }
 
 /// One finished job as the history keeps it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryRecord {
     pub queue: String,
     pub job_id: String,
@@ -215,7 +215,8 @@ pub async fn run_writer(
 }
 
 /// What a history search asks for; every part optional.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     pub id: Option<String>,
@@ -235,7 +236,7 @@ pub struct HistoryQuery {
 }
 
 /// A page of records, newest first, and the cursor of the next page.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub records: Vec<HistoryRecord>,
     pub next: Option<String>,

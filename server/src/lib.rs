@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod history;
 pub mod metrics;
+pub mod openapi;
 pub mod processors;
 pub mod runtime;
 pub mod server;

@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users/{username}", axum::routing::patch(crate::api::admin::change_user))
         .route("/api/v1/audit", get(crate::api::admin::audit_log))
         .route("/api/v1/history", get(crate::api::history::search))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/schedules", get(crate::api::schedules::list))
         .route(
             "/api/v1/schedules/{name}",

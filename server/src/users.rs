@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, now_ms};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including users.
@@ -186,7 +186,7 @@ pub async fn set_disabled(db: &Db, username: &str, disabled: bool) -> Result<boo
 }
 
 /// An account as listed to admins (never the hash).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub id: i64,
     pub username: String,

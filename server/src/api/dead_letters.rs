@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use hoist_queue::Job;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ApiJson, ApiQuery};
 use crate::api_error::ApiError;
@@ -14,7 +13,8 @@ use crate::auth::Principal;
 use crate::services::dead_letters::{self as service, DeadFilter, Selection};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub queue: Option<String>,
     pub error: Option<String>,
@@ -24,6 +24,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/dead-letters?queue=&error=&older_than_ms=&newer_than_ms=&limit=`
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "dead letters", params(ListQuery), responses((status = 200, body = Vec<hoist_queue::Job>), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -39,23 +40,25 @@ pub async fn list(
 }
 
 /// `POST /api/v1/dead-letters/requeue` with `{"jobs": {"queue", "ids"}}` or `{"filter": {...}}`
+#[utoipa::path(post, path = "/api/v1/dead-letters/requeue", tag = "dead letters", request_body = crate::services::dead_letters::Selection, responses((status = 200, body = super::Affected), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn requeue(
     State(state): State<AppState>,
     principal: Principal,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(selection): ApiJson<Selection>,
-) -> Result<Json<Value>, ApiError> {
-    let n = service::requeue_or_purge(&state, &principal, Some(addr.ip().to_string()), selection, false).await?;
-    Ok(Json(json!({ "affected": n })))
+) -> Result<Json<super::Affected>, ApiError> {
+    let affected = service::requeue_or_purge(&state, &principal, Some(addr.ip().to_string()), selection, false).await?;
+    Ok(Json(super::Affected { affected }))
 }
 
 /// `POST /api/v1/dead-letters/purge`, same body as requeue.
+#[utoipa::path(post, path = "/api/v1/dead-letters/purge", tag = "dead letters", request_body = crate::services::dead_letters::Selection, responses((status = 200, body = super::Affected), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn purge(
     State(state): State<AppState>,
     principal: Principal,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(selection): ApiJson<Selection>,
-) -> Result<Json<Value>, ApiError> {
-    let n = service::requeue_or_purge(&state, &principal, Some(addr.ip().to_string()), selection, true).await?;
-    Ok(Json(json!({ "affected": n })))
+) -> Result<Json<super::Affected>, ApiError> {
+    let affected = service::requeue_or_purge(&state, &principal, Some(addr.ip().to_string()), selection, true).await?;
+    Ok(Json(super::Affected { affected }))
 }

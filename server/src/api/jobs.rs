@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use hoist_queue::{Job, JobPage, JobState};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ApiJson, ApiQuery};
 use crate::api_error::ApiError;
@@ -17,12 +17,13 @@ use crate::state::AppState;
 
 /// `POST /api/v1/queues/{queue}/jobs` → 202 with the id; 409 with the existing id when
 /// the dedup key is taken.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/jobs", tag = "jobs", params(("queue" = String, Path, description = "Queue name")), request_body = crate::services::jobs::EnqueueRequest, responses((status = 202, body = super::Accepted), (status = 409, description = "The dedup key is taken; `error.existing_id` is the job", body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 429, description = "Rate limit of the job's key; see Retry-After", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn enqueue_job(
     State(state): State<AppState>,
     principal: Principal,
     Path(queue): Path<String>,
     ApiJson(request): ApiJson<EnqueueRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<super::Accepted>), ApiError> {
     let enqueued = service::enqueue(&state, &principal, &queue, request).await?;
     if enqueued.duplicate {
         return Err(ApiError::Conflict {
@@ -30,10 +31,11 @@ pub async fn enqueue_job(
             existing_id: Some(enqueued.id),
         });
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "id": enqueued.id, "queue": queue }))))
+    Ok((StatusCode::ACCEPTED, Json(super::Accepted { id: enqueued.id, queue })))
 }
 
 /// `GET /api/v1/queues/{queue}/jobs/{id}`
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/jobs/{id}", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")), responses((status = 200, body = hoist_queue::Job), (status = 404, description = "No such job, or not yours", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
     principal: Principal,
@@ -42,7 +44,8 @@ pub async fn get_job(
     Ok(Json(service::get_job(&state, &principal, &queue, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub state: Option<String>,
     pub cursor: Option<u64>,
@@ -50,6 +53,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/queues/{queue}/jobs?state=waiting&cursor=0&limit=50`
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/jobs", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ListQuery), responses((status = 200, body = hoist_queue::JobPage), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     principal: Principal,
@@ -68,6 +72,7 @@ pub async fn list_jobs(
 }
 
 /// `GET /api/v1/queues`
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues", responses((status = 200, body = Vec<crate::services::jobs::QueueSummary>), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn list_queues(
     State(state): State<AppState>,
     principal: Principal,
@@ -77,6 +82,7 @@ pub async fn list_queues(
 
 /// `POST /api/v1/queues/{queue}/jobs/{id}/{action}` (cancel, retry, promote) and
 /// `DELETE /api/v1/queues/{queue}/jobs/{id}`.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/jobs/{id}/{action}", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id"), ("action" = String, Path, description = "cancel, retry or promote")), responses((status = 200, body = Object), (status = 404, body = crate::openapi::ErrorBody), (status = 409, description = "Not possible in the job's state", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn job_action(
     State(state): State<AppState>,
     principal: Principal,
@@ -92,6 +98,7 @@ pub async fn job_action(
     Ok(Json(service::act(&state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), action).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/queues/{queue}/jobs/{id}", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")), responses((status = 204, description = "Removed"), (status = 404, body = crate::openapi::ErrorBody), (status = 409, description = "Active jobs are cancelled, not removed", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn remove_job(
     State(state): State<AppState>,
     principal: Principal,
@@ -103,6 +110,7 @@ pub async fn remove_job(
 }
 
 /// `POST /api/v1/queues/{queue}/pause` and `/resume`
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/{action}", tag = "queues", params(("queue" = String, Path, description = "Queue name"), ("action" = String, Path, description = "pause or resume")), responses((status = 200, body = Object), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn queue_action(
     State(state): State<AppState>,
     principal: Principal,
@@ -117,7 +125,7 @@ pub async fn queue_action(
     Ok(Json(service::act(&state, &principal, Some(addr.ip().to_string()), &queue, None, action).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     pub jobs: Vec<EnqueueRequest>,
@@ -125,17 +133,19 @@ pub struct BulkRequest {
 
 /// `POST /api/v1/queues/{queue}/jobs/bulk` `{"jobs": [...]}` → 202 with each id and
 /// whether it was a duplicate; all or none.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/jobs/bulk", tag = "jobs", params(("queue" = String, Path, description = "Queue name")), request_body = BulkRequest, responses((status = 202, body = super::BulkAccepted), (status = 413, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn enqueue_bulk(
     State(state): State<AppState>,
     principal: Principal,
     Path(queue): Path<String>,
     ApiJson(request): ApiJson<BulkRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let enqueued = service::enqueue_bulk(&state, &principal, &queue, request.jobs).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queue": queue, "jobs": enqueued }))))
+) -> Result<(StatusCode, Json<super::BulkAccepted>), ApiError> {
+    let jobs = service::enqueue_bulk(&state, &principal, &queue, request.jobs).await?;
+    Ok((StatusCode::ACCEPTED, Json(super::BulkAccepted { queue, jobs })))
 }
 
 /// `GET /api/v1/queues/{queue}/health`
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/health", tag = "queues", params(("queue" = String, Path, description = "Queue name")), responses((status = 200, body = crate::services::health::QueueHealth), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn queue_health(
     State(state): State<AppState>,
     _principal: Principal,
@@ -146,18 +156,20 @@ pub async fn queue_health(
 
 /// `POST /api/v1/queues/{queue}/maintenance` with `{"action": "drain" | "clean" |
 /// "retry-all", ...}` → how many jobs it touched.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/maintenance", tag = "queues", params(("queue" = String, Path, description = "Queue name")), request_body = crate::services::jobs::Maintenance, responses((status = 200, body = super::Affected), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn maintenance(
     State(state): State<AppState>,
     principal: Principal,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path(queue): Path<String>,
     ApiJson(action): ApiJson<service::Maintenance>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::Affected>, ApiError> {
     let affected = service::maintain(&state, &principal, Some(addr.ip().to_string()), &queue, action).await?;
-    Ok(Json(json!({ "affected": affected })))
+    Ok(Json(super::Affected { affected }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// How many minutes back from now (default 60, at most 14 days).
     pub minutes: Option<i64>,
@@ -165,6 +177,7 @@ pub struct MetricsQuery {
 
 /// `GET /api/v1/queues/{queue}/metrics?minutes=60`: completed, failed, dead and run time
 /// per minute, oldest first.
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/metrics", tag = "queues", params(("queue" = String, Path, description = "Queue name"), MetricsQuery), responses((status = 200, body = Vec<hoist_queue::MinuteStats>), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn metrics(
     State(state): State<AppState>,
     _principal: Principal,

@@ -11,6 +11,32 @@ use axum::extract::{FromRequest, FromRequestParts};
 
 use crate::api_error::ApiError;
 
+/// 202 reply to an enqueue.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub queue: String,
+}
+
+/// 202 reply to a bulk enqueue: every job's id and whether it was a duplicate.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BulkAccepted {
+    pub queue: String,
+    pub jobs: Vec<hoist_queue::Enqueued>,
+}
+
+/// How many jobs an operation touched.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Affected {
+    pub affected: u64,
+}
+
+/// The id of something created.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
 /// `Json` whose rejections answer in the API's error shape, naming the field at fault.
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

@@ -14,10 +14,12 @@ use crate::auth::Principal;
 use crate::services::schedules::{self as service, ScheduleDetail};
 use crate::state::AppState;
 
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules", responses((status = 200, body = Vec<hoist_queue::ScheduleInfo>), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, _principal: Principal) -> Result<Json<Vec<ScheduleInfo>>, ApiError> {
     Ok(Json(service::list(&state).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), responses((status = 200, body = crate::services::schedules::ScheduleDetail), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     _principal: Principal,
@@ -26,6 +28,7 @@ pub async fn get(
     Ok(Json(service::get(&state, &name).await?))
 }
 
+#[utoipa::path(put, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), request_body = hoist_queue::ScheduleSpec, responses((status = 200, body = crate::services::schedules::ScheduleDetail), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn put(
     State(state): State<AppState>,
     principal: Principal,
@@ -37,6 +40,7 @@ pub async fn put(
     Ok(Json(service::get(&state, &name).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), responses((status = 204, description = "Removed"), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -47,6 +51,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/schedules/{name}/{action}", tag = "schedules", params(("name" = String, Path), ("action" = String, Path, description = "pause, resume or run")), responses((status = 200, body = Object), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn action(
     State(state): State<AppState>,
     principal: Principal,

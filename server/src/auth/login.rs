@@ -21,20 +21,20 @@ pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     pub user: UserView,
     /// Echo it in the `x-csrf-token` header of every state-changing request.
     pub csrf_token: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub username: String,
@@ -46,6 +46,7 @@ fn failure_keys(username: &str, addr: &SocketAddr) -> (String, String) {
 }
 
 /// `POST /api/v1/auth/login`
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses((status = 200, body = SignedIn), (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failures; see Retry-After", body = crate::openapi::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -110,12 +111,13 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/logout`
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204, description = "Signed out"), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn logout(_principal: Principal, session: Session) -> Result<StatusCode, ApiError> {
     session.flush().await.map_err(|e| ApiError::Internal(e.into()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user: UserView,
     pub via: super::principal::AuthVia,
@@ -123,6 +125,7 @@ pub struct Me {
 }
 
 /// `GET /api/v1/auth/me`
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn me(principal: Principal, session: Session) -> Result<Json<Me>, ApiError> {
     let csrf_token = session.get(SESSION_CSRF).await.map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Json(Me {

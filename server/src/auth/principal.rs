@@ -17,7 +17,7 @@ pub const SESSION_CSRF: &str = "csrf";
 /// The header a cookie-authenticated state-changing request must echo the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum AuthVia {
     Session,
     Token { scopes: Vec<String> },

@@ -32,7 +32,7 @@ pub async fn list_users(state: &AppState, principal: &Principal) -> Result<Vec<U
     Ok(users::list_users(&state.db).await?)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,
@@ -68,7 +68,7 @@ pub async fn add_user(
     Ok(outcome?)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     pub role: Option<Role>,
@@ -122,7 +122,7 @@ pub async fn change_user(
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditRow {
     pub id: i64,
     pub at: i64,

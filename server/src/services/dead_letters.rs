@@ -17,7 +17,7 @@ use crate::users::Role;
 /// Newest dead jobs read per queue when filtering (the dead set is capped by retention).
 const SCAN_PER_QUEUE: u64 = 10_000;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadFilter {
     pub queue: Option<String>,
@@ -76,7 +76,7 @@ pub async fn list(
 }
 
 /// Which dead jobs an action applies to.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Selection {
     /// These jobs of one queue.

@@ -8,7 +8,7 @@ use crate::state::AppState;
 
 /// When a queue counts as unhealthy. Defaults from the seeds; per queue from the
 /// environment, e.g. `HOIST_QUEUE_EMAILS_MAX_WAITING=5000`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HealthThresholds {
     pub max_dead: u64,
     pub max_waiting: u64,
@@ -29,7 +29,7 @@ impl HealthThresholds {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueHealth {
     pub queue: String,
     pub healthy: bool,

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::users::Role;
 
 /// What a client sends to enqueue a job.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnqueueRequest {
     pub name: String,
@@ -22,7 +22,7 @@ pub struct EnqueueRequest {
 }
 
 /// A queue and its counts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueSummary {
     pub name: String,
     pub counts: hoist_queue::Counts,
@@ -178,7 +178,7 @@ pub async fn maintain(
     outcome
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Maintenance {
     Drain {

@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::state::AppState;
 use crate::users::Role;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ScheduleDetail {
     #[serde(flatten)]
     pub info: ScheduleInfo,
