@@ -146,3 +146,48 @@ async fn bulk_enqueue_health_and_maintenance() {
     let r = admin.send("GET", "/api/v1/queues/bulk/health", None, &[]).await;
     assert_eq!(r.body["healthy"], true);
 }
+
+#[tokio::test]
+async fn job_lists_filter_by_owner_and_name_with_cursor_paging() {
+    let t = common::TestApp::start().await;
+    let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
+    let (mut user, _) = t.client("ulla", "ulla-password", "10.2.0.7:1").await;
+    let (mut admin, csrf) = (t.admin, t.csrf.clone());
+    let h = [("x-csrf-token", csrf.as_str())];
+    let jobs: Vec<serde_json::Value> = (0..30)
+        .map(|i| {
+            let owner = if i % 3 == 0 { ulla.to_string() } else { "someone-else".to_string() };
+            json!({ "name": if i % 2 == 0 { "even" } else { "odd" }, "payload": { "i": i }, "options": { "owner": owner } })
+        })
+        .collect();
+    let r = admin.send("POST", "/api/v1/queues/mixed/jobs/bulk", Some(json!({ "jobs": jobs })), &h).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+
+    // Every even job once, newest first, four per page.
+    let mut seen = vec![];
+    let mut cursor = String::new();
+    loop {
+        let r = admin.send("GET", &format!("/api/v1/queues/mixed/jobs?name=even&limit=4{cursor}"), None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        for job in r.body["jobs"].as_array().unwrap() {
+            assert_eq!(job["name"], "even");
+            seen.push(job["payload"]["i"].as_i64().unwrap());
+        }
+        match r.body["next"].as_u64() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..30).rev().filter(|i| i % 2 == 0).collect::<Vec<i64>>());
+
+    let r = admin.send("GET", &format!("/api/v1/queues/mixed/jobs?owner={ulla}&name=odd&limit=50"), None, &[]).await;
+    let found: Vec<i64> =
+        r.body["jobs"].as_array().unwrap().iter().map(|j| j["payload"]["i"].as_i64().unwrap()).collect();
+    assert_eq!(found, vec![27, 21, 15, 9, 3]);
+
+    // An end user sees only their own jobs, whatever owner they ask for.
+    let r = user.send("GET", "/api/v1/queues/mixed/jobs?owner=someone-else&limit=50", None, &[]).await;
+    let found: Vec<i64> =
+        r.body["jobs"].as_array().unwrap().iter().map(|j| j["payload"]["i"].as_i64().unwrap()).collect();
+    assert_eq!(found, (0..30).rev().filter(|i| i % 3 == 0).collect::<Vec<i64>>());
+}

@@ -47,12 +47,19 @@ pub async fn get_job(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// waiting (default), delayed, retrying, active, completed, dead or cancelled.
     pub state: Option<String>,
+    /// Only this owner's jobs (end users always see only their own).
+    pub owner: Option<String>,
+    /// Only jobs with this name.
+    pub name: Option<String>,
+    /// `next` of the previous page.
     pub cursor: Option<u64>,
+    /// 1 to 500 (default 50).
     pub limit: Option<u64>,
 }
 
-/// `GET /api/v1/queues/{queue}/jobs?state=waiting&cursor=0&limit=50`
+/// `GET /api/v1/queues/{queue}/jobs?state=waiting&owner=&name=&cursor=0&limit=50`
 #[utoipa::path(get, path = "/api/v1/queues/{queue}/jobs", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ListQuery), responses((status = 200, body = hoist_queue::JobPage), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
@@ -68,7 +75,8 @@ pub async fn list_jobs(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 500"));
     }
-    Ok(Json(service::list_jobs(&state, &principal, &queue, job_state, query.cursor.unwrap_or(0), limit).await?))
+    let filter = service::JobFilter { owner: query.owner, name: query.name };
+    Ok(Json(service::list_jobs(&state, &principal, &queue, job_state, filter, query.cursor.unwrap_or(0), limit).await?))
 }
 
 /// `GET /api/v1/queues`

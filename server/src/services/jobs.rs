@@ -82,19 +82,68 @@ pub async fn get_job(state: &AppState, principal: &Principal, queue_name: &str, 
     job.filter(|j| visible(principal, j)).ok_or_else(|| ApiError::NotFound(format!("job {id}")))
 }
 
-/// A page of a queue's jobs in one state, newest first. End users page through their own
-/// jobs only (filtered from the page; history search in SQL is the full answer).
+/// Which of a state's jobs to list.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    pub owner: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Jobs one filtered listing reads at most before it returns what it found (with a
+/// cursor to go on): Redis has no index by owner or name, and a request must stay short.
+/// The SQL history search is the indexed answer for finished jobs.
+pub const FILTER_SCAN_LIMIT: u64 = 5_000;
+
+/// A page of a queue's jobs in one state, newest first; `cursor` is an offset into the
+/// state. With a filter (and always for end users, who see only their own jobs) it reads
+/// on until `limit` jobs match or [`FILTER_SCAN_LIMIT`] were read; `next` then says where
+/// to go on.
 pub async fn list_jobs(
     state: &AppState,
     principal: &Principal,
     queue_name: &str,
     job_state: JobState,
-    offset: u64,
+    filter: JobFilter,
+    cursor: u64,
     limit: u64,
 ) -> Result<JobPage, ApiError> {
-    let mut page = queue(state, queue_name)?.list_jobs(job_state, offset, limit).await?;
-    page.jobs.retain(|j| visible(principal, j));
-    Ok(page)
+    let mut filter = filter;
+    if principal.role == Role::User {
+        filter.owner = Some(principal.user_id.to_string());
+    }
+    let queue = queue(state, queue_name)?;
+    if filter.owner.is_none() && filter.name.is_none() {
+        return Ok(queue.list_jobs(job_state, cursor, limit).await?);
+    }
+    let matches = |job: &Job| {
+        filter.owner.as_ref().is_none_or(|o| job.owner.as_ref() == Some(o))
+            && filter.name.as_ref().is_none_or(|n| &job.name == n)
+    };
+    let mut jobs = vec![];
+    let mut offset = cursor;
+    const CHUNK: u64 = 200;
+    let (next, total) = loop {
+        let page = queue.list_jobs(job_state, offset, CHUNK).await?;
+        // Where the next page starts: after the last job returned, or after this chunk.
+        // (A job deleted meanwhile shifts positions down, so this can repeat a job on the
+        // next page but never skip one.)
+        let mut consumed = page.next.unwrap_or(page.total).max(offset);
+        for (i, job) in page.jobs.into_iter().enumerate() {
+            if matches(&job) {
+                jobs.push(job);
+                if jobs.len() as u64 == limit {
+                    consumed = offset + i as u64 + 1;
+                    break;
+                }
+            }
+        }
+        let done = jobs.len() as u64 == limit || page.next.is_none() || consumed - cursor >= FILTER_SCAN_LIMIT;
+        if done {
+            break ((consumed < page.total).then_some(consumed), page.total);
+        }
+        offset = consumed;
+    };
+    Ok(JobPage { jobs, next, total })
 }
 
 pub async fn list_queues(state: &AppState, _principal: &Principal) -> Result<Vec<QueueSummary>, ApiError> {
