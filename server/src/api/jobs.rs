@@ -156,10 +156,10 @@ pub async fn enqueue_bulk(
 #[utoipa::path(get, path = "/api/v1/queues/{queue}/health", tag = "queues", params(("queue" = String, Path, description = "Queue name")), responses((status = 200, body = crate::services::health::QueueHealth), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn queue_health(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
     Path(queue): Path<String>,
 ) -> Result<Json<crate::services::health::QueueHealth>, ApiError> {
-    Ok(Json(crate::services::health::queue_health(&state, &queue, crate::db::now_ms()).await?))
+    Ok(Json(crate::services::health::queue_health(&state, &principal, &queue, crate::db::now_ms()).await?))
 }
 
 /// `POST /api/v1/queues/{queue}/maintenance` with `{"action": "drain" | "clean" |
@@ -188,15 +188,9 @@ pub struct MetricsQuery {
 #[utoipa::path(get, path = "/api/v1/queues/{queue}/metrics", tag = "queues", params(("queue" = String, Path, description = "Queue name"), MetricsQuery), responses((status = 200, body = Vec<hoist_queue::MinuteStats>), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn metrics(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
     Path(queue): Path<String>,
     ApiQuery(query): ApiQuery<MetricsQuery>,
 ) -> Result<Json<Vec<hoist_queue::MinuteStats>>, ApiError> {
-    let minutes = query.minutes.unwrap_or(60);
-    if !(1..=14 * 24 * 60).contains(&minutes) {
-        return Err(ApiError::invalid("minutes", "must be between 1 and 20160 (14 days)"));
-    }
-    let now = crate::db::now_ms() / 60_000;
-    let queue = hoist_queue::Queue::new(&state.engine, &queue)?;
-    Ok(Json(queue.stats(now - minutes + 1, now).await?))
+    Ok(Json(service::queue_metrics(&state, &principal, &queue, query.minutes.unwrap_or(60)).await?))
 }

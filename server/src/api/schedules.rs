@@ -15,17 +15,17 @@ use crate::services::schedules::{self as service, ScheduleDetail};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules", responses((status = 200, body = Vec<hoist_queue::ScheduleInfo>), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, _principal: Principal) -> Result<Json<Vec<ScheduleInfo>>, ApiError> {
-    Ok(Json(service::list(&state).await?))
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<ScheduleInfo>>, ApiError> {
+    Ok(Json(service::list(&state, &principal).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), responses((status = 200, body = crate::services::schedules::ScheduleDetail), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
-    Ok(Json(service::get(&state, &name).await?))
+    Ok(Json(service::get(&state, &principal, &name).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), request_body = hoist_queue::ScheduleSpec, responses((status = 200, body = crate::services::schedules::ScheduleDetail), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
@@ -37,7 +37,7 @@ pub async fn put(
     ApiJson(spec): ApiJson<ScheduleSpec>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
     service::upsert(&state, &principal, Some(addr.ip().to_string()), &name, spec).await?;
-    Ok(Json(service::get(&state, &name).await?))
+    Ok(Json(service::get(&state, &principal, &name).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), responses((status = 204, description = "Removed"), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]

@@ -33,6 +33,17 @@ pub struct Principal {
     pub via: AuthVia,
 }
 
+impl Principal {
+    /// Admins, operators and viewers watch the queues; an end user sees only their own
+    /// jobs, not other users' workload (queue counts, health, schedules).
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin | Role::Operator | Role::Viewer => Ok(()),
+            Role::User => Err(ApiError::Forbidden("end users see only their own jobs".into())),
+        }
+    }
+}
+
 /// API tokens are stored as SHA-256 hex; the secret itself is shown once.
 pub fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

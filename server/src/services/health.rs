@@ -39,7 +39,13 @@ pub struct QueueHealth {
     pub thresholds: HealthThresholds,
 }
 
-pub async fn queue_health(state: &AppState, queue_name: &str, now_ms: i64) -> Result<QueueHealth, ApiError> {
+pub async fn queue_health(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    queue_name: &str,
+    now_ms: i64,
+) -> Result<QueueHealth, ApiError> {
+    principal.require_staff()?;
     let queue = Queue::new(&state.engine, queue_name)?;
     let counts = queue.counts().await?;
     let thresholds = HealthThresholds::for_queue(queue_name);

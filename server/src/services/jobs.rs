@@ -146,13 +146,29 @@ pub async fn list_jobs(
     Ok(JobPage { jobs, next, total })
 }
 
-pub async fn list_queues(state: &AppState, _principal: &Principal) -> Result<Vec<QueueSummary>, ApiError> {
+pub async fn list_queues(state: &AppState, principal: &Principal) -> Result<Vec<QueueSummary>, ApiError> {
+    principal.require_staff()?;
     let mut out = vec![];
     for name in Queue::list_queues(&state.engine, "hoist").await? {
         let counts = queue(state, &name)?.counts().await?;
         out.push(QueueSummary { name, counts });
     }
     Ok(out)
+}
+
+/// Completed, failed, dead and run time per minute for the last `minutes`, oldest first.
+pub async fn queue_metrics(
+    state: &AppState,
+    principal: &Principal,
+    queue_name: &str,
+    minutes: i64,
+) -> Result<Vec<hoist_queue::MinuteStats>, ApiError> {
+    principal.require_staff()?;
+    if !(1..=14 * 24 * 60).contains(&minutes) {
+        return Err(ApiError::invalid("minutes", "must be between 1 and 20160 (14 days)"));
+    }
+    let now = crate::db::now_ms() / 60_000;
+    Ok(queue(state, queue_name)?.stats(now - minutes + 1, now).await?)
 }
 
 /// Most jobs one bulk request may carry.

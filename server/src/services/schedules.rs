@@ -35,11 +35,13 @@ fn not_found(error: hoist_queue::QueueError, name: &str) -> ApiError {
     }
 }
 
-pub async fn list(state: &AppState) -> Result<Vec<ScheduleInfo>, ApiError> {
+pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<ScheduleInfo>, ApiError> {
+    principal.require_staff()?;
     Ok(scheduler(state).list().await?)
 }
 
-pub async fn get(state: &AppState, name: &str) -> Result<ScheduleDetail, ApiError> {
+pub async fn get(state: &AppState, principal: &Principal, name: &str) -> Result<ScheduleDetail, ApiError> {
+    principal.require_staff()?;
     let scheduler = scheduler(state);
     let info = scheduler.get(name).await?.ok_or_else(|| ApiError::NotFound(format!("schedule {name}")))?;
     let recent_fires = scheduler.history(name, 20).await?;

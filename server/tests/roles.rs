@@ -1,0 +1,151 @@
+//! Every API route against every role: each gets exactly its rights. Allowed means the
+//! request got past authorization (any status but 401 and 403); denied means 403 (an end
+//! user asking for another user's job gets 404: to them it does not exist); anonymous
+//! callers get 401 everywhere.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::Client;
+use hoist_queue::{JobOptions, NewJob, Queue, RedisConnection};
+use hoist_server::users::{Role, create_user};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Admin,
+    Operator,
+    Viewer,
+    User,
+}
+
+use Who::*;
+
+const STAFF: &[Who] = &[Admin, Operator, Viewer];
+const EVERYONE: &[Who] = &[Admin, Operator, Viewer, User];
+const OPERATORS: &[Who] = &[Admin, Operator];
+/// Enqueueing: operators anywhere, end users to the queues an admin allowed them.
+const ENQUEUERS: &[Who] = &[Admin, Operator, User];
+const ADMINS: &[Who] = &[Admin];
+
+struct Route {
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+    allowed: &'static [Who],
+    /// What a denied end user gets instead of 403.
+    user_denied_status: StatusCode,
+}
+
+fn route(method: &'static str, path: impl Into<String>, body: Option<Value>, allowed: &'static [Who]) -> Route {
+    Route { method, path: path.into(), body, allowed, user_denied_status: StatusCode::FORBIDDEN }
+}
+
+#[tokio::test]
+async fn each_role_gets_exactly_its_rights_on_every_route() {
+    let t = common::TestApp::start().await;
+    create_user(&t.db, "opal", "opal-password", Role::Operator).await.unwrap();
+    create_user(&t.db, "vera", "vera-password", Role::Viewer).await.unwrap();
+    let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
+    sqlx::query(r#"UPDATE users SET allowed_queues = '["q"]' WHERE id = $1"#)
+        .bind(ulla)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+
+    // A job that belongs to someone else, and one of each kind per state-changing route
+    // so an earlier allowed call does not change what a later one sees.
+    let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "q").unwrap();
+    let theirs = |n: i32| {
+        NewJob::new("x", json!({ "n": n })).with_options(JobOptions { owner: Some("999".into()), ..Default::default() })
+    };
+    let mut ids = vec![];
+    for n in 0..8 {
+        ids.push(queue.enqueue(theirs(n)).await.unwrap().id);
+    }
+    let schedule = json!({ "name": "s", "cron": "0 0 * * * *", "queue": "q", "job": { "name": "x", "payload": {} } });
+
+    let job_path = |i: usize, tail: &str| format!("/api/v1/queues/q/jobs/{}{tail}", ids[i]);
+    let mut routes = vec![
+        route("GET", "/api/v1/auth/me", None, EVERYONE),
+        route("GET", "/api/v1/openapi.json", None, EVERYONE),
+        route("GET", "/api/v1/queues", None, STAFF),
+        route("POST", "/api/v1/queues/q/jobs", Some(json!({ "name": "x" })), ENQUEUERS),
+        route("POST", "/api/v1/queues/other/jobs", Some(json!({ "name": "x" })), OPERATORS),
+        route("POST", "/api/v1/queues/q/jobs/bulk", Some(json!({ "jobs": [{ "name": "x" }] })), ENQUEUERS),
+        route("GET", "/api/v1/queues/q/jobs?state=waiting", None, EVERYONE),
+        Route { user_denied_status: StatusCode::NOT_FOUND, ..route("GET", job_path(0, ""), None, STAFF) },
+        route("POST", job_path(1, "/promote"), None, OPERATORS),
+        route("POST", job_path(2, "/retry"), None, OPERATORS),
+        route("POST", job_path(3, "/cancel"), None, OPERATORS),
+        route("DELETE", job_path(4, ""), None, OPERATORS),
+        route("GET", "/api/v1/queues/q/health", None, STAFF),
+        route("GET", "/api/v1/queues/q/metrics", None, STAFF),
+        route("POST", "/api/v1/queues/q/pause", None, OPERATORS),
+        route("POST", "/api/v1/queues/q/resume", None, OPERATORS),
+        route(
+            "POST",
+            "/api/v1/queues/q/maintenance",
+            Some(json!({ "action": "retry-all", "from": "dead" })),
+            OPERATORS,
+        ),
+        route("GET", "/api/v1/dead-letters", None, EVERYONE),
+        route("POST", "/api/v1/dead-letters/requeue", Some(json!({ "jobs": { "queue": "q", "ids": [] } })), OPERATORS),
+        route("POST", "/api/v1/dead-letters/purge", Some(json!({ "jobs": { "queue": "q", "ids": [] } })), OPERATORS),
+        route("GET", "/api/v1/schedules", None, STAFF),
+        route("PUT", "/api/v1/schedules/s", Some(schedule), OPERATORS),
+        route("GET", "/api/v1/schedules/s", None, STAFF),
+        route("POST", "/api/v1/schedules/s/pause", None, OPERATORS),
+        route("POST", "/api/v1/schedules/s/resume", None, OPERATORS),
+        route("POST", "/api/v1/schedules/s/run", None, OPERATORS),
+        route("GET", "/api/v1/history", None, EVERYONE),
+        route("GET", "/api/v1/users", None, ADMINS),
+        route(
+            "POST",
+            "/api/v1/users",
+            Some(json!({ "username": "new", "password": "new-password", "role": "viewer" })),
+            ADMINS,
+        ),
+        route("PATCH", "/api/v1/users/vera", Some(json!({ "disabled": false })), ADMINS),
+        route("GET", "/api/v1/audit", None, ADMINS),
+    ];
+    routes.push(route("DELETE", "/api/v1/schedules/s", None, OPERATORS));
+
+    let (operator, operator_csrf) = t.client("opal", "opal-password", "10.4.0.2:1").await;
+    let (viewer, viewer_csrf) = t.client("vera", "vera-password", "10.4.0.3:1").await;
+    let (user, user_csrf) = t.client("ulla", "ulla-password", "10.4.0.4:1").await;
+    let mut callers: Vec<(Who, Client, String)> = vec![
+        (Viewer, viewer, viewer_csrf),
+        (User, user, user_csrf),
+        (Operator, operator, operator_csrf),
+        (Admin, t.admin, t.csrf.clone()),
+    ];
+    let mut anonymous = Client::new(&t.app, "10.4.0.9:1");
+    let mut failures = vec![];
+    for r in &routes {
+        let reply = anonymous.send(r.method, &r.path, r.body.clone(), &[]).await;
+        if reply.status != StatusCode::UNAUTHORIZED {
+            failures.push(format!("anonymous {} {}: {}", r.method, r.path, reply.status));
+        }
+        // Denied roles first, so an allowed call cannot change what they are refused.
+        for (who, client, csrf) in callers.iter_mut() {
+            let allowed = r.allowed.contains(who);
+            let reply = client.send(r.method, &r.path, r.body.clone(), &[("x-csrf-token", csrf.as_str())]).await;
+            let ok = if allowed {
+                reply.status != StatusCode::UNAUTHORIZED && reply.status != StatusCode::FORBIDDEN
+            } else if *who == User {
+                reply.status == r.user_denied_status
+            } else {
+                reply.status == StatusCode::FORBIDDEN
+            };
+            if !ok {
+                failures.push(format!(
+                    "{who:?} {} {} (allowed: {allowed}): {} {}",
+                    r.method, r.path, reply.status, reply.body
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
+}
