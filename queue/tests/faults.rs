@@ -230,10 +230,15 @@ async fn a_result_from_a_worker_that_lost_its_lease_is_discarded() {
     );
     let e = queue.enqueue(NewJob::new("contested", json!({}))).await.unwrap();
     wait_for_state(&queue, &e.id, JobState::Active).await;
-    // Another process decides the lease is gone (as if the worker hung past it).
-    server.command(&["ZADD", "hoist:{tests}:active", "0", &e.id]).unwrap();
-    // Recovered by this call or by the worker's own sweeper, whichever comes first.
-    queue.recover_stalled().await.unwrap();
+    // Another process decides the lease is gone (as if the worker hung past it). The
+    // worker's lease keeper may renew the deadline in between, so until the recovery
+    // took (by this call or by the worker's own sweeper), expire it again.
+    eventually("the lapsed lease to be recovered", Duration::from_secs(10), || async {
+        server.command(&["ZADD", "hoist:{tests}:active", "XX", "0", &e.id]).unwrap();
+        queue.recover_stalled().await.unwrap();
+        queue.get_job(&e.id).await.unwrap().filter(|j| j.stalls >= 1)
+    })
+    .await;
     let job = eventually("second attempt completes", Duration::from_secs(10), || async {
         queue.get_job(&e.id).await.unwrap().filter(|j| j.state == JobState::Completed)
     })
