@@ -527,7 +527,7 @@ impl Queue {
         for id in ids {
             call.arg(id);
         }
-        Ok(run(&call, &mut self.conn()).await?)
+        run(&call, &mut self.conn()).await
     }
 
     /// Retries one job, whatever finished state it is in.
@@ -663,7 +663,7 @@ impl Queue {
     pub async fn recover_stalled(&self) -> Result<(u64, u64)> {
         let mut call = self.simple(&scripts::RECOVER_STALLED);
         call.arg(1000);
-        Ok(run(&call, &mut self.conn()).await?)
+        run(&call, &mut self.conn()).await
     }
 
     /// Per-minute statistics for the minutes `from..=to` (minutes since the epoch).

@@ -69,6 +69,9 @@ pub struct WorkerConfig {
     /// elsewhere this long after the last renewal.
     #[arg(long, env = "HOIST_JOB_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..))]
     pub lease_seconds: u64,
+
+    #[command(flatten)]
+    pub processors: crate::processors::ProcessorConfig,
 }
 
 /// Settings of the HTTP server.

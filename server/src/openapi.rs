@@ -84,6 +84,7 @@ impl Modify for Security {
         crate::api::schedules::delete,
         crate::api::schedules::action,
         crate::api::history::search,
+        crate::api::notifications::sign_in,
         crate::api::admin::list_users,
         crate::api::admin::add_user,
         crate::api::admin::change_user,

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(crate::api::admin::audit_log))
         .route("/api/v1/history", get(crate::api::history::search))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/notifications/sign-in", post(crate::api::notifications::sign_in))
         .route("/api/v1/schedules", get(crate::api::schedules::list))
         .route(
             "/api/v1/schedules/{name}",
@@ -141,9 +142,13 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
         reason: format!("cannot listen on {}: {e}", http.addr),
     })?;
     let addr = listener.local_addr()?;
-    let runtime =
-        crate::runtime::Runtime::start(&state.engine, &crate::processors::builtin(), &state.archiving, &workers)
-            .await?;
+    let runtime = crate::runtime::Runtime::start(
+        &state.engine,
+        &crate::processors::builtin(&workers.processors)?,
+        &state.archiving,
+        &workers,
+    )
+    .await?;
     let history_stop = hoist_queue::CancellationToken::new();
     let history_writer = tokio::spawn(crate::history::run_writer(
         state.db.clone(),

@@ -24,7 +24,8 @@ pub async fn run(
         reason: e.to_string(),
     })?;
     let archiving = crate::history::Archiving::new(history.enabled());
-    let runtime = Runtime::start(&engine, &crate::processors::builtin(), &archiving, &workers).await?;
+    let runtime =
+        Runtime::start(&engine, &crate::processors::builtin(&workers.processors)?, &archiving, &workers).await?;
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {
         variable: "HOIST_WORKER_ADDR",

@@ -109,6 +109,12 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
         ),
         route("PATCH", "/api/v1/users/vera", Some(json!({ "disabled": false })), ADMINS),
         route("GET", "/api/v1/audit", None, ADMINS),
+        route(
+            "POST",
+            "/api/v1/notifications/sign-in",
+            Some(json!({ "user_id": "7", "email": "a@example.com", "ip": "203.0.113.9" })),
+            OPERATORS,
+        ),
     ];
     routes.push(route("DELETE", "/api/v1/schedules/s", None, OPERATORS));
 

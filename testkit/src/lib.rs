@@ -1,11 +1,13 @@
 //! Throw-away infrastructure for tests: a private `redis-server` per test and fresh
-//! SQLite or PostgreSQL databases. Every helper cleans up when dropped, so tests run in
+//! SQLite or PostgreSQL databases, and an SMTP server that records what it receives. Every helper cleans up when dropped, so tests run in
 //! parallel without sharing state.
 
 mod redis_cluster;
 mod redis_server;
+mod smtp_server;
 mod sql;
 
 pub use redis_cluster::RedisCluster;
 pub use redis_server::{RedisOptions, RedisServer};
+pub use smtp_server::{ReceivedMail, SmtpServer};
 pub use sql::{TestDatabase, postgres_admin_url, postgres_database, sqlite_database};

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod dead_letters;
 pub mod history;
 pub mod jobs;
+pub mod notifications;
 pub mod schedules;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};

@@ -2,6 +2,7 @@
 //! processor is added the same way as the built-in ones.
 
 pub mod demo;
+pub mod notifications;
 
 use std::collections::BTreeMap;
 
@@ -34,9 +35,17 @@ impl Registry {
     }
 }
 
+/// Settings of the built-in processors.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ProcessorConfig {
+    #[command(flatten)]
+    pub notify: notifications::NotifyConfig,
+}
+
 /// The processors this build ships.
-pub fn builtin() -> Registry {
+pub fn builtin(config: &ProcessorConfig) -> Result<Registry, crate::error::StartupError> {
     let mut registry = Registry::new();
     demo::register(&mut registry);
-    registry
+    notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
+    Ok(registry)
 }

@@ -6,4 +6,5 @@ pub mod dead_letters;
 pub mod health;
 pub mod history;
 pub mod jobs;
+pub mod notifications;
 pub mod schedules;

@@ -1,0 +1,43 @@
+//! Raising notifications: checked here, delivered by the notifications processor.
+
+use hoist_queue::{Enqueued, NewJob, Queue};
+
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::processors::notifications::{self, SignInNotice};
+use crate::state::AppState;
+use crate::users::Role;
+
+/// Queues a sign-in notice. Services (operator or admin tokens) raise them; the same
+/// `event_id` twice gives the first job back (`duplicate`), and an 11th notice for one
+/// user within an hour is refused with 429.
+pub async fn sign_in(state: &AppState, principal: &Principal, notice: SignInNotice) -> Result<Enqueued, ApiError> {
+    if !matches!(principal.role, Role::Admin | Role::Operator) {
+        return Err(ApiError::Forbidden("raising notifications needs the operator or admin role".into()));
+    }
+    if notice.user_id.trim().is_empty() {
+        return Err(ApiError::invalid("user_id", "user_id is required"));
+    }
+    if notice.email.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(ApiError::invalid("email", "not an email address"));
+    }
+    if notice.ip.trim().is_empty() {
+        return Err(ApiError::invalid("ip", "ip is required"));
+    }
+    if let Some(zone) = &notice.timezone
+        && zone.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(ApiError::invalid("timezone", format!("unknown time zone {zone:?}")));
+    }
+    if notice.event_id.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        return Err(ApiError::invalid("event_id", "must not be empty"));
+    }
+    let dedup = notice.event_id.as_ref().map(|e| format!("sign-in:{e}"));
+    let options = notifications::job_options(&notice.user_id, dedup);
+    let mut notice = notice;
+    notice.at.get_or_insert_with(crate::db::now_ms);
+    let payload = serde_json::to_value(&notice).map_err(anyhow::Error::from)?;
+    let queue = Queue::new(&state.engine, notifications::QUEUE)?;
+    state.archiving.ensure(&queue).await?;
+    Ok(queue.enqueue(NewJob { name: notifications::SIGN_IN_NOTICE.into(), payload, options }).await?)
+}
