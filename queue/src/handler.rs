@@ -215,6 +215,12 @@ impl JobContext {
         self.write(Some(json), &[]).await
     }
 
+    /// Publishes a domain event (e.g. `sync.completed`) about this job on the queue's
+    /// event stream; see [`Queue::publish`].
+    pub async fn publish(&self, kind: &str, fields: &[(&str, String)]) -> Result<String> {
+        self.queue.publish(kind, &self.job.id, fields).await
+    }
+
     /// Appends a log line to the job (the newest 100 are kept by default).
     pub async fn log(&self, line: impl Into<String>) -> Result<()> {
         self.write(None, &[line.into()]).await

@@ -719,6 +719,33 @@ impl Queue {
         Ok(events)
     }
 
+    /// Appends a custom event, such as a domain event `sync.completed`, to this queue's
+    /// event stream, where subscribers get it among the engine's own; returns its
+    /// position. `job_id` may be empty for events about no job. Custom kinds hold a dot
+    /// (the engine's never do), so a reader can tell them apart.
+    pub async fn publish(&self, kind: &str, job_id: &str, fields: &[(&str, String)]) -> Result<String> {
+        let valid = kind.contains('.')
+            && kind.len() <= 64
+            && kind.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(QueueError::InvalidOption {
+                field: "kind",
+                reason: format!("{kind:?}: a custom event kind is up to 64 of a-z, 0-9, '.', '_', '-' with a dot"),
+            });
+        }
+        if let Some((name, _)) = fields.iter().find(|(name, _)| matches!(*name, "event" | "job" | "at" | "jobs")) {
+            return Err(QueueError::InvalidOption { field: "fields", reason: format!("{name:?} is reserved") });
+        }
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.keys().events()).arg("MAXLEN").arg("~").arg(self.inner.config.max_events).arg("*");
+        cmd.arg("event").arg(kind).arg("job").arg(job_id).arg("at").arg(now_ms());
+        for (name, value) in fields {
+            cmd.arg(*name).arg(value);
+        }
+        crate::backend::count_round_trip();
+        Ok(cmd.query_async(&mut self.conn()).await?)
+    }
+
     /// The events of one stream entry (empty once the capped stream dropped it).
     async fn entry_events(&self, entry: &str) -> Result<Vec<Event>> {
         let reply: redis::Value =

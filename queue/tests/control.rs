@@ -218,3 +218,18 @@ async fn a_bulk_enqueue_is_one_stream_entry_with_an_event_per_job() {
         s.queue.subscribe(Some(events[2].position.clone())).take(2).map(|e| e.unwrap()).collect().await;
     assert_eq!(streamed, events[3..].to_vec());
 }
+
+#[tokio::test]
+async fn custom_events_join_the_stream_and_bad_kinds_are_refused() {
+    let s = setup().await;
+    s.queue.publish("sync.completed", "job-1", &[("accounts", "3".to_string())]).await.unwrap();
+    let events = s.queue.read_events(None, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].kind.as_str(), events[0].job_id.as_str()), ("sync.completed", "job-1"));
+    assert_eq!(events[0].fields["accounts"], "3");
+    for kind in ["completed", "has space.x", ""] {
+        assert!(matches!(s.queue.publish(kind, "", &[]).await, Err(QueueError::InvalidOption { field: "kind", .. })));
+    }
+    let reserved = s.queue.publish("a.b", "", &[("jobs", "x".into())]).await;
+    assert!(matches!(reserved, Err(QueueError::InvalidOption { field: "fields", .. })));
+}

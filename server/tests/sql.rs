@@ -15,7 +15,17 @@ async fn exercise(database: &TestDatabase) {
     db.migrate().await.expect("first migration");
     db.migrate().await.expect("migrating again is a no-op");
 
-    for table in ["users", "api_tokens", "audit_log", "job_history", "stream_cursors"] {
+    for table in [
+        "users",
+        "api_tokens",
+        "audit_log",
+        "job_history",
+        "organisations",
+        "connections",
+        "accounts",
+        "transactions",
+        "category_rules",
+    ] {
         let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&db.pool)
             .await
