@@ -28,16 +28,11 @@ pub enum Command {
     /// Run workers and the scheduler only (scale out: run as many as you like on one
     /// Redis), with `/healthz` and `/readyz` on HTTP.
     Worker {
-        /// Redis holding the queues.
-        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-        redis_url: String,
+        #[command(flatten)]
+        store: StoreConfig,
         /// Address for the health endpoints.
         #[arg(long, env = "HOIST_WORKER_ADDR", default_value = "127.0.0.1:3100")]
         addr: std::net::SocketAddr,
-        /// Days the SQL job history keeps finished jobs; 0 turns history off. With history
-        /// on, finished jobs stay in Redis until a `serve` process has copied them.
-        #[arg(long, env = "HOIST_HISTORY_DAYS", default_value_t = 30)]
-        history_days: u32,
         #[command(flatten)]
         workers: WorkerConfig,
     },
@@ -146,10 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Serve { store, http, workers } => crate::server::serve(store, http, workers).await,
-        Command::Worker { redis_url, addr, history_days, workers } => {
-            let history = crate::history::HistoryConfig::from_days(history_days);
-            crate::worker::run(&redis_url, addr, history, workers).await
-        }
+        Command::Worker { store, addr, workers } => crate::worker::run(store, addr, workers).await,
         Command::Migrate { store } => {
             let db = open_db(&store).await?;
             println!("migrations applied ({})", db.kind.as_str());

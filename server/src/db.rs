@@ -95,8 +95,21 @@ impl Db {
             DbKind::Sqlite => &SQLITE_MIGRATIONS,
             DbKind::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await?;
-        Ok(())
+        // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has
+        // none, so a `serve` and a `worker` starting together on one file can collide
+        // (one sees the other's half-applied migration). The loser waits and looks again.
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 10 && self.kind == DbKind::Sqlite => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration collided with another process; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The URL, for building the engine-specific pool the session store needs.

@@ -96,6 +96,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/history", get(crate::api::history::search))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/notifications/sign-in", post(crate::api::notifications::sign_in))
+        .route("/api/v1/connections", get(crate::api::connections::list))
+        .route("/api/v1/connections/{id}", get(crate::api::connections::get))
+        .route("/api/v1/connections/{id}/sync", post(crate::api::connections::sync))
         .route("/api/v1/schedules", get(crate::api::schedules::list))
         .route(
             "/api/v1/schedules/{name}",
@@ -144,7 +147,7 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
     let addr = listener.local_addr()?;
     let runtime = crate::runtime::Runtime::start(
         &state.engine,
-        &crate::processors::builtin(&workers.processors)?,
+        &crate::processors::builtin(&workers.processors, &state.db, &state.engine)?,
         &state.archiving,
         &workers,
     )

@@ -13,19 +13,23 @@ use crate::error::StartupError;
 use crate::runtime::Runtime;
 
 pub async fn run(
-    redis_url: &str,
+    store: crate::config::StoreConfig,
     addr: SocketAddr,
-    history: crate::history::HistoryConfig,
     workers: crate::config::WorkerConfig,
 ) -> anyhow::Result<()> {
+    store.validate()?;
+    let redis_url = store.redis_url.as_str();
     let engine = hoist_queue::RedisConnection::connect(redis_url).await.map_err(|e| StartupError::Unreachable {
         variable: "REDIS_URL",
         target: crate::db::redact(redis_url),
         reason: e.to_string(),
     })?;
-    let archiving = crate::history::Archiving::new(history.enabled());
-    let runtime =
-        Runtime::start(&engine, &crate::processors::builtin(&workers.processors)?, &archiving, &workers).await?;
+    // Processors keep their results in SQL (provider sync), so workers need it too.
+    let db = crate::db::Db::connect(&store.resolved_database_url()).await?;
+    db.migrate().await.map_err(|e| anyhow::anyhow!("DATABASE_URL: applying migrations failed: {e:#}"))?;
+    let archiving = crate::history::Archiving::new(store.history_days > 0);
+    let registry = crate::processors::builtin(&workers.processors, &db, &engine)?;
+    let runtime = Runtime::start(&engine, &registry, &archiving, &workers).await?;
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {
         variable: "HOIST_WORKER_ADDR",

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use hoist_queue::{
     Backoff, CancellationToken, Handlers, JobOptions, JobState, NewJob, Queue, RedisConnection, Worker, WorkerOptions,
 };
+use hoist_server::processors::Registry;
 use hoist_server::processors::notifications::{self, NotifyConfig};
-use hoist_server::processors::{ProcessorConfig, builtin};
 use hoist_testkit::SmtpServer;
 use serde_json::json;
 
@@ -46,16 +46,15 @@ impl std::io::Write for Capture {
 }
 
 fn handlers(smtp_url: Option<String>, outbox: &std::path::Path) -> Handlers {
-    let config = ProcessorConfig {
-        notify: NotifyConfig {
-            smtp_url,
-            mail_from: "Hoist <hoist@localhost>".into(),
-            outbox_dir: outbox.to_path_buf(),
-            security_url: "https://hoist.example/security".into(),
-            ..Default::default()
-        },
+    let config = NotifyConfig {
+        smtp_url,
+        mail_from: "Hoist <hoist@localhost>".into(),
+        outbox_dir: outbox.to_path_buf(),
+        security_url: "https://hoist.example/security".into(),
+        ..Default::default()
     };
-    let registry = builtin(&config).unwrap();
+    let mut registry = Registry::new();
+    notifications::register(&mut registry, Arc::new(notifications::Notifier::new(&config).unwrap()));
     registry.queues().find(|(name, _)| *name == notifications::QUEUE).unwrap().1.clone()
 }
 

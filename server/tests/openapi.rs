@@ -46,6 +46,9 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("patch", "/api/v1/users/{username}"),
         ("get", "/api/v1/audit"),
         ("post", "/api/v1/notifications/sign-in"),
+        ("get", "/api/v1/connections"),
+        ("get", "/api/v1/connections/{id}"),
+        ("post", "/api/v1/connections/{id}/sync"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|ops| ops.as_object().unwrap().len()).sum();

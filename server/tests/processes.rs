@@ -31,10 +31,11 @@ fn spawn_serve(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child
         .unwrap()
 }
 
-fn spawn_worker(redis: &RedisServer, port: u16) -> Child {
+fn spawn_worker(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_hoist"))
         .arg("worker")
         .env("REDIS_URL", redis.url())
+        .env("DATABASE_URL", database.url())
         .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))
         .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
         .env("HOIST_JOB_LEASE_SECONDS", "3")
@@ -84,7 +85,7 @@ async fn serve_and_worker_share_a_queue_and_history_survives_a_killed_server() {
     let database = sqlite_database();
     let (serve_port, worker_port) = (free_port(), free_port());
     let mut serve = spawn_serve(&redis, &database, serve_port);
-    let mut worker = spawn_worker(&redis, worker_port);
+    let mut worker = spawn_worker(&redis, &database, worker_port);
 
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
     let queue = Queue::new(&engine, "demo").unwrap();

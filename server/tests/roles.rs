@@ -66,6 +66,11 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
     }
     let schedule = json!({ "name": "s", "cron": "0 0 * * * *", "queue": "q", "job": { "name": "x", "payload": {} } });
 
+    let org = hoist_server::processors::sync::store::create_organisation(&t.db, "Org").await.unwrap();
+    let connection = hoist_server::processors::sync::store::create_connection(&t.db, org, "999", "x-1", "Golomt", None)
+        .await
+        .unwrap();
+
     let job_path = |i: usize, tail: &str| format!("/api/v1/queues/q/jobs/{}{tail}", ids[i]);
     let mut routes = vec![
         route("GET", "/api/v1/auth/me", None, EVERYONE),
@@ -116,6 +121,15 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
             OPERATORS,
         ),
     ];
+    routes.push(route("GET", "/api/v1/connections", None, EVERYONE));
+    routes.push(Route {
+        user_denied_status: StatusCode::NOT_FOUND,
+        ..route("GET", format!("/api/v1/connections/{connection}"), None, STAFF)
+    });
+    routes.push(Route {
+        user_denied_status: StatusCode::NOT_FOUND,
+        ..route("POST", format!("/api/v1/connections/{connection}/sync"), None, OPERATORS)
+    });
     routes.push(route("DELETE", "/api/v1/schedules/s", None, OPERATORS));
 
     let (operator, operator_csrf) = t.client("opal", "opal-password", "10.4.0.2:1").await;

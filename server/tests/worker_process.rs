@@ -10,10 +10,12 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_process_runs_jobs_and_stops_on_sigterm() {
     let redis = RedisServer::start();
+    let database = hoist_testkit::sqlite_database();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .arg("worker")
         .env("REDIS_URL", redis.url())
+        .env("DATABASE_URL", database.url())
         .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))
         .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
         .env("RUST_LOG", "warn,hoist_server=info")

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`: thin handlers over the services.
 
 pub mod admin;
+pub mod connections;
 pub mod dead_letters;
 pub mod history;
 pub mod jobs;

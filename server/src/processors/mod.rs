@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod notifications;
+pub mod sync;
 
 use std::collections::BTreeMap;
 
@@ -40,12 +41,20 @@ impl Registry {
 pub struct ProcessorConfig {
     #[command(flatten)]
     pub notify: notifications::NotifyConfig,
+    #[command(flatten)]
+    pub sync: sync::SyncConfig,
 }
 
 /// The processors this build ships.
-pub fn builtin(config: &ProcessorConfig) -> Result<Registry, crate::error::StartupError> {
+pub fn builtin(
+    config: &ProcessorConfig,
+    db: &crate::db::Db,
+    engine: &hoist_queue::RedisConnection,
+) -> Result<Registry, crate::error::StartupError> {
     let mut registry = Registry::new();
     demo::register(&mut registry);
     notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
+    let provider = std::sync::Arc::new(sync::demo_provider::DemoProvider::new(config.sync.demo_latency()));
+    sync::register(&mut registry, sync::SyncContext::new(db.clone(), engine.clone(), provider, &config.sync));
     Ok(registry)
 }

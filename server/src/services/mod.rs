@@ -2,6 +2,7 @@
 //! these with the caller, and these check what the caller may do.
 
 pub mod admin;
+pub mod connections;
 pub mod dead_letters;
 pub mod health;
 pub mod history;
