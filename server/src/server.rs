@@ -147,7 +147,7 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
     let addr = listener.local_addr()?;
     let runtime = crate::runtime::Runtime::start(
         &state.engine,
-        &crate::processors::builtin(&workers.processors, &state.db, &state.engine)?,
+        &crate::processors::builtin(&workers.processors, &state.db, &state.engine, state.history)?,
         &state.archiving,
         &workers,
     )
@@ -160,6 +160,7 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
         state.history,
         history_stop.clone(),
     ));
+    crate::processors::maintenance::declare_schedules(&state.engine, &workers.processors.maintenance).await?;
     if http.demo {
         crate::processors::demo::declare_schedule(&state.engine).await?;
     }

@@ -28,7 +28,9 @@ pub async fn run(
     let db = crate::db::Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("DATABASE_URL: applying migrations failed: {e:#}"))?;
     let archiving = crate::history::Archiving::new(store.history_days > 0);
-    let registry = crate::processors::builtin(&workers.processors, &db, &engine)?;
+    let history = crate::history::HistoryConfig::from_days(store.history_days);
+    let registry = crate::processors::builtin(&workers.processors, &db, &engine, history)?;
+    crate::processors::maintenance::declare_schedules(&engine, &workers.processors.maintenance).await?;
     let runtime = Runtime::start(&engine, &registry, &archiving, &workers).await?;
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {

@@ -22,6 +22,15 @@ impl SqlSessionStore {
             DbKind::Postgres => SqlSessionStore::Postgres(PostgresStore::new(sqlx::PgPool::connect(db.url()).await?)),
         })
     }
+
+    /// Deletes sessions past their expiry (the nightly maintenance job).
+    pub async fn delete_expired(&self) -> session_store::Result<()> {
+        use tower_sessions::ExpiredDeletion;
+        match self {
+            SqlSessionStore::Sqlite(s) => s.delete_expired().await,
+            SqlSessionStore::Postgres(s) => s.delete_expired().await,
+        }
+    }
 }
 
 #[async_trait]

@@ -2,6 +2,7 @@
 //! processor is added the same way as the built-in ones.
 
 pub mod demo;
+pub mod maintenance;
 pub mod notifications;
 pub mod sync;
 
@@ -43,6 +44,8 @@ pub struct ProcessorConfig {
     pub notify: notifications::NotifyConfig,
     #[command(flatten)]
     pub sync: sync::SyncConfig,
+    #[command(flatten)]
+    pub maintenance: maintenance::MaintenanceConfig,
 }
 
 /// The processors this build ships.
@@ -50,11 +53,17 @@ pub fn builtin(
     config: &ProcessorConfig,
     db: &crate::db::Db,
     engine: &hoist_queue::RedisConnection,
+    history: crate::history::HistoryConfig,
 ) -> Result<Registry, crate::error::StartupError> {
     let mut registry = Registry::new();
     demo::register(&mut registry);
     notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
     let provider = std::sync::Arc::new(sync::demo_provider::DemoProvider::new(config.sync.demo_latency()));
     sync::register(&mut registry, sync::SyncContext::new(db.clone(), engine.clone(), provider, &config.sync));
+    let history_retention = history.retention;
+    maintenance::register(
+        &mut registry,
+        maintenance::MaintenanceContext { db: db.clone(), engine: engine.clone(), history_retention },
+    );
     Ok(registry)
 }
