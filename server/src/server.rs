@@ -139,6 +139,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config::WorkerConfig) -> anyhow::Result<()> {
+    let mut workers = workers;
+    if http.demo && workers.processors.sync.demo_provider_fault_rate == 0.0 {
+        // The demo shows retries and the dead-letter queue at work.
+        workers.processors.sync.demo_provider_fault_rate = 0.1;
+    }
     let (state, admin) = build_state(&store, &http).await?;
     let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| StartupError::Invalid {
         variable: "HOIST_ADDR",
@@ -162,7 +167,10 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
     ));
     crate::processors::maintenance::declare_schedules(&state.engine, &workers.processors.maintenance).await?;
     if http.demo {
+        crate::processors::demo::seed(&state.db).await?;
         crate::processors::demo::declare_schedule(&state.engine).await?;
+        let (user, password) = crate::processors::demo::DEMO_USER;
+        println!("Demo mode: end user `{user}` with password `{password}` owns the demo bank connections");
     }
     print_welcome(&format!("http://{addr}"), &admin);
     tracing::info!(%addr, database = state.db.kind.as_str(), "serving");

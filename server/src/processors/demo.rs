@@ -54,9 +54,16 @@ async fn run(ctx: JobContext) -> JobResult {
     Ok(json!({ "accounts": 3, "transactions": 42 }))
 }
 
-/// The demo workload of `hoist serve --demo`: a `demo-sync` job every 10 s, every third
-/// one failing its first attempt so retries show.
+/// The demo end user's name and password (demo mode only).
+pub const DEMO_USER: (&str, &str) = ("demo", "demo-password");
+
+/// The demo workload of `hoist serve --demo`: `demo-sync` jobs every 10 s (one of three
+/// failing its first attempt), a sync of every organisation every 30 s through the demo
+/// provider (which fails some calls at random, and always for the revoked connection),
+/// a sign-in notice every 20 s into the outbox, and categorization every minute.
 pub async fn declare_schedule(redis: &hoist_queue::RedisConnection) -> anyhow::Result<()> {
+    use super::{maintenance, notifications};
+    let scheduler = hoist_queue::Scheduler::new(redis);
     let job = hoist_queue::NewJob::new(JOB, json!({ "duration_ms": 4000, "fail_first_attempt": false }));
     let mut spec = hoist_queue::ScheduleSpec::new("demo-sync", "*/10 * * * * *", QUEUE, job.clone());
     spec.fan_out = vec![
@@ -65,6 +72,116 @@ pub async fn declare_schedule(redis: &hoist_queue::RedisConnection) -> anyhow::R
         json!({ "connection": "demo-bank-3", "fail_first_attempt": true }),
     ];
     spec.stagger = Some(Duration::from_secs(1));
-    hoist_queue::Scheduler::new(redis).upsert(&spec).await?;
+    scheduler.upsert(&spec).await?;
+    let every = |name: &str, cron: &str, queue: &str, job: hoist_queue::NewJob| {
+        hoist_queue::ScheduleSpec::new(name, cron, queue, job)
+    };
+    scheduler
+        .upsert(&every(
+            "demo-sync-organisations",
+            "*/30 * * * * *",
+            maintenance::QUEUE,
+            hoist_queue::NewJob::new(maintenance::SYNC_ALL, json!({})),
+        ))
+        .await?;
+    scheduler
+        .upsert(&every(
+            "demo-categorize",
+            "15 * * * * *",
+            maintenance::QUEUE,
+            hoist_queue::NewJob::new(maintenance::CATEGORIZE, json!({})),
+        ))
+        .await?;
+    let notice = json!({
+        "user_id": "demo", "email": "demo@example.com", "locale": "mn", "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+        "timezone": "Asia/Ulaanbaatar",
+    });
+    scheduler
+        .upsert(&every(
+            "demo-sign-in-notice",
+            "*/20 * * * * *",
+            notifications::QUEUE,
+            hoist_queue::NewJob::new(notifications::SIGN_IN_NOTICE, notice),
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Seeds what the demo shows (idempotent): the demo end user, three organisations with
+/// bank connections (one of them revoked, so its syncs reach the dead-letter queue), and
+/// categorization rules.
+pub async fn seed(db: &crate::db::Db) -> anyhow::Result<()> {
+    use crate::users::{Role, create_user};
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(DEMO_USER.0)
+        .fetch_optional(&db.pool)
+        .await?;
+    let user_id = match existing {
+        Some(id) => id,
+        None => create_user(db, DEMO_USER.0, DEMO_USER.1, Role::User).await?,
+    };
+    sqlx::query(r#"UPDATE users SET allowed_queues = '["sync","demo"]' WHERE id = $1"#)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    let day = 86_400_000;
+    let now = crate::db::now_ms();
+    let banks: &[(&str, &[(&str, &str, Option<i64>)])] = &[
+        (
+            "Acme Corp",
+            &[
+                ("demo-acme-golomt", "Golomt Bank", Some(now + 90 * day)),
+                ("demo-acme-khan", "Khan Bank", Some(now + 5 * day)),
+            ],
+        ),
+        (
+            "Globex",
+            &[("demo-globex-tdb", "Trade and Development Bank", None), ("demo-globex-revoked", "State Bank", None)],
+        ),
+        ("Initech", &[("demo-initech-xac", "XacBank", Some(now + 200 * day))]),
+    ];
+    for (org, connections) in banks {
+        sqlx::query("INSERT INTO organisations (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(org)
+            .bind(now)
+            .execute(&db.pool)
+            .await?;
+        let org_id: i64 =
+            sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1").bind(org).fetch_one(&db.pool).await?;
+        for (external_id, institution, consent) in connections.iter() {
+            sqlx::query(
+                "INSERT INTO connections (org_id, owner, provider, external_id, institution, consent_expires_at, created_at) \
+                 VALUES ($1, $2, 'demo', $3, $4, $5, $6) ON CONFLICT (provider, external_id) DO NOTHING",
+            )
+            .bind(org_id)
+            .bind(user_id.to_string())
+            .bind(external_id)
+            .bind(institution)
+            .bind(consent)
+            .bind(now)
+            .execute(&db.pool)
+            .await?;
+        }
+    }
+    let rules = [
+        ("nomin", "groceries"),
+        ("emart", "groceries"),
+        ("shell", "fuel"),
+        ("uber", "transport"),
+        ("netflix", "subscriptions"),
+        ("spotify", "subscriptions"),
+        ("cafe", "eating out"),
+        ("payroll", "income"),
+        ("power", "utilities"),
+        ("rent", "housing"),
+    ];
+    for (keyword, category) in rules {
+        sqlx::query("INSERT INTO category_rules (keyword, category) VALUES ($1, $2) ON CONFLICT (keyword) DO NOTHING")
+            .bind(keyword)
+            .bind(category)
+            .execute(&db.pool)
+            .await?;
+    }
     Ok(())
 }

@@ -58,7 +58,10 @@ pub fn builtin(
     let mut registry = Registry::new();
     demo::register(&mut registry);
     notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
-    let provider = std::sync::Arc::new(sync::demo_provider::DemoProvider::new(config.sync.demo_latency()));
+    let provider = std::sync::Arc::new(
+        sync::demo_provider::DemoProvider::new(config.sync.demo_latency())
+            .with_random_faults(config.sync.demo_provider_fault_rate),
+    );
     sync::register(&mut registry, sync::SyncContext::new(db.clone(), engine.clone(), provider, &config.sync));
     let history_retention = history.retention;
     maintenance::register(

@@ -44,6 +44,8 @@ impl Fault {
 
 pub struct DemoProvider {
     latency: Duration,
+    /// Share of calls that fail at random (429, 503 or a timeout), for the demo.
+    fault_rate: f64,
     /// What the next calls for a connection (by external id) do, in order: `None`
     /// answers normally, `Some` fails.
     plan: Mutex<HashMap<String, Vec<Option<Fault>>>>,
@@ -65,7 +67,14 @@ const MERCHANTS: &[(&str, &str)] = &[
 impl DemoProvider {
     /// `latency` per provider call (the demo uses ~150 ms; tests none).
     pub fn new(latency: Duration) -> Self {
-        DemoProvider { latency, plan: Mutex::default() }
+        DemoProvider { latency, fault_rate: 0.0, plan: Mutex::default() }
+    }
+
+    /// Also fails this share of calls at random (0.0–1.0) with a fault worth retrying.
+    /// Connections whose external id contains `revoked` always answer 401.
+    pub fn with_random_faults(mut self, rate: f64) -> Self {
+        self.fault_rate = rate.clamp(0.0, 1.0);
+        self
     }
 
     /// Scripts the next calls for this connection, one entry per call: `None` answers,
@@ -85,7 +94,23 @@ impl DemoProvider {
                 .and_then(|steps| (!steps.is_empty()).then(|| steps.remove(0)))
                 .flatten()
         };
+        let fault = fault.or_else(|| {
+            if self.fault_rate == 0.0 {
+                return None;
+            }
+            if connection.external_id.contains("revoked") {
+                return Some(Fault::Unauthorized);
+            }
+            let roll: f64 = rand::random();
+            (roll < self.fault_rate)
+                .then(|| [Fault::Unavailable, Fault::RateLimited, Fault::Timeout][(roll * 1000.0) as usize % 3])
+        });
         match fault {
+            Some(Fault::Timeout) => {
+                // A timeout takes its time.
+                tokio::time::sleep(self.latency * 4).await;
+                Err(Fault::Timeout.error())
+            }
             Some(fault) => Err(fault.error()),
             None => Ok(()),
         }

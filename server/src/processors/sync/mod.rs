@@ -42,6 +42,9 @@ pub struct SyncConfig {
     /// First retry delay of a failed sync, in ms (doubling, capped at 10 minutes).
     #[arg(long, env = "HOIST_SYNC_RETRY_BASE_MS", default_value_t = 5000)]
     pub sync_retry_base_ms: u64,
+    /// Share of demo-provider calls that fail at random (0–1; `serve --demo` uses 0.1).
+    #[arg(long, env = "HOIST_DEMO_PROVIDER_FAULT_RATE", default_value_t = 0.0)]
+    pub demo_provider_fault_rate: f64,
 }
 
 impl SyncConfig {
