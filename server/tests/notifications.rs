@@ -260,3 +260,73 @@ fn base64_decode(text: &str) -> Vec<u8> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_sms_go_to_their_webhooks_with_retries_and_rejections() {
+    use axum::routing::post;
+    // A webhook receiver that answers 503 once, then 200; and rejects SMS to a bad number.
+    let received = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let (received, calls) = (received.clone(), calls.clone());
+        axum::Router::new().route(
+            "/hook",
+            post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+                let (received, calls) = (received.clone(), calls.clone());
+                async move {
+                    if body["to"] == "+000" {
+                        return (StatusCode::UNPROCESSABLE_ENTITY, "invalid number");
+                    }
+                    if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "busy");
+                    }
+                    received.lock().unwrap().push(body);
+                    (StatusCode::OK, "ok")
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let redis = hoist_testkit::RedisServer::start();
+    let outbox = tempfile::tempdir().unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, notifications::QUEUE).unwrap();
+    let config = NotifyConfig {
+        push_webhook_url: Some(url.clone()),
+        sms_webhook_url: Some(url),
+        mail_from: "Hoist <hoist@localhost>".into(),
+        outbox_dir: outbox.path().to_path_buf(),
+        ..Default::default()
+    };
+    let mut registry = Registry::new();
+    notifications::register(&mut registry, Arc::new(notifications::Notifier::new(&config).unwrap()));
+    let handlers = registry.queues().find(|(name, _)| *name == notifications::QUEUE).unwrap().1.clone();
+    let (stop, worker) = spawn_worker(&engine, handlers);
+    let fast = JobOptions {
+        max_attempts: 3,
+        backoff: Backoff::Fixed { delay: Duration::from_millis(50) },
+        ..Default::default()
+    };
+
+    let push = json!({ "user_id": "7", "device_token": "tok-1", "title": "Sync done", "body": "3 accounts" });
+    let e = queue.enqueue(NewJob::new(notifications::PUSH, push).with_options(fast.clone())).await.unwrap();
+    let job =
+        wait_for("the push", async || queue.get_job(&e.id).await.unwrap().filter(|j| j.state == JobState::Completed))
+            .await;
+    assert_eq!(job.attempts, 2, "503 was retried");
+    assert_eq!(received.lock().unwrap()[0]["device_token"], "tok-1");
+
+    let sms = json!({ "user_id": "7", "phone": "+000", "text": "code 1234" });
+    let e = queue.enqueue(NewJob::new(notifications::SMS, sms).with_options(fast)).await.unwrap();
+    let job = wait_for("the rejected sms", async || {
+        queue.get_job(&e.id).await.unwrap().filter(|j| j.state == JobState::Dead)
+    })
+    .await;
+    assert_eq!(job.attempts, 1, "a 4xx rejection is permanent");
+    assert!(job.last_error.unwrap().message.contains("422"));
+    stop.cancel();
+    worker.await.unwrap();
+}
