@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod history;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod processors;

@@ -61,6 +61,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         request_timeout: std::time::Duration::from_secs(http.request_timeout),
         history: crate::history::HistoryConfig::from_days(store.history_days),
         archiving: Arc::new(crate::history::Archiving::new(store.history_days > 0)),
+        live: crate::live::LiveHub::default(),
     };
     Ok((state, admin))
 }
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(crate::api::admin::audit_log))
         .route("/api/v1/history", get(crate::api::history::search))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/live", get(crate::live::socket))
         .route("/api/v1/notifications/sign-in", post(crate::api::notifications::sign_in))
         .route("/api/v1/connections", get(crate::api::connections::list))
         .route("/api/v1/connections/{id}", get(crate::api::connections::get))

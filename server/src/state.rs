@@ -28,6 +28,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Queues whose archive set this process has turned on.
     pub archiving: Arc<crate::history::Archiving>,
+    /// The live feed's hub (started by the first WebSocket).
+    pub live: crate::live::LiveHub,
 }
 
 impl FromRef<AppState> for LeptosOptions {

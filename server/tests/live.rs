@@ -1,0 +1,150 @@
+//! The live feed over a real WebSocket: counts and job updates arrive without polling,
+//! progress is coalesced, and an end user receives only their own jobs.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use hoist_queue::{
+    CancellationToken, JobOptions, NewJob, Progress, Queue, RedisConnection, Worker, WorkerOptions, handler_fn,
+};
+use hoist_server::users::{Role, create_user};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    addr
+}
+
+async fn connect(addr: SocketAddr, cookie: &str) -> Socket {
+    let mut request = format!("ws://{addr}/api/v1/live").into_client_request().unwrap();
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = next_messages(&mut socket).await;
+    assert_eq!(hello[0]["type"], "hello");
+    socket
+}
+
+/// The next frame's messages (the hello is one object; batches are arrays).
+async fn next_messages(socket: &mut Socket) -> Vec<Value> {
+    loop {
+        let frame =
+            tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a frame").unwrap().unwrap();
+        if let Message::Text(text) = frame {
+            return match serde_json::from_str::<Value>(&text).unwrap() {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+        }
+    }
+}
+
+/// Collects messages until `done` says so.
+async fn collect_until(socket: &mut Socket, mut done: impl FnMut(&[Value]) -> bool) -> (Vec<Value>, usize) {
+    let (mut all, mut frames) = (vec![], 0);
+    while !done(&all) {
+        all.extend(next_messages(socket).await);
+        frames += 1;
+    }
+    (all, frames)
+}
+
+fn progress_handler() -> impl hoist_queue::Handler {
+    handler_fn(|ctx| async move {
+        for i in 0..=200 {
+            ctx.progress(Progress::stage("syncing_transactions").percent(i as f64 / 2.0)).await?;
+        }
+        Ok(json!(null))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_and_coalesced_progress_reach_the_browser() {
+    let t = common::TestApp::start().await;
+    let addr = serve(t.app.clone()).await;
+    let cookie = t.admin.cookie.clone().unwrap();
+    let mut socket = connect(addr, &cookie).await;
+
+    let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "live").unwrap();
+    queue.register().await.unwrap();
+    // Give the hub a moment to find the new queue (it looks every 2 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stop = CancellationToken::new();
+    let worker = Worker::new(queue.clone(), progress_handler(), WorkerOptions { concurrency: 1, ..Default::default() });
+    let token = stop.clone();
+    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    let e = queue.enqueue(NewJob::new("crunch", json!({}))).await.unwrap();
+
+    let is_done = |messages: &[Value]| {
+        messages.iter().any(|m| m["type"] == "job" && m["id"] == e.id.as_str() && m["event"] == "completed")
+    };
+    let (messages, frames) = collect_until(&mut socket, is_done).await;
+    let counts: Vec<&Value> = messages.iter().filter(|m| m["type"] == "counts" && m["queue"] == "live").collect();
+    assert!(!counts.is_empty(), "queue counts were pushed");
+    let updates = messages.iter().filter(|m| m["type"] == "job" && m["id"] == e.id.as_str()).count();
+    // 201 progress events and 3 state changes; the feed sends at most one per job per window.
+    assert!(updates < 60, "coalesced to {updates} updates in {frames} frames");
+    let last = messages.iter().filter(|m| m["type"] == "job" && m["id"] == e.id.as_str()).last().unwrap();
+    assert_eq!(last["event"], "completed");
+    assert_eq!(last["progress"]["percent"], 100.0, "the newest progress rides along: {last}");
+    stop.cancel();
+    running.await.unwrap();
+    drop(socket);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_user_receives_only_their_own_jobs() {
+    let t = common::TestApp::start().await;
+    let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
+    let addr = serve(t.app.clone()).await;
+    let (user, _) = t.client("ulla", "ulla-password", "10.5.0.2:1").await;
+    let mut socket = connect(addr, user.cookie.as_deref().unwrap()).await;
+
+    let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "mine").unwrap();
+    queue.register().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let owned = |owner: &str| {
+        NewJob::new("sync", json!({})).with_options(JobOptions { owner: Some(owner.to_string()), ..Default::default() })
+    };
+    let theirs = queue.enqueue(owned("999")).await.unwrap();
+    let mine = queue.enqueue(owned(&ulla.to_string())).await.unwrap();
+    let stop = CancellationToken::new();
+    let worker = Worker::new(queue.clone(), progress_handler(), WorkerOptions { concurrency: 2, ..Default::default() });
+    let token = stop.clone();
+    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
+
+    let (messages, _) = collect_until(&mut socket, |messages| {
+        messages.iter().any(|m| m["type"] == "job" && m["id"] == mine.id.as_str() && m["event"] == "completed")
+    })
+    .await;
+    // Wait until the other job is done too, then drain anything still on the way.
+    for _ in 0..200 {
+        if queue.counts().await.unwrap().completed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut rest = vec![];
+    while let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_millis(600), socket.next()).await
+    {
+        rest.extend(serde_json::from_str::<Vec<Value>>(&text).unwrap());
+    }
+    let all: Vec<&Value> = messages.iter().chain(rest.iter()).collect();
+    assert!(all.iter().all(|m| m["type"] != "counts"), "no queue counts for end users");
+    assert!(all.iter().all(|m| m["id"] != theirs.id.as_str()), "never another user's job");
+    assert!(all.iter().any(|m| m["progress"].is_object() && m["id"] == mine.id.as_str()));
+    stop.cancel();
+    running.await.unwrap();
+}
