@@ -15,35 +15,32 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn spawn_serve(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .arg("serve")
+/// `hoist <command>` on the test's Redis and database, with short leases so a killed
+/// process's jobs come back quickly.
+fn spawn(command: &str, redis: &RedisServer, database: &TestDatabase, env: &[(&str, String)]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    child
+        .arg(command)
         .env("REDIS_URL", redis.url())
         .env("DATABASE_URL", database.url())
-        .env("HOIST_ADDR", format!("127.0.0.1:{port}"))
-        .env("HOIST_ADMIN_PASSWORD", "admin-password-1")
         .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
         .env("HOIST_JOB_LEASE_SECONDS", "3")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        child.env(name, value);
+    }
+    child.spawn().unwrap()
+}
+
+fn spawn_serve(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
+    let env = [("HOIST_ADDR", format!("127.0.0.1:{port}")), ("HOIST_ADMIN_PASSWORD", "admin-password-1".into())];
+    spawn("serve", redis, database, &env)
 }
 
 fn spawn_worker(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .arg("worker")
-        .env("REDIS_URL", redis.url())
-        .env("DATABASE_URL", database.url())
-        .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))
-        .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
-        .env("HOIST_JOB_LEASE_SECONDS", "3")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    spawn("worker", redis, database, &[("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))])
 }
 
 fn stop(child: &mut Child) {

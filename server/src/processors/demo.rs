@@ -73,38 +73,21 @@ pub async fn declare_schedule(redis: &hoist_queue::RedisConnection) -> anyhow::R
     ];
     spec.stagger = Some(Duration::from_secs(1));
     scheduler.upsert(&spec).await?;
-    let every = |name: &str, cron: &str, queue: &str, job: hoist_queue::NewJob| {
-        hoist_queue::ScheduleSpec::new(name, cron, queue, job)
-    };
-    scheduler
-        .upsert(&every(
-            "demo-sync-organisations",
-            "*/30 * * * * *",
-            maintenance::QUEUE,
-            hoist_queue::NewJob::new(maintenance::SYNC_ALL, json!({})),
-        ))
-        .await?;
-    scheduler
-        .upsert(&every(
-            "demo-categorize",
-            "15 * * * * *",
-            maintenance::QUEUE,
-            hoist_queue::NewJob::new(maintenance::CATEGORIZE, json!({})),
-        ))
-        .await?;
     let notice = json!({
         "user_id": "demo", "email": "demo@example.com", "locale": "mn", "ip": "203.0.113.7",
         "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
         "timezone": "Asia/Ulaanbaatar",
     });
-    scheduler
-        .upsert(&every(
-            "demo-sign-in-notice",
-            "*/20 * * * * *",
-            notifications::QUEUE,
-            hoist_queue::NewJob::new(notifications::SIGN_IN_NOTICE, notice),
-        ))
-        .await?;
+    let more = [
+        ("demo-sync-organisations", "*/30 * * * * *", maintenance::QUEUE, maintenance::SYNC_ALL, json!({})),
+        ("demo-categorize", "15 * * * * *", maintenance::QUEUE, maintenance::CATEGORIZE, json!({})),
+        ("demo-sign-in-notice", "*/20 * * * * *", notifications::QUEUE, notifications::SIGN_IN_NOTICE, notice),
+    ];
+    for (name, cron, queue, job, payload) in more {
+        scheduler
+            .upsert(&hoist_queue::ScheduleSpec::new(name, cron, queue, hoist_queue::NewJob::new(job, payload)))
+            .await?;
+    }
     Ok(())
 }
 
