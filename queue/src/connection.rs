@@ -52,7 +52,7 @@ impl ConnectionLike for Conn {
 #[derive(Clone)]
 enum Deployment {
     Single(Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 /// A Redis client plus one shared, self-reconnecting multiplexed connection.
@@ -81,7 +81,7 @@ impl RedisConnection {
             let shared = Conn::Cluster(client.get_async_connection().await?);
             return Ok(RedisConnection {
                 pubsub: Client::open(nodes[0])?,
-                deployment: Deployment::Cluster(client),
+                deployment: Deployment::Cluster(Box::new(client)),
                 shared,
             });
         }

@@ -317,7 +317,7 @@ async fn flush_and_claim(
     options: &WorkerOptions,
     pending: &mut Vec<Finished>,
     free: usize,
-) -> Result<(Vec<(Job, String)>, Option<i64>)> {
+) -> Result<Claimed> {
     let mut conn = queue.conn();
     let max_events = queue.config().max_events;
     let keys = queue.keys();
@@ -384,6 +384,9 @@ async fn flush_and_claim(
     decode_claim(queue, claim)
 }
 
+/// Jobs claimed, each with its lease, and when to look again without being woken.
+type Claimed = (Vec<(Job, String)>, Option<i64>);
+
 fn log_lost(queue: &Queue, finished: &[&Finished], codes: &[i64]) {
     for (f, code) in finished.iter().zip(codes) {
         if *code == -2 {
@@ -393,7 +396,7 @@ fn log_lost(queue: &Queue, finished: &[&Finished], codes: &[i64]) {
 }
 
 /// The claim part of a reply: `[next due or -1, job fields...]`, each job with its lease.
-fn decode_claim(queue: &Queue, claim: Vec<redis::Value>) -> Result<(Vec<(Job, String)>, Option<i64>)> {
+fn decode_claim(queue: &Queue, claim: Vec<redis::Value>) -> Result<Claimed> {
     let mut items = claim.into_iter();
     let due = items.next().as_ref().and_then(int).filter(|d| *d >= 0);
     let mut jobs = vec![];

@@ -66,12 +66,15 @@ impl LiveMessage {
 /// The process's hub: started with the first socket, then shared by all.
 #[derive(Clone, Default)]
 pub struct LiveHub {
-    sender: Arc<Mutex<Option<broadcast::Sender<Arc<Vec<LiveMessage>>>>>>,
+    sender: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
 }
+
+/// What the hub sends each window; shared by every socket.
+pub type Batch = Arc<Vec<LiveMessage>>;
 
 impl LiveHub {
     /// A receiver of batches of messages; starts the hub on first use.
-    pub fn subscribe(&self, engine: &RedisConnection) -> broadcast::Receiver<Arc<Vec<LiveMessage>>> {
+    pub fn subscribe(&self, engine: &RedisConnection) -> broadcast::Receiver<Batch> {
         let mut guard = self.sender.lock().expect("live hub");
         if let Some(sender) = guard.as_ref() {
             return sender.subscribe();
@@ -92,7 +95,7 @@ struct Pending {
     domain: Vec<Event>,
 }
 
-async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Arc<Vec<LiveMessage>>>) {
+async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Batch>) {
     let pending = Arc::new(Mutex::new(Pending::default()));
     let mut watched: HashSet<String> = HashSet::new();
     let mut owners: HashMap<(String, String), Option<String>> = HashMap::new();
@@ -219,11 +222,7 @@ pub async fn socket(State(state): State<AppState>, principal: Principal, upgrade
     upgrade.on_upgrade(move |socket| serve_socket(socket, principal, receiver))
 }
 
-async fn serve_socket(
-    mut socket: WebSocket,
-    principal: Principal,
-    mut receiver: broadcast::Receiver<Arc<Vec<LiveMessage>>>,
-) {
+async fn serve_socket(mut socket: WebSocket, principal: Principal, mut receiver: broadcast::Receiver<Batch>) {
     metrics::gauge!("hoist_websocket_clients").increment(1.0);
     let hello = serde_json::json!({ "type": "hello", "user": principal.username, "role": principal.role });
     let mut open = socket.send(Message::Text(hello.to_string().into())).await.is_ok();

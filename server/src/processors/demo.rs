@@ -110,7 +110,9 @@ pub async fn seed(db: &crate::db::Db) -> anyhow::Result<()> {
         .await?;
     let day = 86_400_000;
     let now = crate::db::now_ms();
-    let banks: &[(&str, &[(&str, &str, Option<i64>)])] = &[
+    // Organisation → (external id, institution, consent end).
+    type Banks<'a> = &'a [(&'a str, &'a [(&'a str, &'a str, Option<i64>)])];
+    let banks: Banks = &[
         (
             "Acme Corp",
             &[
