@@ -95,7 +95,7 @@ async fn counts_and_coalesced_progress_reach_the_browser() {
     let updates = messages.iter().filter(|m| m["type"] == "job" && m["id"] == e.id.as_str()).count();
     // 201 progress events and 3 state changes; the feed sends at most one per job per window.
     assert!(updates < 60, "coalesced to {updates} updates in {frames} frames");
-    let last = messages.iter().filter(|m| m["type"] == "job" && m["id"] == e.id.as_str()).next_back().unwrap();
+    let last = messages.iter().rfind(|m| m["type"] == "job" && m["id"] == e.id.as_str()).unwrap();
     assert_eq!(last["event"], "completed");
     assert_eq!(last["progress"]["percent"], 100.0, "the newest progress rides along: {last}");
     stop.cancel();
