@@ -8,13 +8,22 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::SystemStatus;
+use crate::types::{QueueCard, SystemStatus, Viewer};
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// What the pages need from the server, asked on behalf of the request being served (the
+/// implementation reads the caller from it). Errors are messages to show.
 pub trait Backend: Send + Sync + 'static {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;
+    /// The signed-in user, if any.
+    fn viewer(&self) -> BoxFuture<'_, Option<Viewer>>;
+    /// Signs in with a password (the lockout against guessing applies).
+    fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, String>>;
+    fn sign_out(&self) -> BoxFuture<'_, ()>;
+    /// Every queue the caller may watch, with counts, warnings and workers online.
+    fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, String>>;
 }
 
 /// The backend the server put into context for this request.

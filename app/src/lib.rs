@@ -7,6 +7,7 @@ pub mod app;
 pub mod backend;
 pub mod components;
 pub mod pages;
+pub mod session;
 pub mod types;
 
 pub use app::{App, shell};

@@ -23,3 +23,27 @@ impl SystemStatus {
         self.components.iter().all(|c| c.up)
     }
 }
+
+/// The signed-in user, as the layout shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub username: String,
+    /// admin, operator, viewer or user.
+    pub role: String,
+}
+
+/// One queue on the overview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCard {
+    pub name: String,
+    pub waiting: u64,
+    pub delayed: u64,
+    pub retrying: u64,
+    pub active: u64,
+    pub completed: u64,
+    pub dead: u64,
+    pub cancelled: u64,
+    pub paused: bool,
+    pub warnings: Vec<String>,
+    pub workers: u64,
+}

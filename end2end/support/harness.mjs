@@ -132,3 +132,24 @@ export async function startStack() {
 export async function waitForHydration(page) {
   await page.waitForSelector('.layout[data-hydrated="true"]', { timeout: 30000 });
 }
+
+// A REST client signed in as `username`: keeps the session cookie and sends the CSRF token.
+export async function apiSession(baseUrl, username, password) {
+  const res = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.get("set-cookie").split(";")[0];
+  const { csrf_token: csrf } = await res.json();
+  return async (method, path, body) => {
+    const reply = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { cookie, "x-csrf-token": csrf, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await reply.text();
+    return { status: reply.status, body: text ? JSON.parse(text) : null };
+  };
+}

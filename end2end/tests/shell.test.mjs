@@ -13,7 +13,7 @@ after(async () => {
 });
 
 test("server-rendered page is readable before any JavaScript runs", async () => {
-  const res = await fetch(`${stack.baseUrl}/`);
+  const res = await fetch(`${stack.baseUrl}/status`);
   assert.equal(res.status, 200);
   const html = await res.text();
   assert.match(html, /System status/);
@@ -23,7 +23,7 @@ test("server-rendered page is readable before any JavaScript runs", async () => 
 
 test("page hydrates and the theme toggle works and persists", async () => {
   const page = await stack.newPage();
-  await page.goto(`${stack.baseUrl}/`);
+  await page.goto(`${stack.baseUrl}/status`);
   await waitForHydration(page);
 
   const table = page.getByRole("table");

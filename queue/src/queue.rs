@@ -840,12 +840,22 @@ impl Queue {
     }
 
     /// Workers of this queue that checked in within `within`, with their last check-in
-    /// (epoch ms): the "workers online" of a dashboard.
+    /// (epoch ms). Each claim loop of a worker checks in as `WORKER_ID.N`; see
+    /// [`Queue::worker_processes`] for one entry per worker.
     pub async fn workers(&self, within: Duration) -> Result<Vec<(String, i64)>> {
         let since = now_ms() - within.as_millis() as i64;
         let list: Vec<(String, i64)> =
             self.conn().zrangebyscore_withscores(self.keys().workers(), since, "+inf").await?;
         Ok(list)
+    }
+
+    /// How many workers (each with all its claim loops) checked in within `within`: the
+    /// "workers online" of a dashboard.
+    pub async fn worker_processes(&self, within: Duration) -> Result<usize> {
+        let lanes = self.workers(within).await?;
+        let workers: std::collections::HashSet<&str> =
+            lanes.iter().map(|(id, _)| id.rsplit_once('.').map_or(id.as_str(), |(worker, _)| worker)).collect();
+        Ok(workers.len())
     }
 
     pub(crate) async fn heartbeat(&self, worker_id: &str) -> Result<()> {

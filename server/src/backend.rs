@@ -1,18 +1,92 @@
-//! The server's implementation of the dashboard's [`Backend`] seam.
+//! The server's implementation of the dashboard's [`Backend`] seam: each call reads the
+//! caller from the request Leptos is serving and goes through the same services (and
+//! role checks) as the REST API.
+
+use std::net::SocketAddr;
 
 use app::backend::{Backend, BoxFuture};
-use app::types::SystemStatus;
-use redis::aio::ConnectionManager;
+use app::types::{QueueCard, SystemStatus, Viewer};
+use axum::extract::ConnectInfo;
+use tower_sessions::Session;
 
-use crate::db::Db;
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::state::AppState;
 
+/// Made for each request (it holds only the shared state).
 pub struct ServerBackend {
-    pub redis: ConnectionManager,
-    pub db: Db,
+    pub state: AppState,
+}
+
+impl ServerBackend {
+    async fn principal(&self) -> Result<Principal, ApiError> {
+        leptos_axum::extract_with_state::<Principal, AppState>(&self.state).await.map_err(|_| ApiError::Unauthenticated)
+    }
+}
+
+fn message(error: ApiError) -> String {
+    error.to_string()
 }
 
 impl Backend for ServerBackend {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus> {
-        Box::pin(crate::health::system_status(&self.redis, &self.db))
+        Box::pin(crate::health::system_status(&self.state.redis, &self.state.db))
+    }
+
+    fn viewer(&self) -> BoxFuture<'_, Option<Viewer>> {
+        Box::pin(async move {
+            let principal = self.principal().await.ok()?;
+            Some(Viewer { username: principal.username, role: principal.role.as_str().to_string() })
+        })
+    }
+
+    fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, String>> {
+        Box::pin(async move {
+            let session: Session = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+            let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+            let request = crate::auth::login::LoginRequest { username, password };
+            let signed_in = crate::auth::login::sign_in(&self.state, addr, &session, request).await.map_err(message)?;
+            Ok(Viewer { username: signed_in.user.username, role: signed_in.user.role.as_str().to_string() })
+        })
+    }
+
+    fn sign_out(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Ok(session) = leptos_axum::extract::<Session>().await {
+                let _ = session.flush().await;
+            }
+        })
+    }
+
+    fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, String>> {
+        Box::pin(async move {
+            let principal = self.principal().await.map_err(message)?;
+            let queues = crate::services::jobs::list_queues(&self.state, &principal).await.map_err(message)?;
+            let mut cards = Vec::with_capacity(queues.len());
+            let now = crate::db::now_ms();
+            for summary in queues {
+                let health = crate::services::health::queue_health(&self.state, &principal, &summary.name, now)
+                    .await
+                    .map_err(message)?;
+                let queue = hoist_queue::Queue::new(&self.state.engine, &summary.name).map_err(|e| e.to_string())?;
+                let workers =
+                    queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
+                let c = summary.counts;
+                cards.push(QueueCard {
+                    name: summary.name,
+                    waiting: c.waiting,
+                    delayed: c.delayed,
+                    retrying: c.retrying,
+                    active: c.active,
+                    completed: c.completed,
+                    dead: c.dead,
+                    cancelled: c.cancelled,
+                    paused: c.paused,
+                    warnings: health.warnings,
+                    workers: workers as u64,
+                });
+            }
+            Ok(cards)
+        })
     }
 }

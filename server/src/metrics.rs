@@ -109,7 +109,7 @@ async fn collect(state: &AppState) -> anyhow::Result<String> {
         let queue = Queue::new(&state.engine, &name)?;
         let counts = queue.counts().await?;
         let last = queue.stats(minute, minute).await?.pop().unwrap_or_default();
-        let workers = queue.workers(std::time::Duration::from_secs(60)).await?.len();
+        let workers = queue.worker_processes(std::time::Duration::from_secs(60)).await?;
         samples.push((name, counts, last, workers));
     }
     for (name, counts, last, workers) in &samples {

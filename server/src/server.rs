@@ -39,7 +39,6 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         .site_addr(http.addr)
         .env(leptos_env())
         .build();
-    let backend = Arc::new(ServerBackend { redis: redis.clone(), db: db.clone() });
     let sessions = SqlSessionStore::connect(&db).await.context("DATABASE_URL: session store")?;
     let engine =
         hoist_queue::RedisConnection::connect(&store.redis_url).await.map_err(|e| StartupError::Unreachable {
@@ -51,7 +50,6 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         db,
         redis,
         leptos_options,
-        backend,
         sessions,
         secure_cookies: !http.insecure_cookies,
         session_hours: http.session_hours,
@@ -76,8 +74,14 @@ fn leptos_env() -> leptos::config::Env {
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let backend = state.backend.clone();
-    let provide_backend = move || provide_context(backend.clone());
+    // The dashboard's server functions reach the services through this, per request.
+    let provide_backend = {
+        let state = state.clone();
+        move || {
+            let backend: Arc<dyn app::backend::Backend> = Arc::new(ServerBackend { state: state.clone() });
+            provide_context(backend)
+        }
+    };
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("hoist_session")
         .with_secure(state.secure_cookies)

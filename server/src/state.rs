@@ -15,7 +15,6 @@ pub struct AppState {
     pub db: Db,
     pub redis: ConnectionManager,
     pub leptos_options: LeptosOptions,
-    pub backend: Arc<dyn app::backend::Backend>,
     pub sessions: crate::auth::session_store::SqlSessionStore,
     /// Whether session cookies carry the `Secure` flag.
     pub secure_cookies: bool,

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::theme_toggle::ThemeToggle;
+use crate::session::{SignOut, get_viewer, reload_to};
 
 /// Header, navigation and main area around every page.
 #[component]
@@ -9,6 +10,13 @@ pub fn Layout(children: Children) -> impl IntoView {
     // live page from server-rendered HTML.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let viewer = Resource::new(|| (), |_| get_viewer());
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            reload_to("/login");
+        }
+    });
 
     view! {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
@@ -16,7 +24,28 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <a class="brand" href="/">"Hoist"</a>
                 <nav aria-label="Main">
                     <a href="/">"Overview"</a>
+                    <a href="/status">"Status"</a>
                 </nav>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        viewer
+                            .get()
+                            .map(|result| match result.ok().flatten() {
+                                Some(user) => {
+                                    view! {
+                                        <div class="account">
+                                            <span class="who">{user.username} " (" {user.role} ")"</span>
+                                            <ActionForm action=sign_out attr:class="inline">
+                                                <button type="submit">"Sign out"</button>
+                                            </ActionForm>
+                                        </div>
+                                    }
+                                        .into_any()
+                                }
+                                None => view! { <a class="account" href="/login">"Sign in"</a> }.into_any(),
+                            })
+                    }}
+                </Suspense>
                 <ThemeToggle/>
             </header>
             <main id="main">{children()}</main>

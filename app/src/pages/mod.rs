@@ -1,4 +1,6 @@
 //! One page per file; routes are declared in `app.rs`.
 
 pub mod home;
+pub mod login;
 pub mod not_found;
+pub mod overview;

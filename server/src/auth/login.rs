@@ -53,6 +53,17 @@ pub async fn login(
     session: Session,
     crate::api::ApiJson(request): crate::api::ApiJson<LoginRequest>,
 ) -> Result<Json<SignedIn>, ApiError> {
+    Ok(Json(sign_in(&state, addr, &session, request).await?))
+}
+
+/// Checks the password (with the lockout), and on success starts a fresh session: the
+/// one sign-in path for the API and the dashboard's login form.
+pub async fn sign_in(
+    state: &AppState,
+    addr: SocketAddr,
+    session: &Session,
+    request: LoginRequest,
+) -> Result<SignedIn, ApiError> {
     if request.username.trim().is_empty() {
         return Err(ApiError::invalid("username", "username is required"));
     }
@@ -107,7 +118,7 @@ pub async fn login(
     session.insert(SESSION_USER, id).await.map_err(|e| ApiError::Internal(e.into()))?;
     session.insert(SESSION_CSRF, &csrf_token).await.map_err(|e| ApiError::Internal(e.into()))?;
     tracing::info!(user = %username, %addr, "signed in");
-    Ok(Json(SignedIn { user: UserView { id, username, role }, csrf_token }))
+    Ok(SignedIn { user: UserView { id, username, role }, csrf_token })
 }
 
 /// `POST /api/v1/auth/logout`

@@ -1,0 +1,93 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::session::error_text;
+use crate::types::QueueCard;
+
+#[server(input = GetUrl)]
+pub async fn get_overview() -> Result<Vec<QueueCard>, ServerFnError> {
+    crate::backend::backend()?.overview().await.map_err(ServerFnError::new)
+}
+
+/// Every queue with its counts, paused badge, warnings and workers online.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let cards = Resource::new(|| (), |_| get_overview());
+    view! {
+        <section class="page">
+            <h1>"Queues"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    cards
+                        .get()
+                        .map(|result| match result {
+                            Ok(cards) if cards.is_empty() => {
+                                view! { <p>"No queues yet: enqueue a job and it appears here."</p> }.into_any()
+                            }
+                            Ok(cards) => {
+                                view! {
+                                    <div class="cards">
+                                        {cards.into_iter().map(|card| view! { <QueueCardView card/> }).collect_view()}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => {
+                                view! {
+                                    <p class="error" role="alert">
+                                        {error_text(&error)} " " <a href="/login">"Sign in"</a>
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn QueueCardView(card: QueueCard) -> impl IntoView {
+    let heading = format!("queue-{}", card.name);
+    let labelled_by = heading.clone();
+    let counts = [
+        ("waiting", card.waiting),
+        ("active", card.active),
+        ("delayed", card.delayed),
+        ("retrying", card.retrying),
+        ("completed", card.completed),
+        ("dead", card.dead),
+        ("cancelled", card.cancelled),
+    ];
+    view! {
+        <article class="card" aria-labelledby=labelled_by data-queue=card.name.clone()>
+            <h2 id=heading>
+                {card.name.clone()}
+                {card.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
+            </h2>
+            <dl class="counts">
+                {counts
+                    .into_iter()
+                    .map(|(state, n)| {
+                        view! {
+                            <div class=format!("count count-{state}")>
+                                <dt>{state}</dt>
+                                <dd data-count=state>{n}</dd>
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </dl>
+            {(!card.warnings.is_empty())
+                .then(|| {
+                    view! {
+                        <ul class="warnings" aria-label="Warnings">
+                            {card.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}
+                        </ul>
+                    }
+                })}
+            <p class="workers">{format!("{} workers online", card.workers)}</p>
+        </article>
+    }
+}

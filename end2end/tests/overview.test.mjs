@@ -1,0 +1,60 @@
+// Signing in through the form, and the overview of every queue.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ADMIN_PASSWORD, apiSession, startStack, waitForHydration } from "../support/harness.mjs";
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("the overview asks signed-out visitors to sign in", async () => {
+  const res = await fetch(`${stack.baseUrl}/`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /Sign in/);
+});
+
+test("a wrong password is refused on the form", async () => {
+  const page = await stack.newPage();
+  await page.goto(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await assert.doesNotReject(page.getByRole("alert").waitFor());
+  assert.match(await page.getByRole("alert").textContent(), /invalid username or password/);
+});
+
+test("an admin signs in and sees each queue's counts", async () => {
+  const api = await apiSession(stack.baseUrl, "admin", ADMIN_PASSWORD);
+  const jobs = [1, 2, 3].map((n) => ({ name: "report", payload: { n } }));
+  const r = await api("POST", "/api/v1/queues/e2e-reports/jobs/bulk", { jobs });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+
+  const page = await stack.newPage();
+  await page.goto(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${stack.baseUrl}/`);
+  await waitForHydration(page);
+  await assert.doesNotReject(page.getByText("admin (admin)").waitFor());
+
+  const card = page.locator('article.card[data-queue="e2e-reports"]');
+  await card.waitFor();
+  assert.equal(await card.locator('dd[data-count="waiting"]').textContent(), "3");
+  assert.equal(await card.getByRole("heading").textContent(), "e2e-reports");
+  await stack.screenshot(page, "overview");
+
+  // Signing out ends the session.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await assert.doesNotReject(page.getByRole("link", { name: "Sign in" }).waitFor());
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
