@@ -55,7 +55,7 @@ async fn health_readiness_and_home_page() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("redis 7") || body.contains("redis "), "{body}");
 
-    let (status, body) = get(&app, "/").await;
+    let (status, body) = get(&app, "/status").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("System status"), "{body}");
     assert!(body.contains("healthy"), "rendered with live data: {body}");
