@@ -47,3 +47,33 @@ pub struct QueueCard {
     pub warnings: Vec<String>,
     pub workers: u64,
 }
+
+/// A queue's counts as the live feed pushes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueCounts {
+    pub waiting: u64,
+    pub delayed: u64,
+    pub retrying: u64,
+    pub active: u64,
+    pub completed: u64,
+    pub dead: u64,
+    pub cancelled: u64,
+    pub paused: bool,
+}
+
+impl QueueCounts {
+    /// The count of one state by name (`waiting`, `active`, ...).
+    pub fn get(&self, state: &str) -> Option<u64> {
+        Some(match state {
+            "waiting" => self.waiting,
+            "delayed" => self.delayed,
+            "retrying" => self.retrying,
+            "active" => self.active,
+            "completed" => self.completed,
+            "dead" => self.dead,
+            "cancelled" => self.cancelled,
+            _ => return None,
+        })
+    }
+}

@@ -51,6 +51,16 @@ test("an admin signs in and sees each queue's counts", async () => {
   assert.equal(await card.getByRole("heading").textContent(), "e2e-reports");
   await stack.screenshot(page, "overview");
 
+  // New jobs show up without a reload: the WebSocket pushes the counts.
+  await page.locator('.live-state[data-live="live"]').waitFor();
+  const more = [4, 5].map((n) => ({ name: "report", payload: { n } }));
+  assert.equal((await api("POST", "/api/v1/queues/e2e-reports/jobs/bulk", { jobs: more })).status, 202);
+  await page.waitForFunction(
+    () => document.querySelector('article[data-queue="e2e-reports"] dd[data-count="waiting"]')?.textContent === "5",
+    null,
+    { timeout: 10000 },
+  );
+
   // Signing out ends the session.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(`${stack.baseUrl}/login`);

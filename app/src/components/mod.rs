@@ -1,4 +1,5 @@
 //! Widgets shared by several pages.
 
 pub mod layout;
+pub mod live;
 pub mod theme_toggle;

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::components::live::{provide_live_feed, use_live_feed};
 use crate::session::error_text;
 use crate::types::QueueCard;
 
@@ -13,9 +14,17 @@ pub async fn get_overview() -> Result<Vec<QueueCard>, ServerFnError> {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let cards = Resource::new(|| (), |_| get_overview());
+    let feed = provide_live_feed();
     view! {
         <section class="page">
             <h1>"Queues"</h1>
+            <p class="live-state" role="status" data-live=move || feed.state.get()>
+                {move || match feed.state.get() {
+                    "live" => "Live",
+                    "reconnecting" => "Reconnecting…",
+                    _ => "Connecting…",
+                }}
+            </p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     cards
@@ -49,6 +58,7 @@ pub fn OverviewPage() -> impl IntoView {
 
 #[component]
 fn QueueCardView(card: QueueCard) -> impl IntoView {
+    let feed = use_live_feed();
     let heading = format!("queue-{}", card.name);
     let labelled_by = heading.clone();
     let counts = [
@@ -70,10 +80,16 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                 {counts
                     .into_iter()
                     .map(|(state, n)| {
+                        let name = card.name.clone();
+                        // The number the live feed pushed last, else the one rendered.
+                        let value = move || {
+                            feed.and_then(|feed| feed.counts.with(|all| all.get(&name).and_then(|c| c.get(state))))
+                                .unwrap_or(n)
+                        };
                         view! {
                             <div class=format!("count count-{state}")>
                                 <dt>{state}</dt>
-                                <dd data-count=state>{n}</dd>
+                                <dd data-count=state>{value}</dd>
                             </div>
                         }
                     })

@@ -1,0 +1,76 @@
+//! The browser's end of the live feed (`/api/v1/live`): one WebSocket per tab that keeps
+//! the latest counts per queue in a signal, reconnects with backoff, and says whether it
+//! is connected. Nothing polls.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+use crate::types::QueueCounts;
+
+/// What the feed has pushed so far, shared through context.
+#[derive(Clone, Copy)]
+pub struct LiveFeed {
+    pub counts: RwSignal<HashMap<String, QueueCounts>>,
+    /// `connecting`, `live` or `reconnecting`.
+    pub state: RwSignal<&'static str>,
+}
+
+/// Starts the feed (in the browser; on the server it stays empty) and provides it.
+pub fn provide_live_feed() -> LiveFeed {
+    let feed = LiveFeed { counts: RwSignal::new(HashMap::new()), state: RwSignal::new("connecting") };
+    provide_context(feed);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        connect(feed, 0);
+    });
+    feed
+}
+
+pub fn use_live_feed() -> Option<LiveFeed> {
+    use_context::<LiveFeed>()
+}
+
+#[cfg(feature = "hydrate")]
+fn connect(feed: LiveFeed, attempt: u32) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}/api/v1/live", location.host().unwrap_or_default());
+    let retry = move || {
+        feed.state.set("reconnecting");
+        // 0.5 s, 1 s, 2 s ... up to 15 s between attempts.
+        let delay = std::time::Duration::from_millis((500u64 << attempt.min(5)).min(15_000));
+        set_timeout(move || connect(feed, attempt + 1), delay);
+    };
+    let Ok(socket) = web_sys::WebSocket::new(&url) else {
+        retry();
+        return;
+    };
+    let on_open = Closure::<dyn FnMut()>::new(move || feed.state.set("live"));
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+        let Some(text) = event.data().as_string() else { return };
+        let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+        for message in messages {
+            if message["type"] == "counts"
+                && let (Some(queue), Ok(counts)) =
+                    (message["queue"].as_str(), serde_json::from_value::<QueueCounts>(message["counts"].clone()))
+            {
+                feed.counts.update(|all| {
+                    all.insert(queue.to_string(), counts);
+                });
+            }
+        }
+    });
+    let on_close = Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |_: web_sys::CloseEvent| retry());
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    // The socket lives as long as the tab; so do its handlers.
+    on_open.forget();
+    on_message.forget();
+    on_close.forget();
+}
