@@ -3,12 +3,14 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, overview::OverviewPage};
+use crate::pages::{
+    home::HomePage, login::LoginPage, not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
+};
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,6 +45,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("status") view=HomePage/>
+                    <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView/>
                 </Routes>
             </Layout>
         </Router>

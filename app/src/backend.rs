@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::{QueueCard, SystemStatus, Viewer};
+use crate::types::{QueueCard, QueuePage, SystemStatus, Viewer};
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -24,6 +24,10 @@ pub trait Backend: Send + Sync + 'static {
     fn sign_out(&self) -> BoxFuture<'_, ()>;
     /// Every queue the caller may watch, with counts, warnings and workers online.
     fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, String>>;
+    /// One page of a queue's jobs in `state`, newest first, from `cursor`.
+    fn queue_page(&self, queue: String, state: String, cursor: u64) -> BoxFuture<'_, Result<QueuePage, String>>;
+    /// `pause` or `resume` a queue; `csrf` must be the session's token.
+    fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// The backend the server put into context for this request.

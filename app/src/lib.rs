@@ -6,6 +6,7 @@
 pub mod app;
 pub mod backend;
 pub mod components;
+pub mod format;
 pub mod pages;
 pub mod session;
 pub mod types;

@@ -30,6 +30,8 @@ pub struct Viewer {
     pub username: String,
     /// admin, operator, viewer or user.
     pub role: String,
+    /// The session's CSRF token: forms that change something send it back.
+    pub csrf: String,
 }
 
 /// One queue on the overview.
@@ -76,4 +78,31 @@ impl QueueCounts {
             _ => return None,
         })
     }
+}
+
+/// One row of a queue's job table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub id: String,
+    pub name: String,
+    pub owner: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub stage: Option<String>,
+    pub percent: Option<f64>,
+}
+
+/// A queue's page: its counts, one state's jobs, and what the viewer may do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueuePage {
+    pub name: String,
+    pub counts: QueueCounts,
+    pub state: String,
+    pub jobs: Vec<JobRow>,
+    /// Cursor of the next page.
+    pub next: Option<u64>,
+    /// Whether the viewer may pause, resume and act on jobs.
+    pub can_operate: bool,
 }

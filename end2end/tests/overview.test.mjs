@@ -61,6 +61,23 @@ test("an admin signs in and sees each queue's counts", async () => {
     { timeout: 10000 },
   );
 
+  // The queue page: its jobs, and pause / resume.
+  await page.getByRole("link", { name: "e2e-reports" }).click();
+  await page.waitForURL(`${stack.baseUrl}/queues/e2e-reports`);
+  await waitForHydration(page);
+  assert.equal(await page.locator("table.jobs tbody tr").count(), 5);
+  await page.getByRole("button", { name: "Pause" }).click();
+  await assert.doesNotReject(page.locator("h1 .badge-paused").waitFor());
+  assert.equal((await api("GET", "/api/v1/queues/e2e-reports/health")).body.paused, true);
+  await stack.screenshot(page, "queue-paused");
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.locator("h1 .badge-paused").waitFor({ state: "detached" });
+  assert.equal((await api("GET", "/api/v1/queues/e2e-reports/health")).body.paused, false);
+  await page.getByRole("link", { name: /^completed/ }).click();
+  await assert.doesNotReject(page.getByText("No jobs in this state.").waitFor());
+  await page.goto(`${stack.baseUrl}/`);
+  await waitForHydration(page);
+
   // Signing out ends the session.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(`${stack.baseUrl}/login`);

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use app::backend::{Backend, BoxFuture};
-use app::types::{QueueCard, SystemStatus, Viewer};
+use app::types::{JobRow, QueueCard, QueueCounts, QueuePage, SystemStatus, Viewer};
 use axum::extract::ConnectInfo;
 use tower_sessions::Session;
 
@@ -22,6 +22,13 @@ impl ServerBackend {
     async fn principal(&self) -> Result<Principal, ApiError> {
         leptos_axum::extract_with_state::<Principal, AppState>(&self.state).await.map_err(|_| ApiError::Unauthenticated)
     }
+
+    /// The caller of a server function that changes something: a session whose CSRF token
+    /// the form sent back.
+    async fn acting_principal(&self, csrf: &str) -> Result<Principal, ApiError> {
+        let session: Session = leptos_axum::extract().await.map_err(|_| ApiError::Unauthenticated)?;
+        crate::auth::principal::from_session(&self.state.db, &session, Some(csrf)).await
+    }
 }
 
 fn message(error: ApiError) -> String {
@@ -36,7 +43,15 @@ impl Backend for ServerBackend {
     fn viewer(&self) -> BoxFuture<'_, Option<Viewer>> {
         Box::pin(async move {
             let principal = self.principal().await.ok()?;
-            Some(Viewer { username: principal.username, role: principal.role.as_str().to_string() })
+            let csrf = match leptos_axum::extract::<Session>().await {
+                Ok(session) => session.get::<String>(crate::auth::principal::SESSION_CSRF).await.ok().flatten(),
+                Err(_) => None,
+            };
+            Some(Viewer {
+                username: principal.username,
+                role: principal.role.as_str().to_string(),
+                csrf: csrf.unwrap_or_default(),
+            })
         })
     }
 
@@ -46,7 +61,11 @@ impl Backend for ServerBackend {
             let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
             let request = crate::auth::login::LoginRequest { username, password };
             let signed_in = crate::auth::login::sign_in(&self.state, addr, &session, request).await.map_err(message)?;
-            Ok(Viewer { username: signed_in.user.username, role: signed_in.user.role.as_str().to_string() })
+            Ok(Viewer {
+                username: signed_in.user.username,
+                role: signed_in.user.role.as_str().to_string(),
+                csrf: signed_in.csrf_token,
+            })
         })
     }
 
@@ -87,6 +106,68 @@ impl Backend for ServerBackend {
                 });
             }
             Ok(cards)
+        })
+    }
+
+    fn queue_page(&self, queue: String, state: String, cursor: u64) -> BoxFuture<'_, Result<QueuePage, String>> {
+        Box::pin(async move {
+            let principal = self.principal().await.map_err(message)?;
+            let job_state = hoist_queue::JobState::parse(&state).ok_or_else(|| format!("unknown state {state:?}"))?;
+            let filter = crate::services::jobs::JobFilter::default();
+            let page = crate::services::jobs::list_jobs(&self.state, &principal, &queue, job_state, filter, cursor, 50)
+                .await
+                .map_err(message)?;
+            let counts = if principal.require_staff().is_ok() {
+                let c = hoist_queue::Queue::new(&self.state.engine, &queue)
+                    .map_err(|e| e.to_string())?
+                    .counts()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                QueueCounts {
+                    waiting: c.waiting,
+                    delayed: c.delayed,
+                    retrying: c.retrying,
+                    active: c.active,
+                    completed: c.completed,
+                    dead: c.dead,
+                    cancelled: c.cancelled,
+                    paused: c.paused,
+                }
+            } else {
+                QueueCounts::default()
+            };
+            let jobs = page
+                .jobs
+                .into_iter()
+                .map(|job| JobRow {
+                    stage: job.progress.as_ref().and_then(|p| p.stage.clone()),
+                    percent: job.progress.as_ref().and_then(|p| p.percent),
+                    id: job.id,
+                    name: job.name,
+                    owner: job.owner,
+                    created_at: job.created_at,
+                    attempts: job.attempts,
+                    max_attempts: job.max_attempts,
+                })
+                .collect();
+            let can_operate = matches!(principal.role, crate::users::Role::Admin | crate::users::Role::Operator);
+            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate })
+        })
+    }
+
+    fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let action = match action.as_str() {
+                "pause" => "pause",
+                "resume" => "resume",
+                other => return Err(format!("unknown action {other:?}")),
+            };
+            let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+            crate::services::jobs::act(&self.state, &principal, Some(addr.ip().to_string()), &queue, None, action)
+                .await
+                .map_err(message)?;
+            Ok(())
         })
     }
 }

@@ -73,7 +73,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
     view! {
         <article class="card" aria-labelledby=labelled_by data-queue=card.name.clone()>
             <h2 id=heading>
-                {card.name.clone()}
+                <a href=format!("/queues/{}", card.name)>{card.name.clone()}</a>
                 {card.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
             </h2>
             <dl class="counts">

@@ -59,25 +59,29 @@ impl FromRequestParts<AppState> for Principal {
             return by_token(&state.db, secret.trim()).await?.ok_or(ApiError::Unauthenticated);
         }
         let session = Session::from_request_parts(parts, state).await.map_err(|_| ApiError::Unauthenticated)?;
-        let user_id: i64 = session
-            .get(SESSION_USER)
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?
-            .ok_or(ApiError::Unauthenticated)?;
-        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let expected: Option<String> = session.get(SESSION_CSRF).await.map_err(|e| ApiError::Internal(e.into()))?;
-            let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if expected.is_none() || given != expected.as_deref() {
-                return Err(ApiError::Forbidden(format!("missing or wrong {CSRF_HEADER} header")));
-            }
-        }
-        let (username, role, disabled) = load_user(&state.db, user_id).await?.ok_or(ApiError::Unauthenticated)?;
-        if disabled {
-            let _ = session.flush().await;
-            return Err(ApiError::Unauthenticated);
-        }
-        Ok(Principal { user_id, username, role, via: AuthVia::Session })
+        let changes_state = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        from_session(&state.db, &session, changes_state.then_some(given)).await
     }
+}
+
+/// The user of a cookie session. `csrf`, for requests that change something, must be the
+/// session's token (from the `x-csrf-token` header, or a dashboard form's hidden field).
+pub async fn from_session(db: &Db, session: &Session, csrf: Option<&str>) -> Result<Principal, ApiError> {
+    let user_id: i64 =
+        session.get(SESSION_USER).await.map_err(|e| ApiError::Internal(e.into()))?.ok_or(ApiError::Unauthenticated)?;
+    if let Some(given) = csrf {
+        let expected: Option<String> = session.get(SESSION_CSRF).await.map_err(|e| ApiError::Internal(e.into()))?;
+        if expected.as_deref() != Some(given) {
+            return Err(ApiError::Forbidden(format!("missing or wrong {CSRF_HEADER} header")));
+        }
+    }
+    let (username, role, disabled) = load_user(db, user_id).await?.ok_or(ApiError::Unauthenticated)?;
+    if disabled {
+        let _ = session.flush().await;
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Principal { user_id, username, role, via: AuthVia::Session })
 }
 
 pub(crate) async fn load_user(db: &Db, id: i64) -> Result<Option<(String, Role, bool)>, ApiError> {
