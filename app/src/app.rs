@@ -9,7 +9,7 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    home::HomePage, login::LoginPage, not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
+    home::HomePage, job::JobPage, login::LoginPage, not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -46,6 +46,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("status") view=HomePage/>
                     <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView/>
+                    <Route
+                        path=(StaticSegment("queues"), ParamSegment("name"), StaticSegment("jobs"), ParamSegment("id"))
+                        view=JobPage
+                    />
                 </Routes>
             </Layout>
         </Router>

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::{QueueCard, QueuePage, SystemStatus, Viewer};
+use crate::types::{JobDetail, QueueCard, QueuePage, SystemStatus, Viewer};
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -28,6 +28,9 @@ pub trait Backend: Send + Sync + 'static {
     fn queue_page(&self, queue: String, state: String, cursor: u64) -> BoxFuture<'_, Result<QueuePage, String>>;
     /// `pause` or `resume` a queue; `csrf` must be the session's token.
     fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
+    fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, String>>;
+    /// `retry`, `cancel`, `promote` or `remove` a job; `csrf` must be the session's token.
+    fn job_action(&self, queue: String, id: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// The backend the server put into context for this request.

@@ -106,3 +106,56 @@ pub struct QueuePage {
     /// Whether the viewer may pause, resume and act on jobs.
     pub can_operate: bool,
 }
+
+/// A job's progress as the dashboard shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProgressView {
+    pub stage: Option<String>,
+    pub message: Option<String>,
+    pub percent: Option<f64>,
+    pub eta_ms: Option<u64>,
+}
+
+/// One failed attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptError {
+    pub attempt: u32,
+    pub at: i64,
+    pub kind: String,
+    pub message: String,
+    pub causes: Vec<String>,
+}
+
+/// Everything the job page shows. JSON arrives pretty-printed as text, cut at
+/// [`JobDetail::SHOWN_BYTES`] with the full length given, so a huge payload cannot stall
+/// the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub queue: String,
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub owner: Option<String>,
+    pub payload: String,
+    pub payload_bytes: usize,
+    pub result: Option<String>,
+    pub priority: u16,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub timeout_ms: Option<u64>,
+    pub dedup_key: Option<String>,
+    pub created_at: i64,
+    pub run_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub worker: Option<String>,
+    pub progress: Option<ProgressView>,
+    pub errors: Vec<AttemptError>,
+    pub logs: Vec<String>,
+    pub can_operate: bool,
+}
+
+impl JobDetail {
+    pub const SHOWN_BYTES: usize = 64 * 1024;
+}

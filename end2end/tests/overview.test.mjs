@@ -85,3 +85,34 @@ test("an admin signs in and sees each queue's counts", async () => {
   await assert.doesNotReject(page.getByRole("link", { name: "Sign in" }).waitFor());
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });
+
+test("a job page shows the payload as text, never as markup, and retries a dead job", async () => {
+  const api = await apiSession(stack.baseUrl, "admin", ADMIN_PASSWORD);
+  const hostile = { html: "<script>window.__pwned = true</script><b>bold?</b>" };
+  const r = await api("POST", "/api/v1/queues/e2e-inert/jobs", { name: "inert", payload: hostile });
+  assert.equal(r.status, 202);
+  const id = r.body.id;
+  // Cancel it so it can be retried from the page.
+  assert.equal((await api("POST", `/api/v1/queues/e2e-inert/jobs/${id}/cancel`)).status, 200);
+
+  const page = await stack.newPage();
+  await page.goto(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${stack.baseUrl}/`);
+  await page.goto(`${stack.baseUrl}/queues/e2e-inert/jobs/${id}`);
+  await waitForHydration(page);
+  const payload = page.locator('pre[data-field="payload"]');
+  assert.match(await payload.textContent(), /<script>window.__pwned = true<\/script>/);
+  assert.equal(await page.locator('pre[data-field="payload"] script, pre[data-field="payload"] b').count(), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, "the payload never ran");
+  assert.equal(await page.locator(".badge-state").textContent(), "cancelled");
+  await stack.screenshot(page, "job");
+
+  await page.getByRole("button", { name: "Retry" }).click();
+  await page.locator(".badge-state", { hasText: "waiting" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/queues/e2e-inert/jobs/${id}`)).body.state, "waiting");
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});

@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 
 use app::backend::{Backend, BoxFuture};
-use app::types::{JobRow, QueueCard, QueueCounts, QueuePage, SystemStatus, Viewer};
+use app::types::{
+    AttemptError, JobDetail, JobRow, ProgressView, QueueCard, QueueCounts, QueuePage, SystemStatus, Viewer,
+};
 use axum::extract::ConnectInfo;
 use tower_sessions::Session;
 
@@ -165,6 +167,82 @@ impl Backend for ServerBackend {
             };
             let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
             crate::services::jobs::act(&self.state, &principal, Some(addr.ip().to_string()), &queue, None, action)
+                .await
+                .map_err(message)?;
+            Ok(())
+        })
+    }
+
+    fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, String>> {
+        Box::pin(async move {
+            let principal = self.principal().await.map_err(message)?;
+            let job = crate::services::jobs::get_job(&self.state, &principal, &queue, &id).await.map_err(message)?;
+            let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
+            let payload = pretty(&job.payload);
+            let payload_bytes = payload.len();
+            let shown = if payload_bytes > JobDetail::SHOWN_BYTES {
+                let mut cut = JobDetail::SHOWN_BYTES;
+                while !payload.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                payload[..cut].to_string()
+            } else {
+                payload
+            };
+            Ok(JobDetail {
+                can_operate: matches!(principal.role, crate::users::Role::Admin | crate::users::Role::Operator),
+                queue: job.queue.clone(),
+                state: job.state.as_str().to_string(),
+                payload: shown,
+                payload_bytes,
+                result: job.result.as_ref().map(pretty),
+                priority: job.priority,
+                attempts: job.attempts,
+                max_attempts: job.max_attempts,
+                timeout_ms: job.timeout_ms,
+                dedup_key: job.dedup_key.clone(),
+                created_at: job.created_at,
+                run_at: job.run_at,
+                started_at: job.started_at,
+                finished_at: job.finished_at,
+                worker: job.worker.clone(),
+                progress: job.progress.as_ref().map(|p| ProgressView {
+                    stage: p.stage.clone(),
+                    message: p.message.clone(),
+                    percent: p.percent,
+                    eta_ms: p.eta_ms,
+                }),
+                errors: job
+                    .errors
+                    .iter()
+                    .map(|e| AttemptError {
+                        attempt: e.attempt,
+                        at: e.at,
+                        kind: e.kind.clone(),
+                        message: e.message.clone(),
+                        causes: e.causes.clone(),
+                    })
+                    .collect(),
+                logs: job.logs.clone(),
+                owner: job.owner.clone(),
+                name: job.name.clone(),
+                id: job.id,
+            })
+        })
+    }
+
+    fn job_action(&self, queue: String, id: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let action = match action.as_str() {
+                "retry" => "retry",
+                "cancel" => "cancel",
+                "promote" => "promote",
+                "remove" => "remove",
+                other => return Err(format!("unknown action {other:?}")),
+            };
+            let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+            crate::services::jobs::act(&self.state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), action)
                 .await
                 .map_err(message)?;
             Ok(())

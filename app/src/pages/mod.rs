@@ -1,6 +1,7 @@
 //! One page per file; routes are declared in `app.rs`.
 
 pub mod home;
+pub mod job;
 pub mod login;
 pub mod not_found;
 pub mod overview;

@@ -1,0 +1,194 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use leptos_router::hooks::use_params_map;
+
+use crate::format::utc;
+use crate::session::{error_text, get_viewer, reload_to};
+use crate::types::{JobDetail, ProgressView};
+
+#[server(input = GetUrl)]
+pub async fn get_job(queue: String, id: String) -> Result<JobDetail, ServerFnError> {
+    crate::backend::backend()?.job(queue, id).await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn job_action(queue: String, id: String, action: String, csrf: String) -> Result<(), ServerFnError> {
+    crate::backend::backend()?.job_action(queue, id, action, csrf).await.map_err(ServerFnError::new)
+}
+
+/// One job: payload and result (always as text), options, attempts with their errors,
+/// log lines, progress, and the actions its state allows.
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let queue = move || params.read().get("name").unwrap_or_default();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let action = ServerAction::<JobAction>::new();
+    let job = Resource::new(move || (queue(), id(), action.version().get()), |(q, i, _)| get_job(q, i));
+    let viewer = Resource::new(|| (), |_| get_viewer());
+    Effect::new(move |_| {
+        // A removed job has no page any more: back to its queue.
+        if let Some(Ok(())) = action.value().get()
+            && action.input().get().is_some_and(|input| input.action == "remove")
+        {
+            reload_to(&format!("/queues/{}", queue()));
+        }
+    });
+    let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    view! {
+        <section class="page">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    job.get()
+                        .map(|result| match result {
+                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                            Ok(job) => {
+                                let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
+                                view! { <JobView job csrf action/> }.into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+            {move || action_error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn JobView(job: JobDetail, csrf: String, action: ServerAction<JobAction>) -> impl IntoView {
+    let actions: Vec<(&str, &str)> = match job.state.as_str() {
+        "waiting" => vec![("cancel", "Cancel"), ("remove", "Remove")],
+        "delayed" | "retrying" => vec![("promote", "Run now"), ("cancel", "Cancel"), ("remove", "Remove")],
+        "active" => vec![("cancel", "Cancel")],
+        "dead" | "cancelled" => vec![("retry", "Retry"), ("remove", "Remove")],
+        _ => vec![("remove", "Remove")],
+    };
+    let buttons = job.can_operate.then(|| {
+        actions
+            .into_iter()
+            .map(|(name, label)| {
+                let (queue, id, csrf) = (job.queue.clone(), job.id.clone(), csrf.clone());
+                view! {
+                    <ActionForm action=action attr:class="inline">
+                        <input type="hidden" name="queue" value=queue/>
+                        <input type="hidden" name="id" value=id/>
+                        <input type="hidden" name="action" value=name/>
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <button type="submit">{label}</button>
+                    </ActionForm>
+                }
+            })
+            .collect_view()
+    });
+    let truncated = job.payload_bytes > job.payload.len();
+    view! {
+        <p class="crumbs">
+            <a href=format!("/queues/{}", job.queue)>{job.queue.clone()}</a>
+            " / "
+            <span class="mono">{job.id.clone()}</span>
+        </p>
+        <h1>
+            {job.name.clone()}
+            <span class=format!("badge badge-state badge-{}", job.state)>{job.state.clone()}</span>
+        </h1>
+        <div class="toolbar">{buttons}</div>
+        {job.progress.clone().map(|progress| view! { <ProgressBar progress/> })}
+        <dl class="facts">
+            <dt>"Owner"</dt>
+            <dd>{job.owner.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Attempts"</dt>
+            <dd>{format!("{} of {}", job.attempts, job.max_attempts)}</dd>
+            <dt>"Priority"</dt>
+            <dd>{job.priority}</dd>
+            <dt>"Timeout"</dt>
+            <dd>{job.timeout_ms.map(|t| format!("{t} ms")).unwrap_or_else(|| "none".into())}</dd>
+            <dt>"Dedup key"</dt>
+            <dd>{job.dedup_key.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Created"</dt>
+            <dd>{utc(job.created_at)}</dd>
+            <dt>"Runs at"</dt>
+            <dd>{utc(job.run_at)}</dd>
+            <dt>"Started"</dt>
+            <dd>{job.started_at.map(utc).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Finished"</dt>
+            <dd>{job.finished_at.map(utc).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Worker"</dt>
+            <dd>{job.worker.clone().unwrap_or_else(|| "—".into())}</dd>
+        </dl>
+        <h2>"Payload"</h2>
+        <pre class="json" data-field="payload">{job.payload.clone()}</pre>
+        {truncated
+            .then(|| {
+                view! {
+                    <p class="note">
+                        {format!("Showing the first {} of {} bytes. ", job.payload.len(), job.payload_bytes)}
+                        <a href=format!("/api/v1/queues/{}/jobs/{}", job.queue, job.id)>"Show all (JSON)"</a>
+                    </p>
+                }
+            })}
+        {job
+            .result
+            .clone()
+            .map(|result| {
+                view! {
+                    <h2>"Result"</h2>
+                    <pre class="json" data-field="result">{result}</pre>
+                }
+            })}
+        <h2>"Attempts"</h2>
+        {if job.errors.is_empty() {
+            view! { <p class="empty">"No failed attempts."</p> }.into_any()
+        } else {
+            view! {
+                <ol class="timeline">
+                    {job
+                        .errors
+                        .iter()
+                        .map(|e| {
+                            view! {
+                                <li>
+                                    <strong>{format!("Attempt {} · {}", e.attempt, e.kind)}</strong>
+                                    " "
+                                    <span class="muted">{utc(e.at)}</span>
+                                    <pre class="error-text">{e.message.clone()}</pre>
+                                    {(!e.causes.is_empty())
+                                        .then(|| {
+                                            view! {
+                                                <ul class="causes">
+                                                    {e.causes.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}
+                                                </ul>
+                                            }
+                                        })}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ol>
+            }
+                .into_any()
+        }}
+        <h2>"Log"</h2>
+        {if job.logs.is_empty() {
+            view! { <p class="empty">"No log lines."</p> }.into_any()
+        } else {
+            view! { <pre class="log">{job.logs.join("\n")}</pre> }.into_any()
+        }}
+    }
+}
+
+#[component]
+pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
+    let percent = progress.percent.unwrap_or(0.0).clamp(0.0, 100.0);
+    let eta = progress.eta_ms.map(|ms| format!(" · about {} s left", ms.div_ceil(1000)));
+    view! {
+        <div class="progress-block">
+            <progress max="100" value=percent aria-label="Progress">{format!("{percent:.0}%")}</progress>
+            <span>
+                {format!("{percent:.0}%")}
+                {progress.stage.map(|s| format!(" · {s}"))}
+                {eta}
+                {progress.message.map(|m| format!(" · {m}"))}
+            </span>
+        </div>
+    }
+}
