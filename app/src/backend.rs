@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::{JobDetail, QueueCard, QueuePage, SystemStatus, Viewer};
+use crate::types::{JobDetail, MyJobs, QueueCard, QueuePage, SystemStatus, Viewer};
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -31,6 +31,10 @@ pub trait Backend: Send + Sync + 'static {
     fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, String>>;
     /// `retry`, `cancel`, `promote` or `remove` a job; `csrf` must be the session's token.
     fn job_action(&self, queue: String, id: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
+    /// The caller's connections and their own recent jobs.
+    fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, String>>;
+    /// Starts a sync of one of the caller's connections; returns the job id.
+    fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, String>>;
 }
 
 /// The backend the server put into context for this request.

@@ -159,3 +159,32 @@ pub struct JobDetail {
 impl JobDetail {
     pub const SHOWN_BYTES: usize = 64 * 1024;
 }
+
+/// A bank connection as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    pub id: i64,
+    pub institution: String,
+    /// active, syncing, requires_reauth or error.
+    pub status: String,
+    pub last_synced_at: Option<i64>,
+    pub transactions: i64,
+}
+
+/// An end user's own job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyJob {
+    pub queue: String,
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub created_at: i64,
+    pub progress: Option<ProgressView>,
+}
+
+/// The "my jobs" page: the user's connections and their recent jobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyJobs {
+    pub connections: Vec<ConnectionView>,
+    pub jobs: Vec<MyJob>,
+}

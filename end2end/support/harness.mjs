@@ -51,7 +51,8 @@ function collect(child, name) {
   return lines;
 }
 
-export async function startStack() {
+// `options.args` are extra `hoist serve` arguments, `options.env` extra variables.
+export async function startStack(options = {}) {
   const dir = mkdtempSync(join(tmpdir(), "hoist-e2e-"));
   const redisPort = await freePort();
   const redis = spawn(
@@ -64,7 +65,7 @@ export async function startStack() {
   const httpPort = await freePort();
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   const bin = process.env.HOIST_BIN ?? join(repoRoot, "target", "debug", "hoist");
-  const server = spawn(bin, ["serve"], {
+  const server = spawn(bin, ["serve", ...(options.args ?? [])], {
     cwd: repoRoot,
     env: {
       ...process.env,
@@ -75,6 +76,7 @@ export async function startStack() {
       HOIST_ADMIN_PASSWORD: ADMIN_PASSWORD,
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(repoRoot, "target", "site"),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      ...(options.env ?? {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

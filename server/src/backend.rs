@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use app::backend::{Backend, BoxFuture};
 use app::types::{
-    AttemptError, JobDetail, JobRow, ProgressView, QueueCard, QueueCounts, QueuePage, SystemStatus, Viewer,
+    AttemptError, ConnectionView, JobDetail, JobRow, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage,
+    SystemStatus, Viewer,
 };
 use axum::extract::ConnectInfo;
 use tower_sessions::Session;
@@ -246,6 +247,68 @@ impl Backend for ServerBackend {
                 .await
                 .map_err(message)?;
             Ok(())
+        })
+    }
+
+    fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, String>> {
+        Box::pin(async move {
+            let principal = self.principal().await.map_err(message)?;
+            let connections = crate::services::connections::list(&self.state, &principal)
+                .await
+                .map_err(message)?
+                .into_iter()
+                .map(|c| ConnectionView {
+                    id: c.id,
+                    institution: c.institution,
+                    status: c.status,
+                    last_synced_at: c.last_synced_at,
+                    transactions: c.transactions,
+                })
+                .collect();
+            // The caller's newest jobs of the sync queue, in the states that matter to them.
+            let owner = crate::services::jobs::JobFilter { owner: Some(principal.user_id.to_string()), name: None };
+            let mut jobs = vec![];
+            for state in [
+                hoist_queue::JobState::Active,
+                hoist_queue::JobState::Waiting,
+                hoist_queue::JobState::Retrying,
+                hoist_queue::JobState::Completed,
+                hoist_queue::JobState::Dead,
+            ] {
+                let page = crate::services::jobs::list_jobs(
+                    &self.state,
+                    &principal,
+                    crate::processors::sync::QUEUE,
+                    state,
+                    owner.clone(),
+                    0,
+                    10,
+                )
+                .await
+                .map_err(message)?;
+                jobs.extend(page.jobs.into_iter().map(|job| MyJob {
+                    queue: job.queue,
+                    state: job.state.as_str().to_string(),
+                    created_at: job.created_at,
+                    progress: job.progress.map(|p| ProgressView {
+                        stage: p.stage,
+                        message: p.message,
+                        percent: p.percent,
+                        eta_ms: p.eta_ms,
+                    }),
+                    id: job.id,
+                    name: job.name,
+                }));
+            }
+            jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+            Ok(MyJobs { connections, jobs })
+        })
+    }
+
+    fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            crate::services::connections::sync_now(&self.state, &principal, connection_id).await.map_err(message)
         })
     }
 }

@@ -6,19 +6,33 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::types::QueueCounts;
+use crate::types::{ProgressView, QueueCounts};
+
+/// A job's latest state and progress from the feed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveJob {
+    /// The newest event: active, progress, completed, retrying, dead, ...
+    pub event: String,
+    pub progress: Option<ProgressView>,
+}
 
 /// What the feed has pushed so far, shared through context.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
     pub counts: RwSignal<HashMap<String, QueueCounts>>,
+    /// By job id; bounded (cleared past 5,000 jobs, the pages read it again).
+    pub jobs: RwSignal<HashMap<String, LiveJob>>,
     /// `connecting`, `live` or `reconnecting`.
     pub state: RwSignal<&'static str>,
 }
 
 /// Starts the feed (in the browser; on the server it stays empty) and provides it.
 pub fn provide_live_feed() -> LiveFeed {
-    let feed = LiveFeed { counts: RwSignal::new(HashMap::new()), state: RwSignal::new("connecting") };
+    let feed = LiveFeed {
+        counts: RwSignal::new(HashMap::new()),
+        jobs: RwSignal::new(HashMap::new()),
+        state: RwSignal::new("connecting"),
+    };
     provide_context(feed);
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
@@ -55,6 +69,22 @@ fn connect(feed: LiveFeed, attempt: u32) {
         let Some(text) = event.data().as_string() else { return };
         let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(&text) else { return };
         for message in messages {
+            if message["type"] == "job"
+                && let Some(id) = message["id"].as_str()
+            {
+                let progress = serde_json::from_value::<ProgressView>(message["progress"].clone()).ok();
+                let event = message["event"].as_str().unwrap_or_default().to_string();
+                feed.jobs.update(|jobs| {
+                    if jobs.len() > 5_000 {
+                        jobs.clear();
+                    }
+                    let entry = jobs.entry(id.to_string()).or_insert(LiveJob { event: String::new(), progress: None });
+                    entry.event = event;
+                    if progress.is_some() {
+                        entry.progress = progress;
+                    }
+                });
+            }
             if message["type"] == "counts"
                 && let (Some(queue), Ok(counts)) =
                     (message["queue"].as_str(), serde_json::from_value::<QueueCounts>(message["counts"].clone()))

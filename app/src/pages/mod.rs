@@ -3,6 +3,7 @@
 pub mod home;
 pub mod job;
 pub mod login;
+pub mod my_jobs;
 pub mod not_found;
 pub mod overview;
 pub mod queue;

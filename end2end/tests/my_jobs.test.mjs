@@ -1,0 +1,55 @@
+// An end user's own page: their bank connections, "sync now", and the job's progress bar
+// moving to 100% as the live feed reports it.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startStack, waitForHydration } from "../support/harness.mjs";
+
+let stack;
+before(async () => {
+  // Demo mode seeds the `demo` end user and their connections; no random provider faults
+  // and quick retries keep the test steady.
+  stack = await startStack({
+    args: ["--demo"],
+    env: { HOIST_DEMO_PROVIDER_FAULT_RATE: "0.000001", HOIST_SYNC_RETRY_BASE_MS: "200" },
+  });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("an end user syncs a connection and watches the bar reach 100%", async () => {
+  const page = await stack.newPage();
+  await page.goto(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill("demo");
+  await page.getByLabel("Password").fill("demo-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${stack.baseUrl}/`);
+  await page.getByRole("link", { name: "My jobs" }).click();
+  await page.waitForURL(`${stack.baseUrl}/me`);
+  await waitForHydration(page);
+
+  const before = await page.locator("li.my-job").evaluateAll((rows) => rows.map((r) => r.dataset.job));
+  await page.getByRole("button", { name: "Sync Golomt Bank now" }).click();
+  const row = page.locator("li.my-job").first();
+  await page.waitForFunction(
+    (known) => {
+      const first = document.querySelector("li.my-job");
+      return first && !known.includes(first.dataset.job);
+    },
+    before,
+    { timeout: 15000 },
+  );
+  const id = await row.getAttribute("data-job");
+  const mine = page.locator(`li.my-job[data-job="${id}"]`);
+  await mine.locator('.badge-state[data-state="completed"]').waitFor({ timeout: 30000 });
+  assert.equal(await mine.locator("progress").getAttribute("value"), "100");
+  await stack.screenshot(page, "my-jobs");
+
+  // An end user's page shows no queue operations, and the overview refuses them.
+  await page.goto(`${stack.baseUrl}/`);
+  await waitForHydration(page);
+  await assert.doesNotReject(page.getByRole("alert").waitFor());
+  assert.deepEqual(page.consoleErrors.filter((e) => !e.includes("403")), [], "no unexpected console errors");
+});
