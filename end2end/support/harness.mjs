@@ -122,9 +122,10 @@ export async function startStack(options = {}) {
     },
     async stop() {
       await browser.close().catch(() => {});
+      // A graceful stop first (workers hand back their jobs), then Redis goes.
       server.kill("SIGTERM");
-      redis.kill("SIGKILL");
       await new Promise((r) => (exited !== null ? r() : server.once("exit", r)));
+      redis.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -116,3 +116,34 @@ test("a job page shows the payload as text, never as markup, and retries a dead 
   assert.equal((await api("GET", `/api/v1/queues/e2e-inert/jobs/${id}`)).body.state, "waiting");
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });
+
+test("a viewer sees no action buttons, and the API refuses them anyway", async () => {
+  const admin = await apiSession(stack.baseUrl, "admin", ADMIN_PASSWORD);
+  const created = await admin("POST", "/api/v1/users", { username: "vera", password: "vera-password", role: "viewer" });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const r = await admin("POST", "/api/v1/queues/e2e-viewer/jobs", { name: "look", payload: {} });
+  assert.equal(r.status, 202);
+
+  const page = await stack.newPage();
+  await page.goto(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill("vera");
+  await page.getByLabel("Password").fill("vera-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${stack.baseUrl}/`);
+  await page.goto(`${stack.baseUrl}/queues/e2e-viewer`);
+  await waitForHydration(page);
+  await page.locator("table.jobs").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Pause" }).count(), 0);
+  await page.goto(`${stack.baseUrl}/queues/e2e-viewer/jobs/${r.body.id}`);
+  await waitForHydration(page);
+  await page.locator('pre[data-field="payload"]').waitFor();
+  for (const name of ["Cancel", "Remove", "Retry"]) {
+    assert.equal(await page.getByRole("button", { name }).count(), 0, `no ${name} button`);
+  }
+  await stack.screenshot(page, "job-as-viewer");
+
+  const viewer = await apiSession(stack.baseUrl, "vera", "vera-password");
+  assert.equal((await viewer("POST", "/api/v1/queues/e2e-viewer/pause")).status, 403);
+  assert.equal((await viewer("POST", `/api/v1/queues/e2e-viewer/jobs/${r.body.id}/cancel`)).status, 403);
+});

@@ -269,6 +269,17 @@ async fn run_loop(
             if in_flight == 0 && pending.is_empty() {
                 break;
             }
+            // Redis is gone and stays gone: the outcomes cannot be written. Stop anyway;
+            // the leases lapse and the jobs run again elsewhere (at least once, never lost).
+            if in_flight == 0 && tokio::time::Instant::now() >= deadline + options.cancel_grace + Duration::from_secs(5)
+            {
+                tracing::warn!(
+                    queue = queue.name(),
+                    unacknowledged = pending.len(),
+                    "stopping without writing the last outcomes: Redis does not answer; their jobs will run again"
+                );
+                break;
+            }
             tracing::trace!(running = running.lock().expect("running map").len(), pending = pending.len(), "draining");
             if tokio::time::Instant::now() >= deadline {
                 // Out of patience: cancel what is left; each hands its job back.

@@ -250,3 +250,29 @@ async fn a_result_from_a_worker_that_lost_its_lease_is_discarded() {
     assert_eq!(job.result, Some(json!("fresh")), "the stale attempt's result never overwrites");
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stops_even_when_redis_is_gone() {
+    let mut server = RedisServer::start();
+    let redis = RedisConnection::connect(&server.url()).await.unwrap();
+    let queue = Queue::new(&redis, "tests").unwrap();
+    let worker = spawn_worker(
+        &queue,
+        handler_fn(|_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(json!("done"))
+        }),
+        WorkerOptions {
+            shutdown_grace: Duration::from_secs(1),
+            cancel_grace: Duration::from_millis(200),
+            ..fast_options()
+        },
+    );
+    let e = queue.enqueue(NewJob::new("last-words", json!({}))).await.unwrap();
+    wait_for_state(&queue, &e.id, JobState::Active).await;
+    server.kill();
+    // The outcome cannot be written; the worker must still stop (within the helper's 20 s).
+    let started = std::time::Instant::now();
+    worker.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped after {:?}", started.elapsed());
+}
