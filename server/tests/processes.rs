@@ -17,7 +17,17 @@ fn free_port() -> u16 {
 
 /// `hoist <command>` on the test's Redis and database, with short leases so a killed
 /// process's jobs come back quickly.
-fn spawn(command: &str, redis: &RedisServer, database: &TestDatabase, env: &[(&str, String)]) -> Child {
+/// A child process that is killed when dropped, so a failing test leaves none behind.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(command: &str, redis: &RedisServer, database: &TestDatabase, env: &[(&str, String)]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"));
     child
         .arg(command)
@@ -31,19 +41,20 @@ fn spawn(command: &str, redis: &RedisServer, database: &TestDatabase, env: &[(&s
     for (name, value) in env {
         child.env(name, value);
     }
-    child.spawn().unwrap()
+    Process(child.spawn().unwrap())
 }
 
-fn spawn_serve(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
+fn spawn_serve(redis: &RedisServer, database: &TestDatabase, port: u16) -> Process {
     let env = [("HOIST_ADDR", format!("127.0.0.1:{port}")), ("HOIST_ADMIN_PASSWORD", "admin-password-1".into())];
     spawn("serve", redis, database, &env)
 }
 
-fn spawn_worker(redis: &RedisServer, database: &TestDatabase, port: u16) -> Child {
+fn spawn_worker(redis: &RedisServer, database: &TestDatabase, port: u16) -> Process {
     spawn("worker", redis, database, &[("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))])
 }
 
-fn stop(child: &mut Child) {
+fn stop(process: &mut Process) {
+    let child = &mut process.0;
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     for _ in 0..300 {
         if child.try_wait().unwrap().is_some() {
@@ -100,8 +111,8 @@ async fn serve_and_worker_share_a_queue_and_history_survives_a_killed_server() {
         queue.counts().await.unwrap().completed >= 8
     })
     .await;
-    serve.kill().unwrap();
-    serve.wait().unwrap();
+    serve.0.kill().unwrap();
+    serve.0.wait().unwrap();
     let mut serve = spawn_serve(&redis, &database, serve_port);
 
     wait_until("every job completed", Duration::from_secs(120), || async {
