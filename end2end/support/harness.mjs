@@ -156,3 +156,13 @@ export async function apiSession(baseUrl, username, password) {
     return { status: reply.status, body: text ? JSON.parse(text) : null };
   };
 }
+
+// Signs in through the dashboard's form and waits for the overview.
+export async function signIn(stack, page, username, password) {
+  await page.goto(`${stack.baseUrl}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${stack.baseUrl}/`);
+}

@@ -3,7 +3,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startStack, waitForHydration } from "../support/harness.mjs";
+import { signIn, startStack, waitForHydration } from "../support/harness.mjs";
 
 let stack;
 before(async () => {
@@ -20,12 +20,7 @@ after(async () => {
 
 test("an end user syncs a connection and watches the bar reach 100%", async () => {
   const page = await stack.newPage();
-  await page.goto(`${stack.baseUrl}/login`);
-  await waitForHydration(page);
-  await page.getByLabel("Username").fill("demo");
-  await page.getByLabel("Password").fill("demo-password");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${stack.baseUrl}/`);
+  await signIn(stack, page, "demo", "demo-password");
   await page.getByRole("link", { name: "My jobs" }).click();
   await page.waitForURL(`${stack.baseUrl}/me`);
   await waitForHydration(page);

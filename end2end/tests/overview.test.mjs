@@ -2,7 +2,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_PASSWORD, apiSession, startStack, waitForHydration } from "../support/harness.mjs";
+import { ADMIN_PASSWORD, apiSession, signIn, startStack, waitForHydration } from "../support/harness.mjs";
 
 let stack;
 before(async () => {
@@ -36,12 +36,7 @@ test("an admin signs in and sees each queue's counts", async () => {
   assert.equal(r.status, 202, JSON.stringify(r.body));
 
   const page = await stack.newPage();
-  await page.goto(`${stack.baseUrl}/login`);
-  await waitForHydration(page);
-  await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${stack.baseUrl}/`);
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
   await waitForHydration(page);
   await assert.doesNotReject(page.getByText("admin (admin)").waitFor());
 
@@ -96,12 +91,7 @@ test("a job page shows the payload as text, never as markup, and retries a dead 
   assert.equal((await api("POST", `/api/v1/queues/e2e-inert/jobs/${id}/cancel`)).status, 200);
 
   const page = await stack.newPage();
-  await page.goto(`${stack.baseUrl}/login`);
-  await waitForHydration(page);
-  await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${stack.baseUrl}/`);
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
   await page.goto(`${stack.baseUrl}/queues/e2e-inert/jobs/${id}`);
   await waitForHydration(page);
   const payload = page.locator('pre[data-field="payload"]');
@@ -125,12 +115,7 @@ test("a viewer sees no action buttons, and the API refuses them anyway", async (
   assert.equal(r.status, 202);
 
   const page = await stack.newPage();
-  await page.goto(`${stack.baseUrl}/login`);
-  await waitForHydration(page);
-  await page.getByLabel("Username").fill("vera");
-  await page.getByLabel("Password").fill("vera-password");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${stack.baseUrl}/`);
+  await signIn(stack, page, "vera", "vera-password");
   await page.goto(`${stack.baseUrl}/queues/e2e-viewer`);
   await waitForHydration(page);
   await page.locator("table.jobs").waitFor();
