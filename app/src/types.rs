@@ -38,14 +38,7 @@ pub struct Viewer {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueCard {
     pub name: String,
-    pub waiting: u64,
-    pub delayed: u64,
-    pub retrying: u64,
-    pub active: u64,
-    pub completed: u64,
-    pub dead: u64,
-    pub cancelled: u64,
-    pub paused: bool,
+    pub counts: QueueCounts,
     pub warnings: Vec<String>,
     pub workers: u64,
 }

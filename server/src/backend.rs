@@ -38,6 +38,25 @@ fn message(error: ApiError) -> String {
     error.to_string()
 }
 
+fn counts_view(c: &hoist_queue::Counts) -> QueueCounts {
+    QueueCounts {
+        waiting: c.waiting,
+        delayed: c.delayed,
+        retrying: c.retrying,
+        active: c.active,
+        completed: c.completed,
+        dead: c.dead,
+        cancelled: c.cancelled,
+        paused: c.paused,
+    }
+}
+
+/// The client's address, for the audit log.
+async fn client_addr() -> Result<String, String> {
+    let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+    Ok(addr.ip().to_string())
+}
+
 impl Backend for ServerBackend {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus> {
         Box::pin(crate::health::system_status(&self.state.redis, &self.state.db))
@@ -93,17 +112,9 @@ impl Backend for ServerBackend {
                 let queue = hoist_queue::Queue::new(&self.state.engine, &summary.name).map_err(|e| e.to_string())?;
                 let workers =
                     queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
-                let c = summary.counts;
                 cards.push(QueueCard {
                     name: summary.name,
-                    waiting: c.waiting,
-                    delayed: c.delayed,
-                    retrying: c.retrying,
-                    active: c.active,
-                    completed: c.completed,
-                    dead: c.dead,
-                    cancelled: c.cancelled,
-                    paused: c.paused,
+                    counts: counts_view(&summary.counts),
                     warnings: health.warnings,
                     workers: workers as u64,
                 });
@@ -121,21 +132,8 @@ impl Backend for ServerBackend {
                 .await
                 .map_err(message)?;
             let counts = if principal.require_staff().is_ok() {
-                let c = hoist_queue::Queue::new(&self.state.engine, &queue)
-                    .map_err(|e| e.to_string())?
-                    .counts()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                QueueCounts {
-                    waiting: c.waiting,
-                    delayed: c.delayed,
-                    retrying: c.retrying,
-                    active: c.active,
-                    completed: c.completed,
-                    dead: c.dead,
-                    cancelled: c.cancelled,
-                    paused: c.paused,
-                }
+                let queue = hoist_queue::Queue::new(&self.state.engine, &queue).map_err(|e| e.to_string())?;
+                counts_view(&queue.counts().await.map_err(|e| e.to_string())?)
             } else {
                 QueueCounts::default()
             };
@@ -166,8 +164,7 @@ impl Backend for ServerBackend {
                 "resume" => "resume",
                 other => return Err(format!("unknown action {other:?}")),
             };
-            let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
-            crate::services::jobs::act(&self.state, &principal, Some(addr.ip().to_string()), &queue, None, action)
+            crate::services::jobs::act(&self.state, &principal, Some(client_addr().await?), &queue, None, action)
                 .await
                 .map_err(message)?;
             Ok(())
@@ -242,8 +239,7 @@ impl Backend for ServerBackend {
                 "remove" => "remove",
                 other => return Err(format!("unknown action {other:?}")),
             };
-            let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
-            crate::services::jobs::act(&self.state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), action)
+            crate::services::jobs::act(&self.state, &principal, Some(client_addr().await?), &queue, Some(&id), action)
                 .await
                 .map_err(message)?;
             Ok(())

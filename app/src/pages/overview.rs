@@ -61,20 +61,13 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
     let feed = use_live_feed();
     let heading = format!("queue-{}", card.name);
     let labelled_by = heading.clone();
-    let counts = [
-        ("waiting", card.waiting),
-        ("active", card.active),
-        ("delayed", card.delayed),
-        ("retrying", card.retrying),
-        ("completed", card.completed),
-        ("dead", card.dead),
-        ("cancelled", card.cancelled),
-    ];
+    let counts = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"]
+        .map(|state| (state, card.counts.get(state).unwrap_or(0)));
     view! {
         <article class="card" aria-labelledby=labelled_by data-queue=card.name.clone()>
             <h2 id=heading>
                 <a href=format!("/queues/{}", card.name)>{card.name.clone()}</a>
-                {card.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
+                {card.counts.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
             </h2>
             <dl class="counts">
                 {counts
