@@ -9,8 +9,8 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    home::HomePage, job::JobPage, login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage,
-    queue::QueuePageView,
+    dead_letters::DeadLettersPage, home::HomePage, job::JobPage, login::LoginPage, my_jobs::MyJobsPage,
+    not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -47,6 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("status") view=HomePage/>
                     <Route path=StaticSegment("me") view=MyJobsPage/>
+                    <Route path=StaticSegment("dead") view=DeadLettersPage/>
                     <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView/>
                     <Route
                         path=(StaticSegment("queues"), ParamSegment("name"), StaticSegment("jobs"), ParamSegment("id"))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::{JobDetail, MyJobs, QueueCard, QueuePage, SystemStatus, Viewer};
+use crate::types::{DeadRow, JobDetail, MyJobs, QueueCard, QueuePage, SystemStatus, Viewer};
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -35,6 +35,19 @@ pub trait Backend: Send + Sync + 'static {
     fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, String>>;
     /// Starts a sync of one of the caller's connections; returns the job id.
     fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, String>>;
+    /// Dead jobs across queues (or of `queue`), whose last error contains `error`.
+    fn dead_letters(&self, queue: Option<String>, error: Option<String>)
+    -> BoxFuture<'_, Result<Vec<DeadRow>, String>>;
+    /// `requeue` or `purge` one dead job (`id` set) or every one the filter matches;
+    /// returns how many.
+    fn dead_action(
+        &self,
+        action: String,
+        queue: Option<String>,
+        id: Option<String>,
+        error: Option<String>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<u64, String>>;
 }
 
 /// The backend the server put into context for this request.

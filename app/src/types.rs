@@ -181,3 +181,14 @@ pub struct MyJobs {
     pub connections: Vec<ConnectionView>,
     pub jobs: Vec<MyJob>,
 }
+
+/// One job of the dead-letter queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadRow {
+    pub queue: String,
+    pub id: String,
+    pub name: String,
+    pub error: String,
+    pub attempts: u32,
+    pub died_at: i64,
+}

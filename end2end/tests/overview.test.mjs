@@ -132,3 +132,41 @@ test("a viewer sees no action buttons, and the API refuses them anyway", async (
   assert.equal((await viewer("POST", "/api/v1/queues/e2e-viewer/pause")).status, 403);
   assert.equal((await viewer("POST", `/api/v1/queues/e2e-viewer/jobs/${r.body.id}/cancel`)).status, 403);
 });
+
+test("a dead job is requeued from the dead-letter page and completes", async () => {
+  const api = await apiSession(stack.baseUrl, "admin", ADMIN_PASSWORD);
+  // The demo processor fails for good during an "outage", so the job dies at once.
+  const until = Date.now() + 2500;
+  const payload = { duration_ms: 200, outage_until: until };
+  const r = await api("POST", "/api/v1/queues/demo/jobs", { name: "demo-sync", payload });
+  assert.equal(r.status, 202);
+  const id = r.body.id;
+  for (let i = 0; i < 100; i++) {
+    if ((await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state === "dead") break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal((await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state, "dead");
+
+  const page = await stack.newPage();
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
+  await page.getByRole("link", { name: "Dead letters" }).click();
+  await page.waitForURL(`${stack.baseUrl}/dead`);
+  await waitForHydration(page);
+  const row = page.locator(`tr[data-job="${id}"]`);
+  await row.waitFor();
+  assert.match(await row.locator(".error-cell").textContent(), /down for maintenance/);
+  await stack.screenshot(page, "dead-letters");
+
+  // Once the outage is over, requeue it from the page: it runs again and completes.
+  await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now() + 100)));
+  await page.getByRole("button", { name: `Requeue ${id}` }).click();
+  await row.waitFor({ state: "detached" });
+  let state;
+  for (let i = 0; i < 100; i++) {
+    state = (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state;
+    if (state === "completed") break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(state, "completed");
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use app::backend::{Backend, BoxFuture};
 use app::types::{
-    AttemptError, ConnectionView, JobDetail, JobRow, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage,
-    SystemStatus, Viewer,
+    AttemptError, ConnectionView, DeadRow, JobDetail, JobRow, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts,
+    QueuePage, SystemStatus, Viewer,
 };
 use axum::extract::ConnectInfo;
 use tower_sessions::Session;
@@ -305,6 +305,66 @@ impl Backend for ServerBackend {
         Box::pin(async move {
             let principal = self.acting_principal(&csrf).await.map_err(message)?;
             crate::services::connections::sync_now(&self.state, &principal, connection_id).await.map_err(message)
+        })
+    }
+
+    fn dead_letters(
+        &self,
+        queue: Option<String>,
+        error: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<DeadRow>, String>> {
+        Box::pin(async move {
+            let principal = self.principal().await.map_err(message)?;
+            let filter = crate::services::dead_letters::DeadFilter {
+                queue: queue.filter(|q| !q.is_empty()),
+                error: error.filter(|e| !e.is_empty()),
+                ..Default::default()
+            };
+            let jobs =
+                crate::services::dead_letters::list(&self.state, &principal, &filter, 500).await.map_err(message)?;
+            Ok(jobs
+                .into_iter()
+                .map(|job| DeadRow {
+                    error: job.last_error.map(|e| e.message).unwrap_or_default(),
+                    died_at: job.finished_at.unwrap_or(job.created_at),
+                    attempts: job.attempts,
+                    queue: job.queue,
+                    id: job.id,
+                    name: job.name,
+                })
+                .collect())
+        })
+    }
+
+    fn dead_action(
+        &self,
+        action: String,
+        queue: Option<String>,
+        id: Option<String>,
+        error: Option<String>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<u64, String>> {
+        Box::pin(async move {
+            use crate::services::dead_letters::{DeadFilter, Selection, requeue_or_purge};
+            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let purge = match action.as_str() {
+                "requeue" => false,
+                "purge" => true,
+                other => return Err(format!("unknown action {other:?}")),
+            };
+            let queue = queue.filter(|q| !q.is_empty());
+            let selection = match (id.filter(|i| !i.is_empty()), queue.clone()) {
+                (Some(id), Some(queue)) => Selection::Jobs { queue, ids: vec![id] },
+                (Some(_), None) => return Err("a job is named with its queue".into()),
+                (None, _) => Selection::Filter(DeadFilter {
+                    queue,
+                    error: error.filter(|e| !e.is_empty()),
+                    ..Default::default()
+                }),
+            };
+            requeue_or_purge(&self.state, &principal, Some(client_addr().await?), selection, purge)
+                .await
+                .map_err(message)
         })
     }
 }

@@ -24,6 +24,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <a class="brand" href="/">"Hoist"</a>
                 <nav aria-label="Main">
                     <a href="/">"Overview"</a>
+                    <a href="/dead">"Dead letters"</a>
                     <a href="/me">"My jobs"</a>
                     <a href="/status">"Status"</a>
                 </nav>

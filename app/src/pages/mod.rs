@@ -1,5 +1,6 @@
 //! One page per file; routes are declared in `app.rs`.
 
+pub mod dead_letters;
 pub mod home;
 pub mod job;
 pub mod login;

@@ -20,6 +20,10 @@ struct DemoPayload {
     /// Fail (retryably) on the first attempt, to show retries.
     #[serde(default)]
     fail_first_attempt: bool,
+    /// A provider outage until this time (epoch ms): attempts before it fail for good, so
+    /// the job lands in the dead-letter queue and can be requeued once it is over.
+    #[serde(default)]
+    outage_until: Option<i64>,
 }
 
 fn default_ms() -> u64 {
@@ -34,6 +38,11 @@ async fn run(ctx: JobContext) -> JobResult {
     let payload: DemoPayload = ctx.payload()?;
     if payload.duration_ms > 600_000 {
         return Err(JobError::permanent("duration_ms must be at most 600000"));
+    }
+    if let Some(until) = payload.outage_until
+        && crate::db::now_ms() < until
+    {
+        return Err(JobError::permanent("demo provider is down for maintenance (outage_until)"));
     }
     let stages = ["starting", "syncing_accounts", "syncing_transactions", "finalizing"];
     let step = Duration::from_millis(payload.duration_ms / stages.len() as u64);
