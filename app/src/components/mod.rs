@@ -2,4 +2,5 @@
 
 pub mod layout;
 pub mod live;
+pub mod table_head;
 pub mod theme_toggle;

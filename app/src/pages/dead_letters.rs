@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::table_head::TableHead;
 use crate::format::utc;
 use crate::session::{error_text, get_viewer};
 use crate::types::DeadRow;
@@ -104,19 +105,7 @@ fn DeadTable(
     view! {
         <div class="toolbar">{bulk}</div>
         <table class="jobs dead">
-            <caption class="visually-hidden">"Dead jobs"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Queue"</th>
-                    <th scope="col">"Job"</th>
-                    <th scope="col">"Error"</th>
-                    <th scope="col">"Attempts"</th>
-                    <th scope="col">"Died"</th>
-                    <th scope="col">
-                        <span class="visually-hidden">"Actions"</span>
-                    </th>
-                </tr>
-            </thead>
+            <TableHead caption="Dead jobs" columns=&["Queue", "Job", "Error", "Attempts", "Died", ""]/>
             <tbody>
                 {rows
                     .into_iter()

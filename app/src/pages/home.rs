@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::components::table_head::TableHead;
 use crate::types::SystemStatus;
 
 #[server]
@@ -41,14 +42,7 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
             <strong class=format!("badge badge-{overall}")>{overall}</strong>
         </p>
         <table class="status">
-            <caption class="visually-hidden">"Dependencies"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Component"</th>
-                    <th scope="col">"State"</th>
-                    <th scope="col">"Detail"</th>
-                </tr>
-            </thead>
+            <TableHead caption="Dependencies" columns=&["Component", "State", "Detail"]/>
             <tbody>
                 {status
                     .components

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{LiveFeed, provide_live_feed};
+use crate::components::table_head::TableHead;
 use crate::format::utc;
 use crate::pages::job::ProgressBar;
 use crate::session::{error_text, get_viewer};
@@ -55,18 +56,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
         } else {
             view! {
                 <table class="jobs connections">
-                    <caption class="visually-hidden">"Bank connections"</caption>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Bank"</th>
-                            <th scope="col">"Status"</th>
-                            <th scope="col">"Last synced"</th>
-                            <th scope="col">"Transactions"</th>
-                            <th scope="col">
-                                <span class="visually-hidden">"Actions"</span>
-                            </th>
-                        </tr>
-                    </thead>
+                    <TableHead caption="Bank connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]/>
                     <tbody>
                         {mine
                             .connections

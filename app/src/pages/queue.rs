@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::components::table_head::TableHead;
 use crate::format::utc;
 use crate::session::{error_text, get_viewer};
 use crate::types::{JobRow, QueuePage};
@@ -117,17 +118,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
     }
     view! {
         <table class="jobs">
-            <caption class="visually-hidden">"Jobs"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Id"</th>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Owner"</th>
-                    <th scope="col">"Created"</th>
-                    <th scope="col">"Attempts"</th>
-                    <th scope="col">"Progress"</th>
-                </tr>
-            </thead>
+            <TableHead caption="Jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]/>
             <tbody>
                 {jobs
                     .into_iter()
