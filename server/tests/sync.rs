@@ -121,7 +121,7 @@ async fn exercise_sync(database: TestDatabase) {
             acc
         });
     assert_eq!(stages, ["starting", "syncing_accounts", "syncing_transactions", "finalizing", "completed"]);
-    let connection = store::connection(&rig.db, id).await.unwrap().unwrap().0;
+    let connection = store::connection(&rig.db, id).await.unwrap().unwrap();
     assert_eq!(connection.status, "active");
     assert!(connection.last_synced_at.is_some());
 
@@ -139,7 +139,7 @@ async fn exercise_sync(database: TestDatabase) {
     let e = rig.queue.enqueue(sync_job(id)).await.unwrap();
     let job = wait_state(&rig.queue, &e.id, JobState::Dead).await;
     assert_eq!(job.attempts, 1);
-    let connection = store::connection(&rig.db, id).await.unwrap().unwrap().0;
+    let connection = store::connection(&rig.db, id).await.unwrap().unwrap();
     assert_eq!(connection.status, "requires_reauth");
     assert!(connection.last_error.unwrap().contains("401"));
     let failed = rig.queue.read_events(None, 10_000).await.unwrap();
@@ -205,8 +205,8 @@ async fn consents_ending_within_a_week_are_flagged() {
     let e = rig.queue.enqueue(NewJob::new(sync::REFRESH_CONSENTS, json!({}))).await.unwrap();
     let job = wait_state(&rig.queue, &e.id, JobState::Completed).await;
     assert_eq!(job.result.unwrap()["flagged"], json!([soon]));
-    assert_eq!(store::connection(&rig.db, soon).await.unwrap().unwrap().0.status, "requires_reauth");
-    assert_eq!(store::connection(&rig.db, later).await.unwrap().unwrap().0.status, "active");
+    assert_eq!(store::connection(&rig.db, soon).await.unwrap().unwrap().status, "requires_reauth");
+    assert_eq!(store::connection(&rig.db, later).await.unwrap().unwrap().status, "active");
     let events = rig.queue.read_events(None, 1000).await.unwrap();
     let expiring = events.iter().find(|ev| ev.kind == "consents.expiring").expect("announced");
     assert_eq!(expiring.fields["count"], "1");

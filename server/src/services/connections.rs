@@ -23,7 +23,6 @@ pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<store::
 pub async fn get(state: &AppState, principal: &Principal, id: i64) -> Result<store::Connection, ApiError> {
     store::connection(&state.db, id)
         .await?
-        .map(|(connection, _)| connection)
         .filter(|c| visible(principal, c))
         .ok_or_else(|| ApiError::NotFound(format!("connection {id}")))
 }
@@ -40,8 +39,7 @@ pub async fn sync_now(state: &AppState, principal: &Principal, id: i64) -> Resul
             existing_id: None,
         });
     }
-    let queue = hoist_queue::Queue::new(&state.engine, sync::QUEUE)?;
-    state.archiving.ensure(&queue).await?;
-    let enqueued = sync::enqueue_sync(&state.engine, RETRY_BASE, id, &connection.owner, None, None).await?;
+    let queue = crate::services::jobs::queue_to_enqueue(state, sync::QUEUE).await?;
+    let enqueued = sync::enqueue_sync(&queue, RETRY_BASE, id, &connection.owner, None, None).await?;
     Ok(enqueued.id)
 }

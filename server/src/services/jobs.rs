@@ -39,6 +39,14 @@ fn queue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
     Ok(Queue::new(&state.engine, name)?)
 }
 
+/// A handle to enqueue with. The history's archive set is turned on for the queue first,
+/// so none of the jobs added through this server ends uncopied.
+pub(crate) async fn queue_to_enqueue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
+    let queue = queue(state, name)?;
+    state.archiving.ensure(&queue).await?;
+    Ok(queue)
+}
+
 /// An end user sees only their own jobs; to them another's job does not exist.
 fn visible(principal: &Principal, job: &Job) -> bool {
     principal.role != Role::User || job.owner.as_deref() == Some(principal.user_id.to_string().as_str())
@@ -71,8 +79,7 @@ pub async fn enqueue(
         }
         Role::Viewer => return Err(ApiError::Forbidden("viewers cannot enqueue".into())),
     }
-    let queue = queue(state, queue_name)?;
-    state.archiving.ensure(&queue).await?;
+    let queue = queue_to_enqueue(state, queue_name).await?;
     let enqueued = queue.enqueue(NewJob { name: request.name, payload: request.payload, options }).await?;
     Ok(enqueued)
 }
@@ -204,9 +211,7 @@ pub async fn enqueue_bulk(
             NewJob { name: r.name, payload: r.payload, options }
         })
         .collect();
-    let queue = queue(state, queue_name)?;
-    state.archiving.ensure(&queue).await?;
-    Ok(queue.enqueue_bulk(jobs).await?)
+    Ok(queue_to_enqueue(state, queue_name).await?.enqueue_bulk(jobs).await?)
 }
 
 /// Bulk queue maintenance by an operator, audited: drain, clean by state and age, retry

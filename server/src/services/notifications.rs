@@ -1,6 +1,6 @@
 //! Raising notifications: checked here, delivered by the notifications processor.
 
-use hoist_queue::{Enqueued, NewJob, Queue};
+use hoist_queue::{Enqueued, NewJob};
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
@@ -37,7 +37,6 @@ pub async fn sign_in(state: &AppState, principal: &Principal, notice: SignInNoti
     let mut notice = notice;
     notice.at.get_or_insert_with(crate::db::now_ms);
     let payload = serde_json::to_value(&notice).map_err(anyhow::Error::from)?;
-    let queue = Queue::new(&state.engine, notifications::QUEUE)?;
-    state.archiving.ensure(&queue).await?;
+    let queue = crate::services::jobs::queue_to_enqueue(state, notifications::QUEUE).await?;
     Ok(queue.enqueue(NewJob { name: notifications::SIGN_IN_NOTICE.into(), payload, options }).await?)
 }

@@ -91,9 +91,9 @@ struct SyncPayload {
     batch: Option<String>,
 }
 
-/// Queues a sync of one connection, owned by the connection's user.
+/// Queues a sync of one connection on `queue` (the sync queue), owned by the connection's user.
 pub async fn enqueue_sync(
-    engine: &RedisConnection,
+    queue: &Queue,
     retry_base: Duration,
     connection_id: i64,
     owner: &str,
@@ -111,7 +111,7 @@ pub async fn enqueue_sync(
         delay,
         ..Default::default()
     };
-    Queue::new(engine, QUEUE)?.enqueue(NewJob { name: SYNC_CONNECTION.into(), payload, options }).await
+    queue.enqueue(NewJob { name: SYNC_CONNECTION.into(), payload, options }).await
 }
 
 enum SyncError {
@@ -134,7 +134,7 @@ impl From<hoist_queue::QueueError> for SyncError {
 async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
     let payload: SyncPayload = ctx.payload()?;
     let job_id = ctx.job().id.clone();
-    let (_, connection) = store::connection(&cx.db, payload.connection_id)
+    let connection = store::connection_ref(&cx.db, payload.connection_id)
         .await
         .map_err(JobError::retryable)?
         .ok_or_else(|| JobError::permanent(format!("connection {} does not exist", payload.connection_id)))?;
@@ -264,10 +264,11 @@ async fn sync_all_org(cx: SyncContext, ctx: JobContext) -> JobResult {
         .query(redis::cmd("SET").arg(batch_key(&batch)).arg(connections.len()).arg("NX").arg("EX").arg(86_400))
         .await
         .map_err(JobError::retryable)?;
+    let queue = Queue::new(&cx.engine, QUEUE).map_err(JobError::retryable)?;
     let mut ids = vec![];
     for (i, (connection_id, owner)) in connections.iter().enumerate() {
         let delay = (i > 0).then(|| cx.stagger * i as u32);
-        let e = enqueue_sync(&cx.engine, cx.retry_base, *connection_id, owner, Some(batch.clone()), delay)
+        let e = enqueue_sync(&queue, cx.retry_base, *connection_id, owner, Some(batch.clone()), delay)
             .await
             .map_err(JobError::retryable)?;
         ids.push(e.id);

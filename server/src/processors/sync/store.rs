@@ -25,39 +25,41 @@ pub struct Connection {
 }
 
 const SELECT: &str = "SELECT c.id, c.org_id, c.owner, c.provider, c.institution, c.status, c.consent_expires_at, \
-     c.last_synced_at, c.last_job_id, c.last_error, c.external_id, \
+     c.last_synced_at, c.last_job_id, c.last_error, \
      (SELECT COUNT(*) FROM accounts a WHERE a.connection_id = c.id) AS accounts, \
      (SELECT COUNT(*) FROM transactions t JOIN accounts a ON a.id = t.account_id WHERE a.connection_id = c.id) AS transactions \
      FROM connections c";
 
-fn row_to_connection(row: &sqlx::any::AnyRow) -> Result<(Connection, String), sqlx::Error> {
-    Ok((
-        Connection {
-            id: row.try_get("id")?,
-            org_id: row.try_get("org_id")?,
-            owner: row.try_get("owner")?,
-            provider: row.try_get("provider")?,
-            institution: row.try_get("institution")?,
-            status: row.try_get("status")?,
-            consent_expires_at: row.try_get("consent_expires_at")?,
-            last_synced_at: row.try_get("last_synced_at")?,
-            last_job_id: row.try_get("last_job_id")?,
-            last_error: row.try_get("last_error")?,
-            accounts: row.try_get("accounts")?,
-            transactions: row.try_get("transactions")?,
-        },
-        row.try_get("external_id")?,
-    ))
+fn row_to_connection(row: &sqlx::any::AnyRow) -> Result<Connection, sqlx::Error> {
+    Ok(Connection {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        owner: row.try_get("owner")?,
+        provider: row.try_get("provider")?,
+        institution: row.try_get("institution")?,
+        status: row.try_get("status")?,
+        consent_expires_at: row.try_get("consent_expires_at")?,
+        last_synced_at: row.try_get("last_synced_at")?,
+        last_job_id: row.try_get("last_job_id")?,
+        last_error: row.try_get("last_error")?,
+        accounts: row.try_get("accounts")?,
+        transactions: row.try_get("transactions")?,
+    })
 }
 
-pub async fn connection(db: &Db, id: i64) -> Result<Option<(Connection, ConnectionRef)>, sqlx::Error> {
+pub async fn connection(db: &Db, id: i64) -> Result<Option<Connection>, sqlx::Error> {
     let row = sqlx::query(&format!("{SELECT} WHERE c.id = $1")).bind(id).fetch_optional(&db.pool).await?;
-    row.map(|row| {
-        let (connection, external_id) = row_to_connection(&row)?;
-        let reference = ConnectionRef { id, external_id, institution: connection.institution.clone() };
-        Ok((connection, reference))
-    })
-    .transpose()
+    row.as_ref().map(row_to_connection).transpose()
+}
+
+/// What a sync needs of a connection, without the row counts the API shows.
+pub async fn connection_ref(db: &Db, id: i64) -> Result<Option<ConnectionRef>, sqlx::Error> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT external_id, institution FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(external_id, institution)| ConnectionRef { id, external_id, institution }))
 }
 
 /// Connections of an owner (None: all), newest first.
@@ -71,7 +73,7 @@ pub async fn connections(db: &Db, owner: Option<&str>) -> Result<Vec<Connection>
         }
         None => sqlx::query(&format!("{SELECT} ORDER BY c.id DESC")).fetch_all(&db.pool).await?,
     };
-    rows.iter().map(|row| row_to_connection(row).map(|(c, _)| c)).collect()
+    rows.iter().map(row_to_connection).collect()
 }
 
 /// Ids of an organisation's connections that can sync (not waiting for re-consent).
