@@ -21,10 +21,10 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     local started = tonumber(current[2] or now)
-    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now, 'result', result, 'lease', '')
+    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', result, 'lease', '')
     if current[3] and current[3] ~= '' then redis.call('HSET', jk, 'cancel', '') end
     done[#done + 1] = id
-    finished[#finished + 1] = now
+    finished[#finished + 1] = now_text
     finished[#finished + 1] = id
     add_event(completed, id, 'duration_ms', now - started)
     minute_stats('completed', 1)

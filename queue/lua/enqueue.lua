@@ -1,24 +1,25 @@
 -- enqueue: new jobs -> waiting or delayed (one call for a whole batch).
--- ARGV[4] number of jobs, then 14 fields per job:
---   id, name, payload, owner, priority, run_at, max_attempts, timeout_ms, dedup key,
---   backoff ("none" | "fixed:<ms>" | "exponential:<ms>:<cap ms>:<jitter 0..1>"), max_stalls,
---   rate-limit key ("" for none), its max per window, its window (ms)
--- Returns per job { id, 1 if an existing job was returned for its dedup key else 0 }, or
+-- ARGV[4] number of jobs, then 11 fields per job:
+--   id, spec (JSON the engine's client reads: name, owner, payload, timeout, dedup key,
+--   created at), opts (the retry policy scripts read, see job_opts), priority, run_at,
+--   dedup key, name, owner (both for the event), rate-limit key ("" for none), its max
+--   per window, its window (ms)
+-- Returns per job 0 when it was added, or the id of the existing job holding its dedup key, or
 -- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
 local n = tonumber(ARGV[4])
-local FIELDS = 14
+local FIELDS = 11
 
 -- First pass: every keyed limit must have room for all of this batch's jobs.
 local wanted = {}
 for i = 0, n - 1 do
   local b = 5 + i * FIELDS
-  local key = ARGV[b + 11]
+  local key = ARGV[b + 8]
   if key ~= '' then
     local entry = wanted[key]
     if not entry then
-      local window = tonumber(ARGV[b + 13])
+      local window = tonumber(ARGV[b + 10])
       local zkey, used, frees_at = key_window(key, window)
-      entry = { zkey = zkey, used = used, frees_at = frees_at, max = tonumber(ARGV[b + 12]), window = window }
+      entry = { zkey = zkey, used = used, frees_at = frees_at, max = tonumber(ARGV[b + 9]), window = window }
       wanted[key] = entry
     end
     entry.used = entry.used + 1
@@ -33,17 +34,18 @@ end
 local out = {}
 local woke = false
 local added = events('added')
+-- One INCRBY and one ZADD per set for the whole batch instead of one per job.
+local seq = redis.call('INCRBY', k.seq, n) - n
+local waiting, delayed = {}, {}
 for i = 0, n - 1 do
   local b = 5 + i * FIELDS
-  local id, name, payload, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local priority, run_at = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
-  local max_attempts, timeout_ms, dedup = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8]
-  local backoff, max_stalls = ARGV[b + 9], ARGV[b + 10]
+  local id, spec, opts = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local priority, run_at, dedup = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), ARGV[b + 5]
   local existing = false
   if dedup ~= '' then
     local other = redis.call('HGET', k.dedup, dedup)
     if other and redis.call('EXISTS', job_key(other)) == 1 then
-      out[#out + 1] = { other, 1 }
+      out[#out + 1] = other
       existing = true
     end
   end
@@ -51,30 +53,38 @@ for i = 0, n - 1 do
     if dedup ~= '' then
       remember_dedup(dedup, id)
     end
-    local score = next_score(priority)
+    local score = priority * SEQ_SPAN + (seq + i + 1) % SEQ_SPAN
     local state = 'waiting'
-    if run_at > now then state = 'delayed' end
-    redis.call('HSET', job_key(id),
-      'id', id, 'name', name, 'payload', payload, 'owner', owner, 'priority', priority,
-      'score', score, 'state', state, 'attempts', 0, 'max_attempts', max_attempts,
-      'timeout_ms', timeout_ms, 'dedup', dedup, 'backoff', backoff, 'max_stalls', max_stalls,
-      'stalls', 0, 'created_at', now, 'run_at', run_at)
-    if state == 'delayed' then
-      redis.call('ZADD', k.delayed, run_at, id)
+    -- Few fields, and the ones only the client reads packed in one: every field costs
+    -- Redis time on each write and each claim. Absent attempts/stalls/run_at mean 0/0/
+    -- created_at.
+    if run_at > now then
+      state = 'delayed'
+      redis.call('HSET', job_key(id), 'spec', spec, 'opts', opts, 'score', score, 'state', state, 'run_at', run_at)
+      delayed[#delayed + 1] = run_at
+      delayed[#delayed + 1] = id
     else
-      redis.call('ZADD', k.wait, score, id)
+      redis.call('HSET', job_key(id), 'spec', spec, 'opts', opts, 'score', score, 'state', state)
+      waiting[#waiting + 1] = score
+      waiting[#waiting + 1] = id
     end
-    local rate_key = ARGV[b + 11]
+    local rate_key = ARGV[b + 8]
     if rate_key ~= '' then
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
     end
-    add_event(added, id, 'name', name, 'owner', owner, 'state', state)
-    out[#out + 1] = { id, 0 }
+    add_event(added, id, 'name', ARGV[b + 6], 'owner', ARGV[b + 7], 'state', state)
+    out[#out + 1] = 0
     -- A delayed job also wakes a worker, so it can shorten its wait to the new due time.
     if not woke then
       wake_workers()
       woke = true
     end
+  end
+end
+for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed } }) do
+  local pairs_ = batch[2]
+  for from = 1, #pairs_, 2000 do
+    redis.call('ZADD', batch[1], unpack(pairs_, from, math.min(from + 1999, #pairs_)))
   end
 end
 emit_all(added)

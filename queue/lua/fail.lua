@@ -39,7 +39,7 @@ for i = 0, n - 1 do
     redis.call('HSET', jk, 'error', record)
     minute_stats('failed', 1)
     local attempts = tonumber(redis.call('HGET', jk, 'attempts'))
-    local max_attempts = tonumber(redis.call('HGET', jk, 'max_attempts'))
+    local max_attempts, _, _, backoff = job_opts(jk)
     if kind == 'permanent' or attempts >= max_attempts then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
@@ -48,7 +48,7 @@ for i = 0, n - 1 do
       minute_stats('dead', 1)
       codes[#codes + 1] = 2
     else
-      local delay = backoff_ms(redis.call('HGET', jk, 'backoff') or 'none', attempts, sample)
+      local delay = backoff_ms(backoff, attempts, sample)
       if delay > 0 then
         redis.call('HSET', jk, 'state', 'retrying', 'run_at', now + delay)
         redis.call('ZADD', k.retry, now + delay, id)

@@ -11,7 +11,7 @@ for _, id in ipairs(expired) do
   local jk = job_key(id)
   if redis.call('EXISTS', jk) == 1 then
     local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
-    local max_stalls = tonumber(redis.call('HGET', jk, 'max_stalls') or '1')
+    local _, max_stalls = job_opts(jk)
     local attempt = redis.call('HGET', jk, 'attempts')
     redis.call('HDEL', jk, 'lease')
     local record = cjson.encode({ attempt = tonumber(attempt), at = now, kind = 'stalled',

@@ -19,7 +19,7 @@ local waiting = events('waiting')
 for _, id in ipairs(ids) do
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
-    local priority = tonumber(redis.call('HGET', jk, 'priority') or '0')
+    local _, _, priority = job_opts(jk)
     local score = next_score(priority)
     redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score)
     redis.call('HDEL', jk, 'finished_at', 'cancel')

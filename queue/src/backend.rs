@@ -7,7 +7,7 @@ use redis::{Script, ScriptInvocation, Value};
 
 use crate::error::{QueueError, Result};
 use crate::keys::QueueKeys;
-use crate::types::{Backoff, ErrorRecord, Event, Job, JobState, Progress};
+use crate::types::Event;
 
 /// Starts a script call with the keys and leading arguments every script takes.
 pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, now: i64, max_events: u64) -> ScriptInvocation<'a> {
@@ -84,45 +84,6 @@ pub(crate) fn field_map(value: Value) -> Result<HashMap<String, String>> {
 
 pub(crate) fn strings(value: Value) -> Result<Vec<String>> {
     Ok(array(value)?.iter().filter_map(text).collect())
-}
-
-/// Builds a [`Job`] from its hash fields.
-pub(crate) fn decode_job(queue: &str, fields: &HashMap<String, String>) -> Result<Job> {
-    let get = |name: &str| fields.get(name).map(String::as_str);
-    let num = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
-    let id = get("id").ok_or_else(|| QueueError::Protocol("job hash without id".into()))?.to_string();
-    let state = get("state")
-        .and_then(JobState::parse)
-        .ok_or_else(|| QueueError::Protocol(format!("job {id} has no valid state")))?;
-    let non_empty = |name: &str| get(name).filter(|v| !v.is_empty()).map(str::to_string);
-    Ok(Job {
-        queue: queue.to_string(),
-        name: get("name").unwrap_or_default().to_string(),
-        payload: get("payload").and_then(|v| serde_json::from_str(v).ok()).unwrap_or(serde_json::Value::Null),
-        owner: non_empty("owner"),
-        state,
-        priority: num("priority").unwrap_or(0) as u16,
-        attempts: num("attempts").unwrap_or(0).max(0) as u32,
-        max_attempts: num("max_attempts").unwrap_or(1) as u32,
-        backoff: Backoff::decode(get("backoff").unwrap_or("none")),
-        timeout_ms: num("timeout_ms").filter(|t| *t > 0).map(|t| t as u64),
-        dedup_key: non_empty("dedup"),
-        max_stalls: num("max_stalls").unwrap_or(1) as u32,
-        stalls: num("stalls").unwrap_or(0) as u32,
-        created_at: num("created_at").unwrap_or(0),
-        run_at: num("run_at").unwrap_or(0),
-        started_at: num("started_at"),
-        worker: non_empty("worker"),
-        finished_at: num("finished_at"),
-        // A field written by another version must not make the job unreadable.
-        progress: get("progress").and_then(|v| serde_json::from_str::<Progress>(v).ok()),
-        result: get("result").and_then(|v| serde_json::from_str(v).ok()),
-        last_error: get("error").and_then(|v| serde_json::from_str::<ErrorRecord>(v).ok()),
-        errors: vec![],
-        logs: vec![],
-        cancel_requested: get("cancel").is_some_and(|c| !c.is_empty()),
-        id,
-    })
 }
 
 /// Decodes an XREAD/XRANGE entry list (`[[id, [field, value, ...]], ...]`).

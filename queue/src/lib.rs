@@ -34,6 +34,7 @@ mod handler;
 mod id;
 mod keys;
 mod queue;
+mod record;
 mod schedule;
 mod scheduler;
 mod scripts;

@@ -7,10 +7,11 @@ use futures::Stream;
 use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 
-use crate::backend::{self, decode_job, field_map, invocation, now_ms, run};
+use crate::backend::{self, field_map, invocation, now_ms, run};
 use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
 use crate::keys::{QueueKeys, registry, validate_queue_name};
+use crate::record::{decode_job, encode_opts, encode_spec};
 use crate::scripts;
 use crate::types::{
     Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob, QueueLimits,
@@ -157,44 +158,44 @@ impl Queue {
         let now = now_ms();
         let mut call = invocation(&scripts::ENQUEUE, self.keys(), now, self.inner.config.max_events);
         call.arg(jobs.len());
+        let mut ids = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let payload = self.validate(job)?;
             let o = &job.options;
             let run_at = now + o.delay.map(|d| d.as_millis() as i64).unwrap_or(0);
-            call.arg(crate::id::new_job_id())
-                .arg(&job.name)
-                .arg(payload)
-                .arg(o.owner.as_deref().unwrap_or(""))
+            let id = crate::id::new_job_id();
+            call.arg(&id)
+                .arg(encode_spec(job, &payload, now))
+                .arg(encode_opts(o))
                 .arg(o.priority)
                 .arg(run_at)
-                .arg(o.max_attempts)
-                .arg(o.timeout.map(|t| t.as_millis() as u64).unwrap_or(0))
                 .arg(o.dedup_key.as_deref().unwrap_or(""))
-                .arg(o.backoff.encode())
-                .arg(o.max_stalls);
+                .arg(&job.name)
+                .arg(o.owner.as_deref().unwrap_or(""));
             match &o.rate_limit {
                 Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
                 None => call.arg("").arg(0).arg(0),
             };
+            ids.push(id);
         }
         self.register().await?;
         let reply: redis::Value = run(&call, &mut self.conn()).await?;
         let items = backend::array(reply)?;
-        if let Some(code) = items.first().and_then(backend::int)
-            && code == -5
-        {
-            let retry_after = items.get(1).and_then(backend::int).unwrap_or(1).max(1) as u64;
+        if let [redis::Value::Int(-5), retry_after] = items.as_slice() {
+            let retry_after = backend::int(retry_after).unwrap_or(1).max(1) as u64;
             return Err(QueueError::RateLimited { retry_after: Duration::from_millis(retry_after) });
         }
-        items
-            .into_iter()
-            .map(|item| {
-                let pair = backend::array(item)?;
-                let id = pair.first().and_then(backend::text).unwrap_or_default();
-                let duplicate = pair.get(1).and_then(backend::int) == Some(1);
-                Ok(Enqueued { id, duplicate })
+        if items.len() != ids.len() {
+            return Err(QueueError::Protocol(format!("enqueue answered {} of {} jobs", items.len(), ids.len())));
+        }
+        Ok(items
+            .iter()
+            .zip(ids)
+            .map(|(item, id)| match item {
+                redis::Value::Int(0) => Enqueued { id, duplicate: false },
+                existing => Enqueued { id: backend::text(existing).unwrap_or_default(), duplicate: true },
             })
-            .collect()
+            .collect())
     }
 
     fn validate(&self, job: &NewJob) -> Result<String> {
@@ -254,7 +255,7 @@ impl Queue {
         if fields.is_empty() {
             return Ok(None);
         }
-        let mut job = decode_job(&self.inner.name, &fields)?;
+        let mut job = decode_job(&self.inner.name, id, &fields)?;
         job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
         job.logs = logs;
         Ok(Some(job))
@@ -308,11 +309,11 @@ impl Queue {
             out
         };
         let mut jobs = Vec::with_capacity(ids.len());
-        for ((fields, errors), (_, archived_at)) in replies.into_iter().zip(&listed) {
+        for ((fields, errors), (id, archived_at)) in replies.into_iter().zip(&listed) {
             if fields.is_empty() {
                 continue; // deleted meanwhile: deletion also drops it from the archive set
             }
-            let mut job = decode_job(&self.inner.name, &fields)?;
+            let mut job = decode_job(&self.inner.name, id, &fields)?;
             job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
             jobs.push((job, *archived_at));
         }
@@ -360,7 +361,7 @@ impl Queue {
         }
         let replies: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
         let mut jobs = Vec::with_capacity(ids.len());
-        for reply in replies {
+        for (reply, id) in replies.into_iter().zip(ids) {
             let fields = match reply {
                 redis::Value::Map(pairs) => pairs
                     .into_iter()
@@ -371,7 +372,7 @@ impl Queue {
                 other => field_map(other)?,
             };
             if !fields.is_empty() {
-                jobs.push(decode_job(&self.inner.name, &fields)?);
+                jobs.push(decode_job(&self.inner.name, id, &fields)?);
             }
         }
         Ok(jobs)

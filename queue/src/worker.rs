@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::backend::{decode_job, field_map, int, invocation, now_ms, run, strings};
+use crate::backend::{int, invocation, now_ms, run, strings};
 use crate::error::Result;
 use crate::handler::{ErrorKind, Handler, JobContext, JobError};
 use crate::queue::Queue;
+use crate::record::decode_claimed;
 use crate::scripts;
 use crate::types::{ErrorRecord, Job};
 
@@ -372,13 +373,15 @@ async fn flush_and_claim(
         if free == 0 {
             return Ok((vec![], None));
         }
-        let mut call = invocation(&scripts::CLAIM, keys, now_ms(), max_events);
+        let now = now_ms();
+        let mut call = invocation(&scripts::CLAIM, keys, now, max_events);
         call.arg(free).arg(options.lease.as_millis() as u64).arg(worker_id);
         let reply: redis::Value = run(&call, &mut conn).await?;
-        return decode_claim(queue, crate::backend::array(reply)?);
+        return decode_claim(queue, crate::backend::array(reply)?, now, worker_id);
     }
     let (keep, age) = queue.config().completed.args();
-    let mut call = invocation(&scripts::COMPLETE, keys, now_ms(), max_events);
+    let now = now_ms();
+    let mut call = invocation(&scripts::COMPLETE, keys, now, max_events);
     call.arg(keep).arg(age).arg(free).arg(options.lease.as_millis() as u64).arg(worker_id).arg(pending.len());
     for f in pending.iter() {
         let Outcome::Completed(result) = &f.outcome else { unreachable!() };
@@ -392,7 +395,7 @@ async fn flush_and_claim(
     log_lost(queue, &done, &codes);
     pending.clear();
     let claim = parts.next().map(crate::backend::array).transpose()?.unwrap_or_default();
-    decode_claim(queue, claim)
+    decode_claim(queue, claim, now, worker_id)
 }
 
 /// Jobs claimed, each with its lease, and when to look again without being woken.
@@ -407,16 +410,10 @@ fn log_lost(queue: &Queue, finished: &[&Finished], codes: &[i64]) {
 }
 
 /// The claim part of a reply: `[next due or -1, job fields...]`, each job with its lease.
-fn decode_claim(queue: &Queue, claim: Vec<redis::Value>) -> Result<Claimed> {
+fn decode_claim(queue: &Queue, claim: Vec<redis::Value>, now: i64, worker_id: &str) -> Result<Claimed> {
     let mut items = claim.into_iter();
     let due = items.next().as_ref().and_then(int).filter(|d| *d >= 0);
-    let mut jobs = vec![];
-    for fields in items {
-        let map = field_map(fields)?;
-        let job = decode_job(queue.name(), &map)?;
-        let lease = map.get("lease").cloned().unwrap_or_default();
-        jobs.push((job, lease));
-    }
+    let jobs = items.map(|item| decode_claimed(queue.name(), item, now, worker_id)).collect::<Result<Vec<_>>>()?;
     Ok((jobs, due))
 }
 

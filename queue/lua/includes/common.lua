@@ -29,6 +29,8 @@ local k = {
 }
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
+-- The same time as text: a number passed to redis.call is formatted again on every call.
+local now_text = ARGV[2]
 local maxlen = tonumber(ARGV[3])
 
 -- Sequence numbers wrap at 2^42; priorities up to 1000 keep scores below 2^53.
@@ -36,6 +38,19 @@ local SEQ_SPAN = 4398046511104
 
 local function job_key(id)
   return prefix .. 'job:' .. id
+end
+
+-- A job's retry policy, stored as "max_attempts:max_stalls:priority:backoff" (backoff
+-- last: it holds colons itself). Returns max_attempts, max_stalls, priority, backoff.
+local function job_opts(jk)
+  local opts = redis.call('HGET', jk, 'opts')
+  if opts then
+    local attempts, stalls, priority, backoff = string.match(opts, '^(%d+):(%d+):(%d+):(.*)$')
+    if attempts then return tonumber(attempts), tonumber(stalls), tonumber(priority), backoff end
+  end
+  -- A job written before the policy was packed into one field.
+  local old = redis.call('HMGET', jk, 'max_attempts', 'max_stalls', 'priority', 'backoff')
+  return tonumber(old[1]) or 1, tonumber(old[2]) or 1, tonumber(old[3]) or 0, old[4] or 'none'
 end
 
 local function emit(kind, id, ...)
