@@ -9,8 +9,9 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    dead_letters::DeadLettersPage, home::HomePage, job::JobPage, login::LoginPage, my_jobs::MyJobsPage,
-    not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
+    audit::AuditPage, dead_letters::DeadLettersPage, history::HistoryPage, home::HomePage, job::JobPage,
+    login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
+    schedules::SchedulesPage, users::UsersPage,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -48,6 +49,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("status") view=HomePage/>
                     <Route path=StaticSegment("me") view=MyJobsPage/>
                     <Route path=StaticSegment("dead") view=DeadLettersPage/>
+                    <Route path=StaticSegment("schedules") view=SchedulesPage/>
+                    <Route path=StaticSegment("history") view=HistoryPage/>
+                    <Route path=StaticSegment("audit") view=AuditPage/>
+                    <Route path=StaticSegment("users") view=UsersPage/>
                     <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView/>
                     <Route
                         path=(StaticSegment("queues"), ParamSegment("name"), StaticSegment("jobs"), ParamSegment("id"))

@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::types::{DeadRow, JobDetail, MyJobs, QueueCard, QueuePage, SystemStatus, Viewer};
+use crate::types::{
+    AuditView, DeadRow, HistoryFilter, HistoryView, JobDetail, MyJobs, QueueCard, QueuePage, ScheduleRow, SystemStatus,
+    UserRow, Viewer,
+};
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -24,8 +27,25 @@ pub trait Backend: Send + Sync + 'static {
     fn sign_out(&self) -> BoxFuture<'_, ()>;
     /// Every queue the caller may watch, with counts, warnings and workers online.
     fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, String>>;
-    /// One page of a queue's jobs in `state`, newest first, from `cursor`.
-    fn queue_page(&self, queue: String, state: String, cursor: u64) -> BoxFuture<'_, Result<QueuePage, String>>;
+    /// One page of a queue's jobs in `state`, newest first, from `cursor`; `search` is a
+    /// job id (that job, whatever its state) or a job name (jobs of that name).
+    fn queue_page(
+        &self,
+        queue: String,
+        state: String,
+        cursor: u64,
+        search: Option<String>,
+    ) -> BoxFuture<'_, Result<QueuePage, String>>;
+    /// `drain`, `clean` (jobs in `state` older than `older_than_minutes`) or `retry-all`
+    /// (from `state`); returns how many jobs it touched.
+    fn queue_maintain(
+        &self,
+        queue: String,
+        action: String,
+        state: Option<String>,
+        older_than_minutes: Option<u64>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<u64, String>>;
     /// `pause` or `resume` a queue; `csrf` must be the session's token.
     fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
     fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, String>>;
@@ -35,19 +55,48 @@ pub trait Backend: Send + Sync + 'static {
     fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, String>>;
     /// Starts a sync of one of the caller's connections; returns the job id.
     fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, String>>;
-    /// Dead jobs across queues (or of `queue`), whose last error contains `error`.
-    fn dead_letters(&self, queue: Option<String>, error: Option<String>)
-    -> BoxFuture<'_, Result<Vec<DeadRow>, String>>;
-    /// `requeue` or `purge` one dead job (`id` set) or every one the filter matches;
-    /// returns how many.
+    /// Dead jobs across queues (or of `queue`), whose last error contains `error`, that
+    /// died at least `older_than_minutes` ago.
+    fn dead_letters(
+        &self,
+        queue: Option<String>,
+        error: Option<String>,
+        older_than_minutes: Option<u64>,
+    ) -> BoxFuture<'_, Result<Vec<DeadRow>, String>>;
+    /// `requeue` or `purge` the `selected` dead jobs (`queue/id` each; at least one), or
+    /// without a selection every one the filter matches; returns how many.
     fn dead_action(
         &self,
         action: String,
-        queue: Option<String>,
-        id: Option<String>,
-        error: Option<String>,
+        selected: Option<Vec<String>>,
+        filter: (Option<String>, Option<String>, Option<u64>),
         csrf: String,
     ) -> BoxFuture<'_, Result<u64, String>>;
+    /// Every schedule with its last fires.
+    fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, String>>;
+    /// `pause`, `resume` or `run` (now) a schedule.
+    fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
+    /// Finished jobs from the SQL history, newest first.
+    fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, String>>;
+    /// The audit log, newest first, before entry `before` (admins only).
+    fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, String>>;
+    /// Every user account (admins only).
+    fn users(&self) -> BoxFuture<'_, Result<Vec<UserRow>, String>>;
+    fn add_user(
+        &self,
+        username: String,
+        password: String,
+        role: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), String>>;
+    /// Changes a user's role and/or disables or enables them.
+    fn change_user(
+        &self,
+        username: String,
+        role: Option<String>,
+        disabled: Option<bool>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// The backend the server put into context for this request.

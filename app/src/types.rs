@@ -41,6 +41,10 @@ pub struct QueueCard {
     pub counts: QueueCounts,
     pub warnings: Vec<String>,
     pub workers: u64,
+    /// Jobs completed per minute over the last hour, oldest first.
+    pub completed_per_minute: Vec<u64>,
+    /// Failed attempts per minute over the last hour, oldest first.
+    pub failed_per_minute: Vec<u64>,
 }
 
 /// A queue's counts as the live feed pushes them.
@@ -98,6 +102,8 @@ pub struct QueuePage {
     pub next: Option<u64>,
     /// Whether the viewer may pause, resume and act on jobs.
     pub can_operate: bool,
+    /// The id or name searched for, if any.
+    pub search: Option<String>,
 }
 
 /// A job's progress as the dashboard shows it.
@@ -191,4 +197,118 @@ pub struct DeadRow {
     pub error: String,
     pub attempts: u32,
     pub died_at: i64,
+}
+
+/// A cron schedule as the schedules page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleRow {
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub queue: String,
+    pub job_name: String,
+    pub paused: bool,
+    pub enabled: bool,
+    /// Epoch ms.
+    pub last_tick: Option<i64>,
+    pub next_tick: Option<i64>,
+    pub runs: u64,
+    /// Newest first.
+    pub recent: Vec<FireView>,
+}
+
+/// One fire of a schedule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FireView {
+    pub fired_at: i64,
+    pub jobs: usize,
+    pub manual: bool,
+    pub by: String,
+}
+
+/// The history page's search; empty fields do not filter. Dates are `YYYY-MM-DD` (UTC).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryFilter {
+    pub id: String,
+    pub queue: String,
+    pub name: String,
+    pub owner: String,
+    pub status: String,
+    pub from: String,
+    pub to: String,
+    pub q: String,
+    pub cursor: String,
+}
+
+/// One finished job from the SQL history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    pub queue: String,
+    pub job_id: String,
+    pub name: String,
+    pub owner: Option<String>,
+    pub status: String,
+    pub attempts: u32,
+    pub finished_at: i64,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub rows: Vec<HistoryRow>,
+    /// Cursor of the next page.
+    pub next: Option<String>,
+}
+
+/// One audit log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+    /// The action's parameters as compact JSON.
+    pub params: String,
+    pub result: String,
+    pub client_addr: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub entries: Vec<AuditEntryView>,
+    /// Cursor (an entry id) of the next, older page.
+    pub next: Option<i64>,
+}
+
+/// A user account as the admin sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// Roles, most powerful first.
+pub const ROLES: [&str; 4] = ["admin", "operator", "viewer", "user"];
+
+impl Viewer {
+    /// Admins and operators change things; viewers and end users only look.
+    pub fn can_operate(&self) -> bool {
+        self.role == "admin" || self.role == "operator"
+    }
+
+    /// Everyone but end users sees queues, schedules and history.
+    pub fn is_staff(&self) -> bool {
+        self.role != "user"
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
 }

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::components::theme_toggle::ThemeToggle;
 use crate::session::{SignOut, get_viewer, reload_to};
+use crate::types::Viewer;
 
 /// Header, navigation and main area around every page.
 #[component]
@@ -22,12 +23,12 @@ pub fn Layout(children: Children) -> impl IntoView {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
                 <a class="brand" href="/">"Hoist"</a>
-                <nav aria-label="Main">
-                    <a href="/">"Overview"</a>
-                    <a href="/dead">"Dead letters"</a>
-                    <a href="/me">"My jobs"</a>
-                    <a href="/status">"Status"</a>
-                </nav>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let viewer = viewer.get().and_then(|v| v.ok().flatten());
+                        view! { <MainNav viewer/> }
+                    }}
+                </Suspense>
                 <Suspense fallback=|| ()>
                     {move || {
                         viewer
@@ -52,5 +53,34 @@ pub fn Layout(children: Children) -> impl IntoView {
             </header>
             <main id="main">{children()}</main>
         </div>
+    }
+}
+
+/// The pages the signed-in user's role can use, and only those.
+#[component]
+fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
+    let staff = viewer.as_ref().is_some_and(Viewer::is_staff);
+    let admin = viewer.as_ref().is_some_and(Viewer::is_admin);
+    let signed_in = viewer.is_some();
+    let mut links: Vec<(&str, &str)> = vec![];
+    if staff {
+        links.extend([
+            ("/", "Overview"),
+            ("/dead", "Dead letters"),
+            ("/schedules", "Schedules"),
+            ("/history", "History"),
+        ]);
+    }
+    if signed_in {
+        links.push(("/me", "My jobs"));
+    }
+    if admin {
+        links.extend([("/audit", "Audit log"), ("/users", "Users")]);
+    }
+    links.push(("/status", "Status"));
+    view! {
+        <nav aria-label="Main">
+            {links.into_iter().map(|(href, label)| view! { <a href=href>{label}</a> }).collect_view()}
+        </nav>
     }
 }

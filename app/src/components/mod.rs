@@ -2,5 +2,6 @@
 
 pub mod layout;
 pub mod live;
+pub mod minute_chart;
 pub mod table_head;
 pub mod theme_toggle;

@@ -8,30 +8,47 @@ use crate::session::{error_text, get_viewer};
 use crate::types::DeadRow;
 
 #[server(input = GetUrl)]
-pub async fn get_dead_letters(queue: Option<String>, error: Option<String>) -> Result<Vec<DeadRow>, ServerFnError> {
-    crate::backend::backend()?.dead_letters(queue, error).await.map_err(ServerFnError::new)
+pub async fn get_dead_letters(
+    queue: Option<String>,
+    error: Option<String>,
+    older_than_minutes: Option<u64>,
+) -> Result<Vec<DeadRow>, ServerFnError> {
+    crate::backend::backend()?.dead_letters(queue, error, older_than_minutes).await.map_err(ServerFnError::new)
 }
 
+/// Without `selected`, acts on everything the filter matches.
 #[server]
 pub async fn dead_action(
     action: String,
+    selected: Option<Vec<String>>,
     queue: Option<String>,
-    id: Option<String>,
     error: Option<String>,
+    older_than_minutes: Option<u64>,
     csrf: String,
 ) -> Result<u64, ServerFnError> {
-    crate::backend::backend()?.dead_action(action, queue, id, error, csrf).await.map_err(ServerFnError::new)
+    crate::backend::backend()?
+        .dead_action(action, selected, (queue, error, older_than_minutes), csrf)
+        .await
+        .map_err(ServerFnError::new)
 }
 
-/// The dead-letter queue across queues: filter by queue and error text, requeue or purge
-/// one job, or everything the filter matches.
+/// The form the row checkboxes belong to (by their `form` attribute: rows hold forms of
+/// their own, and forms cannot nest).
+const SELECTION_FORM: &str = "dead-selection";
+
+/// The dead-letter queue across queues: filter by queue, error text and age; select jobs
+/// and requeue or purge them, or everything the filter matches.
 #[component]
 pub fn DeadLettersPage() -> impl IntoView {
     let query = use_query_map();
     let queue = move || query.read().get("queue").filter(|q| !q.is_empty());
     let error = move || query.read().get("error").filter(|e| !e.is_empty());
+    let older = move || query.read().get("older_than_minutes").and_then(|m| m.parse::<u64>().ok()).filter(|m| *m > 0);
     let action = ServerAction::<DeadAction>::new();
-    let rows = Resource::new(move || (queue(), error(), action.version().get()), |(q, e, _)| get_dead_letters(q, e));
+    let rows = Resource::new(
+        move || (queue(), error(), older(), action.version().get()),
+        |(q, e, o, _)| get_dead_letters(q, e, o),
+    );
     let viewer = Resource::new(|| (), |_| get_viewer());
     let outcome = move || {
         action.value().get().map(|result| match result {
@@ -47,29 +64,43 @@ pub fn DeadLettersPage() -> impl IntoView {
                 <input id="queue-filter" name="queue" value=move || queue().unwrap_or_default()/>
                 <label for="error-filter">"Error contains"</label>
                 <input id="error-filter" name="error" value=move || error().unwrap_or_default()/>
+                <label for="age-filter">"Died at least (minutes ago)"</label>
+                <input
+                    id="age-filter"
+                    name="older_than_minutes"
+                    type="number"
+                    min="0"
+                    value=move || older().map(|m| m.to_string()).unwrap_or_default()
+                />
                 <button type="submit">"Filter"</button>
             </form>
             {outcome}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
-                    let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-                    let can_operate = viewer
-                        .get()
-                        .and_then(|v| v.ok().flatten())
-                        .is_some_and(|v| v.role == "admin" || v.role == "operator");
+                    let viewer = viewer.get().and_then(|v| v.ok().flatten());
+                    let csrf = viewer.as_ref().map(|v| v.csrf.clone()).unwrap_or_default();
+                    let can_operate = viewer.as_ref().is_some_and(|v| v.can_operate());
+                    let filter = (queue(), error(), older());
                     rows.get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                             Ok(rows) if rows.is_empty() => {
                                 view! { <p class="empty">"No dead jobs match."</p> }.into_any()
                             }
-                            Ok(rows) => {
-                                view! { <DeadTable rows csrf can_operate action queue=queue() error=error()/> }.into_any()
-                            }
+                            Ok(rows) => view! { <DeadTable rows csrf can_operate action filter/> }.into_any(),
                         })
                 }}
             </Suspense>
         </section>
+    }
+}
+
+/// Hidden fields carrying the page's filter into a form.
+fn filter_fields(filter: &(Option<String>, Option<String>, Option<u64>)) -> impl IntoView + use<> {
+    view! {
+        <input type="hidden" name="queue" value=filter.0.clone().unwrap_or_default()/>
+        <input type="hidden" name="error" value=filter.1.clone().unwrap_or_default()/>
+        <input type="hidden" name="older_than_minutes" value=filter.2.map(|m| m.to_string()).unwrap_or_default()/>
     }
 }
 
@@ -79,42 +110,82 @@ fn DeadTable(
     csrf: String,
     can_operate: bool,
     action: ServerAction<DeadAction>,
-    queue: Option<String>,
-    error: Option<String>,
+    filter: (Option<String>, Option<String>, Option<u64>),
 ) -> impl IntoView {
     let count = rows.len();
     let bulk = can_operate.then(|| {
-        ["requeue", "purge"]
+        let selection_csrf = csrf.clone();
+        let matching = ["requeue", "purge"]
             .map(|name| {
-                let (csrf, queue, error) = (csrf.clone(), queue.clone(), error.clone());
-                let label =
-                    if name == "requeue" { format!("Requeue all {count}") } else { format!("Purge all {count}") };
+                let (csrf, fields) = (csrf.clone(), filter_fields(&filter));
+                let verb = if name == "requeue" { "Requeue" } else { "Purge" };
+                let warning = if name == "requeue" {
+                    format!("Moves all {count} matching dead jobs back to waiting.")
+                } else {
+                    format!("Deletes all {count} matching dead jobs. This cannot be undone.")
+                };
                 view! {
-                    <ActionForm action=action attr:class="inline">
-                        <input type="hidden" name="action" value=name/>
-                        <input type="hidden" name="queue" value=queue.unwrap_or_default()/>
-                        <input type="hidden" name="error" value=error.unwrap_or_default()/>
-                        <input type="hidden" name="csrf" value=csrf/>
-                        <button type="submit">{label}</button>
-                    </ActionForm>
+                    <details class="confirm">
+                        <summary>{format!("{verb} all {count}…")}</summary>
+                        <p>{warning}</p>
+                        <ActionForm action=action attr:class="inline">
+                            <input type="hidden" name="action" value=name/>
+                            {fields}
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <button type="submit" class:danger=name == "purge">
+                                {format!("{verb} all {count} matching")}
+                            </button>
+                        </ActionForm>
+                    </details>
                 }
             })
             .into_iter()
-            .collect_view()
+            .collect_view();
+        view! {
+            <ActionForm action=action attr:id=SELECTION_FORM attr:class="inline selection">
+                <label for="selection-action">"With selected"</label>
+                <select id="selection-action" name="action">
+                    <option value="requeue">"Requeue"</option>
+                    <option value="purge">"Purge"</option>
+                </select>
+                <input type="hidden" name="csrf" value=selection_csrf/>
+                <button type="submit">"Apply"</button>
+            </ActionForm>
+            {matching}
+        }
     });
+    let mut columns = vec!["Queue", "Job", "Error", "Attempts", "Died", ""];
+    if can_operate {
+        columns.insert(0, "Select");
+    }
     view! {
         <div class="toolbar">{bulk}</div>
         <table class="jobs dead">
-            <TableHead caption="Dead jobs" columns=&["Queue", "Job", "Error", "Attempts", "Died", ""]/>
+            <TableHead caption="Dead jobs" columns=columns/>
             <tbody>
                 {rows
                     .into_iter()
-                    .map(|row| {
+                    .enumerate()
+                    .map(|(i, row)| {
                         let csrf = csrf.clone();
                         let label = format!("Requeue {}", row.id);
                         let (row_queue, row_id) = (row.queue.clone(), row.id.clone());
                         view! {
                             <tr data-job=row.id.clone()>
+                                {can_operate
+                                    .then(|| {
+                                        view! {
+                                            <td>
+                                                <input
+                                                    type="checkbox"
+                                                    form=SELECTION_FORM
+                                                    name=format!("selected[{i}]")
+                                                    value=format!("{}/{}", row.queue, row.id)
+                                                    aria-label=format!("Select {}", row.id)
+                                                />
+                                            </td>
+                                        }
+                                    })}
                                 <td>{row.queue.clone()}</td>
                                 <td class="mono">
                                     <a href=format!("/queues/{}/jobs/{}", row.queue, row.id)>{row.name.clone()}</a>
@@ -128,8 +199,11 @@ fn DeadTable(
                                             view! {
                                                 <ActionForm action=action attr:class="inline">
                                                     <input type="hidden" name="action" value="requeue"/>
-                                                    <input type="hidden" name="queue" value=row_queue/>
-                                                    <input type="hidden" name="id" value=row_id/>
+                                                    <input
+                                                        type="hidden"
+                                                        name="selected[0]"
+                                                        value=format!("{row_queue}/{row_id}")
+                                                    />
                                                     <input type="hidden" name="csrf" value=csrf/>
                                                     <button type="submit" aria-label=label>"Requeue"</button>
                                                 </ActionForm>

@@ -1,6 +1,8 @@
 //! One page per file; routes are declared in `app.rs`.
 
+pub mod audit;
 pub mod dead_letters;
+pub mod history;
 pub mod home;
 pub mod job;
 pub mod login;
@@ -8,3 +10,5 @@ pub mod my_jobs;
 pub mod not_found;
 pub mod overview;
 pub mod queue;
+pub mod schedules;
+pub mod users;

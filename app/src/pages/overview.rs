@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{provide_live_feed, use_live_feed};
+use crate::components::minute_chart::MinuteChart;
 use crate::session::error_text;
 use crate::types::QueueCard;
 
@@ -96,6 +97,10 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                         </ul>
                     }
                 })}
+            <div class="charts">
+                <MinuteChart label="Processed" values=card.completed_per_minute.clone() class="processed"/>
+                <MinuteChart label="Failed" values=card.failed_per_minute.clone() class="failed"/>
+            </div>
             <p class="workers">{format!("{} workers online", card.workers)}</p>
         </article>
     }

@@ -3,15 +3,34 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::table_head::TableHead;
-use crate::format::utc;
+use crate::format::{query_value, utc};
 use crate::session::{error_text, get_viewer};
 use crate::types::{JobRow, QueuePage};
 
 const STATES: [&str; 7] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"];
 
 #[server(input = GetUrl)]
-pub async fn get_queue_page(queue: String, state: String, cursor: u64) -> Result<QueuePage, ServerFnError> {
-    crate::backend::backend()?.queue_page(queue, state, cursor).await.map_err(ServerFnError::new)
+pub async fn get_queue_page(
+    queue: String,
+    state: String,
+    cursor: u64,
+    search: Option<String>,
+) -> Result<QueuePage, ServerFnError> {
+    crate::backend::backend()?.queue_page(queue, state, cursor, search).await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn queue_maintain(
+    queue: String,
+    action: String,
+    state: Option<String>,
+    older_than_minutes: Option<u64>,
+    csrf: String,
+) -> Result<u64, ServerFnError> {
+    crate::backend::backend()?
+        .queue_maintain(queue, action, state, older_than_minutes, csrf)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server]
@@ -28,13 +47,21 @@ pub fn QueuePageView() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let state = move || query.read().get("state").filter(|s| STATES.contains(&s.as_str())).unwrap_or("waiting".into());
     let cursor = move || query.read().get("cursor").and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+    let search = move || query.read().get("q").filter(|q| !q.trim().is_empty());
     let action = ServerAction::<QueueAction>::new();
+    let maintain = ServerAction::<QueueMaintain>::new();
     let page = Resource::new(
-        move || (name(), state(), cursor(), action.version().get()),
-        |(name, state, cursor, _)| get_queue_page(name, state, cursor),
+        move || (name(), state(), cursor(), search(), action.version().get(), maintain.version().get()),
+        |(name, state, cursor, search, _, _)| get_queue_page(name, state, cursor, search),
     );
     let viewer = Resource::new(|| (), |_| get_viewer());
     let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    let maintained = move || {
+        maintain.value().get().map(|result| match result {
+            Ok(n) => view! { <p role="status" class="note">{format!("Done: {n} jobs.")}</p> }.into_any(),
+            Err(e) => view! { <p role="alert" class="error">{error_text(&e)}</p> }.into_any(),
+        })
+    };
     view! {
         <section class="page">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -46,21 +73,28 @@ pub fn QueuePageView() -> impl IntoView {
                             }
                             Ok(page) => {
                                 let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-                                view! { <QueueView page csrf action/> }.into_any()
+                                view! { <QueueView page csrf action maintain/> }.into_any()
                             }
                         })
                 }}
             </Suspense>
             {move || action_error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            {maintained}
         </section>
     }
 }
 
 #[component]
-fn QueueView(page: QueuePage, csrf: String, action: ServerAction<QueueAction>) -> impl IntoView {
+fn QueueView(
+    page: QueuePage,
+    csrf: String,
+    action: ServerAction<QueueAction>,
+    maintain: ServerAction<QueueMaintain>,
+) -> impl IntoView {
     let name = page.name.clone();
     let toggle = if page.counts.paused { "resume" } else { "pause" };
     let label = if page.counts.paused { "Resume" } else { "Pause" };
+    let searching = page.search.is_some();
     view! {
         <h1>
             {page.name.clone()}
@@ -69,15 +103,26 @@ fn QueueView(page: QueuePage, csrf: String, action: ServerAction<QueueAction>) -
         {page
             .can_operate
             .then(|| {
+                let (maintain_queue, maintain_csrf) = (name.clone(), csrf.clone());
                 view! {
-                    <ActionForm action=action attr:class="inline toolbar">
-                        <input type="hidden" name="queue" value=name.clone()/>
-                        <input type="hidden" name="action" value=toggle/>
-                        <input type="hidden" name="csrf" value=csrf.clone()/>
-                        <button type="submit">{label}</button>
-                    </ActionForm>
+                    <div class="toolbar">
+                        <ActionForm action=action attr:class="inline">
+                            <input type="hidden" name="queue" value=name.clone()/>
+                            <input type="hidden" name="action" value=toggle/>
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit">{label}</button>
+                        </ActionForm>
+                        <Maintenance queue=maintain_queue state=page.state.clone() csrf=maintain_csrf maintain/>
+                    </div>
                 }
             })}
+        <form method="get" class="filters" role="search" aria-label="Find jobs">
+            <input type="hidden" name="state" value=page.state.clone()/>
+            <label for="job-search">"Job id or name"</label>
+            <input id="job-search" name="q" value=page.search.clone().unwrap_or_default()/>
+            <button type="submit">"Search"</button>
+            {searching.then(|| view! { <a href=format!("/queues/{}?state={}", page.name, page.state)>"Clear"</a> })}
+        </form>
         <nav class="tabs" aria-label="Job states">
             {STATES
                 .iter()
@@ -102,12 +147,86 @@ fn QueueView(page: QueuePage, csrf: String, action: ServerAction<QueueAction>) -
         {page
             .next
             .map(|next| {
+                let search = page.search.as_deref().map(|q| format!("&q={}", query_value(q))).unwrap_or_default();
                 view! {
                     <p>
-                        <a href=format!("/queues/{}?state={}&cursor={next}", page.name, page.state)>"Next page"</a>
+                        <a href=format!(
+                            "/queues/{}?state={}&cursor={next}{search}",
+                            page.name,
+                            page.state,
+                        )>"Next page"</a>
                     </p>
                 }
             })}
+    }
+}
+
+/// The hidden fields of a maintenance form.
+fn maintenance_fields(queue: &str, action: &'static str, state: &str, csrf: &str) -> impl IntoView + use<> {
+    let (queue, state, csrf) = (queue.to_string(), state.to_string(), csrf.to_string());
+    view! {
+        <input type="hidden" name="queue" value=queue/>
+        <input type="hidden" name="action" value=action/>
+        <input type="hidden" name="state" value=state/>
+        <input type="hidden" name="csrf" value=csrf/>
+    }
+}
+
+/// Drain, clean and retry-all, each behind a disclosure that says what it will do and
+/// asks to confirm (works without JavaScript too).
+#[component]
+fn Maintenance(queue: String, state: String, csrf: String, maintain: ServerAction<QueueMaintain>) -> impl IntoView {
+    let retryable = matches!(state.as_str(), "dead" | "cancelled" | "retrying");
+    let cleanable = matches!(state.as_str(), "completed" | "dead" | "cancelled" | "waiting" | "delayed");
+    let drain = maintenance_fields(&queue, "drain", &state, &csrf);
+    let clean = cleanable.then(|| {
+        let fields = maintenance_fields(&queue, "clean", &state, &csrf);
+        let (summary, label, button) = (
+            format!("Clean {state}…"),
+            format!("Delete {state} jobs older than (minutes)"),
+            format!("Delete old {state} jobs"),
+        );
+        view! {
+            <details class="confirm">
+                <summary>{summary}</summary>
+                <ActionForm action=maintain attr:class="inline">
+                    {fields}
+                    <label for="clean-age">{label}</label>
+                    <input id="clean-age" name="older_than_minutes" type="number" min="0" value="60"/>
+                    <button type="submit" class="danger">{button}</button>
+                </ActionForm>
+            </details>
+        }
+    });
+    let retry = retryable.then(|| {
+        let fields = maintenance_fields(&queue, "retry-all", &state, &csrf);
+        let (summary, warning, button) = (
+            format!("Retry all {state}…"),
+            format!("Moves every {state} job of this queue back to waiting with fresh attempts."),
+            format!("Retry all {state} jobs"),
+        );
+        view! {
+            <details class="confirm">
+                <summary>{summary}</summary>
+                <p>{warning}</p>
+                <ActionForm action=maintain attr:class="inline">
+                    {fields}
+                    <button type="submit">{button}</button>
+                </ActionForm>
+            </details>
+        }
+    });
+    view! {
+        <details class="confirm">
+            <summary>"Drain…"</summary>
+            <p>"Deletes every waiting and delayed job of this queue. Active jobs finish. This cannot be undone."</p>
+            <ActionForm action=maintain attr:class="inline">
+                {drain}
+                <button type="submit" class="danger">"Drain queue"</button>
+            </ActionForm>
+        </details>
+        {clean}
+        {retry}
     }
 }
 

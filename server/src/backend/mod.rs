@@ -2,12 +2,16 @@
 //! caller from the request Leptos is serving and goes through the same services (and
 //! role checks) as the REST API.
 
+mod admin;
+mod history;
+mod schedules;
+
 use std::net::SocketAddr;
 
 use app::backend::{Backend, BoxFuture};
 use app::types::{
-    AttemptError, ConnectionView, DeadRow, JobDetail, JobRow, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts,
-    QueuePage, SystemStatus, Viewer,
+    AttemptError, AuditView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow, MyJob, MyJobs,
+    ProgressView, QueueCard, QueueCounts, QueuePage, ScheduleRow, SystemStatus, UserRow, Viewer,
 };
 use axum::extract::ConnectInfo;
 use tower_sessions::Session;
@@ -22,19 +26,19 @@ pub struct ServerBackend {
 }
 
 impl ServerBackend {
-    async fn principal(&self) -> Result<Principal, ApiError> {
+    pub(crate) async fn principal(&self) -> Result<Principal, ApiError> {
         leptos_axum::extract_with_state::<Principal, AppState>(&self.state).await.map_err(|_| ApiError::Unauthenticated)
     }
 
     /// The caller of a server function that changes something: a session whose CSRF token
     /// the form sent back.
-    async fn acting_principal(&self, csrf: &str) -> Result<Principal, ApiError> {
+    pub(crate) async fn acting_principal(&self, csrf: &str) -> Result<Principal, ApiError> {
         let session: Session = leptos_axum::extract().await.map_err(|_| ApiError::Unauthenticated)?;
         crate::auth::principal::from_session(&self.state.db, &session, Some(csrf)).await
     }
 }
 
-fn message(error: ApiError) -> String {
+pub(crate) fn message(error: ApiError) -> String {
     error.to_string()
 }
 
@@ -52,7 +56,7 @@ fn counts_view(c: &hoist_queue::Counts) -> QueueCounts {
 }
 
 /// The client's address, for the audit log.
-async fn client_addr() -> Result<String, String> {
+pub(crate) async fn client_addr() -> Result<String, String> {
     let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
     Ok(addr.ip().to_string())
 }
@@ -115,25 +119,50 @@ impl Backend for ServerBackend {
                 let queue = hoist_queue::Queue::new(&self.state.engine, &name).map_err(|e| e.to_string())?;
                 let workers =
                     queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
+                let minute = now / 60_000;
+                let stats = queue.stats(minute - 59, minute).await.map_err(|e| e.to_string())?;
                 cards.push(QueueCard {
                     name,
                     counts: counts_view(&health.counts),
                     warnings: health.warnings,
                     workers: workers as u64,
+                    completed_per_minute: stats.iter().map(|m| m.completed).collect(),
+                    failed_per_minute: stats.iter().map(|m| m.failed).collect(),
                 });
             }
             Ok(cards)
         })
     }
 
-    fn queue_page(&self, queue: String, state: String, cursor: u64) -> BoxFuture<'_, Result<QueuePage, String>> {
+    fn queue_page(
+        &self,
+        queue: String,
+        state: String,
+        cursor: u64,
+        search: Option<String>,
+    ) -> BoxFuture<'_, Result<QueuePage, String>> {
         Box::pin(async move {
             let principal = self.principal().await.map_err(message)?;
             let job_state = hoist_queue::JobState::parse(&state).ok_or_else(|| format!("unknown state {state:?}"))?;
-            let filter = crate::services::jobs::JobFilter::default();
-            let page = crate::services::jobs::list_jobs(&self.state, &principal, &queue, job_state, filter, cursor, 50)
-                .await
-                .map_err(message)?;
+            let search = search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            // A job id finds that job in whatever state it is; anything else is a name.
+            let found = match &search {
+                Some(text) => match crate::services::jobs::get_job(&self.state, &principal, &queue, text).await {
+                    Ok(job) => Some(job),
+                    Err(ApiError::NotFound(_)) => None,
+                    Err(other) => return Err(message(other)),
+                },
+                None => None,
+            };
+            let page = match found {
+                Some(job) => hoist_queue::JobPage { jobs: vec![job], next: None, total: 1 },
+                None => {
+                    let filter = crate::services::jobs::JobFilter { owner: None, name: search.clone() };
+                    crate::services::jobs::list_jobs(&self.state, &principal, &queue, job_state, filter, cursor, 50)
+                        .await
+                        .map_err(message)?
+                }
+            };
             let counts = if principal.require_staff().is_ok() {
                 let queue = hoist_queue::Queue::new(&self.state.engine, &queue).map_err(|e| e.to_string())?;
                 counts_view(&queue.counts().await.map_err(|e| e.to_string())?)
@@ -155,7 +184,7 @@ impl Backend for ServerBackend {
                 })
                 .collect();
             let can_operate = matches!(principal.role, crate::users::Role::Admin | crate::users::Role::Operator);
-            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate })
+            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search })
         })
     }
 
@@ -315,14 +344,11 @@ impl Backend for ServerBackend {
         &self,
         queue: Option<String>,
         error: Option<String>,
+        older_than_minutes: Option<u64>,
     ) -> BoxFuture<'_, Result<Vec<DeadRow>, String>> {
         Box::pin(async move {
             let principal = self.principal().await.map_err(message)?;
-            let filter = crate::services::dead_letters::DeadFilter {
-                queue: queue.filter(|q| !q.is_empty()),
-                error: error.filter(|e| !e.is_empty()),
-                ..Default::default()
-            };
+            let filter = dead_filter(queue, error, older_than_minutes);
             let jobs =
                 crate::services::dead_letters::list(&self.state, &principal, &filter, 500).await.map_err(message)?;
             Ok(jobs
@@ -342,32 +368,121 @@ impl Backend for ServerBackend {
     fn dead_action(
         &self,
         action: String,
-        queue: Option<String>,
-        id: Option<String>,
-        error: Option<String>,
+        selected: Option<Vec<String>>,
+        filter: (Option<String>, Option<String>, Option<u64>),
         csrf: String,
     ) -> BoxFuture<'_, Result<u64, String>> {
         Box::pin(async move {
-            use crate::services::dead_letters::{DeadFilter, Selection, requeue_or_purge};
+            use crate::services::dead_letters::{Selection, requeue_or_purge};
             let principal = self.acting_principal(&csrf).await.map_err(message)?;
             let purge = match action.as_str() {
                 "requeue" => false,
                 "purge" => true,
                 other => return Err(format!("unknown action {other:?}")),
             };
-            let queue = queue.filter(|q| !q.is_empty());
-            let selection = match (id.filter(|i| !i.is_empty()), queue.clone()) {
-                (Some(id), Some(queue)) => Selection::Jobs { queue, ids: vec![id] },
-                (Some(_), None) => return Err("a job is named with its queue".into()),
-                (None, _) => Selection::Filter(DeadFilter {
-                    queue,
-                    error: error.filter(|e| !e.is_empty()),
-                    ..Default::default()
-                }),
+            let addr = Some(client_addr().await?);
+            let Some(selected) = selected else {
+                let selection = Selection::Filter(dead_filter(filter.0, filter.1, filter.2));
+                return requeue_or_purge(&self.state, &principal, addr, selection, purge).await.map_err(message);
             };
-            requeue_or_purge(&self.state, &principal, Some(client_addr().await?), selection, purge)
+            if selected.is_empty() {
+                return Err("selected: select at least one job".into());
+            }
+            let mut by_queue: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for item in selected {
+                let (queue, id) = item.split_once('/').ok_or_else(|| format!("selected: {item:?} is not queue/id"))?;
+                by_queue.entry(queue.to_string()).or_default().push(id.to_string());
+            }
+            let mut done = 0;
+            for (queue, ids) in by_queue {
+                let selection = Selection::Jobs { queue, ids };
+                done +=
+                    requeue_or_purge(&self.state, &principal, addr.clone(), selection, purge).await.map_err(message)?;
+            }
+            Ok(done)
+        })
+    }
+
+    fn queue_maintain(
+        &self,
+        queue: String,
+        action: String,
+        state: Option<String>,
+        older_than_minutes: Option<u64>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<u64, String>> {
+        Box::pin(async move {
+            use crate::services::jobs::Maintenance;
+            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let state = match state.filter(|s| !s.is_empty()) {
+                Some(s) => Some(hoist_queue::JobState::parse(&s).ok_or_else(|| format!("state: unknown state {s:?}"))?),
+                None => None,
+            };
+            let action = match (action.as_str(), state) {
+                ("drain", _) => Maintenance::Drain { include_delayed: true },
+                ("clean", Some(state)) => {
+                    Maintenance::Clean { state, older_than_ms: older_than_minutes.unwrap_or(0) * 60_000 }
+                }
+                ("retry-all", Some(from)) => Maintenance::RetryAll { from },
+                ("clean" | "retry-all", None) => return Err("state: choose the state to act on".into()),
+                (other, _) => return Err(format!("unknown action {other:?}")),
+            };
+            crate::services::jobs::maintain(&self.state, &principal, Some(client_addr().await?), &queue, action)
                 .await
                 .map_err(message)
         })
+    }
+
+    fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, String>> {
+        Box::pin(schedules::list(self))
+    }
+
+    fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(schedules::act(self, name, action, csrf))
+    }
+
+    fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, String>> {
+        Box::pin(history::search(self, filter))
+    }
+
+    fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, String>> {
+        Box::pin(admin::audit_log(self, before))
+    }
+
+    fn users(&self) -> BoxFuture<'_, Result<Vec<UserRow>, String>> {
+        Box::pin(admin::users(self))
+    }
+
+    fn add_user(
+        &self,
+        username: String,
+        password: String,
+        role: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(admin::add_user(self, username, password, role, csrf))
+    }
+
+    fn change_user(
+        &self,
+        username: String,
+        role: Option<String>,
+        disabled: Option<bool>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(admin::change_user(self, username, role, disabled, csrf))
+    }
+}
+
+fn dead_filter(
+    queue: Option<String>,
+    error: Option<String>,
+    older_than_minutes: Option<u64>,
+) -> crate::services::dead_letters::DeadFilter {
+    crate::services::dead_letters::DeadFilter {
+        queue: queue.filter(|q| !q.is_empty()),
+        error: error.filter(|e| !e.is_empty()),
+        older_than_ms: older_than_minutes.filter(|m| *m > 0).map(|m| m * 60_000),
+        newer_than_ms: None,
     }
 }

@@ -1,0 +1,150 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::table_head::TableHead;
+use crate::format::utc;
+use crate::session::error_text;
+use crate::types::{HistoryFilter, HistoryView};
+
+#[server(input = GetUrl)]
+pub async fn get_history(filter: HistoryFilter) -> Result<HistoryView, ServerFnError> {
+    crate::backend::backend()?.history(filter).await.map_err(ServerFnError::new)
+}
+
+/// Search finished jobs in the SQL history: id, queue, name, owner, status, days, text.
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = move || {
+        let q = query.read();
+        let get = |key: &str| q.get(key).unwrap_or_default();
+        HistoryFilter {
+            id: get("id"),
+            queue: get("queue"),
+            name: get("name"),
+            owner: get("owner"),
+            status: get("status"),
+            from: get("from"),
+            to: get("to"),
+            q: get("q"),
+            cursor: get("cursor"),
+        }
+    };
+    let page = Resource::new(filter, get_history);
+    let field = move |key: &'static str, label: &'static str, kind: &'static str| {
+        let id = format!("history-{key}");
+        view! {
+            <label for=id.clone()>{label}</label>
+            <input id=id name=key type=kind value=move || query.read().get(key).unwrap_or_default()/>
+        }
+    };
+    view! {
+        <section class="page">
+            <h1>"History"</h1>
+            <form method="get" class="filters" role="search" aria-label="Search history">
+                {field("id", "Job id", "text")}
+                {field("queue", "Queue", "text")}
+                {field("name", "Name", "text")}
+                {field("owner", "Owner", "text")}
+                <label for="history-status">"Status"</label>
+                <select id="history-status" name="status">
+                    {["", "completed", "dead", "cancelled"]
+                        .map(|s| {
+                            view! {
+                                <option value=s selected=move || query.read().get("status").as_deref() == Some(s)>
+                                    {if s.is_empty() { "any" } else { s }}
+                                </option>
+                            }
+                        })
+                        .into_iter()
+                        .collect_view()}
+                </select>
+                {field("from", "From", "date")}
+                {field("to", "To", "date")}
+                {field("q", "Text", "search")}
+                <button type="submit">"Search"</button>
+            </form>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    page.get()
+                        .map(|result| match result {
+                            Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+                            Ok(page) if page.rows.is_empty() => {
+                                view! { <p class="empty">"No finished jobs match."</p> }.into_any()
+                            }
+                            Ok(page) => view! { <HistoryTable page filter=filter()/> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
+    let next = page.next.map(|cursor| {
+        let next = HistoryFilter { cursor, ..filter };
+        let query = query_string(&next);
+        view! {
+            <p>
+                <a href=format!("/history?{query}")>"Next page"</a>
+            </p>
+        }
+    });
+    view! {
+        <table class="jobs history">
+            <TableHead
+                caption="Finished jobs"
+                columns=&["Queue", "Job", "Name", "Owner", "Status", "Attempts", "Finished", "Took", "Error"]
+            />
+            <tbody>
+                {page
+                    .rows
+                    .into_iter()
+                    .map(|row| {
+                        view! {
+                            <tr data-job=row.job_id.clone()>
+                                <td>{row.queue.clone()}</td>
+                                <td class="mono">
+                                    <a href=format!("/queues/{}/jobs/{}", row.queue, row.job_id)>{row.job_id.clone()}</a>
+                                </td>
+                                <td>{row.name}</td>
+                                <td>{row.owner.unwrap_or_default()}</td>
+                                <td>
+                                    <span class=format!("badge badge-state badge-{}", row.status)>{row.status.clone()}</span>
+                                </td>
+                                <td>{row.attempts}</td>
+                                <td>{utc(row.finished_at)}</td>
+                                <td>{row.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
+                                <td class="error-cell">{row.error.unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+        {next}
+    }
+}
+
+/// The filter as a query string (non-empty fields only).
+fn query_string(filter: &HistoryFilter) -> String {
+    let fields = [
+        ("id", &filter.id),
+        ("queue", &filter.queue),
+        ("name", &filter.name),
+        ("owner", &filter.owner),
+        ("status", &filter.status),
+        ("from", &filter.from),
+        ("to", &filter.to),
+        ("q", &filter.q),
+        ("cursor", &filter.cursor),
+    ];
+    fields
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", crate::format::query_value(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}

@@ -1,0 +1,131 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::components::table_head::TableHead;
+use crate::format::utc;
+use crate::session::{error_text, get_viewer};
+use crate::types::{ROLES, UserRow};
+
+#[server(input = GetUrl)]
+pub async fn get_users() -> Result<Vec<UserRow>, ServerFnError> {
+    crate::backend::backend()?.users().await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn add_user(username: String, password: String, role: String, csrf: String) -> Result<(), ServerFnError> {
+    crate::backend::backend()?.add_user(username, password, role, csrf).await.map_err(ServerFnError::new)
+}
+
+/// `role` set changes the role; `disabled` set ("true"/"false") disables or enables.
+#[server]
+pub async fn change_user(
+    username: String,
+    role: Option<String>,
+    disabled: Option<bool>,
+    csrf: String,
+) -> Result<(), ServerFnError> {
+    crate::backend::backend()?.change_user(username, role, disabled, csrf).await.map_err(ServerFnError::new)
+}
+
+fn role_options(selected: &str) -> impl IntoView + use<> {
+    let selected = selected.to_string();
+    ROLES.map(|role| view! { <option value=role selected=role == selected>{role}</option> }).into_iter().collect_view()
+}
+
+/// User accounts (admins only): add, disable or enable, change role.
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let add = ServerAction::<AddUser>::new();
+    let change = ServerAction::<ChangeUser>::new();
+    let users = Resource::new(move || (add.version().get(), change.version().get()), |_| get_users());
+    let viewer = Resource::new(|| (), |_| get_viewer());
+    let failure = move || {
+        add.value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| change.value().get().and_then(|r| r.err()))
+            .map(|e| view! { <p class="error" role="alert">{error_text(&e)}</p> })
+    };
+    view! {
+        <section class="page">
+            <h1>"Users"</h1>
+            {failure}
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
+                    users
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+                            Ok(users) => view! { <UserTable users csrf add change/> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn UserTable(
+    users: Vec<UserRow>,
+    csrf: String,
+    add: ServerAction<AddUser>,
+    change: ServerAction<ChangeUser>,
+) -> impl IntoView {
+    let rows = users.into_iter().map(|user| view! { <UserRowView user csrf=csrf.clone() change/> }).collect_view();
+    view! {
+        <table class="jobs users">
+            <TableHead caption="Users" columns=&["User", "Role", "Status", "Created", ""]/>
+            <tbody>{rows}</tbody>
+        </table>
+        <h2>"Add a user"</h2>
+        <ActionForm action=add attr:class="form narrow">
+            <input type="hidden" name="csrf" value=csrf/>
+            <label for="new-username">"Username"</label>
+            <input id="new-username" name="username" required autocomplete="off"/>
+            <label for="new-password">"Password"</label>
+            <input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"/>
+            <label for="new-role">"Role"</label>
+            <select id="new-role" name="role">
+                {role_options("viewer")}
+            </select>
+            <button type="submit">"Add user"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) -> impl IntoView {
+    let status = if user.disabled { "disabled" } else { "active" };
+    let (flip, flip_label) = if user.disabled { ("false", "Enable") } else { ("true", "Disable") };
+    let name = user.username;
+    let (role_user, role_csrf, role_label) = (name.clone(), csrf.clone(), format!("Role of {name}"));
+    let (flip_user, flip_aria) = (name.clone(), format!("{flip_label} {name}"));
+    let options = role_options(&user.role);
+    let row_key = name.clone();
+    view! {
+        <tr data-user=row_key>
+            <td>{name}</td>
+            <td>
+                <ActionForm action=change attr:class="inline">
+                    <input type="hidden" name="username" value=role_user/>
+                    <input type="hidden" name="csrf" value=role_csrf/>
+                    <select name="role" aria-label=role_label>
+                        {options}
+                    </select>
+                    <button type="submit">"Change role"</button>
+                </ActionForm>
+            </td>
+            <td>{status}</td>
+            <td>{utc(user.created_at)}</td>
+            <td>
+                <ActionForm action=change attr:class="inline">
+                    <input type="hidden" name="username" value=flip_user/>
+                    <input type="hidden" name="disabled" value=flip/>
+                    <input type="hidden" name="csrf" value=csrf/>
+                    <button type="submit" aria-label=flip_aria>{flip_label}</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,51 @@
+//! The schedules page: every schedule with its recent fires; pause, resume, run now.
+
+use app::types::{FireView, ScheduleRow};
+
+use super::{ServerBackend, client_addr, message};
+
+/// Fires shown per schedule.
+const RECENT_FIRES: usize = 5;
+
+pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, String> {
+    let principal = backend.principal().await.map_err(message)?;
+    let infos = crate::services::schedules::list(&backend.state, &principal).await.map_err(message)?;
+    let mut rows = Vec::with_capacity(infos.len());
+    for info in infos {
+        let detail =
+            crate::services::schedules::get(&backend.state, &principal, &info.spec.name).await.map_err(message)?;
+        rows.push(ScheduleRow {
+            recent: detail
+                .recent_fires
+                .into_iter()
+                .take(RECENT_FIRES)
+                .map(|f| FireView { fired_at: f.fired_at, jobs: f.job_ids.len(), manual: f.manual, by: f.by })
+                .collect(),
+            name: info.spec.name,
+            cron: info.spec.cron,
+            timezone: info.spec.timezone,
+            queue: info.spec.queue,
+            job_name: info.spec.job.name,
+            paused: info.paused,
+            enabled: info.spec.enabled,
+            last_tick: info.last_tick,
+            next_tick: info.next_tick,
+            runs: info.runs,
+        });
+    }
+    Ok(rows)
+}
+
+pub(super) async fn act(backend: &ServerBackend, name: String, action: String, csrf: String) -> Result<(), String> {
+    let principal = backend.acting_principal(&csrf).await.map_err(message)?;
+    let action = match action.as_str() {
+        "pause" => "pause",
+        "resume" => "resume",
+        "run" => "run",
+        other => return Err(format!("unknown action {other:?}")),
+    };
+    crate::services::schedules::act(&backend.state, &principal, Some(client_addr().await?), &name, action)
+        .await
+        .map(|_| ())
+        .map_err(message)
+}
