@@ -39,7 +39,7 @@ if #done > 0 then
   archive_finished(finished)
   -- Under a global concurrency cap, a finished job frees a slot another worker may be
   -- waiting for.
-  if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then
+  if meta().concurrency and redis.call('ZCARD', k.wait) > 0 then
     wake_workers()
   end
 end

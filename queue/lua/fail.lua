@@ -66,7 +66,7 @@ end
 emit_all(retrying)
 emit_all(dead)
 archive_finished(died)
-if redis.call('HEXISTS', k.meta, 'concurrency') == 1 and redis.call('ZCARD', k.wait) > 0 then
+if meta().concurrency and redis.call('ZCARD', k.wait) > 0 then
   wake_workers()
 end
 flush_stats()

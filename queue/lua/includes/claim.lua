@@ -1,35 +1,34 @@
 -- Claiming jobs: shared by claim.lua and complete.lua (which claims the next jobs in the
 -- same round trip).
 
--- Moves jobs whose time has come from delayed and retry to wait.
+-- Moves jobs whose time has come from delayed and retry to wait (at most `limit` per
+-- set), and returns the earliest time a job still in either becomes due, or -1. In the
+-- usual case (nothing due) that is one read per set.
 local function promote_due(limit)
   local waiting = events('waiting')
-  for _, set in ipairs({ k.delayed, k.retry }) do
-    local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, limit)
-    for _, id in ipairs(due) do
-      redis.call('ZREM', set, id)
-      local jk = job_key(id)
-      local score = redis.call('HGET', jk, 'score')
-      if score then
-        redis.call('ZADD', k.wait, score, id)
-        redis.call('HSET', jk, 'state', 'waiting')
-        add_event(waiting, id)
-      end
-    end
-  end
-  emit_all(waiting)
-end
-
--- The earliest time a delayed or retrying job becomes due, or -1.
-local function next_due()
   local best = -1
   for _, set in ipairs({ k.delayed, k.retry }) do
     local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) <= now then
+      local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, limit)
+      redis.call('ZREM', set, unpack(due))
+      for _, id in ipairs(due) do
+        local jk = job_key(id)
+        local score = redis.call('HGET', jk, 'score')
+        if score then
+          redis.call('ZADD', k.wait, score, id)
+          redis.call('HSET', jk, 'state', 'waiting')
+          add_event(waiting, id)
+        end
+      end
+      first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    end
     if first[2] then
       local at = tonumber(first[2])
       if best < 0 or at < best then best = at end
     end
   end
+  emit_all(waiting)
   return best
 end
 
@@ -38,14 +37,13 @@ end
 -- worker process obeys the same ones: `concurrency` caps active jobs across all workers,
 -- `rate_max` starts per `rate_window` ms.
 local function room_under_limits(count)
-  local meta = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window')
-  if meta[1] then return 0, -1 end
-  local cap = tonumber(meta[2])
-  if cap then
-    local room = cap - redis.call('ZCARD', k.active)
+  local m = meta()
+  if m.paused then return 0, -1 end
+  if m.concurrency then
+    local room = m.concurrency - redis.call('ZCARD', k.active)
     if room < count then count = math.max(room, 0) end
   end
-  local rate_max, window = tonumber(meta[3]), tonumber(meta[4])
+  local rate_max, window = m.rate_max, m.rate_window
   if rate_max and window and count > 0 then
     redis.call('ZREMRANGEBYSCORE', k.limiter, '-inf', now - window)
     local room = rate_max - redis.call('ZCARD', k.limiter)
@@ -63,17 +61,16 @@ end
 -- when the worker should look again without being woken (a delayed job or the rate
 -- limit), or -1.
 local function claim_jobs(count, lease_ms, token)
-  promote_due(1000)
+  local due = promote_due(1000)
   local out = { 0 }
   local limited_until = -1
   if count > 0 then
     count, limited_until = room_under_limits(count)
   end
   if count > 0 then
-    local ids = redis.call('ZRANGE', k.wait, 0, count - 1)
-    if #ids > 0 then
-      redis.call('ZREM', k.wait, unpack(ids))
-    end
+    local popped = redis.call('ZPOPMIN', k.wait, count)
+    local ids = {}
+    for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
     local leases = {}
     local deadline = tostring(now + lease_ms)
     local started = events('active')
@@ -83,7 +80,8 @@ local function claim_jobs(count, lease_ms, token)
       -- the client is most of a claim's cost.
       local f = redis.call('HMGET', jk, 'spec', 'opts', 'attempts', 'stalls', 'run_at', 'error', 'progress', 'cancel')
       if f[1] then
-        local attempt = (tonumber(f[3]) or 0) + 1
+        -- As text once: redis.call and concatenation would each format the number.
+        local attempt = tostring((tonumber(f[3]) or 0) + 1)
         local lease = token .. ':' .. attempt
         if f[8] and f[8] ~= '' then
           redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now_text, 'lease', lease, 'worker', token, 'cancel', '')
@@ -107,21 +105,21 @@ local function claim_jobs(count, lease_ms, token)
     emit_all(started)
     if #leases > 0 then
       redis.call('ZADD', k.active, unpack(leases))
-      if redis.call('HEXISTS', k.meta, 'rate_window') == 1 then
+      if meta().rate_window then
         local starts = {}
         for i = 2, #leases, 2 do
           starts[#starts + 1] = now
           starts[#starts + 1] = leases[i] .. ':' .. now
         end
         redis.call('ZADD', k.limiter, unpack(starts))
-        redis.call('PEXPIRE', k.limiter, redis.call('HGET', k.meta, 'rate_window'))
+        redis.call('PEXPIRE', k.limiter, meta().rate_window)
       end
     end
-    if #ids > 0 and redis.call('ZCARD', k.wait) > 0 then
+    -- A full batch may have left more: wake another worker for them.
+    if #ids == count and redis.call('ZCARD', k.wait) > 0 then
       wake_workers()
     end
   end
-  local due = next_due()
   if limited_until >= 0 and (due < 0 or limited_until < due) then due = limited_until end
   out[1] = due
   return out

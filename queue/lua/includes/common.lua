@@ -54,7 +54,7 @@ local function job_opts(jk)
 end
 
 local function emit(kind, id, ...)
-  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now, ...)
+  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now_text, ...)
 end
 
 -- Events of one kind for many jobs are written as one stream entry whose `jobs` field is
@@ -80,7 +80,7 @@ local function emit_all(batch)
       for j = 2, #item, 2 do fields[item[j]] = tostring(item[j + 1]) end
       list[i] = fields
     end
-    redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', batch.kind, 'at', now, 'jobs', cjson.encode(list))
+    redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', batch.kind, 'at', now_text, 'jobs', cjson.encode(list))
   end
   batch.items = {}
 end
@@ -122,13 +122,21 @@ local function remember_dedup(dedup, id)
   redis.call('HSET', k.dedup, dedup, id, '#' .. id, dedup)
 end
 
--- Whether a history store copies this queue's finished jobs (read once per script).
-local archiving = nil
-local function is_archiving()
-  if archiving == nil then
-    archiving = redis.call('HEXISTS', k.meta, 'archive') == 1
+-- The queue's settings (paused flag, limits, archiving), read once per script: one
+-- HMGET instead of a read per question.
+local meta_cache = nil
+local function meta()
+  if meta_cache == nil then
+    local m = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window', 'archive')
+    meta_cache = { paused = m[1], concurrency = tonumber(m[2]), rate_max = tonumber(m[3]),
+      rate_window = tonumber(m[4]), archive = m[5] }
   end
-  return archiving
+  return meta_cache
+end
+
+-- Whether a history store copies this queue's finished jobs.
+local function is_archiving()
+  return meta().archive ~= false and meta().archive ~= nil
 end
 
 -- Queues finished jobs for the history store: `finished` is { at, id, at, id, ... }.
