@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -43,20 +43,22 @@ pub fn App() -> impl IntoView {
         <Title text="Hoist"/>
         <Router>
             <Layout>
+                // Every page renders whole on the server before it is sent (Async), so it
+                // reads without JavaScript; hydration then makes it live.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=OverviewPage/>
-                    <Route path=StaticSegment("login") view=LoginPage/>
-                    <Route path=StaticSegment("status") view=HomePage/>
-                    <Route path=StaticSegment("me") view=MyJobsPage/>
-                    <Route path=StaticSegment("dead") view=DeadLettersPage/>
-                    <Route path=StaticSegment("schedules") view=SchedulesPage/>
-                    <Route path=StaticSegment("history") view=HistoryPage/>
-                    <Route path=StaticSegment("audit") view=AuditPage/>
-                    <Route path=StaticSegment("users") view=UsersPage/>
-                    <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView/>
+                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("status") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("me") view=MyJobsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("dead") view=DeadLettersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("schedules") view=SchedulesPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("history") view=HistoryPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("queues"), ParamSegment("name"), StaticSegment("jobs"), ParamSegment("id"))
-                        view=JobPage
+                        view=JobPage ssr=SsrMode::Async
                     />
                 </Routes>
             </Layout>

@@ -108,8 +108,8 @@ export async function startStack(options = {}) {
     baseUrl,
     browser,
     serverLog,
-    async newPage() {
-      const context = await browser.newContext();
+    async newPage(contextOptions = {}) {
+      const context = await browser.newContext(contextOptions);
       const page = await context.newPage();
       const consoleErrors = [];
       page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));

@@ -16,16 +16,23 @@ pub async fn get_dead_letters(
     crate::backend::backend()?.dead_letters(queue, error, older_than_minutes).await.map_err(ServerFnError::new)
 }
 
-/// Without `selected`, acts on everything the filter matches.
+/// `scope` is `selected` (the `selected` jobs, at least one) or `matching` (everything
+/// the filter matches): a selection form with nothing ticked must never mean "all".
 #[server]
 pub async fn dead_action(
     action: String,
+    scope: String,
     selected: Option<Vec<String>>,
     queue: Option<String>,
     error: Option<String>,
     older_than_minutes: Option<u64>,
     csrf: String,
 ) -> Result<u64, ServerFnError> {
+    let selected = match scope.as_str() {
+        "selected" => Some(selected.unwrap_or_default()),
+        "matching" => None,
+        other => return Err(ServerFnError::new(format!("scope: unknown scope {other:?}"))),
+    };
     crate::backend::backend()?
         .dead_action(action, selected, (queue, error, older_than_minutes), csrf)
         .await
@@ -130,6 +137,7 @@ fn DeadTable(
                         <p>{warning}</p>
                         <ActionForm action=action attr:class="inline">
                             <input type="hidden" name="action" value=name/>
+                            <input type="hidden" name="scope" value="matching"/>
                             {fields}
                             <input type="hidden" name="csrf" value=csrf/>
                             <button type="submit" class:danger=name == "purge">
@@ -148,6 +156,7 @@ fn DeadTable(
                     <option value="requeue">"Requeue"</option>
                     <option value="purge">"Purge"</option>
                 </select>
+                <input type="hidden" name="scope" value="selected"/>
                 <input type="hidden" name="csrf" value=selection_csrf/>
                 <button type="submit">"Apply"</button>
             </ActionForm>
@@ -199,6 +208,7 @@ fn DeadTable(
                                             view! {
                                                 <ActionForm action=action attr:class="inline">
                                                     <input type="hidden" name="action" value="requeue"/>
+                                                    <input type="hidden" name="scope" value="selected"/>
                                                     <input
                                                         type="hidden"
                                                         name="selected[0]"

@@ -1,0 +1,259 @@
+// The operator's pages: pausing a queue really stops work, queue search and drain behind a
+// confirmation, selecting dead jobs, schedules, history, the audit log and users, and the
+// navigation each role gets. Each page is saved as a screenshot in end2end/artifacts/.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ADMIN_PASSWORD, apiSession, signIn, startStack, waitForHydration } from "../support/harness.mjs";
+
+let stack;
+let api;
+before(async () => {
+  stack = await startStack();
+  api = await apiSession(stack.baseUrl, "admin", ADMIN_PASSWORD);
+});
+after(async () => {
+  await stack?.stop();
+});
+
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+async function eventually(check, what, timeoutMs = 15000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function adminPage(path) {
+  const page = await stack.newPage();
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
+  await page.goto(`${stack.baseUrl}${path}`);
+  await waitForHydration(page);
+  return page;
+}
+
+test("pausing a queue from its page stops processing; resuming restarts it", async () => {
+  const page = await adminPage("/queues/demo");
+  await page.getByRole("button", { name: "Pause" }).click();
+  await page.locator("h1 .badge-paused").waitFor();
+
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await api("POST", "/api/v1/queues/demo/jobs", { name: "demo-sync", payload: { duration_ms: 20 } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    ids.push(r.body.id);
+  }
+  // The server's demo worker is running; paused, it must not start any of them.
+  await sleep(2000);
+  for (const id of ids) {
+    assert.equal((await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state, "waiting", `job ${id} waits`);
+  }
+
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.locator("h1 .badge-paused").waitFor({ state: "detached" });
+  await eventually(async () => {
+    const states = await Promise.all(ids.map(async (id) => (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state));
+    return states.every((s) => s === "completed");
+  }, "the jobs to complete after resume");
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("the queue page finds jobs by name or id and drains only after a confirmation", async () => {
+  const jobs = ["alpha", "alpha", "beta"].map((name, i) => ({ name, payload: { i } }));
+  const r = await api("POST", "/api/v1/queues/e2e-maint/jobs/bulk", { jobs });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const betaId = r.body.jobs[2].id;
+
+  const page = await adminPage("/queues/e2e-maint");
+  assert.equal(await page.locator("table.jobs tbody tr").count(), 3);
+  await page.getByLabel("Job id or name").fill("beta");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL(/q=beta/);
+  await page.waitForFunction(() => document.querySelectorAll("table.jobs tbody tr").length === 1);
+  assert.equal(await page.locator("table.jobs tbody tr").getAttribute("data-job"), betaId);
+
+  await page.goto(`${stack.baseUrl}/queues/e2e-maint?q=${betaId}`);
+  await waitForHydration(page);
+  assert.equal(await page.locator(`table.jobs tr[data-job="${betaId}"]`).count(), 1);
+  await page.goto(`${stack.baseUrl}/queues/e2e-maint`);
+  await waitForHydration(page);
+
+  // The drain button is inside a disclosure that says what it will do.
+  const drain = page.getByRole("button", { name: "Drain queue" });
+  assert.equal(await drain.isVisible(), false, "hidden until the operator opens the confirmation");
+  await page.getByText("Drain…").click();
+  assert.match(await page.locator("details.confirm[open] p").first().textContent(), /cannot be undone/);
+  await stack.screenshot(page, "queue-drain-confirm");
+  await drain.click();
+  await page.getByRole("status").filter({ hasText: "Done: 3 jobs." }).waitFor();
+  await page.getByText("No jobs in this state.").waitFor();
+  assert.equal((await api("GET", "/api/v1/queues/e2e-maint/health")).body.counts.waiting, 0);
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("selected dead jobs are purged, the rest stay", async () => {
+  // During a simulated outage the demo processor fails for good: the jobs die at once.
+  const payload = { duration_ms: 10, outage_until: Date.now() + 60 * 60 * 1000 };
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await api("POST", "/api/v1/queues/demo/jobs", { name: "demo-sync", payload });
+    ids.push(r.body.id);
+  }
+  await eventually(async () => {
+    const states = await Promise.all(ids.map(async (id) => (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state));
+    return states.every((s) => s === "dead");
+  }, "three dead jobs");
+
+  const page = await adminPage("/dead?queue=demo");
+  for (const id of ids) await page.locator(`tr[data-job="${id}"]`).waitFor();
+  await page.getByLabel(`Select ${ids[0]}`).check();
+  await page.getByLabel(`Select ${ids[1]}`).check();
+  await page.getByLabel("With selected").selectOption("purge");
+  await stack.screenshot(page, "dead-letters-selected");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("status").filter({ hasText: "2 jobs done." }).waitFor();
+  await page.locator(`tr[data-job="${ids[0]}"]`).waitFor({ state: "detached" });
+  assert.equal(await page.locator(`tr[data-job="${ids[1]}"]`).count(), 0);
+  assert.equal(await page.locator(`tr[data-job="${ids[2]}"]`).count(), 1);
+  assert.equal((await api("GET", `/api/v1/queues/demo/jobs/${ids[0]}`)).status, 404);
+  assert.equal((await api("GET", `/api/v1/queues/demo/jobs/${ids[2]}`)).body.state, "dead");
+
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+
+  // Applying with nothing selected is refused, and nothing else is touched.
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("alert").filter({ hasText: "select at least one job" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/queues/demo/jobs/${ids[2]}`)).body.state, "dead");
+});
+
+test("schedules show their next fire and run now by hand", async () => {
+  const page = await adminPage("/schedules");
+  const row = page.locator('tr[data-schedule="categorize-transactions"]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /UTC/);
+  await page.getByRole("button", { name: "Run now categorize-transactions" }).click();
+  await row.locator(".fires li", { hasText: "by hand" }).waitFor();
+  await page.getByRole("button", { name: "Pause categorize-transactions" }).click();
+  await row.locator(".badge-paused").waitFor();
+  await stack.screenshot(page, "schedules");
+  await page.getByRole("button", { name: "Resume categorize-transactions" }).click();
+  await row.locator(".badge-paused").waitFor({ state: "detached" });
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("history finds finished jobs by name, status and text", async () => {
+  const r = await api("POST", "/api/v1/queues/demo/jobs", {
+    name: "demo-sync",
+    payload: { duration_ms: 10, note: "needle-4711" },
+  });
+  const id = r.body.id;
+  await eventually(async () => (await api("GET", `/api/v1/history?id=${id}`)).body.records?.length === 1, "the history record");
+
+  const page = await adminPage("/history");
+  await page.getByLabel("Text").fill("needle-4711");
+  await page.getByLabel("Status").selectOption("completed");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL(/q=needle-4711/);
+  await page.locator(`tr[data-job="${id}"]`).waitFor();
+  assert.equal(await page.locator("table.history tbody tr").count(), 1);
+  await stack.screenshot(page, "history");
+
+  await page.goto(`${stack.baseUrl}/history?from=not-a-date`);
+  await waitForHydration(page);
+  await page.getByRole("alert").filter({ hasText: "from: expected a date" }).waitFor();
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("an admin adds, demotes and disables a user; the audit log records it", async () => {
+  const page = await adminPage("/users");
+  await page.getByLabel("Username").fill("olga");
+  await page.getByLabel("Password").fill("olga-password");
+  await page.getByLabel("Role", { exact: true }).selectOption("operator");
+  await page.getByRole("button", { name: "Add user" }).click();
+  const row = page.locator('tr[data-user="olga"]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /active/);
+
+  await page.getByLabel("Role of olga").selectOption("viewer");
+  await row.getByRole("button", { name: "Change role" }).click();
+  await eventually(async () => (await api("GET", "/api/v1/users")).body.find((u) => u.username === "olga")?.role === "viewer", "olga's new role");
+  await page.getByRole("button", { name: "Disable olga" }).click();
+  await page.getByRole("button", { name: "Enable olga" }).waitFor();
+  await stack.screenshot(page, "users");
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+
+  // Admins cannot lock themselves out (the refused call shows as a failed request).
+  await page.getByRole("button", { name: "Disable admin" }).click();
+  await page.getByRole("alert").filter({ hasText: "cannot disable or demote themselves" }).waitFor();
+
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.waitForURL(`${stack.baseUrl}/audit`);
+  await waitForHydration(page);
+  await page.locator("table.audit td", { hasText: "user.add" }).first().waitFor();
+  assert.ok((await page.locator("table.audit td", { hasText: "user.change" }).count()) >= 2);
+  await stack.screenshot(page, "audit");
+});
+
+test("each role sees only the pages it can use", async () => {
+  assert.equal((await api("POST", "/api/v1/users", { username: "vic", password: "vic-password", role: "viewer" })).status, 201);
+  assert.equal((await api("POST", "/api/v1/users", { username: "ulla", password: "ulla-password", role: "user" })).status, 201);
+  const links = async (user, password) => {
+    const page = await stack.newPage();
+    await signIn(stack, page, user, password);
+    await waitForHydration(page);
+    return page.locator('nav[aria-label="Main"] a').allTextContents();
+  };
+  assert.deepEqual(await links("admin", ADMIN_PASSWORD), [
+    "Overview", "Dead letters", "Schedules", "History", "My jobs", "Audit log", "Users", "Status",
+  ]);
+  assert.deepEqual(await links("vic", "vic-password"), ["Overview", "Dead letters", "Schedules", "History", "My jobs", "Status"]);
+  assert.deepEqual(await links("ulla", "ulla-password"), ["My jobs", "Status"]);
+
+  // And the pages refuse them even when typed in.
+  const page = await stack.newPage();
+  await signIn(stack, page, "vic", "vic-password");
+  await page.goto(`${stack.baseUrl}/users`);
+  await waitForHydration(page);
+  await page.getByRole("alert").filter({ hasText: "admin role" }).waitFor();
+});
+
+test("the overview draws processed and failed per minute", async () => {
+  const page = await adminPage("/");
+  const card = page.locator('article.card[data-queue="demo"]');
+  await card.waitFor();
+  const processed = Number(await card.locator('[data-total="processed"]').textContent());
+  const failed = Number(await card.locator('[data-total="failed"]').textContent());
+  // Earlier tests in this file completed at least 4 demo jobs and failed 3.
+  assert.ok(processed >= 4, `processed ${processed}`);
+  assert.ok(failed >= 3, `failed ${failed}`);
+  assert.ok((await card.locator(".minute-chart.processed rect").count()) >= 1);
+  assert.match(await card.locator(".minute-chart.processed svg").getAttribute("aria-label"), /Processed, last hour/);
+  await stack.screenshot(page, "overview-charts");
+});
+
+test("read-only pages are complete without JavaScript", async () => {
+  const login = await fetch(`${stack.baseUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
+  });
+  const [name, value] = login.headers.get("set-cookie").split(";")[0].split("=");
+  const page = await stack.newPage({ javaScriptEnabled: false });
+  await page.context().addCookies([{ name, value, url: stack.baseUrl }]);
+  for (const [path, text] of [
+    ["/", "workers online"],
+    ["/queues/demo?state=completed", "demo-sync"],
+    ["/schedules", "categorize-transactions"],
+    ["/history?status=completed", "demo-sync"],
+    ["/audit", "user.add"],
+  ]) {
+    await page.goto(`${stack.baseUrl}${path}`);
+    const body = await page.locator("main").textContent();
+    assert.ok(body.includes(text), `${path} shows ${text} without JavaScript`);
+    assert.ok(!body.includes("Loading…"), `${path} is not left loading`);
+  }
+});
