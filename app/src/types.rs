@@ -209,9 +209,10 @@ pub struct ScheduleRow {
     pub job_name: String,
     pub paused: bool,
     pub enabled: bool,
-    /// Epoch ms.
+    /// The last tick the scheduler passed (fired or skipped), epoch ms.
     pub last_tick: Option<i64>,
     pub next_tick: Option<i64>,
+    /// Fires on schedule (not by hand).
     pub runs: u64,
     /// Newest first.
     pub recent: Vec<FireView>,

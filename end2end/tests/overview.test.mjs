@@ -27,6 +27,7 @@ test("a wrong password is refused on the form", async () => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await assert.doesNotReject(page.getByRole("alert").waitFor());
   assert.match(await page.getByRole("alert").textContent(), /invalid username or password/);
+  await stack.screenshot(page, "login");
 });
 
 test("an admin signs in and sees each queue's counts", async () => {

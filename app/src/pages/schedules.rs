@@ -97,20 +97,17 @@ fn ScheduleTable(
                                 <td>{row.timezone.clone()}</td>
                                 <td>{format!("{} / {}", row.queue, row.job_name)}</td>
                                 <td>{row.next_tick.map(utc).unwrap_or_else(never)}</td>
-                                <td>{row.last_tick.map(utc).unwrap_or_else(never)}</td>
+                                <td>{row.recent.first().map(|f| utc(f.fired_at)).unwrap_or_else(never)}</td>
                                 <td>
-                                    <span class="muted">{format!("{} runs", row.runs)}</span>
+                                    <span class="muted">{format!("{} on schedule", row.runs)}</span>
                                     <ul class="fires">
                                         {row
                                             .recent
                                             .iter()
                                             .map(|f| {
                                                 let how = if f.manual { "by hand" } else { "on time" };
-                                                view! {
-                                                    <li>
-                                                        {format!("{} · {} jobs · {how}", utc(f.fired_at), f.jobs)}
-                                                    </li>
-                                                }
+                                                let jobs = if f.jobs == 1 { "1 job".to_string() } else { format!("{} jobs", f.jobs) };
+                                                view! { <li>{format!("{} · {jobs} · {how}", utc(f.fired_at))}</li> }
                                             })
                                             .collect_view()}
                                     </ul>
