@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust suites (engine, server, SQL on SQLite and PostgreSQL) and the
-# browser tests in headless Chromium. Installs what is missing first. Non-zero on failure.
+# Runs every test: the Rust suites (engine, server, SQL on SQLite and PostgreSQL), quick
+# chaos and scale-out runs, and the browser tests in headless Chromium. Installs what is missing first. Non-zero on failure.
 set -euo pipefail
 source "$(dirname "$0")/scripts/prereqs.sh"
 cd "$HOIST_ROOT"
@@ -15,6 +15,11 @@ cargo test --workspace --no-fail-fast
 
 say "engine suites again, on a 3-master Redis Cluster"
 HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --no-fail-fast
+
+say "chaos and scale-out, quick versions (hoist-stress; full runs: see README)"
+cargo build -p hoist-stress
+target/debug/hoist-stress chaos --quick
+target/debug/hoist-stress scale --quick
 
 say "building the dashboard for the browser tests"
 cargo leptos build

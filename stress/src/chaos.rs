@@ -42,7 +42,8 @@ pub struct ChaosArgs {
     /// SQL for the execution records (default: a SQLite file in a temp dir).
     #[arg(long, env = "CHAOS_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Small and quick (about a minute): 10,000 jobs, a 5 s cut, faults at 3, 6, 9 s.
+    /// Small and quick (under a minute): 10,000 jobs of 200 ms, a 5 s cut, faults at 3,
+    /// 6 and 9 s, a worker killed every second.
     #[arg(long)]
     pub quick: bool,
 }
@@ -51,7 +52,7 @@ impl ChaosArgs {
     fn effective(mut self) -> Self {
         if self.quick {
             self.jobs = 10_000;
-            self.work_ms = 30;
+            self.work_ms = 200;
             self.kill_every_ms = 1000;
             self.cut_seconds = 5;
             self.fault_at = vec![3, 6, 9];
@@ -72,6 +73,16 @@ impl Workers {
         Ok(Command::new(&self.exe).arg("probe-worker").args(&self.args).stdin(Stdio::null()).spawn()?)
     }
 
+    /// A worker that died by itself is a failure of the run, not a fault it injected.
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        for child in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!("worker {} exited by itself: {status}", child.id());
+            }
+        }
+        Ok(())
+    }
+
     fn kill_random(&mut self) -> anyhow::Result<()> {
         let i = rand::rng().random_range(0..self.children.len());
         let child = &mut self.children[i];
@@ -89,6 +100,20 @@ impl Drop for Workers {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// "n of m done" for the log, or why not (Redis may be down right then).
+async fn progress(queue: &Queue, total: usize) -> String {
+    // The first command on a connection Redis dropped fails and reconnects; ask twice.
+    let mut counts = tokio::time::timeout(Duration::from_secs(1), queue.counts()).await;
+    if matches!(counts, Ok(Err(_))) {
+        counts = tokio::time::timeout(Duration::from_secs(1), queue.counts()).await;
+    }
+    match counts {
+        Ok(Ok(c)) => format!("{} of {total} jobs done, {} running", c.completed + c.dead, c.active),
+        Ok(Err(e)) => format!("counts unavailable: {e}"),
+        Err(_) => "counts unavailable: timed out".into(),
     }
 }
 
@@ -112,11 +137,8 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     }
     sqlx::query(CREATE_TABLE).execute(&db).await?;
     sqlx::query("DELETE FROM executions").execute(&db).await?;
-    let worker_db_url = if database_url.starts_with("sqlite") {
-        format!("{database_url}&busy_timeout=10000")
-    } else {
-        database_url.clone()
-    };
+    // (sqlx waits up to 5 s on a locked SQLite database by default.)
+    let worker_db_url = database_url.clone();
 
     let redis = RedisConnection::connect(&redis_server.url()).await?;
     let queue = Queue::with_config(&redis, "chaos", keep_everything())?;
@@ -167,18 +189,21 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let mut worker_kills = 0;
     while !resumed {
         let now = Instant::now();
+        workers.check_alive()?;
         if now >= next_worker_kill {
             workers.kill_random()?;
             worker_kills += 1;
             next_worker_kill += Duration::from_millis(args.kill_every_ms);
         }
         if !restarted && now >= restart_at {
+            log.push(format!("before the restart: {}", progress(&queue, ids.len()).await));
             redis_server.stop();
             redis_server.restart();
             restarted = true;
             log.push(format!("{:.1} s: Redis restarted gracefully", t0.elapsed().as_secs_f64()));
         }
         if !redis_killed && now >= kill_redis_at {
+            log.push(format!("before the kill: {}", progress(&queue, ids.len()).await));
             redis_server.command(&["CONFIG", "SET", "appendfsync", "always"])?;
             redis_server.kill();
             redis_server.restart();
@@ -190,6 +215,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             ));
         }
         if !cut && now >= cut_at {
+            log.push(format!("before the cut: {}", progress(&queue, ids.len()).await));
             signal(redis_pid(&redis_server)?, "STOP")?;
             cut = true;
             log.push(format!("{:.1} s: Redis cut off for {} s", t0.elapsed().as_secs_f64(), args.cut_seconds));
@@ -273,12 +299,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 fn redis_pid(server: &RedisServer) -> anyhow::Result<u32> {
-    let info = server.command(&["INFO", "server"])?;
-    let pid = info
-        .lines()
-        .find_map(|l| l.strip_prefix("process_id:"))
-        .ok_or_else(|| anyhow::anyhow!("no process_id in INFO"))?;
-    Ok(pid.trim().parse()?)
+    server.pid().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -59,6 +59,11 @@ impl RedisServer {
         self.dir.path()
     }
 
+    /// The server's process id while it runs (to stop or continue it with a signal).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn is_running(&mut self) -> bool {
         match &mut self.child {
             Some(child) => matches!(child.try_wait(), Ok(None)),
