@@ -169,6 +169,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             // its lease (only a killed worker should).
             "--lease-seconds".into(),
             (args.cut_seconds * 2 + 5).to_string(),
+            "--keep-all".into(),
         ],
         children: vec![],
         killed: HashSet::new(),

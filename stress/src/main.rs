@@ -6,10 +6,13 @@
 //!   always`) and cut off; reports lost jobs, duplicate executions and drain time.
 //! - `scale`: 1, 2 and 3 worker processes on one queue; a 3-master Redis Cluster with a
 //!   queue on each master; three schedulers on the cluster firing each tick once.
+//! - `soak`: a million jobs through a queue with retention on; Redis memory, worker RSS
+//!   and jobs/s by tenth of the run.
 
 mod chaos;
 mod probe_worker;
 mod scale;
+mod soak;
 
 use clap::{Parser, Subcommand};
 
@@ -27,7 +30,9 @@ enum Command {
     /// Throughput of 1, 2 and 3 worker processes; the engine on a 3-master cluster; three
     /// schedulers on the cluster.
     Scale(scale::ScaleArgs),
-    /// One worker process of `chaos` or `scale` (started by them).
+    /// A long stream of jobs with retention on: memory and throughput over time.
+    Soak(soak::SoakArgs),
+    /// One worker process of `chaos`, `scale` or `soak` (started by them).
     ProbeWorker(probe_worker::ProbeArgs),
 }
 
@@ -40,6 +45,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Chaos(args) => runtime.block_on(chaos::run(args)),
         Command::Scale(args) => runtime.block_on(scale::run(args)),
+        Command::Soak(args) => runtime.block_on(soak::run(args)),
         Command::ProbeWorker(args) => runtime.block_on(probe_worker::run(args)),
     }
 }

@@ -25,6 +25,10 @@ pub struct ProbeArgs {
     /// Lease of each job: longer than the Redis cut, so only killed workers lose jobs.
     #[arg(long, default_value_t = 45)]
     pub lease_seconds: u64,
+    /// Keep every finished job in Redis (chaos reads each one afterwards) instead of the
+    /// default retention.
+    #[arg(long)]
+    pub keep_all: bool,
 }
 
 /// Every job is kept in Redis: the check afterwards reads each one's state.
@@ -46,7 +50,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let redis = RedisConnection::connect(&args.redis_url).await?;
-    let queue = Queue::with_config(&redis, &args.queue, keep_everything())?;
+    let config = if args.keep_all { keep_everything() } else { QueueConfig::default() };
+    let queue = Queue::with_config(&redis, &args.queue, config)?;
     let pid = std::process::id() as i64;
     let work = Duration::from_millis(args.work_ms);
     let handler = handler_fn(move |ctx| {

@@ -1,0 +1,129 @@
+//! Soak: a long stream of jobs through one queue with retention on. A producer keeps the
+//! queue fed in batches while one worker process works it; every tenth of the run it
+//! reports jobs/s over that tenth, Redis memory and the worker's RSS. Flat memory and flat
+//! throughput are the claim.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hoist_queue::{NewJob, Queue, RedisConnection};
+use hoist_testkit::RedisServer;
+use serde_json::json;
+
+#[derive(Args, Clone)]
+pub struct SoakArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub jobs: u64,
+    /// Most jobs waiting at once (the producer tops up to this).
+    #[arg(long, default_value_t = 20_000)]
+    pub backlog: u64,
+    /// Small and quick: 100,000 jobs.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Resident memory of a process in bytes (Linux).
+fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))?;
+    Ok(kb.parse::<u64>()? * 1024)
+}
+
+async fn redis_memory(redis: &RedisConnection) -> anyhow::Result<u64> {
+    let info: String = redis.query(&redis::cmd("INFO").arg("memory")).await?;
+    let used = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .ok_or_else(|| anyhow::anyhow!("no used_memory in INFO"))?;
+    Ok(used.trim().parse()?)
+}
+
+struct Sample {
+    done: u64,
+    per_s: f64,
+    redis_bytes: u64,
+    worker_rss: u64,
+}
+
+pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
+    let mut args = args;
+    if args.quick {
+        args.jobs = 100_000;
+    }
+    let server = RedisServer::start();
+    let redis = RedisConnection::connect(&server.url()).await?;
+    // The defaults: the last 1,000 completed and 24 h of them kept, the rest deleted.
+    let queue = Queue::new(&redis, "soak")?;
+    let exe = std::env::current_exe()?;
+    let mut worker: Child = Command::new(&exe)
+        .args(["probe-worker", "--redis-url", &server.url(), "--queue", "soak", "--work-ms", "0"])
+        .stdin(Stdio::null())
+        .spawn()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let payload = json!({ "data": "x".repeat(89) });
+    let mut enqueued = 0u64;
+    let started = Instant::now();
+    let mut samples: Vec<Sample> = vec![];
+    let step = args.jobs / 10;
+    let (mut last_done, mut last_at) = (0u64, Instant::now());
+    let start_rss = rss_bytes(worker.id())?;
+    let start_redis = redis_memory(&redis).await?;
+    println!("start: Redis {:.1} MiB, worker RSS {:.1} MiB", mib(start_redis), mib(start_rss));
+    loop {
+        let counts = queue.counts().await?;
+        let done = enqueued.saturating_sub(counts.waiting + counts.active);
+        if enqueued < args.jobs && counts.waiting < args.backlog {
+            let n = (args.backlog - counts.waiting).min(args.jobs - enqueued).min(1000);
+            queue.enqueue_bulk((0..n).map(|_| NewJob::new("w1", payload.clone())).collect()).await?;
+            enqueued += n;
+            continue;
+        }
+        if done >= last_done + step || done >= args.jobs {
+            let per_s = (done - last_done) as f64 / last_at.elapsed().as_secs_f64();
+            let sample =
+                Sample { done, per_s, redis_bytes: redis_memory(&redis).await?, worker_rss: rss_bytes(worker.id())? };
+            println!(
+                "{:>9} done: {:>7.0} jobs/s, Redis {:.1} MiB, worker RSS {:.1} MiB",
+                sample.done,
+                sample.per_s,
+                mib(sample.redis_bytes),
+                mib(sample.worker_rss)
+            );
+            samples.push(sample);
+            (last_done, last_at) = (done, Instant::now());
+            if done >= args.jobs {
+                break;
+            }
+        }
+        if let Some(status) = worker.try_wait()? {
+            anyhow::bail!("the worker exited: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let elapsed = started.elapsed().as_secs_f64();
+    let mid = &samples[samples.len() / 2];
+    let end = samples.last().expect("at least one sample");
+    let rates: Vec<f64> = samples.iter().map(|s| s.per_s).collect();
+    let figures = json!({
+        "jobs": args.jobs,
+        "seconds": elapsed.round(),
+        "per_s": (args.jobs as f64 / elapsed).round(),
+        "per_s_by_tenth": rates.iter().map(|r| r.round()).collect::<Vec<_>>(),
+        "redis_mib": [mib(start_redis), mib(mid.redis_bytes), mib(end.redis_bytes)],
+        "worker_rss_mib": [mib(start_rss), mib(mid.worker_rss), mib(end.worker_rss)],
+    });
+    println!("{figures}");
+    Ok(())
+}
+
+fn mib(bytes: u64) -> f64 {
+    (bytes as f64 / 1048576.0 * 10.0).round() / 10.0
+}
