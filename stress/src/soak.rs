@@ -35,7 +35,7 @@ fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
 }
 
 async fn redis_memory(redis: &RedisConnection) -> anyhow::Result<u64> {
-    let info: String = redis.query(&redis::cmd("INFO").arg("memory")).await?;
+    let info: String = redis.query(redis::cmd("INFO").arg("memory")).await?;
     let used = info
         .lines()
         .find_map(|l| l.strip_prefix("used_memory:"))
