@@ -1,7 +1,9 @@
 -- extend_leases: renew the leases of all of one worker's active jobs in one call.
 -- ARGV[4] lease ms, then pairs: id, lease token.
--- Returns { lease tokens that are lost, ids asked to cancel }: the worker stops the former
--- (someone else owns them now) and signals the latter's cancellation token.
+-- Returns { lost: id, lease token, id, lease token..., ids asked to cancel }: the worker
+-- stops the former (someone else owns them now, or they just finished) and signals the
+-- latter's cancellation token. A lease token alone is not unique (it is the worker's
+-- token and the attempt), so lost leases are named with their job.
 local lease_ms = tonumber(ARGV[4])
 local lost, cancel = {}, {}
 for i = 5, #ARGV, 2 do
@@ -14,6 +16,7 @@ for i = 5, #ARGV, 2 do
       cancel[#cancel + 1] = id
     end
   else
+    lost[#lost + 1] = id
     lost[#lost + 1] = lease
   end
 end

@@ -633,8 +633,12 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
         let lost = parts.next().map(strings).transpose().ok().flatten().unwrap_or_default();
         let cancel = parts.next().map(strings).transpose().ok().flatten().unwrap_or_default();
         let map = running.lock().expect("running map");
-        for lease in lost {
-            if let Some(entry) = map.iter().find(|((_, l), _)| *l == lease).map(|(_, e)| e) {
+        // Only that job under that lease: a job that finished since the snapshot is no
+        // longer in the map, and another job with the same attempt number is not it.
+        for pair in lost.chunks(2) {
+            if let [id, lease] = pair
+                && let Some(entry) = map.get(&(id.clone(), lease.clone()))
+            {
                 tracing::warn!(queue = queue.name(), job = %entry.id, "lease lost; stopping the handler");
                 stop_running(entry, StopReason::LeaseLost);
             }

@@ -446,3 +446,44 @@ async fn finished_jobs_wait_in_the_archive_until_copied_and_retention_spares_the
     worker.stop().await;
     queue.set_archiving(false).await.unwrap();
 }
+
+/// Two jobs of one worker in their first attempt share the lease token `worker:1`; when
+/// one of them loses its lease, that job's handler is stopped and the other runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_stops_only_its_own_job() {
+    let s = setup().await;
+    let stopped = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = stopped.clone();
+    let options = WorkerOptions { lease: Duration::from_millis(600), ..fast_options() };
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(move |ctx| {
+            let stopped = stopped.clone();
+            async move {
+                tokio::select! {
+                    _ = ctx.cancellation().cancelled() => {
+                        stopped.lock().unwrap().push(ctx.job().id.clone());
+                        Err(JobError::retryable("stopped"))
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(1500)) => Ok(json!("done")),
+                }
+            }
+        }),
+        options,
+    );
+    let a = s.queue.enqueue(NewJob::new("long", json!({ "n": "a" }))).await.unwrap().id;
+    let b = s.queue.enqueue(NewJob::new("long", json!({ "n": "b" }))).await.unwrap().id;
+    wait_for_state(&s.queue, &a, JobState::Active).await;
+    wait_for_state(&s.queue, &b, JobState::Active).await;
+    // Someone else owns job a now (as after a recovery and a claim by another worker).
+    let key = format!("hoist:{{tests}}:job:{a}");
+    let _: () = s.redis.query(redis::cmd("HSET").arg(&key).arg("lease").arg("other-worker:1")).await.unwrap();
+    eventually("job a's handler to stop", Duration::from_secs(5), || async {
+        seen.lock().unwrap().contains(&a).then_some(())
+    })
+    .await;
+    let done = wait_for_state(&s.queue, &b, JobState::Completed).await;
+    assert_eq!(done.result, Some(json!("done")));
+    assert_eq!(*seen.lock().unwrap(), vec![a.clone()], "only job a was stopped");
+    worker.stop().await;
+}
