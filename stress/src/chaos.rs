@@ -245,7 +245,8 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         }
     }
     let drain_s = last_fault.elapsed().as_secs_f64();
-    drop(workers.children.drain(..).map(|mut c| c.kill()).collect::<Vec<_>>());
+    let killed = std::mem::take(&mut workers.killed);
+    drop(workers); // kills the workers
 
     let mut states: HashMap<JobState, u64> = HashMap::new();
     let mut lost = 0u64;
@@ -269,7 +270,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let extra_executions: usize = by_job.values().map(|runs| runs.len() - 1).sum();
     let unexplained = by_job
         .values()
-        .filter(|runs| runs.len() > 1 && runs[..runs.len() - 1].iter().any(|pid| !workers.killed.contains(pid)))
+        .filter(|runs| runs.len() > 1 && runs[..runs.len() - 1].iter().any(|pid| !killed.contains(pid)))
         .count();
     let figures = json!({
         "jobs": ids.len(),

@@ -1,5 +1,6 @@
 //! Widgets shared by several pages.
 
+pub mod confirm;
 pub mod layout;
 pub mod live;
 pub mod minute_chart;

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::confirm::Confirm;
 use crate::components::table_head::TableHead;
 use crate::format::utc;
 use crate::session::{error_text, get_viewer};
@@ -132,9 +133,7 @@ fn DeadTable(
                     format!("Deletes all {count} matching dead jobs. This cannot be undone.")
                 };
                 view! {
-                    <details class="confirm">
-                        <summary>{format!("{verb} all {count}…")}</summary>
-                        <p>{warning}</p>
+                    <Confirm summary=format!("{verb} all {count}…") warning=warning>
                         <ActionForm action=action attr:class="inline">
                             <input type="hidden" name="action" value=name/>
                             <input type="hidden" name="scope" value="matching"/>
@@ -144,7 +143,7 @@ fn DeadTable(
                                 {format!("{verb} all {count} matching")}
                             </button>
                         </ActionForm>
-                    </details>
+                    </Confirm>
                 }
             })
             .into_iter()

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::components::confirm::Confirm;
 use crate::components::table_head::TableHead;
 use crate::format::{query_value, utc};
 use crate::session::{error_text, get_viewer};
@@ -178,55 +179,48 @@ fn maintenance_fields(queue: &str, action: &'static str, state: &str, csrf: &str
 fn Maintenance(queue: String, state: String, csrf: String, maintain: ServerAction<QueueMaintain>) -> impl IntoView {
     let retryable = matches!(state.as_str(), "dead" | "cancelled" | "retrying");
     let cleanable = matches!(state.as_str(), "completed" | "dead" | "cancelled" | "waiting" | "delayed");
-    let drain = maintenance_fields(&queue, "drain", &state, &csrf);
-    let clean = cleanable.then(|| {
-        let fields = maintenance_fields(&queue, "clean", &state, &csrf);
-        let (summary, label, button) = (
-            format!("Clean {state}…"),
-            format!("Delete {state} jobs older than (minutes)"),
-            format!("Delete old {state} jobs"),
-        );
-        view! {
-            <details class="confirm">
-                <summary>{summary}</summary>
-                <ActionForm action=maintain attr:class="inline">
-                    {fields}
-                    <label for="clean-age">{label}</label>
-                    <input id="clean-age" name="older_than_minutes" type="number" min="0" value="60"/>
-                    <button type="submit" class="danger">{button}</button>
-                </ActionForm>
-            </details>
-        }
-    });
-    let retry = retryable.then(|| {
-        let fields = maintenance_fields(&queue, "retry-all", &state, &csrf);
-        let (summary, warning, button) = (
-            format!("Retry all {state}…"),
-            format!("Moves every {state} job of this queue back to waiting with fresh attempts."),
-            format!("Retry all {state} jobs"),
-        );
-        view! {
-            <details class="confirm">
-                <summary>{summary}</summary>
-                <p>{warning}</p>
-                <ActionForm action=maintain attr:class="inline">
-                    {fields}
-                    <button type="submit">{button}</button>
-                </ActionForm>
-            </details>
-        }
-    });
+    let fields = |action| maintenance_fields(&queue, action, &state, &csrf);
+    let (drain, clean, retry) = (fields("drain"), fields("clean"), fields("retry-all"));
+    let (age_label, clean_button) =
+        (format!("Delete {state} jobs older than (minutes)"), format!("Delete old {state} jobs"));
+    let retry_button = format!("Retry all {state} jobs");
     view! {
-        <details class="confirm">
-            <summary>"Drain…"</summary>
-            <p>"Deletes every waiting and delayed job of this queue. Active jobs finish. This cannot be undone."</p>
+        <Confirm
+            summary="Drain…"
+            warning="Deletes every waiting and delayed job of this queue. Active jobs finish. This cannot be undone."
+        >
             <ActionForm action=maintain attr:class="inline">
                 {drain}
                 <button type="submit" class="danger">"Drain queue"</button>
             </ActionForm>
-        </details>
-        {clean}
-        {retry}
+        </Confirm>
+        {cleanable
+            .then(|| {
+                view! {
+                    <Confirm summary=format!("Clean {state}…")>
+                        <ActionForm action=maintain attr:class="inline">
+                            {clean}
+                            <label for="clean-age">{age_label}</label>
+                            <input id="clean-age" name="older_than_minutes" type="number" min="0" value="60"/>
+                            <button type="submit" class="danger">{clean_button}</button>
+                        </ActionForm>
+                    </Confirm>
+                }
+            })}
+        {retryable
+            .then(|| {
+                view! {
+                    <Confirm
+                        summary=format!("Retry all {state}…")
+                        warning=format!("Moves every {state} job of this queue back to waiting with fresh attempts.")
+                    >
+                        <ActionForm action=maintain attr:class="inline">
+                            {retry}
+                            <button type="submit">{retry_button}</button>
+                        </ActionForm>
+                    </Confirm>
+                }
+            })}
     }
 }
 

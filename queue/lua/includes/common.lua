@@ -136,7 +136,7 @@ end
 
 -- Whether a history store copies this queue's finished jobs.
 local function is_archiving()
-  return meta().archive ~= false and meta().archive ~= nil
+  return meta().archive ~= false
 end
 
 -- Queues finished jobs for the history store: `finished` is { at, id, at, id, ... }.

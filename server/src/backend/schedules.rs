@@ -9,16 +9,14 @@ const RECENT_FIRES: usize = 5;
 
 pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, String> {
     let principal = backend.principal().await.map_err(message)?;
-    let infos = crate::services::schedules::list(&backend.state, &principal).await.map_err(message)?;
-    let mut rows = Vec::with_capacity(infos.len());
-    for info in infos {
-        let detail =
-            crate::services::schedules::get(&backend.state, &principal, &info.spec.name).await.map_err(message)?;
+    let details = crate::services::schedules::list_with_recent(&backend.state, &principal, RECENT_FIRES)
+        .await
+        .map_err(message)?;
+    let mut rows = Vec::with_capacity(details.len());
+    for crate::services::schedules::ScheduleDetail { info, recent_fires } in details {
         rows.push(ScheduleRow {
-            recent: detail
-                .recent_fires
+            recent: recent_fires
                 .into_iter()
-                .take(RECENT_FIRES)
                 .map(|f| FireView { fired_at: f.fired_at, jobs: f.job_ids.len(), manual: f.manual, by: f.by })
                 .collect(),
             name: info.spec.name,

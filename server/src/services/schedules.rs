@@ -48,6 +48,22 @@ pub async fn get(state: &AppState, principal: &Principal, name: &str) -> Result<
     Ok(ScheduleDetail { info, recent_fires })
 }
 
+/// Every schedule with its `fires` most recent fires (the list is read once).
+pub async fn list_with_recent(
+    state: &AppState,
+    principal: &Principal,
+    fires: usize,
+) -> Result<Vec<ScheduleDetail>, ApiError> {
+    principal.require_staff()?;
+    let scheduler = scheduler(state);
+    let mut out = vec![];
+    for info in scheduler.list().await? {
+        let recent_fires = scheduler.history(&info.spec.name, fires).await?;
+        out.push(ScheduleDetail { info, recent_fires });
+    }
+    Ok(out)
+}
+
 /// Creates or replaces the schedule `name` (the path wins over a name in the body).
 pub async fn upsert(
     state: &AppState,
