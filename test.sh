@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust suites (engine, server, SQL on SQLite and PostgreSQL), quick
-# chaos and scale-out runs, and the browser tests in headless Chromium. Installs what is missing first. Non-zero on failure.
+# chaos, scale-out and dashboard-load runs, and the browser tests in headless Chromium. Installs what is missing first. Non-zero on failure.
 set -euo pipefail
 source "$(dirname "$0")/scripts/prereqs.sh"
 cd "$HOIST_ROOT"
@@ -23,6 +23,9 @@ target/debug/hoist-stress scale --quick
 
 say "building the dashboard for the browser tests"
 cargo leptos build
+
+say "dashboard load, quick version (100 WebSocket clients at 1,000 jobs/s for 20 s)"
+target/debug/hoist-stress wsload --quick --hoist-bin "$HOIST_ROOT/target/debug/hoist"
 
 say "browser tests"
 HOIST_BIN="$HOIST_ROOT/target/debug/hoist" LEPTOS_SITE_ROOT="$HOIST_ROOT/target/site" \

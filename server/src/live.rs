@@ -1,24 +1,27 @@
-//! The dashboard's live feed: `GET /api/v1/live` upgrades to a WebSocket that pushes
-//! queue counts, job state and progress, and domain events as they happen.
+//! The dashboard's live feed: `GET /api/v1/live?topics=...` upgrades to a WebSocket that
+//! pushes queue counts, job state and progress, and domain events as they happen.
 //!
 //! One hub per server process reads every queue's event stream once and coalesces: a
-//! queue's counts go out at most every [`FLUSH_EVERY`], and of many progress updates of
-//! one job within that window only the newest; so 10,000 jobs a second become a few
-//! messages a second per queue, however many browsers watch. Each socket filters what
-//! the hub broadcasts by its caller's rights: an end user receives only their own jobs.
+//! queue's counts go out at most every [`FLUSH_EVERY`], and of many events of one job
+//! within that window only the newest (with the newest progress); so 10,000 jobs a second
+//! become a few messages a second per queue, however many browsers watch. Each window's
+//! messages are serialized once and indexed by queue, job and owner, and each socket
+//! sends only the topics it subscribed to (a page showing counts receives no job
+//! messages), filtered by its caller's rights: an end user receives only their own jobs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use hoist_queue::{Counts, Event, Queue, RedisConnection};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
 use crate::users::Role;
@@ -26,12 +29,16 @@ use crate::users::Role;
 /// How often the hub sends what changed.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
+/// At most this many topics per socket.
+const MAX_TOPICS: usize = 100;
+
 /// One message to the browser (JSON, tagged by `type`).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveMessage {
-    /// A queue's counts changed.
-    Counts { queue: String, counts: Counts },
+    /// A queue's counts changed; read after the queue's newest event of the window, whose
+    /// time is `at` (epoch ms).
+    Counts { queue: String, counts: Counts, at: i64 },
     /// A job changed state or reported progress: the newest of its events in the window,
     /// with the newest progress of the window (so a job that reports progress and ends
     /// within one window still shows where it got to).
@@ -46,7 +53,14 @@ pub enum LiveMessage {
         at: i64,
     },
     /// A processor's domain event (`sync.completed`, ...).
-    Domain { queue: String, kind: String, job_id: String, owner: Option<String>, fields: BTreeMap<String, String> },
+    Domain {
+        queue: String,
+        kind: String,
+        job_id: String,
+        owner: Option<String>,
+        fields: BTreeMap<String, String>,
+        at: i64,
+    },
 }
 
 impl LiveMessage {
@@ -57,24 +71,177 @@ impl LiveMessage {
         }
     }
 
-    /// Whether `principal` may see it: staff see everything; an end user only their jobs.
-    pub fn visible_to(&self, principal: &Principal) -> bool {
-        principal.role != Role::User || self.owner() == Some(principal.user_id.to_string().as_str())
+    /// The job it is about, if any.
+    fn job(&self) -> Option<(&str, &str)> {
+        match self {
+            LiveMessage::Counts { .. } => None,
+            LiveMessage::Job { queue, id, .. } => Some((queue, id)),
+            LiveMessage::Domain { queue, job_id, .. } => {
+                Some((queue.as_str(), job_id.as_str())).filter(|(_, id)| !id.is_empty())
+            }
+        }
+    }
+}
+
+/// What one socket asked for with `?topics=` (comma-separated):
+/// `counts` (every queue's counts), `mine` (the caller's own jobs), `queue:NAME` (every
+/// job of a queue), `job:QUEUE/ID` (one job), `jobs` (every job). Without `topics`:
+/// `counts,mine` for staff, `mine` for end users, who may ask for nothing but their own
+/// jobs (`mine`, or `job:` of a job of theirs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subscription {
+    pub counts: bool,
+    pub every_job: bool,
+    /// The caller's user id, when they want their own jobs.
+    pub owner: Option<String>,
+    pub queues: HashSet<String>,
+    pub jobs: HashSet<(String, String)>,
+    /// End users: whatever the topics, only messages about their own jobs.
+    only_owner: Option<String>,
+}
+
+impl Subscription {
+    pub fn parse(topics: Option<&str>, principal: &Principal) -> Result<Self, ApiError> {
+        let staff = principal.role != Role::User;
+        let me = principal.user_id.to_string();
+        let mut subscription = Subscription { only_owner: (!staff).then(|| me.clone()), ..Default::default() };
+        let topics = topics.unwrap_or(if staff { "counts,mine" } else { "mine" });
+        let topics: Vec<&str> = topics.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        if topics.len() > MAX_TOPICS {
+            return Err(ApiError::invalid("topics", format!("at most {MAX_TOPICS} topics")));
+        }
+        let staff_only = |topic: &str| {
+            if staff {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden(format!("topic `{topic}` is for staff; end users may follow `mine`")))
+            }
+        };
+        for topic in topics {
+            match topic.split_once(':') {
+                None if topic == "counts" => {
+                    staff_only(topic)?;
+                    subscription.counts = true;
+                }
+                None if topic == "jobs" => {
+                    staff_only(topic)?;
+                    subscription.every_job = true;
+                }
+                None if topic == "mine" => subscription.owner = Some(me.clone()),
+                Some(("queue", name)) if !name.is_empty() => {
+                    staff_only(topic)?;
+                    subscription.queues.insert(name.to_string());
+                }
+                Some(("job", path)) => match path.split_once('/') {
+                    Some((queue, id)) if !queue.is_empty() && !id.is_empty() => {
+                        subscription.jobs.insert((queue.to_string(), id.to_string()));
+                    }
+                    _ => return Err(ApiError::invalid("topics", format!("`{topic}`: expected job:QUEUE/ID"))),
+                },
+                _ => {
+                    return Err(ApiError::invalid(
+                        "topics",
+                        format!("unknown topic `{topic}`; expected counts, mine, jobs, queue:NAME or job:QUEUE/ID"),
+                    ));
+                }
+            }
+        }
+        Ok(subscription)
+    }
+
+    /// The indexes of `batch`'s messages this socket receives, in order.
+    fn select(&self, batch: &Batch) -> Vec<usize> {
+        let mut picked: Vec<usize> = vec![];
+        if self.counts {
+            picked.extend(&batch.counts);
+        }
+        if self.every_job {
+            picked.extend(&batch.jobs);
+        } else {
+            if let Some(owner) = &self.owner {
+                picked.extend(batch.by_owner.get(owner).into_iter().flatten());
+            }
+            for queue in &self.queues {
+                picked.extend(batch.by_queue.get(queue).into_iter().flatten());
+            }
+            for job in &self.jobs {
+                picked.extend(batch.by_job.get(job).into_iter().flatten());
+            }
+        }
+        picked.sort_unstable();
+        picked.dedup();
+        if let Some(me) = &self.only_owner {
+            picked.retain(|&i| batch.items[i].0.owner() == Some(me.as_str()));
+        }
+        picked
+    }
+}
+
+/// One window's messages, each serialized once, with the indexes sockets select by.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Each message with its JSON.
+    items: Vec<(LiveMessage, String)>,
+    counts: Vec<usize>,
+    /// Job and domain messages.
+    jobs: Vec<usize>,
+    by_owner: HashMap<String, Vec<usize>>,
+    by_queue: HashMap<String, Vec<usize>>,
+    by_job: HashMap<(String, String), Vec<usize>>,
+}
+
+impl Batch {
+    pub fn new(messages: Vec<LiveMessage>) -> Self {
+        let mut batch = Batch::default();
+        for (i, message) in messages.into_iter().enumerate() {
+            if let Some((queue, id)) = message.job() {
+                batch.jobs.push(i);
+                batch.by_queue.entry(queue.to_string()).or_default().push(i);
+                batch.by_job.entry((queue.to_string(), id.to_string())).or_default().push(i);
+                if let Some(owner) = message.owner() {
+                    batch.by_owner.entry(owner.to_string()).or_default().push(i);
+                }
+            } else if let LiveMessage::Domain { queue, .. } = &message {
+                // A domain event of no job: whoever follows the queue or every job.
+                batch.jobs.push(i);
+                batch.by_queue.entry(queue.clone()).or_default().push(i);
+            } else {
+                batch.counts.push(i);
+            }
+            let json = serde_json::to_string(&message).unwrap_or_default();
+            batch.items.push((message, json));
+        }
+        batch
+    }
+
+    /// The frame for `subscription`: a JSON array of its messages, or None if it has none.
+    pub fn frame_for(&self, subscription: &Subscription) -> Option<String> {
+        let picked = subscription.select(self);
+        if picked.is_empty() {
+            return None;
+        }
+        let mut frame = String::with_capacity(2 + picked.iter().map(|&i| self.items[i].1.len() + 1).sum::<usize>());
+        frame.push('[');
+        for (n, &i) in picked.iter().enumerate() {
+            if n > 0 {
+                frame.push(',');
+            }
+            frame.push_str(&self.items[i].1);
+        }
+        frame.push(']');
+        Some(frame)
     }
 }
 
 /// The process's hub: started with the first socket, then shared by all.
 #[derive(Clone, Default)]
 pub struct LiveHub {
-    sender: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
+    sender: Arc<Mutex<Option<broadcast::Sender<Arc<Batch>>>>>,
 }
-
-/// What the hub sends each window; shared by every socket.
-pub type Batch = Arc<Vec<LiveMessage>>;
 
 impl LiveHub {
     /// A receiver of batches of messages; starts the hub on first use.
-    pub fn subscribe(&self, engine: &RedisConnection) -> broadcast::Receiver<Batch> {
+    pub fn subscribe(&self, engine: &RedisConnection) -> broadcast::Receiver<Arc<Batch>> {
         let mut guard = self.sender.lock().expect("live hub");
         if let Some(sender) = guard.as_ref() {
             return sender.subscribe();
@@ -86,16 +253,25 @@ impl LiveHub {
     }
 }
 
+/// A job's events within one window.
+struct PendingJob {
+    latest: Event,
+    progress: Option<Event>,
+    /// From whichever event named it (the `added` one does), so a job added and finished
+    /// within one window needs no lookup.
+    owner: Option<String>,
+}
+
 /// What one flush window collected.
 #[derive(Default)]
 struct Pending {
-    dirty_queues: HashSet<String>,
-    /// Newest event, and newest progress event, per (queue, job).
-    jobs: HashMap<(String, String), (Event, Option<Event>)>,
+    /// Queues with events, and the time of each one's newest.
+    dirty_queues: HashMap<String, i64>,
+    jobs: HashMap<(String, String), PendingJob>,
     domain: Vec<Event>,
 }
 
-async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Batch>) {
+async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Arc<Batch>>) {
     let pending = Arc::new(Mutex::new(Pending::default()));
     let mut watched: HashSet<String> = HashSet::new();
     let mut owners: HashMap<(String, String), Option<String>> = HashMap::new();
@@ -119,10 +295,10 @@ async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Batch>) {
                     *pending.lock().expect("pending") = Pending::default();
                     continue;
                 }
-                let batch = std::mem::take(&mut *pending.lock().expect("pending"));
-                let messages = flush(&engine, batch, &mut owners).await;
+                let window = std::mem::take(&mut *pending.lock().expect("pending"));
+                let messages = flush(&engine, window, &mut owners).await;
                 if !messages.is_empty() {
-                    let _ = sender.send(Arc::new(messages));
+                    let _ = sender.send(Arc::new(Batch::new(messages)));
                 }
             }
         }
@@ -140,20 +316,27 @@ async fn watch_queue(engine: RedisConnection, name: String, pending: Arc<Mutex<P
             pending.domain.push(event);
             continue;
         }
-        pending.dirty_queues.insert(name.clone());
-        if !event.job_id.is_empty() {
-            let key = (name.clone(), event.job_id.clone());
-            let progress = (event.kind == "progress").then(|| event.clone());
-            match pending.jobs.get_mut(&key) {
-                Some((latest, latest_progress)) => {
-                    if progress.is_some() {
-                        *latest_progress = progress;
-                    }
-                    *latest = event;
+        let newest = pending.dirty_queues.entry(name.clone()).or_insert(event.at);
+        *newest = (*newest).max(event.at);
+        if event.job_id.is_empty() {
+            continue;
+        }
+        let owner = event.fields.get("owner").cloned();
+        let progress = (event.kind == "progress").then(|| event.clone());
+        match pending.jobs.get_mut(&(name.clone(), event.job_id.clone())) {
+            Some(job) => {
+                if progress.is_some() {
+                    job.progress = progress;
                 }
-                None => {
-                    pending.jobs.insert(key, (event, progress));
+                if owner.is_some() {
+                    job.owner = owner;
                 }
+                job.latest = event;
+            }
+            None => {
+                pending
+                    .jobs
+                    .insert((name.clone(), event.job_id.clone()), PendingJob { latest: event, progress, owner });
             }
         }
     }
@@ -161,26 +344,26 @@ async fn watch_queue(engine: RedisConnection, name: String, pending: Arc<Mutex<P
 
 async fn flush(
     engine: &RedisConnection,
-    batch: Pending,
+    window: Pending,
     owners: &mut HashMap<(String, String), Option<String>>,
 ) -> Vec<LiveMessage> {
     let mut messages = vec![];
-    for name in batch.dirty_queues {
+    for (name, at) in window.dirty_queues {
         let Ok(queue) = Queue::new(engine, &name) else { continue };
         if let Ok(counts) = queue.counts().await {
-            messages.push(LiveMessage::Counts { queue: name, counts });
+            messages.push(LiveMessage::Counts { queue: name, counts, at });
         }
     }
-    // Owners: from the `added` event when seen, else looked up once per job.
+    // Owners: from the job's events when one named it, else looked up once per job.
     let mut unknown: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ((queue, id), (event, _)) in &batch.jobs {
-        if let Some(owner) = event.fields.get("owner") {
+    for ((queue, id), job) in &window.jobs {
+        if let Some(owner) = &job.owner {
             owners.insert((queue.clone(), id.clone()), Some(owner.clone()).filter(|o| !o.is_empty()));
         } else if !owners.contains_key(&(queue.clone(), id.clone())) {
             unknown.entry(queue.clone()).or_default().push(id.clone());
         }
     }
-    for event in &batch.domain {
+    for event in &window.domain {
         let key = (event.queue.clone(), event.job_id.clone());
         if !event.job_id.is_empty() && !owners.contains_key(&key) {
             unknown.entry(event.queue.clone()).or_default().push(event.job_id.clone());
@@ -197,13 +380,13 @@ async fn flush(
     if owners.len() > 100_000 {
         owners.clear(); // bounded memory; owners are looked up again as needed
     }
-    for ((queue, id), (event, latest_progress)) in batch.jobs {
+    for ((queue, id), job) in window.jobs {
         let owner = owners.get(&(queue.clone(), id.clone())).cloned().flatten();
-        let progress =
-            latest_progress.and_then(|p| p.fields.get("progress").and_then(|p| serde_json::from_str(p).ok()));
-        messages.push(LiveMessage::Job { queue, id, owner, event: event.kind, progress, at: event.at });
+        let progress = job.progress.and_then(|p| p.fields.get("progress").and_then(|p| serde_json::from_str(p).ok()));
+        let (event, at) = (job.latest.kind, job.latest.at);
+        messages.push(LiveMessage::Job { queue, id, owner, event, progress, at });
     }
-    for event in batch.domain {
+    for event in window.domain {
         let owner = owners.get(&(event.queue.clone(), event.job_id.clone())).cloned().flatten();
         messages.push(LiveMessage::Domain {
             queue: event.queue,
@@ -211,18 +394,38 @@ async fn flush(
             job_id: event.job_id,
             owner,
             fields: event.fields,
+            at: event.at,
         });
     }
     messages
 }
 
-/// `GET /api/v1/live`: the WebSocket (authenticated like every API route).
-pub async fn socket(State(state): State<AppState>, principal: Principal, upgrade: WebSocketUpgrade) -> Response {
-    let receiver = state.live.subscribe(&state.engine);
-    upgrade.on_upgrade(move |socket| serve_socket(socket, principal, receiver))
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    topics: Option<String>,
 }
 
-async fn serve_socket(mut socket: WebSocket, principal: Principal, mut receiver: broadcast::Receiver<Batch>) {
+/// `GET /api/v1/live?topics=...`: the WebSocket (authenticated like every API route).
+pub async fn socket(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<LiveQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let subscription = match Subscription::parse(query.topics.as_deref(), &principal) {
+        Ok(subscription) => subscription,
+        Err(error) => return error.into_response(),
+    };
+    let receiver = state.live.subscribe(&state.engine);
+    upgrade.on_upgrade(move |socket| serve_socket(socket, principal, subscription, receiver))
+}
+
+async fn serve_socket(
+    mut socket: WebSocket,
+    principal: Principal,
+    subscription: Subscription,
+    mut receiver: broadcast::Receiver<Arc<Batch>>,
+) {
     metrics::gauge!("hoist_websocket_clients").increment(1.0);
     let hello = serde_json::json!({ "type": "hello", "user": principal.username, "role": principal.role });
     let mut open = socket.send(Message::Text(hello.to_string().into())).await.is_ok();
@@ -230,12 +433,9 @@ async fn serve_socket(mut socket: WebSocket, principal: Principal, mut receiver:
         tokio::select! {
             batch = receiver.recv() => match batch {
                 Ok(batch) => {
-                    let visible: Vec<&LiveMessage> = batch.iter().filter(|m| m.visible_to(&principal)).collect();
-                    if visible.is_empty() {
-                        continue;
+                    if let Some(frame) = batch.frame_for(&subscription) {
+                        open = socket.send(Message::Text(frame.into())).await.is_ok();
                     }
-                    let text = serde_json::to_string(&visible).unwrap_or_default();
-                    open = socket.send(Message::Text(text.into())).await.is_ok();
                 }
                 // A slow browser missed batches: tell it to reload its data.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -250,4 +450,75 @@ async fn serve_socket(mut socket: WebSocket, principal: Principal, mut receiver:
         }
     }
     metrics::gauge!("hoist_websocket_clients").decrement(1.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthVia;
+
+    fn principal(role: Role) -> Principal {
+        Principal { user_id: 7, username: "u".into(), role, via: AuthVia::Session }
+    }
+
+    fn job(queue: &str, id: &str, owner: Option<&str>) -> LiveMessage {
+        LiveMessage::Job {
+            queue: queue.into(),
+            id: id.into(),
+            owner: owner.map(Into::into),
+            event: "completed".into(),
+            progress: None,
+            at: 1,
+        }
+    }
+
+    fn sample() -> Batch {
+        Batch::new(vec![
+            LiveMessage::Counts { queue: "q".into(), counts: Counts::default(), at: 1 },
+            job("q", "a", Some("7")),
+            job("q", "b", Some("8")),
+            job("r", "c", None),
+        ])
+    }
+
+    fn frame(topics: Option<&str>, role: Role) -> Vec<serde_json::Value> {
+        let subscription = Subscription::parse(topics, &principal(role)).unwrap();
+        sample().frame_for(&subscription).map(|f| serde_json::from_str(&f).unwrap()).unwrap_or_default()
+    }
+
+    fn ids(messages: &[serde_json::Value]) -> Vec<String> {
+        messages.iter().map(|m| m["id"].as_str().unwrap_or(m["type"].as_str().unwrap()).to_string()).collect()
+    }
+
+    #[test]
+    fn each_topic_selects_its_messages() {
+        assert_eq!(ids(&frame(None, Role::Viewer)), ["counts", "a"]);
+        assert_eq!(ids(&frame(Some("counts"), Role::Admin)), ["counts"]);
+        assert_eq!(ids(&frame(Some("jobs"), Role::Admin)), ["a", "b", "c"]);
+        assert_eq!(ids(&frame(Some("queue:r"), Role::Operator)), ["c"]);
+        assert_eq!(ids(&frame(Some("job:q/b,job:r/c,queue:r"), Role::Admin)), ["b", "c"]);
+        assert!(frame(Some("job:q/zzz"), Role::Admin).is_empty());
+    }
+
+    #[test]
+    fn end_users_get_only_their_own_jobs() {
+        assert_eq!(ids(&frame(None, Role::User)), ["a"]);
+        assert_eq!(ids(&frame(Some("job:q/b,job:q/a"), Role::User)), ["a"]);
+        for topic in ["counts", "jobs", "queue:q"] {
+            let error = Subscription::parse(Some(topic), &principal(Role::User)).unwrap_err();
+            assert!(matches!(error, ApiError::Forbidden(_)), "{topic}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn bad_topics_name_the_field() {
+        for topics in ["count", "job:q", "job:/a", "queue:", "jobs:x"] {
+            match Subscription::parse(Some(topics), &principal(Role::Admin)) {
+                Err(ApiError::Invalid { field, .. }) => assert_eq!(field, "topics"),
+                other => panic!("{topics}: {other:?}"),
+            }
+        }
+        let many = vec!["mine"; MAX_TOPICS + 1].join(",");
+        assert!(Subscription::parse(Some(&many), &principal(Role::Admin)).is_err());
+    }
 }

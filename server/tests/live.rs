@@ -1,5 +1,6 @@
 //! The live feed over a real WebSocket: counts and job updates arrive without polling,
-//! progress is coalesced, and an end user receives only their own jobs.
+//! progress is coalesced, each socket receives only the topics it asked for, and an end
+//! user receives only their own jobs.
 
 mod common;
 
@@ -26,8 +27,9 @@ async fn serve(app: axum::Router) -> SocketAddr {
     addr
 }
 
-async fn connect(addr: SocketAddr, cookie: &str) -> Socket {
-    let mut request = format!("ws://{addr}/api/v1/live").into_client_request().unwrap();
+async fn connect(addr: SocketAddr, cookie: &str, topics: Option<&str>) -> Socket {
+    let query = topics.map(|t| format!("?topics={t}")).unwrap_or_default();
+    let mut request = format!("ws://{addr}/api/v1/live{query}").into_client_request().unwrap();
     request.headers_mut().insert("cookie", cookie.parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let hello = next_messages(&mut socket).await;
@@ -73,7 +75,7 @@ async fn counts_and_coalesced_progress_reach_the_browser() {
     let t = common::TestApp::start().await;
     let addr = serve(t.app.clone()).await;
     let cookie = t.admin.cookie.clone().unwrap();
-    let mut socket = connect(addr, &cookie).await;
+    let mut socket = connect(addr, &cookie, Some("counts,queue:live")).await;
 
     let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
     let queue = Queue::new(&engine, "live").unwrap();
@@ -109,7 +111,7 @@ async fn an_end_user_receives_only_their_own_jobs() {
     let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
     let addr = serve(t.app.clone()).await;
     let (user, _) = t.client("ulla", "ulla-password", "10.5.0.2:1").await;
-    let mut socket = connect(addr, user.cookie.as_deref().unwrap()).await;
+    let mut socket = connect(addr, user.cookie.as_deref().unwrap(), None).await;
 
     let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
     let queue = Queue::new(&engine, "mine").unwrap();
@@ -147,4 +149,62 @@ async fn an_end_user_receives_only_their_own_jobs() {
     assert!(all.iter().any(|m| m["progress"].is_object() && m["id"] == mine.id.as_str()));
     stop.cancel();
     running.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_socket_receives_only_its_topics() {
+    let t = common::TestApp::start().await;
+    let addr = serve(t.app.clone()).await;
+    let cookie = t.admin.cookie.clone().unwrap();
+    let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "topics").unwrap();
+    queue.register().await.unwrap();
+    let mut counts_only = connect(addr, &cookie, Some("counts")).await;
+    let watched = queue.enqueue(NewJob::new("watched", json!({}))).await.unwrap();
+    let mut one_job = connect(addr, &cookie, Some(&format!("job:topics/{}", watched.id))).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stop = CancellationToken::new();
+    let worker = Worker::new(queue.clone(), progress_handler(), WorkerOptions { concurrency: 3, ..Default::default() });
+    let token = stop.clone();
+    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    for i in 0..5 {
+        queue.enqueue(NewJob::new("other", json!({ "i": i }))).await.unwrap();
+    }
+
+    let (job_messages, _) = collect_until(&mut one_job, |messages| {
+        messages.iter().any(|m| m["id"] == watched.id.as_str() && m["event"] == "completed")
+    })
+    .await;
+    assert!(job_messages.iter().all(|m| m["type"] == "job" && m["id"] == watched.id.as_str()), "{job_messages:?}");
+    for _ in 0..200 {
+        if queue.counts().await.unwrap().completed == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (count_messages, _) = collect_until(&mut counts_only, |messages| {
+        messages.iter().any(|m| m["queue"] == "topics" && m["counts"]["completed"] == 6)
+    })
+    .await;
+    assert!(count_messages.iter().all(|m| m["type"] == "counts"), "{count_messages:?}");
+    let newest = count_messages.last().unwrap();
+    assert!(newest["at"].as_i64().unwrap() > 0, "counts carry their newest event's time: {newest}");
+    stop.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_topic_is_refused_naming_the_field() {
+    let t = common::TestApp::start().await;
+    let addr = serve(t.app.clone()).await;
+    let mut request = format!("ws://{addr}/api/v1/live?topics=everything").into_client_request().unwrap();
+    request.headers_mut().insert("cookie", t.admin.cookie.clone().unwrap().parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"]["field"], "topics", "{body}");
+        }
+        other => panic!("expected 400, got {other:?}"),
+    }
 }

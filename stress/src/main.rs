@@ -8,11 +8,14 @@
 //!   queue on each master; three schedulers on the cluster firing each tick once.
 //! - `soak`: a million jobs through a queue with retention on; Redis memory, worker RSS
 //!   and jobs/s by tenth of the run.
+//! - `wsload`: WebSocket clients on a `hoist serve` while jobs flow; lag from event to
+//!   delivery at the start and end of the run, and the server's CPU.
 
 mod chaos;
 mod probe_worker;
 mod scale;
 mod soak;
+mod wsload;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +35,8 @@ enum Command {
     Scale(scale::ScaleArgs),
     /// A long stream of jobs with retention on: memory and throughput over time.
     Soak(soak::SoakArgs),
+    /// WebSocket clients on the dashboard's live feed while jobs flow.
+    Wsload(wsload::WsloadArgs),
     /// One worker process of `chaos`, `scale` or `soak` (started by them).
     ProbeWorker(probe_worker::ProbeArgs),
 }
@@ -46,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Chaos(args) => runtime.block_on(chaos::run(args)),
         Command::Scale(args) => runtime.block_on(scale::run(args)),
         Command::Soak(args) => runtime.block_on(soak::run(args)),
+        Command::Wsload(args) => runtime.block_on(wsload::run(args)),
         Command::ProbeWorker(args) => runtime.block_on(probe_worker::run(args)),
     }
 }

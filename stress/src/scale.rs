@@ -154,7 +154,16 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     let distinct = ticks.windows(2).all(|w| w[1] > w[0]);
     let cron_jobs = Queue::new(&redis, "scale-cron")?.counts().await?.waiting;
     let once = distinct && cron_jobs == ticks.len() as u64 && !ticks.is_empty();
-    println!("3 schedulers on the cluster: {} ticks, {cron_jobs} jobs, each tick once: {once}", ticks.len());
+    // How late each tick fired after its time.
+    let mut late: Vec<i64> = history.iter().map(|r| r.fired_at - r.tick).collect();
+    late.sort_unstable();
+    let late_at = |p: f64| late.get(((late.len().max(1) - 1) as f64 * p).round() as usize).copied();
+    println!(
+        "3 schedulers on the cluster: {} ticks, {cron_jobs} jobs, each tick once: {once}; lateness p50 {:?} ms, p99 {:?} ms",
+        ticks.len(),
+        late_at(0.5),
+        late_at(0.99)
+    );
 
     let figures = json!({
         "jobs": args.jobs,
@@ -166,6 +175,8 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
         "cluster_per_s": cluster_rate.round(),
         "scheduler_ticks": ticks.len(),
         "scheduler_each_tick_once": once,
+        "scheduler_lateness_p50_ms": late_at(0.5),
+        "scheduler_lateness_p99_ms": late_at(0.99),
     });
     println!("{figures}");
     anyhow::ensure!(once, "a tick fired more than once or not at all");

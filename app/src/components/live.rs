@@ -1,6 +1,7 @@
-//! The browser's end of the live feed (`/api/v1/live`): one WebSocket per tab that keeps
-//! the latest counts per queue in a signal, reconnects with backoff, and says whether it
-//! is connected. Nothing polls.
+//! The browser's end of the live feed (`/api/v1/live`): one WebSocket per page, asking
+//! only for the topics the page shows, that keeps the latest counts per queue and state
+//! per job in signals, reconnects with backoff, says whether it is connected, and closes
+//! when the page goes away. Nothing polls.
 
 use std::collections::HashMap;
 
@@ -26,18 +27,29 @@ pub struct LiveFeed {
     pub state: RwSignal<&'static str>,
 }
 
-/// Starts the feed (in the browser; on the server it stays empty) and provides it.
-pub fn provide_live_feed() -> LiveFeed {
+/// Starts the feed of `topics` (see the server's `live::Subscription`: `counts`, `mine`,
+/// `job:QUEUE/ID`, ...) in the browser (on the server it stays empty) and provides it.
+pub fn provide_live_feed(topics: String) -> LiveFeed {
     let feed = LiveFeed {
         counts: RwSignal::new(HashMap::new()),
         jobs: RwSignal::new(HashMap::new()),
         state: RwSignal::new("connecting"),
     };
     provide_context(feed);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        connect(feed, 0);
-    });
+    #[cfg(feature = "hydrate")]
+    {
+        let connection = Connection { topics, socket: Default::default(), stopped: Default::default() };
+        let on_leave = send_wrapper::SendWrapper::new(connection.clone());
+        Effect::new(move |_| connect(feed, connection.clone(), 0));
+        on_cleanup(move || {
+            on_leave.stopped.set(true);
+            if let Some(socket) = on_leave.socket.borrow_mut().take() {
+                let _ = socket.close();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = topics;
     feed
 }
 
@@ -45,20 +57,40 @@ pub fn use_live_feed() -> Option<LiveFeed> {
     use_context::<LiveFeed>()
 }
 
+/// One page's socket: what it asks for, the open socket, and whether the page has gone.
 #[cfg(feature = "hydrate")]
-fn connect(feed: LiveFeed, attempt: u32) {
+#[derive(Clone)]
+struct Connection {
+    topics: String,
+    socket: std::rc::Rc<std::cell::RefCell<Option<web_sys::WebSocket>>>,
+    stopped: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+#[cfg(feature = "hydrate")]
+fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
 
+    if connection.stopped.get() {
+        return;
+    }
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
     let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
-    let url = format!("{scheme}://{}/api/v1/live", location.host().unwrap_or_default());
-    let retry = move || {
-        feed.state.set("reconnecting");
-        // 0.5 s, 1 s, 2 s ... up to 15 s between attempts.
-        let delay = std::time::Duration::from_millis((500u64 << attempt.min(5)).min(15_000));
-        set_timeout(move || connect(feed, attempt + 1), delay);
+    let topics = encode_query_value(&connection.topics);
+    let url = format!("{scheme}://{}/api/v1/live?topics={topics}", location.host().unwrap_or_default());
+    let retry = {
+        let connection = connection.clone();
+        move || {
+            if connection.stopped.get() {
+                return;
+            }
+            feed.state.set("reconnecting");
+            // 0.5 s, 1 s, 2 s ... up to 15 s between attempts.
+            let delay = std::time::Duration::from_millis((500u64 << attempt.min(5)).min(15_000));
+            let connection = connection.clone();
+            set_timeout(move || connect(feed, connection, attempt + 1), delay);
+        }
     };
     let Ok(socket) = web_sys::WebSocket::new(&url) else {
         retry();
@@ -99,8 +131,23 @@ fn connect(feed: LiveFeed, attempt: u32) {
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    // The socket lives as long as the tab; so do its handlers.
+    *connection.socket.borrow_mut() = Some(socket);
+    // The handlers live as long as the socket, which the browser keeps until it closes.
     on_open.forget();
     on_message.forget();
     on_close.forget();
+}
+
+/// Percent-encodes a query value (topics hold `/` and `:`, ids are plain).
+#[cfg(feature = "hydrate")]
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' | b':' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -22,7 +22,7 @@ pub async fn sync_connection(connection_id: i64, csrf: String) -> Result<String,
 /// progress bars.
 #[component]
 pub fn MyJobsPage() -> impl IntoView {
-    let feed = provide_live_feed();
+    let feed = provide_live_feed("mine".to_string());
     let sync = ServerAction::<SyncConnection>::new();
     let data = Resource::new(move || sync.version().get(), |_| get_my_jobs());
     let viewer = Resource::new(|| (), |_| get_viewer());

@@ -15,7 +15,7 @@ pub async fn get_overview() -> Result<Vec<QueueCard>, ServerFnError> {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let cards = Resource::new(|| (), |_| get_overview());
-    let feed = provide_live_feed();
+    let feed = provide_live_feed("counts".to_string());
     view! {
         <section class="page">
             <h1>"Queues"</h1>
