@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
         if rounds > 1 {
             println!("round {round} of {rounds}: Hoist");
         }
-        hoist_rounds.push(throughput(&queue, n, &state, &options).await?);
+        hoist_rounds.push(throughput(&redis, &queue, n, &state, &options).await?);
         if args.bullmq {
             println!("round {round} of {rounds}: BullMQ");
             bullmq_rounds.push(run_bullmq(&args.bullmq_dir, &args.redis_url, n)?);
@@ -107,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
     let enqueue_bulk_per_s = median("enqueue_bulk_per_s", &hoist_json);
     let process_per_s = median("process_per_s", &hoist_json);
     let round_trips_per_job = median("round_trips_per_job", &hoist_json);
+    let redis_us_per_job = median("redis_us_per_processed_job", &hoist_json);
 
     // Phases 4 and 5 use a worker that records when each job starts.
     let worker = Worker::new(queue.clone(), probe_handler(state.clone()), options.clone());
@@ -185,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
         "latency_p99_ms": (latency_p99_ms * 10.0).round() / 10.0,
         "delayed_lateness_p99_ms": (delayed_lateness_p99_ms * 10.0).round() / 10.0,
         "round_trips_per_job": (round_trips_per_job * 1000.0).round() / 1000.0,
+        "redis_us_per_processed_job": redis_us_per_job,
     });
     if args.bullmq {
         let version = bullmq_rounds.first().and_then(|r| r["version"].as_str()).unwrap_or("?").to_string();
@@ -250,6 +252,7 @@ struct Throughput {
     enqueue_bulk_per_s: f64,
     process_per_s: f64,
     round_trips_per_job: f64,
+    redis_us_per_job: f64,
 }
 
 impl Throughput {
@@ -259,6 +262,7 @@ impl Throughput {
             "enqueue_bulk_per_s": self.enqueue_bulk_per_s.round(),
             "process_per_s": self.process_per_s.round(),
             "round_trips_per_job": (self.round_trips_per_job * 1000.0).round() / 1000.0,
+            "redis_us_per_processed_job": (self.redis_us_per_job * 10.0).round() / 10.0,
         })
     }
 }
@@ -266,6 +270,7 @@ impl Throughput {
 /// Phases 1-3: single enqueues (64 in flight), bulk enqueues (1000 per call), and one
 /// worker processing the backlog. Leaves the queue empty.
 async fn throughput(
+    redis: &RedisConnection,
     queue: &Queue,
     n: usize,
     state: &Arc<Probe>,
@@ -298,6 +303,7 @@ async fn throughput(
     let worker = Worker::new(queue.clone(), probe_handler(state.clone()), options.clone());
     let shutdown = CancellationToken::new();
     let trips_before = round_trips();
+    let redis_before = redis_busy_us(redis).await?;
     let start = Instant::now();
     let worker_task = tokio::spawn(worker.run(shutdown.clone()));
     loop {
@@ -312,11 +318,15 @@ async fn throughput(
     let engine_trips = round_trips() - trips_before;
     let process_per_s = n as f64 / elapsed;
     let round_trips_per_job = engine_trips as f64 / n as f64;
-    println!("processed: {process_per_s:.0} jobs/s ({round_trips_per_job:.3} round trips per job)");
+    // Includes the benchmark's own counts polling (one call per 5 ms).
+    let redis_us_per_job = (redis_busy_us(redis).await? - redis_before) as f64 / n as f64;
+    println!(
+        "processed: {process_per_s:.0} jobs/s ({round_trips_per_job:.3} round trips, {redis_us_per_job:.1} µs of Redis CPU per job)"
+    );
     shutdown.cancel();
     worker_task.await??;
     queue.obliterate(true).await?;
-    Ok(Throughput { enqueue_single_per_s, enqueue_bulk_per_s, process_per_s, round_trips_per_job })
+    Ok(Throughput { enqueue_single_per_s, enqueue_bulk_per_s, process_per_s, round_trips_per_job, redis_us_per_job })
 }
 
 /// Installs BullMQ with npm into `dir` unless it is there already.
@@ -353,4 +363,15 @@ fn run_bullmq(dir: &std::path::Path, redis_url: &str, jobs: usize) -> anyhow::Re
         figures["version"], figures["enqueue_single_per_s"], figures["enqueue_bulk_per_s"], figures["process_per_s"]
     );
     Ok(figures)
+}
+
+/// Microseconds of CPU the Redis server has used so far (INFO cpu, user + system).
+async fn redis_busy_us(redis: &RedisConnection) -> anyhow::Result<u64> {
+    let info: String = redis.query(redis::cmd("INFO").arg("cpu")).await?;
+    let seconds: f64 = info
+        .lines()
+        .filter_map(|l| l.strip_prefix("used_cpu_user:").or_else(|| l.strip_prefix("used_cpu_sys:")))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .sum();
+    Ok((seconds * 1e6) as u64)
 }

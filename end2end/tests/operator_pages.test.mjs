@@ -62,6 +62,24 @@ test("pausing a queue from its page stops processing; resuming restarts it", asy
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });
 
+test("a job's page follows the job live: a change of state shows without a reload", async () => {
+  const queue = "live-job";
+  const r = await api("POST", `/api/v1/queues/${queue}/jobs`, { name: "watched", payload: {} });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const id = r.body.id;
+  // The live hub looks for new queues every 2 s; nothing works this queue.
+  await sleep(2500);
+  const page = await adminPage(`/queues/${queue}/jobs/${id}`);
+  await page.locator("h1 .badge-waiting").waitFor();
+  await page.evaluate(() => (window.__sameDocument = true));
+  await sleep(500); // the socket connects after hydration
+  const cancelled = await api("POST", `/api/v1/queues/${queue}/jobs/${id}/cancel`);
+  assert.ok(cancelled.status < 300, JSON.stringify(cancelled.body));
+  await page.locator("h1 .badge-cancelled").waitFor({ timeout: 5000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
 test("the queue page finds jobs by name or id and drains only after a confirmation", async () => {
   const jobs = ["alpha", "alpha", "beta"].map((name, i) => ({ name, payload: { i } }));
   const r = await api("POST", "/api/v1/queues/e2e-maint/jobs/bulk", { jobs });

@@ -8,10 +8,10 @@ local deleted = 0
 for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead, k.cancelled }) do
   if deleted < batch then
     local ids = redis.call('ZRANGE', set, 0, batch - deleted - 1)
-    for _, id in ipairs(ids) do
-      redis.call('ZREM', set, id)
-      delete_job(id)
-      deleted = deleted + 1
+    if #ids > 0 then
+      redis.call('ZREM', set, unpack(ids))
+      delete_jobs(ids)
+      deleted = deleted + #ids
     end
   end
 end

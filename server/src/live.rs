@@ -417,7 +417,13 @@ pub async fn socket(
         Err(error) => return error.into_response(),
     };
     let receiver = state.live.subscribe(&state.engine);
-    upgrade.on_upgrade(move |socket| serve_socket(socket, principal, subscription, receiver))
+    upgrade
+        // Browsers send nothing but control frames: small read buffers (the default is 128
+        // KiB per socket) and a small limit. Each frame is sent whole, so no write buffering.
+        .read_buffer_size(4 * 1024)
+        .max_message_size(64 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| serve_socket(socket, principal, subscription, receiver))
 }
 
 async fn serve_socket(

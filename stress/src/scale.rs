@@ -157,9 +157,9 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     // How late each tick fired after its time.
     let mut late: Vec<i64> = history.iter().map(|r| r.fired_at - r.tick).collect();
     late.sort_unstable();
-    let late_at = |p: f64| late.get(((late.len().max(1) - 1) as f64 * p).round() as usize).copied();
+    let late_at = |p: f64| late.get(((late.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(-1);
     println!(
-        "3 schedulers on the cluster: {} ticks, {cron_jobs} jobs, each tick once: {once}; lateness p50 {:?} ms, p99 {:?} ms",
+        "3 schedulers on the cluster: {} ticks, {cron_jobs} jobs, each tick once: {once}; lateness p50 {} ms, p99 {} ms",
         ticks.len(),
         late_at(0.5),
         late_at(0.99)

@@ -262,11 +262,13 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
     let rss_at_start = crate::soak::rss_bytes(pid)?;
     let mut cpu_after_first_span = None;
     let mut cpu_before_last_span = None;
+    let mut rss_after_first_span = rss_at_start;
     while started.elapsed() < total {
         tick.tick().await;
         let elapsed = started.elapsed();
         if cpu_after_first_span.is_none() && elapsed >= span {
             cpu_after_first_span = Some(cpu_seconds(pid)?);
+            rss_after_first_span = crate::soak::rss_bytes(pid)?;
         }
         if cpu_before_last_span.is_none() && elapsed >= total - span {
             cpu_before_last_span = Some(cpu_seconds(pid)?);
@@ -333,7 +335,12 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
             "end": cpu_percent(last, cpu_at_end, span_s),
             "whole_run": cpu_percent(cpu_at_start, cpu_at_end, seconds),
         },
-        "server_rss_mib": [crate::soak::mib(rss_at_start), crate::soak::mib(rss_at_end)],
+        // Before the clients connect, after the first span, at the end.
+        "server_rss_mib": [
+            crate::soak::mib(rss_at_start),
+            crate::soak::mib(rss_after_first_span),
+            crate::soak::mib(rss_at_end),
+        ],
         "frames": frames,
         "resyncs": resyncs,
         "clients_dropped": dropped,

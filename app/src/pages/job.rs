@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::live::provide_live_feed;
 use crate::format::utc;
 use crate::session::{error_text, get_viewer, reload_to};
 use crate::types::{JobDetail, ProgressView};
@@ -24,7 +25,16 @@ pub fn JobPage() -> impl IntoView {
     let queue = move || params.read().get("name").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
     let action = ServerAction::<JobAction>::new();
-    let job = Resource::new(move || (queue(), id(), action.version().get()), |(q, i, _)| get_job(q, i));
+    // Follows this job on the live feed: a change of state reloads the page's data (attempts,
+    // result, error, actions); progress redraws the bar alone.
+    let feed = provide_live_feed(format!("job:{}/{}", queue(), id()));
+    let live_state = Memo::new(move |_| {
+        feed.jobs
+            .with(|jobs| jobs.get(&id()).map(|j| if j.event == "progress" { "active".into() } else { j.event.clone() }))
+    });
+    let live_progress = Signal::derive(move || feed.jobs.with(|jobs| jobs.get(&id()).and_then(|j| j.progress.clone())));
+    let job =
+        Resource::new(move || (queue(), id(), action.version().get(), live_state.get()), |(q, i, _, _)| get_job(q, i));
     let viewer = Resource::new(|| (), |_| get_viewer());
     Effect::new(move |_| {
         // A removed job has no page any more: back to its queue.
@@ -44,7 +54,7 @@ pub fn JobPage() -> impl IntoView {
                             Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
                             Ok(job) => {
                                 let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-                                view! { <JobView job csrf action/> }.into_any()
+                                view! { <JobView job csrf action live_progress/> }.into_any()
                             }
                         })
                 }}
@@ -55,7 +65,12 @@ pub fn JobPage() -> impl IntoView {
 }
 
 #[component]
-fn JobView(job: JobDetail, csrf: String, action: ServerAction<JobAction>) -> impl IntoView {
+fn JobView(
+    job: JobDetail,
+    csrf: String,
+    action: ServerAction<JobAction>,
+    live_progress: Signal<Option<ProgressView>>,
+) -> impl IntoView {
     let actions: Vec<(&str, &str)> = match job.state.as_str() {
         "waiting" => vec![("cancel", "Cancel"), ("remove", "Remove")],
         "delayed" | "retrying" => vec![("promote", "Run now"), ("cancel", "Cancel"), ("remove", "Remove")],
@@ -92,7 +107,10 @@ fn JobView(job: JobDetail, csrf: String, action: ServerAction<JobAction>) -> imp
             <span class=format!("badge badge-state badge-{}", job.state)>{job.state.clone()}</span>
         </h1>
         <div class="toolbar">{buttons}</div>
-        {job.progress.clone().map(|progress| view! { <ProgressBar progress/> })}
+        {
+            let rendered = job.progress.clone();
+            move || live_progress.get().or_else(|| rendered.clone()).map(|progress| view! { <ProgressBar progress/> })
+        }
         <dl class="facts">
             <dt>"Owner"</dt>
             <dd>{job.owner.clone().unwrap_or_else(|| "—".into())}</dd>
