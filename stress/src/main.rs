@@ -14,6 +14,7 @@
 mod chaos;
 mod probe_worker;
 mod scale;
+mod server_process;
 mod soak;
 mod wsload;
 

@@ -1,7 +1,9 @@
 //! Soak: a long stream of jobs through one queue with retention on. A producer keeps the
-//! queue fed in batches while one worker process works it; every tenth of the run it
-//! reports jobs/s over that tenth, Redis memory and the worker's RSS. Flat memory and flat
-//! throughput are the claim.
+//! queue fed in batches while one worker process works it and a `hoist serve` watches
+//! (its dashboard hub follows the queue's events; with `--history` it also copies every
+//! finished job to SQL); every tenth of the run it reports jobs/s over that tenth, Redis
+//! memory and the worker's and the server's RSS. Flat memory and flat throughput are the
+//! claim.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +23,12 @@ pub struct SoakArgs {
     /// Small and quick: 100,000 jobs.
     #[arg(long)]
     pub quick: bool,
+    /// The server copies finished jobs to its SQL history (they stay in Redis until it has).
+    #[arg(long)]
+    pub history: bool,
+    /// The `hoist` binary (default: beside this program).
+    #[arg(long)]
+    pub hoist_bin: Option<std::path::PathBuf>,
 }
 
 /// Resident memory of a process in bytes (Linux).
@@ -48,6 +56,7 @@ struct Sample {
     per_s: f64,
     redis_bytes: u64,
     worker_rss: u64,
+    server_rss: u64,
 }
 
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
@@ -55,13 +64,17 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     if args.quick {
         args.jobs = 100_000;
     }
-    let server = RedisServer::start();
-    let redis = RedisConnection::connect(&server.url()).await?;
+    let redis_server = RedisServer::start();
+    let redis = RedisConnection::connect(&redis_server.url()).await?;
     // The defaults: the last 1,000 completed and 24 h of them kept, the rest deleted.
     let queue = Queue::new(&redis, "soak")?;
+    queue.register().await?;
+    let server =
+        crate::server_process::ServerProcess::start(args.hoist_bin.as_deref(), &redis_server.url(), args.history)
+            .await?;
     let exe = std::env::current_exe()?;
     let mut worker: Child = Command::new(&exe)
-        .args(["probe-worker", "--redis-url", &server.url(), "--queue", "soak", "--work-ms", "0"])
+        .args(["probe-worker", "--redis-url", &redis_server.url(), "--queue", "soak", "--work-ms", "0"])
         .stdin(Stdio::null())
         .spawn()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -73,8 +86,14 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let step = args.jobs / 10;
     let (mut last_done, mut last_at) = (0u64, Instant::now());
     let start_rss = rss_bytes(worker.id())?;
+    let start_server_rss = rss_bytes(server.pid())?;
     let start_redis = redis_memory(&redis).await?;
-    println!("start: Redis {:.1} MiB, worker RSS {:.1} MiB", mib(start_redis), mib(start_rss));
+    println!(
+        "start: Redis {:.1} MiB, worker RSS {:.1} MiB, server RSS {:.1} MiB",
+        mib(start_redis),
+        mib(start_rss),
+        mib(start_server_rss)
+    );
     loop {
         let counts = queue.counts().await?;
         let done = enqueued.saturating_sub(counts.waiting + counts.active);
@@ -86,14 +105,20 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         }
         if done >= last_done + step || done >= args.jobs {
             let per_s = (done - last_done) as f64 / last_at.elapsed().as_secs_f64();
-            let sample =
-                Sample { done, per_s, redis_bytes: redis_memory(&redis).await?, worker_rss: rss_bytes(worker.id())? };
+            let sample = Sample {
+                done,
+                per_s,
+                redis_bytes: redis_memory(&redis).await?,
+                worker_rss: rss_bytes(worker.id())?,
+                server_rss: rss_bytes(server.pid())?,
+            };
             println!(
-                "{:>9} done: {:>7.0} jobs/s, Redis {:.1} MiB, worker RSS {:.1} MiB",
+                "{:>9} done: {:>7.0} jobs/s, Redis {:.1} MiB, worker RSS {:.1} MiB, server RSS {:.1} MiB",
                 sample.done,
                 sample.per_s,
                 mib(sample.redis_bytes),
-                mib(sample.worker_rss)
+                mib(sample.worker_rss),
+                mib(sample.server_rss)
             );
             samples.push(sample);
             (last_done, last_at) = (done, Instant::now());
@@ -119,6 +144,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         "per_s_by_tenth": rates.iter().map(|r| r.round()).collect::<Vec<_>>(),
         "redis_mib": [mib(start_redis), mib(mid.redis_bytes), mib(end.redis_bytes)],
         "worker_rss_mib": [mib(start_rss), mib(mid.worker_rss), mib(end.worker_rss)],
+        "server_rss_mib": [mib(start_server_rss), mib(mid.server_rss), mib(end.server_rss)],
+        "history": args.history,
     });
     println!("{figures}");
     Ok(())

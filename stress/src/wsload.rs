@@ -17,6 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
+use crate::server_process::{self, ServerProcess};
+
 #[derive(Args, Clone)]
 pub struct WsloadArgs {
     /// WebSocket clients.
@@ -39,7 +41,6 @@ pub struct WsloadArgs {
     pub quick: bool,
 }
 
-const ADMIN_PASSWORD: &str = "wsload-admin-password";
 const END_USERS: usize = 10;
 
 fn now_ms() -> i64 {
@@ -103,49 +104,6 @@ async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &
     Ok(Session { cookie, csrf: body["csrf_token"].as_str().unwrap_or_default().to_string() })
 }
 
-struct ServerProcess {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_server(bin: &PathBuf, redis_url: &str) -> anyhow::Result<ServerProcess> {
-    let data = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(bin)
-        .arg("serve")
-        .env("REDIS_URL", redis_url)
-        .env("HOIST_DATA_DIR", data.path())
-        .env_remove("DATABASE_URL")
-        .env("HOIST_ADDR", format!("127.0.0.1:{port}"))
-        .env("HOIST_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        // The SQL history would copy every finished job: measure the dashboard alone.
-        .env("HOIST_HISTORY_DAYS", "0")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
-    let server = ServerProcess { child, base: format!("http://127.0.0.1:{port}"), _data: data };
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = http.get(format!("{}/healthz", server.base)).send().await
-            && r.status().is_success()
-        {
-            return Ok(server);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("hoist serve did not answer /healthz within 30 s")
-}
-
 /// One browser tab: connects, then records the lag of every message until `stop`.
 async fn client(
     ws_url: String,
@@ -202,16 +160,13 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
         (args.clients, args.rate, args.seconds, args.span_seconds) = (100, 1_000, 20, 5);
     }
     anyhow::ensure!(args.seconds >= 2 * args.span_seconds, "--seconds must be at least twice --span-seconds");
-    let bin = match args.hoist_bin.clone() {
-        Some(bin) => bin,
-        None => std::env::current_exe()?.with_file_name("hoist"),
-    };
     let redis_server = RedisServer::start();
     let redis = RedisConnection::connect(&redis_server.url()).await?;
-    let server = start_server(&bin, &redis_server.url()).await?;
-    let pid = server.child.id();
+    // The SQL history would copy every finished job: measure the dashboard alone.
+    let server = ServerProcess::start(args.hoist_bin.as_deref(), &redis_server.url(), false).await?;
+    let pid = server.pid();
     let http = reqwest::Client::new();
-    let admin = sign_in(&http, &server.base, "admin", ADMIN_PASSWORD).await?;
+    let admin = sign_in(&http, &server.base, "admin", server_process::ADMIN_PASSWORD).await?;
 
     // End users, each signed in once; their tabs share the session as tabs do.
     let mut users: Vec<(String, Session)> = vec![];
