@@ -12,6 +12,7 @@
 //!   delivery at the start and end of the run, and the server's CPU.
 
 mod chaos;
+mod measure;
 mod probe_worker;
 mod scale;
 mod server_process;

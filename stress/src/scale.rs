@@ -156,8 +156,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     let once = distinct && cron_jobs == ticks.len() as u64 && !ticks.is_empty();
     // How late each tick fired after its time.
     let mut late: Vec<i64> = history.iter().map(|r| r.fired_at - r.tick).collect();
-    late.sort_unstable();
-    let late_at = |p: f64| late.get(((late.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(-1);
+    let mut late_at = |p: f64| crate::measure::percentile(&mut late, p).unwrap_or(-1);
     println!(
         "3 schedulers on the cluster: {} ticks, {cron_jobs} jobs, each tick once: {once}; lateness p50 {} ms, p99 {} ms",
         ticks.len(),

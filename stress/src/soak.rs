@@ -13,6 +13,8 @@ use hoist_queue::{NewJob, Queue, RedisConnection};
 use hoist_testkit::RedisServer;
 use serde_json::json;
 
+use crate::measure::{mib, rss_bytes};
+
 #[derive(Args, Clone)]
 pub struct SoakArgs {
     #[arg(long, default_value_t = 1_000_000)]
@@ -29,17 +31,6 @@ pub struct SoakArgs {
     /// The `hoist` binary (default: beside this program).
     #[arg(long)]
     pub hoist_bin: Option<std::path::PathBuf>,
-}
-
-/// Resident memory of a process in bytes (Linux).
-pub(crate) fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))?;
-    Ok(kb.parse::<u64>()? * 1024)
 }
 
 async fn redis_memory(redis: &RedisConnection) -> anyhow::Result<u64> {
@@ -149,8 +140,4 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     });
     println!("{figures}");
     Ok(())
-}
-
-pub(crate) fn mib(bytes: u64) -> f64 {
-    (bytes as f64 / 1048576.0 * 10.0).round() / 10.0
 }

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
+use crate::measure::{cpu_seconds, mib, percentile, rss_bytes};
 use crate::server_process::{self, ServerProcess};
 
 #[derive(Args, Clone)]
@@ -55,25 +56,6 @@ struct ClientReport {
     frames: u64,
     resyncs: u64,
     dropped: bool,
-}
-
-/// CPU time (user + system) of a process, in seconds (Linux).
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start at state (field 3).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    // Clock ticks are 100 a second on Linux (USER_HZ).
-    Ok(ticks / 100.0)
-}
-
-fn percentile(values: &mut [u32], p: f64) -> Option<u32> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    Some(values[((values.len() - 1) as f64 * p).round() as usize])
 }
 
 fn lag_figures(mut values: Vec<u32>) -> Value {
@@ -214,7 +196,7 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
     let mut enqueued = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let cpu_at_start = cpu_seconds(pid)?;
-    let rss_at_start = crate::soak::rss_bytes(pid)?;
+    let rss_at_start = rss_bytes(pid)?;
     let mut cpu_after_first_span = None;
     let mut cpu_before_last_span = None;
     let mut rss_after_first_span = rss_at_start;
@@ -223,7 +205,7 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
         let elapsed = started.elapsed();
         if cpu_after_first_span.is_none() && elapsed >= span {
             cpu_after_first_span = Some(cpu_seconds(pid)?);
-            rss_after_first_span = crate::soak::rss_bytes(pid)?;
+            rss_after_first_span = rss_bytes(pid)?;
         }
         if cpu_before_last_span.is_none() && elapsed >= total - span {
             cpu_before_last_span = Some(cpu_seconds(pid)?);
@@ -245,7 +227,7 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
         }
     }
     let cpu_at_end = cpu_seconds(pid)?;
-    let rss_at_end = crate::soak::rss_bytes(pid)?;
+    let rss_at_end = rss_bytes(pid)?;
     let seconds = started.elapsed().as_secs_f64();
     stop.cancel();
     let mut reports = vec![];
@@ -292,9 +274,9 @@ pub async fn run(args: WsloadArgs) -> anyhow::Result<()> {
         },
         // Before the clients connect, after the first span, at the end.
         "server_rss_mib": [
-            crate::soak::mib(rss_at_start),
-            crate::soak::mib(rss_after_first_span),
-            crate::soak::mib(rss_at_end),
+            mib(rss_at_start),
+            mib(rss_after_first_span),
+            mib(rss_at_end),
         ],
         "frames": frames,
         "resyncs": resyncs,

@@ -17,6 +17,13 @@ pub struct LiveJob {
     pub progress: Option<ProgressView>,
 }
 
+impl LiveJob {
+    /// The job's state as the feed last told it (progress comes only from active jobs).
+    pub fn state(&self) -> String {
+        if self.event == "progress" { "active".to_string() } else { self.event.clone() }
+    }
+}
+
 /// What the feed has pushed so far, shared through context.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
@@ -77,7 +84,7 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
     let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
-    let topics = encode_query_value(&connection.topics);
+    let topics: String = js_sys::encode_uri_component(&connection.topics).into();
     let url = format!("{scheme}://{}/api/v1/live?topics={topics}", location.host().unwrap_or_default());
     let retry = {
         let connection = connection.clone();
@@ -136,18 +143,4 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
     on_open.forget();
     on_message.forget();
     on_close.forget();
-}
-
-/// Percent-encodes a query value (topics hold `/` and `:`, ids are plain).
-#[cfg(feature = "hydrate")]
-fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' | b':' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -28,10 +28,7 @@ pub fn JobPage() -> impl IntoView {
     // Follows this job on the live feed: a change of state reloads the page's data (attempts,
     // result, error, actions); progress redraws the bar alone.
     let feed = provide_live_feed(format!("job:{}/{}", queue(), id()));
-    let live_state = Memo::new(move |_| {
-        feed.jobs
-            .with(|jobs| jobs.get(&id()).map(|j| if j.event == "progress" { "active".into() } else { j.event.clone() }))
-    });
+    let live_state = Memo::new(move |_| feed.jobs.with(|jobs| jobs.get(&id()).map(|j| j.state())));
     let live_progress = Signal::derive(move || feed.jobs.with(|jobs| jobs.get(&id()).and_then(|j| j.progress.clone())));
     let job =
         Resource::new(move || (queue(), id(), action.version().get(), live_state.get()), |(q, i, _, _)| get_job(q, i));

@@ -107,11 +107,7 @@ fn MyJobRow(job: MyJob, feed: LiveFeed) -> impl IntoView {
     let initial_state = job.state.clone();
     let initial_progress = job.progress.clone();
     // The feed's newest word on the job, else what the page was rendered with.
-    let state = Signal::derive(move || match live.get() {
-        Some(l) if l.event == "progress" => "active".to_string(),
-        Some(l) => l.event,
-        None => initial_state.clone(),
-    });
+    let state = Signal::derive(move || live.get().map(|l| l.state()).unwrap_or_else(|| initial_state.clone()));
     let progress = Signal::derive(move || {
         live.get().and_then(|l| l.progress).or_else(|| initial_progress.clone()).unwrap_or_default()
     });
