@@ -1,6 +1,6 @@
 // Workload W1 on BullMQ: 100-byte JSON payloads, a no-op processor, one worker with
 // concurrency 50, the last 1000 completed jobs kept. Prints one JSON line of figures.
-// Usage: node bench.mjs [redis-url] [jobs]
+// Usage: node bench.mjs [redis-url] [jobs] [--process-only]
 
 import { Queue, Worker } from "bullmq";
 
@@ -12,6 +12,28 @@ const name = "bullmq-w1";
 
 const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: 1000 } });
 await queue.obliterate({ force: true });
+
+// --process-only (for hoist-redis-cost): enqueue the backlog, say "ready", process it when
+// a line arrives on stdin, say "done".
+if (process.argv[4] === "--process-only") {
+  for (let i = 0; i < jobs; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, () => ({ name: "w1", data: payload })));
+  }
+  console.log("ready");
+  await new Promise((r) => process.stdin.once("data", r));
+  let done = 0;
+  let finish;
+  const allDone = new Promise((r) => (finish = r));
+  const worker = new Worker(name, async () => null, { connection, concurrency: 50 });
+  worker.on("completed", () => {
+    if (++done === jobs) finish();
+  });
+  await allDone;
+  await worker.close();
+  console.log("done");
+  await queue.close();
+  process.exit(0);
+}
 
 // Single adds, 64 in flight.
 let t = performance.now();

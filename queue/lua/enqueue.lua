@@ -33,7 +33,7 @@ end
 
 local out = {}
 local woke = false
-local added = events('added')
+local added = events('added', 'name', 'owner', 'state')
 -- One INCRBY and one ZADD per set for the whole batch instead of one per job.
 local seq = redis.call('INCRBY', k.seq, n) - n
 local waiting, delayed = {}, {}
@@ -72,7 +72,7 @@ for i = 0, n - 1 do
     if rate_key ~= '' then
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
     end
-    add_event(added, id, 'name', ARGV[b + 6], 'owner', ARGV[b + 7], 'state', state)
+    add_event(added, id, ARGV[b + 6], ARGV[b + 7], state)
     out[#out + 1] = 0
     -- A delayed job also wakes a worker, so it can shorten its wait to the new due time.
     if not woke then

@@ -6,7 +6,7 @@
 -- Returns a code per failure: 1 = will retry, 2 = dead, -1 = no such job, -2 = lease lost.
 local n = tonumber(ARGV[6])
 local codes = {}
-local retrying, dead = events('retrying'), events('dead')
+local retrying, dead = events('retrying', 'attempt', 'delay_ms'), events('dead', 'attempt')
 local died = {}
 
 local function backoff_ms(spec, attempt, sample)
@@ -44,7 +44,7 @@ for i = 0, n - 1 do
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
       died[#died + 1] = now; died[#died + 1] = id
-      add_event(dead, id, 'attempt', attempts)
+      add_event(dead, id, attempts)
       minute_stats('dead', 1)
       codes[#codes + 1] = 2
     else
@@ -58,7 +58,7 @@ for i = 0, n - 1 do
         redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
         wake_workers()
       end
-      add_event(retrying, id, 'attempt', attempts, 'delay_ms', delay)
+      add_event(retrying, id, attempts, delay)
       codes[#codes + 1] = 1
     end
   end

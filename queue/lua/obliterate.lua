@@ -3,7 +3,7 @@
 -- ARGV[4] batch size. Returns the number of jobs deleted in this call (0 = all gone),
 -- or -4 when active jobs block it.
 local batch = tonumber(ARGV[4])
-if ARGV[5] ~= 'force' and redis.call('ZCARD', k.active) > 0 then return -4 end
+if ARGV[5] ~= 'force' and active_count() > 0 then return -4 end
 local deleted = 0
 for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead, k.cancelled }) do
   if deleted < batch then

@@ -2,13 +2,13 @@
 -- ARGV[4] "ids" or "all", ARGV[5] limit for "all", then ids.
 -- Returns the number of jobs promoted.
 local moved = 0
-local waiting = events('waiting')
+local waiting = events('waiting', 'promoted')
 local function promote(set, id)
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
     redis.call('HSET', jk, 'state', 'waiting', 'run_at', now)
     redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
-    add_event(waiting, id, 'promoted', 1)
+    add_event(waiting, id, 1)
     moved = moved + 1
     return true
   end

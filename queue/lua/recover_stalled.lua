@@ -1,15 +1,24 @@
 -- recover_stalled: active jobs whose lease lapsed (worker crashed or hung) -> waiting,
--- or -> dead once they stalled more than their max_stalls. Reads only expired leases.
+-- or -> dead once they stalled more than their max_stalls, or -> cancelled when their
+-- cancellation had been asked for. Reads only expired leases.
 -- ARGV[4] max jobs per call.
 -- Returns { recovered count, dead count }.
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 local recovered, died = 0, 0
-local stalled, dead = events('stalled'), events('dead')
+local stalled, dead, cancelled = events('stalled', 'stalls'), events('dead', 'attempt'), events('cancelled')
 local finished = {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', k.active, id)
   local jk = job_key(id)
-  if redis.call('EXISTS', jk) == 1 then
+  local cancel = redis.call('HGET', jk, 'cancel')
+  if cancel and cancel ~= '' then
+    -- Asked to stop, and stopped: nobody runs it now, so it ends here.
+    redis.call('HDEL', jk, 'lease', 'cancel')
+    redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now_text)
+    redis.call('ZADD', k.cancelled, now_text, id)
+    archive_finished({ now_text, id })
+    add_event(cancelled, id)
+  elseif redis.call('EXISTS', jk) == 1 then
     local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
     local _, max_stalls = job_opts(jk)
     local attempt = redis.call('HGET', jk, 'attempts')
@@ -19,12 +28,12 @@ for _, id in ipairs(expired) do
     redis.call('RPUSH', jk .. ':errors', record)
     redis.call('LTRIM', jk .. ':errors', -100, -1)
     redis.call('HSET', jk, 'error', record)
-    add_event(stalled, id, 'stalls', stalls)
+    add_event(stalled, id, stalls)
     if stalls > max_stalls then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
       redis.call('ZADD', k.dead, now, id)
       finished[#finished + 1] = now; finished[#finished + 1] = id
-      add_event(dead, id, 'attempt', attempt)
+      add_event(dead, id, attempt)
       minute_stats('dead', 1)
       died = died + 1
     else
@@ -37,6 +46,7 @@ for _, id in ipairs(expired) do
 end
 emit_all(stalled)
 emit_all(dead)
+emit_all(cancelled)
 archive_finished(finished)
 flush_stats()
 return { recovered, died }

@@ -15,7 +15,7 @@ else
   for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 local moved = 0
-local waiting = events('waiting')
+local waiting = events('waiting', 'retried_from')
 for _, id in ipairs(ids) do
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
@@ -24,7 +24,7 @@ for _, id in ipairs(ids) do
     redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score)
     redis.call('HDEL', jk, 'finished_at', 'cancel')
     redis.call('ZADD', k.wait, score, id)
-    add_event(waiting, id, 'retried_from', from)
+    add_event(waiting, id, from)
     moved = moved + 1
   end
 end

@@ -98,9 +98,10 @@ pub(crate) fn decode_events(queue: &str, entries: Value) -> Result<Vec<Event>> {
     Ok(events)
 }
 
-/// The events of one stream entry. An entry written for a batch of jobs lists them under
-/// `jobs` (JSON); its events get the positions `ENTRY.0`, `ENTRY.1`, ... and the last one
-/// plain `ENTRY`, so every event has its own resume point.
+/// The events of one stream entry. An entry written for a batch of jobs lists their ids
+/// under `jobs` (a JSON list) and each other field as a JSON list of the jobs' values in
+/// the same order; its events get the positions `ENTRY.0`, `ENTRY.1`, ... and the last
+/// one plain `ENTRY`, so every event has its own resume point.
 pub(crate) fn entry_events(queue: &str, entry_id: &str, mut fields: BTreeMap<String, String>) -> Vec<Event> {
     let kind = fields.remove("event").unwrap_or_default();
     let at = fields.remove("at").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -108,24 +109,51 @@ pub(crate) fn entry_events(queue: &str, entry_id: &str, mut fields: BTreeMap<Str
         let job_id = fields.remove("job").unwrap_or_default();
         return vec![Event { position: entry_id.to_string(), queue: queue.to_string(), kind, job_id, at, fields }];
     };
-    let items: Vec<BTreeMap<String, serde_json::Value>> = serde_json::from_str(&batch).unwrap_or_default();
+    let items = match serde_json::from_str::<Vec<String>>(&batch) {
+        Ok(ids) => {
+            let columns: Vec<(String, Vec<serde_json::Value>)> = fields
+                .into_iter()
+                .map(|(name, values)| (name, serde_json::from_str(&values).unwrap_or_default()))
+                .collect();
+            ids.into_iter()
+                .enumerate()
+                .map(|(index, id)| {
+                    let fields = columns
+                        .iter()
+                        .filter_map(|(name, values)| Some((name.clone(), json_text(values.get(index)?.clone()))))
+                        .collect();
+                    (id, fields)
+                })
+                .collect()
+        }
+        // Entries written before the columns: one JSON object per job.
+        Err(_) => serde_json::from_str::<Vec<BTreeMap<String, serde_json::Value>>>(&batch)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let mut fields: BTreeMap<String, String> =
+                    item.into_iter().map(|(name, value)| (name, json_text(value))).collect();
+                (fields.remove("job").unwrap_or_default(), fields)
+            })
+            .collect::<Vec<_>>(),
+    };
     let last = items.len().saturating_sub(1);
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            let mut fields: BTreeMap<String, String> = item
-                .into_iter()
-                .map(|(name, value)| match value {
-                    serde_json::Value::String(text) => (name, text),
-                    other => (name, other.to_string()),
-                })
-                .collect();
-            let job_id = fields.remove("job").unwrap_or_default();
+        .map(|(index, (job_id, fields))| {
             let position = if index == last { entry_id.to_string() } else { format!("{entry_id}.{index}") };
             Event { position, queue: queue.to_string(), kind: kind.clone(), job_id, at, fields }
         })
         .collect()
+}
+
+/// A field value as the text an event carries: strings as they are, numbers as written.
+fn json_text(value: serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    }
 }
 
 /// Splits an event position into its stream entry and, for an event inside a batch entry
@@ -142,7 +170,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_batch_entry_gives_one_event_per_job_with_its_own_position() {
+    fn a_batch_entry_lists_ids_and_a_column_per_field() {
+        let fields = BTreeMap::from([
+            ("event".to_string(), "retrying".to_string()),
+            ("at".to_string(), "1700000000000".to_string()),
+            ("jobs".to_string(), r#"["a","b"]"#.to_string()),
+            ("attempt".to_string(), "[1,2]".to_string()),
+            ("delay_ms".to_string(), r#"["100","200"]"#.to_string()),
+        ]);
+        let events = entry_events("q", "17-0", fields);
+        assert_eq!(events.len(), 2);
+        assert_eq!((events[0].job_id.as_str(), events[0].position.as_str()), ("a", "17-0.0"));
+        assert_eq!((events[1].job_id.as_str(), events[1].position.as_str()), ("b", "17-0"));
+        assert_eq!(events[0].fields["attempt"], "1");
+        assert_eq!(events[1].fields["attempt"], "2");
+        assert_eq!(events[1].fields["delay_ms"], "200");
+        assert!(events.iter().all(|e| e.kind == "retrying" && e.fields.len() == 2));
+    }
+
+    #[test]
+    fn a_batch_entry_of_the_older_form_gives_one_event_per_job_with_its_own_position() {
         let fields = BTreeMap::from([
             ("event".to_string(), "completed".to_string()),
             ("at".to_string(), "1700000000000".to_string()),

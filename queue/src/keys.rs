@@ -68,6 +68,8 @@ impl QueueKeys {
         ]
     }
 
+    /// The set of jobs in `state`. The active set also holds an anchor member at score
+    /// +inf (see `ACTIVE_ANCHOR` in `includes/common.lua`): read it by score below +inf.
     pub fn state_set(&self, state: crate::types::JobState) -> String {
         use crate::types::JobState::*;
         self.key(match state {

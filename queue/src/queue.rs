@@ -340,11 +340,20 @@ impl Queue {
         let set = self.keys().state_set(state);
         let limit = limit.clamp(1, 1000);
         let mut conn = self.conn();
-        let (ids, total): (Vec<String>, u64) = redis::pipe()
-            .zrevrange(&set, offset as isize, (offset + limit) as isize - 1)
-            .zcard(&set)
-            .query_async(&mut conn)
-            .await?;
+        let (ids, total): (Vec<String>, u64) = if state == JobState::Active {
+            // By score, below the anchor at +inf.
+            redis::pipe()
+                .zrevrangebyscore_limit(&set, "(+inf", "-inf", offset as isize, limit as isize)
+                .zcount(&set, "-inf", "(+inf")
+                .query_async(&mut conn)
+                .await?
+        } else {
+            redis::pipe()
+                .zrevrange(&set, offset as isize, (offset + limit) as isize - 1)
+                .zcard(&set)
+                .query_async(&mut conn)
+                .await?
+        };
         let jobs = self.load_jobs(&ids).await?;
         let next = (offset + limit < total).then_some(offset + limit);
         Ok(JobPage { jobs, next, total })
@@ -383,7 +392,11 @@ impl Queue {
         let keys = self.keys();
         let mut pipe = redis::pipe();
         for state in JobState::ALL {
-            pipe.zcard(keys.state_set(state));
+            if state == JobState::Active {
+                pipe.zcount(keys.state_set(state), "-inf", "(+inf");
+            } else {
+                pipe.zcard(keys.state_set(state));
+            }
         }
         pipe.hexists(keys.meta(), "paused");
         let (w, d, r, a, c, x, k, paused): (u64, u64, u64, u64, u64, u64, u64, bool) =
@@ -396,7 +409,8 @@ impl Queue {
     pub async fn oldest_active_started_at(&self) -> Result<Option<i64>> {
         // Renewed leases do not keep start order, so read the active set; it is as small
         // as the workers' total concurrency (capped here at 1,000).
-        let ids: Vec<String> = self.conn().zrange(self.keys().state_set(JobState::Active), 0, 999).await?;
+        let ids: Vec<String> =
+            self.conn().zrangebyscore_limit(self.keys().state_set(JobState::Active), "-inf", "(+inf", 0, 1000).await?;
         let jobs = self.load_jobs(&ids).await?;
         Ok(jobs.iter().filter_map(|j| j.started_at).min())
     }

@@ -120,6 +120,8 @@ struct Finished {
     id: String,
     lease: String,
     outcome: Outcome,
+    /// How long the handler ran, in ms: the completed event's `duration_ms`.
+    run_ms: u64,
 }
 
 /// One attempt in progress, keyed by (job id, lease token): the same job can come back to
@@ -375,17 +377,24 @@ async fn flush_and_claim(
         }
         let now = now_ms();
         let mut call = invocation(&scripts::CLAIM, keys, now, max_events);
-        call.arg(free).arg(options.lease.as_millis() as u64).arg(worker_id);
+        call.arg(free).arg(now + options.lease.as_millis() as i64).arg(worker_id);
         let reply: redis::Value = run(&call, &mut conn).await?;
         return decode_claim(queue, crate::backend::array(reply)?, now, worker_id);
     }
     let (keep, age) = queue.config().completed.args();
     let now = now_ms();
     let mut call = invocation(&scripts::COMPLETE, keys, now, max_events);
-    call.arg(keep).arg(age).arg(free).arg(options.lease.as_millis() as u64).arg(worker_id).arg(pending.len());
+    let total_run_ms: u64 = pending.iter().map(|f| f.run_ms).sum();
+    call.arg(keep)
+        .arg(age)
+        .arg(free)
+        .arg(now + options.lease.as_millis() as i64)
+        .arg(worker_id)
+        .arg(pending.len())
+        .arg(total_run_ms);
     for f in pending.iter() {
         let Outcome::Completed(result) = &f.outcome else { unreachable!() };
-        call.arg(&f.id).arg(&f.lease).arg(serde_json::to_string(result)?);
+        call.arg(&f.id).arg(&f.lease).arg(serde_json::to_string(result)?).arg(f.run_ms);
     }
     let reply: redis::Value = run(&call, &mut conn).await?;
     let mut parts = crate::backend::array(reply)?.into_iter();
@@ -493,9 +502,10 @@ fn start_job(
             (outcome, _) => outcome,
         };
         running.lock().expect("running map").remove(&(id.clone(), lease.clone()));
-        record_metrics(&queue_name, &outcome, started.elapsed());
+        let elapsed = started.elapsed();
+        record_metrics(&queue_name, &outcome, elapsed);
         if !matches!(outcome, Outcome::LeaseLost) {
-            let _ = finished.send(Finished { id, lease, outcome });
+            let _ = finished.send(Finished { id, lease, outcome, run_ms: elapsed.as_millis() as u64 });
         }
     }.instrument(span));
 }

@@ -47,6 +47,51 @@ async fn concurrency_bound_is_never_exceeded() {
     assert!(!status.accepting_jobs(), "not after shutdown");
 }
 
+/// The active set keeps an anchor member so Redis stores it as a skiplist (cheap ZADD and
+/// ZREM at any size); counts, listings and the oldest-active query must not see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_jobs_are_counted_and_listed_without_the_sets_anchor() {
+    let s = setup().await;
+    let (release, gate) = tokio::sync::watch::channel(false);
+    let handler = handler_fn(move |_| {
+        let mut gate = gate.clone();
+        async move {
+            gate.wait_for(|open| *open).await.ok();
+            Ok(json!(null))
+        }
+    });
+    let worker = Worker::new(s.queue.clone(), handler, WorkerOptions { concurrency: 3, ..fast_options() });
+    let shutdown = hoist_queue::CancellationToken::new();
+    let handle = tokio::spawn(worker.run(shutdown.clone()));
+    s.queue.enqueue_bulk((0..5).map(|i| NewJob::new("n", json!(i))).collect()).await.unwrap();
+    eventually("three running", Duration::from_secs(10), || async {
+        (s.queue.counts().await.unwrap().active == 3).then_some(())
+    })
+    .await;
+    let page = s.queue.list_jobs(JobState::Active, 0, 10).await.unwrap();
+    assert_eq!((page.jobs.len(), page.total, page.next), (3, 3, None));
+    assert!(page.jobs.iter().all(|j| j.state == JobState::Active));
+    let second = s.queue.list_jobs(JobState::Active, 2, 10).await.unwrap();
+    assert_eq!(second.jobs.len(), 1, "paging counts jobs only");
+    assert!(s.queue.oldest_active_started_at().await.unwrap().is_some());
+    let encoding: String =
+        s.redis.query(redis::cmd("OBJECT").arg("ENCODING").arg("hoist:{tests}:active")).await.unwrap();
+    assert_eq!(encoding, "skiplist");
+
+    // Let everything finish: no active job is left, though the set (and anchor) stays.
+    release.send(true).unwrap();
+    eventually("all done", Duration::from_secs(10), || async {
+        (s.queue.counts().await.unwrap().completed == 5).then_some(())
+    })
+    .await;
+    assert_eq!(s.queue.counts().await.unwrap().active, 0);
+    assert!(s.queue.list_jobs(JobState::Active, 0, 10).await.unwrap().jobs.is_empty());
+    assert_eq!(s.queue.oldest_active_started_at().await.unwrap(), None);
+    s.queue.obliterate(false).await.expect("no active job blocks obliterate");
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_keeps_redis_bounded() {
     let s = setup().await;

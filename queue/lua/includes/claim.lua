@@ -8,7 +8,7 @@ local function promote_due(limit)
   local waiting = events('waiting')
   local best = -1
   for _, set in ipairs({ k.delayed, k.retry }) do
-    local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    local first = redis.call('ZRANGE', set, '0', '0', 'WITHSCORES')
     if first[2] and tonumber(first[2]) <= now then
       local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, limit)
       redis.call('ZREM', set, unpack(due))
@@ -21,7 +21,7 @@ local function promote_due(limit)
           add_event(waiting, id)
         end
       end
-      first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+      first = redis.call('ZRANGE', set, '0', '0', 'WITHSCORES')
     end
     if first[2] then
       local at = tonumber(first[2])
@@ -40,7 +40,7 @@ local function room_under_limits(count)
   local m = meta()
   if m.paused then return 0, -1 end
   if m.concurrency then
-    local room = m.concurrency - redis.call('ZCARD', k.active)
+    local room = m.concurrency - active_count()
     if room < count then count = math.max(room, 0) end
   end
   local rate_max, window = m.rate_max, m.rate_window
@@ -57,10 +57,16 @@ local function room_under_limits(count)
 end
 
 -- Returns { next_due, job1, job2, ... } for up to `count` jobs (each positional, see
--- below), each now active under a lease `token:attempt` that expires `lease_ms` from now. next_due is
+-- below), each now active under a lease `token:attempt` that expires at `deadline` (ms,
+-- as text). next_due is
 -- when the worker should look again without being woken (a delayed job or the rate
 -- limit), or -1.
-local function claim_jobs(count, lease_ms, token)
+-- The next attempt number for the usual small ones: tonumber and tostring cost more than
+-- the rest of a job's claim.
+local NEXT_COUNT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
+  ['7'] = '8', ['8'] = '9', ['9'] = '10' }
+
+local function claim_jobs(count, deadline, token)
   local due = promote_due(1000)
   local out = { 0 }
   local limited_until = -1
@@ -68,52 +74,57 @@ local function claim_jobs(count, lease_ms, token)
     count, limited_until = room_under_limits(count)
   end
   if count > 0 then
-    local popped = redis.call('ZPOPMIN', k.wait, count)
-    local ids = {}
-    for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+    -- ZRANGE and ZREMRANGEBYRANK rather than ZPOPMIN, whose reply formats every score
+    -- with printf; counts go as text for the same reason.
+    local last = text_of(count - 1)
+    local ids = redis.call('ZRANGE', k.wait, '0', last)
+    if #ids > 0 then redis.call('ZREMRANGEBYRANK', k.wait, '0', last) end
     local leases = {}
-    local deadline = tostring(now + lease_ms)
-    local started = events('active')
+    local started = events('active', 'attempt')
     for _, id in ipairs(ids) do
       local jk = job_key(id)
       -- Only what the worker needs, not HGETALL: moving fields between Redis, Lua and
-      -- the client is most of a claim's cost.
-      local f = redis.call('HMGET', jk, 'spec', 'opts', 'attempts', 'stalls', 'run_at', 'error', 'progress', 'cancel')
+      -- the client is most of a claim's cost (each field ~1,500 instructions).
+      local f = redis.call('HMGET', jk, 'spec', 'opts', 'attempts', 'stalls', 'run_at', 'started_at')
       if f[1] then
-        -- As text once: redis.call and concatenation would each format the number.
-        local attempt = tostring((tonumber(f[3]) or 0) + 1)
+        local previous = f[3] or '0'
+        local attempt = NEXT_COUNT[previous] or tostring(tonumber(previous) + 1)
         local lease = token .. ':' .. attempt
-        if f[8] and f[8] ~= '' then
-          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now_text, 'lease', lease, 'worker', token, 'cancel', '')
-        else
-          redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now_text, 'lease', lease, 'worker', token)
+        redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now_text, 'lease', lease, 'worker', token)
+        -- The last error and the progress exist only once the job has run before.
+        local error, progress = false, false
+        if f[6] then
+          local more = redis.call('HMGET', jk, 'error', 'progress')
+          error, progress = more[1], more[2]
         end
         leases[#leases + 1] = deadline
         leases[#leases + 1] = id
-        add_event(started, id, 'attempt', attempt)
+        add_event(started, id, attempt)
         -- Positional: id, spec, opts, attempt, stalls, run_at, error, progress, lease.
-        out[#out + 1] = { id, f[1], f[2], attempt, f[4], f[5], f[6], f[7], lease }
+        out[#out + 1] = { id, f[1], f[2], attempt, f[4], f[5], error, progress, lease }
       elseif redis.call('EXISTS', jk) == 1 then
         -- Written by a version of Hoist before job specs: never run it with a guessed
         -- payload; park it in the dead-letter queue where an operator sees it.
         local record = cjson.encode({ attempt = 0, at = now, kind = 'permanent',
           message = 'job stored in an older format; enqueue it again' })
-        redis.call('HSET', jk, 'state', 'dead', 'finished_at', now, 'error', record)
-        redis.call('ZADD', k.dead, now, id)
+        redis.call('HSET', jk, 'state', 'dead', 'finished_at', now_text, 'error', record)
+        redis.call('ZADD', k.dead, now_text, id)
       end
     end
     emit_all(started)
     if #leases > 0 then
-      redis.call('ZADD', k.active, unpack(leases))
       if meta().rate_window then
         local starts = {}
         for i = 2, #leases, 2 do
-          starts[#starts + 1] = now
-          starts[#starts + 1] = leases[i] .. ':' .. now
+          starts[#starts + 1] = now_text
+          starts[#starts + 1] = leases[i] .. ':' .. now_text
         end
         redis.call('ZADD', k.limiter, unpack(starts))
         redis.call('PEXPIRE', k.limiter, meta().rate_window)
       end
+      leases[#leases + 1] = '+inf'
+      leases[#leases + 1] = ACTIVE_ANCHOR
+      redis.call('ZADD', k.active, unpack(leases))
     end
     -- A full batch may have left more: wake another worker for them.
     if #ids == count and redis.call('ZCARD', k.wait) > 0 then

@@ -4,7 +4,7 @@
 --   KEYS[1]  wait       ZSET  id -> priority * 2^42 + sequence (lowest runs first)
 --   KEYS[2]  delayed    ZSET  id -> run-at (ms)
 --   KEYS[3]  retry      ZSET  id -> next attempt at (ms): failed and waiting out backoff
---   KEYS[4]  active     ZSET  id -> lease deadline (ms)
+--   KEYS[4]  active     ZSET  id -> lease deadline (ms), and ACTIVE_ANCHOR (below)
 --   KEYS[5]  completed  ZSET  id -> finished at (ms)
 --   KEYS[6]  dead       ZSET  id -> finished at (ms): the dead-letter queue
 --   KEYS[7]  cancelled  ZSET  id -> finished at (ms)
@@ -31,10 +31,30 @@ local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 -- The same time as text: a number passed to redis.call is formatted again on every call.
 local now_text = ARGV[2]
-local maxlen = tonumber(ARGV[3])
+local maxlen_text = ARGV[3]
 
 -- Sequence numbers wrap at 2^42; priorities up to 1000 keep scores below 2^53.
 local SEQ_SPAN = 4398046511104
+
+-- The active set always holds this member, at score +inf where no lease query reaches it;
+-- count active jobs with ZCOUNT -inf (+inf. Being longer than zset-max-listpack-value
+-- (64), it keeps the set in skiplist encoding even when small: as a listpack every ZADD
+-- and ZREM scans the whole set, which cost ~15,000 instructions per job at concurrency 50,
+-- more than a tenth of all Redis work per job. Redis keeps the encoding on reload too.
+local ACTIVE_ANCHOR = '~hoist: keeps this set in skiplist encoding; not a job (see common.lua)~'
+
+local function active_count()
+  return redis.call('ZCOUNT', k.active, '-inf', '(+inf')
+end
+
+-- Small whole numbers as text without formatting (tostring costs ~2,500 instructions).
+local SMALL_TEXT = { '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16',
+  '17', '18', '19', '20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31', '32', '33', '34', '35',
+  '36', '37', '38', '39', '40', '41', '42', '43', '44', '45', '46', '47', '48', '49', '50', '51', '52', '53', '54',
+  '55', '56', '57', '58', '59', '60', '61', '62', '63' }
+local function text_of(n)
+  return SMALL_TEXT[n + 1] or string.format('%d', n)
+end
 
 local function job_key(id)
   return prefix .. 'job:' .. id
@@ -54,35 +74,51 @@ local function job_opts(jk)
 end
 
 local function emit(kind, id, ...)
-  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', kind, 'job', id, 'at', now_text, ...)
+  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen_text, '*', 'event', kind, 'job', id, 'at', now_text, ...)
 end
 
--- Events of one kind for many jobs are written as one stream entry whose `jobs` field is
--- a JSON list of each job's fields: one XADD per batch instead of one per job, which is
--- a large share of a job's cost in Redis. A batch of one keeps the flat form of emit().
-local function events(kind)
-  return { kind = kind, items = {} }
+-- Events of one kind for many jobs are written as one stream entry: `jobs` holds their ids
+-- as a JSON list and each other field a JSON list of the jobs' values, in the same order.
+-- One XADD of flat lists per batch instead of one XADD (or one JSON object) per job,
+-- which was a large share of a job's cost in Redis. A batch of one keeps the flat form
+-- of emit(). `events('retrying', 'attempt', 'delay_ms')` names the fields each job gives.
+local function events(kind, ...)
+  local columns = {}
+  for i = 1, select('#', ...) do columns[i] = {} end
+  return { kind = kind, names = { ... }, columns = columns, ids = {} }
 end
 
-local function add_event(batch, id, ...)
-  batch.items[#batch.items + 1] = { id, ... }
+-- The values follow the names given to events(); at most three.
+local function add_event(batch, id, a, b, c)
+  local n = #batch.ids + 1
+  batch.ids[n] = id
+  local columns = batch.columns
+  -- A nil would leave a hole and shift the JSON list.
+  if columns[1] then columns[1][n] = a or '' end
+  if columns[2] then columns[2][n] = b or '' end
+  if columns[3] then columns[3][n] = c or '' end
 end
 
 local function emit_all(batch)
-  local items = batch.items
-  if #items == 0 then return end
-  if #items == 1 then
-    emit(batch.kind, unpack(items[1]))
-  else
-    local list = {}
-    for i, item in ipairs(items) do
-      local fields = { job = item[1] }
-      for j = 2, #item, 2 do fields[item[j]] = tostring(item[j + 1]) end
-      list[i] = fields
+  local ids, names, columns = batch.ids, batch.names, batch.columns
+  if #ids == 0 then return end
+  local args = {}
+  if #ids == 1 then
+    for i, name in ipairs(names) do
+      args[#args + 1] = name
+      args[#args + 1] = columns[i][1]
     end
-    redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*', 'event', batch.kind, 'at', now_text, 'jobs', cjson.encode(list))
+    emit(batch.kind, ids[1], unpack(args))
+  else
+    for i, name in ipairs(names) do
+      args[#args + 1] = name
+      args[#args + 1] = cjson.encode(columns[i])
+    end
+    redis.call('XADD', k.events, 'MAXLEN', '~', maxlen_text, '*', 'event', batch.kind, 'at', now_text,
+      'jobs', cjson.encode(ids), unpack(args))
   end
-  batch.items = {}
+  for i = 1, #columns do columns[i] = {} end
+  batch.ids = {}
 end
 
 -- A bounded number of tokens is enough to wake every idle worker in turn: each worker
@@ -111,7 +147,7 @@ local function flush_stats()
     redis.call('HINCRBY', key, field, amount)
   end
   -- Kept for 14 days, then Redis drops them by itself.
-  redis.call('EXPIRE', key, 1209600 + 3600)
+  redis.call('EXPIRE', key, '1213200')
   stats_pending = {}
 end
 
@@ -149,27 +185,33 @@ end
 -- Deletes the jobs `ids`: their keys and dedup entries.
 local function delete_jobs(ids)
   if #ids == 0 then return end
-  local index = {}
-  for i, id in ipairs(ids) do index[i] = '#' .. id end
+  -- Most queues use no dedup keys: then skip building and reading an index per job.
+  local has_dedup = redis.call('EXISTS', k.dedup) == 1
+  local archiving = is_archiving()
   for from = 1, #ids, 1000 do
     local to = math.min(from + 999, #ids)
-    local dedups = redis.call('HMGET', k.dedup, unpack(index, from, to))
-    local stale = {}
-    for i = from, to do
-      local dedup = dedups[i - from + 1]
-      if dedup then
-        stale[#stale + 1] = index[i]
-        if redis.call('HGET', k.dedup, dedup) == ids[i] then stale[#stale + 1] = dedup end
+    if has_dedup then
+      local index = {}
+      for i = from, to do index[#index + 1] = '#' .. ids[i] end
+      local dedups = redis.call('HMGET', k.dedup, unpack(index))
+      local stale = {}
+      for i = from, to do
+        local dedup = dedups[i - from + 1]
+        if dedup then
+          stale[#stale + 1] = index[i - from + 1]
+          if redis.call('HGET', k.dedup, dedup) == ids[i] then stale[#stale + 1] = dedup end
+        end
       end
+      if #stale > 0 then redis.call('HDEL', k.dedup, unpack(stale)) end
     end
-    if #stale > 0 then redis.call('HDEL', k.dedup, unpack(stale)) end
     local keys = {}
     for i = from, to do
       local jk = job_key(ids[i])
       keys[#keys + 1] = jk; keys[#keys + 1] = jk .. ':errors'; keys[#keys + 1] = jk .. ':logs'
     end
     redis.call('DEL', unpack(keys))
-    redis.call('ZREM', k.archive, unpack(ids, from, to))
+    -- Switching archiving off deletes the archive set, so there is nothing to remove then.
+    if archiving then redis.call('ZREM', k.archive, unpack(ids, from, to)) end
   end
 end
 
@@ -199,7 +241,7 @@ end
 local function apply_retention(set, keep, max_age, limit)
   local removed = 0
   if max_age and max_age > 0 then
-    local old = archived_only(redis.call('ZRANGEBYSCORE', set, '-inf', now - max_age, 'LIMIT', 0, limit))
+    local old = archived_only(redis.call('ZRANGEBYSCORE', set, '-inf', string.format('%d', now - max_age), 'LIMIT', '0', text_of(limit)))
     if #old > 0 then
       delete_jobs(old)
       redis.call('ZREM', set, unpack(old))
@@ -210,7 +252,7 @@ local function apply_retention(set, keep, max_age, limit)
     local excess = redis.call('ZCARD', set) - keep
     if excess > limit - removed then excess = limit - removed end
     if excess > 0 then
-      local oldest = archived_only(redis.call('ZRANGE', set, 0, excess - 1))
+      local oldest = archived_only(redis.call('ZRANGE', set, '0', text_of(excess - 1)))
       if #oldest > 0 then
         delete_jobs(oldest)
         redis.call('ZREM', set, unpack(oldest))
