@@ -142,6 +142,29 @@ enum StopReason {
 
 type RunningMap = Arc<Mutex<HashMap<(String, String), Running>>>;
 
+/// The claim loops' calls to Redis in flight. While one loop's call keeps Redis busy,
+/// another gathers more acknowledgements before sending its own: Redis stays busy and
+/// each call carries more jobs (a call has a fixed cost of ~10 jobs' work in Redis).
+#[derive(Default)]
+struct CallsInFlight {
+    count: std::sync::atomic::AtomicUsize,
+    finished: Notify,
+}
+
+impl CallsInFlight {
+    fn busy(&self) -> bool {
+        self.count.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    async fn track<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let out = call.await;
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.finished.notify_waiters();
+        out
+    }
+}
+
 impl Worker {
     pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
         let id = options.id.clone().unwrap_or_else(default_worker_id);
@@ -162,14 +185,16 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let Worker { queue, handler, options, id, status } = self;
         let loops = options.claim_loops.clamp(1, options.concurrency.max(1));
+        let calls = Arc::new(CallsInFlight::default());
         if loops == 1 {
-            return run_loop(queue, handler, options, id, status, shutdown).await;
+            return run_loop(queue, handler, options, id, status, calls, shutdown).await;
         }
         // Split the concurrency over the loops; together they never exceed it.
         let lanes = (0..loops).map(|lane| {
             let share = options.concurrency / loops + usize::from(lane < options.concurrency % loops);
             let options = WorkerOptions { concurrency: share, claim_loops: 1, ..options.clone() };
-            run_loop(queue.clone(), handler.clone(), options, format!("{id}.{lane}"), status.clone(), shutdown.clone())
+            let lane_id = format!("{id}.{lane}");
+            run_loop(queue.clone(), handler.clone(), options, lane_id, status.clone(), calls.clone(), shutdown.clone())
         });
         for result in futures::future::join_all(lanes).await {
             result?;
@@ -184,6 +209,7 @@ async fn run_loop(
     options: WorkerOptions,
     id: String,
     status: WorkerStatus,
+    calls: Arc<CallsInFlight>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     {
@@ -216,16 +242,12 @@ async fn run_loop(
             let in_flight = running.lock().expect("running map").len();
             status.report_running(&mut reported, in_flight);
             let free = concurrency.saturating_sub(in_flight);
-            match flush_and_claim(&queue, &id, &options, &mut pending, free).await {
+            match calls.track(flush_and_claim(&queue, &id, &options, &mut pending, free)).await {
                 Ok((claimed, due)) => {
                     failures = 0;
                     next_due = due;
-                    let got = claimed.len();
                     for job in claimed {
                         start_job(&queue, &handler, &options, job, &running, &finished_tx, &jobs);
-                    }
-                    if got > 0 && got == free {
-                        continue; // there may be more waiting
                     }
                 }
                 Err(err) => {
@@ -253,6 +275,21 @@ async fn run_loop(
                 _ = tokio::time::sleep(sleep_for) => {}
             }
             let _ = want_wake_tx.send(false);
+            // While another loop's call keeps Redis busy, and jobs of this loop still run,
+            // gather their acknowledgements too; send as soon as Redis is free.
+            while !pending.is_empty() && !running.lock().expect("running map").is_empty() {
+                let redis_free = calls.finished.notified();
+                tokio::pin!(redis_free);
+                redis_free.as_mut().enable();
+                if !calls.busy() {
+                    break;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    Some(done) = finished_rx.recv() => pending.push(done),
+                    _ = &mut redis_free => break,
+                }
+            }
         }
 
         // Shutdown: stop claiming, let running jobs finish, acknowledging as they do.

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::{eventually, fast_options, spawn_worker, wait_for_state};
 use hoist_queue::{
-    CancellationToken, JobOptions, JobState, NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn,
+    CancelOutcome, CancellationToken, JobOptions, JobState, NewJob, Queue, RedisConnection, Worker, WorkerOptions,
+    handler_fn,
 };
 use hoist_testkit::{RedisOptions, RedisServer};
 use serde_json::json;
@@ -275,4 +276,35 @@ async fn a_worker_stops_even_when_redis_is_gone() {
     let started = std::time::Instant::now();
     worker.stop().await;
     assert!(started.elapsed() < Duration::from_secs(15), "stopped after {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_job_whose_cancellation_was_asked_ends_cancelled() {
+    let server = RedisServer::start();
+    let redis = RedisConnection::connect(&server.url()).await.unwrap();
+    let queue = Queue::new(&redis, "tests").unwrap();
+    // A worker that dies (its task is dropped) while the job runs: nobody will stop the
+    // handler or renew the lease.
+    let worker = Worker::new(
+        queue.clone(),
+        handler_fn(|_| async {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            Ok(json!(null))
+        }),
+        fast_options(),
+    );
+    let task = tokio::spawn(worker.run(CancellationToken::new()));
+    let e = queue.enqueue(NewJob::new("doomed", json!({}))).await.unwrap();
+    wait_for_state(&queue, &e.id, JobState::Active).await;
+    task.abort();
+    let _ = task.await;
+    assert_eq!(queue.cancel(&e.id).await.unwrap(), CancelOutcome::Requested);
+    server.command(&["ZADD", "hoist:{tests}:active", "XX", "0", &e.id]).unwrap();
+    queue.recover_stalled().await.unwrap();
+    let job = queue.get_job(&e.id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Cancelled, "asked to stop and no longer running: it ends, it is not run again");
+    assert!(!job.cancel_requested);
+    assert_eq!(queue.counts().await.unwrap().active, 0);
+    let kinds: Vec<String> = queue.read_events(None, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.last().map(String::as_str), Some("cancelled"), "{kinds:?}");
 }

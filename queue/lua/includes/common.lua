@@ -47,13 +47,10 @@ local function active_count()
   return redis.call('ZCOUNT', k.active, '-inf', '(+inf')
 end
 
--- Small whole numbers as text without formatting (tostring costs ~2,500 instructions).
-local SMALL_TEXT = { '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16',
-  '17', '18', '19', '20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31', '32', '33', '34', '35',
-  '36', '37', '38', '39', '40', '41', '42', '43', '44', '45', '46', '47', '48', '49', '50', '51', '52', '53', '54',
-  '55', '56', '57', '58', '59', '60', '61', '62', '63' }
+-- Whole numbers as text for redis.call: Redis formats a Lua number with printf("%.17g"),
+-- and tostring with "%.14g"; "%d" costs less than either.
 local function text_of(n)
-  return SMALL_TEXT[n + 1] or string.format('%d', n)
+  return string.format('%d', n)
 end
 
 local function job_key(id)
