@@ -144,11 +144,22 @@ type RunningMap = Arc<Mutex<HashMap<(String, String), Running>>>;
 
 /// The claim loops' calls to Redis in flight. While one loop's call keeps Redis busy,
 /// another gathers more acknowledgements before sending its own: Redis stays busy and
-/// each call carries more jobs (a call has a fixed cost of ~10 jobs' work in Redis).
+/// each call carries more jobs (every call has a fixed cost in Redis: the script's
+/// prelude, limits, promotion, retention and events).
 #[derive(Default)]
 struct CallsInFlight {
     count: std::sync::atomic::AtomicUsize,
     finished: Notify,
+}
+
+/// One call in flight; counted down however the call ends, even when dropped.
+struct InFlight<'a>(&'a CallsInFlight);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.finished.notify_waiters();
+    }
 }
 
 impl CallsInFlight {
@@ -158,10 +169,8 @@ impl CallsInFlight {
 
     async fn track<T>(&self, call: impl std::future::Future<Output = T>) -> T {
         self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let out = call.await;
-        self.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.finished.notify_waiters();
-        out
+        let _in_flight = InFlight(self);
+        call.await
     }
 }
 
