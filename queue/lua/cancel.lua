@@ -14,8 +14,6 @@ if state == 'active' then
 end
 if state == 'completed' or state == 'dead' or state == 'cancelled' then return -3 end
 redis.call('ZREM', STATE_SETS[state], id)
-redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)
-redis.call('ZADD', k.cancelled, now, id)
-archive_finished({ now, id })
+mark_cancelled(id, jk)
 emit('cancelled', id)
 return 1

@@ -21,11 +21,8 @@ for i = 0, n - 1 do
     -- Recovery clears the lease, a new claim replaces it: either way it is not ours.
     codes[#codes + 1] = -2
   else
-    if current[2] and current[2] ~= '' then
-      redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', ARGV[b + 2], 'lease', '', 'cancel', '')
-    else
-      redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', ARGV[b + 2], 'lease', '')
-    end
+    redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', ARGV[b + 2], 'lease', '')
+    if current[2] and current[2] ~= '' then redis.call('HSET', jk, 'cancel', '') end
     done[#done + 1] = id
     finished[#finished + 1] = now_text
     finished[#finished + 1] = id

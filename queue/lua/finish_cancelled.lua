@@ -7,9 +7,6 @@ local jk = job_key(id)
 local owned = check_lease(id, lease)
 if owned ~= 1 then return owned end
 redis.call('ZREM', k.active, id)
-redis.call('HDEL', jk, 'lease', 'cancel')
-redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)
-redis.call('ZADD', k.cancelled, now, id)
-archive_finished({ now, id })
+mark_cancelled(id, jk)
 emit('cancelled', id)
 return 1

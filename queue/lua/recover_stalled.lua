@@ -13,10 +13,7 @@ for _, id in ipairs(expired) do
   local cancel = redis.call('HGET', jk, 'cancel')
   if cancel and cancel ~= '' then
     -- Asked to stop, and stopped: nobody runs it now, so it ends here.
-    redis.call('HDEL', jk, 'lease', 'cancel')
-    redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now_text)
-    redis.call('ZADD', k.cancelled, now_text, id)
-    archive_finished({ now_text, id })
+    mark_cancelled(id, jk)
     add_event(cancelled, id)
   elseif redis.call('EXISTS', jk) == 1 then
     local stalls = redis.call('HINCRBY', jk, 'stalls', 1)

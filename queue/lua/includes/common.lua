@@ -179,6 +179,15 @@ local function archive_finished(finished)
   end
 end
 
+-- Ends job `id` cancelled, once it is out of its state's set: no lease, no pending
+-- request to stop. The caller emits the event (alone or in a batch).
+local function mark_cancelled(id, jk)
+  redis.call('HDEL', jk, 'lease', 'cancel')
+  redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now_text)
+  redis.call('ZADD', k.cancelled, now_text, id)
+  archive_finished({ now_text, id })
+end
+
 -- Deletes the jobs `ids`: their keys and dedup entries.
 local function delete_jobs(ids)
   if #ids == 0 then return end
