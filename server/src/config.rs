@@ -116,6 +116,11 @@ pub struct HttpConfig {
     /// Seconds a request may take before the server answers 408.
     #[arg(long, env = "HOIST_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+
+    /// Other origins (comma-separated `scheme://host[:port]`) whose pages may send
+    /// state-changing requests and open the live feed, besides the server's own.
+    #[arg(long, env = "HOIST_ALLOWED_ORIGINS", default_value = "")]
+    pub allowed_origins: String,
 }
 
 #[cfg(test)]

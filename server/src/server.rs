@@ -27,6 +27,11 @@ use crate::users::{AdminBootstrap, ensure_admin};
 /// Builds everything `serve` needs; connection problems come back naming the variable.
 pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Result<(AppState, AdminBootstrap)> {
     store.validate()?;
+    // Settings are checked before anything connects, so a typo is reported as such.
+    let allowed_origins = Arc::new(
+        crate::origin::parse_allowed_origins(&http.allowed_origins)
+            .map_err(|reason| StartupError::Invalid { variable: "HOIST_ALLOWED_ORIGINS", reason })?,
+    );
     let db = Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
     let admin =
@@ -60,6 +65,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         history: crate::history::HistoryConfig::from_days(store.history_days),
         archiving: Arc::new(crate::history::Archiving::new(store.history_days > 0)),
         live: crate::live::LiveHub::default(),
+        allowed_origins,
     };
     Ok((state, admin))
 }
@@ -130,9 +136,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, app::shell))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::server_functions::guard))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
+        .layer(axum::middleware::from_fn(crate::api_error::json_errors))
         // The request id: taken from the client's x-request-id or made up, put on the
         // request's log span and echoed in the response.
         .layer(PropagateRequestIdLayer::x_request_id())

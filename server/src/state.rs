@@ -29,6 +29,9 @@ pub struct AppState {
     pub archiving: Arc<crate::history::Archiving>,
     /// The live feed's hub (started by the first WebSocket).
     pub live: crate::live::LiveHub,
+    /// Origins besides the server's own that may send state changes and open the live
+    /// feed (`HOIST_ALLOWED_ORIGINS`), normalized as `scheme://host[:port]`.
+    pub allowed_origins: Arc<Vec<String>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
