@@ -121,6 +121,36 @@ pub struct HttpConfig {
     /// state-changing requests and open the live feed, besides the server's own.
     #[arg(long, env = "HOIST_ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
+
+    /// Seconds between checks that a live WebSocket's session or token still holds (not
+    /// signed out, user not disabled, role unchanged, token not revoked); 1 to 3600.
+    #[arg(long, env = "HOIST_LIVE_RECHECK_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_recheck_seconds: u64,
+
+    /// Live WebSockets one user may hold open on one server process; more get 429.
+    #[arg(long, env = "HOIST_MAX_SOCKETS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_sockets_per_user: u32,
+
+    /// Password hashes (sign-in checks, new passwords) computed at once; each argon2id
+    /// hash takes about 19 MiB. More wait briefly in a queue, then get 503; 1 to 64.
+    #[arg(long, env = "HOIST_PASSWORD_CHECKS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub password_checks: u32,
+
+    /// Reverse proxies (comma-separated IPs or CIDRs, e.g. `10.0.0.0/8,::1`) whose
+    /// `X-Forwarded-For` is believed for the client's address (sign-in lockout, audit
+    /// log). Empty: the peer's address is the client's.
+    #[arg(long, env = "HOIST_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// Seconds a client has to send a request's headers (also how long an idle
+    /// keep-alive connection stays open); slower clients are disconnected; 1 to 3600.
+    #[arg(long, env = "HOIST_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout: u64,
+
+    /// Connections served at once (open WebSockets included); further connections wait
+    /// in the listen backlog until one closes; 1 to 1,000,000.
+    #[arg(long, env = "HOIST_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use hoist_queue::{Counts, Event, Queue, RedisConnection};
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::api_error::ApiError;
-use crate::auth::Principal;
+use crate::auth::{AuthVia, Principal};
 use crate::state::AppState;
 use crate::users::Role;
 
@@ -102,7 +102,8 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn parse(topics: Option<&str>, principal: &Principal) -> Result<Self, ApiError> {
-        let staff = principal.role != Role::User;
+        crate::policy::authorize(principal, crate::policy::Action::ReadJobs)?;
+        let staff = crate::policy::may(principal, crate::policy::Action::WatchQueues);
         let me = principal.user_id.to_string();
         let mut subscription = Subscription { only_owner: (!staff).then(|| me.clone()), ..Default::default() };
         let topics = topics.unwrap_or(if staff { "counts,mine" } else { "mine" });
@@ -237,6 +238,8 @@ impl Batch {
 #[derive(Clone, Default)]
 pub struct LiveHub {
     sender: Arc<Mutex<Option<broadcast::Sender<Arc<Batch>>>>>,
+    /// Open sockets per user.
+    pub sockets: SocketCounts,
 }
 
 impl LiveHub {
@@ -405,41 +408,195 @@ pub struct LiveQuery {
     topics: Option<String>,
 }
 
+/// Close codes of a socket whose credentials stopped holding (4000-4999 are the
+/// application's): the session or token ended (sign in again) ...
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+/// ... or the user may no longer watch (disabled, or their role changed).
+pub const CLOSE_NOT_ALLOWED: u16 = 4003;
+
 /// `GET /api/v1/live?topics=...`: the WebSocket (authenticated like every API route).
-pub async fn socket(
-    State(state): State<AppState>,
-    principal: Principal,
-    Query(query): Query<LiveQuery>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let subscription = match Subscription::parse(query.topics.as_deref(), &principal) {
-        Ok(subscription) => subscription,
-        Err(error) => return error.into_response(),
-    };
+///
+/// Checked in this order, each refusal with the API's JSON error body: the `Origin`
+/// (a browser opens WebSockets cross-site with the user's cookie and no CORS check, so a
+/// page elsewhere could read the feed: 403; no `Origin` at all is a non-browser client,
+/// allowed), the credentials (401), the upgrade request itself (400), the topics
+/// (400/403), and the caller's open sockets on this process (429).
+pub async fn socket(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    match admit(&state, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn admit(state: &AppState, request: axum::extract::Request) -> Result<Response, ApiError> {
+    use axum::extract::FromRequestParts;
+
+    let (mut parts, _body) = request.into_parts();
+    crate::origin::check_same_origin(&parts.headers, &state.allowed_origins, false)?;
+    let principal = Principal::from_request_parts(&mut parts, state).await?;
+    let credential = Credential::of(&parts, &principal)?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|rejection| ApiError::invalid("upgrade", rejection.body_text()))?;
+    let query: LiveQuery = axum::extract::Query::try_from_uri(&parts.uri)
+        .map_err(|rejection| ApiError::invalid("topics", rejection.body_text()))?
+        .0;
+    let subscription = Subscription::parse(query.topics.as_deref(), &principal)?;
+    let slot = state.live.sockets.admit(principal.user_id, state.max_sockets_per_user).ok_or_else(|| {
+        ApiError::RateLimited { retry_after: Duration::from_secs(5) }
+    })?;
     let receiver = state.live.subscribe(&state.engine);
-    upgrade
+    let watch = Watch { state: state.clone(), credential, principal, subscription, slot };
+    Ok(upgrade
         // Browsers send nothing but control frames: small read buffers (the default is 128
         // KiB per socket) and a small limit. Each frame is sent whole, so no write buffering.
         .read_buffer_size(4 * 1024)
         .max_message_size(64 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve_socket(socket, principal, subscription, receiver))
+        .on_upgrade(move |socket| serve_socket(socket, watch, receiver)))
 }
 
-async fn serve_socket(
-    mut socket: WebSocket,
+/// What a socket was opened with, to check again while it is open.
+#[derive(Clone, Debug)]
+enum Credential {
+    Session { id: tower_sessions::session::Id },
+    /// The token's hash.
+    Token { hash: String },
+}
+
+impl Credential {
+    fn of(parts: &axum::http::request::Parts, principal: &Principal) -> Result<Self, ApiError> {
+        match &principal.via {
+            AuthVia::Token { .. } => {
+                let secret = parts
+                    .headers
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .ok_or(ApiError::Unauthenticated)?;
+                Ok(Credential::Token { hash: crate::auth::token_hash(secret.trim()) })
+            }
+            AuthVia::Session => {
+                let session = parts.extensions.get::<tower_sessions::Session>().ok_or(ApiError::Unauthenticated)?;
+                Ok(Credential::Session { id: session.id().ok_or(ApiError::Unauthenticated)? })
+            }
+        }
+    }
+}
+
+/// Why an open socket is closed: its close code and reason.
+#[derive(Debug, PartialEq, Eq)]
+struct Ended {
+    code: u16,
+    reason: String,
+}
+
+impl Ended {
+    fn session(why: &str) -> Self {
+        let reason = if why.is_empty() { "session ended".to_string() } else { format!("session ended: {why}") };
+        Ended { code: CLOSE_SESSION_ENDED, reason }
+    }
+
+    fn not_allowed(why: &str) -> Self {
+        Ended { code: CLOSE_NOT_ALLOWED, reason: format!("no longer allowed: {why}") }
+    }
+}
+
+/// One open socket: its caller, what it follows, and its place under the per-user cap.
+struct Watch {
+    state: AppState,
+    credential: Credential,
     principal: Principal,
     subscription: Subscription,
-    mut receiver: broadcast::Receiver<Arc<Batch>>,
-) {
+    #[allow(dead_code)] // held for its Drop
+    slot: SocketSlot,
+}
+
+impl Watch {
+    /// Ok while the credentials still stand for the same user with the same role.
+    async fn still_holds(&self) -> Result<(), Ended> {
+        use crate::auth::principal::{SESSION_SIGNED_IN_AT, SESSION_USER, SessionEnded, load_user};
+        use tower_sessions::SessionStore;
+
+        let state = &self.state;
+        let (role, disabled) = match &self.credential {
+            Credential::Session { id } => {
+                // Sign-out deletes the record, and an expired one no longer loads.
+                let record = match state.sessions.load(id).await {
+                    Ok(Some(record)) => record,
+                    Ok(None) => return Err(Ended::session("")),
+                    Err(error) => {
+                        // The store being unreachable for a moment ends nobody's socket.
+                        tracing::warn!(%error, "live feed: re-checking a session failed");
+                        return Ok(());
+                    }
+                };
+                let user_id = record.data.get(SESSION_USER).and_then(|v| v.as_i64());
+                if user_id != Some(self.principal.user_id) {
+                    return Err(Ended::session(""));
+                }
+                let signed_in_at = record.data.get(SESSION_SIGNED_IN_AT).and_then(|v| v.as_i64()).unwrap_or(0);
+                let user = match load_user(&state.db, self.principal.user_id).await {
+                    Ok(Some(user)) => user,
+                    Ok(None) => return Err(Ended::session("user deleted")),
+                    Err(_) => return Ok(()),
+                };
+                match user.session_holds(signed_in_at) {
+                    Err(SessionEnded::PasswordChanged) => return Err(Ended::session("password changed")),
+                    Err(SessionEnded::SignedOut) => return Err(Ended::session("")),
+                    _ => {}
+                }
+                (user.role, user.disabled)
+            }
+            Credential::Token { hash } => {
+                let row: Option<(String, i64, Option<i64>, Option<i64>)> = match sqlx::query_as(
+                    "SELECT u.role, u.disabled, t.revoked_at, t.expires_at
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&state.db.pool)
+                .await
+                {
+                    Ok(row) => row,
+                    Err(error) => {
+                        tracing::warn!(%error, "live feed: re-checking a token failed");
+                        return Ok(());
+                    }
+                };
+                let Some((role, disabled, revoked_at, expires_at)) = row else {
+                    return Err(Ended::session("token deleted"));
+                };
+                if revoked_at.is_some() {
+                    return Err(Ended::session("token revoked"));
+                }
+                if expires_at.is_some_and(|at| at <= crate::db::now_ms()) {
+                    return Err(Ended::session("token expired"));
+                }
+                (Role::parse(&role).ok_or_else(|| Ended::not_allowed("unknown role"))?, disabled != 0)
+            }
+        };
+        if disabled {
+            return Err(Ended::not_allowed("user disabled"));
+        }
+        if role != self.principal.role {
+            return Err(Ended::not_allowed(&format!("role changed to {}", role.as_str())));
+        }
+        Ok(())
+    }
+}
+
+async fn serve_socket(mut socket: WebSocket, watch: Watch, mut receiver: broadcast::Receiver<Arc<Batch>>) {
     metrics::gauge!("hoist_websocket_clients").increment(1.0);
-    let hello = serde_json::json!({ "type": "hello", "user": principal.username, "role": principal.role });
+    let hello = serde_json::json!({ "type": "hello", "user": watch.principal.username, "role": watch.principal.role });
     let mut open = socket.send(Message::Text(hello.to_string().into())).await.is_ok();
+    let every = watch.state.live_recheck;
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while open {
         tokio::select! {
             batch = receiver.recv() => match batch {
                 Ok(batch) => {
-                    if let Some(frame) = batch.frame_for(&subscription) {
+                    if let Some(frame) = batch.frame_for(&watch.subscription) {
                         open = socket.send(Message::Text(frame.into())).await.is_ok();
                     }
                 }
@@ -453,9 +610,60 @@ async fn serve_socket(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
                 Some(Ok(_)) => {}
             },
+            _ = recheck.tick() => {
+                if let Err(ended) = watch.still_holds().await {
+                    tracing::info!(user = %watch.principal.username, reason = %ended.reason, "live feed closed");
+                    let frame = CloseFrame { code: ended.code, reason: ended.reason.into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    open = false;
+                }
+            }
         }
     }
     metrics::gauge!("hoist_websocket_clients").decrement(1.0);
+}
+
+/// Open sockets per user on this process, for `HOIST_MAX_SOCKETS_PER_USER`.
+#[derive(Clone, Default)]
+pub struct SocketCounts {
+    open: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+impl SocketCounts {
+    /// A slot for one more socket of `user`, or None when they hold `max` already.
+    fn admit(&self, user: i64, max: usize) -> Option<SocketSlot> {
+        let mut open = self.open.lock().expect("socket counts");
+        let count = open.entry(user).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot { counts: self.clone(), user })
+    }
+
+    /// Sockets `user` holds open now.
+    pub fn open(&self, user: i64) -> usize {
+        self.open.lock().expect("socket counts").get(&user).copied().unwrap_or(0)
+    }
+}
+
+/// One socket's place under the cap, given back when dropped (the socket closed, or its
+/// upgrade never completed).
+struct SocketSlot {
+    counts: SocketCounts,
+    user: i64,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().expect("socket counts");
+        if let Some(count) = open.get_mut(&self.user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

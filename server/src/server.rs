@@ -32,6 +32,11 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         crate::origin::parse_allowed_origins(&http.allowed_origins)
             .map_err(|reason| StartupError::Invalid { variable: "HOIST_ALLOWED_ORIGINS", reason })?,
     );
+    let trusted_proxies = Arc::new(
+        crate::client_addr::TrustedProxies::parse(&http.trusted_proxies)
+            .map_err(|reason| StartupError::Invalid { variable: "HOIST_TRUSTED_PROXIES", reason })?,
+    );
+    crate::users::PasswordChecks::configure(http.password_checks as usize);
     let db = Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
     let admin =
@@ -66,6 +71,9 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         archiving: Arc::new(crate::history::Archiving::new(store.history_days > 0)),
         live: crate::live::LiveHub::default(),
         allowed_origins,
+        trusted_proxies,
+        live_recheck: std::time::Duration::from_secs(http.live_recheck_seconds),
+        max_sockets_per_user: http.max_sockets_per_user as usize,
     };
     Ok((state, admin))
 }
@@ -138,6 +146,8 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::server_functions::guard))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.max_body_bytes, crate::transport::limit_body))
+        .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), crate::client_addr::layer))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
         .layer(axum::middleware::from_fn(crate::api_error::json_errors))
@@ -188,9 +198,11 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
     }
     print_welcome(&format!("http://{addr}"), &admin);
     tracing::info!(%addr, database = state.db.kind.as_str(), "serving");
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = crate::transport::ServeLimits {
+        header_read_timeout: std::time::Duration::from_secs(http.header_read_timeout),
+        max_connections: http.max_connections as usize,
+    };
+    crate::transport::serve(listener, router(state), limits, shutdown_signal()).await?;
     // HTTP has stopped taking requests; now let running jobs finish.
     runtime.stop().await;
     // Last, so the jobs the workers just finished are in the history too.

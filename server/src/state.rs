@@ -32,6 +32,12 @@ pub struct AppState {
     /// Origins besides the server's own that may send state changes and open the live
     /// feed (`HOIST_ALLOWED_ORIGINS`), normalized as `scheme://host[:port]`.
     pub allowed_origins: Arc<Vec<String>>,
+    /// Proxies whose `X-Forwarded-For` names the client (`HOIST_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<crate::client_addr::TrustedProxies>,
+    /// How often a live socket checks its session or token still holds.
+    pub live_recheck: Duration,
+    /// Live sockets one user may hold open on this process.
+    pub max_sockets_per_user: usize,
 }
 
 impl FromRef<AppState> for LeptosOptions {

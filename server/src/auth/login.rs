@@ -1,20 +1,23 @@
 //! Signing in and out: password check, lockout against guessing, session set-up.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use rand::distr::{Alphanumeric, SampleString};
-use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::principal::{Principal, SESSION_CSRF, SESSION_USER, load_user};
+use super::principal::{
+    Principal, SESSION_CSRF, SESSION_SIGNED_IN_AT, SESSION_TOUCHED_AT, SESSION_USER, load_user,
+};
 use crate::api_error::ApiError;
+use crate::client_addr::ClientAddr;
+use crate::db::now_ms;
 use crate::state::AppState;
-use crate::users::{Role, verify_password};
+use crate::users::{Role, verify_password_bounded};
 
 /// Failed sign-ins allowed per account, and per client address, in the window.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
@@ -41,26 +44,70 @@ pub struct UserView {
     pub role: Role,
 }
 
-fn failure_keys(username: &str, addr: &SocketAddr) -> (String, String) {
-    (format!("hoist:auth:failures:user:{}", username.to_lowercase()), format!("hoist:auth:failures:addr:{}", addr.ip()))
+fn failure_keys(username: &str, addr: IpAddr) -> [String; 2] {
+    [format!("hoist:auth:failures:user:{}", username.to_lowercase()), format!("hoist:auth:failures:addr:{addr}")]
 }
 
+/// Counts an attempt against the account and the address before its password is checked,
+/// in one step, so parallel guesses cannot all pass a check made before any of them
+/// failed: returns 0 when the attempt may go on, else the milliseconds until the
+/// refusing counter's window ends. A counter's window starts with its first attempt.
+const TAKE_ATTEMPT: &str = r#"
+for i = 1, 2 do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count >= tonumber(ARGV[i]) then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], ARGV[3])
+      ttl = tonumber(ARGV[3])
+    end
+    return ttl
+  end
+end
+for i = 1, 2 do
+  if redis.call('INCR', KEYS[i]) == 1 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  end
+end
+return 0
+"#;
+
+/// Gives back an attempt that was not a failed guess: the account counter is cleared on
+/// success (ARGV[1] = 1), the address counter only loses this attempt (so many users
+/// behind one address do not lock each other out by signing in).
+const GIVE_BACK_ATTEMPT: &str = r#"
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  redis.call('DECR', KEYS[1])
+end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('DECR', KEYS[2])
+end
+return 0
+"#;
+
 /// `POST /api/v1/auth/login`
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses((status = 200, body = SignedIn), (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failures; see Retry-After", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses((status = 200, body = SignedIn), (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Too many password checks at once; see Retry-After", body = crate::openapi::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     session: Session,
     crate::api::ApiJson(request): crate::api::ApiJson<LoginRequest>,
 ) -> Result<Json<SignedIn>, ApiError> {
-    Ok(Json(sign_in(&state, addr, &session, request).await?))
+    Ok(Json(sign_in(&state, addr.ip(), &session, request).await?))
 }
 
 /// Checks the password (with the lockout), and on success starts a fresh session: the
 /// one sign-in path for the API and the dashboard's login form.
+///
+/// Each attempt is counted before its password is checked (and given back when it was
+/// not a wrong guess), so at most [`MAX_FAILURES_PER_ACCOUNT`] guesses per account are
+/// ever checked in a window, however many arrive at once. The check itself waits its
+/// turn at the process's password gate (503 when that is full).
 pub async fn sign_in(
     state: &AppState,
-    addr: SocketAddr,
+    addr: IpAddr,
     session: &Session,
     request: LoginRequest,
 ) -> Result<SignedIn, ApiError> {
@@ -70,19 +117,60 @@ pub async fn sign_in(
     if request.password.is_empty() {
         return Err(ApiError::invalid("password", "password is required"));
     }
-    let mut redis = state.redis.clone();
-    let (user_key, addr_key) = failure_keys(&request.username, &addr);
-    let (user_failures, addr_failures): (Option<i64>, Option<i64>) =
-        redis::pipe().get(&user_key).get(&addr_key).query_async(&mut redis).await.map_err(anyhow::Error::from)?;
-    for (failures, limit, key) in
-        [(user_failures, MAX_FAILURES_PER_ACCOUNT, &user_key), (addr_failures, MAX_FAILURES_PER_ADDRESS, &addr_key)]
-    {
-        if failures.unwrap_or(0) >= limit {
-            let ttl: i64 = redis.ttl(key).await.map_err(anyhow::Error::from)?;
-            return Err(ApiError::RateLimited { retry_after: Duration::from_secs(ttl.max(1) as u64) });
-        }
+    if request.username.len() > 256 || request.password.len() > 1024 {
+        // Nobody's username or password is this long; do not hash megabytes.
+        return Err(ApiError::BadCredentials);
     }
+    let mut redis = state.redis.clone();
+    let keys = failure_keys(&request.username, addr);
+    let refused_for_ms: i64 = redis::Script::new(TAKE_ATTEMPT)
+        .key(&keys[0])
+        .key(&keys[1])
+        .arg(MAX_FAILURES_PER_ACCOUNT)
+        .arg(MAX_FAILURES_PER_ADDRESS)
+        .arg(FAILURE_WINDOW.as_millis() as i64)
+        .invoke_async(&mut redis)
+        .await
+        .map_err(anyhow::Error::from)?;
+    if refused_for_ms > 0 {
+        let seconds = (refused_for_ms as u64).div_ceil(1000).max(1);
+        return Err(ApiError::RateLimited { retry_after: Duration::from_secs(seconds) });
+    }
+    let outcome = check_password(state, &request).await;
+    // Give the attempt back unless it was a wrong guess (a busy gate or a database
+    // error checked nothing).
+    let give_back = match &outcome {
+        Ok(_) => Some(true),
+        Err(ApiError::BadCredentials) => None,
+        Err(_) => Some(false),
+    };
+    if let Some(success) = give_back {
+        let _: i64 = redis::Script::new(GIVE_BACK_ATTEMPT)
+            .key(&keys[0])
+            .key(&keys[1])
+            .arg(if success { "1" } else { "0" })
+            .invoke_async(&mut redis)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
+    let id = outcome?;
 
+    let user = load_user(&state.db, id).await?.ok_or(ApiError::BadCredentials)?;
+    // A new session id on sign-in defeats session fixation.
+    session.cycle_id().await.map_err(|e| ApiError::Internal(e.into()))?;
+    let csrf_token = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    let now = now_ms();
+    session.insert(SESSION_USER, id).await.map_err(|e| ApiError::Internal(e.into()))?;
+    session.insert(SESSION_CSRF, &csrf_token).await.map_err(|e| ApiError::Internal(e.into()))?;
+    session.insert(SESSION_SIGNED_IN_AT, now).await.map_err(|e| ApiError::Internal(e.into()))?;
+    session.insert(SESSION_TOUCHED_AT, now).await.map_err(|e| ApiError::Internal(e.into()))?;
+    tracing::info!(user = %user.username, %addr, "signed in");
+    Ok(SignedIn { user: UserView { id, username: user.username, role: user.role }, csrf_token })
+}
+
+/// The user's id when the password is right and the account enabled; BadCredentials
+/// otherwise (the same for unknown users, wrong passwords and disabled accounts).
+async fn check_password(state: &AppState, request: &LoginRequest) -> Result<i64, ApiError> {
     let row: Option<(i64, String, i64)> =
         sqlx::query_as("SELECT id, password_hash, disabled FROM users WHERE username = $1")
             .bind(&request.username)
@@ -90,35 +178,10 @@ pub async fn sign_in(
             .await?;
     // The hash is checked even for unknown users so timing does not reveal which exist.
     let (id, hash, disabled) = row.unwrap_or((0, DUMMY_HASH.to_string(), 1));
-    let disabled = disabled != 0;
-    let password_ok = tokio::task::spawn_blocking({
-        let password = request.password.clone();
-        move || verify_password(&password, &hash)
-    })
-    .await
-    .unwrap_or(false);
-    if !password_ok || disabled {
-        let window = FAILURE_WINDOW.as_secs() as i64;
-        let _: () = redis::pipe()
-            .incr(&user_key, 1)
-            .expire(&user_key, window)
-            .incr(&addr_key, 1)
-            .expire(&addr_key, window)
-            .query_async(&mut redis)
-            .await
-            .map_err(anyhow::Error::from)?;
-        return Err(ApiError::BadCredentials);
-    }
-    let _: () = redis.del(&user_key).await.map_err(anyhow::Error::from)?;
-
-    let (username, role, _) = load_user(&state.db, id).await?.ok_or(ApiError::BadCredentials)?;
-    // A new session id on sign-in defeats session fixation.
-    session.cycle_id().await.map_err(|e| ApiError::Internal(e.into()))?;
-    let csrf_token = Alphanumeric.sample_string(&mut rand::rng(), 32);
-    session.insert(SESSION_USER, id).await.map_err(|e| ApiError::Internal(e.into()))?;
-    session.insert(SESSION_CSRF, &csrf_token).await.map_err(|e| ApiError::Internal(e.into()))?;
-    tracing::info!(user = %username, %addr, "signed in");
-    Ok(SignedIn { user: UserView { id, username, role }, csrf_token })
+    let password_ok = verify_password_bounded(&request.password, &hash)
+        .await
+        .map_err(|busy| ApiError::Unavailable { retry_after: busy.retry_after })?;
+    if password_ok && disabled == 0 { Ok(id) } else { Err(ApiError::BadCredentials) }
 }
 
 /// `POST /api/v1/auth/logout`

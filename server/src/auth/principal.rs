@@ -1,5 +1,7 @@
 //! Who is asking: a user signed in with a session cookie, or a service with an API token.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::extract::FromRequestParts;
 use axum::http::{Method, header, request::Parts};
 use serde::Serialize;
@@ -65,31 +67,95 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// When the session signed in (epoch ms): a password change ends sessions older than it.
+pub const SESSION_SIGNED_IN_AT: &str = "signed_in_at";
+/// When the session's expiry was last pushed forward (epoch ms).
+pub const SESSION_TOUCHED_AT: &str = "touched_at";
+
+/// How often a session in use is saved again so its idle expiry moves forward (the
+/// session layer saves only changed sessions): at most once a minute per session, to
+/// spare the database a write per request.
+static SESSION_TOUCH_EVERY_MS: AtomicU64 = AtomicU64::new(60_000);
+
+/// Changes [`SESSION_TOUCH_EVERY_MS`] for the whole process (tests use a short one).
+pub fn set_session_touch_interval(every: std::time::Duration) {
+    SESSION_TOUCH_EVERY_MS.store(every.as_millis() as u64, Ordering::Relaxed);
+}
+
 /// The user of a cookie session. `csrf`, for requests that change something, must be the
 /// session's token (from the `x-csrf-token` header, or a dashboard form's hidden field).
+///
+/// The session ends (401, and it is deleted) when its user is gone or disabled, or signed
+/// in before their password last changed.
 pub async fn from_session(db: &Db, session: &Session, csrf: Option<&str>) -> Result<Principal, ApiError> {
     let user_id: i64 =
         session.get(SESSION_USER).await.map_err(|e| ApiError::Internal(e.into()))?.ok_or(ApiError::Unauthenticated)?;
+    let signed_in_at: i64 = session.get(SESSION_SIGNED_IN_AT).await.ok().flatten().unwrap_or(0);
+    let user = match load_user(db, user_id).await? {
+        Some(user) if user.session_holds(signed_in_at).is_ok() => user,
+        _ => {
+            let _ = session.flush().await;
+            return Err(ApiError::Unauthenticated);
+        }
+    };
     if let Some(given) = csrf {
         let expected: Option<String> = session.get(SESSION_CSRF).await.map_err(|e| ApiError::Internal(e.into()))?;
         if expected.as_deref() != Some(given) {
             return Err(ApiError::Forbidden(format!("missing or wrong {CSRF_HEADER} header")));
         }
     }
-    let (username, role, disabled) = load_user(db, user_id).await?.ok_or(ApiError::Unauthenticated)?;
-    if disabled {
-        let _ = session.flush().await;
-        return Err(ApiError::Unauthenticated);
+    let now = now_ms();
+    let touched_at: i64 = session.get(SESSION_TOUCHED_AT).await.ok().flatten().unwrap_or(0);
+    if now.saturating_sub(touched_at) >= SESSION_TOUCH_EVERY_MS.load(Ordering::Relaxed) as i64 {
+        // A changed session is saved after the response with a new expiry and cookie.
+        let _ = session.insert(SESSION_TOUCHED_AT, now).await;
     }
-    Ok(Principal { user_id, username, role, via: AuthVia::Session })
+    Ok(Principal { user_id, username: user.username, role: user.role, via: AuthVia::Session })
 }
 
-pub(crate) async fn load_user(db: &Db, id: i64) -> Result<Option<(String, Role, bool)>, ApiError> {
-    let row: Option<(String, String, i64)> = sqlx::query_as("SELECT username, role, disabled FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.and_then(|(name, role, disabled)| Some((name, Role::parse(&role)?, disabled != 0))))
+/// What sessions need to know of a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// Sessions signed in before this (epoch ms) are over.
+    pub sessions_valid_after: i64,
+}
+
+/// Why a session (or a live socket's credentials) no longer holds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionEnded {
+    #[error("signed out")]
+    SignedOut,
+    #[error("user disabled")]
+    Disabled,
+    #[error("password changed")]
+    PasswordChanged,
+}
+
+impl UserRecord {
+    /// Whether a session that signed in at `signed_in_at` still stands for this user.
+    pub fn session_holds(&self, signed_in_at: i64) -> Result<(), SessionEnded> {
+        if self.disabled {
+            Err(SessionEnded::Disabled)
+        } else if signed_in_at < self.sessions_valid_after {
+            Err(SessionEnded::PasswordChanged)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub(crate) async fn load_user(db: &Db, id: i64) -> Result<Option<UserRecord>, ApiError> {
+    let row: Option<(String, String, i64, i64)> =
+        sqlx::query_as("SELECT username, role, disabled, sessions_valid_after FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.and_then(|(username, role, disabled, sessions_valid_after)| {
+        Some(UserRecord { username, role: Role::parse(&role)?, disabled: disabled != 0, sessions_valid_after })
+    }))
 }
 
 async fn by_token(db: &Db, secret: &str) -> Result<Option<Principal>, ApiError> {
