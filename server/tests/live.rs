@@ -18,11 +18,14 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The router behind the server's own accept loop (so upgrades go through it too).
 async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let limits =
+        hoist_server::transport::ServeLimits { header_read_timeout: Duration::from_secs(10), max_connections: 64 };
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        hoist_server::transport::serve_router(listener, app, limits).await.unwrap();
     });
     addr
 }
@@ -206,5 +209,170 @@ async fn a_bad_topic_is_refused_naming_the_field() {
             assert_eq!(body["error"]["field"], "topics", "{body}");
         }
         other => panic!("expected 400, got {other:?}"),
+    }
+}
+
+/// Opens the live feed with these headers; the server's refusal as (status, JSON body).
+async fn open(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Socket, (u16, Value)> {
+    let mut request = format!("ws://{addr}/api/v1/live").into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((mut socket, _)) => {
+            assert_eq!(next_messages(&mut socket).await[0]["type"], "hello");
+            Ok(socket)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response.body().as_deref().map(|b| serde_json::from_slice(b).unwrap()).unwrap_or(Value::Null);
+            Err((response.status().as_u16(), body))
+        }
+        Err(other) => panic!("connecting failed: {other}"),
+    }
+}
+
+/// Waits for the server's close frame: (code, reason).
+async fn closed(socket: &mut Socket, within: Duration) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next()).await.expect("the server closes the socket in time");
+        match frame {
+            Some(Ok(Message::Close(Some(frame)))) => return (u16::from(frame.code), frame.reason.to_string()),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a reason"),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => panic!("socket failed before its close frame: {error}"),
+        }
+    }
+}
+
+/// An app whose sockets re-check their credentials every second.
+async fn quick_recheck(settings: &[&str]) -> common::TestApp {
+    let mut all = vec!["--live-recheck-seconds", "1"];
+    all.extend_from_slice(settings);
+    common::TestApp::start_with(hoist_testkit::sqlite_database(), &all).await
+}
+
+#[tokio::test]
+async fn a_cross_site_origin_is_refused_and_the_own_site_or_none_is_served() {
+    let t = quick_recheck(&["--allowed-origins", "https://admin.example"]).await;
+    let addr = serve(t.app.clone()).await;
+    let cookie = t.admin.cookie.clone().unwrap();
+    let own = format!("http://{addr}");
+    for origin in ["http://evil.example", "http://127.0.0.1:1", "null", "https://admin.example.evil"] {
+        let (status, body) = open(addr, &[("cookie", &cookie), ("origin", origin)]).await.err().expect(origin);
+        assert_eq!(status, 403, "{origin}: {body}");
+        assert_eq!(body["error"]["code"], "forbidden", "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(origin), "{body}");
+    }
+    // Refused before the credentials are even looked at.
+    let (status, _) = open(addr, &[("origin", "http://evil.example")]).await.err().unwrap();
+    assert_eq!(status, 403);
+    for origin in [own.as_str(), "https://admin.example"] {
+        open(addr, &[("cookie", &cookie), ("origin", origin)]).await.expect(origin);
+    }
+    // A non-browser client sends no Origin.
+    open(addr, &[("cookie", &cookie)]).await.expect("no origin");
+}
+
+#[tokio::test]
+async fn refusals_answer_with_the_api_error_body() {
+    let t = quick_recheck(&[]).await;
+    let addr = serve(t.app.clone()).await;
+    let (status, body) = open(addr, &[]).await.err().unwrap();
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")), "{body}");
+    let (status, body) = open(addr, &[("authorization", "Bearer nope")]).await.err().unwrap();
+    assert_eq!(status, 401, "{body}");
+    // A plain GET (no upgrade) from a signed-in client.
+    let mut admin = common::Client::new(&t.app, "10.1.0.1:1");
+    admin.cookie = t.admin.cookie.clone();
+    let r = admin.send("GET", "/api/v1/live", None, &[]).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "invalid");
+    assert_eq!(r.body["error"]["field"], "upgrade");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_is_closed_when_its_session_ends() {
+    let t = quick_recheck(&[]).await;
+    for name in ["vera", "otto", "pia", "ursula"] {
+        create_user(&t.db, name, "a-long-password", Role::Viewer).await.unwrap();
+    }
+    let addr = serve(t.app.clone()).await;
+    let mut sockets = vec![];
+    let mut clients = vec![];
+    for (i, name) in ["vera", "otto", "pia", "ursula"].into_iter().enumerate() {
+        let (client, csrf) = t.client(name, "a-long-password", &format!("10.2.0.{}:1", i + 1)).await;
+        sockets.push(open(addr, &[("cookie", client.cookie.as_deref().unwrap())]).await.unwrap());
+        clients.push((client, csrf));
+    }
+    let started = std::time::Instant::now();
+    // vera signs out; otto is disabled; pia becomes an end user; ursula's password changes.
+    let (vera, csrf) = &mut clients[0];
+    assert_eq!(vera.send("POST", "/api/v1/auth/logout", None, &[("x-csrf-token", csrf)]).await.status, 204);
+    hoist_server::users::set_disabled(&t.db, "otto", true).await.unwrap();
+    sqlx::query("UPDATE users SET role = 'user' WHERE username = 'pia'").execute(&t.db.pool).await.unwrap();
+    hoist_server::users::set_password(&t.db, "ursula", "another-long-password").await.unwrap();
+
+    let expected = [
+        (4001, "session ended"),
+        (4003, "no longer allowed: user disabled"),
+        (4003, "no longer allowed: role changed to user"),
+        (4001, "session ended: password changed"),
+    ];
+    for (socket, (code, reason)) in sockets.iter_mut().zip(expected) {
+        assert_eq!(closed(socket, Duration::from_secs(5)).await, (code, reason.to_string()));
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "closed within a few seconds: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_socket_is_closed_when_the_token_is_revoked() {
+    let t = quick_recheck(&[]).await;
+    let addr = serve(t.app.clone()).await;
+    let admin_id: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE username = 'admin'").fetch_one(&t.db.pool).await.unwrap();
+    sqlx::query(
+        r#"INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at) VALUES ($1, 'feed', $2, '["jobs:read"]', 0)"#,
+    )
+    .bind(admin_id)
+    .bind(hoist_server::auth::token_hash("hoist_live_token"))
+    .execute(&t.db.pool)
+    .await
+    .unwrap();
+    let mut socket = open(addr, &[("authorization", "Bearer hoist_live_token")]).await.unwrap();
+    // Still open after a re-check or two.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    sqlx::query("UPDATE api_tokens SET revoked_at = 1").execute(&t.db.pool).await.unwrap();
+    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, (4001, "session ended: token revoked".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_per_user_are_capped() {
+    let t = quick_recheck(&["--max-sockets-per-user", "2"]).await;
+    create_user(&t.db, "vera", "a-long-password", Role::Viewer).await.unwrap();
+    let addr = serve(t.app.clone()).await;
+    let cookie = t.admin.cookie.clone().unwrap();
+    let first = open(addr, &[("cookie", &cookie)]).await.unwrap();
+    let _second = open(addr, &[("cookie", &cookie)]).await.unwrap();
+    let (status, body) = open(addr, &[("cookie", &cookie)]).await.err().unwrap();
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // The cap is per user: another user still gets theirs.
+    let (vera, _) = t.client("vera", "a-long-password", "10.3.0.1:1").await;
+    open(addr, &[("cookie", vera.cookie.as_deref().unwrap())]).await.unwrap();
+    // Closing one frees its place.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(addr, &[("cookie", &cookie)]).await {
+            Ok(_) => break,
+            Err((429, _)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(other) => panic!("{other:?}"),
+        }
     }
 }

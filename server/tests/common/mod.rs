@@ -90,16 +90,17 @@ impl TestApp {
     }
 
     pub async fn start_on(database: hoist_testkit::TestDatabase) -> TestApp {
+        Self::start_with(database, &[]).await
+    }
+
+    /// With extra command-line settings (`["--live-recheck-seconds", "1"]`).
+    pub async fn start_with(database: hoist_testkit::TestDatabase, settings: &[&str]) -> TestApp {
         let redis = hoist_testkit::RedisServer::start();
-        let args = Args::parse_from([
-            "hoist",
-            "--redis-url",
-            &redis.url(),
-            "--database-url",
-            database.url(),
-            "--admin-password",
-            ADMIN_PASSWORD,
-        ]);
+        let redis_url = redis.url();
+        let mut argv =
+            vec!["hoist", "--redis-url", &redis_url, "--database-url", database.url(), "--admin-password", ADMIN_PASSWORD];
+        argv.extend_from_slice(settings);
+        let args = Args::parse_from(argv);
         let (state, _) = hoist_server::server::build_state(&args.store, &args.http).await.unwrap();
         let db = state.db.clone();
         let app = hoist_server::server::router(state);
