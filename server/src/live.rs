@@ -442,9 +442,11 @@ async fn admit(state: &AppState, request: axum::extract::Request) -> Result<Resp
         .map_err(|rejection| ApiError::invalid("topics", rejection.body_text()))?
         .0;
     let subscription = Subscription::parse(query.topics.as_deref(), &principal)?;
-    let slot = state.live.sockets.admit(principal.user_id, state.max_sockets_per_user).ok_or_else(|| {
-        ApiError::RateLimited { retry_after: Duration::from_secs(5) }
-    })?;
+    let slot = state
+        .live
+        .sockets
+        .admit(principal.user_id, state.max_sockets_per_user)
+        .ok_or_else(|| ApiError::RateLimited { retry_after: Duration::from_secs(5) })?;
     let receiver = state.live.subscribe(&state.engine);
     let watch = Watch { state: state.clone(), credential, principal, subscription, slot };
     Ok(upgrade
@@ -459,9 +461,13 @@ async fn admit(state: &AppState, request: axum::extract::Request) -> Result<Resp
 /// What a socket was opened with, to check again while it is open.
 #[derive(Clone, Debug)]
 enum Credential {
-    Session { id: tower_sessions::session::Id },
+    Session {
+        id: tower_sessions::session::Id,
+    },
     /// The token's hash.
-    Token { hash: String },
+    Token {
+        hash: String,
+    },
 }
 
 impl Credential {

@@ -25,8 +25,7 @@ pub fn check_same_origin(headers: &HeaderMap, allowed: &[String], require: bool)
         }
         None => match headers.get(header::REFERER) {
             Some(value) => {
-                let value =
-                    value.to_str().map_err(|_| ApiError::Forbidden("unreadable Referer header".into()))?.trim();
+                let value = value.to_str().map_err(|_| ApiError::Forbidden("unreadable Referer header".into()))?.trim();
                 // A Referer that is not a URL cannot show the request came from here.
                 Some(origin_of(value).unwrap_or_else(|| value.to_string()))
             }

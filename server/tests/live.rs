@@ -216,10 +216,9 @@ async fn a_bad_topic_is_refused_naming_the_field() {
 async fn open(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Socket, (u16, Value)> {
     let mut request = format!("ws://{addr}/api/v1/live").into_client_request().unwrap();
     for (name, value) in headers {
-        request.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
+        request
+            .headers_mut()
+            .insert(axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
     }
     match tokio_tungstenite::connect_async(request).await {
         Ok((mut socket, _)) => {
@@ -238,7 +237,8 @@ async fn open(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Socket, (u16
 async fn closed(socket: &mut Socket, within: Duration) -> (u16, String) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let frame = tokio::time::timeout_at(deadline, socket.next()).await.expect("the server closes the socket in time");
+        let frame =
+            tokio::time::timeout_at(deadline, socket.next()).await.expect("the server closes the socket in time");
         match frame {
             Some(Ok(Message::Close(Some(frame)))) => return (u16::from(frame.code), frame.reason.to_string()),
             Some(Ok(Message::Close(None))) | None => panic!("closed without a reason"),
@@ -262,7 +262,7 @@ async fn a_cross_site_origin_is_refused_and_the_own_site_or_none_is_served() {
     let cookie = t.admin.cookie.clone().unwrap();
     let own = format!("http://{addr}");
     for origin in ["http://evil.example", "http://127.0.0.1:1", "null", "https://admin.example.evil"] {
-        let (status, body) = open(addr, &[("cookie", &cookie), ("origin", origin)]).await.err().expect(origin);
+        let (status, body) = open(addr, &[("cookie", &cookie), ("origin", origin)]).await.expect_err(origin);
         assert_eq!(status, 403, "{origin}: {body}");
         assert_eq!(body["error"]["code"], "forbidden", "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(origin), "{body}");

@@ -50,8 +50,7 @@ async fn serve(env: &[(&str, &str)]) -> Server {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await
-            && let Ok(Ok((200, _))) =
-                tokio::time::timeout(Duration::from_secs(2), get(&mut stream, "/healthz")).await
+            && let Ok(Ok((200, _))) = tokio::time::timeout(Duration::from_secs(2), get(&mut stream, "/healthz")).await
         {
             return server;
         }

@@ -10,9 +10,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::principal::{
-    Principal, SESSION_CSRF, SESSION_SIGNED_IN_AT, SESSION_TOUCHED_AT, SESSION_USER, load_user,
-};
+use super::principal::{Principal, SESSION_CSRF, SESSION_SIGNED_IN_AT, SESSION_TOUCHED_AT, SESSION_USER, load_user};
 use crate::api_error::ApiError;
 use crate::client_addr::ClientAddr;
 use crate::db::now_ms;
@@ -25,6 +23,7 @@ pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,

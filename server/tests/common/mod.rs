@@ -97,8 +97,15 @@ impl TestApp {
     pub async fn start_with(database: hoist_testkit::TestDatabase, settings: &[&str]) -> TestApp {
         let redis = hoist_testkit::RedisServer::start();
         let redis_url = redis.url();
-        let mut argv =
-            vec!["hoist", "--redis-url", &redis_url, "--database-url", database.url(), "--admin-password", ADMIN_PASSWORD];
+        let mut argv = vec![
+            "hoist",
+            "--redis-url",
+            &redis_url,
+            "--database-url",
+            database.url(),
+            "--admin-password",
+            ADMIN_PASSWORD,
+        ];
         argv.extend_from_slice(settings);
         let args = Args::parse_from(argv);
         let (state, _) = hoist_server::server::build_state(&args.store, &args.http).await.unwrap();
