@@ -14,7 +14,7 @@ say "Rust tests"
 cargo test --workspace --no-fail-fast
 
 say "engine suites again, on a 3-master Redis Cluster"
-HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --no-fail-fast
+HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --test owners --no-fail-fast
 
 say "chaos and scale-out, quick versions (hoist-stress; full runs: see README)"
 cargo build -p hoist-stress

@@ -1,13 +1,16 @@
 -- enqueue: new jobs -> waiting or delayed (one call for a whole batch).
--- ARGV[4] number of jobs, then 11 fields per job:
+-- ARGV[4] number of jobs, then 13 fields per job:
 --   id, spec (JSON the engine's client reads: name, owner, payload, timeout, dedup key,
 --   created at), opts (the retry policy scripts read, see job_opts), priority, run_at,
 --   dedup key, name, owner (both for the event), rate-limit key ("" for none), its max
---   per window, its window (ms)
+--   per window, its window (ms), owner tag (the owner's index key segment, "" for no
+--   owner), dedup scope ("u" = the key holds only while its job is unfinished, "" = while
+--   it exists)
 -- Returns per job 0 when it was added, or the id of the existing job holding its dedup key, or
 -- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
 local n = tonumber(ARGV[4])
-local FIELDS = 11
+local FIELDS = 13
+local FINISHED = { completed = true, dead = true, cancelled = true }
 
 -- First pass: every keyed limit must have room for all of this batch's jobs.
 local wanted = {}
@@ -37,6 +40,8 @@ local added = events('added', 'name', 'owner', 'state')
 -- One INCRBY and one ZADD per set for the whole batch instead of one per job.
 local seq = redis.call('INCRBY', k.seq, n) - n
 local waiting, delayed = {}, {}
+-- Owned jobs: { id, tag, ... } for the owners hash and, per tag, { seq, id, ... }.
+local owned, by_owner = {}, {}
 for i = 0, n - 1 do
   local b = 5 + i * FIELDS
   local id, spec, opts = ARGV[b], ARGV[b + 1], ARGV[b + 2]
@@ -44,9 +49,14 @@ for i = 0, n - 1 do
   local existing = false
   if dedup ~= '' then
     local other = redis.call('HGET', k.dedup, dedup)
-    if other and redis.call('EXISTS', job_key(other)) == 1 then
-      out[#out + 1] = other
-      existing = true
+    if other then
+      -- The holder's state only when the key is held: no read for a new key. A finished
+      -- holder of a key scoped to unfinished jobs hands it to this job.
+      local held = redis.call('HGET', job_key(other), 'state')
+      if held and not (FINISHED[held] and ARGV[b + 12] == 'u') then
+        out[#out + 1] = other
+        existing = true
+      end
     end
   end
   if not existing then
@@ -68,6 +78,19 @@ for i = 0, n - 1 do
       waiting[#waiting + 1] = score
       waiting[#waiting + 1] = id
     end
+    local tag = ARGV[b + 11]
+    if tag ~= '' then
+      owned[#owned + 1] = id
+      owned[#owned + 1] = tag
+      local list = by_owner[tag]
+      if not list then
+        list = {}
+        by_owner[tag] = list
+      end
+      -- Scored by the enqueue sequence: creation order, even within one millisecond.
+      list[#list + 1] = text_of(seq + i + 1)
+      list[#list + 1] = id
+    end
     local rate_key = ARGV[b + 8]
     if rate_key ~= '' then
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
@@ -85,6 +108,14 @@ for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed } }) do
   local pairs_ = batch[2]
   for from = 1, #pairs_, 2000 do
     redis.call('ZADD', batch[1], unpack(pairs_, from, math.min(from + 1999, #pairs_)))
+  end
+end
+for from = 1, #owned, 2000 do
+  redis.call('HSET', k.owners, unpack(owned, from, math.min(from + 1999, #owned)))
+end
+for tag, list in pairs(by_owner) do
+  for from = 1, #list, 2000 do
+    redis.call('ZADD', owner_key(tag), unpack(list, from, math.min(from + 1999, #list)))
   end
 end
 emit_all(added)

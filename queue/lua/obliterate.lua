@@ -16,6 +16,16 @@ for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead
   end
 end
 if deleted == 0 then
-  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive)
+  -- Deleting the jobs emptied their owner indexes; drop any left by an entry without a job.
+  if redis.call('EXISTS', k.owners) == 1 then
+    local seen = {}
+    for _, tag in ipairs(redis.call('HVALS', k.owners)) do
+      if not seen[tag] then
+        seen[tag] = true
+        redis.call('DEL', owner_key(tag))
+      end
+    end
+  end
+  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners)
 end
 return deleted

@@ -27,6 +27,29 @@ pub fn validate_queue_name(name: &str) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// Longest accepted owner of a job, in bytes. The owner's index key holds it escaped
+/// (letters, digits and `-_.:@` as they are, every other byte as `%XX`), so at most three
+/// times as long.
+pub const MAX_OWNER_BYTES: usize = 200;
+
+/// The key segment of an owner: the owner's bytes with ASCII letters, digits and `-_.:@`
+/// kept and every other byte written `%XX` (upper-case hex), so `42` stays `42` and
+/// `a b{c}` becomes `a%20b%7Bc%7D`. One owner has one segment and two owners never share
+/// one (the encoding is reversible); it holds no braces (the key's hash tag stays
+/// `{queue}`), no whitespace or control characters, and is at most 600 bytes for an owner
+/// of at most [`MAX_OWNER_BYTES`] (enqueue refuses longer ones).
+pub(crate) fn owner_tag(owner: &str) -> String {
+    let mut tag = String::with_capacity(owner.len());
+    for byte in owner.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':' | b'@') {
+            tag.push(byte as char);
+        } else {
+            tag.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    tag
+}
+
 /// The keys of one queue.
 #[derive(Clone, Debug)]
 pub struct QueueKeys {
@@ -49,7 +72,7 @@ impl QueueKeys {
     }
 
     /// The keys every script receives, in the order `includes/common.lua` documents.
-    pub fn script_keys(&self) -> [String; 14] {
+    pub fn script_keys(&self) -> [String; 15] {
         [
             self.key("wait"),
             self.key("delayed"),
@@ -65,6 +88,7 @@ impl QueueKeys {
             self.key("seq"),
             self.key("limiter"),
             self.key("archive"),
+            self.key("owners"),
         ]
     }
 
@@ -85,6 +109,13 @@ impl QueueKeys {
 
     pub fn job(&self, id: &str) -> String {
         self.key(&format!("job:{id}"))
+    }
+
+    /// The owner index of `owner`: a sorted set of the ids of the owner's jobs in this
+    /// queue, scored by the queue's enqueue sequence (so newest last). `owner:` followed by
+    /// [`owner_tag`]; `owner_key` in `includes/common.lua` forms the same name from the tag.
+    pub fn owner_index(&self, owner: &str) -> String {
+        self.key(&format!("owner:{}", owner_tag(owner)))
     }
 
     pub fn job_errors(&self, id: &str) -> String {
@@ -167,6 +198,25 @@ mod tests {
         }
         assert_eq!(keys.job("01J"), "hoist:{emails}:job:01J");
         assert_eq!(keys.stats(5), "hoist:{emails}:stats:5");
+    }
+
+    #[test]
+    fn owner_index_keys_are_tagged_bounded_and_distinct() {
+        let keys = QueueKeys::new("hoist", "emails");
+        assert_eq!(keys.owner_index("42"), "hoist:{emails}:owner:42");
+        assert_eq!(keys.owner_index("user:a.b@c_d-e"), "hoist:{emails}:owner:user:a.b@c_d-e");
+        assert_eq!(keys.owner_index("a b{c}"), "hoist:{emails}:owner:a%20b%7Bc%7D");
+        assert_eq!(keys.owner_index("ü%"), "hoist:{emails}:owner:%C3%BC%25");
+        // "%41" itself is escaped, so it cannot collide with the owner "A".
+        assert_ne!(owner_tag("%41"), owner_tag("A"));
+        let longest = owner_tag(&"\n".repeat(MAX_OWNER_BYTES));
+        assert!(longest.len() <= 3 * MAX_OWNER_BYTES);
+        for owner in ["}{", "x\r\n\t", "{other}"] {
+            let key = keys.owner_index(owner);
+            assert!(key.starts_with("hoist:{emails}:owner:"), "{key}");
+            assert!(!key["hoist:{emails}:".len()..].contains(['{', '}']), "{key}");
+            assert!(!key.chars().any(|c| c.is_whitespace() || c.is_control()), "{key}");
+        }
     }
 
     #[test]

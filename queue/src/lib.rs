@@ -48,13 +48,13 @@ pub use error::{QueueError, Result};
 pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
 };
-pub use keys::{MAX_QUEUE_NAME, validate_queue_name};
+pub use keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use queue::{CancelOutcome, Queue, QueueConfig, Retention};
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use types::{
-    Backoff, Counts, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, KeyRateLimit, MAX_PRIORITY,
-    MinuteStats, NewJob, Progress, QueueLimits, RateLimit,
+    Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, KeyRateLimit,
+    MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStatus};
 

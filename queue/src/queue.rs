@@ -10,12 +10,12 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use crate::backend::{self, field_map, invocation, now_ms, run};
 use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
-use crate::keys::{QueueKeys, registry, validate_queue_name};
+use crate::keys::{MAX_OWNER_BYTES, QueueKeys, owner_tag, registry, validate_queue_name};
 use crate::record::{decode_job, encode_opts, encode_spec};
 use crate::scripts;
 use crate::types::{
-    Counts, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob, QueueLimits,
-    RateLimit,
+    Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob,
+    QueueLimits, RateLimit,
 };
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
@@ -143,7 +143,8 @@ impl Queue {
     }
 
     /// Adds one job. With a dedup key that an existing job holds, that job's id comes
-    /// back with `duplicate: true` and nothing is added.
+    /// back with `duplicate: true` and nothing is added ([`DedupScope`] says how long a
+    /// job holds its key). A job with an owner is listed by [`Queue::list_owned`].
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let mut out = self.enqueue_bulk(vec![job]).await?;
         out.pop().ok_or_else(|| QueueError::Protocol("enqueue returned nothing".into()))
@@ -176,6 +177,10 @@ impl Queue {
                 Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
                 None => call.arg("").arg(0).arg(0),
             };
+            call.arg(o.owner.as_deref().map(owner_tag).unwrap_or_default()).arg(match o.dedup_scope {
+                DedupScope::Retained => "",
+                DedupScope::Unfinished => "u",
+            });
             ids.push(id);
         }
         self.register().await?;
@@ -223,10 +228,8 @@ impl Queue {
         {
             return Err(invalid("dedup_key", "must be 1 to 512 bytes"));
         }
-        if let Some(owner) = &o.owner
-            && (owner.is_empty() || owner.len() > 200)
-        {
-            return Err(invalid("owner", "must be 1 to 200 bytes"));
+        if let Some(owner) = &o.owner {
+            check_owner(owner)?;
         }
         if let crate::types::Backoff::Exponential { jitter, base, .. } = &o.backoff
             && (!(0.0..=1.0).contains(jitter) || base.is_zero())
@@ -357,6 +360,104 @@ impl Queue {
         let jobs = self.load_jobs(&ids).await?;
         let next = (offset + limit < total).then_some(offset + limit);
         Ok(JobPage { jobs, next, total })
+    }
+
+    /// The jobs of `owner` (as given in [`JobOptions::owner`](crate::JobOptions::owner)) in
+    /// any of `states` (empty = every state), newest first: `limit` (1 to 1,000) of them
+    /// starting at `cursor`, an offset into the owner's index of this queue; pass
+    /// [`JobPage::next`] back for the next page. `total` is how many of the owner's jobs
+    /// are in those states.
+    ///
+    /// It reads the owner's index (a sorted set per owner, kept by enqueue and by every
+    /// deletion), only the `state` field of the indexed jobs to filter (pipelined, 1,000
+    /// per round trip; not at all when `states` is empty), and whole jobs only for the page
+    /// it returns: never another owner's jobs, and never payloads it does not return. The
+    /// index holds only jobs Redis still keeps (retention bounds it); a call reads at most
+    /// [`Queue::MAX_OWNED_SCAN`] (10,000) of its newest entries, so for an owner with more
+    /// jobs than that in one queue, filtered listings and their `total` cover the newest
+    /// 10,000 (unfiltered ones page through all).
+    ///
+    /// ```no_run
+    /// # use hoist_queue::{JobOptions, JobState, NewJob, Queue, RedisConnection};
+    /// # async fn demo() -> Result<(), hoist_queue::QueueError> {
+    /// let redis = RedisConnection::connect("redis://127.0.0.1:6379").await?;
+    /// let sync = Queue::new(&redis, "sync")?;
+    /// let mine = JobOptions { owner: Some("42".into()), ..Default::default() };
+    /// sync.enqueue(NewJob::new("sync-connection", serde_json::json!({})).with_options(mine)).await?;
+    ///
+    /// // User 42's unfinished jobs, 20 per page.
+    /// let running = [JobState::Waiting, JobState::Delayed, JobState::Retrying, JobState::Active];
+    /// let mut cursor = 0;
+    /// loop {
+    ///     let page = sync.list_owned("42", &running, cursor, 20).await?;
+    ///     for job in &page.jobs {
+    ///         println!("{} {} ({} in all)", job.id, job.state, page.total);
+    ///     }
+    ///     match page.next {
+    ///         Some(next) => cursor = next,
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_owned(&self, owner: &str, states: &[JobState], cursor: u64, limit: u64) -> Result<JobPage> {
+        check_owner(owner)?;
+        let index = self.keys().owner_index(owner);
+        let limit = limit.clamp(1, 1000);
+        // Any cursor past the end reads as the end (a huge one must not wrap negative,
+        // which Redis would count from the end).
+        let cursor = cursor.min(isize::MAX as u64 / 2);
+        let wanted = |state: JobState| states.is_empty() || states.contains(&state);
+        let mut conn = self.conn();
+        if states.is_empty() || JobState::ALL.iter().all(|s| states.contains(s)) {
+            // Every state: the index is the answer, no state to read.
+            let (ids, total): (Vec<String>, u64) = redis::pipe()
+                .zrevrange(&index, cursor as isize, (cursor + limit) as isize - 1)
+                .zcard(&index)
+                .query_async(&mut conn)
+                .await?;
+            let jobs = self.load_jobs(&ids).await?;
+            let next = (cursor + limit < total).then_some(cursor + limit);
+            return Ok(JobPage { jobs, next, total });
+        }
+        let scan = Self::MAX_OWNED_SCAN;
+        let ids: Vec<String> = conn.zrevrange(&index, 0, scan as isize - 1).await?;
+        // Offsets (into the index) of the owner's jobs in the states asked for.
+        let mut matching: Vec<usize> = Vec::new();
+        for (chunk_index, chunk) in ids.chunks(1000).enumerate() {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hget(self.keys().job(id), "state");
+            }
+            let read: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+            for (i, state) in read.iter().enumerate() {
+                // A job deleted meanwhile has no state and is not counted.
+                if state.as_deref().and_then(JobState::parse).is_some_and(wanted) {
+                    matching.push(chunk_index * 1000 + i);
+                }
+            }
+        }
+        let total = matching.len() as u64;
+        let first = matching.partition_point(|&offset| (offset as u64) < cursor);
+        let page = &matching[first..matching.len().min(first + limit as usize)];
+        let next = match (page.last(), matching.get(first + page.len())) {
+            (Some(&last), Some(_)) => Some(last as u64 + 1),
+            _ => None,
+        };
+        let page_ids: Vec<String> = page.iter().map(|&offset| ids[offset].clone()).collect();
+        // A job that changed state since its state was read is left out of this page.
+        let jobs = self.load_jobs(&page_ids).await?.into_iter().filter(|job| wanted(job.state)).collect();
+        Ok(JobPage { jobs, next, total })
+    }
+
+    /// Most entries of an owner's index one [`Queue::list_owned`] call reads.
+    pub const MAX_OWNED_SCAN: u64 = 10_000;
+
+    /// How many jobs of `owner` this queue holds, in any state (the size of the owner's
+    /// index: one read).
+    pub async fn count_owned(&self, owner: &str) -> Result<u64> {
+        check_owner(owner)?;
+        Ok(self.conn().zcard(self.keys().owner_index(owner)).await?)
     }
 
     /// Loads several jobs in one round trip, skipping ids that no longer exist.
@@ -888,6 +989,14 @@ impl Queue {
         let _: () = self.conn().zrem(self.keys().workers(), worker_id).await?;
         Ok(())
     }
+}
+
+/// An owner is 1 to [`MAX_OWNER_BYTES`] bytes of any text.
+fn check_owner(owner: &str) -> Result<()> {
+    if owner.is_empty() || owner.len() > MAX_OWNER_BYTES {
+        return Err(QueueError::InvalidOption { field: "owner", reason: "must be 1 to 200 bytes".into() });
+    }
+    Ok(())
 }
 
 fn stream_entry_to_events(queue: &str, entry: redis::streams::StreamId) -> Vec<Event> {

@@ -19,7 +19,7 @@ use crate::keys::{ScheduleKeys, schedule_registry};
 use crate::queue::Queue;
 use crate::schedule::{CronSchedule, FireRecord, ScheduleInfo, ScheduleSpec, ticks_to_fire};
 use crate::scripts;
-use crate::types::{Enqueued, NewJob};
+use crate::types::{DedupScope, Enqueued, NewJob};
 
 /// How long claimed ticks may stay unconfirmed before another scheduler enqueues them.
 pub const PENDING_TIMEOUT: Duration = Duration::from_secs(30);
@@ -229,13 +229,16 @@ impl Scheduler {
 
     /// The jobs of one tick: one, or one per fan-out element spread by the stagger. Each
     /// carries `schedule:NAME:TAG[:i]` as its dedup key, so a tick enqueued twice (by a
-    /// scheduler that took over a dead one's claim) is still one set of jobs.
+    /// scheduler that took over a dead one's claim) is still one set of jobs: held while
+    /// the job exists ([`DedupScope::Retained`]) whatever the template says, so a tick whose
+    /// job already finished is not run again.
     async fn enqueue_tick(&self, spec: &ScheduleSpec, _tick: i64, tag: &str) -> Result<Vec<Enqueued>> {
         let queue = Queue::new(&self.redis, &spec.queue)?;
         let base_key = format!("schedule:{}:{tag}", spec.name);
         let jobs: Vec<NewJob> = if spec.fan_out.is_empty() {
             let mut job = spec.job.clone();
             job.options.dedup_key = Some(base_key);
+            job.options.dedup_scope = DedupScope::Retained;
             vec![job]
         } else {
             spec.fan_out
@@ -245,6 +248,7 @@ impl Scheduler {
                     let mut job = spec.job.clone();
                     job.payload = merge(&job.payload, item);
                     job.options.dedup_key = Some(format!("{base_key}:{i}"));
+                    job.options.dedup_scope = DedupScope::Retained;
                     let stagger = spec.stagger.unwrap_or_default() * i as u32;
                     job.options.delay = Some(job.options.delay.unwrap_or_default() + stagger);
                     job

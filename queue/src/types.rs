@@ -66,7 +66,7 @@ impl std::fmt::Display for JobState {
 /// How long to wait before the next attempt of a failed job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields, from = "BackoffFields")]
 pub enum Backoff {
     /// Retry at once.
     None,
@@ -87,6 +87,36 @@ pub enum Backoff {
         cap: Duration,
         jitter: f64,
     },
+}
+
+/// [`Backoff`] as it is read: `none` as an empty struct variant, so that a field sent with
+/// it is refused like any other unknown field (serde lets a unit variant of an internally
+/// tagged enum ignore the rest of the object).
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum BackoffFields {
+    None {},
+    Fixed {
+        #[serde(with = "crate::serde_millis::millis")]
+        delay: Duration,
+    },
+    Exponential {
+        #[serde(with = "crate::serde_millis::millis")]
+        base: Duration,
+        #[serde(with = "crate::serde_millis::millis")]
+        cap: Duration,
+        jitter: f64,
+    },
+}
+
+impl From<BackoffFields> for Backoff {
+    fn from(fields: BackoffFields) -> Self {
+        match fields {
+            BackoffFields::None {} => Backoff::None,
+            BackoffFields::Fixed { delay } => Backoff::Fixed { delay },
+            BackoffFields::Exponential { base, cap, jitter } => Backoff::Exponential { base, cap, jitter },
+        }
+    }
 }
 
 impl Default for Backoff {
@@ -137,10 +167,12 @@ impl Backoff {
     }
 }
 
-/// Options of one job; every field has a sensible default.
+/// Options of one job; every field has a sensible default. A field this version does not
+/// know is an error naming it (`{"priorty": 5}` is refused, not ignored); options
+/// serialized by this or an earlier version (schedules keep theirs in Redis) read back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobOptions {
     /// 0 (default) runs first, 1000 last; FIFO within a priority.
     pub priority: u16,
@@ -155,9 +187,15 @@ pub struct JobOptions {
     #[serde(with = "crate::serde_millis::opt_millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub timeout: Option<Duration>,
-    /// While a job with this key exists, enqueueing another returns the existing one.
+    /// While a job with this key exists (see `dedup_scope`), enqueueing another returns
+    /// the existing one.
     pub dedup_key: Option<String>,
-    /// The user the job belongs to; end users see only their own jobs.
+    /// How long `dedup_key` holds: while the job exists (default) or only until it
+    /// finishes.
+    pub dedup_scope: DedupScope,
+    /// The user the job belongs to (1 to 200 bytes); end users see only their own jobs.
+    /// An owned job is in the queue's index of the owner's jobs (`Queue::list_owned`)
+    /// until it is deleted.
     pub owner: Option<String>,
     /// How many times the job may lose its worker (lease expired) before it is dead.
     pub max_stalls: u32,
@@ -166,9 +204,26 @@ pub struct JobOptions {
     pub rate_limit: Option<KeyRateLimit>,
 }
 
+/// How long a job's dedup key keeps other jobs with the same key from being added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DedupScope {
+    /// While the job holding the key exists, finished or not: a completed job keeps its
+    /// key until retention (or remove, clean, ...) deletes it.
+    #[default]
+    Retained,
+    /// Only while the job holding the key is waiting, delayed, retrying or active: once it
+    /// completed, died or was cancelled, enqueueing the same key adds a new job, which
+    /// takes the key over ("run now" buttons: one run at a time, a new one after it).
+    /// Decided when the new job is enqueued, by its own scope.
+    Unfinished,
+}
+
 /// At most `max` jobs per `per` for one key of a queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct KeyRateLimit {
     pub key: String,
     pub max: u32,
@@ -206,6 +261,7 @@ impl Default for JobOptions {
             backoff: Backoff::default(),
             timeout: None,
             dedup_key: None,
+            dedup_scope: DedupScope::Retained,
             owner: None,
             max_stalls: 1,
             rate_limit: None,
@@ -446,10 +502,90 @@ mod tests {
     }
 
     #[test]
+    fn unknown_option_fields_are_refused_by_name() {
+        let err = serde_json::from_str::<NewJob>(r#"{"name": "x", "payload": {}, "options": {"priorty": 5}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("priorty"), "{err}");
+        let err =
+            serde_json::from_str::<JobOptions>(r#"{"rate_limit": {"key": "k", "max": 1, "per": 1000, "burst": 2}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("burst"), "{err}");
+        let err = serde_json::from_str::<JobOptions>(r#"{"backoff": {"type": "fixed", "delay": 5, "cap": 9}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cap"), "{err}");
+        let err =
+            serde_json::from_str::<JobOptions>(r#"{"backoff": {"type": "none", "delay": 5}}"#).unwrap_err().to_string();
+        assert!(err.contains("delay"), "{err}");
+        let err = serde_json::from_str::<JobOptions>(r#"{"dedup_scope": "forever"}"#).unwrap_err().to_string();
+        assert!(err.contains("forever"), "{err}");
+        let err = serde_json::from_str::<JobOptions>(r#"{"backoff": {"type": "linear"}}"#).unwrap_err().to_string();
+        assert!(err.contains("linear"), "{err}");
+    }
+
+    #[test]
+    fn known_option_fields_still_read_with_defaults_for_the_rest() {
+        let read: JobOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(read, JobOptions::default());
+        let read: JobOptions = serde_json::from_str(
+            r#"{"priority": 3, "backoff": {"type": "exponential", "base": 100, "cap": 1000, "jitter": 0.5},
+                "dedup_key": "k", "dedup_scope": "unfinished", "owner": "42",
+                "rate_limit": {"key": "owner:42", "max": 10, "per": 3600000}}"#,
+        )
+        .unwrap();
+        assert_eq!(read.priority, 3);
+        assert_eq!(read.dedup_scope, DedupScope::Unfinished);
+        assert_eq!(
+            read.backoff,
+            Backoff::Exponential { base: Duration::from_millis(100), cap: Duration::from_secs(1), jitter: 0.5 }
+        );
+        let read: JobOptions = serde_json::from_str(r#"{"backoff": {"type": "none"}}"#).unwrap();
+        assert_eq!(read.backoff, Backoff::None);
+        for backoff in [
+            Backoff::None,
+            Backoff::Fixed { delay: Duration::from_millis(1500) },
+            Backoff::Exponential { base: Duration::from_secs(5), cap: Duration::from_secs(60), jitter: 0.25 },
+        ] {
+            let json = serde_json::to_string(&backoff).unwrap();
+            assert_eq!(serde_json::from_str::<Backoff>(&json).unwrap(), backoff, "{json}");
+        }
+        assert_eq!(serde_json::to_string(&Backoff::None).unwrap(), r#"{"type":"none"}"#);
+        // Every field of the options as this engine stored them before dedup scopes (a
+        // schedule keeps its job's options in Redis as JSON) still reads.
+        let stored = r#"{"priority":0,"delay":null,"max_attempts":3,
+            "backoff":{"type":"exponential","base":1000,"cap":3600000,"jitter":0.2},
+            "timeout":null,"dedup_key":null,"owner":null,"max_stalls":1,"rate_limit":null}"#;
+        assert_eq!(serde_json::from_str::<JobOptions>(stored).unwrap(), JobOptions::default());
+        // And what this version writes reads back.
+        let options = JobOptions { dedup_scope: DedupScope::Unfinished, ..read };
+        let json = serde_json::to_string(&options).unwrap();
+        assert!(json.contains(r#""dedup_scope":"unfinished""#), "{json}");
+        assert_eq!(serde_json::from_str::<JobOptions>(&json).unwrap(), options);
+    }
+
+    #[test]
     fn states_parse_from_their_names() {
         for state in JobState::ALL {
             assert_eq!(JobState::parse(state.as_str()), Some(state));
         }
         assert_eq!(JobState::parse("nope"), None);
+    }
+}
+
+#[cfg(all(test, feature = "openapi"))]
+mod schema_tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    #[test]
+    fn the_options_schema_names_the_dedup_scopes_and_refuses_other_fields() {
+        let options = serde_json::to_value(JobOptions::schema()).unwrap();
+        assert_eq!(options["additionalProperties"], false);
+        assert_eq!(options["properties"]["dedup_scope"]["default"], "retained");
+        let scope = serde_json::to_value(DedupScope::schema()).unwrap();
+        assert_eq!(scope["enum"], serde_json::json!(["retained", "unfinished"]));
     }
 }

@@ -16,6 +16,12 @@
 --   KEYS[13] limiter    ZSET  recent job starts, for the queue's rate limit
 --   KEYS[14] archive    ZSET  id -> finished at: finished jobs not yet copied to a history
 --                             store (kept only while meta.archive is set; retention waits)
+--   KEYS[15] owners     HASH  id -> owner tag, for every job enqueued with an owner (absent
+--                             when the queue holds none)
+-- and, one per owner, the owner index owner_key(tag) = prefix .. "owner:" .. tag
+--                       ZSET  id -> enqueue sequence: the owner's jobs, newest last. The
+--                             tag is the owner escaped by `owner_tag` in keys.rs (which
+--                             builds the same name); enqueue receives it from the client.
 -- and ARGV[1] = the queue's key prefix ("hoist:{name}:"), from which job keys
 -- (prefix .. "job:" .. id) and per-minute statistics keys are formed. They share the
 -- hash tag, so they live in the same slot even though they cannot be declared upfront.
@@ -25,7 +31,7 @@ local k = {
   wait = KEYS[1], delayed = KEYS[2], retry = KEYS[3], active = KEYS[4],
   completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], meta = KEYS[8],
   events = KEYS[9], marker = KEYS[10], dedup = KEYS[11], seq = KEYS[12],
-  limiter = KEYS[13], archive = KEYS[14],
+  limiter = KEYS[13], archive = KEYS[14], owners = KEYS[15],
 }
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -55,6 +61,11 @@ end
 
 local function job_key(id)
   return prefix .. 'job:' .. id
+end
+
+-- The owner index of the owner whose tag (escaped name, see KEYS above) is `tag`.
+local function owner_key(tag)
+  return prefix .. 'owner:' .. tag
 end
 
 -- A job's retry policy, stored as "max_attempts:max_stalls:priority:backoff" (backoff
@@ -188,14 +199,42 @@ local function mark_cancelled(id, jk)
   archive_finished({ now_text, id })
 end
 
--- Deletes the jobs `ids`: their keys and dedup entries.
+-- Drops the jobs ids[from..to] from their owners' indexes (one HMGET for the batch).
+local function forget_owners(ids, from, to)
+  local tags = redis.call('HMGET', k.owners, unpack(ids, from, to))
+  local owned, by_tag = {}, {}
+  for i = from, to do
+    local tag = tags[i - from + 1]
+    if tag then
+      owned[#owned + 1] = ids[i]
+      local list = by_tag[tag]
+      if not list then
+        list = {}
+        by_tag[tag] = list
+      end
+      list[#list + 1] = ids[i]
+    end
+  end
+  if #owned > 0 then
+    redis.call('HDEL', k.owners, unpack(owned))
+    -- An index whose last job goes is deleted by Redis itself.
+    for tag, list in pairs(by_tag) do redis.call('ZREM', owner_key(tag), unpack(list)) end
+  end
+end
+
+-- Deletes the jobs `ids`: their keys, dedup entries and owner index entries. Every
+-- deletion of a job goes through here (remove, clean, drain, retention, obliterate).
 local function delete_jobs(ids)
   if #ids == 0 then return end
-  -- Most queues use no dedup keys: then skip building and reading an index per job.
-  local has_dedup = redis.call('EXISTS', k.dedup) == 1
+  -- Most queues use no dedup keys and no owners: then skip building and reading an index
+  -- per job. One EXISTS answers for both when neither (or both) is in use.
+  local present = redis.call('EXISTS', k.dedup, k.owners)
+  local has_dedup = present == 2 or (present == 1 and redis.call('EXISTS', k.dedup) == 1)
+  local has_owners = present == 2 or (present == 1 and not has_dedup)
   local archiving = is_archiving()
   for from = 1, #ids, 1000 do
     local to = math.min(from + 999, #ids)
+    if has_owners then forget_owners(ids, from, to) end
     if has_dedup then
       local index = {}
       for i = from, to do index[#index + 1] = '#' .. ids[i] end

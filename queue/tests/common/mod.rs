@@ -50,6 +50,24 @@ impl Deployment {
             .sum()
     }
 
+    /// Names of the keys matching `pattern`, over every node, sorted.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .ports()
+            .into_iter()
+            .flat_map(|port| {
+                let out = std::process::Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "--scan", "--pattern", pattern])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+            })
+            .filter(|key| !key.is_empty())
+            .collect();
+        keys.sort();
+        keys
+    }
+
     pub fn flushall(&self) {
         for port in self.ports() {
             std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "flushall"]).output().unwrap();
