@@ -4,6 +4,7 @@
 //! data; `server/` implements it. So the app never reaches Redis or SQL itself, and
 //! every operation is written once, in the server's services.
 
+use crate::error::AppError;
 use std::sync::Arc;
 
 use leptos::prelude::*;
@@ -23,10 +24,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The signed-in user, if any.
     fn viewer(&self) -> BoxFuture<'_, Option<Viewer>>;
     /// Signs in with a password (the lockout against guessing applies).
-    fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, String>>;
-    fn sign_out(&self) -> BoxFuture<'_, ()>;
+    fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, AppError>>;
+    /// Ends the session; `csrf` must be its token.
+    fn sign_out(&self, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// Every queue the caller may watch, with counts, warnings and workers online.
-    fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, String>>;
+    fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, AppError>>;
     /// One page of a queue's jobs in `state`, newest first, from `cursor`; `search` is a
     /// job id (that job, whatever its state) or a job name (jobs of that name).
     fn queue_page(
@@ -35,7 +37,7 @@ pub trait Backend: Send + Sync + 'static {
         state: String,
         cursor: u64,
         search: Option<String>,
-    ) -> BoxFuture<'_, Result<QueuePage, String>>;
+    ) -> BoxFuture<'_, Result<QueuePage, AppError>>;
     /// `drain`, `clean` (jobs in `state` older than `older_than_minutes`) or `retry-all`
     /// (from `state`); returns how many jobs it touched.
     fn queue_maintain(
@@ -45,16 +47,22 @@ pub trait Backend: Send + Sync + 'static {
         state: Option<String>,
         older_than_minutes: Option<u64>,
         csrf: String,
-    ) -> BoxFuture<'_, Result<u64, String>>;
+    ) -> BoxFuture<'_, Result<u64, AppError>>;
     /// `pause` or `resume` a queue; `csrf` must be the session's token.
-    fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
-    fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, String>>;
+    fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
+    fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, AppError>>;
     /// `retry`, `cancel`, `promote` or `remove` a job; `csrf` must be the session's token.
-    fn job_action(&self, queue: String, id: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
+    fn job_action(
+        &self,
+        queue: String,
+        id: String,
+        action: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), AppError>>;
     /// The caller's connections and their own recent jobs.
-    fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, String>>;
+    fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, AppError>>;
     /// Starts a sync of one of the caller's connections; returns the job id.
-    fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, String>>;
+    fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, AppError>>;
     /// Dead jobs across queues (or of `queue`), whose last error contains `error`, that
     /// died at least `older_than_minutes` ago.
     fn dead_letters(
@@ -62,7 +70,7 @@ pub trait Backend: Send + Sync + 'static {
         queue: Option<String>,
         error: Option<String>,
         older_than_minutes: Option<u64>,
-    ) -> BoxFuture<'_, Result<Vec<DeadRow>, String>>;
+    ) -> BoxFuture<'_, Result<Vec<DeadRow>, AppError>>;
     /// `requeue` or `purge` the `selected` dead jobs (`queue/id` each; at least one), or
     /// without a selection every one the filter matches; returns how many.
     fn dead_action(
@@ -71,24 +79,24 @@ pub trait Backend: Send + Sync + 'static {
         selected: Option<Vec<String>>,
         filter: (Option<String>, Option<String>, Option<u64>),
         csrf: String,
-    ) -> BoxFuture<'_, Result<u64, String>>;
+    ) -> BoxFuture<'_, Result<u64, AppError>>;
     /// Every schedule with its last fires.
-    fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, String>>;
+    fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, AppError>>;
     /// `pause`, `resume` or `run` (now) a schedule.
-    fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>>;
+    fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// Finished jobs from the SQL history, newest first.
-    fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, String>>;
+    fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, AppError>>;
     /// The audit log, newest first, before entry `before` (admins only).
-    fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, String>>;
+    fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>>;
     /// Every user account (admins only).
-    fn users(&self) -> BoxFuture<'_, Result<Vec<UserRow>, String>>;
+    fn users(&self) -> BoxFuture<'_, Result<Vec<UserRow>, AppError>>;
     fn add_user(
         &self,
         username: String,
         password: String,
         role: String,
         csrf: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, Result<(), AppError>>;
     /// Changes a user's role and/or disables or enables them.
     fn change_user(
         &self,
@@ -96,10 +104,10 @@ pub trait Backend: Send + Sync + 'static {
         role: Option<String>,
         disabled: Option<bool>,
         csrf: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, Result<(), AppError>>;
 }
 
 /// The backend the server put into context for this request.
-pub fn backend() -> Result<Arc<dyn Backend>, ServerFnError> {
-    use_context::<Arc<dyn Backend>>().ok_or_else(|| ServerFnError::new("server backend is not available"))
+pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
+    use_context::<Arc<dyn Backend>>().ok_or_else(|| AppError::internal("server backend is not available"))
 }

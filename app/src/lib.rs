@@ -6,6 +6,7 @@
 pub mod app;
 pub mod backend;
 pub mod components;
+pub mod error;
 pub mod format;
 pub mod pages;
 pub mod session;

@@ -14,8 +14,8 @@ use crate::keys::{MAX_OWNER_BYTES, QueueKeys, owner_tag, registry, validate_queu
 use crate::record::{decode_job, encode_opts, encode_spec};
 use crate::scripts;
 use crate::types::{
-    Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_PRIORITY, MinuteStats, NewJob,
-    QueueLimits, RateLimit,
+    Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_OPTION_DURATION, MAX_PRIORITY,
+    MinuteStats, NewJob, QueueLimits, RateLimit,
 };
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
@@ -219,9 +219,22 @@ impl Queue {
             return Err(invalid("max_attempts", "must be between 1 and 1000"));
         }
         if let Some(timeout) = o.timeout
-            && timeout.is_zero()
+            && (timeout.is_zero() || timeout > MAX_OPTION_DURATION)
         {
-            return Err(invalid("timeout", "must be more than 0"));
+            return Err(invalid("timeout", "must be more than 0 and at most 365 days"));
+        }
+        if o.delay.is_some_and(|d| d > MAX_OPTION_DURATION) {
+            return Err(invalid("delay", "must be at most 365 days"));
+        }
+        let backoff_too_long = match &o.backoff {
+            crate::types::Backoff::None => false,
+            crate::types::Backoff::Fixed { delay } => *delay > MAX_OPTION_DURATION,
+            crate::types::Backoff::Exponential { base, cap, .. } => {
+                *base > MAX_OPTION_DURATION || *cap > MAX_OPTION_DURATION
+            }
+        };
+        if backoff_too_long {
+            return Err(invalid("backoff", "delays must be at most 365 days"));
         }
         if let Some(key) = &o.dedup_key
             && (key.is_empty() || key.len() > 512)
@@ -237,9 +250,16 @@ impl Queue {
             return Err(invalid("backoff", "exponential needs a base > 0 and jitter between 0 and 1"));
         }
         if let Some(limit) = &o.rate_limit
-            && (limit.key.is_empty() || limit.key.len() > 200 || limit.max == 0 || limit.per.is_zero())
+            && (limit.key.is_empty()
+                || limit.key.len() > 200
+                || limit.max == 0
+                || limit.per.is_zero()
+                || limit.per > MAX_OPTION_DURATION)
         {
-            return Err(invalid("rate_limit", "needs a key of 1 to 200 bytes, max > 0 and a window > 0"));
+            return Err(invalid(
+                "rate_limit",
+                "needs a key of 1 to 200 bytes, max > 0 and a window of 1 ms to 365 days",
+            ));
         }
         let payload = serde_json::to_string(&job.payload)?;
         if payload.len() > self.inner.config.max_payload_bytes {
@@ -342,6 +362,9 @@ impl Queue {
     pub async fn list_jobs(&self, state: JobState, offset: u64, limit: u64) -> Result<JobPage> {
         let set = self.keys().state_set(state);
         let limit = limit.clamp(1, 1000);
+        // Any offset past the end reads as the end (a huge one must not wrap negative,
+        // which Redis would count from the end).
+        let offset = offset.min(isize::MAX as u64 / 2);
         let mut conn = self.conn();
         let (ids, total): (Vec<String>, u64) = if state == JobState::Active {
             // By score, below the anchor at +inf.

@@ -11,6 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::QueueError;
 use crate::types::NewJob;
 
+/// Latest time a schedule may name (the last millisecond of the year 9999).
+const MAX_EPOCH_MS: i64 = 253_402_300_799_999;
+/// Longest gap between the jobs of one fan-out.
+const MAX_STAGGER: Duration = Duration::from_secs(24 * 3600);
+/// Most jobs one tick may fan out to.
+pub const MAX_FAN_OUT: usize = 10_000;
+
 /// What to do with ticks that passed while no scheduler ran (downtime).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -34,6 +41,7 @@ pub enum MisfirePolicy {
 /// repeated hour.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// Unique; upserting the same name again updates it, never duplicates it.
     pub name: String,
@@ -124,6 +132,23 @@ impl ScheduleSpec {
             && end <= start
         {
             return Err(invalid("end_at", "must be after start_at".into()));
+        }
+        // Times are epoch ms between 1970 and the year 9999; anything else is a typo that
+        // would overflow the arithmetic on ticks.
+        for (field, at) in [("start_at", self.start_at), ("end_at", self.end_at)] {
+            if at.is_some_and(|at| !(0..=MAX_EPOCH_MS).contains(&at)) {
+                return Err(invalid(field, "must be epoch milliseconds between 1970 and 9999".into()));
+            }
+        }
+        if self.stagger.is_some_and(|s| s > MAX_STAGGER) {
+            return Err(invalid("stagger", "must be at most 24 hours".into()));
+        }
+        if self.fan_out.len() > MAX_FAN_OUT {
+            return Err(invalid("fan_out", format!("at most {MAX_FAN_OUT} elements")));
+        }
+        let spread = self.stagger.unwrap_or_default().saturating_mul(self.fan_out.len() as u32);
+        if spread > crate::types::MAX_OPTION_DURATION {
+            return Err(invalid("stagger", "stagger × fan-out must stay within 365 days".into()));
         }
         CronSchedule::parse(&self.cron, &self.timezone)
     }

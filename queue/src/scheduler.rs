@@ -317,7 +317,7 @@ fn info_from(fields: &HashMap<String, String>) -> Result<Option<ScheduleInfo>> {
     let exhausted = spec.max_runs.is_some_and(|max| runs >= max);
     let next_tick = match (spec.enabled && !exhausted, CronSchedule::parse(&spec.cron, &spec.timezone)) {
         (true, Ok(cron)) => {
-            let after = last_tick.unwrap_or_else(now_ms).max(spec.start_at.map_or(i64::MIN, |s| s - 1));
+            let after = last_tick.unwrap_or_else(now_ms).max(spec.start_at.map_or(i64::MIN, |s| s.saturating_sub(1)));
             cron.next_after(after).filter(|t| spec.end_at.is_none_or(|end| *t <= end))
         }
         _ => None,

@@ -272,9 +272,14 @@ impl Default for JobOptions {
 /// Highest priority number (runs last).
 pub const MAX_PRIORITY: u16 = 1000;
 
+/// The longest delay, timeout, backoff or rate-limit window a job may ask for (365 days):
+/// beyond it a time stops being a plan and starts overflowing clocks.
+pub const MAX_OPTION_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// A job to enqueue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewJob {
     pub name: String,
     pub payload: serde_json::Value,

@@ -233,3 +233,36 @@ async fn custom_events_join_the_stream_and_bad_kinds_are_refused() {
     let reserved = s.queue.publish("a.b", "", &[("jobs", "x".into())]).await;
     assert!(matches!(reserved, Err(QueueError::InvalidOption { field: "fields", .. })));
 }
+
+/// Numbers at the edge of their types are refused by name or read as the end, never a
+/// panic or an overflowed clock.
+#[tokio::test]
+async fn extreme_options_and_offsets_are_refused_or_clamped() {
+    let s = setup().await;
+    let huge = Duration::from_millis(u64::MAX);
+    for (options, field) in [
+        (JobOptions { delay: Some(huge), ..Default::default() }, "delay"),
+        (JobOptions { timeout: Some(huge), ..Default::default() }, "timeout"),
+        (JobOptions { backoff: Backoff::Fixed { delay: huge }, ..Default::default() }, "backoff"),
+        (
+            JobOptions {
+                backoff: Backoff::Exponential { base: Duration::from_secs(1), cap: huge, jitter: 0.1 },
+                ..Default::default()
+            },
+            "backoff",
+        ),
+    ] {
+        match s.queue.enqueue(job("x").with_options(options)).await {
+            Err(QueueError::InvalidOption { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    s.queue
+        .enqueue(
+            job("x").with_options(JobOptions { delay: Some(hoist_queue::MAX_OPTION_DURATION), ..Default::default() }),
+        )
+        .await
+        .unwrap();
+    let page = s.queue.list_jobs(JobState::Delayed, u64::MAX, 1000).await.unwrap();
+    assert_eq!((page.jobs.len(), page.next, page.total), (0, None, 1));
+}

@@ -30,6 +30,16 @@ async fn invalid_schedules_are_refused_naming_the_field() {
     let bad = every_minute("bad").in_timezone("Europe/Atlantis");
     let err = scheduler.upsert(&bad).await.unwrap_err();
     assert!(matches!(err, QueueError::InvalidOption { field: "timezone", .. }), "{err}");
+    // Extremes that would overflow the tick arithmetic are refused, not stored.
+    let mut bad = every_minute("bad");
+    bad.start_at = Some(i64::MIN);
+    let err = scheduler.upsert(&bad).await.unwrap_err();
+    assert!(matches!(err, QueueError::InvalidOption { field: "start_at", .. }), "{err}");
+    let mut bad = every_minute("bad");
+    bad.stagger = Some(Duration::from_secs(u32::MAX as u64));
+    bad.fan_out = vec![json!(1), json!(2)];
+    let err = scheduler.upsert(&bad).await.unwrap_err();
+    assert!(matches!(err, QueueError::InvalidOption { field: "stagger", .. }), "{err}");
     assert!(scheduler.list().await.unwrap().is_empty());
 }
 

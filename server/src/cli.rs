@@ -103,12 +103,17 @@ pub enum TokenAction {
         username: String,
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes.
-        #[arg(long, value_delimiter = ',')]
-        scopes: Vec<String>,
-        #[arg(long)]
+        /// Comma-separated scopes: jobs:read, jobs:write, queues:admin, schedules:write,
+        /// users:admin, notifications:write. The token can do what these AND its user's
+        /// role both allow.
+        #[arg(long, required = true, value_parser = parse_scopes)]
+        scopes: ScopeList,
+        /// Days until the token stops working (1 to 3650; unset: until revoked).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
         expires_in_days: Option<i64>,
     },
+    /// List every token: id, user, name, scopes, created, expiry, last use, revoked.
+    List,
     /// Revoke a token by its id.
     Revoke { id: i64 },
 }
@@ -223,13 +228,44 @@ async fn user_command(db: &Db, action: UserAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Scopes given on the command line.
+#[derive(Clone, Debug)]
+pub struct ScopeList(pub Vec<crate::policy::Scope>);
+
+fn parse_scopes(text: &str) -> Result<ScopeList, String> {
+    crate::policy::Scope::parse_list(text).map(ScopeList)
+}
+
 async fn token_command(db: &Db, action: TokenAction) -> anyhow::Result<()> {
-    use crate::tokens::{create_token, revoke_token};
+    use crate::tokens::{create_token, list_tokens, revoke_token};
     match action {
         TokenAction::Create { username, name, scopes, expires_in_days } => {
-            let token = create_token(db, &username, &name, &scopes, expires_in_days).await?;
+            let token = create_token(db, &username, &name, &scopes.0, expires_in_days).await?;
             println!("token {} for {username}: {}", token.id, token.secret);
             println!("(shown once; send it as `Authorization: Bearer <token>`)");
+        }
+        TokenAction::List => {
+            let time = |ms: Option<i64>| match ms.and_then(chrono::DateTime::from_timestamp_millis) {
+                Some(at) => at.format("%Y-%m-%d %H:%M").to_string(),
+                None => "-".to_string(),
+            };
+            println!(
+                "{:>5}  {:<16} {:<20} {:<40} {:<16} {:<16} {:<16} revoked",
+                "id", "user", "name", "scopes", "created", "expires", "last used"
+            );
+            for t in list_tokens(db).await? {
+                println!(
+                    "{:>5}  {:<16} {:<20} {:<40} {:<16} {:<16} {:<16} {}",
+                    t.id,
+                    t.username,
+                    t.name,
+                    t.scopes.join(","),
+                    time(Some(t.created_at)),
+                    time(t.expires_at),
+                    time(t.last_used_at),
+                    time(t.revoked_at),
+                );
+            }
         }
         TokenAction::Revoke { id } => {
             anyhow::ensure!(revoke_token(db, id).await?, "no live token {id}");

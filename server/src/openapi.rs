@@ -23,7 +23,8 @@ pub struct ErrorDetail {
     /// `not_found`, `conflict`, `payload_too_large`, `rate_limited`, `internal`, ...
     pub code: String,
     pub message: String,
-    /// The request field or parameter at fault (400 only).
+    /// The request field or parameter at fault (400, and 403 for an option end users
+    /// may not set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The job holding the dedup key (409 on enqueue only).
@@ -41,7 +42,11 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token (`hoist token create`)"))
+                    .description(Some(
+                        "An API token (`hoist token create USER --name N --scopes ...`). It may do what its \
+                         user's role and its scopes both allow: jobs:read, jobs:write, queues:admin, \
+                         schedules:write, users:admin, notifications:write.",
+                    ))
                     .build(),
             ),
         );

@@ -66,8 +66,19 @@ async fn users_tokens_and_enqueue_from_the_shell() {
         .await
         .unwrap();
     assert_eq!(scopes, r#"["jobs:write","jobs:read"]"#);
+    // Unknown or missing scopes are refused; the list shows the token without its secret.
+    let (ok, _, err) = run(&["token", "create", "olga", "--name", "x", "--scopes", "jobs:read,admin"]);
+    assert!(!ok && err.contains("unknown scope \"admin\""), "{err}");
+    assert!(!run(&["token", "create", "olga", "--name", "x"]).0, "scopes are required");
+    let (ok, list, _) = run(&["token", "list"]);
+    assert!(ok);
+    let row = list.lines().find(|l| l.contains("olga")).unwrap_or_else(|| panic!("{list}"));
+    assert!(row.contains("jobs:write,jobs:read") && row.trim_end().ends_with('-'), "{row}");
+    assert!(!list.contains(&secret));
     assert!(run(&["token", "revoke", "1"]).0);
     assert!(!run(&["token", "revoke", "1"]).0, "already revoked");
+    let (_, list, _) = run(&["token", "list"]);
+    assert!(!list.lines().find(|l| l.contains("olga")).unwrap().trim_end().ends_with('-'), "revoked shows when");
 
     let (ok, out, err) = run(&["enqueue", "emails", "welcome", "--payload", r#"{"to":"a@example.com"}"#]);
     assert!(ok, "{err}");

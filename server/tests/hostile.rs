@@ -205,7 +205,8 @@ fn error_shape(r: &Resp) -> Result<Value, String> {
     if !r.ctype.starts_with("application/json") {
         return Err(format!("error answer is not JSON: {}", r.seen()));
     }
-    let error = r.json.as_ref().and_then(|j| j.get("error")).ok_or_else(|| format!("no `error` object: {}", r.seen()))?;
+    let error =
+        r.json.as_ref().and_then(|j| j.get("error")).ok_or_else(|| format!("no `error` object: {}", r.seen()))?;
     let code = error.get("code").and_then(Value::as_str).ok_or_else(|| format!("no error.code: {}", r.seen()))?;
     let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
     if message.is_empty() {
@@ -213,7 +214,12 @@ fn error_shape(r: &Resp) -> Result<Value, String> {
     }
     let expected = codes_for(r.status);
     if !expected.is_empty() && !expected.contains(&code) {
-        return Err(format!("status {} with code {code:?} (expected {}): {}", r.status, expected.join(" or "), r.seen()));
+        return Err(format!(
+            "status {} with code {code:?} (expected {}): {}",
+            r.status,
+            expected.join(" or "),
+            r.seen()
+        ));
     }
     Ok(error.clone())
 }
@@ -296,17 +302,17 @@ fn expect_ok_or_invalid(r: &Resp, fields: &[&str]) -> Outcome {
 
 /// A 2xx or 3xx answer (a server function answering a form post may redirect).
 fn expect_accepted_form(r: &Resp) -> Outcome {
-    if (200..400).contains(&r.status) {
-        Ok(())
-    } else {
-        Err(format!("expected 2xx/3xx, got {}", r.seen()))
-    }
+    if (200..400).contains(&r.status) { Ok(()) } else { Err(format!("expected 2xx/3xx, got {}", r.seen())) }
 }
 
 fn enc(text: &str) -> String {
     text.bytes()
         .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
         })
         .collect()
 }
@@ -543,7 +549,8 @@ impl Env {
         cookie: Option<&str>,
         headers: &[(&str, String)],
     ) -> Result<Resp, String> {
-        let mut rb = self.req("POST", &format!("/api/{name}")).header("content-type", "application/x-www-form-urlencoded");
+        let mut rb =
+            self.req("POST", &format!("/api/{name}")).header("content-type", "application/x-www-form-urlencoded");
         if let Some(cookie) = cookie {
             rb = rb.header("cookie", cookie);
         }
@@ -601,8 +608,8 @@ impl Env {
     }
 
     fn raw_request(&self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
-        let mut out = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port)
-            .into_bytes();
+        let mut out =
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port).into_bytes();
         for (k, v) in headers {
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
@@ -632,11 +639,9 @@ impl Env {
             ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==".into()),
         ];
         all.extend(headers.iter().cloned());
-        let mut request = format!(
-            "GET /api/v1/live{query} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: Upgrade\r\n",
-            self.port
-        )
-        .into_bytes();
+        let mut request =
+            format!("GET /api/v1/live{query} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: Upgrade\r\n", self.port)
+                .into_bytes();
         for (k, v) in &all {
             request.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
@@ -761,7 +766,9 @@ async fn ws_wait_close(socket: &mut Socket, wait: Duration) -> Result<(u16, Stri
             Err(_) => return Err(format!("socket still open after {wait:?}")),
             Ok(None) => return Err("socket ended without a close frame".into()),
             Ok(Some(Err(e))) => return Err(format!("socket failed without a close frame: {e}")),
-            Ok(Some(Ok(Message::Close(Some(frame))))) => return Ok((u16::from(frame.code), frame.reason.as_str().to_string())),
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                return Ok((u16::from(frame.code), frame.reason.as_str().to_string()));
+            }
             Ok(Some(Ok(Message::Close(None)))) => return Err("close frame without a code".into()),
             Ok(Some(Ok(_))) => {}
         }
@@ -979,16 +986,20 @@ fn auth_cases(s: &mut Suite, env: &Env) {
         let r = env.get(&who, "/api/v1/users").await?;
         expect_error(&r, 401).map(|_| ())
     });
-    s.add(AUTH, "a token wins over a session cookie: viewer token + admin cookie acts as the viewer", |env| async move {
-        let admin = env.actor("admin")?;
-        let who = Who::H(vec![
-            ("authorization".into(), format!("Bearer {}", env.token("viewer-all")?.secret)),
-            ("cookie".into(), admin.cookie.clone()),
-            ("x-csrf-token".into(), admin.csrf.clone()),
-        ]);
-        let r = env.get(&who, "/api/v1/users").await?;
-        expect_error(&r, 403).map(|_| ())
-    });
+    s.add(
+        AUTH,
+        "a token wins over a session cookie: viewer token + admin cookie acts as the viewer",
+        |env| async move {
+            let admin = env.actor("admin")?;
+            let who = Who::H(vec![
+                ("authorization".into(), format!("Bearer {}", env.token("viewer-all")?.secret)),
+                ("cookie".into(), admin.cookie.clone()),
+                ("x-csrf-token".into(), admin.csrf.clone()),
+            ]);
+            let r = env.get(&who, "/api/v1/users").await?;
+            expect_error(&r, 403).map(|_| ())
+        },
+    );
     s.refuse(
         AUTH,
         "64 KiB Authorization header → 401",
@@ -999,8 +1010,12 @@ fn auth_cases(s: &mut Suite, env: &Env) {
         401,
     );
     s.add(AUTH, "1 MiB Authorization header → refused (4xx or closed), server still answers", |env| async move {
-        let request =
-            env.raw_request("GET", "/api/v1/queues", &[("Authorization", format!("Bearer {}", "a".repeat(MAX_BODY)))], b"");
+        let request = env.raw_request(
+            "GET",
+            "/api/v1/queues",
+            &[("Authorization", format!("Bearer {}", "a".repeat(MAX_BODY)))],
+            b"",
+        );
         let answer = env.raw(&request, Duration::from_secs(10)).await?;
         if let Some(r) = &answer
             && !(400..500).contains(&r.status)
@@ -1011,8 +1026,9 @@ fn auth_cases(s: &mut Suite, env: &Env) {
         expect_status(&health, 200)
     });
     s.add(AUTH, "Authorization with bytes that are not UTF-8 → 401", |env| async move {
-        let mut request = format!("GET /api/v1/queues HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", env.port)
-            .into_bytes();
+        let mut request =
+            format!("GET /api/v1/queues HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", env.port)
+                .into_bytes();
         request.extend_from_slice(b"Authorization: Bearer \xff\xfe\xfd\r\n\r\n");
         let r = env.raw(&request, Duration::from_secs(10)).await?.ok_or("closed without an answer")?;
         expect_error(&r, 401).map(|_| ())
@@ -1040,10 +1056,17 @@ fn auth_cases(s: &mut Suite, env: &Env) {
         expect_error(&r, 401).map(|_| ())
     });
     s.add(AUTH, "wrong password → 401 bad_credentials; unknown user → the same answer", |env| async move {
-        let wrong = env.post(&Who::Anon, "/api/v1/auth/login", json!({ "username": "vera", "password": "wrong-password-1" })).await?;
+        let wrong = env
+            .post(&Who::Anon, "/api/v1/auth/login", json!({ "username": "vera", "password": "wrong-password-1" }))
+            .await?;
         let e1 = expect_error(&wrong, 401)?;
-        let unknown =
-            env.post(&Who::Anon, "/api/v1/auth/login", json!({ "username": "nobody-here", "password": "wrong-password-1" })).await?;
+        let unknown = env
+            .post(
+                &Who::Anon,
+                "/api/v1/auth/login",
+                json!({ "username": "nobody-here", "password": "wrong-password-1" }),
+            )
+            .await?;
         let e2 = expect_error(&unknown, 401)?;
         if e1["code"] != "bad_credentials" || e1 != e2 {
             return Err(format!("answers differ or wrong code: {} vs {}", wrong.seen(), unknown.seen()));
@@ -1100,46 +1123,58 @@ fn auth_cases(s: &mut Suite, env: &Env) {
 }
 
 fn lockout_cases(s: &mut Suite) {
-    s.add(AUTH, "8 parallel wrong guesses: at most 5 password checks, the rest 429 with Retry-After", |env| async move {
-        let guesses = (0..8).map(|i| {
-            let env = env.clone();
-            async move {
-                env.post(&Who::Anon, "/api/v1/auth/login", json!({ "username": "lena", "password": format!("wrong-guess-{i}") }))
+    s.add(
+        AUTH,
+        "8 parallel wrong guesses: at most 5 password checks, the rest 429 with Retry-After",
+        |env| async move {
+            let guesses = (0..8).map(|i| {
+                let env = env.clone();
+                async move {
+                    env.post(
+                        &Who::Anon,
+                        "/api/v1/auth/login",
+                        json!({ "username": "lena", "password": format!("wrong-guess-{i}") }),
+                    )
                     .await
-            }
-        });
-        let answers = futures::future::join_all(guesses).await;
-        let (mut checked, mut limited) = (0, 0);
-        for answer in answers {
-            let r = answer?;
-            expect_error_in(&r, &[401, 429, 503])?;
-            match r.status {
-                401 => checked += 1,
-                429 => {
-                    limited += 1;
-                    if r.header("retry-after").is_none() {
-                        return Err(format!("429 without Retry-After: {}", r.seen()));
+                }
+            });
+            let answers = futures::future::join_all(guesses).await;
+            let (mut checked, mut limited) = (0, 0);
+            for answer in answers {
+                let r = answer?;
+                expect_error_in(&r, &[401, 429, 503])?;
+                match r.status {
+                    401 => checked += 1,
+                    429 => {
+                        limited += 1;
+                        if r.header("retry-after").is_none() {
+                            return Err(format!("429 without Retry-After: {}", r.seen()));
+                        }
+                    }
+                    _ => {
+                        if r.header("retry-after").is_none() {
+                            return Err(format!("503 without Retry-After: {}", r.seen()));
+                        }
                     }
                 }
-                _ => {
-                    if r.header("retry-after").is_none() {
-                        return Err(format!("503 without Retry-After: {}", r.seen()));
-                    }
-                }
             }
-        }
-        if checked > 5 || limited < 3 {
-            return Err(format!("{checked} guesses got their password checked, {limited} got 429 (limit 5)"));
-        }
-        Ok(())
-    });
+            if checked > 5 || limited < 3 {
+                return Err(format!("{checked} guesses got their password checked, {limited} got 429 (limit 5)"));
+            }
+            Ok(())
+        },
+    );
     s.add(AUTH, "after the lockout the right password is refused too (429)", |env| async move {
-        let r = env.post(&Who::Anon, "/api/v1/auth/login", json!({ "username": "lena", "password": password_of("lena") })).await?;
+        let r = env
+            .post(&Who::Anon, "/api/v1/auth/login", json!({ "username": "lena", "password": password_of("lena") }))
+            .await?;
         expect_error(&r, 429).map(|_| ())
     });
     s.add(AUTH, "X-Forwarded-For from an untrusted peer does not escape the lockout (429)", |env| async move {
         let who = Who::H(vec![("x-forwarded-for".into(), "198.51.100.7".into())]);
-        let r = env.post(&who, "/api/v1/auth/login", json!({ "username": "lena", "password": password_of("lena") })).await?;
+        let r = env
+            .post(&who, "/api/v1/auth/login", json!({ "username": "lena", "password": password_of("lena") }))
+            .await?;
         expect_error(&r, 429).map(|_| ())
     });
 }
@@ -1147,7 +1182,15 @@ fn lockout_cases(s: &mut Suite) {
 fn csrf_cases(s: &mut Suite, env: &Env) {
     let job = env.scratch_jobs.get(7).cloned().unwrap_or_default();
     let enqueue = Body::Json(json!({ "name": "x" }));
-    s.refuse(CSRF, "cookie POST enqueue without x-csrf-token → 403", Who::SNoCsrf("admin"), "POST", "/api/v1/queues/scratch/jobs", enqueue.clone(), 403);
+    s.refuse(
+        CSRF,
+        "cookie POST enqueue without x-csrf-token → 403",
+        Who::SNoCsrf("admin"),
+        "POST",
+        "/api/v1/queues/scratch/jobs",
+        enqueue.clone(),
+        403,
+    );
     s.refuse(
         CSRF,
         "cookie POST enqueue with a wrong x-csrf-token → 403",
@@ -1203,7 +1246,15 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
         Body::Json(schedule_body("hostile-s")),
         403,
     );
-    s.refuse(CSRF, "cookie DELETE a schedule without x-csrf-token → 403", Who::SNoCsrf("admin"), "DELETE", "/api/v1/schedules/hostile-s", Body::None, 403);
+    s.refuse(
+        CSRF,
+        "cookie DELETE a schedule without x-csrf-token → 403",
+        Who::SNoCsrf("admin"),
+        "DELETE",
+        "/api/v1/schedules/hostile-s",
+        Body::None,
+        403,
+    );
     s.refuse(
         CSRF,
         "cookie POST dead-letter purge without x-csrf-token → 403",
@@ -1213,7 +1264,15 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
         Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] } })),
         403,
     );
-    s.refuse(CSRF, "cookie POST pause without x-csrf-token → 403", Who::SNoCsrf("admin"), "POST", "/api/v1/queues/scratch/pause", Body::None, 403);
+    s.refuse(
+        CSRF,
+        "cookie POST pause without x-csrf-token → 403",
+        Who::SNoCsrf("admin"),
+        "POST",
+        "/api/v1/queues/scratch/pause",
+        Body::None,
+        403,
+    );
     s.add(CSRF, "cookie POST /auth/logout without x-csrf-token → 403 and the session lives on", |env| async move {
         let r = env.call(&Who::SNoCsrf("vic"), "POST", "/api/v1/auth/logout", Body::None).await?;
         expect_error(&r, 403)?;
@@ -1228,7 +1287,9 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
         ("a cross-site Origin", |_| vec![("origin", EVIL.to_string())]),
         ("Origin: null", |_| vec![("origin", "null".to_string())]),
         ("no Origin but a foreign Referer", |_| vec![("referer", format!("{EVIL}/login"))]),
-        ("a sibling subdomain of the allowed origin", |_| vec![("origin", "https://evil.dash.example.com".to_string())]),
+        ("a sibling subdomain of the allowed origin", |_| {
+            vec![("origin", "https://evil.dash.example.com".to_string())]
+        }),
         ("an Origin that only starts with the server's host", |env| {
             vec![("origin", format!("http://127.0.0.1:{}.evil.example", env.port))]
         }),
@@ -1236,7 +1297,9 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
     for (label, headers) in foreign.clone() {
         s.add(CSRF, format!("server fn sign_in with {label} → 403, no session"), move |env| async move {
             let password = password_of("vera");
-            let r = env.server_fn("sign_in", &[("username", "vera"), ("password", &password)], None, &headers(&env)).await?;
+            let r = env
+                .server_fn("sign_in", &[("username", "vera"), ("password", &password)], None, &headers(&env))
+                .await?;
             expect_error(&r, 403)?;
             if r.headers_named("set-cookie").any(|c| c.starts_with("hoist_session=")) {
                 return Err("refused but a session cookie was set".into());
@@ -1244,20 +1307,25 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
             Ok(())
         });
     }
-    s.add(CSRF, "server fn sign_in from the same origin with valid credentials → accepted, session set", |env| async move {
-        let password = password_of("vera");
-        let headers = [("origin", env.origin.clone())];
-        let r = env.server_fn("sign_in", &[("username", "vera"), ("password", &password)], None, &headers).await?;
-        expect_accepted_form(&r)?;
-        if !r.headers_named("set-cookie").any(|c| c.starts_with("hoist_session=")) {
-            return Err(format!("no session cookie: {}", r.seen()));
-        }
-        Ok(())
-    });
+    s.add(
+        CSRF,
+        "server fn sign_in from the same origin with valid credentials → accepted, session set",
+        |env| async move {
+            let password = password_of("vera");
+            let headers = [("origin", env.origin.clone())];
+            let r = env.server_fn("sign_in", &[("username", "vera"), ("password", &password)], None, &headers).await?;
+            expect_accepted_form(&r)?;
+            if !r.headers_named("set-cookie").any(|c| c.starts_with("hoist_session=")) {
+                return Err(format!("no session cookie: {}", r.seen()));
+            }
+            Ok(())
+        },
+    );
     for (label, headers) in foreign.iter().take(3).cloned() {
         s.add(CSRF, format!("server fn sign_out with {label} → 403 and the session lives on"), move |env| async move {
             let sol = env.actor("sol")?.clone();
-            let r = env.server_fn("sign_out", &[("csrf", sol.csrf.as_str())], Some(&sol.cookie), &headers(&env)).await?;
+            let r =
+                env.server_fn("sign_out", &[("csrf", sol.csrf.as_str())], Some(&sol.cookie), &headers(&env)).await?;
             expect_error(&r, 403)?;
             if !env.session_alive("sol").await? {
                 return Err("refused, but the session ended".into());
@@ -1265,15 +1333,19 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
             Ok(())
         });
     }
-    s.add(CSRF, "server fn sign_out with neither Origin nor Referer → 403 and the session lives on", |env| async move {
-        let sol = env.actor("sol")?.clone();
-        let r = env.server_fn("sign_out", &[("csrf", sol.csrf.as_str())], Some(&sol.cookie), &[]).await?;
-        expect_error(&r, 403)?;
-        if !env.session_alive("sol").await? {
-            return Err("refused, but the session ended".into());
-        }
-        Ok(())
-    });
+    s.add(
+        CSRF,
+        "server fn sign_out with neither Origin nor Referer → 403 and the session lives on",
+        |env| async move {
+            let sol = env.actor("sol")?.clone();
+            let r = env.server_fn("sign_out", &[("csrf", sol.csrf.as_str())], Some(&sol.cookie), &[]).await?;
+            expect_error(&r, 403)?;
+            if !env.session_alive("sol").await? {
+                return Err("refused, but the session ended".into());
+            }
+            Ok(())
+        },
+    );
     s.add(CSRF, "server fn sign_out from the same origin → accepted and the session ends", |env| async move {
         let sol = env.actor("sol")?.clone();
         let headers = [("origin", env.origin.clone())];
@@ -1287,31 +1359,40 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
 
     // queue_action (pause) with the admin's cookie and correct csrf field.
     for (label, headers) in foreign.clone() {
-        s.add(CSRF, format!("server fn queue_action (pause) with {label} → 403, queue not paused"), move |env| async move {
+        s.add(
+            CSRF,
+            format!("server fn queue_action (pause) with {label} → 403, queue not paused"),
+            move |env| async move {
+                env.resume("csrf-q").await?;
+                let admin = env.actor("admin")?.clone();
+                let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", admin.csrf.as_str())];
+                let r = env.server_fn("queue_action", &form, Some(&admin.cookie), &headers(&env)).await?;
+                let refused = expect_error(&r, 403);
+                if env.paused("csrf-q").await? {
+                    env.resume("csrf-q").await?;
+                    return Err(format!("the queue was paused ({})", r.seen()));
+                }
+                refused.map(|_| ())
+            },
+        );
+    }
+    s.add(
+        CSRF,
+        "server fn queue_action from the same origin with a wrong csrf field → 403, not paused",
+        |env| async move {
             env.resume("csrf-q").await?;
             let admin = env.actor("admin")?.clone();
-            let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", admin.csrf.as_str())];
-            let r = env.server_fn("queue_action", &form, Some(&admin.cookie), &headers(&env)).await?;
+            let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", "wrong")];
+            let r =
+                env.server_fn("queue_action", &form, Some(&admin.cookie), &[("origin", env.origin.clone())]).await?;
             let refused = expect_error(&r, 403);
             if env.paused("csrf-q").await? {
                 env.resume("csrf-q").await?;
                 return Err(format!("the queue was paused ({})", r.seen()));
             }
             refused.map(|_| ())
-        });
-    }
-    s.add(CSRF, "server fn queue_action from the same origin with a wrong csrf field → 403, not paused", |env| async move {
-        env.resume("csrf-q").await?;
-        let admin = env.actor("admin")?.clone();
-        let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", "wrong")];
-        let r = env.server_fn("queue_action", &form, Some(&admin.cookie), &[("origin", env.origin.clone())]).await?;
-        let refused = expect_error(&r, 403);
-        if env.paused("csrf-q").await? {
-            env.resume("csrf-q").await?;
-            return Err(format!("the queue was paused ({})", r.seen()));
-        }
-        refused.map(|_| ())
-    });
+        },
+    );
     s.add(CSRF, "server fn queue_action without a session → 401 JSON", |env| async move {
         let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", "x")];
         let r = env.server_fn("queue_action", &form, None, &[("origin", env.origin.clone())]).await?;
@@ -1330,20 +1411,24 @@ fn csrf_cases(s: &mut Suite, env: &Env) {
         expect_error(&r, 403).map(|_| ())
     });
     for (label, origin) in [("the same origin", None), ("the allow-listed origin", Some(ALLOWED_ORIGIN))] {
-        s.add(CSRF, format!("server fn queue_action from {label} with the csrf field → accepted, queue paused"), move |env| async move {
-            env.resume("csrf-q").await?;
-            let admin = env.actor("admin")?.clone();
-            let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", admin.csrf.as_str())];
-            let origin = origin.map(str::to_string).unwrap_or_else(|| env.origin.clone());
-            let r = env.server_fn("queue_action", &form, Some(&admin.cookie), &[("origin", origin)]).await?;
-            expect_accepted_form(&r)?;
-            let paused = env.paused("csrf-q").await?;
-            env.resume("csrf-q").await?;
-            if !paused {
-                return Err(format!("accepted ({}) but the queue is not paused", r.seen()));
-            }
-            Ok(())
-        });
+        s.add(
+            CSRF,
+            format!("server fn queue_action from {label} with the csrf field → accepted, queue paused"),
+            move |env| async move {
+                env.resume("csrf-q").await?;
+                let admin = env.actor("admin")?.clone();
+                let form = [("queue", "csrf-q"), ("action", "pause"), ("csrf", admin.csrf.as_str())];
+                let origin = origin.map(str::to_string).unwrap_or_else(|| env.origin.clone());
+                let r = env.server_fn("queue_action", &form, Some(&admin.cookie), &[("origin", origin)]).await?;
+                expect_accepted_form(&r)?;
+                let paused = env.paused("csrf-q").await?;
+                env.resume("csrf-q").await?;
+                if !paused {
+                    return Err(format!("accepted ({}) but the queue is not paused", r.seen()));
+                }
+                Ok(())
+            },
+        );
     }
 }
 
@@ -1358,11 +1443,15 @@ fn origin_cases(s: &mut Suite) {
         ("Origin: null", "null".to_string()),
         ("the allowed origin with another scheme", "http://dash.example.com".to_string()),
     ] {
-        s.add(ORIGINS, format!("live socket with {label} (admin cookie) → 403 JSON before upgrade"), move |env| async move {
-            let cookie = env.actor("admin")?.cookie.clone();
-            let r = env.ws_handshake_raw("?topics=counts", &[("Origin", origin), ("Cookie", cookie)]).await?;
-            expect_error(&r, 403).map(|_| ())
-        });
+        s.add(
+            ORIGINS,
+            format!("live socket with {label} (admin cookie) → 403 JSON before upgrade"),
+            move |env| async move {
+                let cookie = env.actor("admin")?.cookie.clone();
+                let r = env.ws_handshake_raw("?topics=counts", &[("Origin", origin), ("Cookie", cookie)]).await?;
+                expect_error(&r, 403).map(|_| ())
+            },
+        );
     }
     s.add(ORIGINS, "live socket from the server's own origin → hello", |env| async move {
         let headers = vec![("cookie", env.actor("vera")?.cookie.clone()), ("origin", env.origin.clone())];
@@ -1385,59 +1474,81 @@ fn origin_cases(s: &mut Suite) {
     });
     s.add(ORIGINS, "live socket with a token lacking jobs:read (users:admin) → 403 JSON", |env| async move {
         let r = env
-            .ws_handshake_raw("?topics=counts", &[("Authorization", format!("Bearer {}", env.token("admin-users")?.secret))])
+            .ws_handshake_raw(
+                "?topics=counts",
+                &[("Authorization", format!("Bearer {}", env.token("admin-users")?.secret))],
+            )
             .await?;
         expect_error(&r, 403).map(|_| ())
     });
     s.add(ORIGINS, "live socket: an end user asking for `counts` → 403 JSON", |env| async move {
         let r = env
-            .ws_handshake_raw("?topics=counts", &[("Origin", env.origin.clone()), ("Cookie", env.actor("alice")?.cookie.clone())])
+            .ws_handshake_raw(
+                "?topics=counts",
+                &[("Origin", env.origin.clone()), ("Cookie", env.actor("alice")?.cookie.clone())],
+            )
             .await?;
         expect_error(&r, 403).map(|_| ())
     });
     s.add(ORIGINS, "live socket: unknown topic → 400 JSON naming topics", |env| async move {
         let r = env
-            .ws_handshake_raw("?topics=everything", &[("Origin", env.origin.clone()), ("Cookie", env.actor("vera")?.cookie.clone())])
+            .ws_handshake_raw(
+                "?topics=everything",
+                &[("Origin", env.origin.clone()), ("Cookie", env.actor("vera")?.cookie.clone())],
+            )
             .await?;
         expect_invalid(&r, &["topics"])
     });
     s.add(ORIGINS, "live socket: a 20 KB topic list → 400 JSON naming topics", |env| async move {
         let topics = vec!["counts"; 3000].join(",");
         let r = env
-            .ws_handshake_raw(&format!("?topics={topics}"), &[("Origin", env.origin.clone()), ("Cookie", env.actor("vera")?.cookie.clone())])
+            .ws_handshake_raw(
+                &format!("?topics={topics}"),
+                &[("Origin", env.origin.clone()), ("Cookie", env.actor("vera")?.cookie.clone())],
+            )
             .await?;
         expect_invalid(&r, &["topics"])
     });
-    s.add(ORIGINS, "live socket: bob following alice's job gets nothing about it (refused, or filtered)", |env| async move {
-        let alice = env.id_of("alice");
-        let id = env
-            .enqueue(&Who::S("admin"), "wsq", json!({ "name": "x", "options": { "owner": alice, "delay": HOUR_MS } }))
-            .await?;
-        let headers = vec![("cookie", env.actor("bob")?.cookie.clone()), ("origin", env.origin.clone())];
-        let mut socket = match env.ws_open(&format!("?topics=job:wsq/{id},mine"), headers).await {
-            Err(e) if e.contains("403") || e.contains("404") => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(socket) => socket,
-        };
-        let r = env.call(&Who::S("admin"), "POST", &format!("/api/v1/queues/wsq/jobs/{id}/cancel"), Body::None).await?;
-        expect_status(&r, 200)?;
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_millis(300), socket.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) if text.as_str().contains(&id) => {
-                    return Err(format!("bob received alice's job: {text}"));
+    s.add(
+        ORIGINS,
+        "live socket: bob following alice's job gets nothing about it (refused, or filtered)",
+        |env| async move {
+            let alice = env.id_of("alice");
+            let id = env
+                .enqueue(
+                    &Who::S("admin"),
+                    "wsq",
+                    json!({ "name": "x", "options": { "owner": alice, "delay": HOUR_MS } }),
+                )
+                .await?;
+            let headers = vec![("cookie", env.actor("bob")?.cookie.clone()), ("origin", env.origin.clone())];
+            let mut socket = match env.ws_open(&format!("?topics=job:wsq/{id},mine"), headers).await {
+                Err(e) if e.contains("403") || e.contains("404") => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(socket) => socket,
+            };
+            let r =
+                env.call(&Who::S("admin"), "POST", &format!("/api/v1/queues/wsq/jobs/{id}/cancel"), Body::None).await?;
+            expect_status(&r, 200)?;
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                match tokio::time::timeout(Duration::from_millis(300), socket.next()).await {
+                    Ok(Some(Ok(Message::Text(text)))) if text.as_str().contains(&id) => {
+                        return Err(format!("bob received alice's job: {text}"));
+                    }
+                    Ok(None) | Ok(Some(Err(_))) => break,
+                    _ => {}
                 }
-                Ok(None) | Ok(Some(Err(_))) => break,
-                _ => {}
             }
-        }
-        ws_close(socket).await;
-        Ok(())
-    });
+            ws_close(socket).await;
+            Ok(())
+        },
+    );
     // Re-validation of open sockets.
     s.add(ORIGINS, "an open socket closes (4001) with a reason after its session signs out", |env| async move {
         let carol = env.actor("carol")?.clone();
-        let mut socket = env.ws_open("?topics=mine", vec![("cookie", carol.cookie.clone()), ("origin", env.origin.clone())]).await?;
+        let mut socket =
+            env.ws_open("?topics=mine", vec![("cookie", carol.cookie.clone()), ("origin", env.origin.clone())]).await?;
         let r = env.call(&Who::S("carol"), "POST", "/api/v1/auth/logout", Body::None).await?;
         expect_status(&r, 204)?;
         let (code, reason) = ws_wait_close(&mut socket, Duration::from_secs(LIVE_RECHECK + 4)).await?;
@@ -1447,22 +1558,29 @@ fn origin_cases(s: &mut Suite) {
         Ok(())
     });
     let recheck = |s: &mut Suite, label: &'static str, user: &'static str, change: Value| {
-        s.add(ORIGINS, format!("an open socket closes (4001/4003) with a reason when {label}"), move |env| async move {
-            let a = env.actor(user)?.clone();
-            let mut socket = env.ws_open("?topics=counts", vec![("cookie", a.cookie.clone()), ("origin", env.origin.clone())]).await?;
-            env.set_user(user, change).await?;
-            let (code, reason) = ws_wait_close(&mut socket, Duration::from_secs(LIVE_RECHECK + 4)).await?;
-            if !matches!(code, 4001 | 4003) || reason.is_empty() {
-                return Err(format!("closed with {code} {reason:?}, expected 4001/4003 with a reason"));
-            }
-            Ok(())
-        });
+        s.add(
+            ORIGINS,
+            format!("an open socket closes (4001/4003) with a reason when {label}"),
+            move |env| async move {
+                let a = env.actor(user)?.clone();
+                let mut socket = env
+                    .ws_open("?topics=counts", vec![("cookie", a.cookie.clone()), ("origin", env.origin.clone())])
+                    .await?;
+                env.set_user(user, change).await?;
+                let (code, reason) = ws_wait_close(&mut socket, Duration::from_secs(LIVE_RECHECK + 4)).await?;
+                if !matches!(code, 4001 | 4003) || reason.is_empty() {
+                    return Err(format!("closed with {code} {reason:?}, expected 4001/4003 with a reason"));
+                }
+                Ok(())
+            },
+        );
     };
     recheck(s, "the user is disabled", "dina", json!({ "disabled": true }));
     recheck(s, "the user's role changes (operator → viewer)", "erin", json!({ "role": "viewer" }));
     s.add(ORIGINS, "an open token socket closes (4001/4003) when the token is revoked", |env| async move {
         let token = env.token("tess-read")?.clone();
-        let mut socket = env.ws_open("?topics=counts", vec![("authorization", format!("Bearer {}", token.secret))]).await?;
+        let mut socket =
+            env.ws_open("?topics=counts", vec![("authorization", format!("Bearer {}", token.secret))]).await?;
         let (ok, out, err) = env.cli.run(&["token", "revoke", &token.id.to_string()]).await;
         if !ok {
             return Err(format!("hoist token revoke failed: {out}{err}"));
@@ -1473,31 +1591,43 @@ fn origin_cases(s: &mut Suite) {
         }
         Ok(())
     });
-    s.add(ORIGINS, format!("socket cap: {} sockets per user, the next → 429 JSON", MAX_SOCKETS_PER_USER), |env| async move {
-        let sock = env.actor("sock")?.clone();
-        let mut open = vec![];
-        for i in 0..MAX_SOCKETS_PER_USER {
-            match env.ws_open("?topics=counts", vec![("cookie", sock.cookie.clone()), ("origin", env.origin.clone())]).await {
-                Ok(socket) => open.push(socket),
-                Err(e) => {
-                    for socket in open {
-                        ws_close(socket).await;
+    s.add(
+        ORIGINS,
+        format!("socket cap: {} sockets per user, the next → 429 JSON", MAX_SOCKETS_PER_USER),
+        |env| async move {
+            let sock = env.actor("sock")?.clone();
+            let mut open = vec![];
+            for i in 0..MAX_SOCKETS_PER_USER {
+                match env
+                    .ws_open("?topics=counts", vec![("cookie", sock.cookie.clone()), ("origin", env.origin.clone())])
+                    .await
+                {
+                    Ok(socket) => open.push(socket),
+                    Err(e) => {
+                        for socket in open {
+                            ws_close(socket).await;
+                        }
+                        return Err(format!("socket {} of {MAX_SOCKETS_PER_USER} refused: {e}", i + 1));
                     }
-                    return Err(format!("socket {} of {MAX_SOCKETS_PER_USER} refused: {e}", i + 1));
                 }
             }
-        }
-        let r = env.ws_handshake_raw("?topics=counts", &[("Origin", env.origin.clone()), ("Cookie", sock.cookie.clone())]).await;
-        for socket in open {
-            ws_close(socket).await;
-        }
-        expect_error(&r?, 429).map(|_| ())
-    });
+            let r = env
+                .ws_handshake_raw("?topics=counts", &[("Origin", env.origin.clone()), ("Cookie", sock.cookie.clone())])
+                .await;
+            for socket in open {
+                ws_close(socket).await;
+            }
+            expect_error(&r?, 429).map(|_| ())
+        },
+    );
     s.add(ORIGINS, "socket cap: after closing, the user can open a socket again", |env| async move {
         let sock = env.actor("sock")?.clone();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            match env.ws_open("?topics=counts", vec![("cookie", sock.cookie.clone()), ("origin", env.origin.clone())]).await {
+            match env
+                .ws_open("?topics=counts", vec![("cookie", sock.cookie.clone()), ("origin", env.origin.clone())])
+                .await
+            {
                 Ok(socket) => {
                     ws_close(socket).await;
                     return Ok(());
@@ -1514,7 +1644,12 @@ fn role_cases(s: &mut Suite, env: &Env) {
     let writes = |who: &str| -> Vec<(&'static str, &'static str, String, Body)> {
         vec![
             ("enqueue", "POST", "/api/v1/queues/scratch/jobs".into(), Body::Json(json!({ "name": "x" }))),
-            ("bulk enqueue", "POST", "/api/v1/queues/scratch/jobs/bulk".into(), Body::Json(json!({ "jobs": [{ "name": "x" }] }))),
+            (
+                "bulk enqueue",
+                "POST",
+                "/api/v1/queues/scratch/jobs/bulk".into(),
+                Body::Json(json!({ "jobs": [{ "name": "x" }] })),
+            ),
             ("cancel a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/cancel", sj(0)), Body::None),
             ("retry a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/retry", sj(1)), Body::None),
             ("promote a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/promote", sj(2)), Body::None),
@@ -1528,10 +1663,30 @@ fn role_cases(s: &mut Suite, env: &Env) {
                 "/api/v1/queues/scratch/maintenance".into(),
                 Body::Json(json!({ "action": "clean", "state": "completed", "older_than_ms": 0 })),
             ),
-            ("retry-all", "POST", "/api/v1/queues/scratch/maintenance".into(), Body::Json(json!({ "action": "retry-all", "from": "dead" }))),
-            ("dead-letter requeue", "POST", "/api/v1/dead-letters/requeue".into(), Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] } }))),
-            ("dead-letter purge", "POST", "/api/v1/dead-letters/purge".into(), Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] } }))),
-            ("dead-letter purge by filter", "POST", "/api/v1/dead-letters/purge".into(), Body::Json(json!({ "filter": { "queue": "scratch" } }))),
+            (
+                "retry-all",
+                "POST",
+                "/api/v1/queues/scratch/maintenance".into(),
+                Body::Json(json!({ "action": "retry-all", "from": "dead" })),
+            ),
+            (
+                "dead-letter requeue",
+                "POST",
+                "/api/v1/dead-letters/requeue".into(),
+                Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] } })),
+            ),
+            (
+                "dead-letter purge",
+                "POST",
+                "/api/v1/dead-letters/purge".into(),
+                Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] } })),
+            ),
+            (
+                "dead-letter purge by filter",
+                "POST",
+                "/api/v1/dead-letters/purge".into(),
+                Body::Json(json!({ "filter": { "queue": "scratch" } })),
+            ),
             ("put a schedule", "PUT", "/api/v1/schedules/hostile-s".into(), Body::Json(schedule_body("hostile-s"))),
             ("delete a schedule", "DELETE", "/api/v1/schedules/hostile-s".into(), Body::None),
             ("pause a schedule", "POST", "/api/v1/schedules/hostile-s/pause".into(), Body::None),
@@ -1541,7 +1696,9 @@ fn role_cases(s: &mut Suite, env: &Env) {
                 "add a user",
                 "POST",
                 "/api/v1/users".into(),
-                Body::Json(json!({ "username": format!("made-by-{who}"), "password": "made-Passw0rd-1", "role": "admin" })),
+                Body::Json(
+                    json!({ "username": format!("made-by-{who}"), "password": "made-Passw0rd-1", "role": "admin" }),
+                ),
             ),
             ("change a user", "PATCH", "/api/v1/users/vera".into(), Body::Json(json!({ "disabled": false }))),
             ("list users", "GET", "/api/v1/users".into(), Body::None),
@@ -1568,13 +1725,29 @@ fn role_cases(s: &mut Suite, env: &Env) {
     );
     for (label, method, path, body) in writes("opal") {
         if matches!(label, "add a user" | "change a user" | "list users" | "read the audit log") {
-            s.refuse(ROLES, format!("operator: {label} ({method} {path}) → 403"), Who::S("opal"), method, path, body, 403);
+            s.refuse(
+                ROLES,
+                format!("operator: {label} ({method} {path}) → 403"),
+                Who::S("opal"),
+                method,
+                path,
+                body,
+                403,
+            );
         }
     }
     for (label, method, path, body) in writes("alice") {
         // A job that is not hers does not exist for an end user.
         let status = if label.ends_with("a job") { 404 } else { 403 };
-        s.refuse(ROLES, format!("end user: {label} ({method} {path}) → {status}"), Who::S("alice"), method, path, body, status);
+        s.refuse(
+            ROLES,
+            format!("end user: {label} ({method} {path}) → {status}"),
+            Who::S("alice"),
+            method,
+            path,
+            body,
+            status,
+        );
     }
     for (label, path) in [
         ("list queues", "/api/v1/queues".to_string()),
@@ -1596,23 +1769,48 @@ fn role_cases(s: &mut Suite, env: &Env) {
         403,
     );
     // The rights that remain.
-    s.allow(ROLES, "operator: enqueue → 202", Who::S("opal"), "POST", "/api/v1/queues/scratch/jobs", Body::Json(json!({ "name": "x" })), 202);
+    s.allow(
+        ROLES,
+        "operator: enqueue → 202",
+        Who::S("opal"),
+        "POST",
+        "/api/v1/queues/scratch/jobs",
+        Body::Json(json!({ "name": "x" })),
+        202,
+    );
     s.add(ROLES, "operator: pause and resume a queue → 200", |env| async move {
         let r = env.call(&Who::S("opal"), "POST", "/api/v1/queues/opq/pause", Body::None).await?;
         expect_success(&r, 200)?;
         let r = env.call(&Who::S("opal"), "POST", "/api/v1/queues/opq/resume", Body::None).await?;
         expect_success(&r, 200).map(|_| ())
     });
-    s.allow(ROLES, "operator: put a schedule → 200", Who::S("opal"), "PUT", "/api/v1/schedules/hostile-op", Body::Json(schedule_body("hostile-op")), 200);
+    s.allow(
+        ROLES,
+        "operator: put a schedule → 200",
+        Who::S("opal"),
+        "PUT",
+        "/api/v1/schedules/hostile-op",
+        Body::Json(schedule_body("hostile-op")),
+        200,
+    );
     s.allow(ROLES, "admin: list users → 200", Who::S("admin"), "GET", "/api/v1/users", Body::None, 200);
     s.allow(ROLES, "viewer: list queues → 200", Who::S("vera"), "GET", "/api/v1/queues", Body::None, 200);
     s.allow(ROLES, "viewer: list schedules → 200", Who::S("vera"), "GET", "/api/v1/schedules", Body::None, 200);
-    s.allow(ROLES, "end user: list her connections → 200", Who::S("alice"), "GET", "/api/v1/connections", Body::None, 200);
+    s.allow(
+        ROLES,
+        "end user: list her connections → 200",
+        Who::S("alice"),
+        "GET",
+        "/api/v1/connections",
+        Body::None,
+        200,
+    );
 }
 
 fn scope_cases(s: &mut Suite, env: &Env) {
     let job = env.scratch_jobs.get(4).cloned().unwrap_or_default();
-    let new_user = |name: &str| Body::Json(json!({ "username": name, "password": "scoped-Passw0rd-1", "role": "admin" }));
+    let new_user =
+        |name: &str| Body::Json(json!({ "username": name, "password": "scoped-Passw0rd-1", "role": "admin" }));
     let purge = || Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] } }));
     let enqueue = || Body::Json(json!({ "name": "x" }));
     let notice = || Body::Json(json!({ "user_id": "7", "email": "a@example.com", "ip": "203.0.113.9" }));
@@ -1620,22 +1818,50 @@ fn scope_cases(s: &mut Suite, env: &Env) {
         ("admin-read", "list queues", "GET", "/api/v1/queues".into(), Body::None, 200),
         ("admin-read", "list jobs", "GET", "/api/v1/queues/scratch/jobs".into(), Body::None, 200),
         ("admin-read", "add an admin", "POST", "/api/v1/users".into(), new_user("scoped-read"), 403),
-        ("admin-read", "change a user", "PATCH", "/api/v1/users/vera".into(), Body::Json(json!({ "role": "admin" })), 403),
+        (
+            "admin-read",
+            "change a user",
+            "PATCH",
+            "/api/v1/users/vera".into(),
+            Body::Json(json!({ "role": "admin" })),
+            403,
+        ),
         ("admin-read", "list users", "GET", "/api/v1/users".into(), Body::None, 403),
         ("admin-read", "read the audit log", "GET", "/api/v1/audit".into(), Body::None, 403),
         ("admin-read", "purge dead letters", "POST", "/api/v1/dead-letters/purge".into(), purge(), 403),
         ("admin-read", "pause a queue", "POST", "/api/v1/queues/scratch/pause".into(), Body::None, 403),
-        ("admin-read", "drain a queue", "POST", "/api/v1/queues/scratch/maintenance".into(), Body::Json(json!({ "action": "drain" })), 403),
+        (
+            "admin-read",
+            "drain a queue",
+            "POST",
+            "/api/v1/queues/scratch/maintenance".into(),
+            Body::Json(json!({ "action": "drain" })),
+            403,
+        ),
         ("admin-read", "enqueue", "POST", "/api/v1/queues/scratch/jobs".into(), enqueue(), 403),
         ("admin-read", "cancel a job", "POST", format!("/api/v1/queues/scratch/jobs/{job}/cancel"), Body::None, 403),
-        ("admin-read", "put a schedule", "PUT", "/api/v1/schedules/hostile-s".into(), Body::Json(schedule_body("hostile-s")), 403),
+        (
+            "admin-read",
+            "put a schedule",
+            "PUT",
+            "/api/v1/schedules/hostile-s".into(),
+            Body::Json(schedule_body("hostile-s")),
+            403,
+        ),
         ("admin-read", "run a schedule", "POST", "/api/v1/schedules/hostile-s/run".into(), Body::None, 403),
         ("admin-read", "raise a notification", "POST", "/api/v1/notifications/sign-in".into(), notice(), 403),
         ("admin-write", "enqueue", "POST", "/api/v1/queues/scratch/jobs".into(), enqueue(), 202),
         ("admin-write", "list queues (no jobs:read)", "GET", "/api/v1/queues".into(), Body::None, 403),
         ("admin-write", "pause a queue", "POST", "/api/v1/queues/scratch/pause".into(), Body::None, 403),
         ("admin-write", "requeue dead letters", "POST", "/api/v1/dead-letters/requeue".into(), purge(), 403),
-        ("admin-write", "put a schedule", "PUT", "/api/v1/schedules/hostile-s".into(), Body::Json(schedule_body("hostile-s")), 403),
+        (
+            "admin-write",
+            "put a schedule",
+            "PUT",
+            "/api/v1/schedules/hostile-s".into(),
+            Body::Json(schedule_body("hostile-s")),
+            403,
+        ),
         ("admin-write", "add an admin", "POST", "/api/v1/users".into(), new_user("scoped-write"), 403),
         ("admin-users", "list users", "GET", "/api/v1/users".into(), Body::None, 200),
         ("admin-users", "enqueue", "POST", "/api/v1/queues/scratch/jobs".into(), enqueue(), 403),
@@ -1648,7 +1874,14 @@ fn scope_cases(s: &mut Suite, env: &Env) {
         ("viewer-all", "purge dead letters", "POST", "/api/v1/dead-letters/purge".into(), purge(), 403),
         ("operator-all", "add an admin", "POST", "/api/v1/users".into(), new_user("scoped-operator"), 403),
         ("operator-all", "read the audit log", "GET", "/api/v1/audit".into(), Body::None, 403),
-        ("alice-rw", "enqueue to a queue not allowed to her", "POST", "/api/v1/queues/scratch/jobs".into(), enqueue(), 403),
+        (
+            "alice-rw",
+            "enqueue to a queue not allowed to her",
+            "POST",
+            "/api/v1/queues/scratch/jobs".into(),
+            enqueue(),
+            403,
+        ),
         ("alice-rw", "read her own job", "GET", format!("/api/v1/queues/sync/jobs/{}", env.alice_job), Body::None, 200),
         ("alice-rw", "read bob's job", "GET", format!("/api/v1/queues/sync/jobs/{}", env.bob_job), Body::None, 404),
         ("alice-rw", "list queues", "GET", "/api/v1/queues".into(), Body::None, 403),
@@ -1669,8 +1902,10 @@ fn scope_cases(s: &mut Suite, env: &Env) {
         expect_success(&r, 200).map(|_| ())
     });
     s.add(SCOPES, "hoist token create refuses an unknown scope, naming it", |env| async move {
-        let (ok, out, err) =
-            env.cli.run(&["token", "create", "bogus-scope", "--user", "admin", "--scopes", "jobs:read,bogus:scope"]).await;
+        let (ok, out, err) = env
+            .cli
+            .run(&["token", "create", "admin", "--name", "bogus-scope", "--scopes", "jobs:read,bogus:scope"])
+            .await;
         if ok {
             return Err(format!("accepted: {out}"));
         }
@@ -1684,7 +1919,7 @@ fn scope_cases(s: &mut Suite, env: &Env) {
         if made > 0 { Err("a token was stored anyway".into()) } else { Ok(()) }
     });
     s.add(SCOPES, "hoist token create refuses a wildcard scope", |env| async move {
-        let (ok, out, err) = env.cli.run(&["token", "create", "wild", "--user", "admin", "--scopes", "*"]).await;
+        let (ok, out, err) = env.cli.run(&["token", "create", "admin", "--name", "wild", "--scopes", "*"]).await;
         if ok { Err(format!("accepted: {out}{err}")) } else { Ok(()) }
     });
     s.add(SCOPES, "hoist token list names the tokens and prints no secret", |env| async move {
@@ -1735,7 +1970,15 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         }
         Ok(())
     });
-    s.refuse(CROSS, "bob: read alice's connection → 404", Who::S("bob"), "GET", format!("/api/v1/connections/{}", env.alice_conn), Body::None, 404);
+    s.refuse(
+        CROSS,
+        "bob: read alice's connection → 404",
+        Who::S("bob"),
+        "GET",
+        format!("/api/v1/connections/{}", env.alice_conn),
+        Body::None,
+        404,
+    );
     s.refuse(
         CROSS,
         "bob: sync alice's connection → 404",
@@ -1763,7 +2006,8 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         for state in ["waiting", "delayed", "completed", "dead", "cancelled"] {
             let path = format!("/api/v1/queues/sync/jobs?state={state}&limit=500");
             let all = expect_success(&env.get(&Who::S("admin"), &path).await?, 200)?;
-            let expected = all["jobs"].as_array().map(|j| j.iter().filter(|j| j["owner"] == bob.as_str()).count()).unwrap_or(0);
+            let expected =
+                all["jobs"].as_array().map(|j| j.iter().filter(|j| j["owner"] == bob.as_str()).count()).unwrap_or(0);
             let r = env.get(&Who::S("bob"), &path).await?;
             let page = expect_success(&r, 200)?;
             let jobs = page["jobs"].as_array().ok_or("no jobs array")?;
@@ -1771,14 +2015,19 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
                 return Err(format!("{state}: bob sees job {} of owner {}", other["id"], other["owner"]));
             }
             if page["total"] != expected {
-                return Err(format!("{state}: total {} but bob owns {expected} (queue has {})", page["total"], all["total"]));
+                return Err(format!(
+                    "{state}: total {} but bob owns {expected} (queue has {})",
+                    page["total"], all["total"]
+                ));
             }
         }
         Ok(())
     });
     s.add(CROSS, "bob: listing with owner=<alice> still shows only his own", |env| async move {
         let bob = env.id_of("bob");
-        let r = env.get(&Who::S("bob"), &format!("/api/v1/queues/sync/jobs?state=delayed&owner={}", env.id_of("alice"))).await?;
+        let r = env
+            .get(&Who::S("bob"), &format!("/api/v1/queues/sync/jobs?state=delayed&owner={}", env.id_of("alice")))
+            .await?;
         let page = expect_success(&r, 200)?;
         if page["jobs"].as_array().is_some_and(|j| j.iter().any(|j| j["owner"] != bob.as_str())) {
             return Err(format!("alice's jobs listed: {}", r.seen()));
@@ -1800,15 +2049,45 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         Ok(())
     });
     s.add(CROSS, "same dedup key used by alice and bob → both 202, two different jobs", |env| async move {
-        let a = env.enqueue(&Who::S("alice"), "sync", sync_job(env.alice_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS }))).await?;
-        let b = env.enqueue(&Who::S("bob"), "sync", sync_job(env.bob_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS }))).await?;
+        let a = env
+            .enqueue(
+                &Who::S("alice"),
+                "sync",
+                sync_job(env.alice_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
+            )
+            .await?;
+        let b = env
+            .enqueue(
+                &Who::S("bob"),
+                "sync",
+                sync_job(env.bob_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
+            )
+            .await?;
         if a == b { Err(format!("bob got alice's job {a}")) } else { Ok(()) }
     });
     s.add(CROSS, "a 409 on a taken dedup key only ever names the caller's own job", |env| async move {
-        let a = env.enqueue(&Who::S("alice"), "sync", sync_job(env.alice_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS }))).await?;
-        let b = env.enqueue(&Who::S("bob"), "sync", sync_job(env.bob_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS }))).await?;
+        let a = env
+            .enqueue(
+                &Who::S("alice"),
+                "sync",
+                sync_job(env.alice_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
+            )
+            .await?;
+        let b = env
+            .enqueue(
+                &Who::S("bob"),
+                "sync",
+                sync_job(env.bob_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
+            )
+            .await?;
         for (who, conn, own) in [("alice", env.alice_conn, &a), ("bob", env.bob_conn, &b)] {
-            let r = env.post(&Who::S(leak(who)), "/api/v1/queues/sync/jobs", sync_job(conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS }))).await?;
+            let r = env
+                .post(
+                    &Who::S(leak(who)),
+                    "/api/v1/queues/sync/jobs",
+                    sync_job(conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
+                )
+                .await?;
             let error = expect_error(&r, 409)?;
             if error["existing_id"] != own.as_str() {
                 return Err(format!("{who}'s 409 names {} (own: {own})", error["existing_id"]));
@@ -1817,14 +2096,30 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         Ok(())
     });
     s.add(CROSS, "an end user's dedup key never collides with a staff job's key", |env| async move {
-        let staff = env.enqueue(&Who::S("admin"), "sync", sync_job(env.alice_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS }))).await?;
-        let r = env.post(&Who::S("bob"), "/api/v1/queues/sync/jobs", sync_job(env.bob_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS }))).await?;
+        let staff = env
+            .enqueue(
+                &Who::S("admin"),
+                "sync",
+                sync_job(env.alice_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
+            )
+            .await?;
+        let r = env
+            .post(
+                &Who::S("bob"),
+                "/api/v1/queues/sync/jobs",
+                sync_job(env.bob_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
+            )
+            .await?;
         let created = expect_success(&r, 202)?;
         if created["id"] == staff.as_str() { Err("bob got the staff job's id".into()) } else { Ok(()) }
     });
     s.add(CROSS, "an end user cannot pre-take a scheduler key (schedule:NAME:TICK) → no clash", |env| async move {
         let r = env
-            .post(&Who::S("bob"), "/api/v1/queues/sync/jobs", sync_job(env.bob_conn, json!({ "dedup_key": "schedule:refresh-consents:1", "delay": HOUR_MS })))
+            .post(
+                &Who::S("bob"),
+                "/api/v1/queues/sync/jobs",
+                sync_job(env.bob_conn, json!({ "dedup_key": "schedule:refresh-consents:1", "delay": HOUR_MS })),
+            )
             .await?;
         // Either refused outright, or accepted in bob's own namespace.
         if r.status == 202 {
@@ -1842,7 +2137,8 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         Ok(())
     });
     s.add(CROSS, "bob syncs his own connection → the job completes", |env| async move {
-        let r = env.call(&Who::S("bob"), "POST", &format!("/api/v1/connections/{}/sync", env.bob_conn), Body::None).await?;
+        let r =
+            env.call(&Who::S("bob"), "POST", &format!("/api/v1/connections/{}/sync", env.bob_conn), Body::None).await?;
         let started = expect_success(&r, 202)?;
         let id = started["job_id"].as_str().ok_or("no job_id")?.to_string();
         let job = env.poll_job(&Who::S("bob"), "sync", &id, Duration::from_secs(40)).await?;
@@ -1880,7 +2176,11 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
     let bob = env.id_of("bob");
     let forbidden: Vec<(&str, Value, &'static [&'static str])> = vec![
         ("priority", json!({ "priority": 5, "delay": HOUR_MS }), &["options.priority"]),
-        ("rate_limit", json!({ "rate_limit": { "key": "owner:1", "max": 1, "per": 1 }, "delay": HOUR_MS }), &["options.rate_limit"]),
+        (
+            "rate_limit",
+            json!({ "rate_limit": { "key": "owner:1", "max": 1, "per": 1 }, "delay": HOUR_MS }),
+            &["options.rate_limit"],
+        ),
         ("max_attempts", json!({ "max_attempts": 10, "delay": HOUR_MS }), &["options.max_attempts"]),
         ("max_stalls", json!({ "max_stalls": 5, "delay": HOUR_MS }), &["options.max_stalls"]),
         ("timeout", json!({ "timeout": 60000, "delay": HOUR_MS }), &["options.timeout"]),
@@ -1894,8 +2194,14 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         });
     }
     s.add(END_USER, "alice sets a delay of 24 h + 1 ms → 400/403 naming options.delay", move |env| async move {
-        let r = env.post(&Who::S("alice"), "/api/v1/queues/sync/jobs", sync_job(conn, json!({ "delay": DAY_MS + 1 }))).await?;
-        if r.status == 403 { expect_forbidden_naming(&r, &["options.delay"]) } else { expect_invalid(&r, &["options.delay"]) }
+        let r = env
+            .post(&Who::S("alice"), "/api/v1/queues/sync/jobs", sync_job(conn, json!({ "delay": DAY_MS + 1 })))
+            .await?;
+        if r.status == 403 {
+            expect_forbidden_naming(&r, &["options.delay"])
+        } else {
+            expect_invalid(&r, &["options.delay"])
+        }
     });
     s.add(END_USER, "alice sets delay u64::MAX → 400/403 naming options.delay", move |env| async move {
         let body = format!(
@@ -2011,7 +2317,9 @@ fn oversized_cases(s: &mut Suite) {
             expect_error(&r, 413).map(|_| ())
         });
     }
-    for (function, form) in [("sign_in", "username=vera&password="), ("queue_action", "queue=csrf-q&action=pause&csrf=CSRF&pad=")] {
+    for (function, form) in
+        [("sign_in", "username=vera&password="), ("queue_action", "queue=csrf-q&action=pause&csrf=CSRF&pad=")]
+    {
         s.add(OVERSIZED, format!("1 MiB + 1 form to server fn {function} → 413 JSON"), move |env| async move {
             let admin = env.actor("admin")?.clone();
             let mut body = form.replace("CSRF", &admin.csrf).into_bytes();
@@ -2059,7 +2367,15 @@ fn oversized_cases(s: &mut Suite) {
         let r = env.post(&Who::S("admin"), "/api/v1/queues/scratch/jobs/bulk", json!({ "jobs": jobs })).await?;
         expect_invalid(&r, &["jobs"])
     });
-    s.invalid(OVERSIZED, "bulk of 0 jobs → 400 naming jobs", Who::S("admin"), "POST", "/api/v1/queues/scratch/jobs/bulk", Body::Json(json!({ "jobs": [] })), &["jobs"]);
+    s.invalid(
+        OVERSIZED,
+        "bulk of 0 jobs → 400 naming jobs",
+        Who::S("admin"),
+        "POST",
+        "/api/v1/queues/scratch/jobs/bulk",
+        Body::Json(json!({ "jobs": [] })),
+        &["jobs"],
+    );
     s.invalid(
         OVERSIZED,
         "job name of 100 KB → 400 naming name",
@@ -2108,7 +2424,14 @@ fn oversized_cases(s: &mut Suite) {
     s.add(OVERSIZED, "payload nested 100,000 arrays deep → 400, no crash", |env| async move {
         let depth = 100_000;
         let body = format!(r#"{{"name":"x","payload":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
-        let r = env.call(&Who::S("admin"), "POST", "/api/v1/queues/scratch/jobs", Body::Raw("application/json", body.into_bytes())).await?;
+        let r = env
+            .call(
+                &Who::S("admin"),
+                "POST",
+                "/api/v1/queues/scratch/jobs",
+                Body::Raw("application/json", body.into_bytes()),
+            )
+            .await?;
         expect_error(&r, 400).map(|_| ())
     });
     s.add(OVERSIZED, "schedule with a job payload nested 50,000 objects deep → 400, no crash", |env| async move {
@@ -2117,7 +2440,14 @@ fn oversized_cases(s: &mut Suite) {
         let body = format!(
             r#"{{"name":"hostile-deep","cron":"0 0 1 1 *","queue":"scratch","job":{{"name":"x","payload":{payload}}}}}"#
         );
-        let r = env.call(&Who::S("admin"), "PUT", "/api/v1/schedules/hostile-deep", Body::Raw("application/json", body.into_bytes())).await?;
+        let r = env
+            .call(
+                &Who::S("admin"),
+                "PUT",
+                "/api/v1/schedules/hostile-deep",
+                Body::Raw("application/json", body.into_bytes()),
+            )
+            .await?;
         expect_error(&r, 400).map(|_| ())
     });
     s.add(OVERSIZED, "a 100 KB query string → 200 or a 4xx (400/414/431), never 5xx", |env| async move {
@@ -2132,16 +2462,18 @@ fn oversized_cases(s: &mut Suite) {
 }
 
 fn malformed_cases(s: &mut Suite) {
-    let post = |s: &mut Suite, name: &str, ctype: &'static str, body: &[u8], fields: Option<&'static [&'static str]>| {
-        let body = body.to_vec();
-        s.add(MALFORMED, name.to_string(), move |env| async move {
-            let r = env.call(&Who::S("admin"), "POST", "/api/v1/queues/scratch/jobs", Body::Raw(ctype, body)).await?;
-            match fields {
-                Some(fields) => expect_invalid(&r, fields),
-                None => expect_error(&r, 400).map(|_| ()),
-            }
-        });
-    };
+    let post =
+        |s: &mut Suite, name: &str, ctype: &'static str, body: &[u8], fields: Option<&'static [&'static str]>| {
+            let body = body.to_vec();
+            s.add(MALFORMED, name.to_string(), move |env| async move {
+                let r =
+                    env.call(&Who::S("admin"), "POST", "/api/v1/queues/scratch/jobs", Body::Raw(ctype, body)).await?;
+                match fields {
+                    Some(fields) => expect_invalid(&r, fields),
+                    None => expect_error(&r, 400).map(|_| ()),
+                }
+            });
+        };
     post(s, "enqueue body that is not JSON → 400", "application/json", b"not json at all", None);
     post(s, "enqueue truncated JSON → 400", "application/json", br#"{"name": "x""#, None);
     post(s, "enqueue JSON array where an object goes → 400", "application/json", br#"[{"name":"x"}]"#, None);
@@ -2149,7 +2481,13 @@ fn malformed_cases(s: &mut Suite) {
     post(s, "enqueue `null` → 400", "application/json", b"null", None);
     post(s, "enqueue empty body → 400", "application/json", b"", None);
     post(s, "enqueue body with invalid UTF-8 → 400", "application/json", b"{\"name\":\"\xff\xfe\"}", None);
-    post(s, "enqueue with an unknown top-level field → 400 naming it", "application/json", br#"{"name":"x","bogus":1}"#, Some(&["bogus"]));
+    post(
+        s,
+        "enqueue with an unknown top-level field → 400 naming it",
+        "application/json",
+        br#"{"name":"x","bogus":1}"#,
+        Some(&["bogus"]),
+    );
     post(
         s,
         "enqueue with an unknown field inside options → 400 naming it",
@@ -2172,11 +2510,34 @@ fn malformed_cases(s: &mut Suite) {
         Some(&["options.backoff.jitterr"]),
     );
     post(s, "enqueue with a numeric name → 400 naming name", "application/json", br#"{"name":5}"#, Some(&["name"]));
-    post(s, "enqueue with options as a string → 400 naming options", "application/json", br#"{"name":"x","options":"fast"}"#, Some(&["options"]));
-    post(s, "enqueue with a duplicate key → 400 naming it", "application/json", br#"{"name":"a","name":"b"}"#, Some(&["name"]));
-    for (label, ctype) in [("text/plain", "text/plain"), ("no Content-Type", ""), ("a form content type", "application/x-www-form-urlencoded")] {
+    post(
+        s,
+        "enqueue with options as a string → 400 naming options",
+        "application/json",
+        br#"{"name":"x","options":"fast"}"#,
+        Some(&["options"]),
+    );
+    post(
+        s,
+        "enqueue with a duplicate key → 400 naming it",
+        "application/json",
+        br#"{"name":"a","name":"b"}"#,
+        Some(&["name"]),
+    );
+    for (label, ctype) in [
+        ("text/plain", "text/plain"),
+        ("no Content-Type", ""),
+        ("a form content type", "application/x-www-form-urlencoded"),
+    ] {
         s.add(MALFORMED, format!("enqueue JSON sent as {label} → 400/415 JSON"), move |env| async move {
-            let r = env.call(&Who::S("admin"), "POST", "/api/v1/queues/scratch/jobs", Body::Raw(ctype, br#"{"name":"x"}"#.to_vec())).await?;
+            let r = env
+                .call(
+                    &Who::S("admin"),
+                    "POST",
+                    "/api/v1/queues/scratch/jobs",
+                    Body::Raw(ctype, br#"{"name":"x"}"#.to_vec()),
+                )
+                .await?;
             expect_error_in(&r, &[400, 415]).map(|_| ())
         });
     }
@@ -2196,7 +2557,9 @@ fn malformed_cases(s: &mut Suite) {
         admin(),
         "POST",
         "/api/v1/users",
-        Body::Json(json!({ "username": "m2", "password": "m2-Passw0rd-x", "role": "user", "allowed_queues": ["sync"] })),
+        Body::Json(
+            json!({ "username": "m2", "password": "m2-Passw0rd-x", "role": "user", "allowed_queues": ["sync"] }),
+        ),
         &["allowed_queues"],
     );
     s.invalid(
@@ -2217,17 +2580,57 @@ fn malformed_cases(s: &mut Suite) {
         Body::Json(json!({ "username": "m4", "password": "m4-Passw0rd-x", "role": "user", "allowed_jobs": ["sync"] })),
         &["allowed_jobs"],
     );
-    s.invalid(MALFORMED, "change a user's role to root → 400 naming role", admin(), "PATCH", "/api/v1/users/vera", Body::Json(json!({ "role": "root" })), &["role"]);
-    s.invalid(MALFORMED, "change a user with an unknown field → 400 naming it", admin(), "PATCH", "/api/v1/users/vera", Body::Json(json!({ "password_hash": "x" })), &["password_hash"]);
+    s.invalid(
+        MALFORMED,
+        "change a user's role to root → 400 naming role",
+        admin(),
+        "PATCH",
+        "/api/v1/users/vera",
+        Body::Json(json!({ "role": "root" })),
+        &["role"],
+    );
+    s.invalid(
+        MALFORMED,
+        "change a user with an unknown field → 400 naming it",
+        admin(),
+        "PATCH",
+        "/api/v1/users/vera",
+        Body::Json(json!({ "password_hash": "x" })),
+        &["password_hash"],
+    );
     let mut with_extra = schedule_body("hostile-x");
     with_extra["surprise"] = json!(1);
-    s.invalid(MALFORMED, "put a schedule with an unknown field → 400 naming it", admin(), "PUT", "/api/v1/schedules/hostile-x", Body::Json(with_extra), &["surprise"]);
+    s.invalid(
+        MALFORMED,
+        "put a schedule with an unknown field → 400 naming it",
+        admin(),
+        "PUT",
+        "/api/v1/schedules/hostile-x",
+        Body::Json(with_extra),
+        &["surprise"],
+    );
     let mut bad_cron = schedule_body("hostile-x");
     bad_cron["cron"] = json!("every tuesday");
-    s.invalid(MALFORMED, "put a schedule with a bad cron → 400 naming cron", admin(), "PUT", "/api/v1/schedules/hostile-x", Body::Json(bad_cron), &["cron"]);
+    s.invalid(
+        MALFORMED,
+        "put a schedule with a bad cron → 400 naming cron",
+        admin(),
+        "PUT",
+        "/api/v1/schedules/hostile-x",
+        Body::Json(bad_cron),
+        &["cron"],
+    );
     let mut bad_zone = schedule_body("hostile-x");
     bad_zone["timezone"] = json!("Mars/Olympus_Mons");
-    s.invalid(MALFORMED, "put a schedule with an unknown time zone → 400 naming timezone", admin(), "PUT", "/api/v1/schedules/hostile-x", Body::Json(bad_zone), &["timezone"]);
+    s.invalid(
+        MALFORMED,
+        "put a schedule with an unknown time zone → 400 naming timezone",
+        admin(),
+        "PUT",
+        "/api/v1/schedules/hostile-x",
+        Body::Json(bad_zone),
+        &["timezone"],
+    );
     s.invalid(
         MALFORMED,
         "maintenance with an unknown action → 400 naming action",
@@ -2246,7 +2649,15 @@ fn malformed_cases(s: &mut Suite) {
         Body::Json(json!({ "action": "drain", "everything": true })),
         &["everything"],
     );
-    s.refuse(MALFORMED, "dead-letter purge with `{}` → 400", admin(), "POST", "/api/v1/dead-letters/purge", Body::Json(json!({})), 400);
+    s.refuse(
+        MALFORMED,
+        "dead-letter purge with `{}` → 400",
+        admin(),
+        "POST",
+        "/api/v1/dead-letters/purge",
+        Body::Json(json!({})),
+        400,
+    );
     s.invalid(
         MALFORMED,
         "dead-letter purge with an unknown field → 400 naming it",
@@ -2256,13 +2667,69 @@ fn malformed_cases(s: &mut Suite) {
         Body::Json(json!({ "jobs": { "queue": "scratch", "ids": [] }, "all": true })),
         &["all"],
     );
-    s.invalid(MALFORMED, "list jobs with state=bogus → 400 naming state", admin(), "GET", "/api/v1/queues/scratch/jobs?state=bogus", Body::None, &["state"]);
-    s.invalid(MALFORMED, "list jobs with limit=abc → 400 naming limit", admin(), "GET", "/api/v1/queues/scratch/jobs?limit=abc", Body::None, &["limit"]);
-    s.invalid(MALFORMED, "history with from=abc → 400 naming from", admin(), "GET", "/api/v1/history?from=abc", Body::None, &["from"]);
-    s.invalid(MALFORMED, "list jobs with state=%FF (not UTF-8) → 400 naming state", admin(), "GET", "/api/v1/queues/scratch/jobs?state=%FF", Body::None, &["state"]);
-    s.invalid(MALFORMED, "path parameter %FF%FE (not UTF-8) → 400 naming queue", admin(), "GET", "/api/v1/queues/%FF%FE/jobs", Body::None, &["queue"]);
-    s.invalid(MALFORMED, "path parameter with a bad escape (%ZZ) → 400 naming queue", admin(), "GET", "/api/v1/queues/%ZZ/jobs", Body::None, &["queue"]);
-    s.invalid(MALFORMED, "connection id that is not a number → 400 naming id", admin(), "GET", "/api/v1/connections/abc", Body::None, &["id"]);
+    s.invalid(
+        MALFORMED,
+        "list jobs with state=bogus → 400 naming state",
+        admin(),
+        "GET",
+        "/api/v1/queues/scratch/jobs?state=bogus",
+        Body::None,
+        &["state"],
+    );
+    s.invalid(
+        MALFORMED,
+        "list jobs with limit=abc → 400 naming limit",
+        admin(),
+        "GET",
+        "/api/v1/queues/scratch/jobs?limit=abc",
+        Body::None,
+        &["limit"],
+    );
+    s.invalid(
+        MALFORMED,
+        "history with from=abc → 400 naming from",
+        admin(),
+        "GET",
+        "/api/v1/history?from=abc",
+        Body::None,
+        &["from"],
+    );
+    s.invalid(
+        MALFORMED,
+        "list jobs with state=%FF (not UTF-8) → 400 naming state",
+        admin(),
+        "GET",
+        "/api/v1/queues/scratch/jobs?state=%FF",
+        Body::None,
+        &["state"],
+    );
+    s.invalid(
+        MALFORMED,
+        "path parameter %FF%FE (not UTF-8) → 400 naming queue",
+        admin(),
+        "GET",
+        "/api/v1/queues/%FF%FE/jobs",
+        Body::None,
+        &["queue"],
+    );
+    s.invalid(
+        MALFORMED,
+        "path parameter with a bad escape (%ZZ) → 400 naming queue",
+        admin(),
+        "GET",
+        "/api/v1/queues/%ZZ/jobs",
+        Body::None,
+        &["queue"],
+    );
+    s.invalid(
+        MALFORMED,
+        "connection id that is not a number → 400 naming id",
+        admin(),
+        "GET",
+        "/api/v1/connections/abc",
+        Body::None,
+        &["id"],
+    );
     s.invalid(
         MALFORMED,
         "raise a notification without email → 400 naming email",
@@ -2274,11 +2741,19 @@ fn malformed_cases(s: &mut Suite) {
     );
     s.add(MALFORMED, "server fn queue_action with missing fields → 400 JSON", |env| async move {
         let admin = env.actor("admin")?.clone();
-        let r = env.server_fn("queue_action", &[("csrf", admin.csrf.as_str())], Some(&admin.cookie), &[("origin", env.origin.clone())]).await?;
+        let r = env
+            .server_fn(
+                "queue_action",
+                &[("csrf", admin.csrf.as_str())],
+                Some(&admin.cookie),
+                &[("origin", env.origin.clone())],
+            )
+            .await?;
         expect_error(&r, 400).map(|_| ())
     });
     s.add(MALFORMED, "server fn sign_in with a body that is not a form → 400 JSON", |env| async move {
-        let r = env.server_fn_raw("sign_in", b"\xff\xfe%%%=&&=".to_vec(), None, &[("origin", env.origin.clone())]).await?;
+        let r =
+            env.server_fn_raw("sign_in", b"\xff\xfe%%%=&&=".to_vec(), None, &[("origin", env.origin.clone())]).await?;
         expect_error(&r, 400).map(|_| ())
     });
 }
@@ -2289,9 +2764,19 @@ fn numeric_cases(s: &mut Suite) {
         s.invalid(NUMERIC, name.to_string(), Who::S("admin"), "GET", path.to_string(), Body::None, fields);
     };
     for (label, value) in [("0", "0"), ("-1", "-1"), ("10^30", "1000000000000000000000000000000"), ("501", "501")] {
-        get_invalid(s, &format!("list jobs limit={label} → 400 naming limit"), &format!("/api/v1/queues/scratch/jobs?limit={value}"), &["limit"]);
+        get_invalid(
+            s,
+            &format!("list jobs limit={label} → 400 naming limit"),
+            &format!("/api/v1/queues/scratch/jobs?limit={value}"),
+            &["limit"],
+        );
     }
-    get_invalid(s, "list jobs cursor=10^30 → 400 naming cursor", "/api/v1/queues/scratch/jobs?cursor=1000000000000000000000000000000", &["cursor"]);
+    get_invalid(
+        s,
+        "list jobs cursor=10^30 → 400 naming cursor",
+        "/api/v1/queues/scratch/jobs?cursor=1000000000000000000000000000000",
+        &["cursor"],
+    );
     get_invalid(s, "list jobs cursor=-1 → 400 naming cursor", "/api/v1/queues/scratch/jobs?cursor=-1", &["cursor"]);
     for (label, path) in [
         ("list jobs cursor=u64::MAX", "/api/v1/queues/scratch/jobs?cursor=18446744073709551615&limit=500"),
@@ -2310,36 +2795,101 @@ fn numeric_cases(s: &mut Suite) {
     }
     let enqueue_raw = |s: &mut Suite, name: &str, options: &str, fields: &'static [&'static str]| {
         let body = format!(r#"{{"name":"x","options":{options}}}"#).into_bytes();
-        s.invalid(NUMERIC, name.to_string(), Who::S("admin"), "POST", "/api/v1/queues/scratch/jobs", Body::Raw("application/json", body), fields);
+        s.invalid(
+            NUMERIC,
+            name.to_string(),
+            Who::S("admin"),
+            "POST",
+            "/api/v1/queues/scratch/jobs",
+            Body::Raw("application/json", body),
+            fields,
+        );
     };
-    enqueue_raw(s, "delay u64::MAX → 400 naming options.delay", r#"{"delay":18446744073709551615}"#, &["options.delay"]);
+    enqueue_raw(
+        s,
+        "delay u64::MAX → 400 naming options.delay",
+        r#"{"delay":18446744073709551615}"#,
+        &["options.delay"],
+    );
     enqueue_raw(s, "delay -1 → 400 naming options.delay", r#"{"delay":-1}"#, &["options.delay"]);
     enqueue_raw(s, "delay 1e300 → 400 naming options.delay", r#"{"delay":1e300}"#, &["options.delay"]);
-    enqueue_raw(s, "max_attempts 0 → 400 naming options.max_attempts", r#"{"max_attempts":0}"#, &["options.max_attempts"]);
-    enqueue_raw(s, "max_attempts 2^32 → 400 naming options.max_attempts", r#"{"max_attempts":4294967296}"#, &["options.max_attempts"]);
-    enqueue_raw(s, "max_attempts 1001 → 400 naming options.max_attempts", r#"{"max_attempts":1001}"#, &["options.max_attempts"]);
+    enqueue_raw(
+        s,
+        "max_attempts 0 → 400 naming options.max_attempts",
+        r#"{"max_attempts":0}"#,
+        &["options.max_attempts"],
+    );
+    enqueue_raw(
+        s,
+        "max_attempts 2^32 → 400 naming options.max_attempts",
+        r#"{"max_attempts":4294967296}"#,
+        &["options.max_attempts"],
+    );
+    enqueue_raw(
+        s,
+        "max_attempts 1001 → 400 naming options.max_attempts",
+        r#"{"max_attempts":1001}"#,
+        &["options.max_attempts"],
+    );
     enqueue_raw(s, "priority 65536 → 400 naming options.priority", r#"{"priority":65536}"#, &["options.priority"]);
     enqueue_raw(s, "priority 1001 → 400 naming options.priority", r#"{"priority":1001}"#, &["options.priority"]);
     enqueue_raw(s, "priority -1 → 400 naming options.priority", r#"{"priority":-1}"#, &["options.priority"]);
     enqueue_raw(s, "priority 1.5 → 400 naming options.priority", r#"{"priority":1.5}"#, &["options.priority"]);
     enqueue_raw(s, "timeout 0 → 400 naming options.timeout", r#"{"timeout":0}"#, &["options.timeout"]);
-    enqueue_raw(s, "timeout u64::MAX → 400 naming options.timeout", r#"{"timeout":18446744073709551615}"#, &["options.timeout"]);
-    enqueue_raw(s, "max_stalls 2^32 → 400 naming options.max_stalls", r#"{"max_stalls":4294967296}"#, &["options.max_stalls"]);
-    enqueue_raw(s, "rate_limit per 0 → 400 naming options.rate_limit", r#"{"rate_limit":{"key":"k","max":1,"per":0}}"#, &["options.rate_limit"]);
-    enqueue_raw(s, "rate_limit max 2^32 → 400 naming options.rate_limit", r#"{"rate_limit":{"key":"k","max":4294967296,"per":1000}}"#, &["options.rate_limit"]);
+    enqueue_raw(
+        s,
+        "timeout u64::MAX → 400 naming options.timeout",
+        r#"{"timeout":18446744073709551615}"#,
+        &["options.timeout"],
+    );
+    enqueue_raw(
+        s,
+        "max_stalls 2^32 → 400 naming options.max_stalls",
+        r#"{"max_stalls":4294967296}"#,
+        &["options.max_stalls"],
+    );
+    enqueue_raw(
+        s,
+        "rate_limit per 0 → 400 naming options.rate_limit",
+        r#"{"rate_limit":{"key":"k","max":1,"per":0}}"#,
+        &["options.rate_limit"],
+    );
+    enqueue_raw(
+        s,
+        "rate_limit max 2^32 → 400 naming options.rate_limit",
+        r#"{"rate_limit":{"key":"k","max":4294967296,"per":1000}}"#,
+        &["options.rate_limit.max"],
+    );
     enqueue_raw(
         s,
         "backoff base u64::MAX → 400 naming options.backoff",
         r#"{"backoff":{"type":"exponential","base":18446744073709551615,"cap":18446744073709551615,"jitter":0.1}}"#,
         &["options.backoff"],
     );
-    for (label, value) in [("0", "0"), ("-1", "-1"), ("10^12", "1000000000000"), ("i64::MAX + 1", "9223372036854775808")] {
-        get_invalid(s, &format!("metrics minutes={label} → 400 naming minutes"), &format!("/api/v1/queues/scratch/metrics?minutes={value}"), &["minutes"]);
+    for (label, value) in
+        [("0", "0"), ("-1", "-1"), ("10^12", "1000000000000"), ("i64::MAX + 1", "9223372036854775808")]
+    {
+        get_invalid(
+            s,
+            &format!("metrics minutes={label} → 400 naming minutes"),
+            &format!("/api/v1/queues/scratch/metrics?minutes={value}"),
+            &["minutes"],
+        );
     }
     get_invalid(s, "dead letters limit=0 → 400 naming limit", "/api/v1/dead-letters?limit=0", &["limit"]);
-    get_invalid(s, "dead letters limit=10^30 → 400 naming limit", "/api/v1/dead-letters?limit=1000000000000000000000000000000", &["limit"]);
+    get_invalid(
+        s,
+        "dead letters limit=10^30 → 400 naming limit",
+        "/api/v1/dead-letters?limit=1000000000000000000000000000000",
+        &["limit"],
+    );
     s.add(NUMERIC, "dead letters older_than_ms=u64::MAX → 200 or 400, never 5xx", |env| async move {
-        let r = env.get(&Who::S("admin"), "/api/v1/dead-letters?older_than_ms=18446744073709551615&newer_than_ms=18446744073709551615").await?;
+        let r = env
+            .get(
+                &Who::S("admin"),
+                "/api/v1/dead-letters?older_than_ms=18446744073709551615&newer_than_ms=18446744073709551615",
+            )
+            .await?;
         expect_ok_or_invalid(&r, &["older_than_ms", "newer_than_ms"])
     });
     get_invalid(s, "audit limit=-1 → 400 naming limit", "/api/v1/audit?limit=-1", &["limit"]);
@@ -2355,14 +2905,25 @@ fn numeric_cases(s: &mut Suite) {
     s.refuse(NUMERIC, "connection id -1 → 404", admin(), "GET", "/api/v1/connections/-1", Body::None, 404);
     s.add(NUMERIC, "clean with older_than_ms u64::MAX → 200 or 400, never 5xx", |env| async move {
         let body = br#"{"action":"clean","state":"completed","older_than_ms":18446744073709551615}"#.to_vec();
-        let r = env.call(&Who::S("admin"), "POST", "/api/v1/queues/scratch/maintenance", Body::Raw("application/json", body)).await?;
+        let r = env
+            .call(&Who::S("admin"), "POST", "/api/v1/queues/scratch/maintenance", Body::Raw("application/json", body))
+            .await?;
         expect_ok_or_invalid(&r, &["older_than_ms"])
     });
     s.add(NUMERIC, "schedule with stagger and max_runs u64::MAX → 200 or 400, never 5xx", |env| async move {
         let mut body = schedule_body("hostile-num").to_string();
         body.pop();
-        body.push_str(r#","stagger":18446744073709551615,"max_runs":18446744073709551615,"start_at":-9223372036854775808}"#);
-        let r = env.call(&Who::S("admin"), "PUT", "/api/v1/schedules/hostile-num", Body::Raw("application/json", body.into_bytes())).await?;
+        body.push_str(
+            r#","stagger":18446744073709551615,"max_runs":18446744073709551615,"start_at":-9223372036854775808}"#,
+        );
+        let r = env
+            .call(
+                &Who::S("admin"),
+                "PUT",
+                "/api/v1/schedules/hostile-num",
+                Body::Raw("application/json", body.into_bytes()),
+            )
+            .await?;
         expect_ok_or_invalid(&r, &["stagger", "max_runs", "start_at"])
     });
 }
@@ -2455,17 +3016,25 @@ fn name_cases(s: &mut Suite) {
 }
 
 fn path_cases(s: &mut Suite) {
-    s.add(PATHS, "raw `..` segment as a viewer (GET /api/v1/queues/../users) → 400/404/405 JSON, never the users", |env| async move {
-        let r = env.raw_get("/api/v1/queues/../users", &env.session_headers("vera")?).await?;
-        expect_error_in(&r, &[400, 404, 405]).map(|_| ())
-    });
-    s.add(PATHS, "raw `..` segments climbing out of /api/v1 as a viewer → never 200 JSON of another route", |env| async move {
-        let r = env.raw_get("/api/v1/queues/../../v1/users", &env.session_headers("vera")?).await?;
-        if r.status == 200 && r.ctype.starts_with("application/json") {
-            return Err(format!("answered: {}", r.seen()));
-        }
-        if r.status >= 500 { Err(r.seen()) } else { Ok(()) }
-    });
+    s.add(
+        PATHS,
+        "raw `..` segment as a viewer (GET /api/v1/queues/../users) → 400/404/405 JSON, never the users",
+        |env| async move {
+            let r = env.raw_get("/api/v1/queues/../users", &env.session_headers("vera")?).await?;
+            expect_error_in(&r, &[400, 404, 405]).map(|_| ())
+        },
+    );
+    s.add(
+        PATHS,
+        "raw `..` segments climbing out of /api/v1 as a viewer → never 200 JSON of another route",
+        |env| async move {
+            let r = env.raw_get("/api/v1/queues/../../v1/users", &env.session_headers("vera")?).await?;
+            if r.status == 200 && r.ctype.starts_with("application/json") {
+                return Err(format!("answered: {}", r.seen()));
+            }
+            if r.status >= 500 { Err(r.seen()) } else { Ok(()) }
+        },
+    );
     s.add(PATHS, "queue `..%2Fusers` → 400 naming queue", |env| async move {
         let r = env.raw_get("/api/v1/queues/..%2Fusers/jobs", &env.session_headers("admin")?).await?;
         expect_invalid(&r, &["queue"])
@@ -2489,7 +3058,8 @@ fn path_cases(s: &mut Suite) {
         let r = env.raw(&request, Duration::from_secs(10)).await?.ok_or("closed without an answer")?;
         expect_error_in(&r, &[400, 404])?;
         let users = expect_success(&env.get(&Who::S("admin"), "/api/v1/users").await?, 200)?;
-        let vera = users.as_array().and_then(|u| u.iter().find(|u| u["username"] == "vera")).cloned().unwrap_or_default();
+        let vera =
+            users.as_array().and_then(|u| u.iter().find(|u| u["username"] == "vera")).cloned().unwrap_or_default();
         if vera["role"] != "viewer" { Err(format!("vera is now {}", vera["role"])) } else { Ok(()) }
     });
     s.add(PATHS, "DELETE /schedules/..%2Fhostile-s as operator → 400/404, the schedule remains", |env| async move {
@@ -2500,7 +3070,8 @@ fn path_cases(s: &mut Suite) {
         expect_status(&r, 200)
     });
     s.add(PATHS, "queue name of 200 characters → 400 naming queue", |env| async move {
-        let r = env.raw_get(&format!("/api/v1/queues/{}/jobs", "a".repeat(200)), &env.session_headers("admin")?).await?;
+        let r =
+            env.raw_get(&format!("/api/v1/queues/{}/jobs", "a".repeat(200)), &env.session_headers("admin")?).await?;
         expect_invalid(&r, &["queue"])
     });
     s.add(PATHS, "a 60 KB path → a 4xx (404/414/431), never 5xx", |env| async move {
@@ -2535,12 +3106,60 @@ fn route_cases(s: &mut Suite, env: &Env) {
     ] {
         s.refuse(ROUTES, format!("{method} {path} → 405 JSON"), admin(), method, path, Body::None, 405);
     }
-    s.refuse(ROUTES, "POST a job action `explode` → 404 JSON", admin(), "POST", format!("/api/v1/queues/scratch/jobs/{job}/explode"), Body::None, 404);
-    s.refuse(ROUTES, "POST a schedule action `explode` → 404 JSON", admin(), "POST", "/api/v1/schedules/hostile-s/explode", Body::None, 404);
-    s.refuse(ROUTES, "POST a queue action `explode` → 404 JSON", admin(), "POST", "/api/v1/queues/scratch/explode", Body::None, 404);
-    s.refuse(ROUTES, "GET an unknown job → 404 JSON", admin(), "GET", "/api/v1/queues/scratch/jobs/no-such-job", Body::None, 404);
-    s.refuse(ROUTES, "GET an unknown schedule → 404 JSON", admin(), "GET", "/api/v1/schedules/no-such-schedule", Body::None, 404);
-    s.refuse(ROUTES, "PATCH an unknown user → 404 JSON", admin(), "PATCH", "/api/v1/users/no-such-user", Body::Json(json!({ "disabled": true })), 404);
+    s.refuse(
+        ROUTES,
+        "POST a job action `explode` → 404 JSON",
+        admin(),
+        "POST",
+        format!("/api/v1/queues/scratch/jobs/{job}/explode"),
+        Body::None,
+        404,
+    );
+    s.refuse(
+        ROUTES,
+        "POST a schedule action `explode` → 404 JSON",
+        admin(),
+        "POST",
+        "/api/v1/schedules/hostile-s/explode",
+        Body::None,
+        404,
+    );
+    s.refuse(
+        ROUTES,
+        "POST a queue action `explode` → 404 JSON",
+        admin(),
+        "POST",
+        "/api/v1/queues/scratch/explode",
+        Body::None,
+        404,
+    );
+    s.refuse(
+        ROUTES,
+        "GET an unknown job → 404 JSON",
+        admin(),
+        "GET",
+        "/api/v1/queues/scratch/jobs/no-such-job",
+        Body::None,
+        404,
+    );
+    s.refuse(
+        ROUTES,
+        "GET an unknown schedule → 404 JSON",
+        admin(),
+        "GET",
+        "/api/v1/schedules/no-such-schedule",
+        Body::None,
+        404,
+    );
+    s.refuse(
+        ROUTES,
+        "PATCH an unknown user → 404 JSON",
+        admin(),
+        "PATCH",
+        "/api/v1/users/no-such-user",
+        Body::Json(json!({ "disabled": true })),
+        404,
+    );
 }
 
 fn slow_cases(s: &mut Suite) {
@@ -2563,52 +3182,67 @@ fn slow_cases(s: &mut Suite) {
     s.add(SLOW, "connect and send nothing → closed within the header timeout + 2 s", move |env| async move {
         let started = Instant::now();
         let mut stream = TcpStream::connect(("127.0.0.1", env.port)).await.map_err(|e| e.to_string())?;
-        closed_by(&mut stream, started + limit).await.map(|_| ()).map_err(|e| format!("{e} after {:?}", started.elapsed()))
+        closed_by(&mut stream, started + limit)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e} after {:?}", started.elapsed()))
     });
-    s.add(SLOW, "headers trickled a byte every 250 ms (slowloris) → closed within the header timeout + 2 s", move |env| async move {
-        let started = Instant::now();
-        let mut stream = TcpStream::connect(("127.0.0.1", env.port)).await.map_err(|e| e.to_string())?;
-        let head = format!("GET /api/v1/queues HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", env.port);
-        if stream.write_all(head.as_bytes()).await.is_err() {
-            return Ok(());
-        }
-        let trickle = b"X-Slow: abcdefghijklmnopqrstuvwxyz\r\n";
-        let mut buf = [0u8; 1024];
-        let mut i = 0usize;
-        loop {
-            if started.elapsed() > limit {
-                return Err(format!("still open after {:?}", started.elapsed()));
-            }
-            let byte = [trickle[i % trickle.len()]];
-            i += 1;
-            if stream.write_all(&byte).await.is_err() {
+    s.add(
+        SLOW,
+        "headers trickled a byte every 250 ms (slowloris) → closed within the header timeout + 2 s",
+        move |env| async move {
+            let started = Instant::now();
+            let mut stream = TcpStream::connect(("127.0.0.1", env.port)).await.map_err(|e| e.to_string())?;
+            let head = format!("GET /api/v1/queues HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", env.port);
+            if stream.write_all(head.as_bytes()).await.is_err() {
                 return Ok(());
             }
-            match tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
-                Ok(Ok(_)) => {
-                    return closed_by(&mut stream, started + limit).await.map(|_| ()).map_err(|e| format!("answered, then {e}"));
+            let trickle = b"X-Slow: abcdefghijklmnopqrstuvwxyz\r\n";
+            let mut buf = [0u8; 1024];
+            let mut i = 0usize;
+            loop {
+                if started.elapsed() > limit {
+                    return Err(format!("still open after {:?}", started.elapsed()));
                 }
-                Err(_) => {}
+                let byte = [trickle[i % trickle.len()]];
+                i += 1;
+                if stream.write_all(&byte).await.is_err() {
+                    return Ok(());
+                }
+                match tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
+                    Ok(Ok(_)) => {
+                        return closed_by(&mut stream, started + limit)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("answered, then {e}"));
+                    }
+                    Err(_) => {}
+                }
             }
-        }
-    });
-    s.add(SLOW, "50 idle connections (half with partial headers) → a normal request is still answered within 3 s", |env| async move {
-        let mut idle = vec![];
-        for i in 0..50 {
-            let mut stream = TcpStream::connect(("127.0.0.1", env.port)).await.map_err(|e| format!("connection {i}: {e}"))?;
-            if i % 2 == 0 {
-                let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+        },
+    );
+    s.add(
+        SLOW,
+        "50 idle connections (half with partial headers) → a normal request is still answered within 3 s",
+        |env| async move {
+            let mut idle = vec![];
+            for i in 0..50 {
+                let mut stream =
+                    TcpStream::connect(("127.0.0.1", env.port)).await.map_err(|e| format!("connection {i}: {e}"))?;
+                if i % 2 == 0 {
+                    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+                }
+                idle.push(stream);
             }
-            idle.push(stream);
-        }
-        let asked = Instant::now();
-        let r = env.get(&Who::S("admin"), "/api/v1/queues").await?;
-        expect_status(&r, 200)?;
-        let took = asked.elapsed();
-        drop(idle);
-        if took > Duration::from_secs(3) { Err(format!("took {took:?}")) } else { Ok(()) }
-    });
+            let asked = Instant::now();
+            let r = env.get(&Who::S("admin"), "/api/v1/queues").await?;
+            expect_status(&r, 200)?;
+            let took = asked.elapsed();
+            drop(idle);
+            if took > Duration::from_secs(3) { Err(format!("took {took:?}")) } else { Ok(()) }
+        },
+    );
     s.add(SLOW, "a body that stops arriving → 408 or closed within the request timeout + 3 s", |env| async move {
         let started = Instant::now();
         let mut stream = TcpStream::connect(("127.0.0.1", env.port)).await.map_err(|e| e.to_string())?;
@@ -2646,7 +3280,11 @@ fn final_cases(s: &mut Suite) {
     });
     s.add(FINAL, "no answer of the whole run was a 5xx", |env| async move {
         let fives = env.fives.lock().unwrap().clone();
-        if fives.is_empty() { Ok(()) } else { Err(format!("{} answers were 5xx:\n    {}", fives.len(), fives.join("\n    "))) }
+        if fives.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} answers were 5xx:\n    {}", fives.len(), fives.join("\n    ")))
+        }
     });
 }
 
@@ -2692,7 +3330,8 @@ async fn add_user(env: &Env, name: &str, role: &str, allowed_jobs: Option<Value>
         if let Ok(r2) = env.post(&Who::S("admin"), "/api/v1/users", body).await
             && r2.status == 201
         {
-            notes.push(format!("{name}: `allowed_jobs` refused ({}); created with allowed_queues {queues:?}", r.seen()));
+            notes
+                .push(format!("{name}: `allowed_jobs` refused ({}); created with allowed_queues {queues:?}", r.seen()));
             return;
         }
     }
@@ -2700,17 +3339,7 @@ async fn add_user(env: &Env, name: &str, role: &str, allowed_jobs: Option<Value>
 }
 
 async fn create_token(env: &Env, user: &str, name: &str, scopes: &str, notes: &mut Vec<String>) -> Option<Token> {
-    let (mut ok, mut out, mut err) = env.cli.run(&["token", "create", name, "--user", user, "--scopes", scopes]).await;
-    if !ok {
-        let contract = format!("{out}{err}");
-        (ok, out, err) = env.cli.run(&["token", "create", user, "--name", name, "--scopes", scopes]).await;
-        if ok {
-            notes.push(format!(
-                "token {name}: `hoist token create NAME --user U` failed ({}); made with the old `create U --name NAME`",
-                contract.lines().next().unwrap_or_default()
-            ));
-        }
-    }
+    let (ok, out, err) = env.cli.run(&["token", "create", user, "--name", name, "--scopes", scopes]).await;
     if !ok {
         notes.push(format!("token {name}: hoist token create failed: {out}{err}"));
         return None;
@@ -2815,7 +3444,10 @@ async fn setup(env: &mut Env) -> Vec<String> {
         }
     }
     if let Some(token) = env.tokens.get("expired") {
-        let done = sqlx::query("UPDATE api_tokens SET expires_at = 1 WHERE id = $1").bind(token.id).execute(&env.db.pool).await;
+        let done = sqlx::query("UPDATE api_tokens SET expires_at = 1 WHERE id = $1")
+            .bind(token.id)
+            .execute(&env.db.pool)
+            .await;
         if let Err(e) = done {
             notes.push(format!("expiring a token: {e}"));
         }
@@ -2855,7 +3487,8 @@ async fn setup(env: &mut Env) -> Vec<String> {
             env.bob_job = id;
         }
     }
-    let r = env.call(&Who::S("admin"), "PUT", "/api/v1/schedules/hostile-s", Body::Json(schedule_body("hostile-s"))).await;
+    let r =
+        env.call(&Who::S("admin"), "PUT", "/api/v1/schedules/hostile-s", Body::Json(schedule_body("hostile-s"))).await;
     match r {
         Ok(r) if r.status == 200 => {}
         Ok(r) => notes.push(format!("schedule hostile-s: {}", r.seen())),
@@ -2899,7 +3532,11 @@ async fn hostile_suite() {
         origin: format!("http://127.0.0.1:{port}"),
         http,
         db,
-        cli: Cli { redis_url: redis.url(), database_url: database.url().to_string(), data_dir: dir.path().join("data") },
+        cli: Cli {
+            redis_url: redis.url(),
+            database_url: database.url().to_string(),
+            data_dir: dir.path().join("data"),
+        },
         actors: HashMap::new(),
         tokens: HashMap::new(),
         alice_conn: 0,

@@ -14,7 +14,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     create_user(&db, "vera", "vera-password", Role::Viewer).await.unwrap();
     let ulla = create_user(&db, "ulla", "ulla-password", Role::User).await.unwrap();
     let otto = create_user(&db, "otto", "otto-password", Role::User).await.unwrap();
-    sqlx::query(r#"UPDATE users SET allowed_queues = '["sync"]' WHERE id IN ($1, $2)"#)
+    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"]}' WHERE id IN ($1, $2)"#)
         .bind(ulla)
         .bind(otto)
         .execute(&db.pool)
@@ -87,12 +87,59 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     assert_eq!(audit[1].1, "cancel");
     assert_eq!((audit[2].1.as_str(), audit[2].3.as_str()), ("promote", "failed"));
 
-    // End users: only allowed queues, always as owner, and blind to others' jobs.
+    // End users: only allowed job names, only safe options, always as owner, and blind to
+    // others' jobs.
     let mut ulla_c = Client::new(&app, "10.1.0.4:1");
     let ucsrf = ulla_c.login("ulla", "ulla-password").await.body["csrf_token"].as_str().unwrap().to_string();
     let uh = [("x-csrf-token", ucsrf.as_str())];
-    let spoof = json!({ "name": "sync-connection", "options": { "owner": "someone-else" } });
-    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(spoof), &uh).await;
+    for (options, field) in [
+        (json!({ "owner": "someone-else" }), "options.owner"),
+        (json!({ "priority": 1 }), "options.priority"),
+        (json!({ "max_attempts": 1000 }), "options.max_attempts"),
+        (json!({ "rate_limit": { "key": "owner:9", "max": 1, "per": 3_600_000 } }), "options.rate_limit"),
+    ] {
+        let r = ulla_c
+            .send(
+                "POST",
+                "/api/v1/queues/sync/jobs",
+                Some(json!({ "name": "sync-connection", "options": options })),
+                &uh,
+            )
+            .await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::FORBIDDEN, Some(field)), "{:?}", r.body);
+    }
+    let r = ulla_c
+        .send(
+            "POST",
+            "/api/v1/queues/sync/jobs",
+            Some(json!({ "name": "sync-connection", "options": { "delay": 90_000_000 } })),
+            &uh,
+        )
+        .await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("options.delay")));
+    let r = ulla_c
+        .send(
+            "POST",
+            "/api/v1/queues/sync/jobs",
+            Some(json!({ "name": "sync-all-org", "payload": { "org_id": 1 } })),
+            &uh,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "only the allowed job names");
+    let r = ulla_c
+        .send(
+            "POST",
+            "/api/v1/queues/sync/jobs",
+            Some(json!({ "name": "sync-connection", "options": { "priorty": 1 } })),
+            &uh,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("options.priorty")),
+        "unknown option"
+    );
+    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(json!({ "name": "sync-connection" })), &uh).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let ulla_job = r.body["id"].as_str().unwrap().to_string();
     let r = ulla_c.send("GET", &format!("/api/v1/queues/sync/jobs/{ulla_job}"), None, &[]).await;
@@ -107,6 +154,29 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "another user's job does not exist for them");
     let r = otto_c.send("GET", "/api/v1/queues/sync/jobs", None, &[]).await;
     assert_eq!(r.body["jobs"].as_array().unwrap().len(), 0);
+    assert_eq!(r.body["total"], 0, "the total counts only the caller's own jobs");
+
+    // Dedup keys live in each user's namespace: the same key never collides across users,
+    // a 409 only ever names the caller's own job, and nobody can pre-take the scheduler's
+    // `schedule:NAME:TICK` keys.
+    let ocsrf = otto_c.login("otto", "otto-password").await.body["csrf_token"].as_str().unwrap().to_string();
+    let oh = [("x-csrf-token", ocsrf.as_str())];
+    let keyed = |key: &str| json!({ "name": "sync-connection", "options": { "dedup_key": key } });
+    let first = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("k")), &uh).await;
+    let other = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("k")), &oh).await;
+    assert_eq!((first.status, other.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    assert_ne!(first.body["id"], other.body["id"]);
+    let again = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("k")), &oh).await;
+    assert_eq!((again.status, &again.body["error"]["existing_id"]), (StatusCode::CONFLICT, &other.body["id"]));
+    let taken = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("schedule:nightly:1")), &oh).await;
+    assert_eq!(taken.status, StatusCode::ACCEPTED);
+    let system = json!({ "name": "x", "options": { "dedup_key": "schedule:nightly:1" } });
+    let r = admin.send("POST", "/api/v1/queues/sync/jobs", Some(system), &h).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "the scheduler's key is still free: {:?}", r.body);
+    for bad in ["a\u{200B}b", "a\nb", "\u{202E}x"] {
+        let r = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed(bad)), &oh).await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("options.dedup_key")));
+    }
 }
 
 #[tokio::test]
@@ -190,4 +260,30 @@ async fn job_lists_filter_by_owner_and_name_with_cursor_paging() {
     let found: Vec<i64> =
         r.body["jobs"].as_array().unwrap().iter().map(|j| j["payload"]["i"].as_i64().unwrap()).collect();
     assert_eq!(found, (0..30).rev().filter(|i| i % 3 == 0).collect::<Vec<i64>>());
+}
+
+/// An end user's listing reads the index of their own jobs: one job of theirs behind
+/// 6,000 of other people's is found on the first page (a scan stopped after 5,000 jobs
+/// and came back empty), and the total counts only theirs.
+#[tokio::test]
+async fn end_user_listings_read_only_their_own_jobs() {
+    let t = common::TestApp::start().await;
+    let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
+    let engine = hoist_queue::RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let queue = hoist_queue::Queue::new(&engine, "busy").unwrap();
+    let owned = |owner: String| {
+        hoist_queue::NewJob::new("x", json!({}))
+            .with_options(hoist_queue::JobOptions { owner: Some(owner), ..Default::default() })
+    };
+    let mine = queue.enqueue(owned(ulla.to_string())).await.unwrap().id;
+    for chunk in 0..6 {
+        let jobs = (0..1000).map(|i| owned(format!("other-{}", chunk * 1000 + i))).collect();
+        queue.enqueue_bulk(jobs).await.unwrap();
+    }
+    let (mut user, _) = t.client("ulla", "ulla-password", "10.1.0.9:1").await;
+    let r = user.send("GET", "/api/v1/queues/busy/jobs?limit=10", None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let ids: Vec<&str> = r.body["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine.as_str()]);
+    assert_eq!((r.body["total"].as_u64(), r.body["next"].as_u64()), (Some(1), None));
 }

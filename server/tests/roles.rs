@@ -1,13 +1,16 @@
-//! Every API route against every role: each gets exactly its rights. Allowed means the
-//! request got past authorization (any status but 401 and 403); denied means 403 (an end
-//! user asking for another user's job gets 404: to them it does not exist); anonymous
-//! callers get 401 everywhere.
+//! Every API route against every role, by session and by API token with each scope, on
+//! their own and on another user's objects: each gets exactly its rights. Allowed means
+//! the request got past authorization (any status but 401 and 403); denied means 403 (an
+//! end user asking for another user's job gets 404: to them it does not exist); anonymous
+//! callers get 401 everywhere. A token may do what its user's role allows only when it
+//! holds the route's scope.
 
 mod common;
 
 use axum::http::StatusCode;
 use common::Client;
 use hoist_queue::{JobOptions, NewJob, Queue, RedisConnection};
+use hoist_server::policy::Scope;
 use hoist_server::users::{Role, create_user};
 use serde_json::{Value, json};
 
@@ -33,12 +36,44 @@ struct Route {
     path: String,
     body: Option<Value>,
     allowed: &'static [Who],
+    /// The scope a token needs (None: any token).
+    scope: Option<Scope>,
     /// What a denied end user gets instead of 403.
     user_denied_status: StatusCode,
 }
 
 fn route(method: &'static str, path: impl Into<String>, body: Option<Value>, allowed: &'static [Who]) -> Route {
-    Route { method, path: path.into(), body, allowed, user_denied_status: StatusCode::FORBIDDEN }
+    let path = path.into();
+    let scope = scope_of(method, &path);
+    Route { method, path, body, allowed, scope, user_denied_status: StatusCode::FORBIDDEN }
+}
+
+/// The documented scope of each route (README, "Security model").
+fn scope_of(method: &str, path: &str) -> Option<Scope> {
+    let p = path.split('?').next().unwrap();
+    if p == "/api/v1/auth/me" || p == "/api/v1/openapi.json" {
+        return None;
+    }
+    if p.starts_with("/api/v1/users") || p == "/api/v1/audit" {
+        return Some(Scope::UsersAdmin);
+    }
+    if p.starts_with("/api/v1/notifications") {
+        return Some(Scope::NotificationsWrite);
+    }
+    if p.starts_with("/api/v1/schedules") {
+        return Some(if method == "GET" { Scope::JobsRead } else { Scope::SchedulesWrite });
+    }
+    if method == "GET" {
+        return Some(Scope::JobsRead);
+    }
+    if p.starts_with("/api/v1/dead-letters")
+        || p.ends_with("/pause")
+        || p.ends_with("/resume")
+        || p.ends_with("/maintenance")
+    {
+        return Some(Scope::QueuesAdmin);
+    }
+    Some(Scope::JobsWrite)
 }
 
 #[tokio::test]
@@ -47,7 +82,7 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
     create_user(&t.db, "opal", "opal-password", Role::Operator).await.unwrap();
     create_user(&t.db, "vera", "vera-password", Role::Viewer).await.unwrap();
     let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
-    sqlx::query(r#"UPDATE users SET allowed_queues = '["q"]' WHERE id = $1"#)
+    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"q":["x"]}' WHERE id = $1"#)
         .bind(ulla)
         .execute(&t.db.pool)
         .await
@@ -64,6 +99,10 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
     for n in 0..8 {
         ids.push(queue.enqueue(theirs(n)).await.unwrap().id);
     }
+    // And the end user's own: visible and listed for them.
+    let own =
+        NewJob::new("x", json!({})).with_options(JobOptions { owner: Some(ulla.to_string()), ..Default::default() });
+    let own_job = queue.enqueue(own).await.unwrap().id;
     let schedule = json!({ "name": "s", "cron": "0 0 * * * *", "queue": "q", "job": { "name": "x", "payload": {} } });
 
     let org = hoist_server::processors::sync::store::create_organisation(&t.db, "Org").await.unwrap();
@@ -81,10 +120,10 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
         route("POST", "/api/v1/queues/q/jobs/bulk", Some(json!({ "jobs": [{ "name": "x" }] })), ENQUEUERS),
         route("GET", "/api/v1/queues/q/jobs?state=waiting", None, EVERYONE),
         Route { user_denied_status: StatusCode::NOT_FOUND, ..route("GET", job_path(0, ""), None, STAFF) },
-        route("POST", job_path(1, "/promote"), None, OPERATORS),
-        route("POST", job_path(2, "/retry"), None, OPERATORS),
-        route("POST", job_path(3, "/cancel"), None, OPERATORS),
-        route("DELETE", job_path(4, ""), None, OPERATORS),
+        Route { user_denied_status: StatusCode::NOT_FOUND, ..route("POST", job_path(1, "/promote"), None, OPERATORS) },
+        Route { user_denied_status: StatusCode::NOT_FOUND, ..route("POST", job_path(2, "/retry"), None, OPERATORS) },
+        Route { user_denied_status: StatusCode::NOT_FOUND, ..route("POST", job_path(3, "/cancel"), None, OPERATORS) },
+        Route { user_denied_status: StatusCode::NOT_FOUND, ..route("DELETE", job_path(4, ""), None, OPERATORS) },
         route("GET", "/api/v1/queues/q/health", None, STAFF),
         route("GET", "/api/v1/queues/q/metrics", None, STAFF),
         route("POST", "/api/v1/queues/q/pause", None, OPERATORS),
@@ -131,6 +170,25 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
         ..route("POST", format!("/api/v1/connections/{connection}/sync"), None, OPERATORS)
     });
     routes.push(route("DELETE", "/api/v1/schedules/s", None, OPERATORS));
+    let own_connection =
+        hoist_server::processors::sync::store::create_connection(&t.db, org, &ulla.to_string(), "x-2", "Khan", None)
+            .await
+            .unwrap();
+    routes.push(route("GET", format!("/api/v1/queues/q/jobs/{own_job}"), None, EVERYONE));
+    routes.push(route("POST", format!("/api/v1/queues/q/jobs/{own_job}/promote"), None, OPERATORS));
+    routes.push(route("GET", format!("/api/v1/connections/{own_connection}"), None, EVERYONE));
+    routes.push(route("POST", format!("/api/v1/connections/{own_connection}/sync"), None, ENQUEUERS));
+
+    // An API token per role and scope, plus one per role holding every scope.
+    let mut tokens: Vec<(Who, Vec<Scope>, String)> = vec![];
+    for (who, username) in [(Admin, "admin"), (Operator, "opal"), (Viewer, "vera"), (User, "ulla")] {
+        let mut sets: Vec<Vec<Scope>> = Scope::ALL.iter().map(|s| vec![*s]).collect();
+        sets.push(Scope::ALL.to_vec());
+        for scopes in sets {
+            let token = hoist_server::tokens::create_token(&t.db, username, "matrix", &scopes, None).await.unwrap();
+            tokens.push((who, scopes, token.secret));
+        }
+    }
 
     let (operator, operator_csrf) = t.client("opal", "opal-password", "10.4.0.2:1").await;
     let (viewer, viewer_csrf) = t.client("vera", "vera-password", "10.4.0.3:1").await;
@@ -167,5 +225,33 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
             }
         }
     }
+    // Tokens: never more than the role, and only with the route's scope. A user denied
+    // an object by ownership still gets 404 whatever the scope.
+    let mut token_client = Client::new(&t.app, "10.4.0.8:1");
+    let mut checked = 0;
+    for r in &routes {
+        for (who, scopes, secret) in &tokens {
+            let scoped = r.scope.is_none_or(|s| scopes.contains(&s));
+            let allowed = r.allowed.contains(who) && scoped;
+            let bearer = format!("Bearer {secret}");
+            let reply =
+                token_client.send(r.method, &r.path, r.body.clone(), &[("authorization", bearer.as_str())]).await;
+            let ok = if allowed {
+                reply.status != StatusCode::UNAUTHORIZED && reply.status != StatusCode::FORBIDDEN
+            } else if !r.allowed.contains(who) && *who == User {
+                reply.status == r.user_denied_status || (!scoped && reply.status == StatusCode::FORBIDDEN)
+            } else {
+                reply.status == StatusCode::FORBIDDEN
+            };
+            checked += 1;
+            if !ok {
+                failures.push(format!(
+                    "{who:?} token {scopes:?} {} {} (allowed: {allowed}): {} {}",
+                    r.method, r.path, reply.status, reply.body
+                ));
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
     assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
 }

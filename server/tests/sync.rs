@@ -230,6 +230,9 @@ async fn end_users_sync_and_see_only_their_own_connections() {
     let r = user.send("POST", &format!("/api/v1/connections/{mine}/sync"), None, &h).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let job_id = r.body["job_id"].as_str().unwrap().to_string();
+    // Pressing "Sync now" again while that sync waits: the same job, not another.
+    let r = user.send("POST", &format!("/api/v1/connections/{mine}/sync"), None, &h).await;
+    assert_eq!((r.status, r.body["job_id"].as_str()), (StatusCode::ACCEPTED, Some(job_id.as_str())));
     let r = user.send("GET", &format!("/api/v1/queues/sync/jobs/{job_id}"), None, &[]).await;
     assert_eq!(r.status, StatusCode::OK, "the user can watch their sync job");
     assert_eq!(
@@ -250,4 +253,49 @@ async fn end_users_sync_and_see_only_their_own_connections() {
         .send("POST", &format!("/api/v1/connections/{theirs}/sync"), None, &[("x-csrf-token", t.csrf.as_str())])
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
+}
+
+/// The handlers do not trust the payload: a job owned by a user syncs only that user's
+/// connection, and fans out only over their connections of an organisation they belong to.
+/// "Sync now" while a sync of the connection waits or runs returns that sync.
+#[tokio::test]
+async fn handlers_check_the_jobs_owner_and_sync_now_is_deduplicated() {
+    let rig = rig(sqlite_database(), 1).await;
+    let org = store::create_organisation(&rig.db, "Org").await.unwrap();
+    let other_org = store::create_organisation(&rig.db, "Other").await.unwrap();
+    let mine = store::create_connection(&rig.db, org, "7", "mine", "Golomt", None).await.unwrap();
+    let theirs = store::create_connection(&rig.db, org, "8", "theirs", "Golomt", None).await.unwrap();
+    store::create_connection(&rig.db, other_org, "8", "far", "Khan", None).await.unwrap();
+    let owned_by = |owner: &str, name: &str, payload: serde_json::Value| {
+        let options = hoist_queue::JobOptions { owner: Some(owner.into()), max_attempts: 1, ..Default::default() };
+        NewJob::new(name, payload).with_options(options)
+    };
+
+    let stolen =
+        rig.queue.enqueue(owned_by("7", sync::SYNC_CONNECTION, json!({ "connection_id": theirs }))).await.unwrap();
+    let job = wait_state(&rig.queue, &stolen.id, JobState::Dead).await;
+    let error = job.last_error.unwrap().message;
+    assert!(error.contains(&format!("connection {theirs} does not belong to the job's owner")), "{error}");
+    let own = rig.queue.enqueue(owned_by("7", sync::SYNC_CONNECTION, json!({ "connection_id": mine }))).await.unwrap();
+    wait_state(&rig.queue, &own.id, JobState::Completed).await;
+
+    let foreign = rig.queue.enqueue(owned_by("7", sync::SYNC_ALL_ORG, json!({ "org_id": other_org }))).await.unwrap();
+    let job = wait_state(&rig.queue, &foreign.id, JobState::Dead).await;
+    assert!(job.last_error.unwrap().message.contains("has no connection of the job's owner"));
+    let fan = rig.queue.enqueue(owned_by("7", sync::SYNC_ALL_ORG, json!({ "org_id": org }))).await.unwrap();
+    let job = wait_state(&rig.queue, &fan.id, JobState::Completed).await;
+    assert_eq!(job.result.unwrap()["jobs"].as_array().unwrap().len(), 1, "only the owner's own connection");
+
+    // Sync now: the same job while it waits, a new one after it finished.
+    rig.queue.pause().await.unwrap();
+    let first = sync::enqueue_sync(&rig.queue, Duration::from_millis(50), mine, "7", None, None).await.unwrap();
+    let again = sync::enqueue_sync(&rig.queue, Duration::from_millis(50), mine, "7", None, None).await.unwrap();
+    assert_eq!((again.id.as_str(), again.duplicate), (first.id.as_str(), true));
+    rig.queue.resume().await.unwrap();
+    wait_state(&rig.queue, &first.id, JobState::Completed).await;
+    let later = sync::enqueue_sync(&rig.queue, Duration::from_millis(50), mine, "7", None, None).await.unwrap();
+    assert!(!later.duplicate);
+    assert_ne!(later.id, first.id);
+    wait_state(&rig.queue, &later.id, JobState::Completed).await;
+    rig.finish().await;
 }

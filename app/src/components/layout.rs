@@ -37,8 +37,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                                 Some(user) => {
                                     view! {
                                         <div class="account">
-                                            <span class="who">{user.username} " (" {user.role} ")"</span>
+                                            <span class="who">{user.username.clone()} " (" {user.role.clone()} ")"</span>
                                             <ActionForm action=sign_out attr:class="inline">
+                                                <input type="hidden" name="csrf" value=user.csrf.clone()/>
                                                 <button type="submit">"Sign out"</button>
                                             </ActionForm>
                                         </div>

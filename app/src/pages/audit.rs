@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -7,9 +8,9 @@ use crate::format::utc;
 use crate::session::error_text;
 use crate::types::AuditView;
 
-#[server(input = GetUrl)]
-pub async fn get_audit_log(before: Option<i64>) -> Result<AuditView, ServerFnError> {
-    crate::backend::backend()?.audit_log(before).await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_audit_log")]
+pub async fn get_audit_log(before: Option<i64>) -> Result<AuditView, AppError> {
+    crate::backend::backend()?.audit_log(before).await
 }
 
 /// Who did what, newest first (admins only).

@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -8,18 +9,18 @@ use crate::format::utc;
 use crate::session::{error_text, get_viewer};
 use crate::types::DeadRow;
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_dead_letters")]
 pub async fn get_dead_letters(
     queue: Option<String>,
     error: Option<String>,
     older_than_minutes: Option<u64>,
-) -> Result<Vec<DeadRow>, ServerFnError> {
-    crate::backend::backend()?.dead_letters(queue, error, older_than_minutes).await.map_err(ServerFnError::new)
+) -> Result<Vec<DeadRow>, AppError> {
+    crate::backend::backend()?.dead_letters(queue, error, older_than_minutes).await
 }
 
 /// `scope` is `selected` (the `selected` jobs, at least one) or `matching` (everything
 /// the filter matches): a selection form with nothing ticked must never mean "all".
-#[server]
+#[server(endpoint = "dead_action")]
 pub async fn dead_action(
     action: String,
     scope: String,
@@ -28,16 +29,13 @@ pub async fn dead_action(
     error: Option<String>,
     older_than_minutes: Option<u64>,
     csrf: String,
-) -> Result<u64, ServerFnError> {
+) -> Result<u64, AppError> {
     let selected = match scope.as_str() {
         "selected" => Some(selected.unwrap_or_default()),
         "matching" => None,
-        other => return Err(ServerFnError::new(format!("scope: unknown scope {other:?}"))),
+        other => return Err(AppError::invalid("scope", format!("unknown scope {other:?}"))),
     };
-    crate::backend::backend()?
-        .dead_action(action, selected, (queue, error, older_than_minutes), csrf)
-        .await
-        .map_err(ServerFnError::new)
+    crate::backend::backend()?.dead_action(action, selected, (queue, error, older_than_minutes), csrf).await
 }
 
 /// The form the row checkboxes belong to (by their `form` attribute: rows hold forms of

@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -7,9 +8,9 @@ use crate::format::utc;
 use crate::session::error_text;
 use crate::types::{HistoryFilter, HistoryView};
 
-#[server(input = GetUrl)]
-pub async fn get_history(filter: HistoryFilter) -> Result<HistoryView, ServerFnError> {
-    crate::backend::backend()?.history(filter).await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_history")]
+pub async fn get_history(filter: HistoryFilter) -> Result<HistoryView, AppError> {
+    crate::backend::backend()?.history(filter).await
 }
 
 /// Search finished jobs in the SQL history: id, queue, name, owner, status, days, text.

@@ -1,10 +1,11 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 
 use crate::components::table_head::TableHead;
 use crate::types::SystemStatus;
 
-#[server]
-pub async fn get_system_status() -> Result<SystemStatus, ServerFnError> {
+#[server(endpoint = "get_system_status")]
+pub async fn get_system_status() -> Result<SystemStatus, AppError> {
     let backend = crate::backend::backend()?;
     Ok(backend.system_status().await)
 }

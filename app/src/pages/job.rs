@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
@@ -7,14 +8,14 @@ use crate::format::utc;
 use crate::session::{error_text, get_viewer, reload_to};
 use crate::types::{JobDetail, ProgressView};
 
-#[server(input = GetUrl)]
-pub async fn get_job(queue: String, id: String) -> Result<JobDetail, ServerFnError> {
-    crate::backend::backend()?.job(queue, id).await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_job")]
+pub async fn get_job(queue: String, id: String) -> Result<JobDetail, AppError> {
+    crate::backend::backend()?.job(queue, id).await
 }
 
-#[server]
-pub async fn job_action(queue: String, id: String, action: String, csrf: String) -> Result<(), ServerFnError> {
-    crate::backend::backend()?.job_action(queue, id, action, csrf).await.map_err(ServerFnError::new)
+#[server(endpoint = "job_action")]
+pub async fn job_action(queue: String, id: String, action: String, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.job_action(queue, id, action, csrf).await
 }
 
 /// One job: payload and result (always as text), options, attempts with their errors,

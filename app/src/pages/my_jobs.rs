@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -8,14 +9,14 @@ use crate::pages::job::ProgressBar;
 use crate::session::{error_text, get_viewer};
 use crate::types::{MyJob, MyJobs};
 
-#[server(input = GetUrl)]
-pub async fn get_my_jobs() -> Result<MyJobs, ServerFnError> {
-    crate::backend::backend()?.my_jobs().await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_my_jobs")]
+pub async fn get_my_jobs() -> Result<MyJobs, AppError> {
+    crate::backend::backend()?.my_jobs().await
 }
 
-#[server]
-pub async fn sync_connection(connection_id: i64, csrf: String) -> Result<String, ServerFnError> {
-    crate::backend::backend()?.sync_connection(connection_id, csrf).await.map_err(ServerFnError::new)
+#[server(endpoint = "sync_connection")]
+pub async fn sync_connection(connection_id: i64, csrf: String) -> Result<String, AppError> {
+    crate::backend::backend()?.sync_connection(connection_id, csrf).await
 }
 
 /// An end user's bank connections with "sync now", and their own sync jobs with live

@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -6,9 +7,9 @@ use crate::components::minute_chart::MinuteChart;
 use crate::session::error_text;
 use crate::types::QueueCard;
 
-#[server(input = GetUrl)]
-pub async fn get_overview() -> Result<Vec<QueueCard>, ServerFnError> {
-    crate::backend::backend()?.overview().await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_overview")]
+pub async fn get_overview() -> Result<Vec<QueueCard>, AppError> {
+    crate::backend::backend()?.overview().await
 }
 
 /// Every queue with its counts, paused badge, warnings and workers online.

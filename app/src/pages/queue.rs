@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -10,33 +11,30 @@ use crate::types::{JobRow, QueuePage};
 
 const STATES: [&str; 7] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"];
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_queue_page")]
 pub async fn get_queue_page(
     queue: String,
     state: String,
     cursor: u64,
     search: Option<String>,
-) -> Result<QueuePage, ServerFnError> {
-    crate::backend::backend()?.queue_page(queue, state, cursor, search).await.map_err(ServerFnError::new)
+) -> Result<QueuePage, AppError> {
+    crate::backend::backend()?.queue_page(queue, state, cursor, search).await
 }
 
-#[server]
+#[server(endpoint = "queue_maintain")]
 pub async fn queue_maintain(
     queue: String,
     action: String,
     state: Option<String>,
     older_than_minutes: Option<u64>,
     csrf: String,
-) -> Result<u64, ServerFnError> {
-    crate::backend::backend()?
-        .queue_maintain(queue, action, state, older_than_minutes, csrf)
-        .await
-        .map_err(ServerFnError::new)
+) -> Result<u64, AppError> {
+    crate::backend::backend()?.queue_maintain(queue, action, state, older_than_minutes, csrf).await
 }
 
-#[server]
-pub async fn queue_action(queue: String, action: String, csrf: String) -> Result<(), ServerFnError> {
-    crate::backend::backend()?.queue_action(queue, action, csrf).await.map_err(ServerFnError::new)
+#[server(endpoint = "queue_action")]
+pub async fn queue_action(queue: String, action: String, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.queue_action(queue, action, csrf).await
 }
 
 /// One queue: a tab per state with its count, the jobs of the chosen state, and pause or

@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -6,14 +7,14 @@ use crate::format::utc;
 use crate::session::{error_text, get_viewer};
 use crate::types::ScheduleRow;
 
-#[server(input = GetUrl)]
-pub async fn get_schedules() -> Result<Vec<ScheduleRow>, ServerFnError> {
-    crate::backend::backend()?.schedules().await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_schedules")]
+pub async fn get_schedules() -> Result<Vec<ScheduleRow>, AppError> {
+    crate::backend::backend()?.schedules().await
 }
 
-#[server]
-pub async fn schedule_action(name: String, action: String, csrf: String) -> Result<(), ServerFnError> {
-    crate::backend::backend()?.schedule_action(name, action, csrf).await.map_err(ServerFnError::new)
+#[server(endpoint = "schedule_action")]
+pub async fn schedule_action(name: String, action: String, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.schedule_action(name, action, csrf).await
 }
 
 /// Cron schedules: expression, time zone, next and last fire, recent fires; pause,

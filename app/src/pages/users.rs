@@ -1,3 +1,4 @@
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -6,25 +7,25 @@ use crate::format::utc;
 use crate::session::{error_text, get_viewer};
 use crate::types::{ROLES, UserRow};
 
-#[server(input = GetUrl)]
-pub async fn get_users() -> Result<Vec<UserRow>, ServerFnError> {
-    crate::backend::backend()?.users().await.map_err(ServerFnError::new)
+#[server(input = GetUrl, endpoint = "get_users")]
+pub async fn get_users() -> Result<Vec<UserRow>, AppError> {
+    crate::backend::backend()?.users().await
 }
 
-#[server]
-pub async fn add_user(username: String, password: String, role: String, csrf: String) -> Result<(), ServerFnError> {
-    crate::backend::backend()?.add_user(username, password, role, csrf).await.map_err(ServerFnError::new)
+#[server(endpoint = "add_user")]
+pub async fn add_user(username: String, password: String, role: String, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.add_user(username, password, role, csrf).await
 }
 
 /// `role` set changes the role; `disabled` set ("true"/"false") disables or enables.
-#[server]
+#[server(endpoint = "change_user")]
 pub async fn change_user(
     username: String,
     role: Option<String>,
     disabled: Option<bool>,
     csrf: String,
-) -> Result<(), ServerFnError> {
-    crate::backend::backend()?.change_user(username, role, disabled, csrf).await.map_err(ServerFnError::new)
+) -> Result<(), AppError> {
+    crate::backend::backend()?.change_user(username, role, disabled, csrf).await
 }
 
 fn role_options(selected: &str) -> impl IntoView + use<> {

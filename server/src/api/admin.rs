@@ -1,15 +1,14 @@
 //! `/api/v1/users` and `/api/v1/audit` (admin only).
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::{ApiJson, ApiQuery};
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::client_addr::ClientAddr;
 use crate::services::admin::{self as service, AuditRow, NewUser, UserChange};
 use crate::state::AppState;
 use crate::users::UserSummary;
@@ -26,7 +25,7 @@ pub async fn list_users(
 pub async fn add_user(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     ApiJson(new): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<super::Created>), ApiError> {
     let id = service::add_user(&state, &principal, Some(addr.ip().to_string()), new).await?;
@@ -37,8 +36,8 @@ pub async fn add_user(
 pub async fn change_user(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path(username): Path<String>,
+    addr: ClientAddr,
+    ApiPath(username): ApiPath<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<StatusCode, ApiError> {
     service::change_user(&state, &principal, Some(addr.ip().to_string()), &username, change).await?;
@@ -58,5 +57,9 @@ pub async fn audit_log(
     principal: Principal,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>, ApiError> {
-    Ok(Json(service::audit_log(&state, &principal, query.before, query.limit.unwrap_or(100)).await?))
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
+    }
+    Ok(Json(service::audit_log(&state, &principal, query.before, limit).await?))
 }

@@ -1,9 +1,10 @@
 //! `/api/v1/connections`: bank connections and their syncs.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
+use super::ApiPath;
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::processors::sync::store::Connection;
@@ -15,6 +16,12 @@ use crate::state::AppState;
 pub struct SyncStarted {
     pub job_id: String,
     pub connection_id: i64,
+}
+
+/// The `{id}` of a connection's path (named, so a bad value's error names `id`).
+#[derive(serde::Deserialize)]
+pub struct ConnectionId {
+    pub id: i64,
 }
 
 #[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
@@ -29,7 +36,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(ConnectionId { id }): ApiPath<ConnectionId>,
 ) -> Result<Json<Connection>, ApiError> {
     Ok(Json(service::get(&state, &principal, id).await?))
 }
@@ -41,7 +48,7 @@ pub async fn get(
 pub async fn sync(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<i64>,
+    ApiPath(ConnectionId { id }): ApiPath<ConnectionId>,
 ) -> Result<(StatusCode, Json<SyncStarted>), ApiError> {
     let job_id = service::sync_now(&state, &principal, id).await?;
     Ok((StatusCode::ACCEPTED, Json(SyncStarted { job_id, connection_id: id })))

@@ -1,15 +1,14 @@
 //! `/api/v1/dead-letters`: browse across queues; requeue or purge by selection or filter.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use hoist_queue::Job;
 use serde::Deserialize;
 
 use super::{ApiJson, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::client_addr::ClientAddr;
 use crate::services::dead_letters::{self as service, DeadFilter, Selection};
 use crate::state::AppState;
 
@@ -44,7 +43,7 @@ pub async fn list(
 pub async fn requeue(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     ApiJson(selection): ApiJson<Selection>,
 ) -> Result<Json<super::Affected>, ApiError> {
     let affected = service::requeue_or_purge(&state, &principal, Some(addr.ip().to_string()), selection, false).await?;
@@ -56,7 +55,7 @@ pub async fn requeue(
 pub async fn purge(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     ApiJson(selection): ApiJson<Selection>,
 ) -> Result<Json<super::Affected>, ApiError> {
     let affected = service::requeue_or_purge(&state, &principal, Some(addr.ip().to_string()), selection, true).await?;

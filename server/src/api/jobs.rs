@@ -1,17 +1,16 @@
 //! `/api/v1/queues/...`: enqueue, get, list and act on jobs; list, pause and resume queues.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use hoist_queue::{Job, JobPage, JobState};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ApiJson, ApiQuery};
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::client_addr::ClientAddr;
 use crate::services::jobs::{self as service, EnqueueRequest, QueueSummary};
 use crate::state::AppState;
 
@@ -21,7 +20,7 @@ use crate::state::AppState;
 pub async fn enqueue_job(
     State(state): State<AppState>,
     principal: Principal,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     ApiJson(request): ApiJson<EnqueueRequest>,
 ) -> Result<(StatusCode, Json<super::Accepted>), ApiError> {
     let enqueued = service::enqueue(&state, &principal, &queue, request).await?;
@@ -39,7 +38,7 @@ pub async fn enqueue_job(
 pub async fn get_job(
     State(state): State<AppState>,
     principal: Principal,
-    Path((queue, id)): Path<(String, String)>,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Job>, ApiError> {
     Ok(Json(service::get_job(&state, &principal, &queue, &id).await?))
 }
@@ -64,7 +63,7 @@ pub struct ListQuery {
 pub async fn list_jobs(
     State(state): State<AppState>,
     principal: Principal,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let job_state = match query.state.as_deref() {
@@ -94,8 +93,8 @@ pub async fn list_queues(
 pub async fn job_action(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path((queue, id, action)): Path<(String, String, String)>,
+    addr: ClientAddr,
+    ApiPath((queue, id, action)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let action = match action.as_str() {
         "cancel" => "cancel",
@@ -110,8 +109,8 @@ pub async fn job_action(
 pub async fn remove_job(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path((queue, id)): Path<(String, String)>,
+    addr: ClientAddr,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     service::act(&state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), "remove").await?;
     Ok(StatusCode::NO_CONTENT)
@@ -122,8 +121,8 @@ pub async fn remove_job(
 pub async fn queue_action(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path((queue, action)): Path<(String, String)>,
+    addr: ClientAddr,
+    ApiPath((queue, action)): ApiPath<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let action = match action.as_str() {
         "pause" => "pause",
@@ -145,7 +144,7 @@ pub struct BulkRequest {
 pub async fn enqueue_bulk(
     State(state): State<AppState>,
     principal: Principal,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     ApiJson(request): ApiJson<BulkRequest>,
 ) -> Result<(StatusCode, Json<super::BulkAccepted>), ApiError> {
     let jobs = service::enqueue_bulk(&state, &principal, &queue, request.jobs).await?;
@@ -157,7 +156,7 @@ pub async fn enqueue_bulk(
 pub async fn queue_health(
     State(state): State<AppState>,
     principal: Principal,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<crate::services::health::QueueHealth>, ApiError> {
     Ok(Json(crate::services::health::queue_health(&state, &principal, &queue, crate::db::now_ms()).await?))
 }
@@ -168,8 +167,8 @@ pub async fn queue_health(
 pub async fn maintenance(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path(queue): Path<String>,
+    addr: ClientAddr,
+    ApiPath(queue): ApiPath<String>,
     ApiJson(action): ApiJson<service::Maintenance>,
 ) -> Result<Json<super::Affected>, ApiError> {
     let affected = service::maintain(&state, &principal, Some(addr.ip().to_string()), &queue, action).await?;
@@ -189,7 +188,7 @@ pub struct MetricsQuery {
 pub async fn metrics(
     State(state): State<AppState>,
     principal: Principal,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     ApiQuery(query): ApiQuery<MetricsQuery>,
 ) -> Result<Json<Vec<hoist_queue::MinuteStats>>, ApiError> {
     Ok(Json(service::queue_metrics(&state, &principal, &queue, query.minutes.unwrap_or(60)).await?))

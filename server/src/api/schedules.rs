@@ -1,16 +1,15 @@
 //! `/api/v1/schedules`: list, get (with recent fires), put, delete, pause, resume, run.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use hoist_queue::{ScheduleInfo, ScheduleSpec};
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiPath};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::client_addr::ClientAddr;
 use crate::services::schedules::{self as service, ScheduleDetail};
 use crate::state::AppState;
 
@@ -23,7 +22,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
     Ok(Json(service::get(&state, &principal, &name).await?))
 }
@@ -32,20 +31,19 @@ pub async fn get(
 pub async fn put(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path(name): Path<String>,
+    addr: ClientAddr,
+    ApiPath(name): ApiPath<String>,
     ApiJson(spec): ApiJson<ScheduleSpec>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
-    service::upsert(&state, &principal, Some(addr.ip().to_string()), &name, spec).await?;
-    Ok(Json(service::get(&state, &principal, &name).await?))
+    Ok(Json(service::upsert(&state, &principal, Some(addr.ip().to_string()), &name, spec).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/schedules/{name}", tag = "schedules", params(("name" = String, Path)), responses((status = 204, description = "Removed"), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path(name): Path<String>,
+    addr: ClientAddr,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     service::act(&state, &principal, Some(addr.ip().to_string()), &name, "remove").await?;
     Ok(StatusCode::NO_CONTENT)
@@ -55,8 +53,8 @@ pub async fn delete(
 pub async fn action(
     State(state): State<AppState>,
     principal: Principal,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path((name, action)): Path<(String, String)>,
+    addr: ClientAddr,
+    ApiPath((name, action)): ApiPath<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let action = match action.as_str() {
         "pause" => "pause",

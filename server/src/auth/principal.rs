@@ -22,7 +22,11 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum AuthVia {
     Session,
-    Token { scopes: Vec<String> },
+    /// An API token holding these scopes (names it stored that are no longer known are
+    /// dropped, so they grant nothing).
+    Token {
+        scopes: Vec<crate::policy::Scope>,
+    },
 }
 
 /// An authenticated caller. Extracting it from a request fails with 401 (no or bad
@@ -35,15 +39,11 @@ pub struct Principal {
     pub via: AuthVia,
 }
 
-impl Principal {
-    /// Admins, operators and viewers watch the queues; an end user sees only their own
-    /// jobs, not other users' workload (queue counts, health, schedules).
-    pub fn require_staff(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin | Role::Operator | Role::Viewer => Ok(()),
-            Role::User => Err(ApiError::Forbidden("end users see only their own jobs".into())),
-        }
-    }
+/// The secret of an `Authorization: Bearer <secret>` header (the scheme name is
+/// case-insensitive, RFC 9110).
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(secret)
 }
 
 /// API tokens are stored as SHA-256 hex; the secret itself is shown once.
@@ -56,8 +56,7 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let secret =
-                value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(ApiError::Unauthenticated)?;
+            let secret = value.to_str().ok().and_then(bearer_secret).ok_or(ApiError::Unauthenticated)?;
             return by_token(&state.db, secret.trim()).await?.ok_or(ApiError::Unauthenticated);
         }
         let session = Session::from_request_parts(parts, state).await.map_err(|_| ApiError::Unauthenticated)?;
@@ -176,6 +175,7 @@ async fn by_token(db: &Db, secret: &str) -> Result<Option<Principal>, ApiError> 
         .bind(token_id)
         .execute(&db.pool)
         .await?;
-    let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
+    let names: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
+    let scopes = names.iter().filter_map(|name| crate::policy::Scope::parse(name)).collect();
     Ok(Some(Principal { user_id, username, role, via: AuthVia::Token { scopes } }))
 }

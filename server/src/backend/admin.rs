@@ -2,20 +2,22 @@
 
 use app::types::{AuditEntryView, AuditView, UserRow};
 
-use super::{ServerBackend, client_addr, message};
+use app::error::AppError;
+
+use super::{ServerBackend, client_addr};
 use crate::services::admin::{NewUser, UserChange};
 use crate::users::Role;
 
 /// Audit entries per page.
 const PAGE: i64 = 100;
 
-fn role(text: &str) -> Result<Role, String> {
-    Role::parse(text).ok_or_else(|| format!("role: unknown role {text:?}"))
+fn role(text: &str) -> Result<Role, AppError> {
+    Role::parse(text).ok_or_else(|| AppError::invalid("role", format!("unknown role {text:?}")))
 }
 
-pub(super) async fn audit_log(backend: &ServerBackend, before: Option<i64>) -> Result<AuditView, String> {
-    let principal = backend.principal().await.map_err(message)?;
-    let rows = crate::services::admin::audit_log(&backend.state, &principal, before, PAGE).await.map_err(message)?;
+pub(super) async fn audit_log(backend: &ServerBackend, before: Option<i64>) -> Result<AuditView, AppError> {
+    let principal = backend.principal().await?;
+    let rows = crate::services::admin::audit_log(&backend.state, &principal, before, PAGE).await?;
     let next = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
     Ok(AuditView {
         entries: rows
@@ -36,9 +38,9 @@ pub(super) async fn audit_log(backend: &ServerBackend, before: Option<i64>) -> R
     })
 }
 
-pub(super) async fn users(backend: &ServerBackend) -> Result<Vec<UserRow>, String> {
-    let principal = backend.principal().await.map_err(message)?;
-    let users = crate::services::admin::list_users(&backend.state, &principal).await.map_err(message)?;
+pub(super) async fn users(backend: &ServerBackend) -> Result<Vec<UserRow>, AppError> {
+    let principal = backend.principal().await?;
+    let users = crate::services::admin::list_users(&backend.state, &principal).await?;
     Ok(users
         .into_iter()
         .map(|u| UserRow {
@@ -57,13 +59,13 @@ pub(super) async fn add_user(
     password: String,
     role_name: String,
     csrf: String,
-) -> Result<(), String> {
-    let principal = backend.acting_principal(&csrf).await.map_err(message)?;
-    let new = NewUser { username, password, role: role(&role_name)?, allowed_queues: vec![] };
+) -> Result<(), AppError> {
+    let principal = backend.acting_principal(&csrf).await?;
+    let new = NewUser { username, password, role: role(&role_name)?, allowed_jobs: Default::default() };
     crate::services::admin::add_user(&backend.state, &principal, Some(client_addr().await?), new)
         .await
         .map(|_| ())
-        .map_err(message)
+        .map_err(Into::into)
 }
 
 pub(super) async fn change_user(
@@ -72,14 +74,14 @@ pub(super) async fn change_user(
     role_name: Option<String>,
     disabled: Option<bool>,
     csrf: String,
-) -> Result<(), String> {
-    let principal = backend.acting_principal(&csrf).await.map_err(message)?;
+) -> Result<(), AppError> {
+    let principal = backend.acting_principal(&csrf).await?;
     let role = match role_name.filter(|r| !r.is_empty()) {
         Some(name) => Some(role(&name)?),
         None => None,
     };
-    let change = UserChange { role, disabled, allowed_queues: None };
+    let change = UserChange { role, disabled, allowed_jobs: None };
     crate::services::admin::change_user(&backend.state, &principal, Some(client_addr().await?), &username, change)
         .await
-        .map_err(message)
+        .map_err(Into::into)
 }

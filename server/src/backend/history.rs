@@ -2,16 +2,18 @@
 
 use app::types::{HistoryFilter, HistoryRow, HistoryView};
 
-use super::{ServerBackend, message};
+use app::error::AppError;
+
+use super::ServerBackend;
 use crate::history::HistoryQuery;
 
 /// Epoch ms of a `YYYY-MM-DD` day's start (UTC), plus `days`.
-fn day_start(field: &str, text: &str, days: i64) -> Result<Option<i64>, String> {
+fn day_start(field: &str, text: &str, days: i64) -> Result<Option<i64>, AppError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
     let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{field}: expected a date as YYYY-MM-DD, got {text:?}"))?;
+        .map_err(|_| AppError::invalid(field, format!("{field}: expected a date as YYYY-MM-DD, got {text:?}")))?;
     let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis();
     Ok(Some(start + days * 86_400_000))
 }
@@ -21,8 +23,8 @@ fn given(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-pub(super) async fn search(backend: &ServerBackend, filter: HistoryFilter) -> Result<HistoryView, String> {
-    let principal = backend.principal().await.map_err(message)?;
+pub(super) async fn search(backend: &ServerBackend, filter: HistoryFilter) -> Result<HistoryView, AppError> {
+    let principal = backend.principal().await?;
     let query = HistoryQuery {
         from: day_start("from", &filter.from, 0)?,
         // Through the end of the "to" day.
@@ -36,7 +38,7 @@ pub(super) async fn search(backend: &ServerBackend, filter: HistoryFilter) -> Re
         cursor: given(filter.cursor),
         limit: Some(50),
     };
-    let page = crate::services::history::search(&backend.state, &principal, query).await.map_err(message)?;
+    let page = crate::services::history::search(&backend.state, &principal, query).await?;
     Ok(HistoryView {
         rows: page
             .records
@@ -66,6 +68,6 @@ mod tests {
         assert_eq!(day_start("from", "2026-11-22", 0), Ok(Some(1_795_305_600_000)));
         assert_eq!(day_start("to", "2026-11-22", 1), Ok(Some(1_795_392_000_000)));
         assert_eq!(day_start("from", " ", 0), Ok(None));
-        assert!(day_start("to", "22/11/2026", 1).unwrap_err().starts_with("to: "));
+        assert_eq!(day_start("to", "22/11/2026", 1).unwrap_err().error.field.as_deref(), Some("to"));
     }
 }

@@ -6,19 +6,21 @@ mod admin;
 mod history;
 mod schedules;
 
-use std::net::SocketAddr;
-
 use app::backend::{Backend, BoxFuture};
+use app::error::AppError;
 use app::types::{
     AttemptError, AuditView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow, MyJob, MyJobs,
     ProgressView, QueueCard, QueueCounts, QueuePage, ScheduleRow, SystemStatus, UserRow, Viewer,
 };
-use axum::extract::ConnectInfo;
 use tower_sessions::Session;
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::policy::{self, Action, authorize};
 use crate::state::AppState;
+
+/// Jobs shown on My jobs.
+const MY_JOBS: u64 = 50;
 
 /// Made for each request (it holds only the shared state).
 pub struct ServerBackend {
@@ -38,8 +40,18 @@ impl ServerBackend {
     }
 }
 
-pub(crate) fn message(error: ApiError) -> String {
-    error.to_string()
+/// A refused or failed call, as the dashboard's error: the API's error body, whose code
+/// the server turns into the HTTP status of a server function's answer.
+impl From<ApiError> for AppError {
+    fn from(error: ApiError) -> Self {
+        let (status, body) = error.parts();
+        let detail = &body["error"];
+        let text = |key: &str| detail[key].as_str().map(str::to_string);
+        let mut app_error = AppError::new(&text("code").unwrap_or_default(), text("message").unwrap_or_default());
+        app_error.error.field = text("field");
+        debug_assert_eq!(app_error.status(), status.as_u16());
+        app_error
+    }
 }
 
 fn counts_view(c: &hoist_queue::Counts) -> QueueCounts {
@@ -56,8 +68,9 @@ fn counts_view(c: &hoist_queue::Counts) -> QueueCounts {
 }
 
 /// The client's address, for the audit log.
-pub(crate) async fn client_addr() -> Result<String, String> {
-    let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+pub(crate) async fn client_addr() -> Result<String, AppError> {
+    let addr: crate::client_addr::ClientAddr =
+        leptos_axum::extract().await.map_err(|e| AppError::internal(e.to_string()))?;
     Ok(addr.ip().to_string())
 }
 
@@ -81,12 +94,13 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, String>> {
+    fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, AppError>> {
         Box::pin(async move {
-            let session: Session = leptos_axum::extract().await.map_err(|e| e.to_string())?;
-            let ConnectInfo(addr): ConnectInfo<SocketAddr> = leptos_axum::extract().await.map_err(|e| e.to_string())?;
+            let session: Session = leptos_axum::extract().await.map_err(|e| AppError::internal(e.to_string()))?;
+            let addr: crate::client_addr::ClientAddr =
+                leptos_axum::extract().await.map_err(|e| AppError::internal(e.to_string()))?;
             let request = crate::auth::login::LoginRequest { username, password };
-            let signed_in = crate::auth::login::sign_in(&self.state, addr, &session, request).await.map_err(message)?;
+            let signed_in = crate::auth::login::sign_in(&self.state, addr.ip(), &session, request).await?;
             Ok(Viewer {
                 username: signed_in.user.username,
                 role: signed_in.user.role.as_str().to_string(),
@@ -95,32 +109,30 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn sign_out(&self) -> BoxFuture<'_, ()> {
+    fn sign_out(&self, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(async move {
-            if let Ok(session) = leptos_axum::extract::<Session>().await {
-                let _ = session.flush().await;
-            }
+            self.acting_principal(&csrf).await?;
+            let session: Session = leptos_axum::extract().await.map_err(|e| AppError::internal(e.to_string()))?;
+            session.flush().await.map_err(|e| AppError::internal(e.to_string()))?;
+            Ok(())
         })
     }
 
-    fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, String>> {
+    fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, AppError>> {
         Box::pin(async move {
-            let principal = self.principal().await.map_err(message)?;
-            principal.require_staff().map_err(message)?;
-            let names =
-                hoist_queue::Queue::list_queues(&self.state.engine, "hoist").await.map_err(|e| e.to_string())?;
+            let principal = self.principal().await?;
+            authorize(&principal, Action::WatchQueues)?;
+            let names = hoist_queue::Queue::list_queues(&self.state.engine, "hoist").await.map_err(ApiError::from)?;
             let mut cards = Vec::with_capacity(names.len());
             let now = crate::db::now_ms();
             for name in names {
                 // The health check reads the counts; the card shows those, not a second read.
-                let health = crate::services::health::queue_health(&self.state, &principal, &name, now)
-                    .await
-                    .map_err(message)?;
-                let queue = hoist_queue::Queue::new(&self.state.engine, &name).map_err(|e| e.to_string())?;
+                let health = crate::services::health::queue_health(&self.state, &principal, &name, now).await?;
+                let queue = hoist_queue::Queue::new(&self.state.engine, &name).map_err(ApiError::from)?;
                 let workers =
-                    queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
+                    queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(ApiError::from)?;
                 let minute = now / 60_000;
-                let stats = queue.stats(minute - 59, minute).await.map_err(|e| e.to_string())?;
+                let stats = queue.stats(minute - 59, minute).await.map_err(ApiError::from)?;
                 cards.push(QueueCard {
                     name,
                     counts: counts_view(&health.counts),
@@ -140,17 +152,18 @@ impl Backend for ServerBackend {
         state: String,
         cursor: u64,
         search: Option<String>,
-    ) -> BoxFuture<'_, Result<QueuePage, String>> {
+    ) -> BoxFuture<'_, Result<QueuePage, AppError>> {
         Box::pin(async move {
-            let principal = self.principal().await.map_err(message)?;
-            let job_state = hoist_queue::JobState::parse(&state).ok_or_else(|| format!("unknown state {state:?}"))?;
+            let principal = self.principal().await?;
+            let job_state = hoist_queue::JobState::parse(&state)
+                .ok_or_else(|| AppError::invalid("state", format!("unknown state {state:?}")))?;
             let search = search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
             // A job id finds that job in whatever state it is; anything else is a name.
             let found = match &search {
                 Some(text) => match crate::services::jobs::get_job(&self.state, &principal, &queue, text).await {
                     Ok(job) => Some(job),
                     Err(ApiError::NotFound(_)) => None,
-                    Err(other) => return Err(message(other)),
+                    Err(other) => return Err(other.into()),
                 },
                 None => None,
             };
@@ -159,13 +172,12 @@ impl Backend for ServerBackend {
                 None => {
                     let filter = crate::services::jobs::JobFilter { owner: None, name: search.clone() };
                     crate::services::jobs::list_jobs(&self.state, &principal, &queue, job_state, filter, cursor, 50)
-                        .await
-                        .map_err(message)?
+                        .await?
                 }
             };
-            let counts = if principal.require_staff().is_ok() {
-                let queue = hoist_queue::Queue::new(&self.state.engine, &queue).map_err(|e| e.to_string())?;
-                counts_view(&queue.counts().await.map_err(|e| e.to_string())?)
+            let counts = if policy::may(&principal, Action::WatchQueues) {
+                let queue = hoist_queue::Queue::new(&self.state.engine, &queue).map_err(ApiError::from)?;
+                counts_view(&queue.counts().await.map_err(ApiError::from)?)
             } else {
                 QueueCounts::default()
             };
@@ -183,30 +195,29 @@ impl Backend for ServerBackend {
                     max_attempts: job.max_attempts,
                 })
                 .collect();
-            let can_operate = matches!(principal.role, crate::users::Role::Admin | crate::users::Role::Operator);
+            let can_operate = policy::may(&principal, Action::ControlQueue);
             Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search })
         })
     }
 
-    fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>> {
+    fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(async move {
-            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let principal = self.acting_principal(&csrf).await?;
             let action = match action.as_str() {
                 "pause" => "pause",
                 "resume" => "resume",
-                other => return Err(format!("unknown action {other:?}")),
+                other => return Err(AppError::invalid("action", format!("unknown action {other:?}"))),
             };
             crate::services::jobs::act(&self.state, &principal, Some(client_addr().await?), &queue, None, action)
-                .await
-                .map_err(message)?;
+                .await?;
             Ok(())
         })
     }
 
-    fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, String>> {
+    fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, AppError>> {
         Box::pin(async move {
-            let principal = self.principal().await.map_err(message)?;
-            let job = crate::services::jobs::get_job(&self.state, &principal, &queue, &id).await.map_err(message)?;
+            let principal = self.principal().await?;
+            let job = crate::services::jobs::get_job(&self.state, &principal, &queue, &id).await?;
             let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
             let payload = pretty(&job.payload);
             let payload_bytes = payload.len();
@@ -220,7 +231,7 @@ impl Backend for ServerBackend {
                 payload
             };
             Ok(JobDetail {
-                can_operate: matches!(principal.role, crate::users::Role::Admin | crate::users::Role::Operator),
+                can_operate: policy::may(&principal, Action::ActOnJob),
                 queue: job.queue.clone(),
                 state: job.state.as_str().to_string(),
                 payload: shown,
@@ -261,29 +272,33 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn job_action(&self, queue: String, id: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>> {
+    fn job_action(
+        &self,
+        queue: String,
+        id: String,
+        action: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(async move {
-            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let principal = self.acting_principal(&csrf).await?;
             let action = match action.as_str() {
                 "retry" => "retry",
                 "cancel" => "cancel",
                 "promote" => "promote",
                 "remove" => "remove",
-                other => return Err(format!("unknown action {other:?}")),
+                other => return Err(AppError::invalid("action", format!("unknown action {other:?}"))),
             };
             crate::services::jobs::act(&self.state, &principal, Some(client_addr().await?), &queue, Some(&id), action)
-                .await
-                .map_err(message)?;
+                .await?;
             Ok(())
         })
     }
 
-    fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, String>> {
+    fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, AppError>> {
         Box::pin(async move {
-            let principal = self.principal().await.map_err(message)?;
+            let principal = self.principal().await?;
             let connections = crate::services::connections::list(&self.state, &principal)
-                .await
-                .map_err(message)?
+                .await?
                 .into_iter()
                 .map(|c| ConnectionView {
                     id: c.id,
@@ -293,28 +308,24 @@ impl Backend for ServerBackend {
                     transactions: c.transactions,
                 })
                 .collect();
-            // The caller's newest jobs of the sync queue, in the states that matter to them.
-            let owner = crate::services::jobs::JobFilter { owner: Some(principal.user_id.to_string()), name: None };
-            let mut jobs = vec![];
-            for state in [
+            // The caller's newest jobs of the sync queue, in the states that matter to them:
+            // one read of the engine's index of their jobs, whole jobs only for this page.
+            authorize(&principal, Action::ReadJobs)?;
+            let queue =
+                hoist_queue::Queue::new(&self.state.engine, crate::processors::sync::QUEUE).map_err(ApiError::from)?;
+            let me = principal.user_id.to_string();
+            let shown = [
                 hoist_queue::JobState::Active,
                 hoist_queue::JobState::Waiting,
                 hoist_queue::JobState::Retrying,
                 hoist_queue::JobState::Completed,
                 hoist_queue::JobState::Dead,
-            ] {
-                let page = crate::services::jobs::list_jobs(
-                    &self.state,
-                    &principal,
-                    crate::processors::sync::QUEUE,
-                    state,
-                    owner.clone(),
-                    0,
-                    10,
-                )
-                .await
-                .map_err(message)?;
-                jobs.extend(page.jobs.into_iter().map(|job| MyJob {
+            ];
+            let page = queue.list_owned(&me, &shown, 0, MY_JOBS).await.map_err(ApiError::from)?;
+            let mut jobs: Vec<MyJob> = page
+                .jobs
+                .into_iter()
+                .map(|job| MyJob {
                     queue: job.queue,
                     state: job.state.as_str().to_string(),
                     created_at: job.created_at,
@@ -326,17 +337,17 @@ impl Backend for ServerBackend {
                     }),
                     id: job.id,
                     name: job.name,
-                }));
-            }
+                })
+                .collect();
             jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
             Ok(MyJobs { connections, jobs })
         })
     }
 
-    fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, String>> {
+    fn sync_connection(&self, connection_id: i64, csrf: String) -> BoxFuture<'_, Result<String, AppError>> {
         Box::pin(async move {
-            let principal = self.acting_principal(&csrf).await.map_err(message)?;
-            crate::services::connections::sync_now(&self.state, &principal, connection_id).await.map_err(message)
+            let principal = self.acting_principal(&csrf).await?;
+            Ok(crate::services::connections::sync_now(&self.state, &principal, connection_id).await?)
         })
     }
 
@@ -345,12 +356,11 @@ impl Backend for ServerBackend {
         queue: Option<String>,
         error: Option<String>,
         older_than_minutes: Option<u64>,
-    ) -> BoxFuture<'_, Result<Vec<DeadRow>, String>> {
+    ) -> BoxFuture<'_, Result<Vec<DeadRow>, AppError>> {
         Box::pin(async move {
-            let principal = self.principal().await.map_err(message)?;
+            let principal = self.principal().await?;
             let filter = dead_filter(queue, error, older_than_minutes);
-            let jobs =
-                crate::services::dead_letters::list(&self.state, &principal, &filter, 500).await.map_err(message)?;
+            let jobs = crate::services::dead_letters::list(&self.state, &principal, &filter, 500).await?;
             Ok(jobs
                 .into_iter()
                 .map(|job| DeadRow {
@@ -371,33 +381,34 @@ impl Backend for ServerBackend {
         selected: Option<Vec<String>>,
         filter: (Option<String>, Option<String>, Option<u64>),
         csrf: String,
-    ) -> BoxFuture<'_, Result<u64, String>> {
+    ) -> BoxFuture<'_, Result<u64, AppError>> {
         Box::pin(async move {
             use crate::services::dead_letters::{Selection, requeue_or_purge};
-            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let principal = self.acting_principal(&csrf).await?;
             let purge = match action.as_str() {
                 "requeue" => false,
                 "purge" => true,
-                other => return Err(format!("unknown action {other:?}")),
+                other => return Err(AppError::invalid("action", format!("unknown action {other:?}"))),
             };
             let addr = Some(client_addr().await?);
             let Some(selected) = selected else {
                 let selection = Selection::Filter(dead_filter(filter.0, filter.1, filter.2));
-                return requeue_or_purge(&self.state, &principal, addr, selection, purge).await.map_err(message);
+                return Ok(requeue_or_purge(&self.state, &principal, addr, selection, purge).await?);
             };
             if selected.is_empty() {
-                return Err("selected: select at least one job".into());
+                return Err(AppError::invalid("selected", "select at least one job"));
             }
             let mut by_queue: std::collections::BTreeMap<String, Vec<String>> = Default::default();
             for item in selected {
-                let (queue, id) = item.split_once('/').ok_or_else(|| format!("selected: {item:?} is not queue/id"))?;
+                let (queue, id) = item
+                    .split_once('/')
+                    .ok_or_else(|| AppError::invalid("selected", format!("{item:?} is not queue/id")))?;
                 by_queue.entry(queue.to_string()).or_default().push(id.to_string());
             }
             let mut done = 0;
             for (queue, ids) in by_queue {
                 let selection = Selection::Jobs { queue, ids };
-                done +=
-                    requeue_or_purge(&self.state, &principal, addr.clone(), selection, purge).await.map_err(message)?;
+                done += requeue_or_purge(&self.state, &principal, addr.clone(), selection, purge).await?;
             }
             Ok(done)
         })
@@ -410,12 +421,15 @@ impl Backend for ServerBackend {
         state: Option<String>,
         older_than_minutes: Option<u64>,
         csrf: String,
-    ) -> BoxFuture<'_, Result<u64, String>> {
+    ) -> BoxFuture<'_, Result<u64, AppError>> {
         Box::pin(async move {
             use crate::services::jobs::Maintenance;
-            let principal = self.acting_principal(&csrf).await.map_err(message)?;
+            let principal = self.acting_principal(&csrf).await?;
             let state = match state.filter(|s| !s.is_empty()) {
-                Some(s) => Some(hoist_queue::JobState::parse(&s).ok_or_else(|| format!("state: unknown state {s:?}"))?),
+                Some(s) => Some(
+                    hoist_queue::JobState::parse(&s)
+                        .ok_or_else(|| AppError::invalid("state", format!("unknown state {s:?}")))?,
+                ),
                 None => None,
             };
             let action = match (action.as_str(), state) {
@@ -424,32 +438,32 @@ impl Backend for ServerBackend {
                     Maintenance::Clean { state, older_than_ms: older_than_minutes.unwrap_or(0) * 60_000 }
                 }
                 ("retry-all", Some(from)) => Maintenance::RetryAll { from },
-                ("clean" | "retry-all", None) => return Err("state: choose the state to act on".into()),
-                (other, _) => return Err(format!("unknown action {other:?}")),
+                ("clean" | "retry-all", None) => return Err(AppError::invalid("state", "choose the state to act on")),
+                (other, _) => return Err(AppError::invalid("action", format!("unknown action {other:?}"))),
             };
             crate::services::jobs::maintain(&self.state, &principal, Some(client_addr().await?), &queue, action)
                 .await
-                .map_err(message)
+                .map_err(Into::into)
         })
     }
 
-    fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, String>> {
+    fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, AppError>> {
         Box::pin(schedules::list(self))
     }
 
-    fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), String>> {
+    fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(schedules::act(self, name, action, csrf))
     }
 
-    fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, String>> {
+    fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, AppError>> {
         Box::pin(history::search(self, filter))
     }
 
-    fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, String>> {
+    fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>> {
         Box::pin(admin::audit_log(self, before))
     }
 
-    fn users(&self) -> BoxFuture<'_, Result<Vec<UserRow>, String>> {
+    fn users(&self) -> BoxFuture<'_, Result<Vec<UserRow>, AppError>> {
         Box::pin(admin::users(self))
     }
 
@@ -459,7 +473,7 @@ impl Backend for ServerBackend {
         password: String,
         role: String,
         csrf: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(admin::add_user(self, username, password, role, csrf))
     }
 
@@ -469,7 +483,7 @@ impl Backend for ServerBackend {
         role: Option<String>,
         disabled: Option<bool>,
         csrf: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(admin::change_user(self, username, role, disabled, csrf))
     }
 }

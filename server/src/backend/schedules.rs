@@ -2,16 +2,16 @@
 
 use app::types::{FireView, ScheduleRow};
 
-use super::{ServerBackend, client_addr, message};
+use app::error::AppError;
+
+use super::{ServerBackend, client_addr};
 
 /// Fires shown per schedule.
 const RECENT_FIRES: usize = 5;
 
-pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, String> {
-    let principal = backend.principal().await.map_err(message)?;
-    let details = crate::services::schedules::list_with_recent(&backend.state, &principal, RECENT_FIRES)
-        .await
-        .map_err(message)?;
+pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, AppError> {
+    let principal = backend.principal().await?;
+    let details = crate::services::schedules::list_with_recent(&backend.state, &principal, RECENT_FIRES).await?;
     let mut rows = Vec::with_capacity(details.len());
     for crate::services::schedules::ScheduleDetail { info, recent_fires } in details {
         rows.push(ScheduleRow {
@@ -34,16 +34,16 @@ pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, St
     Ok(rows)
 }
 
-pub(super) async fn act(backend: &ServerBackend, name: String, action: String, csrf: String) -> Result<(), String> {
-    let principal = backend.acting_principal(&csrf).await.map_err(message)?;
+pub(super) async fn act(backend: &ServerBackend, name: String, action: String, csrf: String) -> Result<(), AppError> {
+    let principal = backend.acting_principal(&csrf).await?;
     let action = match action.as_str() {
         "pause" => "pause",
         "resume" => "resume",
         "run" => "run",
-        other => return Err(format!("unknown action {other:?}")),
+        other => return Err(AppError::invalid("action", format!("unknown action {other:?}"))),
     };
     crate::services::schedules::act(&backend.state, &principal, Some(client_addr().await?), &name, action)
         .await
         .map(|_| ())
-        .map_err(message)
+        .map_err(Into::into)
 }

@@ -113,7 +113,7 @@ pub async fn seed(db: &crate::db::Db) -> anyhow::Result<()> {
         Some(id) => id,
         None => create_user(db, DEMO_USER.0, DEMO_USER.1, Role::User).await?,
     };
-    sqlx::query(r#"UPDATE users SET allowed_queues = '["sync","demo"]' WHERE id = $1"#)
+    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"]}' WHERE id = $1"#)
         .bind(user_id)
         .execute(&db.pool)
         .await?;

@@ -6,15 +6,9 @@ use serde_json::json;
 use crate::api_error::ApiError;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
+use crate::policy::{Action, AllowedJobs, authorize};
 use crate::state::AppState;
 use crate::users::{self, Role, UserError, UserSummary};
-
-pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
-    match principal.role {
-        Role::Admin => Ok(()),
-        _ => Err(ApiError::Forbidden("this needs the admin role".into())),
-    }
-}
 
 impl From<UserError> for ApiError {
     fn from(error: UserError) -> Self {
@@ -22,13 +16,14 @@ impl From<UserError> for ApiError {
             UserError::InvalidUsername => ApiError::invalid("username", error.to_string()),
             UserError::WeakPassword => ApiError::invalid("password", error.to_string()),
             UserError::Exists(_) => ApiError::Conflict { message: error.to_string(), existing_id: None },
+            UserError::Busy(busy) => ApiError::Unavailable { retry_after: busy.retry_after },
             UserError::Hash(_) | UserError::Sql(_) => ApiError::Internal(anyhow::Error::new(error)),
         }
     }
 }
 
 pub async fn list_users(state: &AppState, principal: &Principal) -> Result<Vec<UserSummary>, ApiError> {
-    require_admin(principal)?;
+    authorize(principal, Action::AdministerUsers)?;
     Ok(users::list_users(&state.db).await?)
 }
 
@@ -38,8 +33,40 @@ pub struct NewUser {
     pub username: String,
     pub password: String,
     pub role: Role,
+    /// Job names an end user may enqueue, per queue: `{"sync": ["sync-connection"]}`.
     #[serde(default)]
-    pub allowed_queues: Vec<String>,
+    pub allowed_jobs: AllowedJobs,
+}
+
+/// Most queues, and job names per queue, one user's `allowed_jobs` may list.
+pub const MAX_ALLOWED_ENTRIES: usize = 100;
+
+fn check_allowed_jobs(allowed: &AllowedJobs) -> Result<(), ApiError> {
+    if allowed.len() > MAX_ALLOWED_ENTRIES {
+        return Err(ApiError::invalid("allowed_jobs", format!("at most {MAX_ALLOWED_ENTRIES} queues")));
+    }
+    for (queue, names) in allowed {
+        hoist_queue::validate_queue_name(queue).map_err(|e| ApiError::invalid("allowed_jobs", e.to_string()))?;
+        if names.len() > MAX_ALLOWED_ENTRIES {
+            return Err(ApiError::invalid(
+                "allowed_jobs",
+                format!("at most {MAX_ALLOWED_ENTRIES} job names per queue"),
+            ));
+        }
+        for name in names {
+            crate::names::check("allowed_jobs", name, crate::names::MAX_JOB_NAME)?;
+        }
+    }
+    Ok(())
+}
+
+async fn store_allowed_jobs(state: &AppState, id: i64, allowed: &AllowedJobs) -> Result<(), ApiError> {
+    sqlx::query("UPDATE users SET allowed_jobs = $1 WHERE id = $2")
+        .bind(serde_json::to_string(allowed).map_err(anyhow::Error::from)?)
+        .bind(id)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
 }
 
 pub async fn add_user(
@@ -48,19 +75,16 @@ pub async fn add_user(
     addr: Option<String>,
     new: NewUser,
 ) -> Result<i64, ApiError> {
-    require_admin(principal)?;
+    authorize(principal, Action::AdministerUsers)?;
+    check_allowed_jobs(&new.allowed_jobs)?;
     let outcome = users::create_user(&state.db, &new.username, &new.password, new.role).await;
     if let Ok(id) = &outcome {
-        sqlx::query("UPDATE users SET allowed_queues = $1 WHERE id = $2")
-            .bind(serde_json::to_string(&new.allowed_queues).unwrap_or_else(|_| "[]".into()))
-            .bind(id)
-            .execute(&state.db.pool)
-            .await?;
+        store_allowed_jobs(state, *id, &new.allowed_jobs).await?;
     }
     let entry = AuditEntry {
         action: "user.add",
         target: new.username.clone(),
-        params: json!({ "role": new.role, "allowed_queues": new.allowed_queues }),
+        params: json!({ "role": new.role, "allowed_jobs": new.allowed_jobs }),
         result: if outcome.is_ok() { "ok" } else { "failed" },
         client_addr: addr,
     };
@@ -73,7 +97,7 @@ pub async fn add_user(
 pub struct UserChange {
     pub role: Option<Role>,
     pub disabled: Option<bool>,
-    pub allowed_queues: Option<Vec<String>>,
+    pub allowed_jobs: Option<AllowedJobs>,
 }
 
 pub async fn change_user(
@@ -83,7 +107,10 @@ pub async fn change_user(
     username: &str,
     change: UserChange,
 ) -> Result<(), ApiError> {
-    require_admin(principal)?;
+    authorize(principal, Action::AdministerUsers)?;
+    if let Some(allowed) = &change.allowed_jobs {
+        check_allowed_jobs(allowed)?;
+    }
     if username == principal.username
         && (change.disabled == Some(true) || change.role.is_some_and(|r| r != Role::Admin))
     {
@@ -104,17 +131,13 @@ pub async fn change_user(
     if let Some(disabled) = change.disabled {
         users::set_disabled(&state.db, username, disabled).await?;
     }
-    if let Some(queues) = &change.allowed_queues {
-        sqlx::query("UPDATE users SET allowed_queues = $1 WHERE id = $2")
-            .bind(serde_json::to_string(queues).unwrap_or_else(|_| "[]".into()))
-            .bind(id)
-            .execute(&state.db.pool)
-            .await?;
+    if let Some(allowed) = &change.allowed_jobs {
+        store_allowed_jobs(state, id, allowed).await?;
     }
     let entry = AuditEntry {
         action: "user.change",
         target: username.to_string(),
-        params: json!({ "role": change.role, "disabled": change.disabled, "allowed_queues": change.allowed_queues }),
+        params: json!({ "role": change.role, "disabled": change.disabled, "allowed_jobs": change.allowed_jobs }),
         result: "ok",
         client_addr: addr,
     };
@@ -142,7 +165,7 @@ pub async fn audit_log(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditRow>, ApiError> {
-    require_admin(principal)?;
+    authorize(principal, Action::AdministerUsers)?;
     type Row = (i64, i64, String, String, String, String, String, String, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, at, actor_name, actor_role, action, target, params, result, client_addr FROM audit_log

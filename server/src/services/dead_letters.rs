@@ -11,8 +11,8 @@ use crate::api_error::ApiError;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
 use crate::db::now_ms;
+use crate::policy::{self, Action, authorize};
 use crate::state::AppState;
-use crate::users::Role;
 
 /// Newest dead jobs read per queue when filtering (the dead set is capped by retention).
 const SCAN_PER_QUEUE: u64 = 10_000;
@@ -49,20 +49,34 @@ pub async fn list(
     filter: &DeadFilter,
     limit: usize,
 ) -> Result<Vec<Job>, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
     let now = now_ms();
     let queues = match &filter.queue {
-        Some(q) => vec![q.clone()],
+        Some(q) => {
+            crate::names::check_queue(q)?;
+            vec![q.clone()]
+        }
         None => Queue::list_queues(&state.engine, "hoist").await?,
     };
     let mut out = vec![];
+    // An end user's dead jobs come from the engine's index of their jobs: no scan of
+    // everyone's dead letters on their behalf.
+    let owner = policy::listing_owner(principal, None);
     for name in queues {
         let queue = Queue::new(&state.engine, &name)?;
+        if let Some(owner) = &owner {
+            let page = queue.list_owned(owner, &[JobState::Dead], 0, limit.min(1000) as u64).await?;
+            out.extend(page.jobs.into_iter().filter(|job| filter.matches(job, now)).take(limit - out.len()));
+            if out.len() >= limit {
+                break;
+            }
+            continue;
+        }
         let mut offset = 0;
         while offset < SCAN_PER_QUEUE && out.len() < limit {
             let page = queue.list_jobs(JobState::Dead, offset, 500).await?;
             for job in page.jobs {
-                let own = principal.role != Role::User || job.owner.as_deref() == Some(&principal.user_id.to_string());
-                if own && filter.matches(&job, now) && out.len() < limit {
+                if policy::may_see(principal, job.owner.as_deref()) && filter.matches(&job, now) && out.len() < limit {
                     out.push(job);
                 }
             }
@@ -93,9 +107,7 @@ pub async fn requeue_or_purge(
     selection: Selection,
     purge: bool,
 ) -> Result<u64, ApiError> {
-    if !matches!(principal.role, Role::Admin | Role::Operator) {
-        return Err(ApiError::Forbidden("this action needs the operator or admin role".into()));
-    }
+    authorize(principal, Action::ControlQueue)?;
     let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let params = match &selection {
         Selection::Jobs { queue, ids } => {
@@ -115,7 +127,7 @@ pub async fn requeue_or_purge(
     };
     let mut affected = 0;
     for (name, ids) in &by_queue {
-        let queue = Queue::new(&state.engine, name)?;
+        let queue = crate::services::jobs::queue(state, name)?;
         for chunk in ids.chunks(500) {
             affected += if purge {
                 // Only dead jobs: a selection naming another job must not delete it.

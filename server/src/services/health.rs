@@ -1,6 +1,6 @@
 //! Queue health: the counts plus warnings an operator should act on.
 
-use hoist_queue::{Counts, Queue};
+use hoist_queue::Counts;
 use serde::Serialize;
 
 use crate::api_error::ApiError;
@@ -45,8 +45,8 @@ pub async fn queue_health(
     queue_name: &str,
     now_ms: i64,
 ) -> Result<QueueHealth, ApiError> {
-    principal.require_staff()?;
-    let queue = Queue::new(&state.engine, queue_name)?;
+    crate::policy::authorize(principal, crate::policy::Action::WatchQueues)?;
+    let queue = crate::services::jobs::queue(state, queue_name)?;
     let counts = queue.counts().await?;
     let thresholds = HealthThresholds::for_queue(queue_name);
     let mut warnings = vec![];

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::api_error::ApiError;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
+use crate::policy::{self, Action, AllowedJobs, authorize};
 use crate::state::AppState;
 use crate::users::Role;
 
@@ -28,14 +29,9 @@ pub struct QueueSummary {
     pub counts: hoist_queue::Counts,
 }
 
-fn can_operate(principal: &Principal) -> Result<(), ApiError> {
-    match principal.role {
-        Role::Admin | Role::Operator => Ok(()),
-        _ => Err(ApiError::Forbidden("this action needs the operator or admin role".into())),
-    }
-}
-
-fn queue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
+/// A queue a caller named (its name checked: visible, no `/`).
+pub(crate) fn queue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
+    crate::names::check_queue(name)?;
     Ok(Queue::new(&state.engine, name)?)
 }
 
@@ -47,46 +43,55 @@ pub(crate) async fn queue_to_enqueue(state: &AppState, name: &str) -> Result<Que
     Ok(queue)
 }
 
-/// An end user sees only their own jobs; to them another's job does not exist.
-fn visible(principal: &Principal, job: &Job) -> bool {
-    principal.role != Role::User || job.owner.as_deref() == Some(principal.user_id.to_string().as_str())
-}
-
-async fn allowed_queues(state: &AppState, principal: &Principal) -> Result<Vec<String>, ApiError> {
-    let raw: String = sqlx::query_scalar("SELECT allowed_queues FROM users WHERE id = $1")
+/// The job names an admin allowed an end user to enqueue (staff: none needed).
+async fn allowed_jobs(state: &AppState, principal: &Principal) -> Result<AllowedJobs, ApiError> {
+    if principal.role != Role::User {
+        return Ok(AllowedJobs::new());
+    }
+    let raw: String = sqlx::query_scalar("SELECT allowed_jobs FROM users WHERE id = $1")
         .bind(principal.user_id)
         .fetch_one(&state.db.pool)
         .await?;
     Ok(serde_json::from_str(&raw).unwrap_or_default())
 }
 
-/// Adds a job. Operators and admins enqueue anywhere; an end user only to the queues an
-/// admin allowed them, and always as the job's owner; viewers never.
+/// Checks a job a client sends and turns it into the engine's: its name, its dedup key,
+/// and for end users the policy's limits (allowed names, options, owner, dedup namespace).
+fn new_job(
+    principal: &Principal,
+    allowed: &AllowedJobs,
+    queue: &str,
+    request: EnqueueRequest,
+) -> Result<NewJob, ApiError> {
+    crate::names::check("name", &request.name, crate::names::MAX_JOB_NAME)?;
+    let mut options = request.options;
+    if let Some(key) = &options.dedup_key {
+        crate::names::check("options.dedup_key", key, policy::MAX_DEDUP_KEY)?;
+    }
+    policy::restrict_end_user_job(principal, allowed, queue, &request.name, &mut options)?;
+    Ok(NewJob { name: request.name, payload: request.payload, options })
+}
+
+/// Adds a job. Operators and admins enqueue anything anywhere; an end user only the job
+/// names an admin allowed them, within the policy's limits, always as the job's owner;
+/// viewers never.
 pub async fn enqueue(
     state: &AppState,
     principal: &Principal,
     queue_name: &str,
     request: EnqueueRequest,
 ) -> Result<Enqueued, ApiError> {
-    let mut options = request.options;
-    match principal.role {
-        Role::Admin | Role::Operator => {}
-        Role::User => {
-            if !allowed_queues(state, principal).await?.iter().any(|q| q == queue_name) {
-                return Err(ApiError::Forbidden(format!("you may not enqueue to {queue_name:?}")));
-            }
-            options.owner = Some(principal.user_id.to_string());
-        }
-        Role::Viewer => return Err(ApiError::Forbidden("viewers cannot enqueue".into())),
-    }
+    authorize(principal, Action::Enqueue)?;
+    let job = new_job(principal, &allowed_jobs(state, principal).await?, queue_name, request)?;
     let queue = queue_to_enqueue(state, queue_name).await?;
-    let enqueued = queue.enqueue(NewJob { name: request.name, payload: request.payload, options }).await?;
-    Ok(enqueued)
+    Ok(queue.enqueue(job).await?)
 }
 
 pub async fn get_job(state: &AppState, principal: &Principal, queue_name: &str, id: &str) -> Result<Job, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
     let job = queue(state, queue_name)?.get_job(id).await?;
-    job.filter(|j| visible(principal, j)).ok_or_else(|| ApiError::NotFound(format!("job {id}")))
+    job.filter(|j| policy::may_see(principal, j.owner.as_deref()))
+        .ok_or_else(|| ApiError::NotFound(format!("job {id}")))
 }
 
 /// Which of a state's jobs to list.
@@ -96,15 +101,19 @@ pub struct JobFilter {
     pub name: Option<String>,
 }
 
-/// Jobs one filtered listing reads at most before it returns what it found (with a
-/// cursor to go on): Redis has no index by owner or name, and a request must stay short.
-/// The SQL history search is the indexed answer for finished jobs.
+/// Jobs one listing filtered by name reads at most before it returns what it found (with
+/// a cursor to go on): Redis has no index by name, and a request must stay short. The SQL
+/// history search is the indexed answer for finished jobs. Only staff filter by name
+/// without an owner; a listing by owner reads the engine's owner index instead.
 pub const FILTER_SCAN_LIMIT: u64 = 5_000;
 
-/// A page of a queue's jobs in one state, newest first; `cursor` is an offset into the
-/// state. With a filter (and always for end users, who see only their own jobs) it reads
-/// on until `limit` jobs match or [`FILTER_SCAN_LIMIT`] were read; `next` then says where
-/// to go on.
+/// A page of a queue's jobs in one state, newest first.
+///
+/// By owner (always for end users, who see only their own jobs): the engine's index of
+/// the owner's jobs, so it reads only that owner's jobs, `total` counts only theirs, and
+/// `cursor` is an offset into their index; a name filter then keeps the page's matches.
+/// Otherwise `cursor` is an offset into the state; with a name filter it reads on until
+/// `limit` jobs match or [`FILTER_SCAN_LIMIT`] were read, and `next` says where to go on.
 pub async fn list_jobs(
     state: &AppState,
     principal: &Principal,
@@ -114,18 +123,21 @@ pub async fn list_jobs(
     cursor: u64,
     limit: u64,
 ) -> Result<JobPage, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
     let mut filter = filter;
-    if principal.role == Role::User {
-        filter.owner = Some(principal.user_id.to_string());
-    }
+    filter.owner = policy::listing_owner(principal, filter.owner);
     let queue = queue(state, queue_name)?;
-    if filter.owner.is_none() && filter.name.is_none() {
-        return Ok(queue.list_jobs(job_state, cursor, limit).await?);
+    if let Some(owner) = &filter.owner {
+        let mut page = queue.list_owned(owner, &[job_state], cursor, limit).await?;
+        if let Some(name) = &filter.name {
+            page.jobs.retain(|job| &job.name == name);
+        }
+        return Ok(page);
     }
-    let matches = |job: &Job| {
-        filter.owner.as_ref().is_none_or(|o| job.owner.as_ref() == Some(o))
-            && filter.name.as_ref().is_none_or(|n| &job.name == n)
+    let Some(name) = &filter.name else {
+        return Ok(queue.list_jobs(job_state, cursor, limit).await?);
     };
+    let matches = |job: &Job| &job.name == name;
     let mut jobs = vec![];
     let mut offset = cursor;
     const CHUNK: u64 = 200;
@@ -154,7 +166,7 @@ pub async fn list_jobs(
 }
 
 pub async fn list_queues(state: &AppState, principal: &Principal) -> Result<Vec<QueueSummary>, ApiError> {
-    principal.require_staff()?;
+    authorize(principal, Action::WatchQueues)?;
     let mut out = vec![];
     for name in Queue::list_queues(&state.engine, "hoist").await? {
         let counts = queue(state, &name)?.counts().await?;
@@ -170,7 +182,7 @@ pub async fn queue_metrics(
     queue_name: &str,
     minutes: i64,
 ) -> Result<Vec<hoist_queue::MinuteStats>, ApiError> {
-    principal.require_staff()?;
+    authorize(principal, Action::WatchQueues)?;
     if !(1..=14 * 24 * 60).contains(&minutes) {
         return Err(ApiError::invalid("minutes", "must be between 1 and 20160 (14 days)"));
     }
@@ -188,29 +200,16 @@ pub async fn enqueue_bulk(
     queue_name: &str,
     requests: Vec<EnqueueRequest>,
 ) -> Result<Vec<Enqueued>, ApiError> {
+    authorize(principal, Action::Enqueue)?;
     if requests.is_empty() || requests.len() > MAX_BULK {
         return Err(ApiError::invalid("jobs", format!("send 1 to {MAX_BULK} jobs")));
     }
-    let owner = match principal.role {
-        Role::Admin | Role::Operator => None,
-        Role::User => {
-            if !allowed_queues(state, principal).await?.iter().any(|q| q == queue_name) {
-                return Err(ApiError::Forbidden(format!("you may not enqueue to {queue_name:?}")));
-            }
-            Some(principal.user_id.to_string())
-        }
-        Role::Viewer => return Err(ApiError::Forbidden("viewers cannot enqueue".into())),
-    };
+    let allowed = allowed_jobs(state, principal).await?;
     let jobs = requests
         .into_iter()
-        .map(|r| {
-            let mut options = r.options;
-            if owner.is_some() {
-                options.owner = owner.clone();
-            }
-            NewJob { name: r.name, payload: r.payload, options }
-        })
-        .collect();
+        .enumerate()
+        .map(|(i, r)| new_job(principal, &allowed, queue_name, r).map_err(|e| e.within(&format!("jobs[{i}]"))))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(queue_to_enqueue(state, queue_name).await?.enqueue_bulk(jobs).await?)
 }
 
@@ -223,7 +222,7 @@ pub async fn maintain(
     queue_name: &str,
     action: Maintenance,
 ) -> Result<u64, ApiError> {
-    can_operate(principal)?;
+    authorize(principal, Action::ControlQueue)?;
     let queue = queue(state, queue_name)?;
     let (name, params) = match &action {
         Maintenance::Drain { include_delayed } => ("drain", json!({ "include_delayed": include_delayed })),
@@ -249,7 +248,7 @@ pub async fn maintain(
 }
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Maintenance {
     Drain {
         #[serde(default)]
@@ -275,8 +274,15 @@ pub async fn act(
     job_id: Option<&str>,
     action: &'static str,
 ) -> Result<serde_json::Value, ApiError> {
-    can_operate(principal)?;
     let queue = queue(state, queue_name)?;
+    // To an end user another's job does not exist, whatever they try to do with it.
+    if let Some(id) = job_id
+        && principal.role == Role::User
+        && !queue.get_job(id).await?.is_some_and(|job| policy::may_see(principal, job.owner.as_deref()))
+    {
+        return Err(ApiError::NotFound(format!("job {id}")));
+    }
+    authorize(principal, if job_id.is_some() { Action::ActOnJob } else { Action::ControlQueue })?;
     let outcome: Result<serde_json::Value, ApiError> = async {
         match (action, job_id) {
             ("cancel", Some(id)) => Ok(json!({ "outcome": format!("{:?}", queue.cancel(id).await?).to_lowercase() })),

@@ -4,17 +4,15 @@ use hoist_queue::{Enqueued, NewJob};
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::policy::{Action, authorize};
 use crate::processors::notifications::{self, SignInNotice};
 use crate::state::AppState;
-use crate::users::Role;
 
 /// Queues a sign-in notice. Services (operator or admin tokens) raise them; the same
 /// `event_id` twice gives the first job back (`duplicate`), and an 11th notice for one
 /// user within an hour is refused with 429.
 pub async fn sign_in(state: &AppState, principal: &Principal, notice: SignInNotice) -> Result<Enqueued, ApiError> {
-    if !matches!(principal.role, Role::Admin | Role::Operator) {
-        return Err(ApiError::Forbidden("raising notifications needs the operator or admin role".into()));
-    }
+    authorize(principal, Action::RaiseNotifications)?;
     if notice.user_id.trim().is_empty() {
         return Err(ApiError::invalid("user_id", "user_id is required"));
     }

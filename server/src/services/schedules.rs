@@ -7,8 +7,8 @@ use serde_json::json;
 use crate::api_error::ApiError;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
+use crate::policy::{Action, authorize};
 use crate::state::AppState;
-use crate::users::Role;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScheduleDetail {
@@ -21,13 +21,6 @@ fn scheduler(state: &AppState) -> Scheduler {
     Scheduler::new(&state.engine)
 }
 
-fn can_change(principal: &Principal) -> Result<(), ApiError> {
-    match principal.role {
-        Role::Admin | Role::Operator => Ok(()),
-        _ => Err(ApiError::Forbidden("changing schedules needs the operator or admin role".into())),
-    }
-}
-
 fn not_found(error: hoist_queue::QueueError, name: &str) -> ApiError {
     match error {
         hoist_queue::QueueError::NotFound { .. } => ApiError::NotFound(format!("schedule {name}")),
@@ -36,12 +29,16 @@ fn not_found(error: hoist_queue::QueueError, name: &str) -> ApiError {
 }
 
 pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<ScheduleInfo>, ApiError> {
-    principal.require_staff()?;
+    authorize(principal, Action::WatchQueues)?;
     Ok(scheduler(state).list().await?)
 }
 
 pub async fn get(state: &AppState, principal: &Principal, name: &str) -> Result<ScheduleDetail, ApiError> {
-    principal.require_staff()?;
+    authorize(principal, Action::WatchQueues)?;
+    detail(state, name).await
+}
+
+async fn detail(state: &AppState, name: &str) -> Result<ScheduleDetail, ApiError> {
     let scheduler = scheduler(state);
     let info = scheduler.get(name).await?.ok_or_else(|| ApiError::NotFound(format!("schedule {name}")))?;
     let recent_fires = scheduler.history(name, 20).await?;
@@ -54,7 +51,7 @@ pub async fn list_with_recent(
     principal: &Principal,
     fires: usize,
 ) -> Result<Vec<ScheduleDetail>, ApiError> {
-    principal.require_staff()?;
+    authorize(principal, Action::WatchQueues)?;
     let scheduler = scheduler(state);
     let mut out = vec![];
     for info in scheduler.list().await? {
@@ -64,15 +61,19 @@ pub async fn list_with_recent(
     Ok(out)
 }
 
-/// Creates or replaces the schedule `name` (the path wins over a name in the body).
+/// Creates or replaces the schedule `name` (the path wins over a name in the body), and
+/// returns it as stored.
 pub async fn upsert(
     state: &AppState,
     principal: &Principal,
     addr: Option<String>,
     name: &str,
     mut spec: ScheduleSpec,
-) -> Result<(), ApiError> {
-    can_change(principal)?;
+) -> Result<ScheduleDetail, ApiError> {
+    authorize(principal, Action::ChangeSchedules)?;
+    crate::names::check("name", name, crate::names::MAX_SCHEDULE_NAME)?;
+    crate::names::check_queue(&spec.queue)?;
+    crate::names::check("job.name", &spec.job.name, crate::names::MAX_JOB_NAME)?;
     spec.name = name.to_string();
     let outcome = scheduler(state).upsert(&spec).await;
     let entry = AuditEntry {
@@ -83,7 +84,8 @@ pub async fn upsert(
         client_addr: addr,
     };
     audit::record(&state.db, principal, entry).await?;
-    Ok(outcome?)
+    outcome?;
+    detail(state, name).await
 }
 
 /// pause, resume, run (now) or remove; audited.
@@ -94,7 +96,7 @@ pub async fn act(
     name: &str,
     action: &'static str,
 ) -> Result<Vec<Enqueued>, ApiError> {
-    can_change(principal)?;
+    authorize(principal, Action::ChangeSchedules)?;
     let scheduler = scheduler(state);
     let outcome: Result<Vec<Enqueued>, ApiError> = match action {
         "pause" => scheduler.pause(name).await.map(|_| vec![]).map_err(|e| not_found(e, name)),

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use hoist_queue::{
-    Backoff, Enqueued, JobContext, JobError, JobOptions, JobResult, NewJob, Progress, Queue, RedisConnection,
-    handler_fn,
+    Backoff, DedupScope, Enqueued, JobContext, JobError, JobOptions, JobResult, NewJob, Progress, Queue,
+    RedisConnection, handler_fn,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -91,7 +91,10 @@ struct SyncPayload {
     batch: Option<String>,
 }
 
-/// Queues a sync of one connection on `queue` (the sync queue), owned by the connection's user.
+/// Queues a sync of one connection on `queue` (the sync queue), owned by the connection's
+/// user. A fanned-out job is keyed by its batch and connection (a retried fan-out adds
+/// none twice); any other is keyed by the connection while it waits or runs, so pressing
+/// "Sync now" again returns the sync already under way instead of adding one.
 pub async fn enqueue_sync(
     queue: &Queue,
     retry_base: Duration,
@@ -100,14 +103,18 @@ pub async fn enqueue_sync(
     batch: Option<String>,
     delay: Option<Duration>,
 ) -> hoist_queue::Result<Enqueued> {
-    let dedup = batch.as_ref().map(|b| format!("batch:{b}:{connection_id}"));
+    let (dedup, dedup_scope) = match &batch {
+        Some(b) => (format!("batch:{b}:{connection_id}"), DedupScope::Retained),
+        None => (format!("connection:{connection_id}"), DedupScope::Unfinished),
+    };
     let payload = serde_json::to_value(SyncPayload { connection_id, batch })?;
     let options = JobOptions {
         max_attempts: 5,
         backoff: Backoff::Exponential { base: retry_base, cap: Duration::from_secs(600), jitter: 0.2 },
         timeout: Some(Duration::from_secs(15 * 60)),
         owner: Some(owner.to_string()),
-        dedup_key: dedup,
+        dedup_key: Some(dedup),
+        dedup_scope,
         delay,
         ..Default::default()
     };
@@ -134,10 +141,21 @@ impl From<hoist_queue::QueueError> for SyncError {
 async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
     let payload: SyncPayload = ctx.payload()?;
     let job_id = ctx.job().id.clone();
-    let connection = store::connection_ref(&cx.db, payload.connection_id)
+    let (connection, connection_owner) = store::connection_ref(&cx.db, payload.connection_id)
         .await
         .map_err(JobError::retryable)?
         .ok_or_else(|| JobError::permanent(format!("connection {} does not exist", payload.connection_id)))?;
+    // A job with an owner was asked for by that user (or on their behalf): it may sync only
+    // their own connection, whatever id the payload names. Jobs without an owner come from
+    // staff or the system.
+    if let Some(owner) = &ctx.job().owner
+        && *owner != connection_owner
+    {
+        return Err(JobError::permanent(format!(
+            "connection {} does not belong to the job's owner (user {owner})",
+            connection.id
+        )));
+    }
     store::set_status(&cx.db, connection.id, "syncing", &job_id, None, false).await.map_err(JobError::retryable)?;
     match pull(&cx, &ctx, &connection).await {
         Ok((accounts, transactions)) => {
@@ -256,7 +274,20 @@ struct OrgPayload {
 async fn sync_all_org(cx: SyncContext, ctx: JobContext) -> JobResult {
     let payload: OrgPayload = ctx.payload()?;
     let batch = ctx.job().id.clone();
-    let connections = store::syncable_connections(&cx.db, payload.org_id).await.map_err(JobError::retryable)?;
+    let mut connections = store::syncable_connections(&cx.db, payload.org_id).await.map_err(JobError::retryable)?;
+    // A user's own fan-out covers only their connections, and needs at least one in the
+    // organisation: nobody triggers syncs of other users' connections.
+    if let Some(owner) = &ctx.job().owner {
+        connections.retain(|(_, connection_owner)| connection_owner == owner);
+        if connections.is_empty()
+            && !store::owns_connection_in(&cx.db, payload.org_id, owner).await.map_err(JobError::retryable)?
+        {
+            return Err(JobError::permanent(format!(
+                "organisation {} has no connection of the job's owner (user {owner})",
+                payload.org_id
+            )));
+        }
+    }
     // The counter is set once (NX), so a retried fan-out does not reset it; the jobs are
     // keyed by batch and connection, so it does not add them twice either.
     let _: Option<String> = cx

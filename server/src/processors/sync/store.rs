@@ -52,14 +52,14 @@ pub async fn connection(db: &Db, id: i64) -> Result<Option<Connection>, sqlx::Er
     row.as_ref().map(row_to_connection).transpose()
 }
 
-/// What a sync needs of a connection, without the row counts the API shows.
-pub async fn connection_ref(db: &Db, id: i64) -> Result<Option<ConnectionRef>, sqlx::Error> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT external_id, institution FROM connections WHERE id = $1")
+/// What a sync needs of a connection, and its owner, without the row counts the API shows.
+pub async fn connection_ref(db: &Db, id: i64) -> Result<Option<(ConnectionRef, String)>, sqlx::Error> {
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT external_id, institution, owner FROM connections WHERE id = $1")
             .bind(id)
             .fetch_optional(&db.pool)
             .await?;
-    Ok(row.map(|(external_id, institution)| ConnectionRef { id, external_id, institution }))
+    Ok(row.map(|(external_id, institution, owner)| (ConnectionRef { id, external_id, institution }, owner)))
 }
 
 /// Connections of an owner (None: all), newest first.
@@ -82,6 +82,16 @@ pub async fn syncable_connections(db: &Db, org_id: i64) -> Result<Vec<(i64, Stri
         .bind(org_id)
         .fetch_all(&db.pool)
         .await
+}
+
+/// Whether `owner` has any connection (syncable or not) in the organisation.
+pub async fn owns_connection_in(db: &Db, org_id: i64, owner: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM connections WHERE org_id = $1 AND owner = $2 LIMIT 1")
+        .bind(org_id)
+        .bind(owner)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(found.is_some())
 }
 
 pub async fn organisations(db: &Db) -> Result<Vec<i64>, sqlx::Error> {

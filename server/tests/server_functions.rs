@@ -1,0 +1,146 @@
+//! The dashboard's server functions keep the REST API's rules: a refused call answers
+//! 401/403/400 with the API's JSON error body (not 500), every POST must come from the
+//! site's own pages (login CSRF refused), and signing out needs the session's token.
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Value,
+    cookie: Option<String>,
+}
+
+/// A form POST (or a GET when `form` is None) to `/api/<name>` from `origin`.
+async fn call(
+    app: &axum::Router,
+    name: &str,
+    form: Option<&str>,
+    origin: Option<&str>,
+    cookie: Option<&str>,
+) -> Answer {
+    let mut request = Request::builder()
+        .method(if form.is_some() { "POST" } else { "GET" })
+        .uri(format!("/api/{name}"))
+        .header(header::HOST, "hoist.example.com");
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let body = match form {
+        Some(form) => {
+            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            Body::from(form.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut request = request.body(body).unwrap();
+    request.extensions_mut().insert(ConnectInfo("10.20.0.1:1".parse::<std::net::SocketAddr>().unwrap()));
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let cookie =
+        response.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer { status, content_type, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie }
+}
+
+const SITE: &str = "https://hoist.example.com";
+
+fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert!(answer.content_type.starts_with("application/json"), "{}", answer.content_type);
+    assert_eq!(answer.body["error"]["code"], code, "{:?}", answer.body);
+    assert!(answer.body["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn server_functions_answer_like_the_api() {
+    let t = common::TestApp::start().await;
+    hoist_server::users::create_user(&t.db, "ulla", "ulla-password", hoist_server::users::Role::User).await.unwrap();
+    let app = &t.app;
+    let admin_form = format!("username=admin&password={}", common::ADMIN_PASSWORD);
+
+    // Signed out: 401, not 500.
+    assert_error(&call(app, "get_overview", None, None, None).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let answer = call(app, "queue_action", Some("queue=q&action=pause&csrf=x"), Some(SITE), None).await;
+    assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+
+    // Login CSRF: a sign-in posted from another site, from an opaque origin, or with no
+    // Origin or Referer at all is refused before the password is looked at.
+    for origin in [Some("https://evil.example"), Some("null"), Some("https://hoist.example.com.evil.example"), None] {
+        let answer = call(app, "sign_in", Some(&admin_form), origin, None).await;
+        assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+        assert!(answer.cookie.is_none(), "no session for a cross-site sign-in");
+    }
+    let answer = call(app, "sign_in", Some("username=admin&password=wrong-password"), Some(SITE), None).await;
+    assert_error(&answer, StatusCode::UNAUTHORIZED, "bad_credentials");
+    let answer = call(app, "sign_in", Some("username=admin"), Some(SITE), None).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid");
+
+    let answer = call(app, "sign_in", Some("username=ulla&password=ulla-password"), Some(SITE), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let user_cookie = answer.cookie.unwrap();
+    let user_csrf = answer.body["csrf"].as_str().unwrap().to_string();
+    // An end user asking for the overview: the policy's 403.
+    assert_error(&call(app, "get_overview", None, None, Some(&user_cookie)).await, StatusCode::FORBIDDEN, "forbidden");
+    let answer = call(
+        app,
+        "queue_action",
+        Some(&format!("queue=q&action=pause&csrf={user_csrf}")),
+        Some(SITE),
+        Some(&user_cookie),
+    )
+    .await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+    let answer = call(app, "queue_action", Some("queue=q&action=explode&csrf=x"), Some(SITE), Some(&user_cookie)).await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+
+    // Sign-out is a state change like any other: same origin and the session's token.
+    let answer = call(app, "sign_out", Some("csrf=wrong"), Some(SITE), Some(&user_cookie)).await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+    let answer =
+        call(app, "sign_out", Some(&format!("csrf={user_csrf}")), Some("https://evil.example"), Some(&user_cookie))
+            .await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(
+        call(app, "get_my_jobs", None, None, Some(&user_cookie)).await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    let answer = call(app, "sign_out", Some(&format!("csrf={user_csrf}")), Some(SITE), Some(&user_cookie)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let answer = call(app, "get_my_jobs", None, None, Some(&user_cookie)).await;
+    assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+/// Under `/api/v1`, errors the framework writes (unknown route, wrong method, a bad path
+/// parameter) have the API's body too.
+#[tokio::test]
+async fn framework_errors_have_the_api_body() {
+    let t = common::TestApp::start().await;
+    let mut admin = t.admin;
+    for (method, path, status, code) in [
+        ("GET", "/api/v1/nothing-here", StatusCode::NOT_FOUND, "not_found"),
+        ("GET", "/api/v1/queues/q/jobs/1/2/3/4", StatusCode::NOT_FOUND, "not_found"),
+        ("DELETE", "/api/v1/queues", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        ("GET", "/api/v1/connections/not-a-number", StatusCode::BAD_REQUEST, "invalid"),
+        ("GET", "/api/v1/live", StatusCode::BAD_REQUEST, "invalid"),
+    ] {
+        let reply = admin.send(method, path, None, &[]).await;
+        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.body);
+        assert_eq!(reply.body["error"]["code"], code, "{method} {path}: {:?}", reply.body);
+    }
+    let reply = admin.send("GET", "/api/v1/connections/not-a-number", None, &[]).await;
+    assert_eq!(reply.body["error"]["field"], "id");
+}
