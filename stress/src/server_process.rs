@@ -33,6 +33,9 @@ impl ServerProcess {
             .env("HOIST_ADDR", format!("127.0.0.1:{port}"))
             .env("HOIST_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("HOIST_HISTORY_DAYS", if history { "30" } else { "0" })
+            // The load runs play hundreds of browser tabs with one admin session; the
+            // per-user socket cap (16 by default) is for real users.
+            .env("HOIST_MAX_SOCKETS_PER_USER", "10000")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
