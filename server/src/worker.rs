@@ -50,7 +50,10 @@ pub async fn run(
     };
     let app = Router::new().route("/healthz", get(crate::health::healthz)).route("/readyz", get(ready));
     println!("hoist worker running; health on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(crate::server::shutdown_signal()).await?;
+    // Probes only: the same slow-client limits as `serve`, with room for a few probers.
+    let limits =
+        crate::transport::ServeLimits { header_read_timeout: std::time::Duration::from_secs(10), max_connections: 64 };
+    crate::transport::serve(listener, app, limits, crate::server::shutdown_signal()).await?;
     if let Some(runtime) = runtime.lock().await.take() {
         runtime.stop().await;
     }
