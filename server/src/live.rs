@@ -731,6 +731,31 @@ mod tests {
     }
 
     #[test]
+    fn sockets_are_capped_per_user_and_slots_come_back() {
+        let counts = SocketCounts::default();
+        let a = counts.admit(1, 2).unwrap();
+        let b = counts.admit(1, 2).unwrap();
+        assert!(counts.admit(1, 2).is_none(), "a third socket of user 1");
+        let other = counts.admit(2, 2).unwrap();
+        assert_eq!((counts.open(1), counts.open(2)), (2, 1));
+        drop(a);
+        let c = counts.admit(1, 2).expect("a freed place");
+        drop((b, c, other));
+        assert_eq!((counts.open(1), counts.open(2)), (0, 0));
+        assert!(counts.open.lock().unwrap().is_empty(), "no entries left for users without sockets");
+    }
+
+    #[test]
+    fn close_reasons_name_why() {
+        assert_eq!(Ended::session(""), Ended { code: 4001, reason: "session ended".into() });
+        assert_eq!(Ended::session("token revoked").reason, "session ended: token revoked");
+        assert_eq!(
+            Ended::not_allowed("user disabled"),
+            Ended { code: 4003, reason: "no longer allowed: user disabled".into() }
+        );
+    }
+
+    #[test]
     fn bad_topics_name_the_field() {
         for topics in ["count", "job:q", "job:/a", "queue:", "jobs:x"] {
             match Subscription::parse(Some(topics), &principal(Role::Admin)) {
