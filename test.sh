@@ -11,7 +11,10 @@ ensure_chromium
 ensure_end2end_packages
 
 say "Rust tests"
-cargo test --workspace --no-fail-fast
+cargo test --workspace --no-fail-fast -- --skip hostile_suite
+
+say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"
+cargo test -p hoist --test hostile -- --nocapture
 
 say "engine suites again, on a 3-master Redis Cluster"
 HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --test owners --no-fail-fast

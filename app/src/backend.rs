@@ -97,12 +97,14 @@ pub trait Backend: Send + Sync + 'static {
         role: String,
         csrf: String,
     ) -> BoxFuture<'_, Result<(), AppError>>;
-    /// Changes a user's role and/or disables or enables them.
+    /// Changes a user's role, disables or enables them, and/or sets the jobs an end user
+    /// may enqueue (`queue/job-name` entries separated by commas or spaces).
     fn change_user(
         &self,
         username: String,
         role: Option<String>,
         disabled: Option<bool>,
+        allowed_jobs: Option<String>,
         csrf: String,
     ) -> BoxFuture<'_, Result<(), AppError>>;
 }

@@ -293,6 +293,8 @@ pub struct UserRow {
     pub role: String,
     pub disabled: bool,
     pub created_at: i64,
+    /// What an end user may enqueue, as `queue/job-name` entries separated by commas.
+    pub allowed_jobs: String,
 }
 
 /// Roles, most powerful first.

@@ -201,6 +201,19 @@ test("an admin adds, demotes and disables a user; the audit log records it", asy
   await eventually(async () => (await api("GET", "/api/v1/users")).body.find((u) => u.username === "olga")?.role === "viewer", "olga's new role");
   await page.getByRole("button", { name: "Disable olga" }).click();
   await page.getByRole("button", { name: "Enable olga" }).waitFor();
+
+  // An end user may enqueue only what the admin lists for them here.
+  await page.getByLabel("Username").fill("eve");
+  await page.getByLabel("Password").fill("eve-password");
+  await page.getByLabel("Role", { exact: true }).selectOption("user");
+  await page.getByRole("button", { name: "Add user" }).click();
+  const allowed = page.getByLabel("Jobs eve may enqueue (queue/job-name, comma-separated)");
+  await allowed.fill("sync/sync-connection, demo/demo-sync");
+  await page.locator('tr[data-user="eve"]').getByRole("button", { name: "Save" }).click();
+  await eventually(async () => {
+    const eve = (await api("GET", "/api/v1/users")).body.find((u) => u.username === "eve");
+    return JSON.stringify(eve?.allowed_jobs) === JSON.stringify({ demo: ["demo-sync"], sync: ["sync-connection"] });
+  }, "eve's allowed jobs");
   await stack.screenshot(page, "users");
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 

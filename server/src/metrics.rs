@@ -80,15 +80,18 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`. Public unless `HOIST_METRICS_REQUIRE_AUTH` is set; then any signed-in
-/// user or API token may read it.
+/// `GET /metrics`. Public unless `HOIST_METRICS_REQUIRE_AUTH` is set; then staff (and API
+/// tokens with `jobs:read`) may read it, as they may the overview.
 pub async fn render(State(state): State<AppState>, request: Request) -> Response {
     if state.metrics.require_auth {
         let (mut parts, _) = request.into_parts();
-        if let Err(e) = <crate::auth::Principal as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        let principal = <crate::auth::Principal as axum::extract::FromRequestParts<AppState>>::from_request_parts(
             &mut parts, &state,
         )
-        .await
+        .await;
+        // The whole system's load: for staff (and tokens with `jobs:read`), as the overview.
+        if let Err(e) =
+            principal.and_then(|p| crate::policy::authorize(&p, crate::policy::Action::WatchQueues).map(|_| p))
         {
             return e.into_response();
         }

@@ -371,21 +371,24 @@ pub struct UserSummary {
     pub role: String,
     pub disabled: bool,
     pub created_at: i64,
+    /// Job names the user may enqueue, per queue (end users; empty for staff).
+    pub allowed_jobs: crate::policy::AllowedJobs,
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, UserError> {
-    let rows: Vec<(i64, String, String, i64, i64)> =
-        sqlx::query_as("SELECT id, username, role, disabled, created_at FROM users ORDER BY username")
+    let rows: Vec<(i64, String, String, i64, i64, String)> =
+        sqlx::query_as("SELECT id, username, role, disabled, created_at, allowed_jobs FROM users ORDER BY username")
             .fetch_all(&db.pool)
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, username, role, disabled, created_at)| UserSummary {
+        .map(|(id, username, role, disabled, created_at, allowed_jobs)| UserSummary {
             id,
             username,
             role,
             disabled: disabled != 0,
             created_at,
+            allowed_jobs: serde_json::from_str(&allowed_jobs).unwrap_or_default(),
         })
         .collect())
 }

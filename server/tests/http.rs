@@ -194,6 +194,7 @@ async fn requests_get_an_id_compression_a_body_limit_and_metrics_can_require_aut
         "--metrics-require-auth",
     ]);
     let (state, _) = build_state(&args.store, &args.http).await.unwrap();
+    let database = state.db.clone();
     let app = router(state);
 
     let response = app.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
@@ -225,4 +226,19 @@ async fn requests_get_an_id_compression_a_body_limit_and_metrics_can_require_aut
 
     let (status, _) = get(&app, "/metrics").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The whole system's load is for staff: an end user's token is refused, an admin's
+    // `jobs:read` token reads it.
+    use hoist_server::policy::Scope;
+    hoist_server::users::create_user(&database, "ulla", "ulla-password", hoist_server::users::Role::User)
+        .await
+        .unwrap();
+    for (user, expected) in [("ulla", StatusCode::FORBIDDEN), ("admin", StatusCode::OK)] {
+        let token =
+            hoist_server::tokens::create_token(&database, user, "metrics", &[Scope::JobsRead], None).await.unwrap();
+        let request = Request::get("/metrics")
+            .header("authorization", format!("Bearer {}", token.secret))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.clone().oneshot(request).await.unwrap().status(), expected, "{user}");
+    }
 }

@@ -17,15 +17,17 @@ pub async fn add_user(username: String, password: String, role: String, csrf: St
     crate::backend::backend()?.add_user(username, password, role, csrf).await
 }
 
-/// `role` set changes the role; `disabled` set ("true"/"false") disables or enables.
+/// `role` set changes the role; `disabled` set ("true"/"false") disables or enables;
+/// `allowed_jobs` set (`queue/job-name, …`) says what an end user may enqueue.
 #[server(endpoint = "change_user")]
 pub async fn change_user(
     username: String,
     role: Option<String>,
     disabled: Option<bool>,
+    allowed_jobs: Option<String>,
     csrf: String,
 ) -> Result<(), AppError> {
-    crate::backend::backend()?.change_user(username, role, disabled, csrf).await
+    crate::backend::backend()?.change_user(username, role, disabled, allowed_jobs, csrf).await
 }
 
 fn role_options(selected: &str) -> impl IntoView + use<> {
@@ -76,7 +78,7 @@ fn UserTable(
     let rows = users.into_iter().map(|user| view! { <UserRowView user csrf=csrf.clone() change/> }).collect_view();
     view! {
         <table class="jobs users">
-            <TableHead caption="Users" columns=&["User", "Role", "Status", "Created", ""]/>
+            <TableHead caption="Users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]/>
             <tbody>{rows}</tbody>
         </table>
         <h2>"Add a user"</h2>
@@ -104,6 +106,19 @@ fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) ->
     let (flip_user, flip_aria) = (name.clone(), format!("{flip_label} {name}"));
     let options = role_options(&user.role);
     let row_key = name.clone();
+    // Only end users are limited to allowed jobs; staff enqueue by role.
+    let allowed = (user.role == "user").then(|| {
+        let (allowed_user, allowed_csrf) = (name.clone(), csrf.clone());
+        let label = format!("Jobs {name} may enqueue (queue/job-name, comma-separated)");
+        view! {
+            <ActionForm action=change attr:class="inline">
+                <input type="hidden" name="username" value=allowed_user/>
+                <input type="hidden" name="csrf" value=allowed_csrf/>
+                <input name="allowed_jobs" value=user.allowed_jobs.clone() aria-label=label placeholder="sync/sync-connection"/>
+                <button type="submit">"Save"</button>
+            </ActionForm>
+        }
+    });
     view! {
         <tr data-user=row_key>
             <td>{name}</td>
@@ -118,6 +133,7 @@ fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) ->
                 </ActionForm>
             </td>
             <td>{status}</td>
+            <td>{allowed}</td>
             <td>{utc(user.created_at)}</td>
             <td>
                 <ActionForm action=change attr:class="inline">

@@ -5,8 +5,31 @@ use app::types::{AuditEntryView, AuditView, UserRow};
 use app::error::AppError;
 
 use super::{ServerBackend, client_addr};
+use crate::policy::AllowedJobs;
 use crate::services::admin::{NewUser, UserChange};
 use crate::users::Role;
+
+/// `queue/job-name` entries, comma-separated, as the users page shows them.
+fn format_allowed(allowed: &AllowedJobs) -> String {
+    let entries: Vec<String> =
+        allowed.iter().flat_map(|(queue, names)| names.iter().map(move |name| format!("{queue}/{name}"))).collect();
+    entries.join(", ")
+}
+
+/// The users page's `queue/job-name, …` back into allowed jobs (empty: nothing allowed).
+fn parse_allowed(text: &str) -> Result<AllowedJobs, AppError> {
+    let mut allowed = AllowedJobs::new();
+    for entry in text.split([',', ' ', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
+        let (queue, name) = entry.split_once('/').filter(|(q, n)| !q.is_empty() && !n.is_empty()).ok_or_else(|| {
+            AppError::invalid("allowed_jobs", format!("{entry:?}: write each allowed job as queue/job-name"))
+        })?;
+        let names = allowed.entry(queue.to_string()).or_default();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(allowed)
+}
 
 /// Audit entries per page.
 const PAGE: i64 = 100;
@@ -49,6 +72,7 @@ pub(super) async fn users(backend: &ServerBackend) -> Result<Vec<UserRow>, AppEr
             role: u.role,
             disabled: u.disabled,
             created_at: u.created_at,
+            allowed_jobs: format_allowed(&u.allowed_jobs),
         })
         .collect())
 }
@@ -73,6 +97,7 @@ pub(super) async fn change_user(
     username: String,
     role_name: Option<String>,
     disabled: Option<bool>,
+    allowed_jobs: Option<String>,
     csrf: String,
 ) -> Result<(), AppError> {
     let principal = backend.acting_principal(&csrf).await?;
@@ -80,8 +105,26 @@ pub(super) async fn change_user(
         Some(name) => Some(role(&name)?),
         None => None,
     };
-    let change = UserChange { role, disabled, allowed_jobs: None };
+    let allowed_jobs = allowed_jobs.as_deref().map(parse_allowed).transpose()?;
+    let change = UserChange { role, disabled, allowed_jobs };
     crate::services::admin::change_user(&backend.state, &principal, Some(client_addr().await?), &username, change)
         .await
         .map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_jobs_read_and_print_as_queue_slash_name() {
+        let allowed = parse_allowed("sync/sync-connection, demo/a demo/b,sync/sync-connection").unwrap();
+        assert_eq!(allowed.len(), 2);
+        assert_eq!(allowed["demo"], ["a", "b"]);
+        assert_eq!(format_allowed(&allowed), "demo/a, demo/b, sync/sync-connection");
+        assert!(parse_allowed("").unwrap().is_empty());
+        let error = parse_allowed("sync").unwrap_err();
+        assert_eq!(error.error.field.as_deref(), Some("allowed_jobs"));
+        assert!(parse_allowed("/x").is_err() && parse_allowed("q/").is_err());
+    }
 }

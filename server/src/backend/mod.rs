@@ -482,9 +482,10 @@ impl Backend for ServerBackend {
         username: String,
         role: Option<String>,
         disabled: Option<bool>,
+        allowed_jobs: Option<String>,
         csrf: String,
     ) -> BoxFuture<'_, Result<(), AppError>> {
-        Box::pin(admin::change_user(self, username, role, disabled, csrf))
+        Box::pin(admin::change_user(self, username, role, disabled, allowed_jobs, csrf))
     }
 }
 
