@@ -640,7 +640,10 @@ impl Queue {
                 reason: "waiting jobs are cleaned all at once (use drain)".into(),
             });
         }
-        let cutoff = now_ms() - older_than.as_millis() as i64;
+        // An age beyond any clock means "older than anything": nothing, never a wrapped
+        // cutoff in the future that would take every job.
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms().saturating_sub(age);
         self.clean_all(state, cutoff.to_string()).await
     }
 

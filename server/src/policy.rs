@@ -202,14 +202,25 @@ pub type AllowedJobs = BTreeMap<String, Vec<String>>;
 
 /// The longest delay an end user may ask for.
 pub const END_USER_MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+/// Jobs one end user may add to one queue per minute (a sliding window; more get 429).
+pub const END_USER_JOBS_PER_MINUTE: u32 = 60;
+/// Key prefixes the server itself gives dedup and rate-limit keys (end users' namespace,
+/// "Sync now", fan-out batches, schedule ticks); a client's own keys may not start so.
+pub const RESERVED_KEY_PREFIXES: [&str; 4] = ["user:", "connection:", "batch:", "schedule:"];
 /// Longest dedup key (characters).
 pub const MAX_DEDUP_KEY: usize = 200;
 
-/// What an end user's job becomes before it is enqueued: refused unless an admin allowed
-/// the job name on the queue; only `delay` (bounded) and `dedup_key` may be chosen, every
-/// other option must stay at its default; the job is owned by the caller, and its dedup
-/// key lives in the caller's namespace (`user:ID:KEY`), so no user can see or block
-/// another's jobs or the scheduler's `schedule:` keys. Staff jobs pass unchanged.
+/// What a client's job becomes before it is enqueued.
+///
+/// Staff jobs keep their options, but their dedup and rate-limit keys may not use the
+/// server's own prefixes ([`RESERVED_KEY_PREFIXES`]), so nobody blocks a user's keys,
+/// "Sync now" or a schedule's ticks from outside.
+///
+/// An end user's job is refused unless an admin allowed the job name on the queue; only
+/// `delay` (bounded) and `dedup_key` may be chosen, every other option must stay at its
+/// default; the job is owned by the caller, its dedup key lives in the caller's namespace
+/// (`user:ID:KEY`), so no user can see or block another's jobs, and it counts against the
+/// caller's [`END_USER_JOBS_PER_MINUTE`] on the queue.
 pub fn restrict_end_user_job(
     principal: &Principal,
     allowed: &AllowedJobs,
@@ -218,6 +229,17 @@ pub fn restrict_end_user_job(
     options: &mut JobOptions,
 ) -> Result<(), ApiError> {
     if principal.role != Role::User {
+        let keys = [
+            ("options.dedup_key", options.dedup_key.as_deref()),
+            ("options.rate_limit.key", options.rate_limit.as_ref().map(|r| r.key.as_str())),
+        ];
+        for (field, key) in keys {
+            if let Some(key) = key
+                && let Some(prefix) = RESERVED_KEY_PREFIXES.iter().find(|p| key.starts_with(**p))
+            {
+                return Err(ApiError::invalid(field, format!("keys starting with {prefix:?} are the server's own")));
+            }
+        }
         return Ok(());
     }
     if !allowed.get(queue).is_some_and(|names| names.iter().any(|n| n == name)) {
@@ -248,6 +270,11 @@ pub fn restrict_end_user_job(
     if let Some(key) = &options.dedup_key {
         options.dedup_key = Some(format!("user:{me}:{key}"));
     }
+    options.rate_limit = Some(hoist_queue::KeyRateLimit {
+        key: format!("user:{me}"),
+        max: END_USER_JOBS_PER_MINUTE,
+        per: Duration::from_secs(60),
+    });
     Ok(())
 }
 
@@ -356,6 +383,7 @@ mod tests {
         restrict_end_user_job(&user, &allowed, "sync", "sync-connection", &mut options).unwrap();
         assert_eq!(options.owner.as_deref(), Some("7"));
         assert_eq!(options.dedup_key.as_deref(), Some("user:7:k"));
+        assert_eq!(options.rate_limit.map(|r| (r.key, r.max)), Some(("user:7".to_string(), END_USER_JOBS_PER_MINUTE)));
 
         let refused = |queue: &str, name: &str, options: JobOptions| {
             let mut options = options;
@@ -385,10 +413,18 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
-        // Staff jobs are untouched.
+        // Staff jobs are untouched, but cannot take the server's own keys.
+        let operator = principal(Role::Operator, AuthVia::Session);
         let mut options = JobOptions { priority: 5, dedup_key: Some("k".into()), ..Default::default() };
-        restrict_end_user_job(&principal(Role::Operator, AuthVia::Session), &allowed, "q", "any", &mut options)
-            .unwrap();
+        restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).unwrap();
         assert_eq!((options.priority, options.dedup_key.as_deref(), options.owner), (5, Some("k"), None));
+        for key in ["user:7:k", "connection:5", "schedule:nightly:1", "batch:x:1"] {
+            let mut options = JobOptions { dedup_key: Some(key.into()), ..Default::default() };
+            let error = restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).unwrap_err();
+            assert!(matches!(error, ApiError::Invalid { ref field, .. } if field == "options.dedup_key"), "{key}");
+        }
+        let limit = hoist_queue::KeyRateLimit { key: "user:7".into(), max: 1, per: Duration::from_secs(3600) };
+        let mut options = JobOptions { rate_limit: Some(limit), ..Default::default() };
+        assert!(restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).is_err());
     }
 }

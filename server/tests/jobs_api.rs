@@ -4,6 +4,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::Client;
+use hoist_queue::JobOptions;
 use hoist_server::users::{Role, create_user};
 use serde_json::json;
 
@@ -14,12 +15,14 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     create_user(&db, "vera", "vera-password", Role::Viewer).await.unwrap();
     let ulla = create_user(&db, "ulla", "ulla-password", Role::User).await.unwrap();
     let otto = create_user(&db, "otto", "otto-password", Role::User).await.unwrap();
-    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"]}' WHERE id IN ($1, $2)"#)
-        .bind(ulla)
-        .bind(otto)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"],"reports":["monthly"]}' WHERE id IN ($1, $2)"#,
+    )
+    .bind(ulla)
+    .bind(otto)
+    .execute(&db.pool)
+    .await
+    .unwrap();
 
     let mut anonymous = Client::new(&app, "10.1.0.1:1");
     assert_eq!(anonymous.send("GET", "/api/v1/queues", None, &[]).await.status, StatusCode::UNAUTHORIZED);
@@ -99,20 +102,15 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
         (json!({ "rate_limit": { "key": "owner:9", "max": 1, "per": 3_600_000 } }), "options.rate_limit"),
     ] {
         let r = ulla_c
-            .send(
-                "POST",
-                "/api/v1/queues/sync/jobs",
-                Some(json!({ "name": "sync-connection", "options": options })),
-                &uh,
-            )
+            .send("POST", "/api/v1/queues/reports/jobs", Some(json!({ "name": "monthly", "options": options })), &uh)
             .await;
         assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::FORBIDDEN, Some(field)), "{:?}", r.body);
     }
     let r = ulla_c
         .send(
             "POST",
-            "/api/v1/queues/sync/jobs",
-            Some(json!({ "name": "sync-connection", "options": { "delay": 90_000_000 } })),
+            "/api/v1/queues/reports/jobs",
+            Some(json!({ "name": "monthly", "options": { "delay": 90_000_000 } })),
             &uh,
         )
         .await;
@@ -129,8 +127,8 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     let r = ulla_c
         .send(
             "POST",
-            "/api/v1/queues/sync/jobs",
-            Some(json!({ "name": "sync-connection", "options": { "priorty": 1 } })),
+            "/api/v1/queues/reports/jobs",
+            Some(json!({ "name": "monthly", "options": { "priorty": 1 } })),
             &uh,
         )
         .await;
@@ -139,10 +137,10 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
         (StatusCode::BAD_REQUEST, Some("options.priorty")),
         "unknown option"
     );
-    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(json!({ "name": "sync-connection" })), &uh).await;
+    let r = ulla_c.send("POST", "/api/v1/queues/reports/jobs", Some(json!({ "name": "monthly" })), &uh).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let ulla_job = r.body["id"].as_str().unwrap().to_string();
-    let r = ulla_c.send("GET", &format!("/api/v1/queues/sync/jobs/{ulla_job}"), None, &[]).await;
+    let r = ulla_c.send("GET", &format!("/api/v1/queues/reports/jobs/{ulla_job}"), None, &[]).await;
     assert_eq!(r.body["owner"], ulla.to_string(), "owner forced to the caller");
     assert_eq!(
         ulla_c.send("POST", "/api/v1/queues/emails/jobs", Some(json!({ "name": "x" })), &uh).await.status,
@@ -150,9 +148,9 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     );
     let mut otto_c = Client::new(&app, "10.1.0.5:1");
     otto_c.login("otto", "otto-password").await;
-    let r = otto_c.send("GET", &format!("/api/v1/queues/sync/jobs/{ulla_job}"), None, &[]).await;
+    let r = otto_c.send("GET", &format!("/api/v1/queues/reports/jobs/{ulla_job}"), None, &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "another user's job does not exist for them");
-    let r = otto_c.send("GET", "/api/v1/queues/sync/jobs", None, &[]).await;
+    let r = otto_c.send("GET", "/api/v1/queues/reports/jobs", None, &[]).await;
     assert_eq!(r.body["jobs"].as_array().unwrap().len(), 0);
     assert_eq!(r.body["total"], 0, "the total counts only the caller's own jobs");
 
@@ -161,20 +159,57 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     // `schedule:NAME:TICK` keys.
     let ocsrf = otto_c.login("otto", "otto-password").await.body["csrf_token"].as_str().unwrap().to_string();
     let oh = [("x-csrf-token", ocsrf.as_str())];
-    let keyed = |key: &str| json!({ "name": "sync-connection", "options": { "dedup_key": key } });
-    let first = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("k")), &uh).await;
-    let other = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("k")), &oh).await;
+    let keyed = |key: &str| json!({ "name": "monthly", "options": { "dedup_key": key } });
+    let first = ulla_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("k")), &uh).await;
+    let other = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("k")), &oh).await;
     assert_eq!((first.status, other.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
     assert_ne!(first.body["id"], other.body["id"]);
-    let again = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("k")), &oh).await;
+    let again = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("k")), &oh).await;
     assert_eq!((again.status, &again.body["error"]["existing_id"]), (StatusCode::CONFLICT, &other.body["id"]));
-    let taken = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed("schedule:nightly:1")), &oh).await;
+    let taken = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("schedule:nightly:1")), &oh).await;
     assert_eq!(taken.status, StatusCode::ACCEPTED);
-    let system = json!({ "name": "x", "options": { "dedup_key": "schedule:nightly:1" } });
-    let r = admin.send("POST", "/api/v1/queues/sync/jobs", Some(system), &h).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "the scheduler's key is still free: {:?}", r.body);
+    let engine = hoist_queue::RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let tick = hoist_queue::NewJob::new("x", json!({}))
+        .with_options(JobOptions { dedup_key: Some("schedule:nightly:1".into()), ..Default::default() });
+    let r = hoist_queue::Queue::new(&engine, "reports").unwrap().enqueue(tick).await.unwrap();
+    assert!(!r.duplicate, "the scheduler's key is still free");
+    // Nor can staff take the server's own keys through the API (a user's namespace, Sync
+    // now's per-connection key, a schedule's tick).
+    for key in [format!("user:{ulla}:k"), "connection:1".to_string(), "schedule:nightly:2".to_string()] {
+        let r = admin
+            .send(
+                "POST",
+                "/api/v1/queues/reports/jobs",
+                Some(json!({ "name": "x", "options": { "dedup_key": key } })),
+                &h,
+            )
+            .await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("options.dedup_key")));
+    }
+    // An end user's sync-connection takes the "Sync now" door: their own connection only,
+    // and the sync already waiting comes back instead of a second one.
+    let org = hoist_server::processors::sync::store::create_organisation(&db, "Org").await.unwrap();
+    use hoist_server::processors::sync::store::create_connection;
+    let mine = create_connection(&db, org, &ulla.to_string(), "mine", "Golomt", None).await.unwrap();
+    let theirs = create_connection(&db, org, &otto.to_string(), "theirs", "Golomt", None).await.unwrap();
+    let sync = |id: i64| json!({ "name": "sync-connection", "payload": { "connection_id": id } });
+    let first = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(sync(mine)), &uh).await;
+    let again = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(sync(mine)), &uh).await;
+    assert_eq!((first.status, again.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED), "{:?}", first.body);
+    assert_eq!(first.body["id"], again.body["id"]);
+    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(sync(theirs)), &uh).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another user's connection does not exist for them");
+    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs", Some(json!({ "name": "sync-connection" })), &uh).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("payload.connection_id")));
+    let r = ulla_c.send("POST", "/api/v1/queues/sync/jobs/bulk", Some(json!({ "jobs": [sync(mine)] })), &uh).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no bulk syncs for end users");
+    // And each end user adds at most 60 jobs a minute to a queue.
+    let many: Vec<_> = (0..61).map(|_| json!({ "name": "monthly" })).collect();
+    let r = otto_c.send("POST", "/api/v1/queues/reports/jobs/bulk", Some(json!({ "jobs": many })), &oh).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+
     for bad in ["a\u{200B}b", "a\nb", "\u{202E}x"] {
-        let r = otto_c.send("POST", "/api/v1/queues/sync/jobs", Some(keyed(bad)), &oh).await;
+        let r = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed(bad)), &oh).await;
         assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("options.dedup_key")));
     }
 }

@@ -276,6 +276,12 @@ async fn handlers_check_the_jobs_owner_and_sync_now_is_deduplicated() {
     let job = wait_state(&rig.queue, &stolen.id, JobState::Dead).await;
     let error = job.last_error.unwrap().message;
     assert!(error.contains(&format!("connection {theirs} does not belong to the job's owner")), "{error}");
+    // A payload naming a batch its job does not belong to (another user's fan-out) cannot
+    // count that batch down.
+    let forged = json!({ "connection_id": mine, "batch": "someone-elses-fan-out" });
+    let forged = rig.queue.enqueue(owned_by("7", sync::SYNC_CONNECTION, forged)).await.unwrap();
+    let job = wait_state(&rig.queue, &forged.id, JobState::Dead).await;
+    assert!(job.last_error.unwrap().message.contains("did not add this job"));
     let own = rig.queue.enqueue(owned_by("7", sync::SYNC_CONNECTION, json!({ "connection_id": mine }))).await.unwrap();
     wait_state(&rig.queue, &own.id, JobState::Completed).await;
 

@@ -435,7 +435,7 @@ impl Backend for ServerBackend {
             let action = match (action.as_str(), state) {
                 ("drain", _) => Maintenance::Drain { include_delayed: true },
                 ("clean", Some(state)) => {
-                    Maintenance::Clean { state, older_than_ms: older_than_minutes.unwrap_or(0) * 60_000 }
+                    Maintenance::Clean { state, older_than_ms: older_than_minutes.unwrap_or(0).saturating_mul(60_000) }
                 }
                 ("retry-all", Some(from)) => Maintenance::RetryAll { from },
                 ("clean" | "retry-all", None) => return Err(AppError::invalid("state", "choose the state to act on")),
@@ -497,7 +497,7 @@ fn dead_filter(
     crate::services::dead_letters::DeadFilter {
         queue: queue.filter(|q| !q.is_empty()),
         error: error.filter(|e| !e.is_empty()),
-        older_than_ms: older_than_minutes.filter(|m| *m > 0).map(|m| m * 60_000),
+        older_than_ms: older_than_minutes.filter(|m| *m > 0).map(|m| m.saturating_mul(60_000)),
         newer_than_ms: None,
     }
 }

@@ -36,9 +36,12 @@ impl DeadFilter {
             let needle = needle.to_lowercase();
             job.last_error.as_ref().is_some_and(|e| e.message.to_lowercase().contains(&needle))
         });
+        // Ages beyond i64 are older than any job (never a wrapped negative age that would
+        // match every job).
+        let age = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
         error_ok
-            && self.older_than_ms.is_none_or(|age| now - died >= age as i64)
-            && self.newer_than_ms.is_none_or(|age| now - died <= age as i64)
+            && self.older_than_ms.is_none_or(|ms| now.saturating_sub(died) >= age(ms))
+            && self.newer_than_ms.is_none_or(|ms| now.saturating_sub(died) <= age(ms))
     }
 }
 

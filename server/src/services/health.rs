@@ -24,7 +24,7 @@ impl HealthThresholds {
         HealthThresholds {
             max_dead: var("MAX_FAILED").map_or(100, |v| v.max(0) as u64),
             max_waiting: var("MAX_WAITING").map_or(1000, |v| v.max(0) as u64),
-            max_active_age_ms: var("MAX_ACTIVE_SECONDS").map_or(5 * 60_000, |v| v * 1000),
+            max_active_age_ms: var("MAX_ACTIVE_SECONDS").map_or(5 * 60_000, |v| v.saturating_mul(1000)),
         }
     }
 }

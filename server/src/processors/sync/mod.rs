@@ -91,6 +91,11 @@ struct SyncPayload {
     batch: Option<String>,
 }
 
+/// The dedup key of the job a fan-out adds for one connection.
+fn batch_dedup_key(batch: &str, connection_id: i64) -> String {
+    format!("batch:{batch}:{connection_id}")
+}
+
 /// Queues a sync of one connection on `queue` (the sync queue), owned by the connection's
 /// user. A fanned-out job is keyed by its batch and connection (a retried fan-out adds
 /// none twice); any other is keyed by the connection while it waits or runs, so pressing
@@ -104,7 +109,7 @@ pub async fn enqueue_sync(
     delay: Option<Duration>,
 ) -> hoist_queue::Result<Enqueued> {
     let (dedup, dedup_scope) = match &batch {
-        Some(b) => (format!("batch:{b}:{connection_id}"), DedupScope::Retained),
+        Some(b) => (batch_dedup_key(b, connection_id), DedupScope::Retained),
         None => (format!("connection:{connection_id}"), DedupScope::Unfinished),
     };
     let payload = serde_json::to_value(SyncPayload { connection_id, batch })?;
@@ -145,6 +150,14 @@ async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
         .await
         .map_err(JobError::retryable)?
         .ok_or_else(|| JobError::permanent(format!("connection {} does not exist", payload.connection_id)))?;
+    // Only a job the fan-out added counts down its batch: the fan-out keys its jobs
+    // `batch:B:CONNECTION`, a key no end user can give (theirs are `user:ID:…`), so a
+    // payload naming someone else's batch cannot end it early or make up events.
+    if let Some(batch) = &payload.batch
+        && ctx.job().dedup_key.as_deref() != Some(batch_dedup_key(batch, payload.connection_id).as_str())
+    {
+        return Err(JobError::permanent(format!("batch {batch:?} did not add this job")));
+    }
     // A job with an owner was asked for by that user (or on their behalf): it may sync only
     // their own connection, whatever id the payload names. Jobs without an owner come from
     // staff or the system.
