@@ -376,3 +376,27 @@ async fn sockets_per_user_are_capped() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_socket_holds_its_connection_place() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let t = quick_recheck(&[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits =
+        hoist_server::transport::ServeLimits { header_read_timeout: Duration::from_secs(30), max_connections: 2 };
+    tokio::spawn(hoist_server::transport::serve_router(listener, t.app.clone(), limits));
+    let cookie = t.admin.cookie.clone().unwrap();
+    let first = open(addr, &[("cookie", &cookie)]).await.unwrap();
+    let _second = open(addr, &[("cookie", &cookie)]).await.unwrap();
+    // Both places are taken by sockets (upgraded, no longer HTTP): a third client waits.
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut buffer = [0u8; 256];
+    let waited = tokio::time::timeout(Duration::from_millis(1000), third.read(&mut buffer)).await;
+    assert!(waited.is_err(), "served while two sockets held both places");
+    drop(first);
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buffer)).await.expect("served").unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buffer));
+}
