@@ -478,7 +478,7 @@ impl Credential {
                     .headers
                     .get(axum::http::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .and_then(crate::auth::principal::bearer_secret)
                     .ok_or(ApiError::Unauthenticated)?;
                 Ok(Credential::Token { hash: crate::auth::token_hash(secret.trim()) })
             }

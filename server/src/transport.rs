@@ -11,7 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -104,14 +104,17 @@ async fn serve_connection(
     mut signal: watch::Receiver<()>,
     close: watch::Receiver<()>,
 ) {
-    // Set by the first request: until then the connection is held to the header timeout
-    // as a whole (hyper's own timeout starts only once it knows the protocol, so a client
-    // sending nothing, or half an HTTP/2 preface, would otherwise stay forever).
-    let first_request = Arc::new(FirstRequest::default());
+    // Each request stamps the connection. Until the first one the connection is held to
+    // the header timeout as a whole (hyper's own timeout starts only once it knows the
+    // protocol, so a client sending nothing, or half an HTTP/2 preface, would otherwise
+    // stay forever); after it, a connection on which no request starts for as long is
+    // shut down gracefully (requests in flight finish), so an idle HTTP/2 connection
+    // cannot hold its permit forever either.
+    let activity = Arc::new(Activity::default());
     let service = {
-        let first_request = first_request.clone();
+        let activity = activity.clone();
         hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            first_request.arrived();
+            activity.request_started();
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(request.map(Body::new))
         })
@@ -119,10 +122,16 @@ async fn serve_connection(
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     // Extended CONNECT carries WebSockets over HTTP/2.
-    builder.http2().timer(TokioTimer::new()).enable_connect_protocol();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol()
+        // A peer that stops answering pings is gone: free its connection.
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(limits.header_read_timeout);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let mut connection = std::pin::pin!(connection);
-    let mut first_deadline = std::pin::pin!(first_request.deadline(limits.header_read_timeout));
+    let mut idle = std::pin::pin!(activity.idle(limits.header_read_timeout));
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -132,9 +141,14 @@ async fn serve_connection(
                 }
                 break;
             }
-            _ = &mut first_deadline => {
-                tracing::debug!(%peer, "no request within the header timeout; closing");
-                break;
+            served = &mut idle, if !stopping => {
+                if !served {
+                    tracing::debug!(%peer, "no request within the header timeout; closing");
+                    break;
+                }
+                tracing::debug!(%peer, "no new request within the header timeout; shutting down");
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
             }
             _ = signal.changed(), if !stopping => {
                 stopping = true;
@@ -145,23 +159,29 @@ async fn serve_connection(
     drop(close);
 }
 
+/// When a connection's requests started.
 #[derive(Default)]
-struct FirstRequest {
-    seen: AtomicBool,
+struct Activity {
+    requests: AtomicU64,
     notify: Notify,
 }
 
-impl FirstRequest {
-    fn arrived(&self) {
-        if !self.seen.swap(true, Ordering::SeqCst) {
-            self.notify.notify_one();
-        }
+impl Activity {
+    fn request_started(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_one();
     }
 
-    /// Resolves when `timeout` passes without a first request; never once one came.
-    async fn deadline(&self, timeout: Duration) {
-        if tokio::time::timeout(timeout, self.notify.notified()).await.is_ok() {
-            std::future::pending::<()>().await;
+    /// Resolves once `timeout` passes without a request starting: `false` when none ever
+    /// did, `true` when the connection served some and then went quiet.
+    async fn idle(&self, timeout: Duration) -> bool {
+        loop {
+            let before = self.requests.load(Ordering::SeqCst);
+            if tokio::time::timeout(timeout, self.notify.notified()).await.is_err()
+                && self.requests.load(Ordering::SeqCst) == before
+            {
+                return before > 0;
+            }
         }
     }
 }

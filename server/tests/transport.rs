@@ -164,8 +164,33 @@ async fn a_client_stalling_in_its_headers_is_cut_off_while_others_are_served() {
     closed_within(&mut other, Duration::from_secs(8)).await;
     let idle = idle_since.elapsed();
     assert!(idle > Duration::from_millis(1500) && idle < Duration::from_secs(6), "idle for {idle:?}");
+    // An HTTP/2 connection (cleartext, prior knowledge) that was served once and then goes
+    // quiet is closed too: it must not hold its place under the connection cap forever.
+    let mut h2 = connect(&server).await;
+    h2.write_all(&h2_get_healthz()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(2), h2.read(&mut answer)).await.unwrap().unwrap();
+    assert!(read > 0, "the server answers HTTP/2");
+    let took = closed_within(&mut h2, Duration::from_secs(10)).await;
+    assert!(took < Duration::from_secs(7), "idle HTTP/2 closed after {took:?}");
     // And the server still serves.
     assert_eq!(get(&mut connect(&server).await, "/healthz").await.unwrap().0, 200);
+}
+
+/// An HTTP/2 connection preface, empty SETTINGS, and one `GET /healthz` (HPACK with the
+/// static table: :method GET, :scheme http, :path and :authority as literals).
+fn h2_get_healthz() -> Vec<u8> {
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+    let mut block = vec![0x82, 0x86, 0x44, 8];
+    block.extend(b"/healthz");
+    block.extend([0x41, 9]);
+    block.extend(b"localhost");
+    let len = block.len() as u32;
+    // HEADERS on stream 1 with END_STREAM | END_HEADERS.
+    bytes.extend([(len >> 16) as u8, (len >> 8) as u8, len as u8, 1, 0x05, 0, 0, 0, 1]);
+    bytes.extend(block);
+    bytes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

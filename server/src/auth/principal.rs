@@ -41,7 +41,7 @@ pub struct Principal {
 
 /// The secret of an `Authorization: Bearer <secret>` header (the scheme name is
 /// case-insensitive, RFC 9110).
-fn bearer_secret(value: &str) -> Option<&str> {
+pub fn bearer_secret(value: &str) -> Option<&str> {
     let (scheme, secret) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(secret)
 }
@@ -99,7 +99,10 @@ pub async fn from_session(db: &Db, session: &Session, csrf: Option<&str>) -> Res
     };
     if let Some(given) = csrf {
         let expected: Option<String> = session.get(SESSION_CSRF).await.map_err(|e| ApiError::Internal(e.into()))?;
-        if expected.as_deref() != Some(given) {
+        // Compared in constant time, so response timing tells nothing about the token.
+        let matches =
+            expected.is_some_and(|e| bool::from(subtle::ConstantTimeEq::ct_eq(e.as_bytes(), given.as_bytes())));
+        if !matches {
             return Err(ApiError::Forbidden(format!("missing or wrong {CSRF_HEADER} header")));
         }
     }
