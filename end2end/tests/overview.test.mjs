@@ -6,7 +6,8 @@ import { ADMIN_PASSWORD, apiSession, signIn, startStack, waitForHydration } from
 
 let stack;
 before(async () => {
-  stack = await startStack();
+  // Sockets re-check their session every second, so the live-feed test is quick.
+  stack = await startStack({ env: { HOIST_LIVE_RECHECK_SECONDS: "1" } });
 });
 after(async () => {
   await stack?.stop();
@@ -170,4 +171,34 @@ test("a dead job is requeued from the dead-letter page and completes", async () 
   }
   assert.equal(state, "completed");
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("the live feed ends with the session: a demoted user's page follows the new role, a signed-out one goes to sign-in", async () => {
+  const admin = await apiSession(stack.baseUrl, "admin", ADMIN_PASSWORD);
+  const created = await admin("POST", "/api/v1/users", { username: "dora", password: "dora-password", role: "viewer" });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const page = await stack.newPage();
+  await signIn(stack, page, "dora", "dora-password");
+  await waitForHydration(page);
+  const nav = page.locator("header nav");
+  await nav.getByRole("link", { name: "Overview" }).waitFor();
+
+  // Demoted to end user: the overview's socket closes (4003) and the page reloads with the
+  // end user's navigation.
+  assert.equal((await admin("PATCH", "/api/v1/users/dora", { role: "user" })).status, 204);
+  await nav.getByRole("link", { name: "My jobs" }).waitFor({ timeout: 15000 });
+  await page.waitForFunction(
+    () => ![...document.querySelectorAll("header nav a")].some((a) => a.textContent.trim() === "Overview"),
+    null,
+    { timeout: 15000 },
+  );
+
+  // Signed out in another tab: My jobs' socket closes (4001) and this tab goes to sign-in.
+  await page.goto(`${stack.baseUrl}/me`);
+  await waitForHydration(page);
+  const other = await page.context().newPage();
+  await other.goto(`${stack.baseUrl}/me`);
+  await waitForHydration(other);
+  await other.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${stack.baseUrl}/login`, { timeout: 15000 });
 });
