@@ -16,6 +16,9 @@ cargo test --workspace --no-fail-fast -- --skip hostile_suite
 say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"
 cargo test -p hoist --test hostile -- --nocapture
 
+say "the REST API fuzzed against its OpenAPI document (schemathesis, against a real hoist serve)"
+scripts/fuzz-openapi.sh
+
 say "engine suites again, on a 3-master Redis Cluster"
 HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --test owners --no-fail-fast
 

@@ -103,6 +103,20 @@ ensure_redis_running() {
 }
 
 # The SQL tests also run on PostgreSQL at 127.0.0.1:5432 (trust auth, database `test`).
+# schemathesis (PyPI), pinned, in a virtualenv of its own under .tools/: it fuzzes the
+# OpenAPI document against a running server.
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  local venv="$TOOLS_DIR/python"
+  if [ -x "$venv/bin/st" ] && "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    return 0
+  fi
+  python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  say "installing schemathesis $SCHEMATHESIS_VERSION"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 ensure_postgres() {
   local url="${HOIST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
   if command -v psql >/dev/null && psql "$url" -Atc 'select 1' >/dev/null 2>&1; then

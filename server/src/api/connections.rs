@@ -31,7 +31,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 }
 
 #[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = i64, Path)),
-    responses((status = 200, body = Connection), (status = 404, description = "No such connection, or not yours", body = crate::openapi::ErrorBody),
+    responses((status = 200, body = Connection), (status = 400, description = "The id is not a number", body = crate::openapi::ErrorBody), (status = 404, description = "No such connection, or not yours", body = crate::openapi::ErrorBody),
         (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -42,7 +42,7 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/api/v1/connections/{id}/sync", tag = "connections", params(("id" = i64, Path)),
-    responses((status = 202, body = SyncStarted), (status = 404, body = crate::openapi::ErrorBody),
+    responses((status = 202, body = SyncStarted), (status = 400, description = "The id is not a number", body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
         (status = 409, description = "The connection needs re-authorization", body = crate::openapi::ErrorBody),
         (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
 pub async fn sync(

@@ -117,7 +117,7 @@ pub async fn remove_job(
 }
 
 /// `POST /api/v1/queues/{queue}/pause` and `/resume`
-#[utoipa::path(post, path = "/api/v1/queues/{queue}/{action}", tag = "queues", params(("queue" = String, Path, description = "Queue name"), ("action" = String, Path, description = "pause or resume")), responses((status = 200, body = Object), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/{action}", tag = "queues", params(("queue" = String, Path, description = "Queue name"), ("action" = String, Path, description = "pause or resume")), responses((status = 200, body = Object), (status = 404, description = "No such action", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn queue_action(
     State(state): State<AppState>,
     principal: Principal,

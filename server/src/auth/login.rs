@@ -87,7 +87,7 @@ return 0
 "#;
 
 /// `POST /api/v1/auth/login`
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses((status = 200, body = SignedIn), (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Too many password checks at once; see Retry-After", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses((status = 200, body = SignedIn), (status = 400, description = "Missing or malformed field; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Too many password checks at once; see Retry-After", body = crate::openapi::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     addr: ClientAddr,
