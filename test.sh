@@ -14,7 +14,8 @@ say "Rust tests"
 cargo test --workspace --no-fail-fast -- --skip hostile_suite
 
 say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"
-cargo test -p hoist --test hostile -- --nocapture
+# --workspace: the same features as the run above, so nothing is compiled again.
+cargo test --workspace --test hostile -- --nocapture
 
 say "the REST API fuzzed against its OpenAPI document (schemathesis, against a real hoist serve)"
 scripts/fuzz-openapi.sh
