@@ -9,7 +9,7 @@ use crate::error::QueueError;
 pub const MAX_QUEUE_NAME: usize = 100;
 
 /// Checks a queue name: 1 to 100 characters, no braces (they would break the hash tag),
-/// no whitespace or control characters.
+/// no whitespace, control or invisible format characters ([`crate::names::is_hidden`]).
 pub fn validate_queue_name(name: &str) -> Result<(), QueueError> {
     let invalid = |reason| QueueError::InvalidQueueName { name: name.to_string(), reason };
     if name.is_empty() {
@@ -21,8 +21,8 @@ pub fn validate_queue_name(name: &str) -> Result<(), QueueError> {
     if name.contains(['{', '}']) {
         return Err(invalid("must not contain braces"));
     }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("must not contain whitespace or control characters"));
+    if name.chars().any(|c| c.is_whitespace() || crate::names::is_hidden(c)) {
+        return Err(invalid("must not contain whitespace, control or invisible characters"));
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ mod error;
 mod handler;
 mod id;
 mod keys;
+pub mod names;
 mod queue;
 mod record;
 mod schedule;

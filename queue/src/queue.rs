@@ -211,6 +211,9 @@ impl Queue {
         if job.name.len() > 200 {
             return Err(invalid("name", "must be at most 200 bytes"));
         }
+        if crate::names::first_hidden(&job.name).is_some() {
+            return Err(invalid("name", "must not contain control or invisible characters"));
+        }
         let o = &job.options;
         if o.priority > MAX_PRIORITY {
             return Err(invalid("priority", "must be between 0 and 1000"));
@@ -270,6 +273,9 @@ impl Queue {
 
     /// The job with its errors and log lines, or `None`.
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+        if !crate::id::is_job_id(id) {
+            return Ok(None);
+        }
         let keys = self.keys();
         let mut pipe = redis::pipe();
         pipe.hgetall(keys.job(id)).lrange(keys.job_errors(id), 0, -1).lrange(keys.job_logs(id), 0, -1);
@@ -485,6 +491,8 @@ impl Queue {
 
     /// Loads several jobs in one round trip, skipping ids that no longer exist.
     pub async fn load_jobs(&self, ids: &[String]) -> Result<Vec<Job>> {
+        let ids: Vec<String> = crate::id::job_ids(ids).into_iter().cloned().collect();
+        let ids = &ids[..];
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -664,6 +672,10 @@ impl Queue {
     /// Moves dead or cancelled jobs (by id) back to waiting with fresh attempts. Returns
     /// how many moved; ids not in `from` are skipped.
     pub async fn retry(&self, from: JobState, ids: &[String]) -> Result<u64> {
+        let ids = crate::id::job_ids(ids);
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let mut call = self.simple(&scripts::RETRY);
         call.arg(from.as_str()).arg("ids").arg(0);
         for id in ids {
@@ -709,6 +721,9 @@ impl Queue {
 
     /// Runs a delayed or retrying job now.
     pub async fn promote(&self, id: &str) -> Result<()> {
+        if !crate::id::is_job_id(id) {
+            return Err(QueueError::NotFound { id: id.into() });
+        }
         let mut call = self.simple(&scripts::PROMOTE);
         call.arg("ids").arg(0).arg(id);
         let moved: u64 = run(&call, &mut self.conn()).await?;
@@ -737,6 +752,9 @@ impl Queue {
 
     /// Deletes a job that is not active.
     pub async fn remove(&self, id: &str) -> Result<()> {
+        if !crate::id::is_job_id(id) {
+            return Err(QueueError::NotFound { id: id.into() });
+        }
         let mut call = self.simple(&scripts::REMOVE);
         call.arg(id);
         let (removed, refused): (u64, Vec<String>) = run(&call, &mut self.conn()).await?;
@@ -751,6 +769,7 @@ impl Queue {
 
     /// Deletes several jobs; active ones are skipped. Returns how many were removed.
     pub async fn remove_many(&self, ids: &[String]) -> Result<u64> {
+        let ids = crate::id::job_ids(ids);
         if ids.is_empty() {
             return Ok(0);
         }
@@ -765,6 +784,9 @@ impl Queue {
     /// Cancels a job: one that has not started is cancelled at once; a running one has its
     /// handler's cancellation token signalled.
     pub async fn cancel(&self, id: &str) -> Result<CancelOutcome> {
+        if !crate::id::is_job_id(id) {
+            return Err(QueueError::NotFound { id: id.into() });
+        }
         let mut call = self.simple(&scripts::CANCEL);
         call.arg(id).arg(self.keys().cancel_channel());
         let code: i64 = run(&call, &mut self.conn()).await?;

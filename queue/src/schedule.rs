@@ -121,8 +121,15 @@ impl ScheduleSpec {
     /// Checks everything that can be checked without Redis; errors name the field.
     pub fn validate(&self) -> Result<CronSchedule, QueueError> {
         let invalid = |field, reason: String| QueueError::InvalidOption { field, reason };
-        if self.name.is_empty() || self.name.len() > 200 || self.name.contains(['{', '}']) {
-            return Err(invalid("name", format!("{:?} must be 1 to 200 characters without braces", self.name)));
+        if self.name.is_empty()
+            || self.name.len() > 200
+            || self.name.contains(['{', '}'])
+            || crate::names::first_hidden(&self.name).is_some()
+        {
+            return Err(invalid(
+                "name",
+                format!("{:?} must be 1 to 200 characters without braces, control or invisible characters", self.name),
+            ));
         }
         crate::keys::validate_queue_name(&self.queue)?;
         if let MisfirePolicy::RunEach { max: 0 } = self.misfire {

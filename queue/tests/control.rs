@@ -266,3 +266,37 @@ async fn extreme_options_and_offsets_are_refused_or_clamped() {
     let page = s.queue.list_jobs(JobState::Delayed, u64::MAX, 1000).await.unwrap();
     assert_eq!((page.jobs.len(), page.next, page.total), (0, None, 1));
 }
+
+/// Ids are used in key names: anything that is not a job id is an id no job has (`x:errors`
+/// addressed a job's error list and failed with WRONGTYPE). Names with control or
+/// invisible characters are refused by name.
+#[tokio::test]
+async fn foreign_ids_find_nothing_and_hidden_characters_are_refused() {
+    let s = setup().await;
+    let stored = s.queue.enqueue(job("a")).await.unwrap();
+    s.queue.get_job(&stored.id).await.unwrap().expect("stored");
+    for id in
+        [format!("{}:errors", stored.id), format!("{}:logs", stored.id), "x:errors".into(), stored.id.to_lowercase()]
+    {
+        assert!(s.queue.get_job(&id).await.unwrap().is_none(), "{id}");
+        assert!(matches!(s.queue.cancel(&id).await, Err(QueueError::NotFound { .. })), "{id}");
+        assert!(matches!(s.queue.remove(&id).await, Err(QueueError::NotFound { .. })), "{id}");
+        assert!(matches!(s.queue.promote(&id).await, Err(QueueError::NotFound { .. })), "{id}");
+        assert_eq!(s.queue.remove_many(std::slice::from_ref(&id)).await.unwrap(), 0);
+        assert_eq!(s.queue.requeue_dead(std::slice::from_ref(&id)).await.unwrap(), 0);
+        assert!(s.queue.load_jobs(std::slice::from_ref(&id)).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        s.queue.get_job(&stored.id).await.unwrap().unwrap().state,
+        JobState::Waiting,
+        "the real job is untouched"
+    );
+
+    for name in ["a\0b", "line\nbreak", "zero\u{200B}width", "\u{202E}rtl", "\u{FEFF}bom"] {
+        match s.queue.enqueue(job(name)).await {
+            Err(QueueError::InvalidOption { field: "name", .. }) => {}
+            other => panic!("{name:?}: {other:?}"),
+        }
+        assert!(Queue::new(&s.redis, name).is_err(), "queue name {name:?}");
+    }
+}

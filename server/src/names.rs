@@ -1,9 +1,8 @@
-//! Names and keys that come from outside (job names, dedup keys, schedule names): one rule
-//! for all, so a name cannot hide from a reader. Control characters break logs and
-//! headers; invisible "format" characters (zero-width spaces, bidi overrides, byte-order
-//! marks: Unicode category Cf) make two different names look the same on screen.
+//! Names and keys that come from outside (queue and job names, dedup keys, schedule
+//! names), checked at the door with errors naming the field: one rule for all, the
+//! engine's ([`hoist_queue::names::is_hidden`]), so a name cannot hide from a reader.
 
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use hoist_queue::names::is_hidden;
 
 use crate::api_error::ApiError;
 
@@ -11,11 +10,6 @@ use crate::api_error::ApiError;
 pub const MAX_JOB_NAME: usize = 200;
 /// Longest schedule name, in characters.
 pub const MAX_SCHEDULE_NAME: usize = 100;
-
-/// Whether a character has no business in a name.
-pub fn is_hidden(c: char) -> bool {
-    c.is_control() || c.general_category() == GeneralCategory::Format
-}
 
 /// Checks a queue name a caller gave (the field `queue`): a visible name, without `/`
 /// (it would make `queue/id` references — live topics, dead-letter selections —

@@ -31,7 +31,7 @@ pub async fn create_token(
     scopes: &[Scope],
     expires_in_days: Option<i64>,
 ) -> Result<NewToken, TokenError> {
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(crate::names::is_hidden) {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(hoist_queue::names::is_hidden) {
         return Err(TokenError::BadName);
     }
     if scopes.is_empty() {

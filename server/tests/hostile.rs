@@ -441,7 +441,7 @@ struct Env {
     bob_conn: i64,
     /// Waiting jobs of the admin in queue `scratch` (no worker runs it).
     scratch_jobs: Vec<String>,
-    /// Delayed `sync-connection` jobs of alice and bob.
+    /// Delayed `monthly` jobs of alice and bob in queue `reports`.
     alice_job: String,
     bob_job: String,
     /// Every 5xx answer seen, by any case.
@@ -1764,7 +1764,7 @@ fn role_cases(s: &mut Suite, env: &Env) {
         "end user: cancel her own job → 403 (job actions are for operators)",
         Who::S("alice"),
         "POST",
-        format!("/api/v1/queues/sync/jobs/{alice_job}/cancel"),
+        format!("/api/v1/queues/reports/jobs/{alice_job}/cancel"),
         Body::None,
         403,
     );
@@ -1882,8 +1882,15 @@ fn scope_cases(s: &mut Suite, env: &Env) {
             enqueue(),
             403,
         ),
-        ("alice-rw", "read her own job", "GET", format!("/api/v1/queues/sync/jobs/{}", env.alice_job), Body::None, 200),
-        ("alice-rw", "read bob's job", "GET", format!("/api/v1/queues/sync/jobs/{}", env.bob_job), Body::None, 404),
+        (
+            "alice-rw",
+            "read her own job",
+            "GET",
+            format!("/api/v1/queues/reports/jobs/{}", env.alice_job),
+            Body::None,
+            200,
+        ),
+        ("alice-rw", "read bob's job", "GET", format!("/api/v1/queues/reports/jobs/{}", env.bob_job), Body::None, 404),
         ("alice-rw", "list queues", "GET", "/api/v1/queues".into(), Body::None, 403),
     ];
     for (token, label, method, path, body, status) in table {
@@ -1939,8 +1946,10 @@ fn scope_cases(s: &mut Suite, env: &Env) {
     });
 }
 
-fn sync_job(conn: i64, options: Value) -> Value {
-    json!({ "name": "sync-connection", "payload": { "connection_id": conn }, "options": options })
+/// An end user's own job in queue `reports` (no worker runs it): the generic enqueue path.
+/// (Their `sync-connection` goes through "Sync now"; see the cross-user cases.)
+fn user_job(conn: i64, options: Value) -> Value {
+    json!({ "name": "monthly", "payload": { "connection_id": conn }, "options": options })
 }
 
 fn cross_user_cases(s: &mut Suite, env: &Env) {
@@ -1957,13 +1966,13 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
             format!("bob: {label} alice's job → 404"),
             Who::S("bob"),
             method,
-            format!("/api/v1/queues/sync/jobs/{alice_job}{tail}"),
+            format!("/api/v1/queues/reports/jobs/{alice_job}{tail}"),
             Body::None,
             404,
         );
     }
     s.add(CROSS, "alice's job survived bob's attempts (still delayed, hers)", |env| async move {
-        let r = env.get(&Who::S("alice"), &format!("/api/v1/queues/sync/jobs/{}", env.alice_job)).await?;
+        let r = env.get(&Who::S("alice"), &format!("/api/v1/queues/reports/jobs/{}", env.alice_job)).await?;
         let job = expect_success(&r, 200)?;
         if job["state"] != "delayed" {
             return Err(format!("alice's job is now {}", job["state"]));
@@ -2004,7 +2013,7 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
     s.add(CROSS, "bob: job listings show only his jobs and `total` counts only his (every state)", |env| async move {
         let bob = env.id_of("bob");
         for state in ["waiting", "delayed", "completed", "dead", "cancelled"] {
-            let path = format!("/api/v1/queues/sync/jobs?state={state}&limit=500");
+            let path = format!("/api/v1/queues/reports/jobs?state={state}&limit=500");
             let all = expect_success(&env.get(&Who::S("admin"), &path).await?, 200)?;
             let expected =
                 all["jobs"].as_array().map(|j| j.iter().filter(|j| j["owner"] == bob.as_str()).count()).unwrap_or(0);
@@ -2026,7 +2035,7 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
     s.add(CROSS, "bob: listing with owner=<alice> still shows only his own", |env| async move {
         let bob = env.id_of("bob");
         let r = env
-            .get(&Who::S("bob"), &format!("/api/v1/queues/sync/jobs?state=delayed&owner={}", env.id_of("alice")))
+            .get(&Who::S("bob"), &format!("/api/v1/queues/reports/jobs?state=delayed&owner={}", env.id_of("alice")))
             .await?;
         let page = expect_success(&r, 200)?;
         if page["jobs"].as_array().is_some_and(|j| j.iter().any(|j| j["owner"] != bob.as_str())) {
@@ -2052,15 +2061,15 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let a = env
             .enqueue(
                 &Who::S("alice"),
-                "sync",
-                sync_job(env.alice_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
+                "reports",
+                user_job(env.alice_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
             )
             .await?;
         let b = env
             .enqueue(
                 &Who::S("bob"),
-                "sync",
-                sync_job(env.bob_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
+                "reports",
+                user_job(env.bob_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
             )
             .await?;
         if a == b { Err(format!("bob got alice's job {a}")) } else { Ok(()) }
@@ -2069,23 +2078,23 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let a = env
             .enqueue(
                 &Who::S("alice"),
-                "sync",
-                sync_job(env.alice_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
+                "reports",
+                user_job(env.alice_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
             )
             .await?;
         let b = env
             .enqueue(
                 &Who::S("bob"),
-                "sync",
-                sync_job(env.bob_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
+                "reports",
+                user_job(env.bob_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
             )
             .await?;
         for (who, conn, own) in [("alice", env.alice_conn, &a), ("bob", env.bob_conn, &b)] {
             let r = env
                 .post(
                     &Who::S(leak(who)),
-                    "/api/v1/queues/sync/jobs",
-                    sync_job(conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
+                    "/api/v1/queues/reports/jobs",
+                    user_job(conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
                 )
                 .await?;
             let error = expect_error(&r, 409)?;
@@ -2099,15 +2108,15 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let staff = env
             .enqueue(
                 &Who::S("admin"),
-                "sync",
-                sync_job(env.alice_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
+                "reports",
+                user_job(env.alice_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
             )
             .await?;
         let r = env
             .post(
                 &Who::S("bob"),
-                "/api/v1/queues/sync/jobs",
-                sync_job(env.bob_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
+                "/api/v1/queues/reports/jobs",
+                user_job(env.bob_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
             )
             .await?;
         let created = expect_success(&r, 202)?;
@@ -2117,8 +2126,8 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let r = env
             .post(
                 &Who::S("bob"),
-                "/api/v1/queues/sync/jobs",
-                sync_job(env.bob_conn, json!({ "dedup_key": "schedule:refresh-consents:1", "delay": HOUR_MS })),
+                "/api/v1/queues/reports/jobs",
+                user_job(env.bob_conn, json!({ "dedup_key": "schedule:refresh-consents:1", "delay": HOUR_MS })),
             )
             .await?;
         // Either refused outright, or accepted in bob's own namespace.
@@ -2149,22 +2158,27 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
     });
     s.add(
         CROSS,
-        "bob enqueues sync-connection with alice's connection_id → dead, permanent, naming ownership; alice's connection untouched",
+        "bob enqueues sync-connection with alice's connection_id → 404 (Sync now's door), alice's connection untouched; his own → the same job twice",
         |env| async move {
-            let id = env.enqueue(&Who::S("bob"), "sync", sync_job(env.alice_conn, json!({}))).await?;
-            let job = env.poll_job(&Who::S("bob"), "sync", &id, Duration::from_secs(40)).await?;
-            let error = &job["last_error"];
-            if job["state"] != "dead" {
-                return Err(format!("job ended {} (error {error}); expected dead", job["state"]));
-            }
-            let message = error["message"].as_str().unwrap_or_default().to_lowercase();
-            if error["kind"] != "permanent" || !message.contains("own") {
-                return Err(format!("last error {error}: expected a permanent error naming the owner"));
-            }
+            let theirs = json!({ "name": "sync-connection", "payload": { "connection_id": env.alice_conn } });
+            let r = env.post(&Who::S("bob"), "/api/v1/queues/sync/jobs", theirs).await?;
+            expect_error(&r, 404)?;
             let r = env.get(&Who::S("admin"), &format!("/api/v1/connections/{}", env.alice_conn)).await?;
             let connection = expect_success(&r, 200)?;
-            if connection["last_job_id"] == id.as_str() {
-                return Err(format!("bob's job touched alice's connection: {connection}"));
+            let own = json!({ "name": "sync-connection", "payload": { "connection_id": env.bob_conn } });
+            let first = expect_success(&env.post(&Who::S("bob"), "/api/v1/queues/sync/jobs", own.clone()).await?, 202)?;
+            let again = expect_success(&env.post(&Who::S("bob"), "/api/v1/queues/sync/jobs", own).await?, 202)?;
+            let r = env.get(&Who::S("admin"), &format!("/api/v1/connections/{}", env.alice_conn)).await?;
+            if expect_success(&r, 200)? != connection {
+                return Err("alice's connection changed".into());
+            }
+            // The same job while it waits or runs (or a new one if it had already finished).
+            if first["id"] != again["id"] {
+                let job = env.get(&Who::S("bob"), &format!("/api/v1/queues/sync/jobs/{}", first["id"].as_str().unwrap_or_default())).await?;
+                let state = expect_success(&job, 200)?["state"].clone();
+                if !matches!(state.as_str(), Some("completed" | "dead" | "cancelled")) {
+                    return Err(format!("a second sync while the first is {state}"));
+                }
             }
             Ok(())
         },
@@ -2189,13 +2203,13 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
     ];
     for (label, options, fields) in forbidden {
         s.add(END_USER, format!("alice sets {label} → 403 naming {}", fields[0]), move |env| async move {
-            let r = env.post(&Who::S("alice"), "/api/v1/queues/sync/jobs", sync_job(conn, options)).await?;
+            let r = env.post(&Who::S("alice"), "/api/v1/queues/reports/jobs", user_job(conn, options)).await?;
             expect_forbidden_naming(&r, fields)
         });
     }
     s.add(END_USER, "alice sets a delay of 24 h + 1 ms → 400/403 naming options.delay", move |env| async move {
         let r = env
-            .post(&Who::S("alice"), "/api/v1/queues/sync/jobs", sync_job(conn, json!({ "delay": DAY_MS + 1 })))
+            .post(&Who::S("alice"), "/api/v1/queues/reports/jobs", user_job(conn, json!({ "delay": DAY_MS + 1 })))
             .await?;
         if r.status == 403 {
             expect_forbidden_naming(&r, &["options.delay"])
@@ -2205,10 +2219,21 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
     });
     s.add(END_USER, "alice sets delay u64::MAX → 400/403 naming options.delay", move |env| async move {
         let body = format!(
-            r#"{{"name":"sync-connection","payload":{{"connection_id":{conn}}},"options":{{"delay":18446744073709551615}}}}"#
+            r#"{{"name":"monthly","payload":{{"connection_id":{conn}}},"options":{{"delay":18446744073709551615}}}}"#
         );
-        let r = env.call(&Who::S("alice"), "POST", "/api/v1/queues/sync/jobs", Body::Raw("application/json", body.into_bytes())).await?;
-        if r.status == 403 { expect_forbidden_naming(&r, &["options.delay"]) } else { expect_invalid(&r, &["options.delay"]) }
+        let r = env
+            .call(
+                &Who::S("alice"),
+                "POST",
+                "/api/v1/queues/reports/jobs",
+                Body::Raw("application/json", body.into_bytes()),
+            )
+            .await?;
+        if r.status == 403 {
+            expect_forbidden_naming(&r, &["options.delay"])
+        } else {
+            expect_invalid(&r, &["options.delay"])
+        }
     });
     for name in ["sync-all-org", "refresh-consents"] {
         s.refuse(
@@ -2227,7 +2252,7 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         Who::S("alice"),
         "POST",
         "/api/v1/queues/demo/jobs",
-        Body::Json(sync_job(conn, json!({ "delay": HOUR_MS }))),
+        Body::Json(user_job(conn, json!({ "delay": HOUR_MS }))),
         403,
     );
     s.invalid(
@@ -2235,8 +2260,8 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: dedup_key of 201 characters → 400 naming options.dedup_key",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/sync/jobs",
-        Body::Json(sync_job(conn, json!({ "dedup_key": "k".repeat(201), "delay": HOUR_MS }))),
+        "/api/v1/queues/reports/jobs",
+        Body::Json(user_job(conn, json!({ "dedup_key": "k".repeat(201), "delay": HOUR_MS }))),
         &["options.dedup_key"],
     );
     s.invalid(
@@ -2244,13 +2269,13 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: empty dedup_key → 400 naming options.dedup_key",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/sync/jobs",
-        Body::Json(sync_job(conn, json!({ "dedup_key": "", "delay": HOUR_MS }))),
+        "/api/v1/queues/reports/jobs",
+        Body::Json(user_job(conn, json!({ "dedup_key": "", "delay": HOUR_MS }))),
         &["options.dedup_key"],
     );
     s.add(END_USER, "alice: bulk with a priority in one job → 403 naming priority", move |env| async move {
-        let body = json!({ "jobs": [sync_job(conn, json!({ "delay": HOUR_MS })), sync_job(conn, json!({ "priority": 1, "delay": HOUR_MS }))] });
-        let r = env.post(&Who::S("alice"), "/api/v1/queues/sync/jobs/bulk", body).await?;
+        let body = json!({ "jobs": [user_job(conn, json!({ "delay": HOUR_MS })), user_job(conn, json!({ "priority": 1, "delay": HOUR_MS }))] });
+        let r = env.post(&Who::S("alice"), "/api/v1/queues/reports/jobs/bulk", body).await?;
         expect_forbidden_naming(&r, &["priority"])
     });
     s.refuse(
@@ -2259,7 +2284,7 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         Who::S("alice"),
         "POST",
         "/api/v1/queues/sync/jobs/bulk",
-        Body::Json(json!({ "jobs": [sync_job(conn, json!({ "delay": HOUR_MS })), { "name": "sync-all-org", "payload": { "org": 1 } }] })),
+        Body::Json(json!({ "jobs": [user_job(conn, json!({ "delay": HOUR_MS })), { "name": "sync-all-org", "payload": { "org": 1 } }] })),
         403,
     );
     s.allow(
@@ -2267,8 +2292,8 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: delay of exactly 24 h with a dedup key → 202",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/sync/jobs",
-        Body::Json(sync_job(conn, json!({ "delay": DAY_MS, "dedup_key": "alice-day" }))),
+        "/api/v1/queues/reports/jobs",
+        Body::Json(user_job(conn, json!({ "delay": DAY_MS, "dedup_key": "alice-day" }))),
         202,
     );
     s.allow(
@@ -2276,13 +2301,13 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: an option set to its default (max_attempts 3) → 202",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/sync/jobs",
-        Body::Json(sync_job(conn, json!({ "delay": HOUR_MS, "max_attempts": 3 }))),
+        "/api/v1/queues/reports/jobs",
+        Body::Json(user_job(conn, json!({ "delay": HOUR_MS, "max_attempts": 3 }))),
         202,
     );
     s.add(END_USER, "alice's accepted job is owned by her whatever she sends", move |env| async move {
-        let id = env.enqueue(&Who::S("alice"), "sync", sync_job(conn, json!({ "delay": HOUR_MS }))).await?;
-        let r = env.get(&Who::S("admin"), &format!("/api/v1/queues/sync/jobs/{id}")).await?;
+        let id = env.enqueue(&Who::S("alice"), "reports", user_job(conn, json!({ "delay": HOUR_MS }))).await?;
+        let r = env.get(&Who::S("admin"), &format!("/api/v1/queues/reports/jobs/{id}")).await?;
         let job = expect_success(&r, 200)?;
         if job["owner"] != env.id_of("alice").as_str() {
             return Err(format!("owner is {}", job["owner"]));
@@ -3378,7 +3403,7 @@ async fn setup(env: &mut Env) -> Vec<String> {
             return notes;
         }
     }
-    let sync_jobs = json!({ "sync": ["sync-connection"] });
+    let sync_jobs = json!({ "sync": ["sync-connection"], "reports": ["monthly"] });
     let users: [(&str, &str, Option<Value>); 15] = [
         ("opal", "operator", None),
         ("vera", "viewer", None),
@@ -3469,12 +3494,12 @@ async fn setup(env: &mut Env) -> Vec<String> {
     }
     for who in ["alice", "bob"] {
         let conn = if who == "alice" { env.alice_conn } else { env.bob_conn };
-        let own = env.enqueue(&Who::S(leak(who)), "sync", sync_job(conn, json!({ "delay": HOUR_MS }))).await;
+        let own = env.enqueue(&Who::S(leak(who)), "reports", user_job(conn, json!({ "delay": HOUR_MS }))).await;
         let id = match own {
             Ok(id) => id,
             Err(e) => {
                 notes.push(format!("{who} cannot enqueue her/his own delayed sync ({e}); the admin makes it"));
-                let body = sync_job(conn, json!({ "delay": HOUR_MS, "owner": env.id_of(who) }));
+                let body = user_job(conn, json!({ "delay": HOUR_MS, "owner": env.id_of(who) }));
                 env.enqueue(&Who::S("admin"), "sync", body).await.unwrap_or_else(|e| {
                     notes.push(format!("{who}'s job: {e}"));
                     String::new()
