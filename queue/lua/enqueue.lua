@@ -1,15 +1,17 @@
 -- enqueue: new jobs -> waiting or delayed (one call for a whole batch).
--- ARGV[4] number of jobs, then 13 fields per job:
+-- ARGV[4] number of jobs, then 11 fields per job:
 --   id, spec (JSON the engine's client reads: name, owner, payload, timeout, dedup key,
 --   created at), opts (the retry policy scripts read, see job_opts), priority, run_at,
---   dedup key, name, owner (both for the event), rate-limit key ("" for none), its max
---   per window, its window (ms), owner tag (the owner's index key segment, "" for no
---   owner), dedup scope ("u" = the key holds only while its job is unfinished, "" = while
---   it exists)
+--   dedup key (led by byte 1 when it holds only while its job is unfinished, else while
+--   the job exists), name, owner (for the event and the owner's index: "owner" when its
+--   index key segment is the owner itself, else "owner" NUL "segment"), rate-limit key
+--   ("" for none), its max per window, its window (ms)
+-- Every field a job adds costs Redis time per job: optional facts ride in fields that are
+-- there anyway, and cost only when used.
 -- Returns per job 0 when it was added, or the id of the existing job holding its dedup key, or
 -- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
 local n = tonumber(ARGV[4])
-local FIELDS = 13
+local FIELDS = 11
 local FINISHED = { completed = true, dead = true, cancelled = true }
 
 -- First pass: every keyed limit must have room for all of this batch's jobs.
@@ -46,6 +48,11 @@ for i = 0, n - 1 do
   local b = 5 + i * FIELDS
   local id, spec, opts = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local priority, run_at, dedup = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), ARGV[b + 5]
+  local until_finished = false
+  if dedup ~= '' and string.byte(dedup) == 1 then
+    dedup = string.sub(dedup, 2)
+    until_finished = true
+  end
   local existing = false
   if dedup ~= '' then
     local other = redis.call('HGET', k.dedup, dedup)
@@ -53,7 +60,7 @@ for i = 0, n - 1 do
       -- The holder's state only when the key is held: no read for a new key. A finished
       -- holder of a key scoped to unfinished jobs hands it to this job.
       local held = redis.call('HGET', job_key(other), 'state')
-      if held and not (FINISHED[held] and ARGV[b + 12] == 'u') then
+      if held and not (FINISHED[held] and until_finished) then
         out[#out + 1] = other
         existing = true
       end
@@ -78,8 +85,14 @@ for i = 0, n - 1 do
       waiting[#waiting + 1] = score
       waiting[#waiting + 1] = id
     end
-    local tag = ARGV[b + 11]
-    if tag ~= '' then
+    local owner = ARGV[b + 7]
+    if owner ~= '' then
+      local tag = owner
+      local cut = string.find(owner, '\0', 1, true)
+      if cut then
+        tag = string.sub(owner, cut + 1)
+        owner = string.sub(owner, 1, cut - 1)
+      end
       owned[#owned + 1] = id
       owned[#owned + 1] = tag
       local list = by_owner[tag]
@@ -95,7 +108,7 @@ for i = 0, n - 1 do
     if rate_key ~= '' then
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
     end
-    add_event(added, id, ARGV[b + 6], ARGV[b + 7], state)
+    add_event(added, id, ARGV[b + 6], owner, state)
     out[#out + 1] = 0
     -- A delayed job also wakes a worker, so it can shorten its wait to the new due time.
     if not woke then

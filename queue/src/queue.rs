@@ -170,17 +170,13 @@ impl Queue {
                 .arg(encode_opts(o))
                 .arg(o.priority)
                 .arg(run_at)
-                .arg(o.dedup_key.as_deref().unwrap_or(""))
+                .arg(dedup_field(o))
                 .arg(&job.name)
-                .arg(o.owner.as_deref().unwrap_or(""));
+                .arg(owner_field(o));
             match &o.rate_limit {
                 Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
                 None => call.arg("").arg(0).arg(0),
             };
-            call.arg(o.owner.as_deref().map(owner_tag).unwrap_or_default()).arg(match o.dedup_scope {
-                DedupScope::Retained => "",
-                DedupScope::Unfinished => "u",
-            });
             ids.push(id);
         }
         self.register().await?;
@@ -240,9 +236,9 @@ impl Queue {
             return Err(invalid("backoff", "delays must be at most 365 days"));
         }
         if let Some(key) = &o.dedup_key
-            && (key.is_empty() || key.len() > 512)
+            && (key.is_empty() || key.len() > 512 || key.chars().any(char::is_control))
         {
-            return Err(invalid("dedup_key", "must be 1 to 512 bytes"));
+            return Err(invalid("dedup_key", "must be 1 to 512 bytes without control characters"));
         }
         if let Some(owner) = &o.owner {
             check_owner(owner)?;
@@ -1041,10 +1037,35 @@ impl Queue {
 
 /// An owner is 1 to [`MAX_OWNER_BYTES`] bytes of any text.
 fn check_owner(owner: &str) -> Result<()> {
-    if owner.is_empty() || owner.len() > MAX_OWNER_BYTES {
-        return Err(QueueError::InvalidOption { field: "owner", reason: "must be 1 to 200 bytes".into() });
+    if owner.is_empty() || owner.len() > MAX_OWNER_BYTES || owner.chars().any(char::is_control) {
+        return Err(QueueError::InvalidOption {
+            field: "owner",
+            reason: "must be 1 to 200 bytes without control characters".into(),
+        });
     }
     Ok(())
+}
+
+/// The enqueue script's dedup field: the key, led by byte 1 when it holds only while the
+/// job is unfinished (keys hold no control characters, so this cannot be misread).
+fn dedup_field(options: &crate::types::JobOptions) -> std::borrow::Cow<'_, str> {
+    match (options.dedup_key.as_deref(), options.dedup_scope) {
+        (None, _) => "".into(),
+        (Some(key), DedupScope::Retained) => key.into(),
+        (Some(key), DedupScope::Unfinished) => format!("\u{1}{key}").into(),
+    }
+}
+
+/// The enqueue script's owner field: the owner, and when its index key segment differs
+/// from it (characters outside the plain set), NUL and the segment.
+fn owner_field(options: &crate::types::JobOptions) -> std::borrow::Cow<'_, str> {
+    match options.owner.as_deref() {
+        None => "".into(),
+        Some(owner) => match owner_tag(owner) {
+            tag if tag == owner => owner.into(),
+            tag => format!("{owner}\0{tag}").into(),
+        },
+    }
 }
 
 fn stream_entry_to_events(queue: &str, entry: redis::streams::StreamId) -> Vec<Event> {
