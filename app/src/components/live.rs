@@ -137,16 +137,15 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
     // 4001: the session ended (signed out elsewhere, password changed): sign in again.
     // 4003: the user may no longer watch as before (disabled, role changed): reload, so the
     // page and its navigation are rendered for what they may do now.
-    let on_close = Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |event: web_sys::CloseEvent| {
-        match event.code() {
+    let on_close =
+        Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |event: web_sys::CloseEvent| match event.code() {
             4001 => crate::session::reload_to("/login"),
             4003 => {
                 let here = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_else(|| "/".into());
                 crate::session::reload_to(&here);
             }
             _ => retry(),
-        }
-    });
+        });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
