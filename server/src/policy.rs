@@ -210,6 +210,10 @@ pub const RESERVED_KEY_PREFIXES: [&str; 4] = ["user:", "connection:", "batch:", 
 /// Longest dedup key (characters).
 pub const MAX_DEDUP_KEY: usize = 200;
 
+/// The default job options as JSON, made once: what end users' options are compared with.
+static DEFAULT_OPTIONS: std::sync::LazyLock<serde_json::Value> =
+    std::sync::LazyLock::new(|| serde_json::to_value(JobOptions::default()).unwrap_or_default());
+
 /// What a client's job becomes before it is enqueued.
 ///
 /// Staff jobs keep their options, but their dedup and rate-limit keys may not use the
@@ -248,18 +252,19 @@ pub fn restrict_end_user_job(
     // Compare field by field through serde, so an option added to the engine later is
     // refused until someone decides end users may set it.
     let given = serde_json::to_value(&*options).map_err(anyhow::Error::from)?;
-    let default = serde_json::to_value(JobOptions::default()).map_err(anyhow::Error::from)?;
-    if let (Some(given), Some(default)) = (given.as_object(), default.as_object()) {
-        for (field, value) in given {
-            if matches!(field.as_str(), "delay" | "dedup_key") {
-                continue;
-            }
-            if default.get(field) != Some(value) {
-                return Err(ApiError::ForbiddenField {
-                    field: format!("options.{field}"),
-                    message: format!("options.{field}: end users may set only delay and dedup_key"),
-                });
-            }
+    // Options that do not read as objects are refused, never waved through.
+    let (Some(given), Some(default)) = (given.as_object(), DEFAULT_OPTIONS.as_object()) else {
+        return Err(ApiError::Internal(anyhow::anyhow!("job options do not serialize as an object")));
+    };
+    for (field, value) in given {
+        if matches!(field.as_str(), "delay" | "dedup_key") {
+            continue;
+        }
+        if default.get(field) != Some(value) {
+            return Err(ApiError::ForbiddenField {
+                field: format!("options.{field}"),
+                message: format!("options.{field}: end users may set only delay and dedup_key"),
+            });
         }
     }
     if options.delay.is_some_and(|d| d > END_USER_MAX_DELAY) {
