@@ -1,4 +1,6 @@
--- claim: waiting -> active, for up to ARGV[4] jobs.
--- ARGV[4] count, ARGV[5] lease deadline (ms), ARGV[6] worker token.
--- Returns { next due time or -1, fields of each claimed job... }.
-return claim_jobs(tonumber(ARGV[4]), ARGV[5], ARGV[6])
+-- claim: waiting -> active, for up to ARGV[3] jobs.
+-- ARGV[3] count (0..MAX_ITEMS), ARGV[4] lease (ms, 1..MAX_DURATION_MS), ARGV[5] worker token.
+-- Returns { due in (ms) or -1, now, fields of each claimed job... } (see claim_jobs).
+local count = int_arg(3, 'count', 0, MAX_ITEMS)
+local lease_ms = int_arg(4, 'lease', 1, MAX_DURATION_MS)
+return claim_jobs(count, lease_ms, text_arg(5, 'worker'))

@@ -1,17 +1,24 @@
 -- complete: active -> completed for a batch of jobs, then claim the next jobs in the same
 -- round trip.
--- ARGV[4] keep completed (count, -1 = no limit), ARGV[5] keep completed (age ms, 0 = no limit),
--- ARGV[6] claim count, ARGV[7] lease deadline (ms) for the claim, ARGV[8] worker token,
--- ARGV[9] number of completions, ARGV[10] their run times added up (ms), then 4 fields
+-- ARGV[3] keep completed (count, -1 = no limit), ARGV[4] keep completed (age ms, 0 = no
+-- limit), ARGV[5] claim count, ARGV[6] lease (ms) for the claim, ARGV[7] worker token,
+-- ARGV[8] number of completions, ARGV[9] their run times added up (ms), then 4 fields
 -- each: id, lease token, result JSON, run time (ms, measured by the worker).
 -- Returns { {code per completion...}, claim result } with code 1 = done,
 -- -1 = no such job, -2 = lease lost (another worker owns the job now).
-local n = tonumber(ARGV[9])
+local keep = int_arg(3, 'keep', -1, 1e15)
+local keep_age = int_arg(4, 'keep_age', 0, 1e15)
+local claim_count = int_arg(5, 'count', 0, MAX_ITEMS)
+local lease_ms = int_arg(6, 'lease', 1, MAX_DURATION_MS)
+local worker = text_arg(7, 'worker')
+local n = int_arg(8, 'completions', 0, MAX_ITEMS)
+local total_run_ms = int_arg(9, 'run_ms', 0, 1e15)
+if #ARGV ~= 9 + n * 4 then bad_arg('completions', #ARGV) end
 local codes = {}
 local done, finished = {}, {}
 local completed = events('completed', 'duration_ms')
 for i = 0, n - 1 do
-  local b = 11 + i * 4
+  local b = 10 + i * 4
   local id, lease = ARGV[b], ARGV[b + 1]
   local jk = job_key(id)
   local current = redis.call('HMGET', jk, 'lease', 'cancel')
@@ -38,7 +45,7 @@ if #done > 0 then
   minute_stats('completed', #done)
   -- Run times of the batch in one sum from the worker: a lease lost in between is rare
   -- enough not to be subtracted.
-  minute_stats('duration_ms', tonumber(ARGV[10]))
+  minute_stats('duration_ms', total_run_ms)
   -- Under a global concurrency cap, a finished job frees a slot another worker may be
   -- waiting for.
   if meta().concurrency and redis.call('ZCARD', k.wait) > 0 then
@@ -46,5 +53,5 @@ if #done > 0 then
   end
 end
 flush_stats()
-apply_retention(k.completed, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)
-return { codes, claim_jobs(tonumber(ARGV[6]), ARGV[7], ARGV[8]) }
+apply_retention(k.completed, keep, keep_age, 100)
+return { codes, claim_jobs(claim_count, lease_ms, worker) }

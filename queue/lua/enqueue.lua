@@ -1,23 +1,46 @@
 -- enqueue: new jobs -> waiting or delayed (one call for a whole batch).
--- ARGV[4] number of jobs, then 11 fields per job:
---   id, spec (JSON the engine's client reads: name, owner, payload, timeout, dedup key,
---   created at), opts (the retry policy scripts read, see job_opts), priority, run_at,
+-- ARGV[3] number of jobs (1..MAX_ITEMS), then 11 fields per job:
+--   id (a job id: 26 characters of Crockford base 32),
+--   spec (JSON the engine's client reads, without its opening brace and creation time,
+--   which this script adds from Redis's clock: `"name":..,"payload":..}`),
+--   opts (the retry policy scripts read, see job_opts), priority (0..1000),
+--   delay (ms, 0..MAX_DURATION_MS; 0 = waiting at once),
 --   dedup key (led by byte 1 when it holds only while its job is unfinished, else while
 --   the job exists), name, owner (for the event and the owner's index: "owner" when its
 --   index key segment is the owner itself, else "owner" NUL "segment"), rate-limit key
---   ("" for none), its max per window, its window (ms)
+--   ("" for none), its max per window (1..1,000,000), its window (ms, 1..MAX_DURATION_MS)
 -- Every field a job adds costs Redis time per job: optional facts ride in fields that are
 -- there anyway, and cost only when used.
 -- Returns per job 0 when it was added, or the id of the existing job holding its dedup key, or
 -- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
-local n = tonumber(ARGV[4])
+local n = int_arg(3, 'jobs', 1, MAX_ITEMS)
 local FIELDS = 11
 local FINISHED = { completed = true, dead = true, cancelled = true }
+if #ARGV ~= 3 + n * FIELDS then bad_arg('jobs', #ARGV) end
 
--- First pass: every keyed limit must have room for all of this batch's jobs.
+-- First pass, before any write: every field is checked.
+local delays = {}
+for i = 0, n - 1 do
+  local b = 4 + i * FIELDS
+  if not is_job_id(ARGV[b]) then bad_arg('id', ARGV[b]) end
+  text_arg(b + 1, 'spec')
+  if not string.find(ARGV[b + 2], '^%d+:%d+:%d+:') then bad_arg('opts', ARGV[b + 2]) end
+  int_arg(b + 3, 'priority', 0, 1000)
+  delays[i] = int_arg(b + 4, 'delay', 0, MAX_DURATION_MS)
+  if #ARGV[b + 5] > 513 then bad_arg('dedup_key', #ARGV[b + 5]) end
+  if #text_arg(b + 6, 'name') > 200 then bad_arg('name', #ARGV[b + 6]) end
+  if #ARGV[b + 7] > 1000 then bad_arg('owner', #ARGV[b + 7]) end
+  if ARGV[b + 8] ~= '' then
+    if #ARGV[b + 8] > 200 then bad_arg('rate_limit.key', #ARGV[b + 8]) end
+    int_arg(b + 9, 'rate_limit.max', 1, 1000000)
+    int_arg(b + 10, 'rate_limit.per', 1, MAX_DURATION_MS)
+  end
+end
+
+-- Every keyed limit must have room for all of this batch's jobs.
 local wanted = {}
 for i = 0, n - 1 do
-  local b = 5 + i * FIELDS
+  local b = 4 + i * FIELDS
   local key = ARGV[b + 8]
   if key ~= '' then
     local entry = wanted[key]
@@ -45,9 +68,9 @@ local waiting, delayed = {}, {}
 -- Owned jobs: { id, tag, ... } for the owners hash and, per tag, { seq, id, ... }.
 local owned, by_owner = {}, {}
 for i = 0, n - 1 do
-  local b = 5 + i * FIELDS
-  local id, spec, opts = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-  local priority, run_at, dedup = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), ARGV[b + 5]
+  local b = 4 + i * FIELDS
+  local id, spec, opts = ARGV[b], '{"created_at":' .. now_text .. ',' .. ARGV[b + 1], ARGV[b + 2]
+  local priority, delay, dedup = tonumber(ARGV[b + 3]), delays[i], ARGV[b + 5]
   local until_finished = false
   if dedup ~= '' and string.byte(dedup) == 1 then
     dedup = string.sub(dedup, 2)
@@ -75,7 +98,8 @@ for i = 0, n - 1 do
     -- Few fields, and the ones only the client reads packed in one: every field costs
     -- Redis time on each write and each claim. Absent attempts/stalls/run_at mean 0/0/
     -- created_at.
-    if run_at > now then
+    if delay > 0 then
+      local run_at = text_of(now + delay)
       state = 'delayed'
       redis.call('HSET', job_key(id), 'spec', spec, 'opts', opts, 'score', score, 'state', state, 'run_at', run_at)
       delayed[#delayed + 1] = run_at

@@ -1,10 +1,20 @@
 -- fail: active -> retrying (backoff), waiting (no backoff) or dead, for a batch of jobs.
 -- The retry policy stored on the job decides; nothing else retries.
--- ARGV[4] keep dead (count), ARGV[5] keep dead (age ms),
--- ARGV[6] number of failures, then 5 fields each:
---   id, lease token, error record JSON, "permanent" or "retryable", jitter sample 0..1.
+-- ARGV[3] keep dead (count, -1 = no limit), ARGV[4] keep dead (age ms, 0 = no limit),
+-- ARGV[5] number of failures, then 5 fields each:
+--   id, lease token, error record JSON (its "at" is set here, by Redis's clock),
+--   "permanent" or "retryable", jitter sample 0..1.
 -- Returns a code per failure: 1 = will retry, 2 = dead, -1 = no such job, -2 = lease lost.
-local n = tonumber(ARGV[6])
+local keep = int_arg(3, 'keep', -1, 1e15)
+local keep_age = int_arg(4, 'keep_age', 0, 1e15)
+local n = int_arg(5, 'failures', 0, MAX_ITEMS)
+if #ARGV ~= 5 + n * 5 then bad_arg('failures', #ARGV) end
+for i = 0, n - 1 do
+  local b = 6 + i * 5
+  if string.sub(ARGV[b + 2], 1, 1) ~= '{' then bad_arg('error', ARGV[b + 2]) end
+  local sample = tonumber(ARGV[b + 4])
+  if not sample or sample < 0 or sample > 1 then bad_arg('jitter', ARGV[b + 4]) end
+end
 local codes = {}
 local retrying, dead = events('retrying', 'attempt', 'delay_ms'), events('dead', 'attempt')
 local died = {}
@@ -23,8 +33,11 @@ local function backoff_ms(spec, attempt, sample)
 end
 
 for i = 0, n - 1 do
-  local b = 7 + i * 5
-  local id, lease, record, kind, sample = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4])
+  local b = 6 + i * 5
+  local id, lease, kind, sample = ARGV[b], ARGV[b + 1], ARGV[b + 3], tonumber(ARGV[b + 4])
+  -- The record's time is Redis's: the worker sends "at":0 (the first "at" key: the
+  -- worker writes attempt, then at, before any text).
+  local record = string.gsub(ARGV[b + 2], '"at":%-?%d+', '"at":' .. now_text, 1)
   local jk = job_key(id)
   local current = redis.call('HGET', jk, 'lease')
   if not current then
@@ -41,17 +54,18 @@ for i = 0, n - 1 do
     local attempts = tonumber(redis.call('HGET', jk, 'attempts'))
     local max_attempts, _, _, backoff = job_opts(jk)
     if kind == 'permanent' or attempts >= max_attempts then
-      redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
-      redis.call('ZADD', k.dead, now, id)
-      died[#died + 1] = now; died[#died + 1] = id
+      redis.call('HSET', jk, 'state', 'dead', 'finished_at', now_text)
+      redis.call('ZADD', k.dead, now_text, id)
+      died[#died + 1] = now_text; died[#died + 1] = id
       add_event(dead, id, attempts)
       minute_stats('dead', 1)
       codes[#codes + 1] = 2
     else
       local delay = backoff_ms(backoff, attempts, sample)
       if delay > 0 then
-        redis.call('HSET', jk, 'state', 'retrying', 'run_at', now + delay)
-        redis.call('ZADD', k.retry, now + delay, id)
+        local run_at = text_of(now + delay)
+        redis.call('HSET', jk, 'state', 'retrying', 'run_at', run_at)
+        redis.call('ZADD', k.retry, run_at, id)
         wake_workers()
       else
         redis.call('HSET', jk, 'state', 'waiting')
@@ -70,5 +84,5 @@ if meta().concurrency and redis.call('ZCARD', k.wait) > 0 then
   wake_workers()
 end
 flush_stats()
-apply_retention(k.dead, tonumber(ARGV[4]), tonumber(ARGV[5]), 100)
+apply_retention(k.dead, keep, keep_age, 100)
 return codes

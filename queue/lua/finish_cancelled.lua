@@ -1,8 +1,8 @@
 -- finish_cancelled: active -> cancelled, once the handler of a job whose cancellation
 -- was requested has stopped.
--- ARGV[4] id, ARGV[5] lease token.
+-- ARGV[3] id, ARGV[4] lease token.
 -- Returns 1, -1 no such job, -2 lease lost.
-local id, lease = ARGV[4], ARGV[5]
+local id, lease = ARGV[3], ARGV[4]
 local jk = job_key(id)
 local owned = check_lease(id, lease)
 if owned ~= 1 then return owned end

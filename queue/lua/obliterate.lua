@@ -1,9 +1,9 @@
 -- obliterate: delete a queue's jobs and keys in batches. Refuses while jobs are active
--- unless ARGV[5] = "force".
--- ARGV[4] batch size. Returns the number of jobs deleted in this call (0 = all gone),
+-- unless ARGV[4] = "force".
+-- ARGV[3] batch size (1..10,000). Returns the number of jobs deleted in this call (0 = all gone),
 -- or -4 when active jobs block it.
-local batch = tonumber(ARGV[4])
-if ARGV[5] ~= 'force' and active_count() > 0 then return -4 end
+local batch = int_arg(3, 'batch', 1, 10000)
+if ARGV[4] ~= 'force' and active_count() > 0 then return -4 end
 local deleted = 0
 for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead, k.cancelled }) do
   if deleted < batch then

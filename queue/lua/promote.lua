@@ -1,12 +1,12 @@
 -- promote: delayed or retrying -> waiting now.
--- ARGV[4] "ids" or "all", ARGV[5] limit for "all", then ids.
+-- ARGV[3] "ids" or "all", ARGV[4] limit for "all" (1..10,000), then ids.
 -- Returns the number of jobs promoted.
 local moved = 0
 local waiting = events('waiting', 'promoted')
 local function promote(set, id)
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
-    redis.call('HSET', jk, 'state', 'waiting', 'run_at', now)
+    redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
     redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
     add_event(waiting, id, 1)
     moved = moved + 1
@@ -14,13 +14,16 @@ local function promote(set, id)
   end
   return false
 end
-if ARGV[4] == 'all' then
-  for _, id in ipairs(redis.call('ZRANGE', k.delayed, 0, tonumber(ARGV[5]) - 1)) do
+local mode = ARGV[3]
+if mode ~= 'all' and mode ~= 'ids' then bad_arg('mode', mode) end
+if mode == 'all' then
+  local limit = int_arg(4, 'limit', 1, 10000)
+  for _, id in ipairs(redis.call('ZRANGE', k.delayed, 0, limit - 1)) do
     promote(k.delayed, id)
   end
 else
-  for i = 6, #ARGV do
-    if not promote(k.delayed, ARGV[i]) then promote(k.retry, ARGV[i]) end
+  for i = 5, #ARGV do
+    if is_job_id(ARGV[i]) and not promote(k.delayed, ARGV[i]) then promote(k.retry, ARGV[i]) end
   end
 end
 emit_all(waiting)

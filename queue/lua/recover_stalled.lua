@@ -1,9 +1,9 @@
 -- recover_stalled: active jobs whose lease lapsed (worker crashed or hung) -> waiting,
 -- or -> dead once they stalled more than their max_stalls, or -> cancelled when their
 -- cancellation had been asked for. Reads only expired leases.
--- ARGV[4] max jobs per call.
+-- ARGV[3] max jobs per call (1..10,000).
 -- Returns { recovered count, dead count }.
-local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now_text, 'LIMIT', 0, int_arg(3, 'limit', 1, 10000))
 local recovered, died = 0, 0
 local stalled, dead, cancelled = events('stalled', 'stalls'), events('dead', 'attempt'), events('cancelled')
 local finished = {}
@@ -27,9 +27,9 @@ for _, id in ipairs(expired) do
     redis.call('HSET', jk, 'error', record)
     add_event(stalled, id, stalls)
     if stalls > max_stalls then
-      redis.call('HSET', jk, 'state', 'dead', 'finished_at', now)
-      redis.call('ZADD', k.dead, now, id)
-      finished[#finished + 1] = now; finished[#finished + 1] = id
+      redis.call('HSET', jk, 'state', 'dead', 'finished_at', now_text)
+      redis.call('ZADD', k.dead, now_text, id)
+      finished[#finished + 1] = now_text; finished[#finished + 1] = id
       add_event(dead, id, attempt)
       minute_stats('dead', 1)
       died = died + 1

@@ -1,15 +1,18 @@
--- remove: delete jobs in any state but active (an active job is cancelled instead).
--- ARGV[4..] ids.
+-- remove: delete jobs in any state but active (an active job is cancelled instead), or
+-- only those in one state (purging the dead-letter queue must not delete a job that was
+-- requeued since it was selected).
+-- ARGV[3] the state the jobs must be in ("" = any but active), ARGV[4..] ids.
 -- Returns { removed count, ids refused because active }.
+local only = ARGV[3]
+if only ~= '' and (not STATE_SETS[only] or only == 'active') then bad_arg('state', only) end
 local removed, refused = 0, {}
 local gone = events('removed')
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local jk = job_key(id)
-  local state = redis.call('HGET', jk, 'state')
+  local state = is_job_id(id) and redis.call('HGET', job_key(id), 'state')
   if state == 'active' then
-    refused[#refused + 1] = id
-  elseif state then
+    if only == '' then refused[#refused + 1] = id end
+  elseif state and (only == '' or state == only) then
     redis.call('ZREM', STATE_SETS[state], id)
     delete_job(id)
     add_event(gone, id)

@@ -1,18 +1,23 @@
--- retry: dead or cancelled (or, with ARGV[4] = "retrying", waiting-out-backoff) jobs ->
+-- retry: dead or cancelled (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
 -- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
--- ARGV[4] source state, ARGV[5] "ids" or "all", ARGV[6] limit for "all", then ids.
+-- ARGV[3] source state, ARGV[4] "ids" or "all", ARGV[5] limit for "all" (1..10,000),
+-- then ids.
 -- Returns the number of jobs moved.
-local from = ARGV[4]
+local from = ARGV[3]
 local set = STATE_SETS[from]
 if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
   return redis.error_reply('HOIST_BAD_STATE cannot retry from ' .. from)
 end
 local ids
-if ARGV[5] == 'all' then
-  ids = redis.call('ZRANGE', set, 0, tonumber(ARGV[6]) - 1)
+if ARGV[4] == 'all' then
+  ids = redis.call('ZRANGE', set, 0, int_arg(5, 'limit', 1, 10000) - 1)
+elseif ARGV[4] ~= 'ids' then
+  bad_arg('mode', ARGV[4])
 else
   ids = {}
-  for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
+  for i = 6, #ARGV do
+    if is_job_id(ARGV[i]) then ids[#ids + 1] = ARGV[i] end
+  end
 end
 local moved = 0
 local waiting = events('waiting', 'retried_from')

@@ -9,13 +9,14 @@ use crate::error::{QueueError, Result};
 use crate::keys::QueueKeys;
 use crate::types::Event;
 
-/// Starts a script call with the keys and leading arguments every script takes.
-pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, now: i64, max_events: u64) -> ScriptInvocation<'a> {
+/// Starts a script call with the keys and leading arguments every script takes (the
+/// queue's key prefix and the event stream's cap; scripts read the time themselves).
+pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, max_events: u64) -> ScriptInvocation<'a> {
     let mut call = script.prepare_invoke();
     for key in keys.script_keys() {
         call.key(key);
     }
-    call.arg(keys.prefix()).arg(now).arg(max_events);
+    call.arg(keys.prefix()).arg(max_events);
     call
 }
 
@@ -37,7 +38,73 @@ pub(crate) async fn run<T: redis::FromRedisValue>(
     conn: &mut (impl ConnectionLike + Send),
 ) -> Result<T> {
     count_round_trip();
-    Ok(call.invoke_async(conn).await?)
+    call.invoke_async(conn).await.map_err(script_error)
+}
+
+/// The one map from a script's refusals to [`QueueError`]: `HOIST_BAD_ARG name value` (an
+/// argument out of its documented range, refused before the script wrote anything) and
+/// `HOIST_BAD_STATE reason`. Anything else stays a Redis error.
+pub(crate) fn script_error(error: redis::RedisError) -> QueueError {
+    // Redis reports a script's error as "CODE detail script: SHA, on @user_script:LINE.".
+    let detail = || error.detail().unwrap_or_default().split(" script:").next().unwrap_or_default().trim().to_string();
+    match error.code() {
+        Some("HOIST_BAD_ARG") => {
+            let detail = detail();
+            let (name, value) = detail.split_once(' ').unwrap_or((detail.as_str(), ""));
+            QueueError::InvalidOption {
+                field: argument_name(name),
+                reason: format!("{value:?} is outside the range the engine accepts"),
+            }
+        }
+        Some("HOIST_BAD_STATE") => QueueError::InvalidOption { field: "state", reason: detail() },
+        _ => QueueError::Redis(error),
+    }
+}
+
+/// The argument names the scripts use in `bad_arg`, as the static field names errors carry.
+fn argument_name(name: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "jobs",
+        "id",
+        "spec",
+        "opts",
+        "priority",
+        "delay",
+        "dedup_key",
+        "name",
+        "owner",
+        "rate_limit.key",
+        "rate_limit.max",
+        "rate_limit.per",
+        "count",
+        "lease",
+        "worker",
+        "keep",
+        "keep_age",
+        "completions",
+        "run_ms",
+        "failures",
+        "error",
+        "jitter",
+        "leases",
+        "archived",
+        "channel",
+        "batch",
+        "max_log_lines",
+        "logs",
+        "mode",
+        "limit",
+        "state",
+        "older_than",
+        "start",
+        "key",
+        "max",
+        "per",
+        "member",
+        "kind",
+        "fields",
+    ];
+    NAMES.iter().find(|known| **known == name).copied().unwrap_or("argument")
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{invocation, now_ms, run};
+use crate::backend::{invocation, run};
 use crate::error::{QueueError, Result};
 use crate::queue::Queue;
 use crate::scripts;
@@ -227,7 +227,7 @@ impl JobContext {
     }
 
     async fn write(&self, progress: Option<String>, lines: &[String]) -> Result<()> {
-        let mut call = invocation(&scripts::PROGRESS, self.queue.keys(), now_ms(), self.queue.config().max_events);
+        let mut call = invocation(&scripts::PROGRESS, self.queue.keys(), self.queue.config().max_events);
         call.arg(&self.job.id).arg(&self.lease).arg(progress.unwrap_or_default()).arg(self.max_log_lines);
         for line in lines {
             call.arg(line);

@@ -28,6 +28,7 @@
 //! ```
 
 pub(crate) mod backend;
+mod clock;
 mod connection;
 mod error;
 mod handler;

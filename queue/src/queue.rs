@@ -7,16 +7,20 @@ use futures::Stream;
 use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 
-use crate::backend::{self, field_map, invocation, now_ms, run};
+use crate::backend::{self, field_map, invocation, run};
 use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
 use crate::keys::{MAX_OWNER_BYTES, QueueKeys, owner_tag, registry, validate_queue_name};
-use crate::record::{decode_job, encode_opts, encode_spec};
+use crate::record::{decode_job, encode_opts, encode_spec_body};
 use crate::scripts;
 use crate::types::{
     Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobPage, JobState, MAX_OPTION_DURATION, MAX_PRIORITY,
     MinuteStats, NewJob, QueueLimits, RateLimit,
 };
+
+/// The largest age `clean` passes to Redis (about 31,700 years): anything older is
+/// "older than anything", and the script's arithmetic stays exact.
+const MAX_CLEAN_AGE_MS: u64 = 1_000_000_000_000_000;
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
 /// them longer; Redis stays small.
@@ -156,20 +160,18 @@ impl Queue {
         if jobs.is_empty() {
             return Ok(vec![]);
         }
-        let now = now_ms();
-        let mut call = invocation(&scripts::ENQUEUE, self.keys(), now, self.inner.config.max_events);
+        let mut call = invocation(&scripts::ENQUEUE, self.keys(), self.inner.config.max_events);
         call.arg(jobs.len());
         let mut ids = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let payload = self.validate(job)?;
             let o = &job.options;
-            let run_at = now + o.delay.map(|d| d.as_millis() as i64).unwrap_or(0);
             let id = crate::id::new_job_id();
             call.arg(&id)
-                .arg(encode_spec(job, &payload, now))
+                .arg(encode_spec_body(job, &payload))
                 .arg(encode_opts(o))
                 .arg(o.priority)
-                .arg(run_at)
+                .arg(o.delay.map_or(0, |d| d.as_millis() as u64))
                 .arg(dedup_field(o))
                 .arg(&job.name)
                 .arg(owner_field(o));
@@ -544,7 +546,7 @@ impl Queue {
     }
 
     fn simple(&self, script: &'static redis::Script) -> redis::ScriptInvocation<'static> {
-        invocation(script, self.keys(), now_ms(), self.inner.config.max_events)
+        invocation(script, self.keys(), self.inner.config.max_events)
     }
 
     /// Workers stop claiming from this queue; running jobs finish. Returns false if it
@@ -623,9 +625,9 @@ impl Queue {
 
     /// Removes every waiting job (and delayed ones when asked). Returns how many.
     pub async fn drain(&self, include_delayed: bool) -> Result<u64> {
-        let mut removed = self.clean_all(JobState::Waiting, "+inf".into()).await?;
+        let mut removed = self.clean_all(JobState::Waiting, 0).await?;
         if include_delayed {
-            removed += self.clean_all(JobState::Delayed, "+inf".into()).await?;
+            removed += self.clean_all(JobState::Delayed, 0).await?;
         }
         Ok(removed)
     }
@@ -636,8 +638,7 @@ impl Queue {
         if state == JobState::Active {
             return Err(QueueError::InvalidOption { field: "state", reason: "active jobs cannot be cleaned".into() });
         }
-        // Waiting and delayed sets are not ordered by time entered; clean them by age
-        // through the job's creation time is not supported, so an age > 0 is refused.
+        // The waiting set is ordered by priority, not time: it is drained as a whole.
         if matches!(state, JobState::Waiting) && !older_than.is_zero() {
             return Err(QueueError::InvalidOption {
                 field: "older_than",
@@ -646,22 +647,23 @@ impl Queue {
         }
         // An age beyond any clock means "older than anything": nothing, never a wrapped
         // cutoff in the future that would take every job.
-        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = now_ms().saturating_sub(age);
-        self.clean_all(state, cutoff.to_string()).await
+        let age = u64::try_from(older_than.as_millis()).unwrap_or(u64::MAX).min(MAX_CLEAN_AGE_MS);
+        self.clean_all(state, age).await
     }
 
-    async fn clean_all(&self, state: JobState, cutoff: String) -> Result<u64> {
+    async fn clean_all(&self, state: JobState, age_ms: u64) -> Result<u64> {
         const BATCH: u64 = 500;
         let mut total = 0;
+        let mut start = 0i64;
         loop {
             let mut call = self.simple(&scripts::CLEAN);
-            call.arg(state.as_str()).arg(&cutoff).arg(BATCH);
-            let removed: u64 = run(&call, &mut self.conn()).await?;
+            call.arg(state.as_str()).arg(age_ms).arg(BATCH).arg(start);
+            let (removed, next): (u64, i64) = run(&call, &mut self.conn()).await?;
             total += removed;
-            if removed < BATCH {
+            if next < 0 {
                 return Ok(total);
             }
+            start = next;
         }
     }
 
@@ -697,12 +699,7 @@ impl Queue {
         loop {
             let mut call = self.simple(&scripts::RETRY);
             call.arg(from.as_str()).arg("all").arg(BATCH);
-            let moved: u64 = run(&call, &mut self.conn()).await.map_err(|e| match e {
-                QueueError::Redis(ref r) if r.to_string().contains("HOIST_BAD_STATE") => {
-                    QueueError::InvalidOption { field: "state", reason: format!("cannot retry jobs that are {from}") }
-                }
-                other => other,
-            })?;
+            let moved: u64 = run(&call, &mut self.conn()).await?;
             total += moved;
             if moved < BATCH {
                 return Ok(total);
@@ -752,7 +749,7 @@ impl Queue {
             return Err(QueueError::NotFound { id: id.into() });
         }
         let mut call = self.simple(&scripts::REMOVE);
-        call.arg(id);
+        call.arg("").arg(id);
         let (removed, refused): (u64, Vec<String>) = run(&call, &mut self.conn()).await?;
         if !refused.is_empty() {
             return Err(QueueError::WrongState { id: id.into(), state: "active".into(), action: "remove (cancel it)" });
@@ -765,11 +762,29 @@ impl Queue {
 
     /// Deletes several jobs; active ones are skipped. Returns how many were removed.
     pub async fn remove_many(&self, ids: &[String]) -> Result<u64> {
+        self.remove_where(ids, None).await
+    }
+
+    /// Deletes those of `ids` that are in `state` when the deletion runs (checked in the
+    /// same atomic step: a dead job requeued since it was selected is not deleted).
+    /// Returns how many were removed. Active jobs are never removed this way.
+    pub async fn remove_in_state(&self, ids: &[String], state: JobState) -> Result<u64> {
+        if state == JobState::Active {
+            return Err(QueueError::InvalidOption {
+                field: "state",
+                reason: "active jobs are cancelled, not removed".into(),
+            });
+        }
+        self.remove_where(ids, Some(state)).await
+    }
+
+    async fn remove_where(&self, ids: &[String], state: Option<JobState>) -> Result<u64> {
         let ids = crate::id::job_ids(ids);
         if ids.is_empty() {
             return Ok(0);
         }
         let mut call = self.simple(&scripts::REMOVE);
+        call.arg(state.map_or("", |s| s.as_str()));
         for id in ids {
             call.arg(id);
         }
@@ -824,6 +839,14 @@ impl Queue {
         let mut call = self.simple(&scripts::RECOVER_STALLED);
         call.arg(1000);
         run(&call, &mut self.conn()).await
+    }
+
+    /// Per-minute statistics for the last `minutes` minutes (at most 14 days), the current
+    /// one last, by Redis's clock (the one the statistics are kept by).
+    pub async fn recent_stats(&self, minutes: u32) -> Result<Vec<MinuteStats>> {
+        let minute = self.redis_time().await? / 60_000;
+        let span = i64::from(minutes.clamp(1, 14 * 24 * 60));
+        self.stats(minute - span + 1, minute).await
     }
 
     /// Per-minute statistics for the minutes `from..=to` (minutes since the epoch).
@@ -896,14 +919,12 @@ impl Queue {
         if let Some((name, _)) = fields.iter().find(|(name, _)| matches!(*name, "event" | "job" | "at" | "jobs")) {
             return Err(QueueError::InvalidOption { field: "fields", reason: format!("{name:?} is reserved") });
         }
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(self.keys().events()).arg("MAXLEN").arg("~").arg(self.inner.config.max_events).arg("*");
-        cmd.arg("event").arg(kind).arg("job").arg(job_id).arg("at").arg(now_ms());
+        let mut call = self.simple(&scripts::PUBLISH_EVENT);
+        call.arg(kind).arg(job_id);
         for (name, value) in fields {
-            cmd.arg(*name).arg(value);
+            call.arg(*name).arg(value);
         }
-        crate::backend::count_round_trip();
-        Ok(cmd.query_async(&mut self.conn()).await?)
+        run(&call, &mut self.conn()).await
     }
 
     /// The events of one stream entry (empty once the capped stream dropped it).
@@ -999,13 +1020,20 @@ impl Queue {
         )
     }
 
+    /// Redis's current time (epoch ms) on the node holding this queue: the clock every
+    /// time the engine records (created, started, finished, run-at, leases) is read from.
+    /// Compare those times with this, not with the local clock.
+    pub async fn redis_time(&self) -> Result<i64> {
+        crate::clock::now_at(self.redis(), &self.keys().workers()).await
+    }
+
     /// Workers of this queue that checked in within `within`, with their last check-in
     /// (epoch ms). Each claim loop of a worker checks in as `WORKER_ID.N`; see
     /// [`Queue::worker_processes`] for one entry per worker.
     pub async fn workers(&self, within: Duration) -> Result<Vec<(String, i64)>> {
-        let since = now_ms() - within.as_millis() as i64;
-        let list: Vec<(String, i64)> =
-            self.conn().zrangebyscore_withscores(self.keys().workers(), since, "+inf").await?;
+        let workers = self.keys().workers();
+        let since = crate::clock::now_at(self.redis(), &workers).await? - within.as_millis() as i64;
+        let list: Vec<(String, i64)> = self.conn().zrangebyscore_withscores(workers, since, "+inf").await?;
         Ok(list)
     }
 
@@ -1019,13 +1047,13 @@ impl Queue {
     }
 
     pub(crate) async fn heartbeat(&self, worker_id: &str) -> Result<()> {
-        let now = now_ms();
-        let key = self.keys().workers();
-        let _: () = redis::pipe()
-            .zadd(&key, worker_id, now)
-            .zrembyscore(&key, "-inf", now - 3_600_000)
-            .query_async(&mut self.conn())
-            .await?;
+        crate::backend::count_round_trip();
+        let _: i64 = scripts::HEARTBEAT
+            .key(self.keys().workers())
+            .arg(worker_id)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(crate::backend::script_error)?;
         Ok(())
     }
 

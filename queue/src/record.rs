@@ -16,12 +16,14 @@ use crate::backend::{int, text};
 use crate::error::{QueueError, Result};
 use crate::types::{Backoff, ErrorRecord, Job, JobOptions, JobState, NewJob, Progress};
 
-/// The `spec` field of a new job. `payload` is already serialized JSON and goes in as is.
-pub(crate) fn encode_spec(job: &NewJob, payload: &str, created_at: i64) -> String {
+/// The `spec` field of a new job without its opening `{"created_at":TIME,`: the enqueue
+/// script puts that in front, with Redis's time. `payload` is already serialized JSON
+/// and goes in as is.
+pub(crate) fn encode_spec_body(job: &NewJob, payload: &str) -> String {
     let o = &job.options;
     let quote = |s: &str| serde_json::Value::from(s).to_string();
     let mut spec = String::with_capacity(payload.len() + job.name.len() + 64);
-    spec.push_str("{\"name\":");
+    spec.push_str("\"name\":");
     spec.push_str(&quote(&job.name));
     if let Some(owner) = &o.owner {
         spec.push_str(",\"owner\":");
@@ -34,7 +36,7 @@ pub(crate) fn encode_spec(job: &NewJob, payload: &str, created_at: i64) -> Strin
         spec.push_str(",\"dedup\":");
         spec.push_str(&quote(key));
     }
-    spec.push_str(&format!(",\"created_at\":{created_at},\"payload\":"));
+    spec.push_str(",\"payload\":");
     spec.push_str(payload);
     spec.push('}');
     spec
@@ -172,7 +174,8 @@ mod tests {
     fn stored(job: &NewJob, state: &str) -> HashMap<String, String> {
         let payload = serde_json::to_string(&job.payload).unwrap();
         HashMap::from([
-            ("spec".to_string(), encode_spec(job, &payload, 1_700_000_000_000)),
+            // As the enqueue script stores it.
+            ("spec".to_string(), format!("{{\"created_at\":1700000000000,{}", encode_spec_body(job, &payload))),
             ("opts".to_string(), encode_opts(&job.options)),
             ("state".to_string(), state.to_string()),
         ])

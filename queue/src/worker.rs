@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::backend::{int, invocation, now_ms, run, strings};
+use crate::backend::{int, invocation, run, strings};
 use crate::error::Result;
 use crate::handler::{ErrorKind, Handler, JobContext, JobError};
 use crate::queue::Queue;
@@ -110,8 +110,8 @@ enum Outcome {
     Cancelled,
     /// Shutdown: hand the job back without spending its attempt.
     Released,
-    /// The handler deferred the job to this time (epoch ms), attempt not spent.
-    Deferred(i64),
+    /// The handler deferred the job by this long, attempt not spent.
+    Deferred(Duration),
     /// Someone else owns the job now; nothing to write.
     LeaseLost,
 }
@@ -243,7 +243,7 @@ async fn run_loop(
         status.accepting.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut reported = 0usize;
 
-        let mut next_due: Option<i64>;
+        let mut next_due: Option<Duration>;
         while !shutdown.is_cancelled() {
             while let Ok(done) = finished_rx.try_recv() {
                 pending.push(done);
@@ -274,9 +274,7 @@ async fn run_loop(
             let has_room = in_flight < concurrency;
             let _ = want_wake_tx.send(has_room);
             // Wake on the next due delayed job, and at least every 5 s as a safety net.
-            let sleep_for = next_due
-                .map(|due| Duration::from_millis((due - now_ms()).clamp(0, 5_000) as u64))
-                .unwrap_or(Duration::from_secs(5));
+            let sleep_for = next_due.unwrap_or(Duration::from_secs(5)).min(Duration::from_secs(5));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(done) = finished_rx.recv() => pending.push(done),
@@ -385,7 +383,7 @@ async fn flush_and_claim(
     let fails: Vec<&Finished> = pending.iter().filter(|f| matches!(f.outcome, Outcome::Failed(..))).collect();
     if !fails.is_empty() {
         let (keep, age) = queue.config().dead.args();
-        let mut call = invocation(&scripts::FAIL, keys, now_ms(), max_events);
+        let mut call = invocation(&scripts::FAIL, keys, max_events);
         call.arg(keep).arg(age).arg(fails.len());
         for f in &fails {
             let Outcome::Failed(record, kind) = &f.outcome else { unreachable!() };
@@ -402,10 +400,10 @@ async fn flush_and_claim(
     {
         let (script, extra) = match f.outcome {
             Outcome::Cancelled => (&*scripts::FINISH_CANCELLED, None),
-            Outcome::Deferred(at) => (&*scripts::RELEASE, Some(at)),
+            Outcome::Deferred(after) => (&*scripts::RELEASE, Some(after.as_millis() as u64)),
             _ => (&*scripts::RELEASE, Some(0)),
         };
-        let mut call = invocation(script, keys, now_ms(), max_events);
+        let mut call = invocation(script, keys, max_events);
         call.arg(&f.id).arg(&f.lease);
         if let Some(at) = extra {
             call.arg(at);
@@ -421,20 +419,18 @@ async fn flush_and_claim(
         if free == 0 {
             return Ok((vec![], None));
         }
-        let now = now_ms();
-        let mut call = invocation(&scripts::CLAIM, keys, now, max_events);
-        call.arg(free).arg(now + options.lease.as_millis() as i64).arg(worker_id);
+        let mut call = invocation(&scripts::CLAIM, keys, max_events);
+        call.arg(free).arg(options.lease.as_millis() as u64).arg(worker_id);
         let reply: redis::Value = run(&call, &mut conn).await?;
-        return decode_claim(queue, crate::backend::array(reply)?, now, worker_id);
+        return decode_claim(queue, crate::backend::array(reply)?, worker_id);
     }
     let (keep, age) = queue.config().completed.args();
-    let now = now_ms();
-    let mut call = invocation(&scripts::COMPLETE, keys, now, max_events);
+    let mut call = invocation(&scripts::COMPLETE, keys, max_events);
     let total_run_ms: u64 = pending.iter().map(|f| f.run_ms).sum();
     call.arg(keep)
         .arg(age)
         .arg(free)
-        .arg(now + options.lease.as_millis() as i64)
+        .arg(options.lease.as_millis() as u64)
         .arg(worker_id)
         .arg(pending.len())
         .arg(total_run_ms);
@@ -450,11 +446,11 @@ async fn flush_and_claim(
     log_lost(queue, &done, &codes);
     pending.clear();
     let claim = parts.next().map(crate::backend::array).transpose()?.unwrap_or_default();
-    decode_claim(queue, claim, now, worker_id)
+    decode_claim(queue, claim, worker_id)
 }
 
-/// Jobs claimed, each with its lease, and when to look again without being woken.
-type Claimed = (Vec<(Job, String)>, Option<i64>);
+/// Jobs claimed, each with its lease, and how long until looking again without being woken.
+type Claimed = (Vec<(Job, String)>, Option<Duration>);
 
 fn log_lost(queue: &Queue, finished: &[&Finished], codes: &[i64]) {
     for (f, code) in finished.iter().zip(codes) {
@@ -464,10 +460,12 @@ fn log_lost(queue: &Queue, finished: &[&Finished], codes: &[i64]) {
     }
 }
 
-/// The claim part of a reply: `[next due or -1, job fields...]`, each job with its lease.
-fn decode_claim(queue: &Queue, claim: Vec<redis::Value>, now: i64, worker_id: &str) -> Result<Claimed> {
+/// The claim part of a reply: `[due in (ms) or -1, Redis's time, job fields...]`, each
+/// job with its lease.
+fn decode_claim(queue: &Queue, claim: Vec<redis::Value>, worker_id: &str) -> Result<Claimed> {
     let mut items = claim.into_iter();
-    let due = items.next().as_ref().and_then(int).filter(|d| *d >= 0);
+    let due = items.next().as_ref().and_then(int).filter(|d| *d >= 0).map(|ms| Duration::from_millis(ms as u64));
+    let now = items.next().as_ref().and_then(int).unwrap_or_default();
     let jobs = items.map(|item| decode_claimed(queue.name(), item, now, worker_id)).collect::<Result<Vec<_>>>()?;
     Ok((jobs, due))
 }
@@ -575,7 +573,8 @@ fn record_metrics(queue: &str, outcome: &Outcome, elapsed: Duration) {
 }
 
 fn record(attempt: u32, kind: &str, message: String, causes: Vec<String>) -> ErrorRecord {
-    ErrorRecord { attempt, at: now_ms(), kind: kind.to_string(), message, causes }
+    // The fail script stamps the time by Redis's clock.
+    ErrorRecord { attempt, at: 0, kind: kind.to_string(), message, causes }
 }
 
 fn outcome_of(
@@ -585,7 +584,7 @@ fn outcome_of(
     match joined {
         Ok(Ok(value)) => Outcome::Completed(value),
         Ok(Err(JobError { kind: ErrorKind::Deferred, retry_after, .. })) => {
-            Outcome::Deferred(now_ms() + retry_after.unwrap_or_default().as_millis() as i64)
+            Outcome::Deferred(retry_after.unwrap_or_default().min(crate::types::MAX_OPTION_DURATION))
         }
         Ok(Err(JobError { kind, message, causes, .. })) => {
             let label = if kind == ErrorKind::Permanent { "permanent" } else { "retryable" };
@@ -675,7 +674,7 @@ async fn lease_keeper(queue: Queue, worker_id: String, running: RunningMap, leas
         if held.is_empty() {
             continue;
         }
-        let mut call = invocation(&scripts::EXTEND_LEASES, queue.keys(), now_ms(), queue.config().max_events);
+        let mut call = invocation(&scripts::EXTEND_LEASES, queue.keys(), queue.config().max_events);
         call.arg(lease.as_millis() as u64);
         for (id, token) in &held {
             call.arg(id).arg(token);

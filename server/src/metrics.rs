@@ -106,12 +106,12 @@ pub async fn render(State(state): State<AppState>, request: Request) -> Response
 }
 
 async fn collect(state: &AppState) -> anyhow::Result<String> {
-    let minute = crate::db::now_ms() / 60_000 - 1;
     let mut samples = vec![];
     for name in Queue::list_queues(&state.engine, "hoist").await? {
         let queue = Queue::new(&state.engine, &name)?;
         let counts = queue.counts().await?;
-        let last = queue.stats(minute, minute).await?.pop().unwrap_or_default();
+        // The last whole minute, by Redis's clock (the statistics' own).
+        let last = queue.recent_stats(2).await?.into_iter().next().unwrap_or_default();
         let workers = queue.worker_processes(std::time::Duration::from_secs(60)).await?;
         samples.push((name, counts, last, workers));
     }

@@ -56,19 +56,20 @@ local function room_under_limits(count)
   return count, -1
 end
 
--- Returns { next_due, job1, job2, ... } for up to `count` jobs (each positional, see
--- below), each now active under a lease `token:attempt` that expires at `deadline` (ms,
--- as text). next_due is
--- when the worker should look again without being woken (a delayed job or the rate
--- limit), or -1.
+-- Returns { due_in, now, job1, job2, ... } for up to `count` jobs (each positional, see
+-- below), each now active under a lease `token:attempt` that expires `lease_ms` from now
+-- by Redis's clock. due_in is how long (ms) the worker may wait before looking again
+-- without being woken (a delayed job or the rate limit), or -1; now is Redis's time, the
+-- jobs' start.
 -- The next attempt number for the usual small ones: tonumber and tostring cost more than
 -- the rest of a job's claim.
 local NEXT_COUNT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
   ['7'] = '8', ['8'] = '9', ['9'] = '10' }
 
-local function claim_jobs(count, deadline, token)
+local function claim_jobs(count, lease_ms, token)
+  local deadline = text_of(now + lease_ms)
   local due = promote_due(1000)
-  local out = { 0 }
+  local out = { 0, now }
   local limited_until = -1
   if count > 0 then
     count, limited_until = room_under_limits(count)
@@ -132,6 +133,10 @@ local function claim_jobs(count, deadline, token)
     end
   end
   if limited_until >= 0 and (due < 0 or limited_until < due) then due = limited_until end
+  if due >= 0 then
+    due = due - now
+    if due < 0 then due = 0 end
+  end
   out[1] = due
   return out
 end

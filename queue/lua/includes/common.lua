@@ -25,7 +25,16 @@
 -- and ARGV[1] = the queue's key prefix ("hoist:{name}:"), from which job keys
 -- (prefix .. "job:" .. id) and per-minute statistics keys are formed. They share the
 -- hash tag, so they live in the same slot even though they cannot be declared upfront.
--- ARGV[2] = now (ms), ARGV[3] = events stream max length.
+-- ARGV[2] = events stream max length. Each script's own arguments start at ARGV[3].
+--
+-- Time: Redis is the one clock. `now` is Redis's TIME, read here; callers pass durations
+-- (a lease, a delay), never a deadline or their own "now", so a process whose clock is off
+-- cannot expire another worker's lease, trim a rate window or run a delayed job early.
+-- (Redis 7 replicates a script's effects, not the script, so reading TIME is allowed.)
+--
+-- Input: every script checks all of its arguments (see the readers below) before its
+-- first write. A script that fails half-way keeps the writes it made, so a bad value
+-- found late could strand a job outside every state set.
 
 local k = {
   wait = KEYS[1], delayed = KEYS[2], retry = KEYS[3], active = KEYS[4],
@@ -34,10 +43,42 @@ local k = {
   limiter = KEYS[13], archive = KEYS[14], owners = KEYS[15],
 }
 local prefix = ARGV[1]
-local now = tonumber(ARGV[2])
+local maxlen_text = ARGV[2]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 -- The same time as text: a number passed to redis.call is formatted again on every call.
-local now_text = ARGV[2]
-local maxlen_text = ARGV[3]
+local now_text = string.format('%d', now)
+
+-- The longest duration a script accepts (ms): 365 days, the engine's MAX_OPTION_DURATION.
+local MAX_DURATION_MS = 31536000000
+-- The most items one call may carry (jobs, ids, log lines): bounds the script's run.
+local MAX_ITEMS = 100000
+
+-- Ends the script with an error naming the argument, before anything was written. The
+-- client maps `HOIST_BAD_ARG name` to QueueError::InvalidOption.
+local function bad_arg(name, value)
+  error({ err = 'HOIST_BAD_ARG ' .. name .. ' ' .. string.sub(tostring(value), 1, 40) })
+end
+
+-- ARGV[i] as a whole number in [lo, hi], else bad_arg.
+local function int_arg(i, name, lo, hi)
+  local n = tonumber(ARGV[i])
+  if not n or n ~= math.floor(n) or n < lo or n > hi then bad_arg(name, ARGV[i]) end
+  return n
+end
+
+-- Whether `id` can be a job id: 26 characters of Crockford's base 32, as id.rs makes
+-- them. Ids become parts of key names: "x:errors" would address a job's error list.
+local function is_job_id(id)
+  return #id == 26 and not string.find(id, '[^0-9A-HJKMNP-TV-Z]')
+end
+
+-- ARGV[i] as a non-empty string, else bad_arg.
+local function text_arg(i, name)
+  local v = ARGV[i]
+  if v == nil or v == '' then bad_arg(name, v) end
+  return v
+end
 
 -- Sequence numbers wrap at 2^42; priorities up to 1000 keep scores below 2^53.
 local SEQ_SPAN = 4398046511104
@@ -82,7 +123,7 @@ local function job_opts(jk)
 end
 
 local function emit(kind, id, ...)
-  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen_text, '*', 'event', kind, 'job', id, 'at', now_text, ...)
+  return redis.call('XADD', k.events, 'MAXLEN', '~', maxlen_text, '*', 'event', kind, 'job', id, 'at', now_text, ...)
 end
 
 -- Events of one kind for many jobs are written as one stream entry: `jobs` holds their ids

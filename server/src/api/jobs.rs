@@ -158,7 +158,7 @@ pub async fn queue_health(
     principal: Principal,
     ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<crate::services::health::QueueHealth>, ApiError> {
-    Ok(Json(crate::services::health::queue_health(&state, &principal, &queue, crate::db::now_ms()).await?))
+    Ok(Json(crate::services::health::queue_health(&state, &principal, &queue).await?))
 }
 
 /// `POST /api/v1/queues/{queue}/maintenance` with `{"action": "drain" | "clean" |

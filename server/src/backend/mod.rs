@@ -124,15 +124,13 @@ impl Backend for ServerBackend {
             authorize(&principal, Action::WatchQueues)?;
             let names = hoist_queue::Queue::list_queues(&self.state.engine, "hoist").await.map_err(ApiError::from)?;
             let mut cards = Vec::with_capacity(names.len());
-            let now = crate::db::now_ms();
             for name in names {
                 // The health check reads the counts; the card shows those, not a second read.
-                let health = crate::services::health::queue_health(&self.state, &principal, &name, now).await?;
+                let health = crate::services::health::queue_health(&self.state, &principal, &name).await?;
                 let queue = hoist_queue::Queue::new(&self.state.engine, &name).map_err(ApiError::from)?;
                 let workers =
                     queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(ApiError::from)?;
-                let minute = now / 60_000;
-                let stats = queue.stats(minute - 59, minute).await.map_err(ApiError::from)?;
+                let stats = queue.recent_stats(60).await.map_err(ApiError::from)?;
                 cards.push(QueueCard {
                     name,
                     counts: counts_view(&health.counts),

@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::api_error::ApiError;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
-use crate::db::now_ms;
 use crate::policy::{self, Action, authorize};
 use crate::state::AppState;
 
@@ -53,7 +52,6 @@ pub async fn list(
     limit: usize,
 ) -> Result<Vec<Job>, ApiError> {
     authorize(principal, Action::ReadJobs)?;
-    let now = now_ms();
     let queues = match &filter.queue {
         Some(q) => {
             crate::names::check_queue(q)?;
@@ -67,6 +65,8 @@ pub async fn list(
     let owner = policy::listing_owner(principal, None);
     for name in queues {
         let queue = Queue::new(&state.engine, &name)?;
+        // Finish times are Redis's: the age filter compares them with Redis's clock.
+        let now = queue.redis_time().await?;
         if let Some(owner) = &owner {
             let page = queue.list_owned(owner, &[JobState::Dead], 0, limit.min(1000) as u64).await?;
             out.extend(page.jobs.into_iter().filter(|job| filter.matches(job, now)).take(limit - out.len()));
@@ -133,15 +133,9 @@ pub async fn requeue_or_purge(
         let queue = crate::services::jobs::queue(state, name)?;
         for chunk in ids.chunks(500) {
             affected += if purge {
-                // Only dead jobs: a selection naming another job must not delete it.
-                let dead: Vec<String> = queue
-                    .load_jobs(chunk)
-                    .await?
-                    .into_iter()
-                    .filter(|j| j.state == JobState::Dead)
-                    .map(|j| j.id)
-                    .collect();
-                queue.remove_many(&dead).await?
+                // Only jobs still dead when the deletion runs (one atomic step): a
+                // selection naming another job, or one requeued meanwhile, is kept.
+                queue.remove_in_state(chunk, JobState::Dead).await?
             } else {
                 queue.requeue_dead(chunk).await?
             };

@@ -43,7 +43,6 @@ pub async fn queue_health(
     state: &AppState,
     principal: &crate::auth::Principal,
     queue_name: &str,
-    now_ms: i64,
 ) -> Result<QueueHealth, ApiError> {
     crate::policy::authorize(principal, crate::policy::Action::WatchQueues)?;
     let queue = crate::services::jobs::queue(state, queue_name)?;
@@ -57,12 +56,14 @@ pub async fn queue_health(
     if counts.waiting > thresholds.max_waiting {
         warnings.push(format!("{} jobs waiting (more than {})", counts.waiting, thresholds.max_waiting));
     }
+    // Start times are Redis's: compare them with Redis's clock, not this server's.
     if let Some(started) = queue.oldest_active_started_at().await?
-        && now_ms - started > thresholds.max_active_age_ms
+        && let running_for = queue.redis_time().await? - started
+        && running_for > thresholds.max_active_age_ms
     {
         warnings.push(format!(
             "a job has been active for {} s (more than {} s)",
-            (now_ms - started) / 1000,
+            running_for / 1000,
             thresholds.max_active_age_ms / 1000
         ));
     }

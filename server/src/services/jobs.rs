@@ -202,8 +202,7 @@ pub async fn queue_metrics(
     if !(1..=14 * 24 * 60).contains(&minutes) {
         return Err(ApiError::invalid("minutes", "must be between 1 and 20160 (14 days)"));
     }
-    let now = crate::db::now_ms() / 60_000;
-    Ok(queue(state, queue_name)?.stats(now - minutes + 1, now).await?)
+    Ok(queue(state, queue_name)?.recent_stats(minutes as u32).await?)
 }
 
 /// Most jobs one bulk request may carry.
