@@ -103,6 +103,9 @@ fn argument_name(name: &str) -> &'static str {
         "member",
         "kind",
         "fields",
+        "concurrency",
+        "rate.max",
+        "rate.per",
     ];
     NAMES.iter().find(|known| **known == name).copied().unwrap_or("argument")
 }

@@ -51,7 +51,7 @@ pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
 };
 pub use keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
-pub use queue::{CancelOutcome, Queue, QueueConfig, Retention};
+pub use queue::{CancelOutcome, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention};
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use types::{

@@ -20,6 +20,11 @@ use crate::types::{
 
 /// The largest age `clean` passes to Redis (about 31,700 years): anything older is
 /// "older than anything", and the script's arithmetic stays exact.
+/// The highest cap on a queue's active jobs [`Queue::set_limits`] accepts.
+pub const MAX_CONCURRENCY_LIMIT: u32 = 100_000;
+/// The most job starts per window a queue's rate limit may allow.
+pub const MAX_RATE_LIMIT: u32 = 1_000_000;
+
 const MAX_CLEAN_AGE_MS: u64 = 1_000_000_000_000_000;
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
@@ -566,29 +571,21 @@ impl Queue {
     /// starts per window), and wakes idle workers so a raised limit takes effect at once.
     pub async fn set_limits(&self, limits: &QueueLimits) -> Result<()> {
         let invalid = |field, reason: &str| QueueError::InvalidOption { field, reason: reason.to_string() };
-        if limits.concurrency == Some(0) {
-            return Err(invalid("concurrency", "must be at least 1 (pause the queue to stop it)"));
+        if limits.concurrency.is_some_and(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(&n)) {
+            return Err(invalid("concurrency", "must be 1 to 100,000 (pause the queue to stop it)"));
         }
         if let Some(rate) = limits.rate
-            && (rate.max == 0 || rate.per.is_zero())
+            && (!(1..=MAX_RATE_LIMIT).contains(&rate.max) || rate.per.is_zero() || rate.per > MAX_OPTION_DURATION)
         {
-            return Err(invalid("rate", "needs max > 0 and a window > 0"));
+            return Err(invalid("rate", "needs a max of 1 to 1,000,000 and a window of 1 ms to 365 days"));
         }
-        let meta = self.keys().meta();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        match limits.concurrency {
-            Some(n) => pipe.hset(&meta, "concurrency", n),
-            None => pipe.hdel(&meta, "concurrency"),
-        };
+        let mut call = self.simple(&scripts::SET_LIMITS);
+        call.arg(limits.concurrency.map(|n| n.to_string()).unwrap_or_default());
         match limits.rate {
-            Some(rate) => {
-                pipe.hset(&meta, "rate_max", rate.max).hset(&meta, "rate_window", rate.per.as_millis() as u64)
-            }
-            None => pipe.hdel(&meta, &["rate_max", "rate_window"]),
+            Some(rate) => call.arg(rate.max).arg(rate.per.as_millis() as u64),
+            None => call.arg("").arg(""),
         };
-        pipe.lpush(self.keys().marker(), "1").ltrim(self.keys().marker(), 0, 7);
-        let _: () = pipe.query_async(&mut self.conn()).await?;
+        let _: i64 = run(&call, &mut self.conn()).await?;
         Ok(())
     }
 

@@ -46,6 +46,7 @@ script!(OBLITERATE, "obliterate.lua");
 script!(TAKE_SLOT, "take_slot.lua");
 script!(ARCHIVED, "archived.lua");
 script!(PUBLISH_EVENT, "publish_event.lua");
+script!(SET_LIMITS, "set_limits.lua");
 
 /// A worker's check-in: one key, stamped with Redis's time.
 pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/heartbeat.lua")));

@@ -300,3 +300,73 @@ async fn foreign_ids_find_nothing_and_hidden_characters_are_refused() {
         assert!(Queue::new(&s.redis, name).is_err(), "queue name {name:?}");
     }
 }
+
+/// Regression: clean (the daily prune) deleted finished jobs the history store had not
+/// copied yet (their history rows were lost), and clean-by-age on delayed jobs compared
+/// the age with the run-at time, so it never matched.
+#[tokio::test]
+async fn clean_keeps_what_history_has_not_copied_and_ages_delayed_jobs_by_creation() {
+    let s = setup().await;
+    s.queue.set_archiving(true).await.unwrap();
+    let ids: Vec<String> = s.queue.enqueue_bulk(vec![job("c"); 3]).await.unwrap().into_iter().map(|e| e.id).collect();
+    for id in &ids {
+        s.queue.cancel(id).await.unwrap();
+    }
+    assert_eq!(s.queue.clean(JobState::Cancelled, Duration::ZERO).await.unwrap(), 0, "none copied yet");
+    assert_eq!(s.queue.counts().await.unwrap().cancelled, 3);
+    let pending = s.queue.unarchived(10).await.unwrap();
+    let copied: Vec<(String, i64)> =
+        pending.iter().filter(|(job, _)| job.id == ids[0]).map(|(job, at)| (job.id.clone(), *at)).collect();
+    assert_eq!(s.queue.mark_archived(&copied).await.unwrap(), 1);
+    assert_eq!(s.queue.clean(JobState::Cancelled, Duration::ZERO).await.unwrap(), 1, "only the copied one");
+    assert!(s.queue.get_job(&ids[0]).await.unwrap().is_none());
+    assert!(s.queue.get_job(&ids[1]).await.unwrap().is_some());
+
+    let later = || job("d").with_options(JobOptions { delay: Some(Duration::from_secs(3600)), ..Default::default() });
+    let delayed = s.queue.enqueue(later()).await.unwrap().id;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let fresh = s.queue.enqueue(later()).await.unwrap().id;
+    assert_eq!(s.queue.clean(JobState::Delayed, Duration::from_secs(60)).await.unwrap(), 0, "none a minute old");
+    assert_eq!(s.queue.clean(JobState::Delayed, Duration::from_millis(20)).await.unwrap(), 1);
+    assert!(s.queue.get_job(&delayed).await.unwrap().is_none());
+    assert!(s.queue.get_job(&fresh).await.unwrap().is_some());
+}
+
+/// Regression: purging the dead-letter queue checked each job's state before the deletion,
+/// in another call; a job requeued in between was deleted.
+#[tokio::test]
+async fn removing_by_state_checks_the_state_in_the_same_step() {
+    let s = setup().await;
+    let waiting = s.queue.enqueue(job("w")).await.unwrap().id;
+    let cancelled = s.queue.enqueue(job("c")).await.unwrap().id;
+    s.queue.cancel(&cancelled).await.unwrap();
+    let both = [waiting.clone(), cancelled.clone()];
+    assert_eq!(s.queue.remove_in_state(&both, JobState::Dead).await.unwrap(), 0, "neither is dead");
+    assert_eq!(s.queue.remove_in_state(&both, JobState::Cancelled).await.unwrap(), 1);
+    assert!(s.queue.get_job(&cancelled).await.unwrap().is_none());
+    assert_eq!(s.queue.get_job(&waiting).await.unwrap().unwrap().state, JobState::Waiting);
+    assert!(matches!(
+        s.queue.remove_in_state(&both, JobState::Active).await,
+        Err(QueueError::InvalidOption { field: "state", .. })
+    ));
+}
+
+/// Every time the engine records is Redis's, read in the script: a created_at from the
+/// caller's clock could sit anywhere.
+#[tokio::test]
+async fn recorded_times_come_from_redis() {
+    let s = setup().await;
+    let before = s.queue.redis_time().await.unwrap();
+    let id = s.queue.enqueue(job("t")).await.unwrap().id;
+    let delayed = s
+        .queue
+        .enqueue(job("t").with_options(JobOptions { delay: Some(Duration::from_secs(10)), ..Default::default() }))
+        .await
+        .unwrap()
+        .id;
+    let after = s.queue.redis_time().await.unwrap();
+    let created = s.queue.get_job(&id).await.unwrap().unwrap().created_at;
+    assert!((before..=after).contains(&created), "{before} <= {created} <= {after}");
+    let delayed = s.queue.get_job(&delayed).await.unwrap().unwrap();
+    assert_eq!(delayed.run_at - delayed.created_at, 10_000, "the delay is counted from Redis's time");
+}

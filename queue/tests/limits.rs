@@ -186,3 +186,35 @@ async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
     // 30 jobs at 5 per 500 ms take at least 2.5 s.
     assert!(starts[29] - starts[0] >= 2500, "{starts:?}");
 }
+
+/// Regression: a window of 2^64-1 ms was stored, then every claim failed half-way (after
+/// taking jobs off the waiting set) on the limiter's expiry, dropping the jobs.
+#[tokio::test]
+async fn limits_out_of_range_are_refused_and_a_bad_stored_window_drops_no_job() {
+    let s = setup().await;
+    for (limits, field) in [
+        (QueueLimits { concurrency: Some(0), rate: None }, "concurrency"),
+        (QueueLimits { concurrency: Some(100_001), rate: None }, "concurrency"),
+        (
+            QueueLimits { concurrency: None, rate: Some(RateLimit { max: 1, per: Duration::from_millis(u64::MAX) }) },
+            "rate",
+        ),
+        (QueueLimits { concurrency: None, rate: Some(RateLimit { max: 0, per: Duration::from_secs(1) }) }, "rate"),
+    ] {
+        let err = s.queue.set_limits(&limits).await.unwrap_err();
+        assert!(matches!(err, QueueError::InvalidOption { field: f, .. } if f == field), "{limits:?}: {err}");
+    }
+    assert_eq!(s.queue.limits().await.unwrap(), QueueLimits::default());
+
+    // A window past any bound, stored by an older version or by hand: ignored, not fatal.
+    let mut hset = redis::cmd("HSET");
+    hset.arg("hoist:{tests}:meta").arg("rate_max").arg(1).arg("rate_window").arg(u64::MAX.to_string());
+    let _: () = s.redis.query(&hset).await.unwrap();
+    let ids: Vec<String> =
+        s.queue.enqueue_bulk(vec![NewJob::new("x", json!({})); 5]).await.unwrap().into_iter().map(|e| e.id).collect();
+    let worker = spawn_worker(&s.queue, handler_fn(|_| async { Ok(json!(null)) }), fast_options());
+    for id in &ids {
+        wait_for_state(&s.queue, id, JobState::Completed).await;
+    }
+    worker.stop().await;
+}

@@ -213,8 +213,15 @@ local meta_cache = nil
 local function meta()
   if meta_cache == nil then
     local m = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window', 'archive')
-    meta_cache = { paused = m[1], concurrency = tonumber(m[2]), rate_max = tonumber(m[3]),
-      rate_window = tonumber(m[4]), archive = m[5] }
+    local concurrency, rate_max, window = tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
+    -- set_limits checks these; a value outside its range (written by hand or by an older
+    -- version) is ignored rather than allowed to fail a claim half-way.
+    if concurrency and concurrency < 1 then concurrency = nil end
+    if not (rate_max and window and rate_max >= 1 and window >= 1 and window <= MAX_DURATION_MS) then
+      rate_max, window = nil, nil
+    end
+    meta_cache = { paused = m[1], concurrency = concurrency, rate_max = rate_max, rate_window = window,
+      archive = m[5] }
   end
   return meta_cache
 end
