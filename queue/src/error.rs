@@ -30,17 +30,6 @@ pub enum QueueError {
 }
 
 impl QueueError {
-    /// Maps the small negative codes the Lua scripts return.
-    pub(crate) fn from_code(code: i64, id: &str, action: &'static str) -> Option<QueueError> {
-        match code {
-            -1 => Some(QueueError::NotFound { id: id.to_string() }),
-            -2 => Some(QueueError::LeaseLost { id: id.to_string() }),
-            -3 => Some(QueueError::WrongState { id: id.to_string(), state: "finished".into(), action }),
-            -4 => Some(QueueError::ActiveJobs),
-            _ => None,
-        }
-    }
-
     /// True for errors of the connection to Redis (worth retrying), not of the request.
     pub fn is_connection(&self) -> bool {
         match self {

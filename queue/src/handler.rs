@@ -9,10 +9,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{invocation, run};
 use crate::error::{QueueError, Result};
 use crate::queue::Queue;
-use crate::scripts;
 use crate::types::{Job, Progress};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -227,13 +225,12 @@ impl JobContext {
     }
 
     async fn write(&self, progress: Option<String>, lines: &[String]) -> Result<()> {
-        let mut call = invocation(&scripts::PROGRESS, self.queue.keys(), self.queue.config().max_events);
-        call.arg(&self.job.id).arg(&self.lease).arg(progress.unwrap_or_default()).arg(self.max_log_lines);
-        for line in lines {
-            call.arg(line);
-        }
-        let code: i64 = run(&call, &mut self.queue.conn()).await?;
-        match QueueError::from_code(code, &self.job.id, "report progress") {
+        let code = self
+            .queue
+            .backend()
+            .progress(&self.job.id, &self.lease, progress.as_deref(), self.max_log_lines, lines)
+            .await?;
+        match crate::backend::from_code(code, &self.job.id, "report progress") {
             Some(err) => Err(err),
             None => Ok(()),
         }

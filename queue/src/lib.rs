@@ -28,29 +28,28 @@
 //! ```
 
 pub(crate) mod backend;
-mod clock;
 mod connection;
 mod error;
 mod handler;
 mod id;
-mod keys;
 pub mod names;
 mod queue;
-mod record;
 mod schedule;
 mod scheduler;
-mod scripts;
 mod serde_millis;
 mod types;
 mod worker;
 
+// The storage seam's parts, by their short names inside the crate.
+pub(crate) use backend::{keys, scripts};
+
+pub use backend::keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use backend::round_trips;
 pub use connection::RedisConnection;
 pub use error::{QueueError, Result};
 pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
 };
-pub use keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use queue::{CancelOutcome, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention};
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};

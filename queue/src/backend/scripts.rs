@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-const COMMON: &str = include_str!("../lua/includes/common.lua");
-const CLAIM_FNS: &str = include_str!("../lua/includes/claim.lua");
+const COMMON: &str = include_str!("../../lua/includes/common.lua");
+const CLAIM_FNS: &str = include_str!("../../lua/includes/claim.lua");
 
 fn with_common(body: &str) -> Script {
     Script::new(&format!("{COMMON}\n{body}"))
@@ -19,10 +19,10 @@ fn with_claim(body: &str) -> Script {
 
 macro_rules! script {
     ($name:ident, $file:literal) => {
-        pub static $name: LazyLock<Script> = LazyLock::new(|| with_common(include_str!(concat!("../lua/", $file))));
+        pub static $name: LazyLock<Script> = LazyLock::new(|| with_common(include_str!(concat!("../../lua/", $file))));
     };
     ($name:ident, $file:literal, claim) => {
-        pub static $name: LazyLock<Script> = LazyLock::new(|| with_claim(include_str!(concat!("../lua/", $file))));
+        pub static $name: LazyLock<Script> = LazyLock::new(|| with_claim(include_str!(concat!("../../lua/", $file))));
     };
 }
 
@@ -49,14 +49,14 @@ script!(PUBLISH_EVENT, "publish_event.lua");
 script!(SET_LIMITS, "set_limits.lua");
 
 /// A worker's check-in: one key, stamped with Redis's time.
-pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/heartbeat.lua")));
+pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/heartbeat.lua")));
 
 /// Schedule scripts touch only a schedule's own keys, not a queue's, so they go without
 /// the queue prelude.
 pub static ADVANCE_SCHEDULE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/advance_schedule.lua")));
+    LazyLock::new(|| Script::new(include_str!("../../lua/advance_schedule.lua")));
 pub static CONFIRM_SCHEDULE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/confirm_schedule.lua")));
+    LazyLock::new(|| Script::new(include_str!("../../lua/confirm_schedule.lua")));
 
 #[cfg(test)]
 mod tests {

@@ -53,13 +53,19 @@ pub(crate) fn owner_tag(owner: &str) -> String {
 /// The keys of one queue.
 #[derive(Clone, Debug)]
 pub struct QueueKeys {
+    root: String,
     prefix: String,
 }
 
 impl QueueKeys {
     /// `root` is the global prefix (default `hoist`).
     pub fn new(root: &str, queue: &str) -> Self {
-        QueueKeys { prefix: format!("{root}:{{{queue}}}:") }
+        QueueKeys { root: root.to_string(), prefix: format!("{root}:{{{queue}}}:") }
+    }
+
+    /// The global prefix the queue's keys live under (default `hoist`).
+    pub fn root(&self) -> &str {
+        &self.root
     }
 
     /// `hoist:{queue}:`: scripts form job and statistics keys from it.
@@ -128,6 +134,11 @@ impl QueueKeys {
 
     pub fn meta(&self) -> String {
         self.key("meta")
+    }
+
+    /// Finished jobs the history store has not copied yet.
+    pub fn archive(&self) -> String {
+        self.key("archive")
     }
 
     pub fn events(&self) -> String {

@@ -1,0 +1,136 @@
+//! The storage seam: the only module that talks to Redis. It owns the connection and the
+//! key names ([`keys`]), stores and reads jobs in their Redis form ([`record`]), and gives
+//! one typed method per script ([`transitions`], [`control`]) and per read ([`reads`]).
+//! Every call gets a tracing span naming the operation and the queue; every refusal a
+//! script or Redis gives is mapped to [`QueueError`](crate::QueueError) in one place
+//! ([`errors`]). `Queue`, `Worker`, `JobContext` and `Scheduler` go through it; nothing
+//! else formats a key or sends a command.
+
+pub(crate) mod clock;
+mod control;
+mod decode;
+mod errors;
+pub(crate) mod keys;
+mod reads;
+pub(crate) mod record;
+pub(crate) mod scripts;
+mod transitions;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redis::aio::ConnectionLike;
+use redis::{Script, ScriptInvocation};
+use tracing::Instrument;
+
+pub(crate) use control::Selection;
+pub(crate) use decode::{array, decode_events, entry_events, field_map, int, split_position, strings, text};
+pub(crate) use errors::{from_code, script_error};
+pub(crate) use reads::queue_names;
+pub(crate) use transitions::{Claim, Claimed, Completion, Failure};
+
+use crate::connection::RedisConnection;
+use crate::error::Result;
+use keys::QueueKeys;
+
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one request/reply exchange with Redis (for the benchmark's round trips per job).
+pub(crate) fn count_round_trip() {
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Round trips to Redis made by the engine's scripts, blocking waits and heartbeats in
+/// this process so far.
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+/// This process's wall clock (epoch ms), for what is not a decision about shared state
+/// (tests, log lines). Decisions use Redis's clock ([`clock`]).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// Starts a queue script call with the keys and leading arguments every queue script
+/// takes (the queue's key prefix and the event stream's cap; scripts read the time
+/// themselves).
+pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, max_events: u64) -> ScriptInvocation<'a> {
+    let mut call = script.prepare_invoke();
+    for key in keys.script_keys() {
+        call.key(key);
+    }
+    call.arg(keys.prefix()).arg(max_events);
+    call
+}
+
+/// Runs a script call, mapping the scripts' refusals to typed errors.
+pub(crate) async fn run<T: redis::FromRedisValue>(
+    call: &ScriptInvocation<'_>,
+    conn: &mut (impl ConnectionLike + Send),
+) -> Result<T> {
+    count_round_trip();
+    call.invoke_async(conn).await.map_err(script_error)
+}
+
+/// One queue's storage: its connection, its keys and the event stream's cap.
+#[derive(Clone)]
+pub(crate) struct Backend {
+    redis: RedisConnection,
+    keys: QueueKeys,
+    queue: String,
+    max_events: u64,
+}
+
+impl Backend {
+    pub(crate) fn new(redis: &RedisConnection, key_prefix: &str, queue: &str, max_events: u64) -> Self {
+        Backend { redis: redis.clone(), keys: QueueKeys::new(key_prefix, queue), queue: queue.to_string(), max_events }
+    }
+
+    pub(crate) fn redis(&self) -> &RedisConnection {
+        &self.redis
+    }
+
+    fn script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+        invocation(script, &self.keys, self.max_events)
+    }
+
+    /// Runs one script call under a span naming the operation.
+    async fn eval<T: redis::FromRedisValue>(&self, op: &'static str, call: &ScriptInvocation<'_>) -> Result<T> {
+        let span = tracing::trace_span!("redis", op, queue = %self.queue);
+        run(call, &mut self.redis.shared()).instrument(span).await
+    }
+
+    /// Runs one command or pipeline (a read) under a span naming the operation.
+    async fn query<T: redis::FromRedisValue>(&self, op: &'static str, request: &impl Request) -> Result<T> {
+        let span = tracing::trace_span!("redis", op, queue = %self.queue);
+        count_round_trip();
+        let mut conn = self.redis.shared();
+        request.send(&mut conn).instrument(span).await.map_err(script_error)
+    }
+}
+
+/// A command or a pipeline: what [`Backend::query`] sends.
+trait Request {
+    fn send<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut crate::connection::Conn,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send;
+}
+
+impl Request for redis::Cmd {
+    fn send<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut crate::connection::Conn,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(conn)
+    }
+}
+
+impl Request for redis::Pipeline {
+    fn send<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut crate::connection::Conn,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(conn)
+    }
+}

@@ -1,0 +1,254 @@
+//! Reads: jobs, pages of a state or an owner's index, counts, limits, statistics, the
+//! event stream, the workers' check-ins and the queue registry. No read scans the
+//! keyspace; each reads only what its caller returns.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::streams::{StreamReadOptions, StreamReadReply};
+
+use super::keys::registry;
+use super::record::decode_job;
+use super::{Backend, decode_events, entry_events, field_map};
+use crate::connection::{Conn, RedisConnection};
+use crate::error::Result;
+use crate::types::{Counts, ErrorRecord, Event, Job, JobState, MinuteStats, QueueLimits, RateLimit};
+
+/// Every queue name recorded under `root`, sorted.
+pub(crate) async fn queue_names(redis: &RedisConnection, root: &str) -> Result<Vec<String>> {
+    super::count_round_trip();
+    let mut names: Vec<String> = redis.query(redis::cmd("SMEMBERS").arg(registry(root))).await?;
+    names.sort();
+    Ok(names)
+}
+
+impl Backend {
+    /// Redis's time (epoch ms) on the node holding this queue.
+    pub(crate) async fn now(&self) -> Result<i64> {
+        super::clock::now_at(&self.redis, &self.keys.workers()).await
+    }
+
+    /// One job with its per-attempt errors and its log lines.
+    pub(crate) async fn job(&self, id: &str) -> Result<Option<Job>> {
+        let mut pipe = redis::pipe();
+        pipe.hgetall(self.keys.job(id)).lrange(self.keys.job_errors(id), 0, -1).lrange(self.keys.job_logs(id), 0, -1);
+        let (fields, errors, logs): (HashMap<String, String>, Vec<String>, Vec<String>) =
+            self.query("job", &pipe).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let mut job = decode_job(&self.queue, id, &fields)?;
+        job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
+        job.logs = logs;
+        Ok(Some(job))
+    }
+
+    /// Several jobs in one round trip, skipping ids that no longer exist.
+    pub(crate) async fn jobs(&self, ids: &[&String]) -> Result<Vec<Job>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.keys.job(id));
+        }
+        let replies: Vec<redis::Value> = self.query("jobs", &pipe).await?;
+        let mut jobs = Vec::with_capacity(ids.len());
+        for (reply, id) in replies.into_iter().zip(ids) {
+            let fields = match reply {
+                redis::Value::Map(pairs) => pairs
+                    .into_iter()
+                    .filter_map(|(k, v)| {
+                        Some((redis::from_redis_value::<String>(k).ok()?, redis::from_redis_value::<String>(v).ok()?))
+                    })
+                    .collect(),
+                other => field_map(other)?,
+            };
+            if !fields.is_empty() {
+                jobs.push(decode_job(&self.queue, id, &fields)?);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Up to `limit` finished jobs waiting for the history store, oldest ending first,
+    /// each with its errors and the finish time it was archived at.
+    pub(crate) async fn unarchived(&self, limit: usize) -> Result<Vec<(Job, i64)>> {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(self.keys.archive()).arg(0).arg(limit.clamp(1, 10_000) - 1).arg("WITHSCORES");
+        let listed: Vec<(String, i64)> = self.query("unarchived", &cmd).await?;
+        if listed.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut pipe = redis::pipe();
+        for (id, _) in &listed {
+            pipe.hgetall(self.keys.job(id)).lrange(self.keys.job_errors(id), 0, -1);
+        }
+        let flat: Vec<redis::Value> = self.query("unarchived_jobs", &pipe).await?;
+        let mut replies = flat.into_iter();
+        let mut jobs = Vec::with_capacity(listed.len());
+        for (id, archived_at) in &listed {
+            let (Some(fields), Some(errors)) = (replies.next(), replies.next()) else { break };
+            let fields: HashMap<String, String> = redis::from_redis_value(fields).map_err(redis::RedisError::from)?;
+            let errors: Vec<String> = redis::from_redis_value(errors).map_err(redis::RedisError::from)?;
+            if fields.is_empty() {
+                continue; // deleted meanwhile: deletion also drops it from the archive set
+            }
+            let mut job = decode_job(&self.queue, id, &fields)?;
+            job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
+            jobs.push((job, *archived_at));
+        }
+        Ok(jobs)
+    }
+
+    /// Ids of one state's set, newest first, and the set's size.
+    pub(crate) async fn state_page(&self, state: JobState, offset: u64, limit: u64) -> Result<(Vec<String>, u64)> {
+        let set = self.keys.state_set(state);
+        let mut pipe = redis::pipe();
+        if state == JobState::Active {
+            // By score, below the anchor at +inf.
+            pipe.zrevrangebyscore_limit(&set, "(+inf", "-inf", offset as isize, limit as isize)
+                .zcount(&set, "-inf", "(+inf");
+        } else {
+            pipe.zrevrange(&set, offset as isize, (offset + limit) as isize - 1).zcard(&set);
+        }
+        self.query("state_page", &pipe).await
+    }
+
+    /// Ids of the active jobs (at most `limit`).
+    pub(crate) async fn active_ids(&self, limit: u64) -> Result<Vec<String>> {
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(self.keys.state_set(JobState::Active)).arg("-inf").arg("(+inf").arg("LIMIT").arg(0).arg(limit);
+        self.query("active_ids", &cmd).await
+    }
+
+    /// Ids in an owner's index, newest first, `limit` from `offset`, and the index's size.
+    pub(crate) async fn owner_page(&self, owner: &str, offset: u64, limit: u64) -> Result<(Vec<String>, u64)> {
+        let index = self.keys.owner_index(owner);
+        let mut pipe = redis::pipe();
+        pipe.zrevrange(&index, offset as isize, (offset + limit) as isize - 1).zcard(&index);
+        self.query("owner_page", &pipe).await
+    }
+
+    /// The size of an owner's index.
+    pub(crate) async fn owner_count(&self, owner: &str) -> Result<u64> {
+        self.query("owner_count", redis::cmd("ZCARD").arg(self.keys.owner_index(owner))).await
+    }
+
+    /// The `state` field of each job (None for a job deleted meanwhile).
+    pub(crate) async fn job_states(&self, ids: &[String]) -> Result<Vec<Option<String>>> {
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hget(self.keys.job(id), "state");
+        }
+        self.query("job_states", &pipe).await
+    }
+
+    /// Jobs per state and the paused flag, in one round trip.
+    pub(crate) async fn counts(&self) -> Result<Counts> {
+        let mut pipe = redis::pipe();
+        for state in JobState::ALL {
+            if state == JobState::Active {
+                pipe.zcount(self.keys.state_set(state), "-inf", "(+inf");
+            } else {
+                pipe.zcard(self.keys.state_set(state));
+            }
+        }
+        pipe.hexists(self.keys.meta(), "paused");
+        let (w, d, r, a, c, x, k, paused): (u64, u64, u64, u64, u64, u64, u64, bool) =
+            self.query("counts", &pipe).await?;
+        Ok(Counts { waiting: w, delayed: d, retrying: r, active: a, completed: c, dead: x, cancelled: k, paused })
+    }
+
+    pub(crate) async fn limits(&self) -> Result<QueueLimits> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys.meta()).arg(&["concurrency", "rate_max", "rate_window"]);
+        let (concurrency, max, window): (Option<u32>, Option<u32>, Option<u64>) = self.query("limits", &cmd).await?;
+        let rate = match (max, window) {
+            (Some(max), Some(window)) => Some(RateLimit { max, per: Duration::from_millis(window) }),
+            _ => None,
+        };
+        Ok(QueueLimits { concurrency, rate })
+    }
+
+    pub(crate) async fn is_paused(&self) -> Result<bool> {
+        self.query("is_paused", redis::cmd("HEXISTS").arg(self.keys.meta()).arg("paused")).await
+    }
+
+    /// Per-minute statistics for `from..=to` (minutes since the epoch), one per minute.
+    pub(crate) async fn stats(&self, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>> {
+        let mut out = Vec::with_capacity((to_minute - from_minute + 1).max(0) as usize);
+        // Pipelined in chunks so a 14-day range does not build one giant reply.
+        for chunk_start in (from_minute..=to_minute).step_by(720) {
+            let chunk_end = (chunk_start + 719).min(to_minute);
+            let mut pipe = redis::pipe();
+            for minute in chunk_start..=chunk_end {
+                pipe.hgetall(self.keys.stats(minute));
+            }
+            let maps: Vec<HashMap<String, u64>> = self.query("stats", &pipe).await?;
+            for (minute, map) in (chunk_start..=chunk_end).zip(maps) {
+                out.push(MinuteStats {
+                    minute,
+                    completed: map.get("completed").copied().unwrap_or(0),
+                    failed: map.get("failed").copied().unwrap_or(0),
+                    dead: map.get("dead").copied().unwrap_or(0),
+                    duration_ms: map.get("duration_ms").copied().unwrap_or(0),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `count` stream entries' events from `start` (an XRANGE bound: `-`, an entry,
+    /// or `(entry` for after it).
+    pub(crate) async fn events_from(&self, start: &str, count: usize) -> Result<Vec<Event>> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.keys.events()).arg(start).arg("+").arg("COUNT").arg(count);
+        let reply: redis::Value = self.query("events_from", &cmd).await?;
+        decode_events(&self.queue, reply)
+    }
+
+    /// The events of one stream entry (none once the capped stream dropped it).
+    pub(crate) async fn events_of_entry(&self, entry: &str) -> Result<Vec<Event>> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.keys.events()).arg(entry).arg(entry);
+        let reply: redis::Value = self.query("events_of_entry", &cmd).await?;
+        decode_events(&self.queue, reply)
+    }
+
+    /// The newest event's position, or "0-0" for an empty stream.
+    pub(crate) async fn last_event_position(&self) -> Result<String> {
+        let mut cmd = redis::cmd("XREVRANGE");
+        cmd.arg(self.keys.events()).arg("+").arg("-").arg("COUNT").arg(1);
+        let reply: redis::Value = self.query("last_event_position", &cmd).await?;
+        Ok(decode_events(&self.queue, reply)?.pop().map(|e| e.position).unwrap_or_else(|| "0-0".into()))
+    }
+
+    /// Waits up to `block` on a connection of the caller's own for events after `from`.
+    pub(crate) async fn wait_for_events(&self, conn: &mut Conn, from: &str, block: Duration) -> Result<Vec<Event>> {
+        super::count_round_trip();
+        let options = StreamReadOptions::default().block(block.as_millis() as usize).count(500);
+        let reply: Option<StreamReadReply> =
+            redis::AsyncCommands::xread_options(conn, &[self.keys.events()], &[from], &options).await?;
+        let mut events = vec![];
+        for stream in reply.map(|r| r.keys).unwrap_or_default() {
+            for entry in stream.ids {
+                let mut fields = std::collections::BTreeMap::new();
+                for (name, value) in entry.map {
+                    if let Ok(v) = redis::from_redis_value::<String>(value) {
+                        fields.insert(name, v);
+                    }
+                }
+                events.extend(entry_events(&self.queue, &entry.id, fields));
+            }
+        }
+        Ok(events)
+    }
+
+    /// Workers (claim loops) that checked in at or after `since` (epoch ms, Redis's clock).
+    pub(crate) async fn workers_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(self.keys.workers()).arg(since).arg("+inf").arg("WITHSCORES");
+        self.query("workers", &cmd).await
+    }
+}

@@ -1,0 +1,34 @@
+//! Handing finished jobs over to a history store: an archive set of jobs not yet copied,
+//! which retention waits for.
+
+use super::Queue;
+use crate::error::Result;
+use crate::types::Job;
+
+impl Queue {
+    /// Turns copying finished jobs to a history store on or off. While on, every job that
+    /// ends (completed, dead, cancelled) is also recorded in an archive set, and retention
+    /// keeps it until [`Queue::mark_archived`] says it was copied: a history writer that
+    /// was down for a while loses nothing. Turning it off forgets the pending set.
+    pub async fn set_archiving(&self, on: bool) -> Result<()> {
+        self.backend().set_archiving(on).await
+    }
+
+    /// Up to `limit` finished jobs not yet copied to the history store, oldest ending
+    /// first, each with its per-attempt errors and the finish time it was archived at
+    /// (pass both back to [`Queue::mark_archived`]). A job listed here that is no longer
+    /// finished (retried meanwhile) should be acknowledged too; its next ending is listed
+    /// again.
+    pub async fn unarchived(&self, limit: usize) -> Result<Vec<(Job, i64)>> {
+        self.backend().unarchived(limit).await
+    }
+
+    /// Acknowledges jobs copied to the history store: pairs of job id and the
+    /// `finished_at` that was copied. Returns how many were released to retention.
+    pub async fn mark_archived(&self, copied: &[(String, i64)]) -> Result<u64> {
+        if copied.is_empty() {
+            return Ok(0);
+        }
+        self.backend().mark_archived(copied).await
+    }
+}

@@ -1,0 +1,180 @@
+//! [`Worker`]: claims jobs from one queue and runs them with a [`Handler`].
+//!
+//! Parts, each its own file and task: the claim loop ([`claim_loop`]: takes jobs, and
+//! hands finished attempts to the [`completer`], which writes them in the same round trip
+//! as the next claim), the [`executor`] (runs one attempt under its timeout and
+//! cancellation), the [`wakeup`] listener that parks on Redis until a job arrives, the
+//! [`lease_keeper`] that renews all leases in one call and sends heartbeats, the
+//! [`stall_sweeper`] and the [`cancel_listener`]. Every call to Redis goes through the
+//! storage seam ([`crate::backend`]).
+
+mod cancel_listener;
+mod claim_loop;
+mod completer;
+mod executor;
+mod lease_keeper;
+mod stall_sweeper;
+mod wakeup;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Result;
+use crate::handler::Handler;
+use crate::queue::Queue;
+use completer::CallsInFlight;
+use executor::{Running, StopReason};
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Jobs run at the same time by this worker (default 10).
+    pub concurrency: usize,
+    /// How long a claimed job stays ours without renewal (default 30 s). Renewed every
+    /// third of it; a crashed worker's jobs are recovered after it lapses.
+    pub lease: Duration,
+    /// How often expired leases are looked for (default 5 s).
+    pub stall_check_interval: Duration,
+    /// On shutdown, how long running jobs may take to finish before they are cancelled
+    /// and handed back (default 30 s).
+    pub shutdown_grace: Duration,
+    /// After cancellation is signalled, how long a handler may take to stop by itself
+    /// before it is aborted (default 5 s).
+    pub cancel_grace: Duration,
+    /// Log lines kept per job (default 100).
+    pub max_log_lines: u32,
+    /// Identifies this worker in leases and the workers list (default host-pid-random).
+    pub id: Option<String>,
+    /// Claim loops sharing the concurrency (default 2): while one waits on Redis for its
+    /// acknowledgements and next jobs, the other's jobs run, so Redis and the handlers
+    /// work at the same time instead of taking turns.
+    pub claim_loops: usize,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            concurrency: 10,
+            lease: Duration::from_secs(30),
+            stall_check_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(5),
+            max_log_lines: 100,
+            id: None,
+            claim_loops: 2,
+        }
+    }
+}
+
+/// Processes the jobs of one queue until its shutdown token fires.
+pub struct Worker {
+    queue: Queue,
+    handler: Arc<dyn Handler>,
+    options: WorkerOptions,
+    id: String,
+    status: WorkerStatus,
+}
+
+/// A live view of a running worker, cheap to clone (e.g. for a readiness probe).
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStatus {
+    accepting: Arc<std::sync::atomic::AtomicBool>,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl WorkerStatus {
+    /// True while the worker claims new jobs; false before it starts and from the moment
+    /// its shutdown begins.
+    pub fn accepting_jobs(&self) -> bool {
+        self.accepting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Jobs running right now.
+    pub fn running_jobs(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Claim loops share one counter; each adds the change since its last report.
+    fn report_running(&self, reported: &mut usize, now: usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if now > *reported {
+            self.running.fetch_add(now - *reported, SeqCst);
+        } else {
+            self.running.fetch_sub(*reported - now, SeqCst);
+        }
+        *reported = now;
+    }
+}
+
+/// Attempts in progress, keyed by (job id, lease token): the same job can come back to
+/// this worker under a new lease while a stale attempt is still winding down.
+type RunningMap = Arc<Mutex<HashMap<(String, String), Running>>>;
+
+impl Worker {
+    pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
+        let id = options.id.clone().unwrap_or_else(default_worker_id);
+        Worker { queue, handler: Arc::new(handler), options, id, status: WorkerStatus::default() }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A handle that keeps reporting after `run` took the worker.
+    pub fn status(&self) -> WorkerStatus {
+        self.status.clone()
+    }
+
+    /// Runs until `shutdown` fires, then stops claiming, lets running jobs finish within
+    /// the grace period, cancels and hands back the rest, and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        let Worker { queue, handler, options, id, status } = self;
+        let loops = options.claim_loops.clamp(1, options.concurrency.max(1));
+        let calls = Arc::new(CallsInFlight::default());
+        if loops == 1 {
+            return claim_loop::run(queue, handler, options, id, status, calls, shutdown).await;
+        }
+        // Split the concurrency over the loops; together they never exceed it.
+        let lanes = (0..loops).map(|lane| {
+            let share = options.concurrency / loops + usize::from(lane < options.concurrency % loops);
+            let options = WorkerOptions { concurrency: share, claim_loops: 1, ..options.clone() };
+            let lane_id = format!("{id}.{lane}");
+            claim_loop::run(
+                queue.clone(),
+                handler.clone(),
+                options,
+                lane_id,
+                status.clone(),
+                calls.clone(),
+                shutdown.clone(),
+            )
+        });
+        for result in futures::future::join_all(lanes).await {
+            result?;
+        }
+        Ok(())
+    }
+}
+
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = if host.is_empty() { "worker".to_string() } else { host };
+    format!("{host}-{}-{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff)
+}
+
+/// How long to wait after `failures` failed calls in a row: 200 ms doubling to 5 s.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((100u64 << failures.min(6)).min(5_000))
+}
+
+/// Stops an attempt; the first reason given is the one its outcome reports.
+fn stop_running(entry: &Running, reason: StopReason) {
+    let mut slot = entry.reason.lock().expect("stop reason");
+    if slot.is_none() {
+        *slot = Some(reason);
+    }
+    entry.cancel.cancel();
+}
