@@ -9,6 +9,7 @@ ensure_build_prerequisites
 ensure_postgres
 ensure_chromium
 ensure_end2end_packages
+apt_install faketime  # libfaketime, for the clock-skew test (stress/tests/clock_skew.rs)
 
 say "Rust tests"
 cargo test --workspace --no-fail-fast -- --skip hostile_suite

@@ -27,7 +27,9 @@ for i = 0, n - 1 do
   if not string.find(ARGV[b + 2], '^%d+:%d+:%d+:') then bad_arg('opts', ARGV[b + 2]) end
   int_arg(b + 3, 'priority', 0, 1000)
   delays[i] = int_arg(b + 4, 'delay', 0, MAX_DURATION_MS)
-  if #ARGV[b + 5] > 513 then bad_arg('dedup_key', #ARGV[b + 5]) end
+  -- '#' .. id names a job's reverse entry in the dedup hash: no key may look like one.
+  local dedup = ARGV[b + 5]
+  if #dedup > 513 or string.find(dedup, '^\1?#') then bad_arg('dedup_key', dedup) end
   if #text_arg(b + 6, 'name') > 200 then bad_arg('name', #ARGV[b + 6]) end
   if #ARGV[b + 7] > 1000 then bad_arg('owner', #ARGV[b + 7]) end
   if ARGV[b + 8] ~= '' then

@@ -106,6 +106,11 @@ impl RedisConnection {
         Ok(cmd.query_async(&mut self.shared()).await?)
     }
 
+    /// The Redis server's version (e.g. "7.0.15"), for a status page.
+    pub async fn server_version(&self) -> Result<String> {
+        crate::backend::server_version(self).await
+    }
+
     pub(crate) fn shared(&self) -> Conn {
         self.shared.clone()
     }

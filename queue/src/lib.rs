@@ -41,7 +41,7 @@ mod types;
 mod worker;
 
 // The storage seam's parts, by their short names inside the crate.
-pub(crate) use backend::{keys, scripts};
+pub(crate) use backend::keys;
 
 pub use backend::keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use backend::round_trips;
@@ -50,7 +50,9 @@ pub use error::{QueueError, Result};
 pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
 };
-pub use queue::{CancelOutcome, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention};
+pub use queue::{
+    CancelOutcome, MAX_BATCH_ID_BYTES, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention,
+};
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use types::{

@@ -12,11 +12,14 @@ use crate::error::QueueError;
 use crate::types::NewJob;
 
 /// Latest time a schedule may name (the last millisecond of the year 9999).
-const MAX_EPOCH_MS: i64 = 253_402_300_799_999;
+pub(crate) const MAX_EPOCH_MS: i64 = 253_402_300_799_999;
 /// Longest gap between the jobs of one fan-out.
 const MAX_STAGGER: Duration = Duration::from_secs(24 * 3600);
 /// Most jobs one tick may fan out to.
 pub const MAX_FAN_OUT: usize = 10_000;
+/// A cron must fire within this long of its upsert, or it is refused as never firing. Nine
+/// years: a leap-day schedule (`0 0 29 2 *`) waits up to eight (2096 to 2104).
+const MAX_FIRST_TICK_WAIT_MS: i64 = 9 * 366 * 24 * 3600 * 1000;
 
 /// What to do with ticks that passed while no scheduler ran (downtime).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +162,26 @@ impl ScheduleSpec {
         }
         CronSchedule::parse(&self.cron, &self.timezone)
     }
+
+    /// What a new definition must pass, at `now_ms`: [`ScheduleSpec::validate`], a cron
+    /// that fires at all (some tick within nine years; `0 0 30 2 *` has none), a run
+    /// limit of at least one and a misfire grace of at most 365 days. (Stored schedules
+    /// are fired if they pass `validate`; these checks came later.)
+    pub fn validate_at(&self, now_ms: i64) -> Result<CronSchedule, QueueError> {
+        let cron = self.validate()?;
+        let invalid = |field, reason: String| QueueError::InvalidOption { field, reason };
+        if self.max_runs == Some(0) {
+            return Err(invalid("max_runs", "must be at least 1 (leave it out for no limit)".into()));
+        }
+        if self.misfire_grace > crate::types::MAX_OPTION_DURATION {
+            return Err(invalid("misfire_grace", "must be at most 365 days".into()));
+        }
+        let fires = cron.next_after(now_ms).is_some_and(|t| t.saturating_sub(now_ms) <= MAX_FIRST_TICK_WAIT_MS);
+        if !fires {
+            return Err(invalid("cron", format!("{:?} has no tick in the next nine years", self.cron)));
+        }
+        Ok(cron)
+    }
 }
 
 /// A parsed cron expression in a time zone.
@@ -211,8 +234,8 @@ impl CronSchedule {
 
 /// Which of the due ticks to fire, given the policy; `now` decides which are "missed".
 pub fn ticks_to_fire(due: &[i64], now: i64, policy: MisfirePolicy, grace: Duration) -> Vec<i64> {
-    let grace = grace.as_millis() as i64;
-    let (missed, on_time): (Vec<i64>, Vec<i64>) = due.iter().partition(|t| now - **t > grace);
+    let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let (missed, on_time): (Vec<i64>, Vec<i64>) = due.iter().partition(|t| now.saturating_sub(**t) > grace);
     let mut fire: Vec<i64> = match policy {
         MisfirePolicy::Skip => vec![],
         MisfirePolicy::RunOnce => missed.last().copied().into_iter().collect(),
@@ -232,13 +255,18 @@ pub fn ticks_to_fire(due: &[i64], now: i64, policy: MisfirePolicy, grace: Durati
 pub struct FireRecord {
     /// The tick (epoch ms); for a manual trigger, the time it was triggered.
     pub tick: i64,
-    /// When the job was enqueued (epoch ms).
+    /// When the fire was recorded, just after its jobs were enqueued (epoch ms, Redis's
+    /// clock).
     pub fired_at: i64,
     pub job_ids: Vec<String>,
     /// Triggered by hand rather than by the clock.
     pub manual: bool,
     /// Which scheduler fired it.
     pub by: String,
+    /// Why the tick enqueued nothing: its jobs were refused (an invalid template, a
+    /// payload too large), which retrying would not change. Such a tick is not a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A schedule as stored, with its firing state.
@@ -298,6 +326,27 @@ mod tests {
         let start = berlin(2026, 10, 25, 0, 0) - 1;
         let end = chrono_tz::Europe::Berlin.with_ymd_and_hms(2026, 10, 26, 0, 0, 0).unwrap().timestamp_millis() - 1;
         assert_eq!(hourly.ticks_between(start, end, 100).len(), 25, "the day has 25 hours");
+    }
+
+    #[test]
+    fn a_cron_that_never_fires_is_refused_and_a_leap_day_is_not() {
+        let now = Utc.with_ymd_and_hms(2097, 3, 1, 0, 0, 0).unwrap().timestamp_millis();
+        let spec = |cron: &str| ScheduleSpec::new("s", cron, "q", NewJob::new("j", serde_json::Value::Null));
+        let started = std::time::Instant::now();
+        let err = spec("0 0 30 2 *").validate_at(now).unwrap_err();
+        assert!(matches!(err, QueueError::InvalidOption { field: "cron", .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2), "searched for {:?}", started.elapsed());
+        // 2100 is not a leap year: the next 29th of February after 2096 is in 2104.
+        spec("0 0 29 2 *").validate_at(now).unwrap();
+        spec("* * * * *").validate_at(now).unwrap();
+    }
+
+    #[test]
+    fn a_grace_beyond_any_clock_does_not_wrap() {
+        let due = [60_000, 120_000];
+        let fire = ticks_to_fire(&due, 180_000, MisfirePolicy::Skip, Duration::MAX);
+        assert_eq!(fire, due, "everything is on time");
+        assert_eq!(ticks_to_fire(&due, i64::MAX, MisfirePolicy::Skip, Duration::ZERO), Vec::<i64>::new());
     }
 
     #[test]

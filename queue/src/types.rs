@@ -188,7 +188,8 @@ pub struct JobOptions {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub timeout: Option<Duration>,
     /// While a job with this key exists (see `dedup_scope`), enqueueing another returns
-    /// the existing one.
+    /// the existing one. 1 to 512 bytes without control characters, not starting with
+    /// `#` (the engine's own entries in the dedup index start with it).
     pub dedup_key: Option<String>,
     /// How long `dedup_key` holds: while the job exists (default) or only until it
     /// finishes.

@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use redis::aio::ConnectionManager;
 use serde_json::json;
 
 use crate::db::Db;
@@ -23,26 +22,19 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// `GET /readyz`: 200 when Redis and SQL answer, 503 naming the one that does not.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let status = system_status(&state.redis, &state.db).await;
+    let status = system_status(&state.engine, &state.db).await;
     let code = if status.healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(status))
 }
 
-pub async fn system_status(redis: &ConnectionManager, db: &Db) -> SystemStatus {
-    let (redis_status, db_status) = tokio::join!(redis_status(redis.clone()), db_status(db));
+pub async fn system_status(redis: &hoist_queue::RedisConnection, db: &Db) -> SystemStatus {
+    let (redis_status, db_status) = tokio::join!(redis_status(redis), db_status(db));
     SystemStatus { version: VERSION.to_string(), components: vec![redis_status, db_status] }
 }
 
-async fn redis_status(mut redis: ConnectionManager) -> ComponentStatus {
-    let mut command = redis::cmd("INFO");
-    command.arg("server");
-    let info = command.query_async::<String>(&mut redis);
-    let (up, detail) = match tokio::time::timeout(Duration::from_secs(2), info).await {
-        Ok(Ok(info)) => {
-            let version =
-                info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string();
-            (true, format!("redis {version}"))
-        }
+async fn redis_status(redis: &hoist_queue::RedisConnection) -> ComponentStatus {
+    let (up, detail) = match tokio::time::timeout(Duration::from_secs(2), redis.server_version()).await {
+        Ok(Ok(version)) => (true, format!("redis {version}")),
         Ok(Err(e)) => (false, e.to_string()),
         Err(_) => (false, "timed out after 2 s".to_string()),
     };

@@ -13,7 +13,7 @@ use hoist_queue::{CancellationToken, Job, JobState, Queue, RedisConnection};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::db::{Db, now_ms};
+use crate::db::{Db, DbKind, now_ms};
 
 /// Jobs copied per queue and batch.
 pub const BATCH: usize = 500;
@@ -145,23 +145,222 @@ pub async fn record(db: &Db, records: &[HistoryRecord]) -> Result<(), sqlx::Erro
 }
 
 /// Copies up to `limit` finished jobs of one queue and releases them to retention.
-/// Returns how many jobs the batch held (records written plus jobs no longer finished).
+/// Returns how many jobs the batch held (records written or quarantined, plus jobs no
+/// longer finished).
+///
+/// A record the database refuses for what it holds (see [`is_data_error`]) must not
+/// block the queue's copy for good: the batch is split until the refused records are
+/// found, the others are written, and each refused one is kept in the quarantine table
+/// ([`quarantine`]) and released like the copied ones. Any other failure (the database
+/// unreachable, the pool closed) releases nothing, so the whole batch is copied again.
 pub async fn copy_batch(db: &Db, queue: &Queue, limit: usize) -> anyhow::Result<usize> {
     let pending = queue.unarchived(limit).await?;
     if pending.is_empty() {
         return Ok(0);
     }
     let records: Vec<HistoryRecord> = pending.iter().filter_map(|(job, _)| HistoryRecord::of(job)).collect();
-    record(db, &records).await?;
+    record_or_quarantine(db, &records).await?;
     let copied: Vec<(String, i64)> = pending.iter().map(|(job, at)| (job.id.clone(), *at)).collect();
     queue.mark_archived(&copied).await?;
     Ok(pending.len())
 }
 
-/// Deletes records of jobs that finished before `cutoff` (epoch ms).
+/// Writes `records`; when the database refuses the batch for its data, halves it until
+/// each refused record stands alone and quarantines that one. Bisecting finds a few bad
+/// records among hundreds in a few dozen transactions; rewriting a part is harmless
+/// (upserts).
+async fn record_or_quarantine(db: &Db, records: &[HistoryRecord]) -> Result<(), sqlx::Error> {
+    let mut parts = vec![records];
+    while let Some(part) = parts.pop() {
+        match record(db, part).await {
+            Ok(()) => {}
+            Err(e) if is_data_error(db.kind, &e) => match part {
+                [one] => quarantine(db, one, &e.to_string()).await?,
+                _ => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                }
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether the database refused a statement for the values it was given, so the same
+/// values would be refused again: PostgreSQL's data exceptions (SQLSTATE class 22: NUL or
+/// invalid bytes in text, numbers out of range), integrity violations (23) and program
+/// limits (54: e.g. an index row too large for a huge name); SQLite's constraint (a
+/// CHECK, a trigger's RAISE), too-big and mismatch errors. Anything else (I/O, the pool,
+/// a server shutting down, a lock timeout) may pass, so it is retried instead.
+pub fn is_data_error(kind: DbKind, error: &sqlx::Error) -> bool {
+    const POSTGRES_CLASSES: [&str; 3] = ["22", "23", "54"];
+    const SQLITE_TOOBIG: i64 = 18;
+    const SQLITE_CONSTRAINT: i64 = 19;
+    const SQLITE_MISMATCH: i64 = 20;
+    match error {
+        sqlx::Error::Encode(_) => true,
+        sqlx::Error::Database(e) => {
+            let Some(code) = e.code() else { return false };
+            match kind {
+                DbKind::Postgres => code.get(..2).is_some_and(|class| POSTGRES_CLASSES.contains(&class)),
+                // SQLite reports extended codes; the primary code is the low byte.
+                DbKind::Sqlite => code
+                    .parse::<i64>()
+                    .is_ok_and(|n| matches!(n & 0xff, SQLITE_TOOBIG | SQLITE_CONSTRAINT | SQLITE_MISMATCH)),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Deletes records of jobs that finished before `cutoff` (epoch ms), quarantined ones
+/// too: a record the database refused is kept as long as a copied one would have been.
 pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM job_history WHERE finished_at < $1").bind(cutoff).execute(&db.pool).await?;
-    Ok(done.rows_affected())
+    let mut deleted = 0;
+    for table in ["job_history", "job_history_quarantine"] {
+        let sql = format!("DELETE FROM {table} WHERE finished_at < $1");
+        deleted += sqlx::query(&sql).bind(cutoff).execute(&db.pool).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
+/// Characters of a job name and of a refusal reason a quarantine row keeps in its own
+/// columns; the whole record is in `record` anyway.
+const QUARANTINE_TEXT_CHARS: usize = 1000;
+
+/// Text every SQL database takes: NUL (which PostgreSQL refuses in text) written as the
+/// visible escape `\u0000`, at most `max` characters.
+fn storable(text: &str, max: usize) -> String {
+    text.chars().take(max).collect::<String>().replace('\0', "\\u0000")
+}
+
+static DESCRIBE_QUARANTINE_METRIC: std::sync::Once = std::sync::Once::new();
+
+/// Keeps a record the history table refused, with the database's reason, so it stays
+/// visible (`GET /api/v1/history/quarantine`) while the queue's copy goes on. The record
+/// is stored as JSON text, in which every NUL is the escape `\u0000`, so this insert does
+/// not fail for the reason the first one did. A job quarantined again replaces its row.
+pub async fn quarantine(db: &Db, record: &HistoryRecord, reason: &str) -> Result<(), sqlx::Error> {
+    let text = serde_json::to_string(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO job_history_quarantine (queue, job_id, name, reason, record, finished_at, quarantined_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, reason = excluded.reason, \
+         record = excluded.record, finished_at = excluded.finished_at, quarantined_at = excluded.quarantined_at",
+    )
+    .bind(storable(&record.queue, QUARANTINE_TEXT_CHARS))
+    .bind(storable(&record.job_id, QUARANTINE_TEXT_CHARS))
+    .bind(storable(&record.name, QUARANTINE_TEXT_CHARS))
+    .bind(storable(reason, QUARANTINE_TEXT_CHARS))
+    .bind(text)
+    .bind(record.finished_at)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    tracing::warn!(
+        queue = %record.queue,
+        job_id = %storable(&record.job_id, QUARANTINE_TEXT_CHARS),
+        reason,
+        "job history: the database refused this job's record; it is quarantined (GET /api/v1/history/quarantine)"
+    );
+    // Described where it is counted, so the description is there in every process that
+    // quarantines; the recorder is installed before any history writer starts.
+    DESCRIBE_QUARANTINE_METRIC.call_once(|| {
+        metrics::describe_counter!(
+            "hoist_history_quarantined_total",
+            "Finished jobs this process quarantined because the history database refused their record"
+        );
+    });
+    metrics::counter!("hoist_history_quarantined_total", "queue" => storable(&record.queue, QUARANTINE_TEXT_CHARS))
+        .increment(1);
+    Ok(())
+}
+
+/// Most quarantined records one page holds.
+pub const MAX_QUARANTINE_PAGE: u32 = 500;
+
+/// Which quarantined records to list; every part optional.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineQuery {
+    /// Only this queue's records.
+    pub queue: Option<String>,
+    /// `next` of the previous page.
+    pub cursor: Option<String>,
+    /// Records per page: 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// A finished job whose history record the database refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuarantinedRecord {
+    pub queue: String,
+    pub job_id: String,
+    /// The job name, NUL characters written as `\u0000`.
+    pub name: String,
+    /// Why the database refused the record (its error message).
+    pub reason: String,
+    /// The history record that was refused, as it would have been written.
+    pub record: serde_json::Value,
+    pub finished_at: i64,
+    pub quarantined_at: i64,
+}
+
+/// A page of quarantined records and the cursor of the next page.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuarantinePage {
+    pub records: Vec<QuarantinedRecord>,
+    pub next: Option<String>,
+}
+
+/// Quarantined records, newest first (by when the job was first quarantined).
+pub async fn quarantined(db: &Db, query: &QuarantineQuery) -> anyhow::Result<Result<QuarantinePage, BadQuery>> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_QUARANTINE_PAGE).contains(&limit) {
+        return Ok(Err(BadQuery { field: "limit", message: format!("must be 1 to {MAX_QUARANTINE_PAGE}") }));
+    }
+    let before = match &query.cursor {
+        Some(cursor) => match cursor.parse::<i64>() {
+            Ok(id) if id > 0 => id,
+            _ => return Ok(Err(BadQuery { field: "cursor", message: "not a cursor this API returned".into() })),
+        },
+        None => i64::MAX,
+    };
+    let mut sql = String::from(
+        "SELECT id, queue, job_id, name, reason, record, finished_at, quarantined_at FROM job_history_quarantine \
+         WHERE id < $1",
+    );
+    if query.queue.is_some() {
+        sql.push_str(" AND queue = $2 ORDER BY id DESC LIMIT $3");
+    } else {
+        sql.push_str(" ORDER BY id DESC LIMIT $2");
+    }
+    let mut statement = sqlx::query(&sql).bind(before);
+    if let Some(queue) = &query.queue {
+        statement = statement.bind(queue);
+    }
+    let statement = statement.bind(i64::from(limit) + 1);
+    let rows = statement.fetch_all(&db.pool).await?;
+    let mut records = Vec::with_capacity(rows.len());
+    let mut last_id = 0i64;
+    for row in rows.iter().take(limit as usize) {
+        let text: String = row.try_get("record")?;
+        last_id = row.try_get("id")?;
+        records.push(QuarantinedRecord {
+            queue: row.try_get("queue")?,
+            job_id: row.try_get("job_id")?,
+            name: row.try_get("name")?,
+            reason: row.try_get("reason")?,
+            record: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+            finished_at: row.try_get("finished_at")?,
+            quarantined_at: row.try_get("quarantined_at")?,
+        });
+    }
+    let next = (rows.len() > limit as usize).then(|| last_id.to_string());
+    Ok(Ok(QuarantinePage { records, next }))
 }
 
 /// Copies every queue's finished jobs until `stop`, then makes one last pass. Prunes

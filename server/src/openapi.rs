@@ -89,6 +89,7 @@ impl Modify for Security {
         crate::api::schedules::delete,
         crate::api::schedules::action,
         crate::api::history::search,
+        crate::api::history::quarantine,
         crate::api::notifications::sign_in,
         crate::api::connections::list,
         crate::api::connections::get,

@@ -41,6 +41,7 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("delete", "/api/v1/schedules/{name}"),
         ("post", "/api/v1/schedules/{name}/{action}"),
         ("get", "/api/v1/history"),
+        ("get", "/api/v1/history/quarantine"),
         ("get", "/api/v1/users"),
         ("post", "/api/v1/users"),
         ("patch", "/api/v1/users/{username}"),

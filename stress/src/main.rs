@@ -10,9 +10,13 @@
 //!   and jobs/s by tenth of the run.
 //! - `wsload`: WebSocket clients on a `hoist serve` while jobs flow; lag from event to
 //!   delivery at the start and end of the run, and the server's CPU.
+//!
+//! `probe-worker` and `probe-scheduler` are the processes these programs (and the
+//! clock-skew test, `tests/clock_skew.rs`) start.
 
 mod chaos;
 mod measure;
+mod probe_scheduler;
 mod probe_worker;
 mod scale;
 mod server_process;
@@ -41,6 +45,8 @@ enum Command {
     Wsload(wsload::WsloadArgs),
     /// One worker process of `chaos`, `scale` or `soak` (started by them).
     ProbeWorker(probe_worker::ProbeArgs),
+    /// One scheduler process (started by the clock-skew test).
+    ProbeScheduler(probe_scheduler::ProbeSchedulerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,5 +61,6 @@ fn main() -> anyhow::Result<()> {
         Command::Soak(args) => runtime.block_on(soak::run(args)),
         Command::Wsload(args) => runtime.block_on(wsload::run(args)),
         Command::ProbeWorker(args) => runtime.block_on(probe_worker::run(args)),
+        Command::ProbeScheduler(args) => runtime.block_on(probe_scheduler::run(args)),
     }
 }

@@ -1,5 +1,6 @@
 //! The worker process `chaos` starts three of: a plain engine [`Worker`] whose handler
 //! records each execution (job id, process id, attempt) in SQL, then simulates work.
+//! The clock-skew test (`stress/tests/clock_skew.rs`) runs it under libfaketime.
 
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ pub struct ProbeArgs {
     /// Simulated work per job.
     #[arg(long, default_value_t = 50)]
     pub work_ms: u64,
+    /// With it, each job's work is drawn evenly from `work_ms` to this.
+    #[arg(long)]
+    pub work_max_ms: Option<u64>,
     /// Lease of each job: longer than the Redis cut, so only killed workers lose jobs.
     #[arg(long, default_value_t = 45)]
     pub lease_seconds: u64,
@@ -29,6 +33,23 @@ pub struct ProbeArgs {
     /// default retention.
     #[arg(long)]
     pub keep_all: bool,
+    /// How often this worker looks for expired leases.
+    #[arg(long, default_value_t = 1000)]
+    pub stall_check_ms: u64,
+    /// Print this process's wall clock first (see [`announce_clock`]).
+    #[arg(long)]
+    pub announce_clock: bool,
+}
+
+/// Prints this process's wall clock (`clock_ms=EPOCH_MS`) as the first line of stdout, so
+/// whoever started it under libfaketime can check the skew took hold.
+pub fn announce_clock() -> anyhow::Result<()> {
+    use std::io::Write;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "clock_ms={now}")?;
+    stdout.flush()?;
+    Ok(())
 }
 
 /// Every job is kept in Redis: the check afterwards reads each one's state.
@@ -53,9 +74,10 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let config = if args.keep_all { keep_everything() } else { QueueConfig::default() };
     let queue = Queue::with_config(&redis, &args.queue, config)?;
     let pid = std::process::id() as i64;
-    let work = Duration::from_millis(args.work_ms);
+    let (work_min, work_max) = (args.work_ms, args.work_max_ms.unwrap_or(args.work_ms).max(args.work_ms));
     let handler = handler_fn(move |ctx| {
         let db = db.clone();
+        let work = Duration::from_millis(rand::random_range(work_min..=work_max));
         async move {
             let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             // Recorded before the work, so an execution cut short by a kill still counts.
@@ -77,9 +99,12 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let options = WorkerOptions {
         concurrency: args.concurrency,
         lease: Duration::from_secs(args.lease_seconds),
-        stall_check_interval: Duration::from_secs(1),
+        stall_check_interval: Duration::from_millis(args.stall_check_ms),
         ..Default::default()
     };
+    if args.announce_clock {
+        announce_clock()?;
+    }
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {

@@ -124,6 +124,21 @@ impl Backend {
         self.eval("mark_archived", &call).await
     }
 
+    /// Starts a batch's countdown at `size`, kept for `ttl`, unless it exists. True when
+    /// this call started it.
+    pub(crate) async fn open_batch(&self, batch: &str, size: u64, ttl: std::time::Duration) -> Result<bool> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.keys.batch(batch)).arg(size).arg("NX").arg("PX").arg(ttl.as_millis() as u64);
+        let set: Option<String> = self.query("open_batch", &cmd).await?;
+        Ok(set.is_some())
+    }
+
+    /// Counts one job of a batch as done; returns how many are left (negative for a
+    /// batch that was never opened or has expired).
+    pub(crate) async fn count_down_batch(&self, batch: &str) -> Result<i64> {
+        self.query("count_down_batch", redis::cmd("DECR").arg(self.keys.batch(batch))).await
+    }
+
     /// Appends a custom event; returns its stream position.
     pub(crate) async fn publish_event(&self, kind: &str, job_id: &str, fields: &[(&str, String)]) -> Result<String> {
         let mut call = self.script(&scripts::PUBLISH_EVENT);

@@ -136,6 +136,11 @@ impl QueueKeys {
         self.key("meta")
     }
 
+    /// The countdown of a batch of jobs (see `Queue::open_batch`).
+    pub fn batch(&self, batch: &str) -> String {
+        self.key(&format!("batch:{batch}"))
+    }
+
     /// Finished jobs the history store has not copied yet.
     pub fn archive(&self) -> String {
         self.key("archive")

@@ -13,6 +13,7 @@ mod errors;
 pub(crate) mod keys;
 mod reads;
 pub(crate) mod record;
+pub(crate) mod schedules;
 pub(crate) mod scripts;
 mod transitions;
 
@@ -25,7 +26,7 @@ use tracing::Instrument;
 pub(crate) use control::Selection;
 pub(crate) use decode::{array, decode_events, entry_events, field_map, int, split_position, strings, text};
 pub(crate) use errors::{from_code, script_error};
-pub(crate) use reads::queue_names;
+pub(crate) use reads::{queue_names, server_version};
 pub(crate) use transitions::{Claim, Claimed, Completion, Failure};
 
 use crate::connection::RedisConnection;
@@ -43,12 +44,6 @@ pub(crate) fn count_round_trip() {
 /// this process so far.
 pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(Ordering::Relaxed)
-}
-
-/// This process's wall clock (epoch ms), for what is not a decision about shared state
-/// (tests, log lines). Decisions use Redis's clock ([`clock`]).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 /// Starts a queue script call with the keys and leading arguments every queue script

@@ -22,6 +22,13 @@ pub(crate) async fn queue_names(redis: &RedisConnection, root: &str) -> Result<V
     Ok(names)
 }
 
+/// The Redis server's version (`INFO server`), e.g. "7.0.15".
+pub(crate) async fn server_version(redis: &RedisConnection) -> Result<String> {
+    super::count_round_trip();
+    let info: String = redis.query(redis::cmd("INFO").arg("server")).await?;
+    Ok(info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string())
+}
+
 impl Backend {
     /// Redis's time (epoch ms) on the node holding this queue.
     pub(crate) async fn now(&self) -> Result<i64> {

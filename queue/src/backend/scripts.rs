@@ -57,6 +57,13 @@ pub static ADVANCE_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/advance_schedule.lua")));
 pub static CONFIRM_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/confirm_schedule.lua")));
+pub static TAKE_OVER_SCHEDULE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/take_over_schedule.lua")));
+pub static READ_SCHEDULE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/read_schedule.lua")));
+pub static UPSERT_SCHEDULE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/upsert_schedule.lua")));
+pub static CONTROL_SCHEDULE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/control_schedule.lua")));
 
 #[cfg(test)]
 mod tests {

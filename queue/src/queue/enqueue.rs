@@ -25,7 +25,8 @@ impl Queue {
         self.backend().enqueue(&jobs, &payloads).await
     }
 
-    fn validate(&self, job: &NewJob) -> Result<String> {
+    /// Checks a job as enqueue would, without adding it; returns its payload as JSON.
+    pub(crate) fn validate(&self, job: &NewJob) -> Result<String> {
         let invalid = |field, reason: &str| QueueError::InvalidOption { field, reason: reason.to_string() };
         if job.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty"));
@@ -62,9 +63,13 @@ impl Queue {
             return Err(invalid("backoff", "delays must be at most 365 days"));
         }
         if let Some(key) = &o.dedup_key
-            && (key.is_empty() || key.len() > 512 || key.chars().any(char::is_control))
+            && (key.is_empty() || key.len() > 512 || key.chars().any(char::is_control) || key.starts_with('#'))
         {
-            return Err(invalid("dedup_key", "must be 1 to 512 bytes without control characters"));
+            // '#' + a job id is how the engine finds a job's key again when deleting it.
+            return Err(invalid(
+                "dedup_key",
+                "must be 1 to 512 bytes without control characters, not starting with '#'",
+            ));
         }
         if let Some(owner) = &o.owner {
             check_owner(owner)?;

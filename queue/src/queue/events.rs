@@ -11,11 +11,24 @@ use crate::types::Event;
 
 impl Queue {
     /// Events after `after` (a stream position; `None` = from the oldest kept), at most
-    /// `count`, without blocking.
+    /// `count` (1 to 10,000; more is read as 10,000), without blocking.
     pub async fn read_events(&self, after: Option<&str>, count: usize) -> Result<Vec<Event>> {
+        let count = count.clamp(1, 10_000);
+        if let Some(position) = after
+            && !is_position(position)
+        {
+            return Err(QueueError::InvalidOption {
+                field: "after",
+                reason: format!("{position:?} is not an event position (MS-SEQ or MS-SEQ.INDEX)"),
+            });
+        }
+        // Nothing comes after the largest id there is (and Redis refuses to start past it).
+        if after.is_some_and(|p| split_position(p).0 == "18446744073709551615-18446744073709551615") {
+            return Ok(vec![]);
+        }
         // Inside a batch entry: read that entry again and skip the events already seen.
         let (start, skip) = match after.map(split_position) {
-            Some((entry, Some(index))) => (entry.to_string(), index + 1),
+            Some((entry, Some(index))) => (entry.to_string(), index.saturating_add(1)),
             Some((entry, None)) => (format!("({entry}"), 0),
             None => ("-".to_string(), 0),
         };
@@ -117,4 +130,16 @@ impl Queue {
             },
         )
     }
+}
+
+/// Whether `position` is an event position: a stream entry id `MS-SEQ`, optionally with
+/// `.INDEX` for an event inside a batch entry (each part a number Redis can hold, < 2^64).
+fn is_position(position: &str) -> bool {
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+    let (entry, index) = split_position(position);
+    let index_ok = match position.split_once('.') {
+        Some((_, text)) => digits(text) && index.is_some(),
+        None => true,
+    };
+    index_ok && entry.split_once('-').is_some_and(|(ms, seq)| digits(ms) && digits(seq))
 }

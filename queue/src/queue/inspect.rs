@@ -156,6 +156,10 @@ impl Queue {
     /// Per-minute statistics for the minutes `from..=to` (minutes since the epoch; at
     /// most the last 14 days of the range).
     pub async fn stats(&self, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>> {
+        // Minutes from 1970 to 9999: beyond them no statistics exist, and the arithmetic
+        // below cannot overflow.
+        const LAST_MINUTE: i64 = 253_402_300_799_999 / 60_000;
+        let (from_minute, to_minute) = (from_minute.clamp(0, LAST_MINUTE), to_minute.clamp(0, LAST_MINUTE));
         if to_minute < from_minute {
             return Ok(vec![]);
         }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod archive;
+mod batch;
 mod enqueue;
 mod events;
 mod inspect;
@@ -19,6 +20,7 @@ use crate::error::{QueueError, Result};
 use crate::keys::{MAX_OWNER_BYTES, validate_queue_name};
 
 pub use admin::{MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT};
+pub use batch::MAX_BATCH_ID_BYTES;
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps
 /// them longer; Redis stays small.

@@ -76,7 +76,7 @@ pub(crate) async fn client_addr() -> Result<String, AppError> {
 
 impl Backend for ServerBackend {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus> {
-        Box::pin(crate::health::system_status(&self.state.redis, &self.state.db))
+        Box::pin(crate::health::system_status(&self.state.engine, &self.state.db))
     }
 
     fn viewer(&self) -> BoxFuture<'_, Option<Viewer>> {

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use hoist_queue::{
-    JobContext, JobError, JobResult, JobState, NewJob, Queue, RedisConnection, ScheduleSpec, Scheduler, handler_fn,
+    JobContext, JobError, JobResult, JobState, NewJob, Queue, QueueConfig, RedisConnection, ScheduleSpec, Scheduler,
+    handler_fn,
 };
 use serde_json::json;
 use sqlx::Row;
@@ -157,22 +158,51 @@ async fn purge_sessions(cx: MaintenanceContext, _ctx: JobContext) -> JobResult {
     Ok(json!({ "purged": true }))
 }
 
-/// Prunes the SQL history past its retention and, in Redis, finished jobs older than the
-/// engine's defaults (in case a queue's retention never ran for want of new jobs).
+/// Prunes the SQL history past its retention and, in Redis, finished jobs past the
+/// queues' retention (the engine trims a queue only as its jobs end, so a queue that went
+/// quiet would keep its old ones). Jobs the history store has not copied yet are not
+/// deleted: with archiving on, the engine's `clean` leaves them until they are copied
+/// (or quarantined).
 async fn prune(cx: MaintenanceContext, _ctx: JobContext) -> JobResult {
     let history = match cx.history_retention {
         Some(keep) => crate::history::prune(&cx.db, now_ms() - keep.as_millis() as i64).await.map_err(retry)?,
         None => 0,
     };
-    let mut cleaned = 0;
-    let day = Duration::from_secs(86_400);
-    for name in Queue::list_queues(&cx.engine, "hoist").await.map_err(retry)? {
-        let queue = Queue::new(&cx.engine, &name).map_err(retry)?;
-        cleaned += queue.clean(JobState::Completed, day).await.map_err(retry)?;
-        cleaned += queue.clean(JobState::Dead, day * 14).await.map_err(retry)?;
-        cleaned += queue.clean(JobState::Cancelled, day * 14).await.map_err(retry)?;
-    }
+    let cleaned = clean_finished_jobs(&cx.engine, &finished_job_ages()).await.map_err(retry)?;
     Ok(json!({ "history_deleted": history, "redis_jobs_cleaned": cleaned }))
+}
+
+/// The ages past which the daily prune deletes finished jobs from Redis, per state
+/// (`None`: kept however old). They are the retention the server's queues run with: the
+/// server opens every queue with the engine's default [`QueueConfig`] (no setting changes
+/// it), so pruning at other ages would contradict what the queues themselves keep.
+/// Cancelled jobs have no retention of their own in the engine (it trims the completed
+/// and dead sets as jobs end), so they age as dead ones do.
+pub fn finished_job_ages() -> [(JobState, Option<Duration>); 3] {
+    let config = QueueConfig::default();
+    [
+        (JobState::Completed, config.completed.max_age),
+        (JobState::Dead, config.dead.max_age),
+        (JobState::Cancelled, config.dead.max_age),
+    ]
+}
+
+/// Deletes, in every queue, finished jobs older than their state's age. Returns how many.
+/// Jobs not yet copied to the history store stay (the engine's `clean` skips them).
+pub async fn clean_finished_jobs(
+    engine: &RedisConnection,
+    ages: &[(JobState, Option<Duration>)],
+) -> hoist_queue::Result<u64> {
+    let mut cleaned = 0;
+    for name in Queue::list_queues(engine, "hoist").await? {
+        let queue = Queue::new(engine, &name)?;
+        for (state, age) in ages {
+            if let Some(age) = age {
+                cleaned += queue.clean(*state, *age).await?;
+            }
+        }
+    }
+    Ok(cleaned)
 }
 
 async fn vacuum(cx: MaintenanceContext, _ctx: JobContext) -> JobResult {

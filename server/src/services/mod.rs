@@ -6,6 +6,7 @@ pub mod connections;
 pub mod dead_letters;
 pub mod health;
 pub mod history;
+pub mod history_quarantine;
 pub mod jobs;
 pub mod notifications;
 pub mod schedules;

@@ -188,7 +188,7 @@ async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
                 ("transactions", transactions.to_string()),
             ];
             ctx.publish("sync.completed", &fields).await?;
-            batch_member_done(&cx, &ctx, payload.batch.as_deref()).await?;
+            batch_member_done(&ctx, payload.batch.as_deref()).await?;
             tracing::info!(connection = connection.id, accounts, transactions, "sync completed");
             Ok(json!({ "connection_id": connection.id, "accounts": accounts, "transactions": transactions }))
         }
@@ -220,7 +220,7 @@ async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
             if last {
                 let fields = [("connection_id", connection.id.to_string()), ("error", message.clone())];
                 ctx.publish("sync.failed", &fields).await.map_err(JobError::retryable)?;
-                batch_member_done(&cx, &ctx, payload.batch.as_deref()).await?;
+                batch_member_done(&ctx, payload.batch.as_deref()).await?;
             }
             tracing::warn!(connection = connection.id, status, error = %message, final_attempt = last, "sync failed");
             Err(error)
@@ -264,15 +264,11 @@ async fn pull(cx: &SyncContext, ctx: &JobContext, connection: &ConnectionRef) ->
     Ok((accounts.len(), transactions))
 }
 
-fn batch_key(batch: &str) -> String {
-    format!("hoist:{{{QUEUE}}}:batch:{batch}")
-}
-
 /// Counts down the batch a fanned-out job belongs to; the last one announces
 /// `batch.completed`.
-async fn batch_member_done(cx: &SyncContext, ctx: &JobContext, batch: Option<&str>) -> Result<(), JobError> {
+async fn batch_member_done(ctx: &JobContext, batch: Option<&str>) -> Result<(), JobError> {
     let Some(batch) = batch else { return Ok(()) };
-    let left: i64 = cx.engine.query(redis::cmd("DECR").arg(batch_key(batch))).await.map_err(JobError::retryable)?;
+    let left = ctx.queue().count_down_batch(batch).await.map_err(JobError::retryable)?;
     if left == 0 {
         ctx.queue().publish("batch.completed", batch, &[]).await.map_err(JobError::retryable)?;
     }
@@ -303,12 +299,11 @@ async fn sync_all_org(cx: SyncContext, ctx: JobContext) -> JobResult {
     }
     // The counter is set once (NX), so a retried fan-out does not reset it; the jobs are
     // keyed by batch and connection, so it does not add them twice either.
-    let _: Option<String> = cx
-        .engine
-        .query(redis::cmd("SET").arg(batch_key(&batch)).arg(connections.len()).arg("NX").arg("EX").arg(86_400))
+    let queue = Queue::new(&cx.engine, QUEUE).map_err(JobError::retryable)?;
+    queue
+        .open_batch(&batch, connections.len() as u64, Duration::from_secs(86_400))
         .await
         .map_err(JobError::retryable)?;
-    let queue = Queue::new(&cx.engine, QUEUE).map_err(JobError::retryable)?;
     let mut ids = vec![];
     for (i, (connection_id, owner)) in connections.iter().enumerate() {
         let delay = (i > 0).then(|| cx.stagger * i as u32);
