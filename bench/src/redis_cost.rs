@@ -41,6 +41,9 @@ struct Args {
     /// Folder of the BullMQ benchmark script.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/bullmq"))]
     bullmq_dir: PathBuf,
+    /// Count the bulk enqueue (batches of 1,000) instead of the processing.
+    #[arg(long)]
+    enqueue: bool,
     /// Keep callgrind's output files here (for callgrind_annotate) instead of deleting them.
     #[arg(long)]
     keep: Option<PathBuf>,
@@ -113,6 +116,23 @@ fn free_port() -> anyhow::Result<u16> {
 
 fn payload() -> serde_json::Value {
     json!({ "data": "x".repeat(89) })
+}
+
+/// Hoist's bulk enqueue: returns the script calls made.
+async fn count_hoist_enqueue(redis: &CountedRedis, n: usize) -> anyhow::Result<u64> {
+    let conn = RedisConnection::connect(&redis.url()).await?;
+    let queue = Queue::new(&conn, "bench")?;
+    queue.register().await?;
+    redis.counting(true)?;
+    let trips = round_trips();
+    for start in (0..n).step_by(1000) {
+        let batch = (start..n.min(start + 1000)).map(|_| NewJob::new("w1", payload())).collect();
+        queue.enqueue_bulk(batch).await?;
+    }
+    let calls = round_trips() - trips;
+    redis.counting(false)?;
+    anyhow::ensure!(queue.counts().await?.waiting == n as u64, "not every job was enqueued");
+    Ok(calls)
 }
 
 /// Hoist: returns script calls made by the worker.
@@ -190,12 +210,17 @@ async fn main() -> anyhow::Result<()> {
     let dir = base.join("hoist");
     std::fs::create_dir_all(&dir)?;
     let redis = CountedRedis::start(&dir).await?;
-    let calls = count_hoist(&redis, args.jobs, args.concurrency).await?;
+    let calls = if args.enqueue {
+        count_hoist_enqueue(&redis, args.jobs).await?
+    } else {
+        count_hoist(&redis, args.jobs, args.concurrency).await?
+    };
     let out = redis.out.clone();
     let instructions = redis.finish()?;
     let per_job = instructions as f64 / args.jobs as f64;
+    let what = if args.enqueue { "bulk-enqueued" } else { "processed" };
     println!(
-        "Hoist: {per_job:.0} Redis instructions per processed job ({:.3} script calls per job)",
+        "Hoist: {per_job:.0} Redis instructions per {what} job ({:.3} script calls per job)",
         calls as f64 / args.jobs as f64
     );
     results["hoist_instructions_per_job"] = json!(per_job.round());

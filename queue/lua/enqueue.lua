@@ -18,19 +18,31 @@ local FIELDS = 11
 local FINISHED = { completed = true, dead = true, cancelled = true }
 if #ARGV ~= 3 + n * FIELDS then bad_arg('jobs', #ARGV) end
 
--- First pass, before any write: every field is checked.
+-- First pass, before any write: every field is checked. Inline rather than through
+-- int_arg and text_arg: a Lua function call per field was a tenth of a bulk enqueue.
 local delays = {}
 for i = 0, n - 1 do
   local b = 4 + i * FIELDS
-  if not is_job_id(ARGV[b]) then bad_arg('id', ARGV[b]) end
-  text_arg(b + 1, 'spec')
-  if not string.find(ARGV[b + 2], '^%d+:%d+:%d+:') then bad_arg('opts', ARGV[b + 2]) end
-  int_arg(b + 3, 'priority', 0, 1000)
-  delays[i] = int_arg(b + 4, 'delay', 0, MAX_DURATION_MS)
+  -- The client makes ids (ULIDs, checked there); here only what keeps a job's keys its
+  -- own: 26 bytes without ':' cannot address another job's or the queue's keys.
+  local id = ARGV[b]
+  if #id ~= 26 or string.find(id, ':', 1, true) then bad_arg('id', id) end
+  if ARGV[b + 1] == '' then bad_arg('spec', '') end
+  if ARGV[b + 2] == '' then bad_arg('opts', '') end
+  local priority = tonumber(ARGV[b + 3])
+  if not priority or priority < 0 or priority > 1000 or priority % 1 ~= 0 then bad_arg('priority', ARGV[b + 3]) end
+  local delay = tonumber(ARGV[b + 4])
+  if not delay or delay < 0 or delay > MAX_DURATION_MS or delay % 1 ~= 0 then bad_arg('delay', ARGV[b + 4]) end
+  delays[i] = delay
   -- '#' .. id names a job's reverse entry in the dedup hash: no key may look like one.
   local dedup = ARGV[b + 5]
-  if #dedup > 513 or string.find(dedup, '^\1?#') then bad_arg('dedup_key', dedup) end
-  if #text_arg(b + 6, 'name') > 200 then bad_arg('name', #ARGV[b + 6]) end
+  if dedup ~= '' then
+    local lead = string.byte(dedup, 1)
+    if lead == 1 then lead = string.byte(dedup, 2) end
+    if #dedup > 513 or lead == 35 then bad_arg('dedup_key', dedup) end
+  end
+  local name = ARGV[b + 6]
+  if name == '' or #name > 200 then bad_arg('name', name) end
   if #ARGV[b + 7] > 1000 then bad_arg('owner', #ARGV[b + 7]) end
   if ARGV[b + 8] ~= '' then
     if #ARGV[b + 8] > 200 then bad_arg('rate_limit.key', #ARGV[b + 8]) end

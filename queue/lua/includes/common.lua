@@ -60,10 +60,12 @@ local function bad_arg(name, value)
   error({ err = 'HOIST_BAD_ARG ' .. name .. ' ' .. string.sub(tostring(value), 1, 40) })
 end
 
+local floor = math.floor
+
 -- ARGV[i] as a whole number in [lo, hi], else bad_arg.
 local function int_arg(i, name, lo, hi)
   local n = tonumber(ARGV[i])
-  if not n or n ~= math.floor(n) or n < lo or n > hi then bad_arg(name, ARGV[i]) end
+  if not n or n < lo or n > hi or n ~= floor(n) then bad_arg(name, ARGV[i]) end
   return n
 end
 
