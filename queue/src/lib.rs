@@ -32,6 +32,7 @@ mod connection;
 mod error;
 mod handler;
 mod id;
+mod lockout;
 pub mod names;
 mod queue;
 mod schedule;
@@ -50,6 +51,7 @@ pub use error::{QueueError, Result};
 pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
 };
+pub use lockout::Lockout;
 pub use queue::{
     CancelOutcome, MAX_BATCH_ID_BYTES, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention,
 };

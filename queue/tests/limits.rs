@@ -218,3 +218,25 @@ async fn limits_out_of_range_are_refused_and_a_bad_stored_window_drops_no_job() 
     }
     worker.stop().await;
 }
+
+/// A lockout counts an attempt against every subject at once and refuses, with the wait,
+/// once any subject used its allowance; giving back clears or returns one attempt.
+#[tokio::test]
+async fn a_lockout_refuses_once_a_subject_used_its_allowance() {
+    let s = setup().await;
+    let lockout = hoist_queue::Lockout::new(&s.redis, "sign-in");
+    let window = Duration::from_secs(60);
+    let subjects = [("user:ada", 2), ("addr:10.0.0.7", 3)];
+    assert_eq!(lockout.take(&subjects, window).await.unwrap(), None);
+    assert_eq!(lockout.take(&subjects, window).await.unwrap(), None);
+    let wait = lockout.take(&subjects, window).await.unwrap().expect("the account used its two");
+    assert!(wait > Duration::from_secs(55) && wait <= window, "{wait:?}");
+    // Another account behind the same address has one attempt left there.
+    assert_eq!(lockout.take(&[("user:bob", 2), ("addr:10.0.0.7", 3)], window).await.unwrap(), None);
+    assert!(lockout.take(&[("user:cy", 2), ("addr:10.0.0.7", 3)], window).await.unwrap().is_some());
+    // A success clears the account and gives the address its attempt back.
+    lockout.give_back(&[("user:ada", true), ("addr:10.0.0.7", false)]).await.unwrap();
+    assert_eq!(lockout.take(&subjects, window).await.unwrap(), None);
+    assert!(matches!(lockout.take(&[("", 1)], window).await, Err(QueueError::InvalidOption { field: "subject", .. })));
+    assert!(matches!(lockout.take(&[("user:x", 0)], window).await, Err(QueueError::InvalidOption { .. })));
+}

@@ -41,7 +41,6 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
     db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
     let admin =
         ensure_admin(&db, http.admin_password.as_deref()).await.context("creating the first admin account failed")?;
-    let redis = connect_redis(&store.redis_url).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name("hoist")
         .site_root(http.site_root.display().to_string())
@@ -50,15 +49,9 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         .env(leptos_env())
         .build();
     let sessions = SqlSessionStore::connect(&db).await.context("DATABASE_URL: session store")?;
-    let engine =
-        hoist_queue::RedisConnection::connect(&store.redis_url).await.map_err(|e| StartupError::Unreachable {
-            variable: "REDIS_URL",
-            target: crate::db::redact(&store.redis_url),
-            reason: e.to_string(),
-        })?;
+    let engine = connect_redis(&store.redis_url).await?;
     let state = AppState {
         db,
-        redis,
         leptos_options,
         sessions,
         secure_cookies: !http.insecure_cookies,

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::db::Db;
 use crate::error::StartupError;
@@ -13,7 +12,6 @@ use crate::error::StartupError;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    pub redis: ConnectionManager,
     pub leptos_options: LeptosOptions,
     pub sessions: crate::auth::session_store::SqlSessionStore,
     /// Whether session cookies carry the `Secure` flag.
@@ -46,21 +44,23 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// Connects to Redis and checks it answers, failing fast with a message naming
-/// `REDIS_URL`; afterwards the connection manager reconnects by itself.
-pub async fn connect_redis(url: &str) -> Result<ConnectionManager, StartupError> {
+/// Connects the engine to Redis and checks it answers, failing fast with a message naming
+/// `REDIS_URL`; afterwards the connection reconnects by itself. The engine's connection
+/// is the server's only one: everything it does in Redis goes through the engine.
+pub async fn connect_redis(url: &str) -> Result<hoist_queue::RedisConnection, StartupError> {
     let unreachable =
         |reason: String| StartupError::Unreachable { variable: "REDIS_URL", target: crate::db::redact(url), reason };
-    let client =
-        redis::Client::open(url).map_err(|e| StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() })?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(3)))
-        .set_response_timeout(Some(Duration::from_secs(5)))
-        .set_number_of_retries(2);
-    let mut manager = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager_with_config(config))
-        .await
-        .map_err(|_| unreachable("timed out after 10 s".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
-    let _: String = redis::cmd("PING").query_async(&mut manager).await.map_err(|e| unreachable(e.to_string()))?;
-    Ok(manager)
+    let connect = async {
+        let redis = hoist_queue::RedisConnection::connect(url).await?;
+        redis.server_version().await?;
+        Ok::<_, hoist_queue::QueueError>(redis)
+    };
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Err(_) => Err(unreachable("timed out after 10 s".into())),
+        Ok(Ok(redis)) => Ok(redis),
+        Ok(Err(hoist_queue::QueueError::Redis(e))) if e.kind() == redis::ErrorKind::InvalidClientConfig => {
+            Err(StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() })
+        }
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+    }
 }

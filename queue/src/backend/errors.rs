@@ -67,6 +67,7 @@ fn argument_name(name: &str) -> &'static str {
         "concurrency",
         "rate.max",
         "rate.per",
+        "window",
     ];
     NAMES.iter().find(|known| **known == name).copied().unwrap_or("argument")
 }

@@ -170,6 +170,12 @@ impl QueueKeys {
     }
 }
 
+/// The counter of one subject of a lockout: `ROOT:{lockout:NAME}:SUBJECT`. Every subject
+/// of a lockout shares the hash tag, so one script counts them together on a cluster.
+pub fn lockout_counter(root: &str, lockout: &str, subject: &str) -> String {
+    format!("{root}:{{lockout:{lockout}}}:{subject}")
+}
+
 /// The keys of one schedule, under their own hash tag `{schedule:NAME}`.
 #[derive(Clone, Debug)]
 pub struct ScheduleKeys {

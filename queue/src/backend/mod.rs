@@ -11,6 +11,7 @@ mod control;
 mod decode;
 mod errors;
 pub(crate) mod keys;
+pub(crate) mod lockouts;
 mod reads;
 pub(crate) mod record;
 pub(crate) mod schedules;

@@ -48,6 +48,11 @@ script!(ARCHIVED, "archived.lua");
 script!(PUBLISH_EVENT, "publish_event.lua");
 script!(SET_LIMITS, "set_limits.lua");
 
+/// A lockout's attempt counters (see `crate::Lockout`): one hash slot, not a queue's.
+pub static TAKE_ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/take_attempt.lua")));
+pub static GIVE_BACK_ATTEMPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/give_back_attempt.lua")));
+
 /// A worker's check-in: one key, stamped with Redis's time.
 pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/heartbeat.lua")));
 

@@ -18,8 +18,8 @@ use crate::state::AppState;
 use crate::users::{Role, verify_password_bounded};
 
 /// Failed sign-ins allowed per account, and per client address, in the window.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const MAX_FAILURES_PER_ACCOUNT: u32 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: u32 = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -43,48 +43,10 @@ pub struct UserView {
     pub role: Role,
 }
 
-fn failure_keys(username: &str, addr: IpAddr) -> [String; 2] {
-    [format!("hoist:auth:failures:user:{}", username.to_lowercase()), format!("hoist:auth:failures:addr:{addr}")]
+/// The subjects a sign-in attempt counts against: the account and the client address.
+fn failure_subjects(username: &str, addr: IpAddr) -> [String; 2] {
+    [format!("user:{}", username.to_lowercase()), format!("addr:{addr}")]
 }
-
-/// Counts an attempt against the account and the address before its password is checked,
-/// in one step, so parallel guesses cannot all pass a check made before any of them
-/// failed: returns 0 when the attempt may go on, else the milliseconds until the
-/// refusing counter's window ends. A counter's window starts with its first attempt.
-const TAKE_ATTEMPT: &str = r#"
-for i = 1, 2 do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count >= tonumber(ARGV[i]) then
-    local ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then
-      redis.call('PEXPIRE', KEYS[i], ARGV[3])
-      ttl = tonumber(ARGV[3])
-    end
-    return ttl
-  end
-end
-for i = 1, 2 do
-  if redis.call('INCR', KEYS[i]) == 1 then
-    redis.call('PEXPIRE', KEYS[i], ARGV[3])
-  end
-end
-return 0
-"#;
-
-/// Gives back an attempt that was not a failed guess: the account counter is cleared on
-/// success (ARGV[1] = 1), the address counter only loses this attempt (so many users
-/// behind one address do not lock each other out by signing in).
-const GIVE_BACK_ATTEMPT: &str = r#"
-if ARGV[1] == '1' then
-  redis.call('DEL', KEYS[1])
-elseif tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
-  redis.call('DECR', KEYS[1])
-end
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
-  redis.call('DECR', KEYS[2])
-end
-return 0
-"#;
 
 /// `POST /api/v1/auth/login`
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses((status = 200, body = SignedIn), (status = 400, description = "Missing or malformed field; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Too many password checks at once; see Retry-After", body = crate::openapi::ErrorBody)))]
@@ -120,19 +82,13 @@ pub async fn sign_in(
         // Nobody's username or password is this long; do not hash megabytes.
         return Err(ApiError::BadCredentials);
     }
-    let mut redis = state.redis.clone();
-    let keys = failure_keys(&request.username, addr);
-    let refused_for_ms: i64 = redis::Script::new(TAKE_ATTEMPT)
-        .key(&keys[0])
-        .key(&keys[1])
-        .arg(MAX_FAILURES_PER_ACCOUNT)
-        .arg(MAX_FAILURES_PER_ADDRESS)
-        .arg(FAILURE_WINDOW.as_millis() as i64)
-        .invoke_async(&mut redis)
-        .await
-        .map_err(anyhow::Error::from)?;
-    if refused_for_ms > 0 {
-        let seconds = (refused_for_ms as u64).div_ceil(1000).max(1);
+    // Counted against the account and the address before the password is checked, in
+    // one step, so parallel guesses cannot all pass a check made before any of them failed.
+    let lockout = hoist_queue::Lockout::new(&state.engine, "sign-in");
+    let [account, address] = failure_subjects(&request.username, addr);
+    let subjects = [(account.as_str(), MAX_FAILURES_PER_ACCOUNT), (address.as_str(), MAX_FAILURES_PER_ADDRESS)];
+    if let Some(wait) = lockout.take(&subjects, FAILURE_WINDOW).await.map_err(anyhow::Error::from)? {
+        let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
         return Err(ApiError::RateLimited { retry_after: Duration::from_secs(seconds) });
     }
     let outcome = check_password(state, &request).await;
@@ -144,11 +100,10 @@ pub async fn sign_in(
         Err(_) => Some(false),
     };
     if let Some(success) = give_back {
-        let _: i64 = redis::Script::new(GIVE_BACK_ATTEMPT)
-            .key(&keys[0])
-            .key(&keys[1])
-            .arg(if success { "1" } else { "0" })
-            .invoke_async(&mut redis)
+        // The account's count is cleared on success; the address only gets this attempt
+        // back (so many users behind one address do not lock each other out).
+        lockout
+            .give_back(&[(account.as_str(), success), (address.as_str(), false)])
             .await
             .map_err(anyhow::Error::from)?;
     }
