@@ -472,6 +472,26 @@ impl MinuteStats {
     }
 }
 
+/// A finished job waiting to be copied to a history store, as [`Queue::unarchived`]
+/// (crate::Queue::unarchived) lists it: pass `id` and `finished_at` back to
+/// `Queue::mark_archived` once it is copied (or kept elsewhere).
+#[derive(Clone, Debug)]
+pub struct Unarchived {
+    pub id: String,
+    /// The finish time it was archived at.
+    pub finished_at: i64,
+    /// The job, or what is stored of it when the engine cannot read it (written by hand
+    /// or damaged): a history writer keeps that aside rather than stop at it.
+    pub job: std::result::Result<Job, UnreadableJob>,
+}
+
+/// A stored job the engine cannot read: its fields as stored, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnreadableJob {
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub reason: String,
+}
+
 /// A page of jobs and where the next one starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -316,7 +316,7 @@ async fn clean_keeps_what_history_has_not_copied_and_ages_delayed_jobs_by_creati
     assert_eq!(s.queue.counts().await.unwrap().cancelled, 3);
     let pending = s.queue.unarchived(10).await.unwrap();
     let copied: Vec<(String, i64)> =
-        pending.iter().filter(|(job, _)| job.id == ids[0]).map(|(job, at)| (job.id.clone(), *at)).collect();
+        pending.iter().filter(|p| p.id == ids[0]).map(|p| (p.id.clone(), p.finished_at)).collect();
     assert_eq!(s.queue.mark_archived(&copied).await.unwrap(), 1);
     assert_eq!(s.queue.clean(JobState::Cancelled, Duration::ZERO).await.unwrap(), 1, "only the copied one");
     assert!(s.queue.get_job(&ids[0]).await.unwrap().is_none());

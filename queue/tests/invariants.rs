@@ -862,7 +862,7 @@ async fn apply(world: &mut World, op: &Op, tally: &mut Tally) -> Result<(), Stri
         Op::AckArchived(q, limit) => {
             let queue = world.queue(*q).clone();
             if let Some(listed) = clean(tally, "unarchived", queue.unarchived(*limit).await)? {
-                let pairs: Vec<(String, i64)> = listed.into_iter().map(|(job, at)| (job.id, at)).collect();
+                let pairs: Vec<(String, i64)> = listed.into_iter().map(|p| (p.id, p.finished_at)).collect();
                 clean(tally, "mark_archived", queue.mark_archived(&pairs).await)?;
             }
         }

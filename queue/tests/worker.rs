@@ -415,7 +415,8 @@ async fn finished_jobs_wait_in_the_archive_until_copied_and_retention_spares_the
         .map(|e| e.id)
         .collect();
     let pending = eventually("all nine in the archive set", Duration::from_secs(15), || async {
-        let jobs: Vec<hoist_queue::Job> = queue.unarchived(100).await.unwrap().into_iter().map(|(j, _)| j).collect();
+        let jobs: Vec<hoist_queue::Job> =
+            queue.unarchived(100).await.unwrap().into_iter().filter_map(|p| p.job.ok()).collect();
         (jobs.len() == 9).then_some(jobs)
     })
     .await;

@@ -158,9 +158,24 @@ pub async fn copy_batch(db: &Db, queue: &Queue, limit: usize) -> anyhow::Result<
     if pending.is_empty() {
         return Ok(0);
     }
-    let records: Vec<HistoryRecord> = pending.iter().filter_map(|(job, _)| HistoryRecord::of(job)).collect();
+    let records: Vec<HistoryRecord> =
+        pending.iter().filter_map(|p| p.job.as_ref().ok().and_then(HistoryRecord::of)).collect();
     record_or_quarantine(db, &records).await?;
-    let copied: Vec<(String, i64)> = pending.iter().map(|(job, at)| (job.id.clone(), *at)).collect();
+    // A job the engine cannot read (damaged, or written by hand) is kept aside as stored.
+    for unreadable in &pending {
+        if let Err(stored) = &unreadable.job {
+            let entry = QuarantineEntry {
+                queue: queue.name(),
+                job_id: &unreadable.id,
+                name: stored.fields.get("name").map_or("", String::as_str),
+                reason: &format!("the engine cannot read this job: {}", stored.reason),
+                record: serde_json::to_string(stored).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+                finished_at: unreadable.finished_at,
+            };
+            quarantine_entry(db, &entry).await?;
+        }
+    }
+    let copied: Vec<(String, i64)> = pending.iter().map(|p| (p.id.clone(), p.finished_at)).collect();
     queue.mark_archived(&copied).await?;
     Ok(pending.len())
 }
@@ -243,25 +258,48 @@ static DESCRIBE_QUARANTINE_METRIC: std::sync::Once = std::sync::Once::new();
 /// is stored as JSON text, in which every NUL is the escape `\u0000`, so this insert does
 /// not fail for the reason the first one did. A job quarantined again replaces its row.
 pub async fn quarantine(db: &Db, record: &HistoryRecord, reason: &str) -> Result<(), sqlx::Error> {
-    let text = serde_json::to_string(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let entry = QuarantineEntry {
+        queue: &record.queue,
+        job_id: &record.job_id,
+        name: &record.name,
+        reason,
+        record: serde_json::to_string(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+        finished_at: record.finished_at,
+    };
+    quarantine_entry(db, &entry).await
+}
+
+/// One row of the quarantine table: `record` is JSON text (a history record, or the
+/// stored fields of a job the engine cannot read).
+struct QuarantineEntry<'a> {
+    queue: &'a str,
+    job_id: &'a str,
+    name: &'a str,
+    reason: &'a str,
+    record: String,
+    finished_at: i64,
+}
+
+async fn quarantine_entry(db: &Db, entry: &QuarantineEntry<'_>) -> Result<(), sqlx::Error> {
+    let QuarantineEntry { queue, job_id, name, reason, finished_at, .. } = *entry;
     sqlx::query(
         "INSERT INTO job_history_quarantine (queue, job_id, name, reason, record, finished_at, quarantined_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, reason = excluded.reason, \
          record = excluded.record, finished_at = excluded.finished_at, quarantined_at = excluded.quarantined_at",
     )
-    .bind(storable(&record.queue, QUARANTINE_TEXT_CHARS))
-    .bind(storable(&record.job_id, QUARANTINE_TEXT_CHARS))
-    .bind(storable(&record.name, QUARANTINE_TEXT_CHARS))
+    .bind(storable(queue, QUARANTINE_TEXT_CHARS))
+    .bind(storable(job_id, QUARANTINE_TEXT_CHARS))
+    .bind(storable(name, QUARANTINE_TEXT_CHARS))
     .bind(storable(reason, QUARANTINE_TEXT_CHARS))
-    .bind(text)
-    .bind(record.finished_at)
+    .bind(&entry.record)
+    .bind(finished_at)
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
     tracing::warn!(
-        queue = %record.queue,
-        job_id = %storable(&record.job_id, QUARANTINE_TEXT_CHARS),
+        queue = %queue,
+        job_id = %storable(job_id, QUARANTINE_TEXT_CHARS),
         reason,
         "job history: the database refused this job's record; it is quarantined (GET /api/v1/history/quarantine)"
     );
@@ -273,7 +311,7 @@ pub async fn quarantine(db: &Db, record: &HistoryRecord, reason: &str) -> Result
             "Finished jobs this process quarantined because the history database refused their record"
         );
     });
-    metrics::counter!("hoist_history_quarantined_total", "queue" => storable(&record.queue, QUARANTINE_TEXT_CHARS))
+    metrics::counter!("hoist_history_quarantined_total", "queue" => storable(queue, QUARANTINE_TEXT_CHARS))
         .increment(1);
     Ok(())
 }

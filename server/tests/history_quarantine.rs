@@ -404,3 +404,37 @@ async fn quarantine_listing_is_for_admins_only() {
     stop.cancel();
     running.await.unwrap();
 }
+
+/// A finished job the engine cannot read (its stored spec damaged) no longer stops the
+/// queue's copy: it is quarantined with its stored fields, and the rest is copied.
+#[tokio::test]
+async fn a_job_the_engine_cannot_read_is_quarantined_as_stored() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, QUEUE).unwrap();
+    queue.set_archiving(true).await.unwrap();
+    let stop = CancellationToken::new();
+    let running = start_worker(&queue, &stop);
+    let damaged = enqueue(&queue, "charge", json!({ "i": 1 })).await;
+    let fine = enqueue(&queue, "charge", json!({ "i": 2 })).await;
+    wait_finished(&queue, &[damaged.clone(), fine.clone()]).await;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("hoist:{{{QUEUE}}}:job:{damaged}");
+    let _: () = redis::cmd("HSET").arg(&key).arg("spec").arg("{not json").query_async(&mut conn).await.unwrap();
+
+    assert_eq!(history::copy_batch(&db, &queue, 500).await.unwrap(), 2);
+    assert_eq!(history_ids(&db).await, vec![fine]);
+    let page = history::quarantined(&db, &QuarantineQuery::default()).await.unwrap().unwrap();
+    assert_eq!(page.records.len(), 1);
+    let row = &page.records[0];
+    assert_eq!(row.job_id, damaged);
+    assert!(row.reason.contains("cannot read"), "{}", row.reason);
+    assert_eq!(row.record["fields"]["spec"], "{not json");
+    assert!(queue.unarchived(500).await.unwrap().is_empty(), "released like the copied one");
+    stop.cancel();
+    running.await.unwrap();
+}

@@ -34,6 +34,10 @@ pub(crate) fn array(value: Value) -> Result<Vec<Value>> {
 
 /// A flat `[field, value, field, value...]` reply (HGETALL from Lua) as a map.
 pub(crate) fn field_map(value: Value) -> Result<HashMap<String, String>> {
+    // HGETALL over RESP3 answers a map.
+    if let Value::Map(pairs) = value {
+        return Ok(pairs.iter().filter_map(|(k, v)| Some((text(k)?, text(v)?))).collect());
+    }
     let items = array(value)?;
     let mut map = HashMap::with_capacity(items.len() / 2);
     let mut iter = items.iter();

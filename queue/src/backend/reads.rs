@@ -12,7 +12,9 @@ use super::record::decode_job;
 use super::{Backend, decode_events, entry_events, field_map};
 use crate::connection::{Conn, RedisConnection};
 use crate::error::Result;
-use crate::types::{Counts, ErrorRecord, Event, Job, JobState, MinuteStats, QueueLimits, RateLimit};
+use crate::types::{
+    Counts, ErrorRecord, Event, Job, JobState, MinuteStats, QueueLimits, RateLimit, Unarchived, UnreadableJob,
+};
 
 /// Every queue name recorded under `root`, sorted.
 pub(crate) async fn queue_names(redis: &RedisConnection, root: &str) -> Result<Vec<String>> {
@@ -80,7 +82,7 @@ impl Backend {
 
     /// Up to `limit` finished jobs waiting for the history store, oldest ending first,
     /// each with its errors and the finish time it was archived at.
-    pub(crate) async fn unarchived(&self, limit: usize) -> Result<Vec<(Job, i64)>> {
+    pub(crate) async fn unarchived(&self, limit: usize) -> Result<Vec<Unarchived>> {
         let mut cmd = redis::cmd("ZRANGE");
         cmd.arg(self.keys.archive()).arg(0).arg(limit.clamp(1, 10_000) - 1).arg("WITHSCORES");
         let listed: Vec<(String, i64)> = self.query("unarchived", &cmd).await?;
@@ -96,14 +98,20 @@ impl Backend {
         let mut jobs = Vec::with_capacity(listed.len());
         for (id, archived_at) in &listed {
             let (Some(fields), Some(errors)) = (replies.next(), replies.next()) else { break };
-            let fields: HashMap<String, String> = redis::from_redis_value(fields).map_err(redis::RedisError::from)?;
-            let errors: Vec<String> = redis::from_redis_value(errors).map_err(redis::RedisError::from)?;
+            // Text that is not UTF-8 is read lossily: an unreadable job is still listed.
+            let fields: HashMap<String, String> = field_map(fields)?;
+            let errors = super::strings(errors).unwrap_or_default();
             if fields.is_empty() {
                 continue; // deleted meanwhile: deletion also drops it from the archive set
             }
-            let mut job = decode_job(&self.queue, id, &fields)?;
-            job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
-            jobs.push((job, *archived_at));
+            let job = match decode_job(&self.queue, id, &fields) {
+                Ok(mut job) => {
+                    job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
+                    Ok(job)
+                }
+                Err(e) => Err(UnreadableJob { fields: fields.into_iter().collect(), reason: e.to_string() }),
+            };
+            jobs.push(Unarchived { id: id.clone(), finished_at: *archived_at, job });
         }
         Ok(jobs)
     }

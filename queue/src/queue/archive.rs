@@ -3,7 +3,7 @@
 
 use super::Queue;
 use crate::error::Result;
-use crate::types::Job;
+use crate::types::Unarchived;
 
 impl Queue {
     /// Turns copying finished jobs to a history store on or off. While on, every job that
@@ -14,12 +14,13 @@ impl Queue {
         self.backend().set_archiving(on).await
     }
 
-    /// Up to `limit` finished jobs not yet copied to the history store, oldest ending
-    /// first, each with its per-attempt errors and the finish time it was archived at
-    /// (pass both back to [`Queue::mark_archived`]). A job listed here that is no longer
-    /// finished (retried meanwhile) should be acknowledged too; its next ending is listed
-    /// again.
-    pub async fn unarchived(&self, limit: usize) -> Result<Vec<(Job, i64)>> {
+    /// Up to `limit` (1 to 10,000) finished jobs not yet copied to the history store,
+    /// oldest ending first, each with its per-attempt errors and the finish time it was
+    /// archived at (pass id and time back to [`Queue::mark_archived`]). A job listed here
+    /// that is no longer finished (retried meanwhile) should be acknowledged too; its next
+    /// ending is listed again. A job the engine cannot read is listed with its stored
+    /// fields, so a history writer can keep it aside instead of stopping at it.
+    pub async fn unarchived(&self, limit: usize) -> Result<Vec<Unarchived>> {
         self.backend().unarchived(limit).await
     }
 
