@@ -1,4 +1,5 @@
 -- extend_leases: renew the leases of all of one worker's active jobs in one call.
+-- KEYS: active
 -- ARGV[3] lease (ms, 1..MAX_DURATION_MS), then pairs: id, lease token.
 -- Returns { lost: id, lease token, id, lease token..., ids asked to cancel }: the worker
 -- stops the former (someone else owns them now, or they just finished) and signals the

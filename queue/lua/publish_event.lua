@@ -1,5 +1,6 @@
 -- publish_event: append a custom event (a kind with a dot, e.g. "sync.completed") to the
 -- queue's event stream, stamped with Redis's time like the engine's own events.
+-- KEYS: events
 -- ARGV[3] kind, ARGV[4] job id ("" for none), then pairs of field name and value.
 -- Returns the event's stream position.
 local kind = text_arg(3, 'kind')

@@ -1,5 +1,6 @@
 -- set_limits: the queue's limits, obeyed by every worker: a cap on active jobs across all
 -- workers, and at most `max` job starts per sliding window.
+-- KEYS: meta marker
 -- ARGV[3] concurrency (1..100,000, or "" for none), ARGV[4] rate max (1..1,000,000, or ""
 -- for no rate limit), ARGV[5] rate window (ms, 1..MAX_DURATION_MS; ignored without a max).
 -- Returns 1. Workers are woken: a raised limit may let them start more at once.

@@ -153,7 +153,7 @@ impl Backoff {
     }
 
     /// The delay before retry number `attempt` (1-based) for a jitter sample in 0..1;
-    /// the same formula as `fail.lua`, for documentation and tests.
+    /// the same formula as `fail_jobs.lua`, for documentation and tests.
     pub fn delay(&self, attempt: u32, sample: f64) -> Duration {
         match self {
             Backoff::None => Duration::ZERO,

@@ -1,4 +1,4 @@
--- Claiming jobs: shared by claim.lua and complete.lua (which claims the next jobs in the
+-- Claiming jobs: shared by claim_jobs.lua and complete_jobs.lua (which claims the next jobs in the
 -- same round trip).
 
 -- Moves jobs whose time has come from delayed and retry to wait (at most `limit` per

@@ -1,23 +1,27 @@
--- Shared by every script (prepended at load time).
+-- Shared by every queue script (prepended at load time).
 --
--- Every script receives the same KEYS, all of one queue and so of one hash slot:
---   KEYS[1]  wait       ZSET  id -> priority * 2^42 + sequence (lowest runs first)
---   KEYS[2]  delayed    ZSET  id -> run-at (ms)
---   KEYS[3]  retry      ZSET  id -> next attempt at (ms): failed and waiting out backoff
---   KEYS[4]  active     ZSET  id -> lease deadline (ms), and ACTIVE_ANCHOR (below)
---   KEYS[5]  completed  ZSET  id -> finished at (ms)
---   KEYS[6]  dead       ZSET  id -> finished at (ms): the dead-letter queue
---   KEYS[7]  cancelled  ZSET  id -> finished at (ms)
---   KEYS[8]  meta       HASH  paused flag, limits
---   KEYS[9]  events     STREAM capped event log
---   KEYS[10] marker     LIST  wake-up tokens idle workers block on
---   KEYS[11] dedup      HASH  dedup key -> job id
---   KEYS[12] seq        STRING FIFO counter
---   KEYS[13] limiter    ZSET  recent job starts, for the queue's rate limit
---   KEYS[14] archive    ZSET  id -> finished at: finished jobs not yet copied to a history
---                             store (kept only while meta.archive is set; retention waits)
---   KEYS[15] owners     HASH  id -> owner tag, for every job enqueued with an owner (absent
---                             when the queue holds none)
+-- Each script declares the queue keys it uses on its `-- KEYS:` line; the loader
+-- (backend/scripts.rs) passes exactly those, in that order, and puts in front of this
+-- file the table `k` that names them (`k.wait` is the wait set...). Reading a key a
+-- script did not declare ends it with HOIST_UNDECLARED_KEY, so a missing declaration
+-- shows in the first test that takes that path. The queue's keys, all in one hash slot:
+--   wait       ZSET  id -> priority * 2^42 + sequence (lowest runs first)
+--   delayed    ZSET  id -> run-at (ms)
+--   retry      ZSET  id -> next attempt at (ms): failed and waiting out backoff
+--   active     ZSET  id -> lease deadline (ms), and ACTIVE_ANCHOR (below)
+--   completed  ZSET  id -> finished at (ms)
+--   dead       ZSET  id -> finished at (ms): the dead-letter queue
+--   cancelled  ZSET  id -> finished at (ms)
+--   meta       HASH  paused flag, limits, archiving
+--   events     STREAM capped event log
+--   marker     LIST  wake-up tokens idle workers block on
+--   dedup      HASH  dedup key -> job id, and '#' .. id -> its dedup key
+--   seq        STRING FIFO counter
+--   limiter    ZSET  recent job starts, for the queue's rate limit
+--   archive    ZSET  id -> finished at: finished jobs not yet copied to a history
+--                    store (kept only while meta.archive is set; retention waits)
+--   owners     HASH  id -> owner tag, for every job enqueued with an owner (absent
+--                    when the queue holds none)
 -- and, one per owner, the owner index owner_key(tag) = prefix .. "owner:" .. tag
 --                       ZSET  id -> enqueue sequence: the owner's jobs, newest last. The
 --                             tag is the owner escaped by `owner_tag` in keys.rs (which
@@ -36,12 +40,6 @@
 -- first write. A script that fails half-way keeps the writes it made, so a bad value
 -- found late could strand a job outside every state set.
 
-local k = {
-  wait = KEYS[1], delayed = KEYS[2], retry = KEYS[3], active = KEYS[4],
-  completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], meta = KEYS[8],
-  events = KEYS[9], marker = KEYS[10], dedup = KEYS[11], seq = KEYS[12],
-  limiter = KEYS[13], archive = KEYS[14], owners = KEYS[15],
-}
 local prefix = ARGV[1]
 local maxlen_text = ARGV[2]
 local clock = redis.call('TIME')
@@ -60,12 +58,11 @@ local function bad_arg(name, value)
   error({ err = 'HOIST_BAD_ARG ' .. name .. ' ' .. string.sub(tostring(value), 1, 40) })
 end
 
-local floor = math.floor
-
--- ARGV[i] as a whole number in [lo, hi], else bad_arg.
+-- ARGV[i] as a whole number in [lo, hi], else bad_arg. (`n % 1` rather than
+-- math.floor: an arithmetic op, not a function call, on every call of every script.)
 local function int_arg(i, name, lo, hi)
   local n = tonumber(ARGV[i])
-  if not n or n < lo or n > hi or n ~= floor(n) then bad_arg(name, ARGV[i]) end
+  if not n or n < lo or n > hi or n % 1 ~= 0 then bad_arg(name, ARGV[i]) end
   return n
 end
 
@@ -314,10 +311,15 @@ local function delete_job(id)
   delete_jobs({ id })
 end
 
-local STATE_SETS = {
-  waiting = KEYS[1], delayed = KEYS[2], retrying = KEYS[3], active = KEYS[4],
-  completed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7],
+-- The key of each state's set, by state name (nil for a name that is not a state).
+local STATE_KEY_NAMES = {
+  waiting = 'wait', delayed = 'delayed', retrying = 'retry', active = 'active',
+  completed = 'completed', dead = 'dead', cancelled = 'cancelled',
 }
+local function state_set(state)
+  local name = STATE_KEY_NAMES[state]
+  return name and k[name]
+end
 
 -- Drops from `ids` the jobs still waiting to be copied to the history store.
 local function archived_only(ids)

@@ -30,13 +30,13 @@ impl Backend {
 
     /// True when the queue was not paused before.
     pub(crate) async fn pause(&self) -> Result<bool> {
-        let changed: i64 = self.eval("pause", &self.script(&scripts::PAUSE)).await?;
+        let changed: i64 = self.eval("pause", &self.script(&scripts::PAUSE_QUEUE)).await?;
         Ok(changed == 1)
     }
 
     /// True when the queue was paused before.
     pub(crate) async fn resume(&self) -> Result<bool> {
-        let changed: i64 = self.eval("resume", &self.script(&scripts::RESUME)).await?;
+        let changed: i64 = self.eval("resume", &self.script(&scripts::RESUME_QUEUE)).await?;
         Ok(changed == 1)
     }
 
@@ -53,7 +53,7 @@ impl Backend {
 
     /// Moves dead, cancelled or retrying jobs back to waiting with fresh attempts.
     pub(crate) async fn retry(&self, from: JobState, jobs: Selection<'_>) -> Result<u64> {
-        let mut call = self.script(&scripts::RETRY);
+        let mut call = self.script(&scripts::RETRY_JOBS);
         call.arg(from.as_str());
         match jobs {
             Selection::Ids(ids) => call.arg("ids").arg(0).arg(ids),
@@ -64,7 +64,7 @@ impl Backend {
 
     /// Moves delayed (and, by id, retrying) jobs to waiting now.
     pub(crate) async fn promote(&self, jobs: Selection<'_>) -> Result<u64> {
-        let mut call = self.script(&scripts::PROMOTE);
+        let mut call = self.script(&scripts::PROMOTE_JOBS);
         match jobs {
             Selection::Ids(ids) => call.arg("ids").arg(0).arg(ids),
             Selection::All { limit } => call.arg("all").arg(limit),
@@ -75,14 +75,14 @@ impl Backend {
     /// Deletes jobs (only those in `only` when given; never active ones). Returns how
     /// many went and, without `only`, the ids refused because they are active.
     pub(crate) async fn remove(&self, only: Option<JobState>, ids: &[&String]) -> Result<(u64, Vec<String>)> {
-        let mut call = self.script(&scripts::REMOVE);
+        let mut call = self.script(&scripts::REMOVE_JOBS);
         call.arg(only.map_or("", |s| s.as_str())).arg(ids);
         self.eval("remove", &call).await
     }
 
     /// 1 cancelled, 2 requested (active), -1 no such job, -3 already finished.
     pub(crate) async fn cancel(&self, id: &str) -> Result<i64> {
-        let mut call = self.script(&scripts::CANCEL);
+        let mut call = self.script(&scripts::CANCEL_JOB);
         call.arg(id).arg(self.keys.cancel_channel());
         self.eval("cancel", &call).await
     }
@@ -90,14 +90,14 @@ impl Backend {
     /// Deletes jobs of `state` at least `age_ms` old among `limit` looked at from rank
     /// `start`. Returns (removed, where to go on from or -1 at the end).
     pub(crate) async fn clean(&self, state: JobState, age_ms: u64, limit: u64, start: i64) -> Result<(u64, i64)> {
-        let mut call = self.script(&scripts::CLEAN);
+        let mut call = self.script(&scripts::CLEAN_JOBS);
         call.arg(state.as_str()).arg(age_ms).arg(limit).arg(start);
         self.eval("clean", &call).await
     }
 
     /// Deletes up to `batch` jobs; 0 once everything is gone, -4 when active jobs block it.
     pub(crate) async fn obliterate(&self, batch: u64, force: bool) -> Result<i64> {
-        let mut call = self.script(&scripts::OBLITERATE);
+        let mut call = self.script(&scripts::OBLITERATE_QUEUE);
         call.arg(batch).arg(if force { "force" } else { "" });
         self.eval("obliterate", &call).await
     }
@@ -117,7 +117,7 @@ impl Backend {
 
     /// Acknowledges copied jobs (id, finish time copied). Returns how many were released.
     pub(crate) async fn mark_archived(&self, copied: &[(String, i64)]) -> Result<u64> {
-        let mut call = self.script(&scripts::ARCHIVED);
+        let mut call = self.script(&scripts::MARK_ARCHIVED);
         for (id, finished_at) in copied {
             call.arg(id).arg(finished_at);
         }

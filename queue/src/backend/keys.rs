@@ -77,25 +77,9 @@ impl QueueKeys {
         format!("{}{suffix}", self.prefix)
     }
 
-    /// The keys every script receives, in the order `includes/common.lua` documents.
-    pub fn script_keys(&self) -> [String; 15] {
-        [
-            self.key("wait"),
-            self.key("delayed"),
-            self.key("retry"),
-            self.key("active"),
-            self.key("completed"),
-            self.key("dead"),
-            self.key("cancelled"),
-            self.key("meta"),
-            self.key("events"),
-            self.key("marker"),
-            self.key("dedup"),
-            self.key("seq"),
-            self.key("limiter"),
-            self.key("archive"),
-            self.key("owners"),
-        ]
+    /// The queue key a script declares by `name` (see `includes/common.lua`).
+    pub fn named(&self, name: &str) -> String {
+        self.key(name)
     }
 
     /// The set of jobs in `state`. The active set also holds an anchor member at score
@@ -215,9 +199,12 @@ mod tests {
     #[test]
     fn every_key_carries_the_hash_tag() {
         let keys = QueueKeys::new("hoist", "emails");
-        for key in keys.script_keys() {
+        for name in crate::backend::scripts::QUEUE_KEY_NAMES {
+            let key = keys.named(name);
             assert!(key.starts_with("hoist:{emails}:"), "{key}");
         }
+        assert_eq!(keys.named("wait"), keys.state_set(crate::types::JobState::Waiting));
+        assert_eq!(keys.named("retry"), keys.state_set(crate::types::JobState::Retrying));
         assert_eq!(keys.job("01J"), "hoist:{emails}:job:01J");
         assert_eq!(keys.stats(5), "hoist:{emails}:stats:5");
     }

@@ -21,7 +21,7 @@ mod transitions;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use redis::aio::ConnectionLike;
-use redis::{Script, ScriptInvocation};
+use redis::ScriptInvocation;
 use tracing::Instrument;
 
 pub(crate) use control::Selection;
@@ -47,13 +47,17 @@ pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(Ordering::Relaxed)
 }
 
-/// Starts a queue script call with the keys and leading arguments every queue script
-/// takes (the queue's key prefix and the event stream's cap; scripts read the time
-/// themselves).
-pub(crate) fn invocation<'a>(script: &'a Script, keys: &QueueKeys, max_events: u64) -> ScriptInvocation<'a> {
-    let mut call = script.prepare_invoke();
-    for key in keys.script_keys() {
-        call.key(key);
+/// Starts a queue script call with the keys the script declared and the arguments every
+/// queue script takes (the queue's key prefix and the event stream's cap; scripts read
+/// the time themselves).
+pub(crate) fn invocation<'a>(
+    script: &'a scripts::QueueScript,
+    keys: &QueueKeys,
+    max_events: u64,
+) -> ScriptInvocation<'a> {
+    let mut call = script.script.prepare_invoke();
+    for name in &script.keys {
+        call.key(keys.named(name));
     }
     call.arg(keys.prefix()).arg(max_events);
     call
@@ -86,7 +90,7 @@ impl Backend {
         &self.redis
     }
 
-    fn script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+    fn script<'a>(&self, script: &'a scripts::QueueScript) -> ScriptInvocation<'a> {
         invocation(script, &self.keys, self.max_events)
     }
 

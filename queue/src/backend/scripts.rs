@@ -1,6 +1,8 @@
-//! The Lua scripts, one per state transition, each prefixed with the shared includes.
-//! `redis::Script` sends EVALSHA and loads the script again on NOSCRIPT (after a Redis
-//! restart, for example).
+//! The Lua scripts, one per state transition, named verb + object, each with a header
+//! documenting its KEYS and ARGV. Queue scripts are prefixed with the shared includes and
+//! declare the queue keys they use on a `-- KEYS:` line: the loader passes exactly those,
+//! in that order, and names them for the script (`k.wait`...). `redis::Script` sends
+//! EVALSHA and loads the script again on NOSCRIPT (after a Redis restart, for example).
 
 use std::sync::LazyLock;
 
@@ -9,42 +11,93 @@ use redis::Script;
 const COMMON: &str = include_str!("../../lua/includes/common.lua");
 const CLAIM_FNS: &str = include_str!("../../lua/includes/claim.lua");
 
-fn with_common(body: &str) -> Script {
-    Script::new(&format!("{COMMON}\n{body}"))
+/// A queue script and the queue keys it declared, in the order it receives them.
+pub struct QueueScript {
+    pub script: Script,
+    pub keys: Vec<&'static str>,
 }
 
-fn with_claim(body: &str) -> Script {
-    Script::new(&format!("{COMMON}\n{CLAIM_FNS}\n{body}"))
+/// The queue keys a script may declare (see `lua/includes/common.lua`).
+pub const QUEUE_KEY_NAMES: [&str; 15] = [
+    "wait",
+    "delayed",
+    "retry",
+    "active",
+    "completed",
+    "dead",
+    "cancelled",
+    "meta",
+    "events",
+    "marker",
+    "dedup",
+    "seq",
+    "limiter",
+    "archive",
+    "owners",
+];
+
+/// The key names on the script's `-- KEYS:` line (words up to any parenthesis).
+fn declared_keys(file: &str, body: &str) -> Vec<&'static str> {
+    let line =
+        body.lines().find_map(|l| l.strip_prefix("-- KEYS:")).unwrap_or_else(|| panic!("{file} declares no KEYS line"));
+    line.split('(')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|name| {
+            QUEUE_KEY_NAMES
+                .iter()
+                .find(|known| **known == name)
+                .copied()
+                .unwrap_or_else(|| panic!("{file} declares an unknown key {name:?}"))
+        })
+        .collect()
+}
+
+fn queue_script(file: &str, body: &str, claim: bool) -> QueueScript {
+    let keys = declared_keys(file, body);
+    let names: Vec<String> = keys.iter().enumerate().map(|(i, name)| format!("{name} = KEYS[{}]", i + 1)).collect();
+    // A key the script did not declare is an error, not a nil that Redis would reject
+    // somewhere less clear.
+    let table = format!(
+        "local k = setmetatable({{ {} }}, {{ __index = function(_, name) \
+         error({{ err = 'HOIST_UNDECLARED_KEY ' .. tostring(name) }}) end }})",
+        names.join(", ")
+    );
+    let claim_fns = if claim { CLAIM_FNS } else { "" };
+    QueueScript { script: Script::new(&format!("{table}\n{COMMON}\n{claim_fns}\n{body}")), keys }
 }
 
 macro_rules! script {
     ($name:ident, $file:literal) => {
-        pub static $name: LazyLock<Script> = LazyLock::new(|| with_common(include_str!(concat!("../../lua/", $file))));
+        pub static $name: LazyLock<QueueScript> =
+            LazyLock::new(|| queue_script($file, include_str!(concat!("../../lua/", $file)), false));
     };
     ($name:ident, $file:literal, claim) => {
-        pub static $name: LazyLock<Script> = LazyLock::new(|| with_claim(include_str!(concat!("../../lua/", $file))));
+        pub static $name: LazyLock<QueueScript> =
+            LazyLock::new(|| queue_script($file, include_str!(concat!("../../lua/", $file)), true));
     };
 }
 
-script!(ENQUEUE, "enqueue.lua");
-script!(CLAIM, "claim.lua", claim);
-script!(COMPLETE, "complete.lua", claim);
-script!(FAIL, "fail.lua");
+script!(ENQUEUE_JOBS, "enqueue_jobs.lua");
+script!(CLAIM_JOBS, "claim_jobs.lua", claim);
+script!(COMPLETE_JOBS, "complete_jobs.lua", claim);
+script!(FAIL_JOBS, "fail_jobs.lua");
 script!(EXTEND_LEASES, "extend_leases.lua");
-script!(RECOVER_STALLED, "recover_stalled.lua");
-script!(PROGRESS, "progress.lua");
-script!(CANCEL, "cancel.lua");
-script!(FINISH_CANCELLED, "finish_cancelled.lua");
-script!(RELEASE, "release.lua");
-script!(PAUSE, "pause.lua");
-script!(RESUME, "resume.lua");
-script!(RETRY, "retry.lua");
-script!(PROMOTE, "promote.lua");
-script!(REMOVE, "remove.lua");
-script!(CLEAN, "clean.lua");
-script!(OBLITERATE, "obliterate.lua");
-script!(TAKE_SLOT, "take_slot.lua");
-script!(ARCHIVED, "archived.lua");
+script!(RECOVER_STALLED_JOBS, "recover_stalled_jobs.lua");
+script!(REPORT_PROGRESS, "report_progress.lua");
+script!(CANCEL_JOB, "cancel_job.lua");
+script!(FINISH_CANCELLED_JOB, "finish_cancelled_job.lua");
+script!(RELEASE_JOB, "release_job.lua");
+script!(PAUSE_QUEUE, "pause_queue.lua");
+script!(RESUME_QUEUE, "resume_queue.lua");
+script!(RETRY_JOBS, "retry_jobs.lua");
+script!(PROMOTE_JOBS, "promote_jobs.lua");
+script!(REMOVE_JOBS, "remove_jobs.lua");
+script!(CLEAN_JOBS, "clean_jobs.lua");
+script!(OBLITERATE_QUEUE, "obliterate_queue.lua");
+script!(TAKE_RATE_SLOT, "take_rate_slot.lua");
+script!(MARK_ARCHIVED, "mark_archived.lua");
 script!(PUBLISH_EVENT, "publish_event.lua");
 script!(SET_LIMITS, "set_limits.lua");
 
@@ -54,7 +107,8 @@ pub static GIVE_BACK_ATTEMPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/give_back_attempt.lua")));
 
 /// A worker's check-in: one key, stamped with Redis's time.
-pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/heartbeat.lua")));
+pub static RECORD_HEARTBEAT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/record_heartbeat.lua")));
 
 /// Schedule scripts touch only a schedule's own keys, not a queue's, so they go without
 /// the queue prelude.
@@ -105,6 +159,49 @@ mod tests {
         .to_vec()
     }
 
+    /// Every queue script declares its keys, and its own body reads no other key (the
+    /// shared functions it calls are checked when a test takes their path: an undeclared
+    /// key ends the script with HOIST_UNDECLARED_KEY).
+    #[test]
+    fn queue_scripts_declare_the_keys_they_read() {
+        let all: [(&str, &QueueScript, &str); 21] = [
+            ("enqueue_jobs", &ENQUEUE_JOBS, include_str!("../../lua/enqueue_jobs.lua")),
+            ("claim_jobs", &CLAIM_JOBS, include_str!("../../lua/claim_jobs.lua")),
+            ("complete_jobs", &COMPLETE_JOBS, include_str!("../../lua/complete_jobs.lua")),
+            ("fail_jobs", &FAIL_JOBS, include_str!("../../lua/fail_jobs.lua")),
+            ("extend_leases", &EXTEND_LEASES, include_str!("../../lua/extend_leases.lua")),
+            ("recover_stalled_jobs", &RECOVER_STALLED_JOBS, include_str!("../../lua/recover_stalled_jobs.lua")),
+            ("report_progress", &REPORT_PROGRESS, include_str!("../../lua/report_progress.lua")),
+            ("cancel_job", &CANCEL_JOB, include_str!("../../lua/cancel_job.lua")),
+            ("finish_cancelled_job", &FINISH_CANCELLED_JOB, include_str!("../../lua/finish_cancelled_job.lua")),
+            ("release_job", &RELEASE_JOB, include_str!("../../lua/release_job.lua")),
+            ("pause_queue", &PAUSE_QUEUE, include_str!("../../lua/pause_queue.lua")),
+            ("resume_queue", &RESUME_QUEUE, include_str!("../../lua/resume_queue.lua")),
+            ("retry_jobs", &RETRY_JOBS, include_str!("../../lua/retry_jobs.lua")),
+            ("promote_jobs", &PROMOTE_JOBS, include_str!("../../lua/promote_jobs.lua")),
+            ("remove_jobs", &REMOVE_JOBS, include_str!("../../lua/remove_jobs.lua")),
+            ("clean_jobs", &CLEAN_JOBS, include_str!("../../lua/clean_jobs.lua")),
+            ("obliterate_queue", &OBLITERATE_QUEUE, include_str!("../../lua/obliterate_queue.lua")),
+            ("take_rate_slot", &TAKE_RATE_SLOT, include_str!("../../lua/take_rate_slot.lua")),
+            ("mark_archived", &MARK_ARCHIVED, include_str!("../../lua/mark_archived.lua")),
+            ("publish_event", &PUBLISH_EVENT, include_str!("../../lua/publish_event.lua")),
+            ("set_limits", &SET_LIMITS, include_str!("../../lua/set_limits.lua")),
+        ];
+        for (name, script, body) in all {
+            assert!(!script.keys.is_empty(), "{name}: no keys (a cluster routes a call by its keys)");
+            let body =
+                if matches!(name, "claim_jobs" | "complete_jobs") { format!("{CLAIM_FNS}{body}") } else { body.into() };
+            for (i, _) in body.match_indices("k.") {
+                let used: String =
+                    body[i + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let preceded = body[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !preceded && !used.is_empty() {
+                    assert!(script.keys.contains(&used.as_str()), "{name} reads k.{used} without declaring it");
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn scripts_refuse_out_of_range_arguments_before_writing_anything() {
         let server = hoist_testkit::RedisServer::start();
@@ -113,22 +210,30 @@ mod tests {
         let keys = QueueKeys::new("hoist", "q");
         let huge = u64::MAX.to_string();
         let over = (MAX_MS + 1).to_string();
-        let cases: Vec<(&str, &Script, Vec<String>)> = vec![
-            ("enqueue: window 2^64-1", &ENQUEUE, [vec!["1".into()], job_fields(ID, "0", "k", "1", &huge)].concat()),
+        let cases: Vec<(&str, &QueueScript, Vec<String>)> = vec![
+            (
+                "enqueue: window 2^64-1",
+                &ENQUEUE_JOBS,
+                [vec!["1".into()], job_fields(ID, "0", "k", "1", &huge)].concat(),
+            ),
             (
                 "enqueue: delay 2^63-1",
-                &ENQUEUE,
+                &ENQUEUE_JOBS,
                 [vec!["1".into()], job_fields(ID, &i64::MAX.to_string(), "", "0", "0")].concat(),
             ),
-            ("enqueue: delay past a year", &ENQUEUE, [vec!["1".into()], job_fields(ID, &over, "", "0", "0")].concat()),
+            (
+                "enqueue: delay past a year",
+                &ENQUEUE_JOBS,
+                [vec!["1".into()], job_fields(ID, &over, "", "0", "0")].concat(),
+            ),
             (
                 "enqueue: an id that addresses another key",
-                &ENQUEUE,
+                &ENQUEUE_JOBS,
                 [vec!["1".into()], job_fields("x:errors", "0", "", "0", "0")].concat(),
             ),
             (
                 "enqueue: the second job is bad",
-                &ENQUEUE,
+                &ENQUEUE_JOBS,
                 [
                     vec!["2".into()],
                     job_fields(ID, "0", "", "0", "0"),
@@ -138,33 +243,37 @@ mod tests {
             ),
             (
                 "enqueue: count disagrees with the fields",
-                &ENQUEUE,
+                &ENQUEUE_JOBS,
                 [vec!["2".into()], job_fields(ID, "0", "", "0", "0")].concat(),
             ),
-            ("claim: lease 0", &CLAIM, vec!["1".into(), "0".into(), "w".into()]),
-            ("claim: lease past a year", &CLAIM, vec!["1".into(), over.clone(), "w".into()]),
-            ("claim: count not a number", &CLAIM, vec!["x".into(), "1000".into(), "w".into()]),
+            ("claim: lease 0", &CLAIM_JOBS, vec!["1".into(), "0".into(), "w".into()]),
+            ("claim: lease past a year", &CLAIM_JOBS, vec!["1".into(), over.clone(), "w".into()]),
+            ("claim: count not a number", &CLAIM_JOBS, vec!["x".into(), "1000".into(), "w".into()]),
             (
                 "complete: fractional lease",
-                &COMPLETE,
+                &COMPLETE_JOBS,
                 ["-1", "0", "1", "1.5", "w", "0", "0"].map(String::from).to_vec(),
             ),
             (
                 "fail: jitter out of range",
-                &FAIL,
+                &FAIL_JOBS,
                 ["-1", "0", "1", ID, "w:1", "{\"attempt\":1,\"at\":0}", "retryable", "7"].map(String::from).to_vec(),
             ),
             ("extend_leases: lease 2^64-1", &EXTEND_LEASES, vec![huge.clone(), ID.into(), "w:1".into()]),
-            ("release: negative delay", &RELEASE, vec![ID.into(), "w:1".into(), "-5".into()]),
-            ("take_slot: window 0", &TAKE_SLOT, vec!["k".into(), "1".into(), "0".into(), ID.into()]),
-            ("take_slot: max 0", &TAKE_SLOT, vec!["k".into(), "0".into(), "1000".into(), ID.into()]),
-            ("clean: an unknown state", &CLEAN, vec!["active".into(), "0".into(), "10".into(), "0".into()]),
-            ("clean: age 2^64-1", &CLEAN, vec!["completed".into(), huge.clone(), "10".into(), "0".into()]),
-            ("retry: an unknown mode", &RETRY, vec!["dead".into(), "some".into(), "10".into()]),
-            ("promote: limit 0", &PROMOTE, vec!["all".into(), "0".into()]),
-            ("remove: the active state", &REMOVE, vec!["active".into(), ID.into()]),
-            ("obliterate: batch 0", &OBLITERATE, vec!["0".into(), "".into()]),
-            ("progress: max lines 0", &PROGRESS, vec![ID.into(), "w:1".into(), "{}".into(), "0".into(), "line".into()]),
+            ("release: negative delay", &RELEASE_JOB, vec![ID.into(), "w:1".into(), "-5".into()]),
+            ("take_slot: window 0", &TAKE_RATE_SLOT, vec!["k".into(), "1".into(), "0".into(), ID.into()]),
+            ("take_slot: max 0", &TAKE_RATE_SLOT, vec!["k".into(), "0".into(), "1000".into(), ID.into()]),
+            ("clean: an unknown state", &CLEAN_JOBS, vec!["active".into(), "0".into(), "10".into(), "0".into()]),
+            ("clean: age 2^64-1", &CLEAN_JOBS, vec!["completed".into(), huge.clone(), "10".into(), "0".into()]),
+            ("retry: an unknown mode", &RETRY_JOBS, vec!["dead".into(), "some".into(), "10".into()]),
+            ("promote: limit 0", &PROMOTE_JOBS, vec!["all".into(), "0".into()]),
+            ("remove: the active state", &REMOVE_JOBS, vec!["active".into(), ID.into()]),
+            ("obliterate: batch 0", &OBLITERATE_QUEUE, vec!["0".into(), "".into()]),
+            (
+                "progress: max lines 0",
+                &REPORT_PROGRESS,
+                vec![ID.into(), "w:1".into(), "{}".into(), "0".into(), "line".into()],
+            ),
             ("publish_event: no kind", &PUBLISH_EVENT, vec!["".into(), ID.into()]),
         ];
         for (case, script, args) in cases {

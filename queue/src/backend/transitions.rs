@@ -53,7 +53,7 @@ impl Backend {
     /// Adds jobs (already validated; `payloads` are their payloads as JSON) in one atomic
     /// call: all or, when a keyed rate limit is full, none.
     pub(crate) async fn enqueue(&self, jobs: &[NewJob], payloads: &[String]) -> Result<Vec<Enqueued>> {
-        let mut call = self.script(&scripts::ENQUEUE);
+        let mut call = self.script(&scripts::ENQUEUE_JOBS);
         call.arg(jobs.len());
         let mut ids = Vec::with_capacity(jobs.len());
         for (job, payload) in jobs.iter().zip(payloads) {
@@ -94,7 +94,7 @@ impl Backend {
 
     /// Claims jobs: waiting -> active.
     pub(crate) async fn claim(&self, claim: &Claim<'_>) -> Result<Claimed> {
-        let mut call = self.script(&scripts::CLAIM);
+        let mut call = self.script(&scripts::CLAIM_JOBS);
         call.arg(claim.count).arg(claim.lease.as_millis() as u64).arg(claim.worker);
         let reply: redis::Value = self.eval("claim", &call).await?;
         self.decode_claim(array(reply)?, claim.worker)
@@ -109,7 +109,7 @@ impl Backend {
         claim: &Claim<'_>,
     ) -> Result<(Vec<i64>, Claimed)> {
         let (keep_count, keep_age) = keep.args();
-        let mut call = self.script(&scripts::COMPLETE);
+        let mut call = self.script(&scripts::COMPLETE_JOBS);
         call.arg(keep_count)
             .arg(keep_age)
             .arg(claim.count)
@@ -132,7 +132,7 @@ impl Backend {
     /// lost).
     pub(crate) async fn fail(&self, keep: &Retention, failures: &[Failure<'_>]) -> Result<Vec<i64>> {
         let (keep_count, keep_age) = keep.args();
-        let mut call = self.script(&scripts::FAIL);
+        let mut call = self.script(&scripts::FAIL_JOBS);
         call.arg(keep_count).arg(keep_age).arg(failures.len());
         for f in failures {
             let kind = if f.permanent { "permanent" } else { "retryable" };
@@ -143,14 +143,14 @@ impl Backend {
 
     /// Hands a job back without spending its attempt, to run again `after` from now.
     pub(crate) async fn release(&self, id: &str, lease: &str, after: Duration) -> Result<i64> {
-        let mut call = self.script(&scripts::RELEASE);
+        let mut call = self.script(&scripts::RELEASE_JOB);
         call.arg(id).arg(lease).arg(after.as_millis() as u64);
         self.eval("release", &call).await
     }
 
     /// Ends a job whose handler stopped on a cancellation request.
     pub(crate) async fn finish_cancelled(&self, id: &str, lease: &str) -> Result<i64> {
-        let mut call = self.script(&scripts::FINISH_CANCELLED);
+        let mut call = self.script(&scripts::FINISH_CANCELLED_JOB);
         call.arg(id).arg(lease);
         self.eval("finish_cancelled", &call).await
     }
@@ -177,7 +177,7 @@ impl Backend {
 
     /// Recovers up to `limit` jobs whose lease lapsed. Returns (recovered, dead).
     pub(crate) async fn recover_stalled(&self, limit: u64) -> Result<(u64, u64)> {
-        let mut call = self.script(&scripts::RECOVER_STALLED);
+        let mut call = self.script(&scripts::RECOVER_STALLED_JOBS);
         call.arg(limit);
         self.eval("recover_stalled", &call).await
     }
@@ -191,7 +191,7 @@ impl Backend {
         max_lines: u32,
         lines: &[String],
     ) -> Result<i64> {
-        let mut call = self.script(&scripts::PROGRESS);
+        let mut call = self.script(&scripts::REPORT_PROGRESS);
         call.arg(id).arg(lease).arg(progress.unwrap_or_default()).arg(max_lines);
         for line in lines {
             call.arg(line);
@@ -201,7 +201,7 @@ impl Backend {
 
     /// Takes a slot of a sliding-window limit on `key`, or says when one frees up.
     pub(crate) async fn take_slot(&self, key: &str, max: u32, per: Duration, member: &str) -> Result<()> {
-        let mut call = self.script(&scripts::TAKE_SLOT);
+        let mut call = self.script(&scripts::TAKE_RATE_SLOT);
         call.arg(key).arg(max).arg(per.as_millis() as u64).arg(member);
         let (code, retry_after): (i64, u64) = self.eval("take_slot", &call).await?;
         if code == -5 {
@@ -212,7 +212,7 @@ impl Backend {
 
     /// A worker checks in, by Redis's clock.
     pub(crate) async fn heartbeat(&self, worker: &str) -> Result<()> {
-        let mut call = scripts::HEARTBEAT.prepare_invoke();
+        let mut call = scripts::RECORD_HEARTBEAT.prepare_invoke();
         call.key(self.keys.workers()).arg(worker);
         let _: i64 = self.eval("heartbeat", &call).await?;
         Ok(())

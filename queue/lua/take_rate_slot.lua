@@ -1,5 +1,6 @@
--- take_slot: take one slot of a sliding-window limit on a key of this queue (e.g. "at
+-- take_rate_slot: take one slot of a sliding-window limit on a key of this queue (e.g. "at
 -- most 10 emails per owner per hour"), for a handler that defers its job when full.
+-- KEYS: meta (unused: names the queue's hash slot, where the rate keys live)
 -- ARGV[3] key, ARGV[4] max per window (1..1,000,000), ARGV[5] window (ms,
 -- 1..MAX_DURATION_MS), ARGV[6] member (job id).
 -- Returns { 1, 0 } when taken, or { -5, retry_after_ms } when full.

@@ -1,13 +1,14 @@
--- retry: dead or cancelled (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
+-- retry_jobs: dead or cancelled (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
 -- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
+-- KEYS: wait retry dead cancelled events marker seq
 -- ARGV[3] source state, ARGV[4] "ids" or "all", ARGV[5] limit for "all" (1..10,000),
 -- then ids.
 -- Returns the number of jobs moved.
 local from = ARGV[3]
-local set = STATE_SETS[from]
 if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
   return redis.error_reply('HOIST_BAD_STATE cannot retry from ' .. from)
 end
+local set = state_set(from)
 local ids
 if ARGV[4] == 'all' then
   ids = redis.call('ZRANGE', set, 0, int_arg(5, 'limit', 1, 10000) - 1)

@@ -1,4 +1,5 @@
--- progress: store an active job's progress and log lines (only its lease owner may).
+-- report_progress: store an active job's progress and log lines (only its lease owner may).
+-- KEYS: events
 -- ARGV[3] id, ARGV[4] lease token, ARGV[5] progress JSON or "" for none,
 -- ARGV[6] max log lines kept (1..100,000), then log lines.
 -- Returns 1, or -1 no such job, -2 lease lost.

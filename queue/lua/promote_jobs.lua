@@ -1,4 +1,5 @@
--- promote: delayed or retrying -> waiting now.
+-- promote_jobs: delayed or retrying -> waiting now.
+-- KEYS: wait delayed retry events marker
 -- ARGV[3] "ids" or "all", ARGV[4] limit for "all" (1..10,000), then ids.
 -- Returns the number of jobs promoted.
 local moved = 0

@@ -1,5 +1,6 @@
--- release: active -> waiting without spending an attempt (a worker shutting down hands
+-- release_job: active -> waiting without spending an attempt (a worker shutting down hands
 -- back jobs it will not finish; a handler defers its job).
+-- KEYS: wait delayed active events marker
 -- ARGV[3] id, ARGV[4] lease token, ARGV[5] run again after (ms, 0..MAX_DURATION_MS;
 -- 0 = at once).
 -- Returns 1, -1 no such job, -2 lease lost.

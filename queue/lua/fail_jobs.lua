@@ -1,5 +1,6 @@
--- fail: active -> retrying (backoff), waiting (no backoff) or dead, for a batch of jobs.
+-- fail_jobs: active -> retrying (backoff), waiting (no backoff) or dead, for a batch of jobs.
 -- The retry policy stored on the job decides; nothing else retries.
+-- KEYS: wait retry active dead meta events marker archive dedup owners
 -- ARGV[3] keep dead (count, -1 = no limit), ARGV[4] keep dead (age ms, 0 = no limit),
 -- ARGV[5] number of failures, then 5 fields each:
 --   id, lease token, error record JSON (its "at" is set here, by Redis's clock),

@@ -1,4 +1,5 @@
--- enqueue: new jobs -> waiting or delayed (one call for a whole batch).
+-- enqueue_jobs: new jobs -> waiting or delayed (one call for a whole batch).
+-- KEYS: wait delayed events marker dedup seq owners
 -- ARGV[3] number of jobs (1..MAX_ITEMS), then 11 fields per job:
 --   id (a job id: 26 characters of Crockford base 32),
 --   spec (JSON the engine's client reads, without its opening brace and creation time,

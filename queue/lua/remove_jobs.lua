@@ -1,10 +1,11 @@
--- remove: delete jobs in any state but active (an active job is cancelled instead), or
+-- remove_jobs: delete jobs in any state but active (an active job is cancelled instead), or
 -- only those in one state (purging the dead-letter queue must not delete a job that was
 -- requeued since it was selected).
+-- KEYS: wait delayed retry active completed dead cancelled meta events dedup archive owners
 -- ARGV[3] the state the jobs must be in ("" = any but active), ARGV[4..] ids.
 -- Returns { removed count, ids refused because active }.
 local only = ARGV[3]
-if only ~= '' and (not STATE_SETS[only] or only == 'active') then bad_arg('state', only) end
+if only ~= '' and (not state_set(only) or only == 'active') then bad_arg('state', only) end
 local removed, refused = 0, {}
 local gone = events('removed')
 for i = 4, #ARGV do
@@ -13,7 +14,7 @@ for i = 4, #ARGV do
   if state == 'active' then
     if only == '' then refused[#refused + 1] = id end
   elseif state and (only == '' or state == only) then
-    redis.call('ZREM', STATE_SETS[state], id)
+    redis.call('ZREM', state_set(state), id)
     delete_job(id)
     add_event(gone, id)
     removed = removed + 1

@@ -1,13 +1,14 @@
--- clean: delete jobs of one state that entered it at least ARGV[4] ms ago (drain is clean
+-- clean_jobs: delete jobs of one state that entered it at least ARGV[4] ms ago (drain is clean
 -- of "waiting" at any age). Active jobs are never cleaned; finished jobs the history store
 -- has not copied yet stay until it has.
+-- KEYS: wait delayed retry active completed dead cancelled meta events dedup archive owners
 -- ARGV[3] state, ARGV[4] age (ms, 0..10^15), ARGV[5] most jobs to look at (1..10,000),
 -- ARGV[6] where to start looking (rank in the set, from the previous call's reply).
 -- Finished sets are ordered by finish time; delayed and retrying ones by run-at time, so
 -- there a job's age is its creation time (stored first in its spec).
 -- Returns { jobs removed, where to go on from, or -1 when the whole set was looked at }.
 local state = ARGV[3]
-local set = STATE_SETS[state]
+local set = state_set(state)
 if not set or state == 'active' then bad_arg('state', state) end
 local age = int_arg(4, 'older_than', 0, 1e15)
 local limit = int_arg(5, 'limit', 1, 10000)

@@ -1,4 +1,4 @@
--- heartbeat: a worker checks in, by Redis's clock (a worker whose clock is off must not
+-- record_heartbeat: a worker checks in, by Redis's clock (a worker whose clock is off must not
 -- look alive for longer, or drop others from the list). Not a queue script: one key.
 -- KEYS[1] workers ZSET worker id -> last check-in (ms). ARGV[1] worker id.
 -- Check-ins older than an hour are dropped.
