@@ -472,9 +472,10 @@ impl MinuteStats {
     }
 }
 
-/// A finished job waiting to be copied to a history store, as [`Queue::unarchived`]
-/// (crate::Queue::unarchived) lists it: pass `id` and `finished_at` back to
-/// `Queue::mark_archived` once it is copied (or kept elsewhere).
+/// A finished job waiting to be copied to a history store, as
+/// [`Queue::unarchived`](crate::Queue::unarchived) lists it: pass `id` and `finished_at`
+/// back to [`Queue::mark_archived`](crate::Queue::mark_archived) once it is copied (or
+/// kept elsewhere).
 #[derive(Clone, Debug)]
 pub struct Unarchived {
     pub id: String,

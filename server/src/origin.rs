@@ -3,7 +3,7 @@
 //! cross-site with cookies and no CORS check).
 //!
 //! Same origin means the `Origin` header (or, without it, the `Referer`'s origin) names
-//! the host[:port] the request was sent to (`Host`), or is listed in
+//! the `host[:port]` the request was sent to (`Host`), or is listed in
 //! `HOIST_ALLOWED_ORIGINS`. The scheme is not compared with `Host` because behind a
 //! TLS-terminating proxy the server cannot know the public scheme; a cross-site attacker
 //! cannot choose the host a victim's browser names in `Origin` anyway.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::keys::lockout_counter;
-use super::{run, scripts};
+use super::{eval_traced, scripts};
 use crate::connection::RedisConnection;
 use crate::error::Result;
 
@@ -28,7 +28,7 @@ impl LockoutStore {
         for (subject, max) in subjects {
             call.key(lockout_counter(&self.root, &self.name, subject)).arg(*max);
         }
-        let refused_for_ms: i64 = run(&call, &mut self.redis.shared()).await?;
+        let refused_for_ms: i64 = eval_traced("take_attempt", &self.name, &self.redis, &call).await?;
         Ok((refused_for_ms > 0).then(|| Duration::from_millis(refused_for_ms as u64)))
     }
 
@@ -38,7 +38,7 @@ impl LockoutStore {
         for (subject, clear) in subjects {
             call.key(lockout_counter(&self.root, &self.name, subject)).arg(if *clear { "clear" } else { "one" });
         }
-        let _: i64 = run(&call, &mut self.redis.shared()).await?;
+        let _: i64 = eval_traced("give_back_attempt", &self.name, &self.redis, &call).await?;
         Ok(())
     }
 }

@@ -20,8 +20,8 @@ mod transitions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redis::aio::ConnectionLike;
 use redis::ScriptInvocation;
+use redis::aio::ConnectionLike;
 use tracing::Instrument;
 
 pub(crate) use control::Selection;
@@ -70,6 +70,18 @@ pub(crate) async fn run<T: redis::FromRedisValue>(
 ) -> Result<T> {
     count_round_trip();
     call.invoke_async(conn).await.map_err(script_error)
+}
+
+/// Runs a script call of a store that is not a queue's (schedules, lockouts) under a span
+/// naming the operation and what it is about.
+pub(crate) async fn eval_traced<T: redis::FromRedisValue>(
+    op: &'static str,
+    about: &str,
+    redis: &RedisConnection,
+    call: &ScriptInvocation<'_>,
+) -> Result<T> {
+    let span = tracing::trace_span!("redis", op, about);
+    run(call, &mut redis.shared()).instrument(span).await
 }
 
 /// One queue's storage: its connection, its keys and the event stream's cap.

@@ -2,8 +2,10 @@
 //! tag `{schedule:NAME}`), and the registry of schedule names. One typed method per script
 //! and per read, as for queues.
 
+use tracing::Instrument;
+
 use super::keys::{ScheduleKeys, schedule_registry};
-use super::{clock, count_round_trip, run, script_error, scripts};
+use super::{clock, count_round_trip, eval_traced, script_error, scripts};
 use crate::connection::RedisConnection;
 use crate::error::Result;
 
@@ -53,7 +55,7 @@ impl ScheduleStore {
     pub(crate) async fn upsert(&self, name: &str, spec_json: &str) -> Result<()> {
         let mut call = scripts::UPSERT_SCHEDULE.prepare_invoke();
         call.key(self.keys(name).state()).arg(spec_json);
-        let _: i64 = run(&call, &mut self.redis.shared()).await?;
+        let _: i64 = eval_traced("upsert_schedule", name, &self.redis, &call).await?;
         let _: i64 = self.query(redis::cmd("SADD").arg(schedule_registry(&self.root)).arg(name)).await?;
         Ok(())
     }
@@ -62,7 +64,7 @@ impl ScheduleStore {
     pub(crate) async fn read(&self, name: &str) -> Result<Vec<String>> {
         let mut call = scripts::READ_SCHEDULE.prepare_invoke();
         call.key(self.keys(name).state());
-        run(&call, &mut self.redis.shared()).await
+        eval_traced("read_schedule", name, &self.redis, &call).await
     }
 
     /// Every registered schedule name, sorted.
@@ -84,7 +86,7 @@ impl ScheduleStore {
     pub(crate) async fn control(&self, name: &str, action: &str, tick: &str) -> Result<bool> {
         let mut call = scripts::CONTROL_SCHEDULE.prepare_invoke();
         call.key(self.keys(name).state()).arg(action).arg(tick);
-        Ok(run::<i64>(&call, &mut self.redis.shared()).await? == 1)
+        Ok(eval_traced::<i64>("control_schedule", name, &self.redis, &call).await? == 1)
     }
 
     /// The newest `count` fire records (JSON), newest first.
@@ -106,7 +108,7 @@ impl ScheduleStore {
         for tick in claim.ticks {
             call.arg(tick);
         }
-        let (status, text): (i64, String) = run(&call, &mut self.redis.shared()).await?;
+        let (status, text): (i64, String) = eval_traced("advance_schedule", name, &self.redis, &call).await?;
         Ok(match status {
             0.. => ClaimReply::Claimed(text),
             -2 => ClaimReply::Held,
@@ -120,7 +122,7 @@ impl ScheduleStore {
     pub(crate) async fn take_over(&self, name: &str, timeout_ms: u64, scheduler: &str) -> Result<Option<String>> {
         let mut call = scripts::TAKE_OVER_SCHEDULE.prepare_invoke();
         call.key(self.keys(name).state()).arg(timeout_ms).arg(scheduler);
-        run(&call, &mut self.redis.shared()).await
+        eval_traced("take_over_schedule", name, &self.redis, &call).await
     }
 
     /// Records fires (JSON without `fired_at`, which the script stamps) and releases
@@ -136,11 +138,12 @@ impl ScheduleStore {
         let keys = self.keys(name);
         let mut call = scripts::CONFIRM_SCHEDULE.prepare_invoke();
         call.key(keys.state()).key(keys.history()).arg(claim).arg(scheduler).arg(runs).arg(records);
-        Ok(run::<i64>(&call, &mut self.redis.shared()).await? == 1)
+        Ok(eval_traced::<i64>("confirm_schedule", name, &self.redis, &call).await? == 1)
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         count_round_trip();
-        cmd.query_async(&mut self.redis.shared()).await.map_err(script_error)
+        let span = tracing::trace_span!("redis", op = "schedules", root = %self.root);
+        cmd.query_async(&mut self.redis.shared()).instrument(span).await.map_err(script_error)
     }
 }

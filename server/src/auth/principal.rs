@@ -76,7 +76,7 @@ pub const SESSION_TOUCHED_AT: &str = "touched_at";
 /// spare the database a write per request.
 static SESSION_TOUCH_EVERY_MS: AtomicU64 = AtomicU64::new(60_000);
 
-/// Changes [`SESSION_TOUCH_EVERY_MS`] for the whole process (tests use a short one).
+/// Changes `SESSION_TOUCH_EVERY_MS` for the whole process (tests use a short one).
 pub fn set_session_touch_interval(every: std::time::Duration) {
     SESSION_TOUCH_EVERY_MS.store(every.as_millis() as u64, Ordering::Relaxed);
 }
