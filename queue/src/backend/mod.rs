@@ -108,21 +108,29 @@ impl Backend {
 
     /// Runs one script call under a span naming the operation.
     async fn eval<T: redis::FromRedisValue>(&self, op: &'static str, call: &ScriptInvocation<'_>) -> Result<T> {
-        let span = tracing::trace_span!("redis", op, queue = %self.queue);
-        run(call, &mut self.redis.shared()).instrument(span).await
+        eval_traced(op, &self.queue, &self.redis, call).await
     }
 
     /// Runs one command or pipeline (a read) under a span naming the operation.
     async fn query<T: redis::FromRedisValue>(&self, op: &'static str, request: &impl Request) -> Result<T> {
-        let span = tracing::trace_span!("redis", op, queue = %self.queue);
-        count_round_trip();
-        let mut conn = self.redis.shared();
-        request.send(&mut conn).instrument(span).await.map_err(script_error)
+        query_traced(op, &self.queue, &self.redis, request).await
     }
 }
 
-/// A command or a pipeline: what [`Backend::query`] sends.
-trait Request {
+/// Sends one command or pipeline under a span naming the operation and what it is about.
+pub(crate) async fn query_traced<T: redis::FromRedisValue>(
+    op: &'static str,
+    about: &str,
+    redis: &RedisConnection,
+    request: &impl Request,
+) -> Result<T> {
+    let span = tracing::trace_span!("redis", op, about);
+    count_round_trip();
+    request.send(&mut redis.shared()).instrument(span).await.map_err(script_error)
+}
+
+/// A command or a pipeline: what [`query_traced`] sends.
+pub(crate) trait Request {
     fn send<T: redis::FromRedisValue>(
         &self,
         conn: &mut crate::connection::Conn,

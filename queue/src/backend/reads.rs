@@ -18,16 +18,15 @@ use crate::types::{
 
 /// Every queue name recorded under `root`, sorted.
 pub(crate) async fn queue_names(redis: &RedisConnection, root: &str) -> Result<Vec<String>> {
-    super::count_round_trip();
-    let mut names: Vec<String> = redis.query(redis::cmd("SMEMBERS").arg(registry(root))).await?;
+    let mut names: Vec<String> =
+        super::query_traced("queue_names", root, redis, redis::cmd("SMEMBERS").arg(registry(root))).await?;
     names.sort();
     Ok(names)
 }
 
 /// The Redis server's version (`INFO server`), e.g. "7.0.15".
 pub(crate) async fn server_version(redis: &RedisConnection) -> Result<String> {
-    super::count_round_trip();
-    let info: String = redis.query(redis::cmd("INFO").arg("server")).await?;
+    let info: String = super::query_traced("server_version", "", redis, redis::cmd("INFO").arg("server")).await?;
     Ok(info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string())
 }
 

@@ -2,10 +2,8 @@
 //! tag `{schedule:NAME}`), and the registry of schedule names. One typed method per script
 //! and per read, as for queues.
 
-use tracing::Instrument;
-
 use super::keys::{ScheduleKeys, schedule_registry};
-use super::{clock, count_round_trip, eval_traced, script_error, scripts};
+use super::{clock, eval_traced, scripts};
 use crate::connection::RedisConnection;
 use crate::error::Result;
 
@@ -142,8 +140,6 @@ impl ScheduleStore {
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
-        count_round_trip();
-        let span = tracing::trace_span!("redis", op = "schedules", root = %self.root);
-        cmd.query_async(&mut self.redis.shared()).instrument(span).await.map_err(script_error)
+        super::query_traced("schedules", &self.root, &self.redis, cmd).await
     }
 }

@@ -45,11 +45,5 @@ impl Queue {
 
 /// A batch id is 1 to [`MAX_BATCH_ID_BYTES`] bytes without control characters.
 fn check_batch_id(batch: &str) -> Result<()> {
-    if batch.is_empty() || batch.len() > MAX_BATCH_ID_BYTES || batch.chars().any(char::is_control) {
-        return Err(QueueError::InvalidOption {
-            field: "batch",
-            reason: "must be 1 to 128 bytes without control characters".into(),
-        });
-    }
-    Ok(())
+    super::check_label("batch", batch, MAX_BATCH_ID_BYTES)
 }

@@ -149,10 +149,16 @@ impl Queue {
 
 /// An owner is 1 to [`MAX_OWNER_BYTES`] bytes of any text.
 fn check_owner(owner: &str) -> Result<()> {
-    if owner.is_empty() || owner.len() > MAX_OWNER_BYTES || owner.chars().any(char::is_control) {
+    check_label("owner", owner, MAX_OWNER_BYTES)
+}
+
+/// A name that becomes part of a key (an owner, a batch id): 1 to `max` bytes without
+/// control characters.
+fn check_label(field: &'static str, value: &str, max: usize) -> Result<()> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(QueueError::InvalidOption {
-            field: "owner",
-            reason: "must be 1 to 200 bytes without control characters".into(),
+            field,
+            reason: format!("must be 1 to {max} bytes without control characters"),
         });
     }
     Ok(())
