@@ -370,3 +370,22 @@ async fn recorded_times_come_from_redis() {
     let delayed = s.queue.get_job(&delayed).await.unwrap().unwrap();
     assert_eq!(delayed.run_at - delayed.created_at, 10_000, "the delay is counted from Redis's time");
 }
+
+/// A batch counts down to 0 for its last job; opening it again does not reset it; ids and
+/// lifetimes out of bounds are refused by name.
+#[tokio::test]
+async fn batches_count_down_and_refuse_bad_ids() {
+    let s = setup().await;
+    let day = Duration::from_secs(86_400);
+    assert!(s.queue.open_batch("import-1", 2, day).await.unwrap());
+    assert!(!s.queue.open_batch("import-1", 5, day).await.unwrap(), "a retried fan-out does not reset it");
+    assert_eq!(s.queue.count_down_batch("import-1").await.unwrap(), 1);
+    assert_eq!(s.queue.count_down_batch("import-1").await.unwrap(), 0);
+    assert!(s.queue.count_down_batch("never-opened").await.unwrap() < 0);
+    for bad in ["", "a\nb", &"x".repeat(hoist_queue::MAX_BATCH_ID_BYTES + 1)] {
+        assert!(matches!(s.queue.open_batch(bad, 1, day).await, Err(QueueError::InvalidOption { field: "batch", .. })));
+    }
+    for ttl in [Duration::ZERO, Duration::from_secs(31 * 86_400)] {
+        assert!(matches!(s.queue.open_batch("b", 1, ttl).await, Err(QueueError::InvalidOption { field: "ttl", .. })));
+    }
+}
