@@ -4,13 +4,20 @@
 -- since (retried, then ended anew) keeps its place, so its new ending is copied too.
 -- Returns the number of jobs released.
 if #ARGV % 2 == 1 then bad_arg('archived', #ARGV) end
-local released = 0
-for i = 3, #ARGV, 2 do
-  local id, at = ARGV[i], ARGV[i + 1]
-  local score = redis.call('ZSCORE', k.archive, id)
-  if score and tonumber(score) == tonumber(at) then
-    redis.call('ZREM', k.archive, id)
-    released = released + 1
+local ids = {}
+for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+if #ids == 0 then return 0 end
+-- In slices: unpack has a limit on how many values it passes at once.
+local release = {}
+for from = 1, #ids, 1000 do
+  local to = math.min(from + 999, #ids)
+  local scores = redis.call('ZMSCORE', k.archive, unpack(ids, from, to))
+  for j = from, to do
+    local score = scores[j - from + 1]
+    if score and tonumber(score) == tonumber(ARGV[2 + 2 * j]) then release[#release + 1] = ids[j] end
   end
 end
-return released
+for from = 1, #release, 1000 do
+  redis.call('ZREM', k.archive, unpack(release, from, math.min(from + 999, #release)))
+end
+return #release

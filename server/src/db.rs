@@ -51,6 +51,9 @@ impl DbKind {
 pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
+    /// PostgreSQL only: a pool on the native driver, for the history copy, which binds
+    /// whole columns as binary arrays (`Any` cannot bind arrays).
+    pub postgres: Option<sqlx::PgPool>,
     url: String,
 }
 
@@ -86,7 +89,17 @@ impl Db {
             .connect(url)
             .await
             .map_err(unreachable)?;
-        Ok(Db { pool, kind, url: url.to_string() })
+        let postgres = match kind {
+            DbKind::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(crate::history::writers_for(kind) as u32)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy(url)
+                    .map_err(unreachable)?,
+            ),
+            DbKind::Sqlite => None,
+        };
+        Ok(Db { pool, kind, postgres, url: url.to_string() })
     }
 
     /// Applies the migrations of this engine's dialect; a no-op when up to date.

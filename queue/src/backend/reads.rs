@@ -79,30 +79,55 @@ impl Backend {
         Ok(jobs)
     }
 
-    /// Up to `limit` finished jobs waiting for the history store, oldest ending first,
-    /// each with its errors and the finish time it was archived at.
-    pub(crate) async fn unarchived(&self, limit: usize) -> Result<Vec<Unarchived>> {
-        let mut cmd = redis::cmd("ZRANGE");
-        cmd.arg(self.keys.archive()).arg(0).arg(limit.clamp(1, 10_000) - 1).arg("WITHSCORES");
-        let listed: Vec<(String, i64)> = self.query("unarchived", &cmd).await?;
+    /// Up to `limit` finished jobs waiting for the history store, in archive order (finish
+    /// time, then id), after `after` (a finish time and id) or from the start, each with
+    /// its errors and the finish time it was archived at.
+    pub(crate) async fn unarchived(&self, after: Option<(i64, &str)>, limit: usize) -> Result<Vec<Unarchived>> {
+        let limit = limit.clamp(1, 10_000);
+        let listed: Vec<(String, i64)> = match after {
+            None => {
+                let mut cmd = redis::cmd("ZRANGE");
+                cmd.arg(self.keys.archive()).arg(0).arg(limit - 1).arg("WITHSCORES");
+                self.query("unarchived", &cmd).await?
+            }
+            Some((at, id)) => self.archived_after(at, id, limit).await?,
+        };
         if listed.is_empty() {
             return Ok(vec![]);
         }
         let mut pipe = redis::pipe();
         for (id, _) in &listed {
-            pipe.hgetall(self.keys.job(id)).lrange(self.keys.job_errors(id), 0, -1);
+            pipe.hgetall(self.keys.job(id));
         }
-        let flat: Vec<redis::Value> = self.query("unarchived_jobs", &pipe).await?;
-        let mut replies = flat.into_iter();
-        let mut jobs = Vec::with_capacity(listed.len());
-        for (id, archived_at) in &listed {
-            let (Some(fields), Some(errors)) = (replies.next(), replies.next()) else { break };
+        let hashes: Vec<redis::Value> = self.query("unarchived_jobs", &pipe).await?;
+        let mut found = Vec::with_capacity(listed.len());
+        for ((id, archived_at), fields) in listed.iter().zip(hashes) {
             // Text that is not UTF-8 is read lossily: an unreadable job is still listed.
             let fields: HashMap<String, String> = field_map(fields)?;
-            let errors = super::strings(errors).unwrap_or_default();
-            if fields.is_empty() {
-                continue; // deleted meanwhile: deletion also drops it from the archive set
+            if !fields.is_empty() {
+                found.push((id, *archived_at, fields)); // else deleted meanwhile, and unlisted
             }
+        }
+        // Only a job that failed an attempt has an error list, and every failure also
+        // sets `error`: most jobs need no second read.
+        let mut pipe = redis::pipe();
+        for (id, _, fields) in &found {
+            if fields.contains_key("error") {
+                pipe.lrange(self.keys.job_errors(id), 0, -1);
+            }
+        }
+        let mut error_lists = if !pipe.is_empty() {
+            let lists: Vec<redis::Value> = self.query("unarchived_errors", &pipe).await?;
+            lists.into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
+        let mut jobs = Vec::with_capacity(found.len());
+        for (id, archived_at, fields) in found {
+            let errors = match fields.contains_key("error") {
+                true => error_lists.next().and_then(|list| super::strings(list).ok()).unwrap_or_default(),
+                false => vec![],
+            };
             let job = match decode_job(&self.queue, id, &fields) {
                 Ok(mut job) => {
                     job.errors = errors.iter().filter_map(|e| serde_json::from_str::<ErrorRecord>(e).ok()).collect();
@@ -110,9 +135,34 @@ impl Backend {
                 }
                 Err(e) => Err(UnreadableJob { fields: fields.into_iter().collect(), reason: e.to_string() }),
             };
-            jobs.push(Unarchived { id: id.clone(), finished_at: *archived_at, job });
+            jobs.push(Unarchived { id: id.clone(), finished_at: archived_at, job });
         }
         Ok(jobs)
+    }
+
+    /// Up to `limit` members of the archive set after (`at`, `id`) in its order: by
+    /// score, members of one score by their bytes (as Redis sorts them). Members of score
+    /// `at` up to `id` come first in a read from `at`, so they are dropped, reading on
+    /// while a whole read is such members (many jobs that ended in one millisecond).
+    async fn archived_after(&self, at: i64, id: &str, limit: usize) -> Result<Vec<(String, i64)>> {
+        // Room for the members of score `at` already read, so one read is usually enough.
+        const SLACK: usize = 256;
+        let mut after = Vec::with_capacity(limit);
+        let mut skip = 0usize;
+        loop {
+            let count = limit + SLACK;
+            let mut cmd = redis::cmd("ZRANGE");
+            cmd.arg(self.keys.archive()).arg(at).arg("+inf").arg("BYSCORE").arg("LIMIT").arg(skip).arg(count);
+            cmd.arg("WITHSCORES");
+            let read: Vec<(String, i64)> = self.query("unarchived", &cmd).await?;
+            let full = read.len() == count;
+            after.extend(read.into_iter().filter(|(member, score)| *score > at || member.as_bytes() > id.as_bytes()));
+            if after.len() >= limit || !full {
+                after.truncate(limit);
+                return Ok(after);
+            }
+            skip += count;
+        }
     }
 
     /// Ids of one state's set, newest first, and the set's size.

@@ -21,7 +21,25 @@ impl Queue {
     /// ending is listed again. A job the engine cannot read is listed with its stored
     /// fields, so a history writer can keep it aside instead of stopping at it.
     pub async fn unarchived(&self, limit: usize) -> Result<Vec<Unarchived>> {
-        self.backend().unarchived(limit).await
+        self.backend().unarchived(None, limit).await
+    }
+
+    /// Like [`Queue::unarchived`], but only jobs after the one listed with `finished_at`
+    /// and `id`, in the same order (finish time, then id): a history writer reads the
+    /// next batch while the ones before are still being written and not yet
+    /// acknowledged, whenever those acknowledgements land.
+    ///
+    /// ```no_run
+    /// # async fn copy(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
+    /// let first = queue.unarchived(1000).await?;
+    /// if let Some(last) = first.last() {
+    ///     let next = queue.unarchived_after(last.finished_at, &last.id, 1000).await?;
+    ///     # let _ = next;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn unarchived_after(&self, finished_at: i64, id: &str, limit: usize) -> Result<Vec<Unarchived>> {
+        self.backend().unarchived(Some((finished_at, id)), limit).await
     }
 
     /// Acknowledges jobs copied to the history store: pairs of job id and the

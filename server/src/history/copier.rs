@@ -1,0 +1,211 @@
+//! The history copier: moves every queue's finished jobs from the engine's archive set
+//! to SQL, fast enough that Redis holds no more finished jobs with history on than
+//! without it.
+//!
+//! Per queue, the next batch is read from Redis while the last is written to SQL, and
+//! queues are copied side by side (SQLite takes one writer at a time, PostgreSQL a few).
+//! A batch is acknowledged to the engine only after its rows are written, so a copier
+//! killed at any point loses nothing; rows are upserts, so a batch written twice (a
+//! copier killed between writing and acknowledging) leaves one row per job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use hoist_queue::{CancellationToken, Queue, RedisConnection, Unarchived};
+use tokio::sync::Semaphore;
+
+use super::quarantine::{QuarantineEntry, quarantine_entry};
+use super::write::record_or_quarantine;
+use super::{Archiving, HistoryConfig, HistoryRecord, prune};
+use crate::db::{Db, DbKind, now_ms};
+
+/// Jobs copied per queue and batch.
+pub const BATCH: usize = 2_000;
+
+/// Queues copied at once.
+const QUEUES_AT_ONCE: usize = 8;
+
+/// After a pass that found some jobs, the copier waits this long so the next batch is
+/// worth a statement; Redis holds at most about this much of the finish rate extra.
+const SHORT_PAUSE: Duration = Duration::from_millis(20);
+
+/// After a pass that found nothing.
+const IDLE_PAUSE: Duration = Duration::from_millis(250);
+
+/// Copies up to `limit` finished jobs of one queue and releases them to retention.
+/// Returns how many jobs the batch held (records written or quarantined, plus jobs no
+/// longer finished).
+///
+/// A record the database refuses for what it holds (see [`super::is_data_error`]) must
+/// not block the queue's copy for good: the batch is split until the refused records
+/// are found, the others are written, and each refused one is kept in the quarantine
+/// table ([`super::quarantine`]) and released like the copied ones. Any other failure
+/// (the database unreachable, the pool closed) releases nothing, so the whole batch is
+/// copied again.
+pub async fn copy_batch(db: &Db, queue: &Queue, limit: usize) -> anyhow::Result<usize> {
+    let pending = queue.unarchived(limit).await?;
+    let n = pending.len();
+    write_batch(db, queue, pending).await?;
+    Ok(n)
+}
+
+/// Writes one batch read from the archive set, then acknowledges it.
+async fn write_batch(db: &Db, queue: &Queue, pending: Vec<Unarchived>) -> anyhow::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let copied: Vec<(String, i64)> = pending.iter().map(|p| (p.id.clone(), p.finished_at)).collect();
+    let mut records = Vec::with_capacity(pending.len());
+    for unarchived in pending {
+        match unarchived.job {
+            Ok(job) => records.extend(HistoryRecord::from_job(job)),
+            // A job the engine cannot read (damaged, or written by hand) is kept aside
+            // as stored.
+            Err(stored) => {
+                let entry = QuarantineEntry {
+                    queue: queue.name(),
+                    job_id: &unarchived.id,
+                    name: stored.fields.get("name").map_or("", String::as_str),
+                    reason: &format!("the engine cannot read this job: {}", stored.reason),
+                    record: serde_json::to_string(&stored).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+                    finished_at: unarchived.finished_at,
+                };
+                quarantine_entry(db, &entry).await?;
+            }
+        }
+    }
+    record_or_quarantine(db, &records).await?;
+    queue.mark_archived(&copied).await?;
+    Ok(())
+}
+
+/// Copies a queue's backlog until a batch comes back short. Up to `depth` batches are
+/// written at once (each waits for a slot of `writers`) while the next is read. Returns
+/// how many jobs it copied.
+///
+/// Batches being written are not acknowledged yet, so they are still in the archive
+/// set: each read starts after the last job read, in the set's order, whenever the
+/// acknowledgements land. A job that ends again meanwhile moves to the end of that order
+/// (and is read again there), and anything a pass missed is read by the next pass, which
+/// starts over from the first.
+async fn drain_queue(
+    db: &Db,
+    queue: &Queue,
+    limit: usize,
+    depth: usize,
+    writers: &Arc<Semaphore>,
+) -> anyhow::Result<usize> {
+    let mut writing = tokio::task::JoinSet::new();
+    let mut copied = 0;
+    let mut last: Option<(i64, String)> = None;
+    let mut more = true;
+    let mut failure = None;
+    loop {
+        while more && failure.is_none() && writing.len() < depth {
+            let read = match &last {
+                None => queue.unarchived(limit).await,
+                Some((at, id)) => queue.unarchived_after(*at, id, limit).await,
+            };
+            let batch = match read {
+                Ok(batch) => batch,
+                Err(e) => {
+                    failure = Some(e.into());
+                    break;
+                }
+            };
+            more = batch.len() == limit;
+            let Some(tail) = batch.last() else { break };
+            last = Some((tail.finished_at, tail.id.clone()));
+            let n = batch.len();
+            let (db, queue, writers) = (db.clone(), queue.clone(), writers.clone());
+            writing.spawn(async move {
+                let _slot = writers.acquire().await?;
+                write_batch(&db, &queue, batch).await.map(|()| n)
+            });
+        }
+        match writing.join_next().await {
+            Some(Ok(Ok(n))) => copied += n,
+            Some(Ok(Err(e))) => failure = failure.or(Some(e)),
+            Some(Err(e)) => failure = failure.or(Some(e.into())),
+            None => break,
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(copied),
+    }
+}
+
+/// How many batches may be written at once: SQLite has one writer; PostgreSQL takes a
+/// few connections of the pool.
+pub fn writers_for(kind: DbKind) -> usize {
+    match kind {
+        DbKind::Sqlite => 1,
+        DbKind::Postgres => 4,
+    }
+}
+
+/// One pass over every queue: copies each one's backlog. Returns how many jobs it
+/// copied.
+pub async fn copy_all(db: &Db, engine: &RedisConnection, archiving: &Archiving, writers: &Arc<Semaphore>) -> usize {
+    let names = match Queue::list_queues(engine, "hoist").await {
+        Ok(names) => names,
+        Err(e) => {
+            tracing::warn!(error = %e, "job history: cannot list queues");
+            return 0;
+        }
+    };
+    futures::stream::iter(names)
+        .map(|name| async move {
+            let Ok(queue) = Queue::new(engine, &name) else { return 0 };
+            if let Err(e) = archiving.ensure(&queue).await {
+                tracing::warn!(queue = %name, error = %e, "cannot turn on the archive set");
+                return 0;
+            }
+            match drain_queue(db, &queue, BATCH, writers_for(db.kind) + 1, writers).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(queue = %name, error = %e, "copying job history failed; will retry");
+                    0
+                }
+            }
+        })
+        .buffer_unordered(QUEUES_AT_ONCE)
+        .fold(0, |total, n| async move { total + n })
+        .await
+}
+
+/// Copies every queue's finished jobs until `stop`, then makes one last pass. Prunes
+/// once an hour.
+pub async fn run_writer(
+    db: Db,
+    engine: RedisConnection,
+    archiving: Arc<Archiving>,
+    config: HistoryConfig,
+    stop: CancellationToken,
+) {
+    let Some(retention) = config.retention else { return };
+    let writers = Arc::new(Semaphore::new(writers_for(db.kind)));
+    let mut last_prune = 0i64;
+    loop {
+        let stopping = stop.is_cancelled();
+        let copied = copy_all(&db, &engine, &archiving, &writers).await;
+        if now_ms() - last_prune > 3_600_000 {
+            match prune(&db, now_ms() - retention.as_millis() as i64).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned job history"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning job history failed"),
+            }
+            last_prune = now_ms();
+        }
+        if stopping {
+            break;
+        }
+        let pause = if copied > 0 { SHORT_PAUSE } else { IDLE_PAUSE };
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
