@@ -103,9 +103,6 @@ async fn killed_mid_copy_loses_and_duplicates_nothing(database: TestDatabase) {
     let recorded: HashSet<String> = rows.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(recorded, ids, "each job once, none missing");
     assert!(rows.iter().all(|(_, status)| status == "completed"));
-    // Every copied job was released to retention: Redis keeps the last 1,000 only.
-    let counts = queue.counts().await.unwrap();
-    assert!(counts.completed <= 1_000 + 2_000, "Redis still holds {} completed jobs", counts.completed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
