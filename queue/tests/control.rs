@@ -389,3 +389,39 @@ async fn batches_count_down_and_refuse_bad_ids() {
         assert!(matches!(s.queue.open_batch("b", 1, ttl).await, Err(QueueError::InvalidOption { field: "ttl", .. })));
     }
 }
+
+/// A history writer reads the next batch while earlier ones are still being written:
+/// pages read after a cursor cover the archive set exactly once in its order, whether
+/// the pages before were acknowledged meanwhile or not, and with many jobs ending in one
+/// millisecond (members of one score are ordered by id).
+#[tokio::test]
+async fn archive_pages_after_a_cursor_cover_every_job_once() {
+    let s = setup().await;
+    s.queue.set_archiving(true).await.unwrap();
+    let ids: Vec<String> = s.queue.enqueue_bulk(vec![job("c"); 60]).await.unwrap().into_iter().map(|e| e.id).collect();
+    for id in &ids {
+        s.queue.cancel(id).await.unwrap();
+    }
+    let all = s.queue.unarchived(1000).await.unwrap();
+    assert_eq!(all.len(), 60);
+    let order: Vec<(i64, String)> = all.iter().map(|u| (u.finished_at, u.id.clone())).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "by finish time, then id");
+    assert!(order.windows(2).any(|w| w[0].0 == w[1].0), "some jobs ended in one millisecond");
+
+    let mut pages: Vec<(i64, String)> = vec![];
+    let mut page = s.queue.unarchived(7).await.unwrap();
+    let mut acknowledge = true;
+    while let Some(last) = page.last().map(|u| (u.finished_at, u.id.clone())) {
+        pages.extend(page.iter().map(|u| (u.finished_at, u.id.clone())));
+        // Every other page is acknowledged before the next read, as a writer's would be.
+        if acknowledge {
+            let copied: Vec<(String, i64)> = page.iter().map(|u| (u.id.clone(), u.finished_at)).collect();
+            assert_eq!(s.queue.mark_archived(&copied).await.unwrap(), copied.len() as u64);
+        }
+        acknowledge = !acknowledge;
+        page = s.queue.unarchived_after(last.0, &last.1, 7).await.unwrap();
+    }
+    assert_eq!(pages, order, "each job once, in order");
+}
