@@ -5,11 +5,11 @@
 //! are upserts keyed by queue and job id, so two writers or a repeated batch never make a
 //! second row.
 //!
-//! - [`copier`]: the loop that reads finished jobs from Redis and writes them, a batch
+//! - `copier`: the loop that reads finished jobs from Redis and writes them, a batch
 //!   read while the one before is written, queues side by side;
-//! - [`write`]: the SQL of one batch (one multi-row statement) and pruning;
-//! - [`quarantine`]: records the database refused, kept aside with its reason;
-//! - [`search`]: the SQL search of finished jobs.
+//! - `write`: the SQL of one batch (one multi-row statement) and pruning;
+//! - `quarantine`: records the database refused, kept aside with its reason;
+//! - `search`: the SQL search of finished jobs.
 
 mod copier;
 mod quarantine;
