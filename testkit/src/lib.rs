@@ -10,4 +10,4 @@ mod sql;
 pub use redis_cluster::RedisCluster;
 pub use redis_server::{RedisOptions, RedisServer};
 pub use smtp_server::{ReceivedMail, SmtpServer};
-pub use sql::{TestDatabase, postgres_admin_url, postgres_database, sqlite_database};
+pub use sql::{TestDatabase, postgres_admin_url, postgres_database, postgres_database_at, sqlite_database};

@@ -40,7 +40,13 @@ pub fn postgres_admin_url() -> String {
 
 /// A fresh, empty PostgreSQL database with a unique name.
 pub async fn postgres_database() -> TestDatabase {
-    let admin_url = postgres_admin_url();
+    postgres_database_at(&postgres_admin_url()).await
+}
+
+/// A fresh, empty PostgreSQL database with a unique name, on the server at `admin_url`
+/// (a database URL of a role that may create databases).
+pub async fn postgres_database_at(admin_url: &str) -> TestDatabase {
+    let admin_url = admin_url.to_string();
     let name = format!("hoist_test_{:016x}", rand::random::<u64>());
     let mut conn =
         PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("connect to PostgreSQL at {admin_url}: {e}"));

@@ -10,6 +10,7 @@
 //! Measured by `hoist-history-bench`.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 
@@ -28,8 +29,9 @@ const ON_CONFLICT: &str = "ON CONFLICT (queue, job_id) DO UPDATE SET name = excl
      created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at, \
      duration_ms = excluded.duration_ms";
 
-/// Most bytes of rows one SQLite statement carries; a batch of large payloads becomes
-/// several statements (in one transaction) rather than one huge parameter.
+/// Most bytes of rows one statement carries: a batch of large payloads (up to the
+/// engine's payload bound each) becomes several statements in one transaction rather
+/// than one parameter beyond what the database takes (PostgreSQL: 1 GiB).
 const MAX_STATEMENT_BYTES: usize = 8 << 20;
 
 /// One row as it travels in the JSON array: JSON columns as their text.
@@ -52,6 +54,19 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
+    /// Bytes of the row's text, about what it adds to a statement.
+    fn text_bytes(&self) -> usize {
+        const FIXED: usize = 200;
+        FIXED
+            + self.queue.len()
+            + self.job_id.len()
+            + self.name.len()
+            + self.payload.len()
+            + self.result.as_ref().map_or(0, String::len)
+            + self.error.as_ref().map_or(0, String::len)
+            + self.errors.len()
+    }
+
     fn of(r: &'a HistoryRecord) -> Self {
         Row {
             queue: &r.queue,
@@ -73,31 +88,31 @@ impl<'a> Row<'a> {
 }
 
 /// SQLite's upsert of rows given as a JSON array in `$1`.
-fn sqlite_upsert() -> String {
+static SQLITE_UPSERT: LazyLock<String> = LazyLock::new(|| {
     let fields: Vec<String> = COLUMNS.split(',').map(|c| format!("value ->> '{}'", c.trim())).collect();
     // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
     format!(
         "INSERT INTO job_history ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true {ON_CONFLICT}",
         fields.join(", ")
     )
-}
+});
 
 /// PostgreSQL's upsert of rows given as one array per column.
-fn postgres_upsert() -> String {
+static POSTGRES_UPSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO job_history ({COLUMNS}) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
          $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::int8[], \
          $12::int8[], $13::int8[], $14::int8[]) {ON_CONFLICT}"
     )
-}
+});
 
 /// Writes rows to PostgreSQL, one array per column.
-async fn record_postgres(pool: &sqlx::PgPool, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+async fn upsert_postgres(tx: &mut sqlx::PgConnection, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
     fn column<'r, T>(rows: &'r [Row<'_>], field: impl Fn(&'r Row<'_>) -> T) -> Vec<T> {
         rows.iter().map(field).collect()
     }
     let attempts: Result<Vec<i32>, _> = rows.iter().map(|r| i32::try_from(r.attempts)).collect();
-    sqlx::query(&postgres_upsert())
+    sqlx::query(&POSTGRES_UPSERT)
         .bind(column(rows, |r| r.queue))
         .bind(column(rows, |r| r.job_id))
         .bind(column(rows, |r| r.name))
@@ -112,9 +127,35 @@ async fn record_postgres(pool: &sqlx::PgPool, rows: &[Row<'_>]) -> Result<(), sq
         .bind(column(rows, |r| r.started_at))
         .bind(column(rows, |r| r.finished_at))
         .bind(column(rows, |r| r.duration_ms))
-        .execute(pool)
+        .execute(tx)
         .await?;
     Ok(())
+}
+
+/// Writes rows to SQLite as one JSON array.
+async fn upsert_sqlite(tx: &mut sqlx::AnyConnection, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+    let text = serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(&SQLITE_UPSERT).bind(text).execute(tx).await?;
+    Ok(())
+}
+
+/// Splits rows into statements of at most [`MAX_STATEMENT_BYTES`] (a row larger than
+/// that goes alone).
+fn statements<'r, 'a>(rows: &'r [Row<'a>]) -> Vec<&'r [Row<'a>]> {
+    let mut parts = vec![];
+    let (mut start, mut bytes) = (0, 0);
+    for (i, row) in rows.iter().enumerate() {
+        let size = row.text_bytes();
+        if i > start && bytes + size > MAX_STATEMENT_BYTES {
+            parts.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < rows.len() {
+        parts.push(&rows[start..]);
+    }
+    parts
 }
 
 /// Writes records (insert, or replace the row of a job that ended again), in one
@@ -135,31 +176,15 @@ pub async fn record(db: &Db, records: &[HistoryRecord]) -> Result<(), sqlx::Erro
         .map(|(_, r)| Row::of(r))
         .collect();
     if let Some(pool) = &db.postgres {
-        return record_postgres(pool, &rows).await;
-    }
-    let statement = sqlite_upsert();
-    let mut chunks: Vec<String> = vec![];
-    let mut text = String::from("[");
-    for row in &rows {
-        let row = serde_json::to_string(row).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        if text.len() > 1 && text.len() + row.len() > MAX_STATEMENT_BYTES {
-            text.push(']');
-            chunks.push(std::mem::replace(&mut text, String::from("[")));
+        let mut tx = pool.begin().await?;
+        for part in statements(&rows) {
+            upsert_postgres(&mut tx, part).await?;
         }
-        if text.len() > 1 {
-            text.push(',');
-        }
-        text.push_str(&row);
-    }
-    text.push(']');
-    chunks.push(text);
-    if let [only] = chunks.as_slice() {
-        sqlx::query(&statement).bind(only.as_str()).execute(&db.pool).await?;
-        return Ok(());
+        return tx.commit().await;
     }
     let mut tx = db.pool.begin().await?;
-    for chunk in &chunks {
-        sqlx::query(&statement).bind(chunk.as_str()).execute(&mut *tx).await?;
+    for part in statements(&rows) {
+        upsert_sqlite(&mut tx, part).await?;
     }
     tx.commit().await
 }
@@ -223,4 +248,45 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, sqlx::Error> {
         deleted += sqlx::query(&sql).bind(cutoff).execute(&db.pool).await?.rows_affected();
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(payload_bytes: usize) -> Row<'static> {
+        Row {
+            queue: "q",
+            job_id: "01J",
+            name: "n",
+            owner: None,
+            status: "completed",
+            payload: "x".repeat(payload_bytes),
+            result: None,
+            error: None,
+            errors: "[]".into(),
+            attempts: 1,
+            created_at: 0,
+            started_at: None,
+            finished_at: 0,
+            duration_ms: None,
+        }
+    }
+
+    #[test]
+    fn large_rows_are_split_over_statements_and_small_ones_share_one() {
+        let small: Vec<Row> = (0..2000).map(|_| row(100)).collect();
+        assert_eq!(statements(&small).len(), 1);
+        // 40 rows of 512 KiB (the default payload bound) make 20 MiB: three statements.
+        let large: Vec<Row> = (0..40).map(|_| row(512 << 10)).collect();
+        let parts = statements(&large);
+        assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), 40);
+        assert!(
+            parts.len() == 3
+                && parts.iter().all(|p| p.iter().map(Row::text_bytes).sum::<usize>() <= MAX_STATEMENT_BYTES)
+        );
+        // A row beyond the bound still goes, alone.
+        let huge = vec![row(100), row(MAX_STATEMENT_BYTES), row(100)];
+        assert_eq!(statements(&huge).iter().map(|p| p.len()).collect::<Vec<_>>(), [1, 1, 1]);
+    }
 }
