@@ -1,5 +1,5 @@
 -- enqueue_jobs: new jobs -> waiting or delayed (one call for a whole batch).
--- KEYS: wait delayed events marker dedup seq owners
+-- KEYS: wait delayed events marker dedup seq owners meta unindexed
 -- ARGV[3] number of jobs (1..MAX_ITEMS), then 11 fields per job:
 --   id (a job id: 26 characters of Crockford base 32),
 --   spec (JSON the engine's client reads, without its opening brace and creation time,
@@ -82,6 +82,8 @@ local seq = redis.call('INCRBY', k.seq, n) - n
 local waiting, delayed = {}, {}
 -- Owned jobs: { id, tag, ... } for the owners hash and, per tag, { seq, id, ... }.
 local owned, by_owner = {}, {}
+-- { now, id, ... } of the jobs added, for the search index.
+local added_ids = {}
 for i = 0, n - 1 do
   local b = 4 + i * FIELDS
   local id, spec, opts = ARGV[b], '{"created_at":' .. now_text .. ',' .. ARGV[b + 1], ARGV[b + 2]
@@ -148,6 +150,8 @@ for i = 0, n - 1 do
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
     end
     add_event(added, id, ARGV[b + 6], owner, state)
+    added_ids[#added_ids + 1] = now_text
+    added_ids[#added_ids + 1] = id
     out[#out + 1] = 0
     -- A delayed job also wakes a worker, so it can shorten its wait to the new due time.
     if not woke then
@@ -170,5 +174,6 @@ for tag, list in pairs(by_owner) do
     redis.call('ZADD', owner_key(tag), unpack(list, from, math.min(from + 1999, #list)))
   end
 end
+index_live(added_ids)
 emit_all(added)
 return out

@@ -1,6 +1,6 @@
 -- fail_jobs: active -> retrying (backoff), waiting (no backoff) or dead, for a batch of jobs.
 -- The retry policy stored on the job decides; nothing else retries.
--- KEYS: wait retry active dead meta events marker archive dedup owners
+-- KEYS: wait retry active dead meta events marker archive dedup owners unindexed
 -- ARGV[3] keep dead (count, -1 = no limit), ARGV[4] keep dead (age ms, 0 = no limit),
 -- ARGV[5] number of failures, then 5 fields each:
 --   id, lease token, error record JSON (its "at" is set here, by Redis's clock),
@@ -19,6 +19,8 @@ end
 local codes = {}
 local retrying, dead = events('retrying', 'attempt', 'delay_ms'), events('dead', 'attempt')
 local died = {}
+-- Jobs that will run again now carry an error: the search index reads them again.
+local failed_live = {}
 
 local function backoff_ms(spec, attempt, sample)
   local kind, a, b, c = string.match(spec, '^(%a+):?(%d*):?(%d*):?([%d%.]*)$')
@@ -74,6 +76,8 @@ for i = 0, n - 1 do
         wake_workers()
       end
       add_event(retrying, id, attempts, delay)
+      failed_live[#failed_live + 1] = now_text
+      failed_live[#failed_live + 1] = id
       codes[#codes + 1] = 1
     end
   end
@@ -81,6 +85,7 @@ end
 emit_all(retrying)
 emit_all(dead)
 archive_finished(died)
+index_live(failed_live)
 if meta().concurrency and redis.call('ZCARD', k.wait) > 0 then
   wake_workers()
 end

@@ -1,6 +1,6 @@
 -- obliterate_queue: delete a queue's jobs and keys in batches. Refuses while jobs are active
 -- unless ARGV[4] = "force".
--- KEYS: wait delayed retry active completed dead cancelled meta events marker dedup seq limiter archive owners
+-- KEYS: wait delayed retry active completed dead cancelled meta events marker dedup seq limiter archive owners unindexed
 -- ARGV[3] batch size (1..10,000). Returns the number of jobs deleted in this call (0 = all gone),
 -- or -4 when active jobs block it.
 local batch = int_arg(3, 'batch', 1, 10000)
@@ -27,6 +27,6 @@ if deleted == 0 then
       end
     end
   end
-  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners)
+  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners, k.unindexed)
 end
 return deleted

@@ -1,6 +1,6 @@
 -- retry_jobs: dead or cancelled (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
 -- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
--- KEYS: wait retry dead cancelled events marker seq
+-- KEYS: wait retry dead cancelled events marker seq meta unindexed
 -- ARGV[3] source state, ARGV[4] "ids" or "all", ARGV[5] limit for "all" (1..10,000),
 -- then ids.
 -- Returns the number of jobs moved.
@@ -22,6 +22,7 @@ else
 end
 local moved = 0
 local waiting = events('waiting', 'retried_from')
+local retried = {}
 for _, id in ipairs(ids) do
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
@@ -31,9 +32,12 @@ for _, id in ipairs(ids) do
     redis.call('HDEL', jk, 'finished_at', 'cancel')
     redis.call('ZADD', k.wait, score, id)
     add_event(waiting, id, from)
+    retried[#retried + 1] = now_text
+    retried[#retried + 1] = id
     moved = moved + 1
   end
 end
+index_live(retried)
 emit_all(waiting)
 if moved > 0 then wake_workers() end
 return moved

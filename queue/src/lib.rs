@@ -59,7 +59,7 @@ pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, Schedu
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use types::{
     Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, KeyRateLimit,
-    MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit, Unarchived,
+    MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit, Unarchived, Unindexed,
     UnreadableJob,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStatus};

@@ -486,6 +486,21 @@ pub struct Unarchived {
     pub job: std::result::Result<Job, UnreadableJob>,
 }
 
+/// Live jobs a search index has not read since they were added, retried or failed, as
+/// [`Queue::unindexed`](crate::Queue::unindexed) lists them.
+#[derive(Clone, Debug)]
+pub struct Unindexed {
+    /// Redis's time before the jobs were read: a row written from them is at least this
+    /// fresh, so it must not replace a record of an ending at or after this time.
+    pub seen_at: i64,
+    /// Every entry read (id, time it was queued): pass them to
+    /// [`Queue::mark_indexed`](crate::Queue::mark_indexed) once the jobs are indexed.
+    pub listed: Vec<(String, i64)>,
+    /// The listed jobs that still exist and can be read, in any state: one that ended
+    /// meanwhile is the history copy's to record.
+    pub jobs: Vec<Job>,
+}
+
 /// A stored job the engine cannot read: its fields as stored, and why.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnreadableJob {

@@ -20,6 +20,7 @@ pub mod origin;
 pub mod policy;
 pub mod processors;
 pub mod runtime;
+pub mod search;
 pub mod server;
 pub mod server_functions;
 pub mod services;

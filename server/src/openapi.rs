@@ -90,6 +90,7 @@ impl Modify for Security {
         crate::api::schedules::action,
         crate::api::history::search,
         crate::api::history::quarantine,
+        crate::api::search::search,
         crate::api::notifications::sign_in,
         crate::api::connections::list,
         crate::api::connections::get,

@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users/{username}", axum::routing::patch(crate::api::admin::change_user))
         .route("/api/v1/audit", get(crate::api::admin::audit_log))
         .route("/api/v1/history", get(crate::api::history::search))
+        .route("/api/v1/search", get(crate::api::search::search))
         .route("/api/v1/history/quarantine", get(crate::api::history::quarantine))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/live", get(crate::live::socket))

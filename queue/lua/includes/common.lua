@@ -20,6 +20,9 @@
 --   limiter    ZSET  recent job starts, for the queue's rate limit
 --   archive    ZSET  id -> finished at: finished jobs not yet copied to a history
 --                    store (kept only while meta.archive is set; retention waits)
+--   unindexed  ZSET  id -> when it was added, retried or failed (ms): live jobs the
+--                    search index has not read since (kept only while meta.archive
+--                    is set, like the archive set: the same history store indexes)
 --   owners     HASH  id -> owner tag, for every job enqueued with an owner (absent
 --                    when the queue holds none)
 -- and, one per owner, the owner index owner_key(tag) = prefix .. "owner:" .. tag
@@ -234,6 +237,15 @@ end
 local function archive_finished(finished)
   if #finished > 0 and is_archiving() then
     redis.call('ZADD', k.archive, unpack(finished))
+  end
+end
+
+-- Queues live jobs for the search index to read (again): `changed` is { at, id, ... }.
+local function index_live(changed)
+  if #changed > 0 and is_archiving() then
+    for from = 1, #changed, 2000 do
+      redis.call('ZADD', k.unindexed, unpack(changed, from, math.min(from + 1999, #changed)))
+    end
   end
 end
 

@@ -102,14 +102,14 @@ impl Backend {
         self.eval("obliterate", &call).await
     }
 
-    /// Turns the archive set on (finished jobs wait in it for the history store) or off
-    /// (it is forgotten).
+    /// Turns the archive set on (finished jobs wait in it for the history store, changed
+    /// live jobs in the unindexed set for its search index) or off (both are forgotten).
     pub(crate) async fn set_archiving(&self, on: bool) -> Result<()> {
         let mut pipe = redis::pipe();
         if on {
             pipe.hset(self.keys.meta(), "archive", 1);
         } else {
-            pipe.hdel(self.keys.meta(), "archive").del(self.keys.archive());
+            pipe.hdel(self.keys.meta(), "archive").del(self.keys.archive()).del(self.keys.unindexed());
         }
         let _: () = self.query("set_archiving", &pipe).await?;
         Ok(())

@@ -130,6 +130,11 @@ impl QueueKeys {
         self.key("archive")
     }
 
+    /// Live jobs the search index has not read since they changed.
+    pub fn unindexed(&self) -> String {
+        self.key("unindexed")
+    }
+
     pub fn events(&self) -> String {
         self.key("events")
     }

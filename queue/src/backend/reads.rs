@@ -9,11 +9,12 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 
 use super::keys::registry;
 use super::record::decode_job;
-use super::{Backend, decode_events, entry_events, field_map};
+use super::{Backend, decode_events, entry_events, field_map, scripts};
 use crate::connection::{Conn, RedisConnection};
 use crate::error::Result;
 use crate::types::{
-    Counts, ErrorRecord, Event, Job, JobState, MinuteStats, QueueLimits, RateLimit, Unarchived, UnreadableJob,
+    Counts, ErrorRecord, Event, Job, JobState, MinuteStats, QueueLimits, RateLimit, Unarchived, Unindexed,
+    UnreadableJob,
 };
 
 /// Every queue name recorded under `root`, sorted.
@@ -92,14 +93,46 @@ impl Backend {
             }
             Some((at, id)) => self.archived_after(at, id, limit).await?,
         };
+        self.read_listed(&listed).await
+    }
+
+    /// The live jobs the search index has not read since they changed: Redis's time
+    /// before they were read, the entries listed (id, time queued), and the jobs that
+    /// still exist and can be read.
+    pub(crate) async fn unindexed(&self, limit: usize) -> Result<Unindexed> {
+        let mut call = self.script(&scripts::READ_UNINDEXED);
+        call.arg(limit.clamp(1, 10_000));
+        let reply: Vec<String> = self.eval("read_unindexed", &call).await?;
+        let mut reply = reply.into_iter();
+        let seen_at = reply.next().and_then(|t| t.parse().ok()).unwrap_or_default();
+        let mut listed = Vec::with_capacity(reply.len() / 2);
+        while let (Some(id), Some(at)) = (reply.next(), reply.next()) {
+            listed.push((id, at.parse::<f64>().unwrap_or_default() as i64));
+        }
+        let jobs = self.read_listed(&listed).await?.into_iter().filter_map(|u| u.job.ok()).collect();
+        Ok(Unindexed { seen_at, listed, jobs })
+    }
+
+    /// Acknowledges live jobs the search index has read (id, time listed).
+    pub(crate) async fn mark_indexed(&self, read: &[(String, i64)]) -> Result<u64> {
+        let mut call = self.script(&scripts::MARK_INDEXED);
+        for (id, at) in read {
+            call.arg(id).arg(at);
+        }
+        self.eval("mark_indexed", &call).await
+    }
+
+    /// Reads listed jobs (id and a time to pass on) with their errors, in order; a job
+    /// deleted meanwhile is left out, one the engine cannot read is given as stored.
+    pub(crate) async fn read_listed(&self, listed: &[(String, i64)]) -> Result<Vec<Unarchived>> {
         if listed.is_empty() {
             return Ok(vec![]);
         }
         let mut pipe = redis::pipe();
-        for (id, _) in &listed {
+        for (id, _) in listed {
             pipe.hgetall(self.keys.job(id));
         }
-        let hashes: Vec<redis::Value> = self.query("unarchived_jobs", &pipe).await?;
+        let hashes: Vec<redis::Value> = self.query("listed_jobs", &pipe).await?;
         let mut found = Vec::with_capacity(listed.len());
         for ((id, archived_at), fields) in listed.iter().zip(hashes) {
             // Text that is not UTF-8 is read lossily: an unreadable job is still listed.
@@ -117,7 +150,7 @@ impl Backend {
             }
         }
         let mut error_lists = if !pipe.is_empty() {
-            let lists: Vec<redis::Value> = self.query("unarchived_errors", &pipe).await?;
+            let lists: Vec<redis::Value> = self.query("listed_job_errors", &pipe).await?;
             lists.into_iter()
         } else {
             Vec::new().into_iter()

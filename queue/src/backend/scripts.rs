@@ -18,7 +18,7 @@ pub struct QueueScript {
 }
 
 /// The queue keys a script may declare (see `lua/includes/common.lua`).
-pub const QUEUE_KEY_NAMES: [&str; 15] = [
+pub const QUEUE_KEY_NAMES: [&str; 16] = [
     "wait",
     "delayed",
     "retry",
@@ -33,6 +33,7 @@ pub const QUEUE_KEY_NAMES: [&str; 15] = [
     "seq",
     "limiter",
     "archive",
+    "unindexed",
     "owners",
 ];
 
@@ -98,6 +99,8 @@ script!(CLEAN_JOBS, "clean_jobs.lua");
 script!(OBLITERATE_QUEUE, "obliterate_queue.lua");
 script!(TAKE_RATE_SLOT, "take_rate_slot.lua");
 script!(MARK_ARCHIVED, "mark_archived.lua");
+script!(READ_UNINDEXED, "read_unindexed.lua");
+script!(MARK_INDEXED, "mark_indexed.lua");
 script!(PUBLISH_EVENT, "publish_event.lua");
 script!(SET_LIMITS, "set_limits.lua");
 

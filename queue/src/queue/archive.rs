@@ -3,13 +3,15 @@
 
 use super::Queue;
 use crate::error::Result;
-use crate::types::Unarchived;
+use crate::types::{Unarchived, Unindexed};
 
 impl Queue {
     /// Turns copying finished jobs to a history store on or off. While on, every job that
     /// ends (completed, dead, cancelled) is also recorded in an archive set, and retention
     /// keeps it until [`Queue::mark_archived`] says it was copied: a history writer that
-    /// was down for a while loses nothing. Turning it off forgets the pending set.
+    /// was down for a while loses nothing. Every job added, retried or failed (to run
+    /// again) is listed for the store's search index too ([`Queue::unindexed`]). Turning it
+    /// off forgets both sets.
     pub async fn set_archiving(&self, on: bool) -> Result<()> {
         self.backend().set_archiving(on).await
     }
@@ -49,5 +51,34 @@ impl Queue {
             return Ok(0);
         }
         self.backend().mark_archived(copied).await
+    }
+
+    /// Live jobs added, retried or failed since a search index last read them: up to
+    /// `limit` (1 to 10,000) entries, oldest first, read with their errors. Index the
+    /// jobs still live, then pass `listed` to [`Queue::mark_indexed`]. `seen_at` is
+    /// Redis's time before the read, so an index can tell this view of a job from a
+    /// record of an ending that came after it.
+    ///
+    /// ```no_run
+    /// # async fn index(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
+    /// let page = queue.unindexed(1000).await?;
+    /// for job in page.jobs.iter().filter(|job| !job.state.is_finished()) {
+    ///     println!("index {} as seen at {}", job.id, page.seen_at);
+    /// }
+    /// queue.mark_indexed(&page.listed).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn unindexed(&self, limit: usize) -> Result<Unindexed> {
+        self.backend().unindexed(limit).await
+    }
+
+    /// Acknowledges entries of [`Queue::unindexed`] (id, time listed) once indexed. An
+    /// entry queued again since (the job failed or was retried) stays. Returns how many
+    /// were removed.
+    pub async fn mark_indexed(&self, read: &[(String, i64)]) -> Result<u64> {
+        if read.is_empty() {
+            return Ok(0);
+        }
+        self.backend().mark_indexed(read).await
     }
 }

@@ -120,6 +120,13 @@ impl Queue {
         self.backend().jobs(&crate::id::job_ids(ids)).await
     }
 
+    /// Like [`Queue::load_jobs`], with each job's per-attempt errors (one more round trip
+    /// when some of them failed an attempt); a job the engine cannot read is left out.
+    pub async fn load_jobs_with_errors(&self, ids: &[String]) -> Result<Vec<Job>> {
+        let listed: Vec<(String, i64)> = crate::id::job_ids(ids).into_iter().map(|id| (id.clone(), 0)).collect();
+        Ok(self.backend().read_listed(&listed).await?.into_iter().filter_map(|u| u.job.ok()).collect())
+    }
+
     /// Jobs per state and the paused flag, in one round trip.
     pub async fn counts(&self) -> Result<Counts> {
         self.backend().counts().await

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod connections;
 pub mod dead_letters;
 pub mod history;
+pub mod search;
 pub mod jobs;
 pub mod notifications;
 pub mod schedules;

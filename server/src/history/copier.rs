@@ -16,7 +16,7 @@ use hoist_queue::{CancellationToken, Queue, RedisConnection, Unarchived};
 use tokio::sync::Semaphore;
 
 use super::quarantine::{QuarantineEntry, quarantine_entry};
-use super::write::record_or_quarantine;
+use super::write::{index_live_or_skip, record_or_quarantine};
 use super::{Archiving, HistoryConfig, HistoryRecord, prune};
 use crate::db::{Db, DbKind, now_ms};
 
@@ -25,6 +25,10 @@ pub const BATCH: usize = 2_000;
 
 /// Queues copied at once.
 const QUEUES_AT_ONCE: usize = 8;
+
+/// Batches of live jobs one pass indexes per queue before it copies finished jobs
+/// again: finished jobs hold more of Redis's memory, so they go first.
+const INDEX_BATCHES_PER_PASS: usize = 5;
 
 /// After a pass that found some jobs, the copier waits this long so the next batch is
 /// worth a statement; Redis holds at most about this much of the finish rate extra.
@@ -137,6 +141,31 @@ async fn drain_queue(
     }
 }
 
+/// Writes the rows of a queue's live jobs added, retried or failed since they were last
+/// indexed, up to [`INDEX_BATCHES_PER_PASS`] batches, then acknowledges them. A listed
+/// job that ended meanwhile is the copy of finished jobs' to record. Returns how many
+/// entries it acknowledged.
+pub async fn index_queue(db: &Db, queue: &Queue, limit: usize, writers: &Semaphore) -> anyhow::Result<usize> {
+    let mut indexed = 0;
+    for _ in 0..INDEX_BATCHES_PER_PASS {
+        let page = queue.unindexed(limit).await?;
+        if page.listed.is_empty() {
+            break;
+        }
+        let live: Vec<_> = page.jobs.into_iter().filter(|job| !job.state.is_finished()).collect();
+        {
+            let _slot = writers.acquire().await?;
+            index_live_or_skip(db, &live, page.seen_at).await?;
+        }
+        queue.mark_indexed(&page.listed).await?;
+        indexed += page.listed.len();
+        if page.listed.len() < limit {
+            break;
+        }
+    }
+    Ok(indexed)
+}
+
 /// How many batches may be written at once: SQLite has one writer; PostgreSQL takes a
 /// few connections of the pool.
 pub fn writers_for(kind: DbKind) -> usize {
@@ -146,8 +175,8 @@ pub fn writers_for(kind: DbKind) -> usize {
     }
 }
 
-/// One pass over every queue: copies each one's backlog. Returns how many jobs it
-/// copied.
+/// One pass over every queue: copies each one's backlog of finished jobs, then indexes
+/// its changed live jobs. Returns how many jobs it copied or indexed.
 pub async fn copy_all(db: &Db, engine: &RedisConnection, archiving: &Archiving, writers: &Arc<Semaphore>) -> usize {
     let names = match Queue::list_queues(engine, "hoist").await {
         Ok(names) => names,
@@ -163,13 +192,21 @@ pub async fn copy_all(db: &Db, engine: &RedisConnection, archiving: &Archiving, 
                 tracing::warn!(queue = %name, error = %e, "cannot turn on the archive set");
                 return 0;
             }
-            match drain_queue(db, &queue, BATCH, writers_for(db.kind) + 1, writers).await {
+            let copied = match drain_queue(db, &queue, BATCH, writers_for(db.kind) + 1, writers).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(queue = %name, error = %e, "copying job history failed; will retry");
                     0
                 }
-            }
+            };
+            let indexed = match index_queue(db, &queue, BATCH, writers).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(queue = %name, error = %e, "indexing live jobs failed; will retry");
+                    0
+                }
+            };
+            copied + indexed
         })
         .buffer_unordered(QUEUES_AT_ONCE)
         .fold(0, |total, n| async move { total + n })

@@ -23,12 +23,12 @@ use std::time::Duration;
 use hoist_queue::{Job, JobState, Queue};
 use serde::{Deserialize, Serialize};
 
-pub use copier::{BATCH, copy_all, copy_batch, run_writer, writers_for};
+pub use copier::{BATCH, copy_all, copy_batch, index_queue, run_writer, writers_for};
 pub use quarantine::{
     MAX_QUARANTINE_PAGE, QuarantinePage, QuarantineQuery, QuarantinedRecord, quarantine, quarantined,
 };
 pub use search::{BadQuery, HistoryPage, HistoryQuery, search};
-pub use write::{is_data_error, prune, record};
+pub use write::{LIVE, index_live, is_data_error, prune, record};
 
 /// History settings: `HOIST_HISTORY_DAYS` (0 turns history off).
 #[derive(Clone, Copy, Debug)]

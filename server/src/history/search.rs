@@ -70,7 +70,8 @@ pub async fn search(db: &Db, query: &HistoryQuery) -> anyhow::Result<Result<Hist
     {
         return Ok(Err(BadQuery { field: "status", message: "must be completed, dead or cancelled".into() }));
     }
-    let mut clauses: Vec<String> = vec![];
+    // Live rows (the search index's) have no ending yet.
+    let mut clauses: Vec<String> = vec!["finished_at IS NOT NULL".into()];
     let mut binds: Vec<Bind> = vec![];
     for (column, value) in [
         ("job_id", &query.id),
@@ -110,7 +111,7 @@ pub async fn search(db: &Db, query: &HistoryQuery) -> anyhow::Result<Result<Hist
             "(finished_at < {a} OR (finished_at = {a} AND (queue < {q} OR (queue = {q} AND job_id < {i}))))"
         ));
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let filter = format!("WHERE {}", clauses.join(" AND "));
     let sql = format!(
         "SELECT queue, job_id, name, owner, status, payload, result, error, errors, attempts, created_at, \
          started_at, finished_at, duration_ms FROM job_history {filter} \

@@ -14,20 +14,31 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
+use hoist_queue::Job;
+
 use super::HistoryRecord;
 use super::quarantine::quarantine;
 use crate::db::{Db, DbKind};
 
 /// The columns every history row has, in the order the statements list them.
 const COLUMNS: &str = "queue, job_id, name, owner, status, payload, result, error, errors, attempts, \
-                       created_at, started_at, finished_at, duration_ms";
+                       created_at, started_at, finished_at, duration_ms, seen_at";
 
-/// A job that ends again (retried from the dead-letter queue, say) replaces its row.
-const ON_CONFLICT: &str = "ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, \
+/// Every column but the key takes the new row's value.
+const REPLACE: &str = "ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, \
      owner = excluded.owner, status = excluded.status, payload = excluded.payload, result = excluded.result, \
      error = excluded.error, errors = excluded.errors, attempts = excluded.attempts, \
      created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at, \
-     duration_ms = excluded.duration_ms";
+     duration_ms = excluded.duration_ms, seen_at = excluded.seen_at";
+
+/// A record of an ending replaces the row (a job that ends again, retried from the
+/// dead-letter queue say, keeps its latest ending), unless the row is the job seen live
+/// after that ending: it was retried since, and its next ending will be recorded.
+const ENDING_WINS: &str = "WHERE job_history.seen_at IS NULL OR job_history.seen_at <= excluded.finished_at";
+
+/// A live row replaces a live row, or the record of an ending before it was read (the job
+/// was retried since); never the record of an ending at or after that read.
+const LIVE_WINS: &str = "WHERE job_history.finished_at IS NULL OR job_history.finished_at < excluded.seen_at";
 
 /// Most bytes of rows one statement carries: a batch of large payloads (up to the
 /// engine's payload bound each) becomes several statements in one transaction rather
@@ -49,8 +60,10 @@ struct Row<'a> {
     attempts: u32,
     created_at: i64,
     started_at: Option<i64>,
-    finished_at: i64,
+    finished_at: Option<i64>,
     duration_ms: Option<i64>,
+    /// Live rows: Redis's time before the job was read.
+    seen_at: Option<i64>,
 }
 
 impl<'a> Row<'a> {
@@ -81,38 +94,83 @@ impl<'a> Row<'a> {
             attempts: r.attempts,
             created_at: r.created_at,
             started_at: r.started_at,
-            finished_at: r.finished_at,
+            finished_at: Some(r.finished_at),
             duration_ms: r.duration_ms,
+            seen_at: None,
+        }
+    }
+
+    /// The row of a live job, read at `seen_at`.
+    fn live(job: &'a Job, seen_at: i64) -> Self {
+        Row {
+            queue: &job.queue,
+            job_id: &job.id,
+            name: &job.name,
+            owner: job.owner.as_deref(),
+            status: LIVE,
+            payload: job.payload.to_string(),
+            result: None,
+            error: job.last_error.as_ref().and_then(|e| serde_json::to_string(e).ok()),
+            errors: serde_json::to_string(&job.errors).unwrap_or_else(|_| "[]".into()),
+            attempts: job.attempts,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: None,
+            duration_ms: None,
+            seen_at: Some(seen_at),
         }
     }
 }
 
+/// The status of a live job's row (its state is read from Redis when it is shown).
+pub const LIVE: &str = "live";
+
 /// SQLite's upsert of rows given as a JSON array in `$1`.
-static SQLITE_UPSERT: LazyLock<String> = LazyLock::new(|| {
+fn sqlite_upsert(condition: &str) -> String {
     let fields: Vec<String> = COLUMNS.split(',').map(|c| format!("value ->> '{}'", c.trim())).collect();
     // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
-    format!(
-        "INSERT INTO job_history ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true {ON_CONFLICT}",
-        fields.join(", ")
-    )
-});
+    format!("INSERT INTO job_history ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true {REPLACE} {condition}", fields.join(", "))
+}
 
 /// PostgreSQL's upsert of rows given as one array per column.
-static POSTGRES_UPSERT: LazyLock<String> = LazyLock::new(|| {
+fn postgres_upsert(condition: &str) -> String {
     format!(
         "INSERT INTO job_history ({COLUMNS}) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
          $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::int8[], \
-         $12::int8[], $13::int8[], $14::int8[]) {ON_CONFLICT}"
+         $12::int8[], $13::int8[], $14::int8[], $15::int8[]) AS r ({COLUMNS}) {REPLACE} {condition}"
     )
+}
+
+/// Which rows a batch holds: records of endings, or live jobs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Endings,
+    Live,
+}
+
+/// The upsert of a kind of rows for each database, built once.
+static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+    [
+        [sqlite_upsert(ENDING_WINS), sqlite_upsert(LIVE_WINS)],
+        [postgres_upsert(ENDING_WINS), postgres_upsert(LIVE_WINS)],
+    ]
 });
 
+fn statement(kind: DbKind, rows: Kind) -> &'static str {
+    let db = match kind {
+        DbKind::Sqlite => 0,
+        DbKind::Postgres => 1,
+    };
+    &STATEMENTS[db][usize::from(rows == Kind::Live)]
+}
+
 /// Writes rows to PostgreSQL, one array per column.
-async fn upsert_postgres(tx: &mut sqlx::PgConnection, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+async fn upsert_postgres(tx: &mut sqlx::PgConnection, rows: &[Row<'_>], kind: Kind) -> Result<(), sqlx::Error> {
     fn column<'r, T>(rows: &'r [Row<'_>], field: impl Fn(&'r Row<'_>) -> T) -> Vec<T> {
         rows.iter().map(field).collect()
     }
     let attempts: Result<Vec<i32>, _> = rows.iter().map(|r| i32::try_from(r.attempts)).collect();
-    sqlx::query(&POSTGRES_UPSERT)
+    sqlx::query(statement(DbKind::Postgres, kind))
         .bind(column(rows, |r| r.queue))
         .bind(column(rows, |r| r.job_id))
         .bind(column(rows, |r| r.name))
@@ -127,15 +185,16 @@ async fn upsert_postgres(tx: &mut sqlx::PgConnection, rows: &[Row<'_>]) -> Resul
         .bind(column(rows, |r| r.started_at))
         .bind(column(rows, |r| r.finished_at))
         .bind(column(rows, |r| r.duration_ms))
+        .bind(column(rows, |r| r.seen_at))
         .execute(tx)
         .await?;
     Ok(())
 }
 
 /// Writes rows to SQLite as one JSON array.
-async fn upsert_sqlite(tx: &mut sqlx::AnyConnection, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+async fn upsert_sqlite(tx: &mut sqlx::AnyConnection, rows: &[Row<'_>], kind: Kind) -> Result<(), sqlx::Error> {
     let text = serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(&SQLITE_UPSERT).bind(text).execute(tx).await?;
+    sqlx::query(statement(DbKind::Sqlite, kind)).bind(text).execute(tx).await?;
     Ok(())
 }
 
@@ -158,33 +217,48 @@ fn statements<'r, 'a>(rows: &'r [Row<'a>]) -> Vec<&'r [Row<'a>]> {
     parts
 }
 
-/// Writes records (insert, or replace the row of a job that ended again), in one
-/// transaction. Of two records of one job, the later wins (PostgreSQL refuses a
-/// statement that would update a row twice).
+/// Writes records (insert, or replace the row of a job that ended again, or the job's
+/// live row), in one transaction. Of two records of one job, the later wins (PostgreSQL
+/// refuses a statement that would update a row twice).
 pub async fn record(db: &Db, records: &[HistoryRecord]) -> Result<(), sqlx::Error> {
-    if records.is_empty() {
+    let rows: Vec<Row<'_>> = latest_of_each_job(records, |r| (&r.queue, &r.job_id)).map(Row::of).collect();
+    upsert(db, &rows, Kind::Endings).await
+}
+
+/// Writes the rows of live jobs read at `seen_at` (Redis's time before the read), in one
+/// transaction. A job that ended at or after `seen_at` keeps its record of that ending.
+pub async fn index_live(db: &Db, jobs: &[Job], seen_at: i64) -> Result<(), sqlx::Error> {
+    let rows: Vec<Row<'_>> =
+        latest_of_each_job(jobs, |j| (&j.queue, &j.id)).map(|job| Row::live(job, seen_at)).collect();
+    upsert(db, &rows, Kind::Live).await
+}
+
+/// The last item for each (queue, job id), in order.
+fn latest_of_each_job<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> (&'a String, &'a String),
+) -> impl Iterator<Item = &'a T> {
+    let mut latest: HashMap<(&String, &String), usize> = HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        latest.insert(key(item), i);
+    }
+    items.iter().enumerate().filter(move |(i, item)| latest.get(&key(item)) == Some(i)).map(|(_, item)| item)
+}
+
+async fn upsert(db: &Db, rows: &[Row<'_>], kind: Kind) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
         return Ok(());
     }
-    let mut latest: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        latest.insert((r.queue.as_str(), r.job_id.as_str()), i);
-    }
-    let rows: Vec<Row<'_>> = records
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| latest.get(&(r.queue.as_str(), r.job_id.as_str())) == Some(i))
-        .map(|(_, r)| Row::of(r))
-        .collect();
     if let Some(pool) = &db.postgres {
         let mut tx = pool.begin().await?;
-        for part in statements(&rows) {
-            upsert_postgres(&mut tx, part).await?;
+        for part in statements(rows) {
+            upsert_postgres(&mut tx, part, kind).await?;
         }
         return tx.commit().await;
     }
     let mut tx = db.pool.begin().await?;
-    for part in statements(&rows) {
-        upsert_sqlite(&mut tx, part).await?;
+    for part in statements(rows) {
+        upsert_sqlite(&mut tx, part, kind).await?;
     }
     tx.commit().await
 }
@@ -200,6 +274,28 @@ pub(super) async fn record_or_quarantine(db: &Db, records: &[HistoryRecord]) -> 
             Ok(()) => {}
             Err(e) if is_data_error(db.kind, &e) => match part {
                 [one] => quarantine(db, one, &e.to_string()).await?,
+                _ => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                }
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// [`index_live`]; when the database refuses the batch for its data, halves it until each
+/// refused job stands alone and leaves that one out of the index (its record of its
+/// ending will be quarantined if refused again).
+pub(super) async fn index_live_or_skip(db: &Db, jobs: &[Job], seen_at: i64) -> Result<(), sqlx::Error> {
+    let mut parts = vec![jobs];
+    while let Some(part) = parts.pop() {
+        match index_live(db, part, seen_at).await {
+            Ok(()) => {}
+            Err(e) if is_data_error(db.kind, &e) => match part {
+                [one] => tracing::warn!(queue = %one.queue, id = %one.id, error = %e, "search index refused a live job"),
                 _ => {
                     let (first, second) = part.split_at(part.len() / 2);
                     parts.push(second);
@@ -268,8 +364,9 @@ mod tests {
             attempts: 1,
             created_at: 0,
             started_at: None,
-            finished_at: 0,
+            finished_at: Some(0),
             duration_ms: None,
+            seen_at: None,
         }
     }
 

@@ -10,3 +10,4 @@ pub mod history_quarantine;
 pub mod jobs;
 pub mod notifications;
 pub mod schedules;
+pub mod search;
