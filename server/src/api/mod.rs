@@ -4,10 +4,10 @@ pub mod admin;
 pub mod connections;
 pub mod dead_letters;
 pub mod history;
-pub mod search;
 pub mod jobs;
 pub mod notifications;
 pub mod schedules;
+pub mod search;
 
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};

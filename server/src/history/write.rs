@@ -129,7 +129,10 @@ pub const LIVE: &str = "live";
 fn sqlite_upsert(condition: &str) -> String {
     let fields: Vec<String> = COLUMNS.split(',').map(|c| format!("value ->> '{}'", c.trim())).collect();
     // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
-    format!("INSERT INTO job_history ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true {REPLACE} {condition}", fields.join(", "))
+    format!(
+        "INSERT INTO job_history ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true {REPLACE} {condition}",
+        fields.join(", ")
+    )
 }
 
 /// PostgreSQL's upsert of rows given as one array per column.
@@ -150,10 +153,7 @@ enum Kind {
 
 /// The upsert of a kind of rows for each database, built once.
 static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
-    [
-        [sqlite_upsert(ENDING_WINS), sqlite_upsert(LIVE_WINS)],
-        [postgres_upsert(ENDING_WINS), postgres_upsert(LIVE_WINS)],
-    ]
+    [[sqlite_upsert(ENDING_WINS), sqlite_upsert(LIVE_WINS)], [postgres_upsert(ENDING_WINS), postgres_upsert(LIVE_WINS)]]
 });
 
 fn statement(kind: DbKind, rows: Kind) -> &'static str {
@@ -295,7 +295,9 @@ pub(super) async fn index_live_or_skip(db: &Db, jobs: &[Job], seen_at: i64) -> R
         match index_live(db, part, seen_at).await {
             Ok(()) => {}
             Err(e) if is_data_error(db.kind, &e) => match part {
-                [one] => tracing::warn!(queue = %one.queue, id = %one.id, error = %e, "search index refused a live job"),
+                [one] => {
+                    tracing::warn!(queue = %one.queue, id = %one.id, error = %e, "search index refused a live job")
+                }
                 _ => {
                     let (first, second) = part.split_at(part.len() / 2);
                     parts.push(second);

@@ -332,7 +332,11 @@ async fn finished_page(
     }
     Ok(more.then(|| {
         let last = hits.last().expect("a page before more");
-        Cursor::Finished { at: last.finished_at.unwrap_or_default(), id: last.job_id.clone(), queue: last.queue.clone() }
+        Cursor::Finished {
+            at: last.finished_at.unwrap_or_default(),
+            id: last.job_id.clone(),
+            queue: last.queue.clone(),
+        }
     }))
 }
 

@@ -50,7 +50,10 @@ pub enum Term {
     /// Created at or after this time (epoch ms).
     After(i64),
     /// A value at a path in the payload.
-    Payload { path: Vec<String>, values: Vec<String> },
+    Payload {
+        path: Vec<String>,
+        values: Vec<String>,
+    },
     /// Text in the job's name, payload, result or errors.
     Text(String),
 }
@@ -159,8 +162,12 @@ impl Reader<'_> {
                 Term::State(states)
             }
             "error" => Term::Error(self.single(&name)?),
-            "before" => Term::Before(time_value(&self.single(&name)?, now).map_err(|m| QueryError { at: value_at, message: m })?),
-            "after" => Term::After(time_value(&self.single(&name)?, now).map_err(|m| QueryError { at: value_at, message: m })?),
+            "before" => Term::Before(
+                time_value(&self.single(&name)?, now).map_err(|m| QueryError { at: value_at, message: m })?,
+            ),
+            "after" => {
+                Term::After(time_value(&self.single(&name)?, now).map_err(|m| QueryError { at: value_at, message: m })?)
+            }
             "payload" => return fail(start, "payload: needs a path, as in payload.connection_id:5"),
             other => {
                 return fail(start, format!("unknown qualifier {other:?}; known: {}", QUALIFIERS.join(", ")));
@@ -253,9 +260,8 @@ fn payload_path(path: &str) -> Result<Vec<String>, String> {
 
 /// A date, a time or an age, as epoch ms.
 fn time_value(value: &str, now: i64) -> Result<i64, String> {
-    let bad = || {
-        format!("{value:?} is not a date (2026-11-24), a time (2026-11-24T10:30, UTC) or an age (15m, 2h, 7d, 1w)")
-    };
+    let bad =
+        || format!("{value:?} is not a date (2026-11-24), a time (2026-11-24T10:30, UTC) or an age (15m, 2h, 7d, 1w)");
     if let Some(unit) = value.chars().last().filter(|c| c.is_ascii_alphabetic()) {
         let number = &value[..value.len() - 1];
         if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {

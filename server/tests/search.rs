@@ -1,0 +1,457 @@
+//! One search over live and finished jobs: results equal a brute-force reference over the
+//! same jobs for a few hundred generated queries (SQLite and PostgreSQL), and the HTTP
+//! search shows end users only their own jobs.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use hoist_queue::{
+    Backoff, CancellationToken, JobError, JobOptions, JobState, NewJob, Queue, RedisConnection, Worker, WorkerOptions,
+    handler_fn,
+};
+use hoist_server::db::{Db, now_ms};
+use hoist_server::history::{self, Archiving};
+use hoist_server::search::{self, Query, Term};
+use hoist_server::users::{Role, create_user};
+use hoist_testkit::{RedisServer, TestDatabase, postgres_database, sqlite_database};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+const QUEUES: [&str; 3] = ["mail", "sync", "sync:eu"];
+const NAMES: [&str; 4] = ["charge", "refund", "report", "email"];
+const OWNERS: [Option<&str>; 4] = [None, Some("7"), Some("8"), Some("42")];
+const NOTES: [&str; 5] = ["urgent", "routine", "Timeout seen", "late", "quarterly report"];
+
+/// A job as the reference sees it: the job in Redis while live, its history row once
+/// finished.
+#[derive(Clone, Debug)]
+struct Truth {
+    queue: String,
+    id: String,
+    name: String,
+    owner: Option<String>,
+    state: String,
+    payload: Value,
+    result: Option<String>,
+    errors: String,
+    created_at: i64,
+}
+
+/// The reference: each term read straight from its definition, over one job.
+fn reference_matches(query: &Query, job: &Truth) -> bool {
+    let has = |hay: &str, needle: &str| hay.to_ascii_lowercase().contains(&needle.to_ascii_lowercase());
+    query.terms.iter().all(|term| match term {
+        Term::Queue(v) => v.contains(&job.queue),
+        Term::State(v) => v.iter().any(|s| s.as_str() == job.state),
+        Term::Name(v) => v.contains(&job.name),
+        Term::Owner(v) => job.owner.as_ref().is_some_and(|o| v.contains(o)),
+        Term::Id(v) => v.contains(&job.id),
+        Term::Error(text) => has(&job.errors, text),
+        Term::Before(at) => job.created_at < *at,
+        Term::After(at) => job.created_at >= *at,
+        Term::Payload { path, values } => {
+            let mut at = Some(&job.payload);
+            for segment in path {
+                at = at.and_then(|v| match v {
+                    Value::Object(m) => m.get(segment),
+                    Value::Array(a) => segment.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    _ => None,
+                });
+            }
+            at.is_some_and(|v| {
+                values.iter().any(|text| match v {
+                    Value::String(s) => s == text,
+                    Value::Array(_) | Value::Object(_) => false,
+                    other => &other.to_string() == text,
+                })
+            })
+        }
+        Term::Text(text) => {
+            has(&job.name, text)
+                || has(&job.payload.to_string(), text)
+                || job.result.as_deref().is_some_and(|r| has(r, text))
+                || has(&job.errors, text)
+        }
+    })
+}
+
+/// Fills three queues with jobs in every state: waiting, delayed and cancelled (no
+/// worker on `mail`), completed, dead and retrying (workers on the others), one retried
+/// out of the dead-letter queue. Returns every job id by queue.
+async fn fill(engine: &RedisConnection, rng: &mut StdRng) -> BTreeMap<String, Vec<String>> {
+    let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for queue_name in QUEUES {
+        let queue = Queue::new(engine, queue_name).unwrap();
+        queue.set_archiving(true).await.unwrap();
+        let mut jobs = vec![];
+        for i in 0..150 {
+            let fail = match rng.random_range(0..10) {
+                0 | 1 => "permanent",
+                2 => "retry",
+                _ => "no",
+            };
+            let region = *["eu", "us", "ap"].choose(rng).unwrap();
+            let tag = *["a", "b"].choose(rng).unwrap();
+            let note = *NOTES.choose(rng).unwrap();
+            let payload = json!({
+                "connection_id": rng.random_range(0..9),
+                "region": region,
+                "tier": { "level": rng.random_range(0..4), "tags": [tag, "z"] },
+                "note": note,
+                "fail": fail,
+                "n": i,
+            });
+            let options = JobOptions {
+                owner: OWNERS.choose(rng).unwrap().map(String::from),
+                delay: (queue_name == "mail" && i % 5 == 0).then_some(Duration::from_secs(3600)),
+                max_attempts: 3,
+                backoff: Backoff::Fixed { delay: Duration::from_secs(3600) },
+                ..Default::default()
+            };
+            jobs.push(NewJob::new(*NAMES.choose(rng).unwrap(), payload).with_options(options));
+        }
+        let added = queue.enqueue_bulk(jobs).await.unwrap();
+        let list: Vec<String> = added.into_iter().map(|a| a.id).collect();
+        if queue_name == "mail" {
+            for id in list.iter().step_by(7) {
+                queue.cancel(id).await.unwrap();
+            }
+        }
+        ids.insert(queue_name.to_string(), list);
+    }
+    let stop = CancellationToken::new();
+    let mut workers = vec![];
+    for queue_name in ["sync", "sync:eu"] {
+        let queue = Queue::new(engine, queue_name).unwrap();
+        let worker = Worker::new(
+            queue,
+            handler_fn(|ctx| async move {
+                match ctx.job().payload["fail"].as_str() {
+                    Some("permanent") => Err(JobError::permanent("card declined by the bank")),
+                    Some("retry") => Err(JobError::retryable("temporary glitch")),
+                    _ => Ok(json!({ "ok": ctx.job().payload["n"], "summary": "charged in full" })),
+                }
+            }),
+            WorkerOptions { concurrency: 8, ..WorkerOptions::default() },
+        );
+        workers.push(tokio::spawn(worker.run(stop.clone())));
+    }
+    for queue_name in ["sync", "sync:eu"] {
+        let queue = Queue::new(engine, queue_name).unwrap();
+        for _ in 0..400 {
+            let c = queue.counts().await.unwrap();
+            if c.waiting + c.active == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    stop.cancel();
+    for worker in workers {
+        worker.await.unwrap().unwrap();
+    }
+    // A dead job retried from the dead-letter queue is live again.
+    let sync = Queue::new(engine, "sync").unwrap();
+    let dead = sync.list_jobs(JobState::Dead, 0, 1).await.unwrap().jobs;
+    sync.retry(JobState::Dead, &[dead[0].id.clone()]).await.unwrap();
+    ids
+}
+
+/// Runs the history copier (finished jobs, then live ones) until a pass finds nothing.
+async fn settle(db: &Db, engine: &RedisConnection) {
+    let archiving = Archiving::new(true);
+    let writers = Arc::new(tokio::sync::Semaphore::new(history::writers_for(db.kind)));
+    for _ in 0..100 {
+        if history::copy_all(db, engine, &archiving, &writers).await == 0 {
+            return;
+        }
+    }
+    panic!("the copier never caught up");
+}
+
+/// Each job as the reference sees it.
+async fn truths(db: &Db, engine: &RedisConnection, ids: &BTreeMap<String, Vec<String>>) -> Vec<Truth> {
+    let mut out = vec![];
+    for (queue_name, list) in ids {
+        let queue = Queue::new(engine, queue_name).unwrap();
+        for job in queue.load_jobs_with_errors(list).await.unwrap() {
+            if job.state.is_finished() {
+                continue; // its history row is the truth
+            }
+            out.push(Truth {
+                queue: job.queue.clone(),
+                id: job.id.clone(),
+                name: job.name.clone(),
+                owner: job.owner.clone(),
+                state: job.state.as_str().into(),
+                payload: job.payload.clone(),
+                result: job.result.as_ref().map(|r| r.to_string()),
+                errors: serde_json::to_string(&job.errors).unwrap(),
+                created_at: job.created_at,
+            });
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT queue, job_id, name, owner, status, payload, result, errors, created_at FROM job_history \
+         WHERE finished_at IS NOT NULL",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    for row in rows {
+        out.push(Truth {
+            queue: row.get("queue"),
+            id: row.get("job_id"),
+            name: row.get("name"),
+            owner: row.get("owner"),
+            state: row.get("status"),
+            payload: serde_json::from_str(&row.get::<String, _>("payload")).unwrap(),
+            result: row.get("result"),
+            errors: row.get("errors"),
+            created_at: row.get("created_at"),
+        });
+    }
+    out
+}
+
+/// A random query of one to three terms.
+fn random_query(rng: &mut StdRng, jobs: &[Truth]) -> String {
+    let some = |rng: &mut StdRng, items: &[&str]| -> String {
+        let n = rng.random_range(1..=2);
+        let picked: BTreeSet<&str> = (0..n).map(|_| *items.choose(rng).unwrap()).collect();
+        picked
+            .into_iter()
+            .map(|v| if v.contains(':') { format!("\"{v}\"") } else { v.to_string() })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+    let n = rng.random_range(1..=3);
+    let mut terms = vec![];
+    for _ in 0..n {
+        let job = jobs.choose(rng).unwrap();
+        terms.push(match rng.random_range(0..12) {
+            0 => format!("queue:{}", some(rng, &QUEUES)),
+            1 => format!("state:{}", some(rng, &states)),
+            2 => format!("name:{}", some(rng, &NAMES)),
+            3 => format!("owner:{}", some(rng, &["7", "8", "42", "9"])),
+            4 => format!("id:{}", job.id),
+            5 => format!("error:{}", ["declined", "\"temporary glitch\"", "nothing-like-this"].choose(rng).unwrap()),
+            6 => format!("after:{}", job.created_at_text()),
+            7 => format!("before:{}", job.created_at_text()),
+            8 => format!("payload.connection_id:{}", rng.random_range(0..10)),
+            9 => format!(
+                "{}",
+                [
+                    "payload.region:eu",
+                    "payload.tier.level:2",
+                    "payload.tier.tags.0:a",
+                    "payload.note:urgent",
+                    "payload.missing:1",
+                    "payload.tier:1",
+                    "payload.fail:retry"
+                ]
+                .choose(rng)
+                .unwrap()
+            ),
+            _ => ["urgent", "timeout", "charge", "\"in full\"", "QUARTERLY", "glitch", "eu"]
+                .choose(rng)
+                .unwrap()
+                .to_string(),
+        });
+    }
+    terms.join(" ")
+}
+
+impl Truth {
+    fn created_at_text(&self) -> String {
+        let at = chrono::DateTime::from_timestamp_millis(self.created_at).unwrap();
+        // To the millisecond, so bounds fall exactly on some jobs' creation times.
+        at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+}
+
+/// Every hit of a query, page by page.
+async fn all_hits(db: &Db, engine: &RedisConnection, query: &Query, limit: u32) -> Vec<(String, String, String)> {
+    let mut hits = vec![];
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let page = search::search(db, engine, query, cursor.as_deref(), limit).await.unwrap().unwrap();
+        assert!(page.hits.len() <= limit as usize);
+        hits.extend(page.hits.into_iter().map(|h| (h.queue, h.job_id, h.state)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return hits,
+        }
+    }
+    panic!("paging never ended");
+}
+
+async fn compare_with_reference(database: &TestDatabase) {
+    let redis = RedisServer::start();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let mut rng = StdRng::seed_from_u64(17);
+    let ids = fill(&engine, &mut rng).await;
+    settle(&db, &engine).await;
+    let jobs = truths(&db, &engine, &ids).await;
+    assert_eq!(jobs.len(), 450, "every job is either live in Redis or recorded, once");
+    let states: BTreeSet<&str> = jobs.iter().map(|j| j.state.as_str()).collect();
+    assert_eq!(
+        states,
+        BTreeSet::from(["cancelled", "completed", "dead", "delayed", "retrying", "waiting"]),
+        "the jobs cover every state a search can see at rest"
+    );
+
+    let mut nonempty = 0;
+    for round in 0..300 {
+        let text = if round == 0 { String::new() } else { random_query(&mut rng, &jobs) };
+        let query = search::parse(&text, now_ms()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let expected: BTreeSet<(String, String, String)> = jobs
+            .iter()
+            .filter(|j| reference_matches(&query, j))
+            .map(|j| (j.queue.clone(), j.id.clone(), j.state.clone()))
+            .collect();
+        let limit = rng.random_range(7..=60);
+        let hits = all_hits(&db, &engine, &query, limit).await;
+        let found: BTreeSet<_> = hits.iter().cloned().collect();
+        assert_eq!(found.len(), hits.len(), "{text}: a job listed twice");
+        assert_eq!(found, expected, "{text}");
+        nonempty += usize::from(!expected.is_empty());
+    }
+    assert!(nonempty > 100, "most generated queries match something ({nonempty} of 300)");
+
+    // A job removed from Redis drops out of the results (and its live row goes).
+    let mail = Queue::new(&engine, "mail").unwrap();
+    let waiting = mail.list_jobs(JobState::Waiting, 0, 1).await.unwrap().jobs;
+    let query = search::parse(&format!("id:{}", waiting[0].id), now_ms()).unwrap();
+    assert_eq!(all_hits(&db, &engine, &query, 10).await.len(), 1);
+    mail.remove(&waiting[0].id).await.unwrap();
+    assert_eq!(all_hits(&db, &engine, &query, 10).await.len(), 0);
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_history WHERE job_id = $1")
+        .bind(&waiting[0].id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+
+    let bad = search::search(&db, &engine, &Query::default(), Some("nope"), 10).await.unwrap().unwrap_err();
+    assert_eq!(bad.field, "cursor");
+    let bad = search::search(&db, &engine, &Query::default(), None, 0).await.unwrap().unwrap_err();
+    assert_eq!(bad.field, "limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_equals_a_brute_force_reference_on_sqlite() {
+    compare_with_reference(&sqlite_database()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_equals_a_brute_force_reference_on_postgres() {
+    compare_with_reference(&postgres_database().await).await;
+}
+
+/// A live row never replaces the record of a later ending, and a record never replaces
+/// a live row read after its ending.
+#[tokio::test]
+async fn the_newer_of_a_live_row_and_a_record_wins() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "q").unwrap();
+    let job = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap();
+    let live = queue.get_job(&job.id).await.unwrap().unwrap();
+    let status = || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM job_history WHERE job_id = $1")
+            .bind(&job.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let mut ended = history::HistoryRecord {
+        queue: live.queue.clone(),
+        job_id: live.id.clone(),
+        name: live.name.clone(),
+        owner: None,
+        status: "completed".into(),
+        payload: json!({}),
+        result: None,
+        error: None,
+        errors: json!([]),
+        attempts: 1,
+        created_at: live.created_at,
+        started_at: None,
+        finished_at: 2_000,
+        duration_ms: None,
+    };
+    history::index_live(&db, std::slice::from_ref(&live), 1_000).await.unwrap();
+    assert_eq!(status().await, "live");
+    history::record(&db, std::slice::from_ref(&ended)).await.unwrap();
+    assert_eq!(status().await, "completed");
+    // Read live at 1,500, before the ending at 2,000: too old to replace it.
+    history::index_live(&db, std::slice::from_ref(&live), 1_500).await.unwrap();
+    assert_eq!(status().await, "completed");
+    // Read live at 3,000: retried after that ending.
+    history::index_live(&db, std::slice::from_ref(&live), 3_000).await.unwrap();
+    assert_eq!(status().await, "live");
+    // The record of the ending at 2,000 arrives late: the live row read at 3,000 stays.
+    history::record(&db, std::slice::from_ref(&ended)).await.unwrap();
+    assert_eq!(status().await, "live");
+    ended.finished_at = 4_000;
+    history::record(&db, std::slice::from_ref(&ended)).await.unwrap();
+    assert_eq!(status().await, "completed");
+}
+
+#[tokio::test]
+async fn search_over_http_shows_end_users_only_their_jobs() {
+    let t = common::TestApp::start().await;
+    let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
+    let queue = Queue::new(&engine, "sync").unwrap();
+    queue.set_archiving(true).await.unwrap();
+    for owner in [ulla.to_string(), "999".into()] {
+        let options = JobOptions { owner: Some(owner.clone()), ..Default::default() };
+        queue.enqueue(NewJob::new("sync", json!({ "for": owner })).with_options(options)).await.unwrap();
+    }
+    settle(&t.db, &engine).await;
+
+    let (mut user, _) = t.client("ulla", "ulla-password", "10.7.0.2:1").await;
+    let mut admin = t.admin;
+    let r = admin.send("GET", "/api/v1/search?q=state:waiting", None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["hits"].as_array().unwrap().len(), 2);
+
+    for q in ["", "owner:999", "state:waiting"] {
+        let r = user.send("GET", &format!("/api/v1/search?q={q}"), None, &[]).await;
+        let owners: Vec<&str> =
+            r.body["hits"].as_array().unwrap().iter().map(|h| h["owner"].as_str().unwrap()).collect();
+        let expected: Vec<String> = if q == "owner:999" { vec![] } else { vec![ulla.to_string()] };
+        assert_eq!(owners, expected, "{q}");
+    }
+
+    for (path, field) in [
+        ("/api/v1/search?q=colour:red", "q"),
+        ("/api/v1/search?q=state:running", "q"),
+        ("/api/v1/search?q=%22open", "q"),
+        ("/api/v1/search?limit=0", "limit"),
+        ("/api/v1/search?limit=201", "limit"),
+        ("/api/v1/search?cursor=nope", "cursor"),
+        ("/api/v1/search?sort=id", "sort"),
+    ] {
+        let r = admin.send("GET", path, None, &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(r.body["error"]["field"], field, "{path}: {:?}", r.body);
+    }
+    let mut anonymous = common::Client::new(&t.app, "10.7.0.9:1");
+    assert_eq!(anonymous.send("GET", "/api/v1/search", None, &[]).await.status, StatusCode::UNAUTHORIZED);
+}
