@@ -488,3 +488,30 @@ async fn a_lost_lease_stops_only_its_own_job() {
     assert_eq!(*seen.lock().unwrap(), vec![a.clone()], "only job a was stopped");
     worker.stop().await;
 }
+
+/// A job that fails an attempt and will run again is listed for the search index again,
+/// with its error.
+#[tokio::test]
+async fn failed_jobs_that_run_again_are_listed_for_the_search_index() {
+    let s = setup().await;
+    s.queue.set_archiving(true).await.unwrap();
+    let options = hoist_queue::JobOptions {
+        max_attempts: 3,
+        backoff: hoist_queue::Backoff::Fixed { delay: Duration::from_secs(3600) },
+        ..Default::default()
+    };
+    let added = s.queue.enqueue(NewJob::new("f", json!({})).with_options(options)).await.unwrap();
+    let first = s.queue.unindexed(10).await.unwrap();
+    assert_eq!(s.queue.mark_indexed(&first.listed).await.unwrap(), 1);
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(|_| async { Err::<serde_json::Value, _>(JobError::retryable("provider timed out")) }),
+        fast_options(),
+    );
+    wait_for_state(&s.queue, &added.id, JobState::Retrying).await;
+    let page = s.queue.unindexed(10).await.unwrap();
+    assert_eq!(page.jobs.len(), 1);
+    assert_eq!(page.jobs[0].state, JobState::Retrying);
+    assert_eq!(page.jobs[0].errors.len(), 1, "read with its errors");
+    worker.stop().await;
+}

@@ -80,11 +80,7 @@ pub fn conditions(kind: DbKind, query: &Query, rows: Rows) -> Conditions {
                 Rows::Finished => {
                     let finished: Vec<String> =
                         states.iter().filter(|s| s.is_finished()).map(|s| s.as_str().to_string()).collect();
-                    if finished.is_empty() {
-                        "1 = 0".into()
-                    } else {
-                        format!("status IN ({})", c.bind_all(&finished))
-                    }
+                    if finished.is_empty() { "1 = 0".into() } else { format!("status IN ({})", c.bind_all(&finished)) }
                 }
             },
             Term::Error(text) => {
