@@ -11,7 +11,7 @@ use crate::components::layout::Layout;
 use crate::pages::{
     audit::AuditPage, dead_letters::DeadLettersPage, history::HistoryPage, home::HomePage, job::JobPage,
     login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
-    schedules::SchedulesPage, users::UsersPage,
+    schedules::SchedulesPage, search::SearchPage, users::UsersPage,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("dead") view=DeadLettersPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("schedules") view=SchedulesPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("history") view=HistoryPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView ssr=SsrMode::Async/>

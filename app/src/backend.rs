@@ -10,8 +10,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::types::{
-    AuditView, DeadRow, HistoryFilter, HistoryView, JobDetail, MyJobs, QueueCard, QueuePage, ScheduleRow, SystemStatus,
-    UserRow, Viewer,
+    AuditView, DeadRow, HistoryFilter, HistoryView, JobDetail, MyJobs, QueueCard, QueuePage, ScheduleRow, SearchView,
+    SystemStatus, UserRow, Viewer,
 };
 
 /// A boxed future, so the trait stays object safe.
@@ -86,6 +86,10 @@ pub trait Backend: Send + Sync + 'static {
     fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// Finished jobs from the SQL history, newest first.
     fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, AppError>>;
+    /// Every job matching a query of the search language, live first, from `cursor`.
+    fn search(&self, q: String, cursor: Option<String>) -> BoxFuture<'_, Result<SearchView, AppError>>;
+    /// Whole queries the typed one could become (its last word completed).
+    fn search_suggestions(&self, q: String) -> BoxFuture<'_, Result<Vec<String>, AppError>>;
     /// The audit log, newest first, before entry `before` (admins only).
     fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>>;
     /// Every user account (admins only).

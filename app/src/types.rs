@@ -263,6 +263,29 @@ pub struct HistoryView {
     pub next: Option<String>,
 }
 
+/// One job a search found: live jobs in their state now, finished ones as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchRow {
+    pub queue: String,
+    pub job_id: String,
+    pub name: String,
+    pub owner: Option<String>,
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    /// The last error's message.
+    pub error: Option<String>,
+}
+
+/// A page of search hits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchView {
+    pub rows: Vec<SearchRow>,
+    /// Cursor of the next page.
+    pub next: Option<String>,
+}
+
 /// One audit log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntryView {

@@ -48,7 +48,7 @@ const STATE_KEYS: [(JobState, &str); 7] = [
 ];
 
 /// The other per-queue keys: name and Redis type.
-const FIXED_KEYS: [(&str, &str); 9] = [
+const FIXED_KEYS: [(&str, &str); 10] = [
     ("meta", "hash"),
     ("events", "stream"),
     ("marker", "list"),
@@ -56,6 +56,9 @@ const FIXED_KEYS: [(&str, &str); 9] = [
     ("seq", "string"),
     ("limiter", "zset"),
     ("archive", "zset"),
+    // Live jobs for the search index; an entry of a job deleted since is dropped when
+    // the index reads it.
+    ("unindexed", "zset"),
     ("owners", "hash"),
     ("workers", "zset"),
 ];
@@ -1296,6 +1299,11 @@ async fn check_queue(
         redis::cmd("HEXISTS").arg(format!("{prefix}meta")).arg("archive").query_async(conn).await.map_err(redis_err)?;
     if !archive.is_empty() && !archiving {
         broken.push(format!("[{q}] archive holds {} jobs while archiving is off", archive.len()));
+    }
+    let unindexed: u64 =
+        redis::cmd("ZCARD").arg(format!("{prefix}unindexed")).query_async(conn).await.map_err(redis_err)?;
+    if unindexed > 0 && !archiving {
+        broken.push(format!("[{q}] {unindexed} jobs listed for the search index while history is off"));
     }
     let markers: u64 = redis::cmd("LLEN").arg(format!("{prefix}marker")).query_async(conn).await.map_err(redis_err)?;
     if markers > 8 {

@@ -67,6 +67,7 @@ fn scope_of(method: &str, path: &str) -> Option<Scope> {
         return Some(Scope::JobsRead);
     }
     if p.starts_with("/api/v1/dead-letters")
+        || p.starts_with("/api/v1/search/actions")
         || p.ends_with("/pause")
         || p.ends_with("/resume")
         || p.ends_with("/maintenance")
@@ -144,6 +145,16 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
         route("POST", "/api/v1/schedules/s/resume", None, OPERATORS),
         route("POST", "/api/v1/schedules/s/run", None, OPERATORS),
         route("GET", "/api/v1/history", None, EVERYONE),
+        route("GET", "/api/v1/search?q=queue:q", None, EVERYONE),
+        route("GET", "/api/v1/search/suggestions?q=st", None, EVERYONE),
+        route("GET", "/api/v1/search/count?q=queue:q", None, EVERYONE),
+        route("GET", "/api/v1/search/export?q=queue:none", None, EVERYONE),
+        route(
+            "POST",
+            "/api/v1/search/actions",
+            Some(json!({ "q": "queue:none", "action": "retry", "confirm": true })),
+            OPERATORS,
+        ),
         route("GET", "/api/v1/users", None, ADMINS),
         route(
             "POST",

@@ -439,6 +439,34 @@ async fn search_over_http_shows_end_users_only_their_jobs() {
         assert_eq!(owners, expected, "{q}");
     }
 
+    // Autocomplete: qualifiers, then values from the engine and the index.
+    let suggest = |r: common::Reply| -> (u64, Vec<String>) {
+        let values = r.body["values"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        (r.body["from"].as_u64().unwrap(), values)
+    };
+    for (q, from, values) in [
+        ("st", 0, vec!["state:"]),
+        ("state:waiting qu", 14, vec!["queue:"]),
+        ("queue:sy", 0, vec!["queue:sync"]),
+        ("state:waiting,de", 0, vec!["state:waiting,delayed", "state:waiting,dead"]),
+        ("name:s", 0, vec!["name:sync"]),
+        ("payload.f", 0, vec!["payload.for:"]),
+        ("owner:99", 0, vec!["owner:999"]),
+        ("after:1", 0, vec!["after:1h", "after:1d"]),
+    ] {
+        let r = admin.send("GET", &format!("/api/v1/search/suggestions?q={}", q.replace(' ', "%20")), None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {:?}", r.body);
+        assert_eq!(suggest(r), (from, values.into_iter().map(String::from).collect()), "{q}");
+    }
+    // End users are offered neither others' owners nor queue names.
+    for q in ["owner:", "queue:"] {
+        let r = user.send("GET", &format!("/api/v1/search/suggestions?q={q}"), None, &[]).await;
+        assert_eq!(suggest(r).1, Vec::<String>::new(), "{q}");
+    }
+    let long = "x".repeat(1001);
+    let r = admin.send("GET", &format!("/api/v1/search/suggestions?q={long}"), None, &[]).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("q")));
+
     for (path, field) in [
         ("/api/v1/search?q=colour:red", "q"),
         ("/api/v1/search?q=state:running", "q"),
@@ -454,4 +482,110 @@ async fn search_over_http_shows_end_users_only_their_jobs() {
     }
     let mut anonymous = common::Client::new(&t.app, "10.7.0.9:1");
     assert_eq!(anonymous.send("GET", "/api/v1/search", None, &[]).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Acting on a search: a count first, a confirmation, then bounded requests until done
+/// (100,000 matches deleted without any request near its timeout), retry and requeue,
+/// audited; and exports as JSON lines and CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_actions_on_a_search_and_exports() {
+    let t = common::TestApp::start().await;
+    let engine = RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let big = Queue::new(&engine, "big").unwrap();
+    big.set_archiving(true).await.unwrap();
+    for _ in 0..10 {
+        big.enqueue_bulk((0..10_000).map(|i| NewJob::new("bulk", json!({ "i": i }))).collect()).await.unwrap();
+    }
+    let small = Queue::new(&engine, "small").unwrap();
+    small.set_archiving(true).await.unwrap();
+    let added = small
+        .enqueue_bulk(
+            (0..50)
+                .map(|i| {
+                    NewJob::new("x", json!({ "i": i, "note": "a \"quoted\", comma" }))
+                        .with_options(JobOptions { delay: Some(Duration::from_secs(3600)), ..Default::default() })
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    for job in &added {
+        small.cancel(&job.id).await.unwrap();
+    }
+    settle(&t.db, &engine).await;
+
+    let csrf = t.csrf.clone();
+    let mut admin = t.admin;
+    let count = admin.send("GET", "/api/v1/search/count?q=queue:big", None, &[]).await;
+    assert_eq!(count.body, json!({ "count": 100_000, "at_least": false }));
+    let count = admin.send("GET", "/api/v1/search/count?q=queue:big%20state:waiting", None, &[]).await;
+    assert_eq!(count.body["at_least"], true, "{:?}", count.body);
+    assert!(count.body["count"].as_u64().unwrap() >= 20_000);
+    let count = admin.send("GET", "/api/v1/search/count?q=queue:small%20state:cancelled", None, &[]).await;
+    assert_eq!(count.body, json!({ "count": 50, "at_least": false }));
+
+    let headers = [("x-csrf-token", csrf.as_str())];
+    let unconfirmed = json!({ "q": "queue:big", "action": "delete", "confirm": false });
+    let r = admin.send("POST", "/api/v1/search/actions", Some(unconfirmed), &headers).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("confirm")));
+
+    // Exports, before anything changes: every match once, in both formats.
+    let r = admin.send("GET", "/api/v1/search/export?q=queue:small&format=csv", None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.body.as_str().unwrap().to_string();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().get(0), Some("queue"));
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 50);
+    assert!(records.iter().all(|r| r.get(4) == Some("cancelled")));
+    let payload: Value = serde_json::from_str(records[0].get(9).unwrap()).unwrap();
+    assert_eq!(payload["note"], "a \"quoted\", comma");
+    let r = admin.send("GET", "/api/v1/search/export?q=queue:small", None, &[]).await;
+    let lines: Vec<Value> = r.body.as_str().unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let ids: BTreeSet<&str> = lines.iter().map(|l| l["job_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, added.iter().map(|a| a.id.as_str()).collect());
+
+    // Delete 100,000 matches, a bounded request at a time.
+    let mut cursor: Option<String> = None;
+    let (mut matched, mut changed, mut requests) = (0, 0, 0);
+    loop {
+        let body = json!({ "q": "queue:big", "action": "delete", "confirm": true, "cursor": cursor });
+        let started = std::time::Instant::now();
+        let r = admin.send("POST", "/api/v1/search/actions", Some(body), &headers).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert!(started.elapsed() < Duration::from_secs(20), "a request took {:?}", started.elapsed());
+        matched += r.body["matched"].as_u64().unwrap();
+        changed += r.body["changed"].as_u64().unwrap();
+        requests += 1;
+        match r.body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!((matched, changed), (100_000, 100_000));
+    assert!(requests >= 20, "at most 5,000 matches per request ({requests} requests)");
+    assert_eq!(big.counts().await.unwrap().waiting, 0);
+    let rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_history WHERE queue = 'big'").fetch_one(&t.db.pool).await.unwrap();
+    assert_eq!(rows, 0);
+
+    // Retry the cancelled jobs in place, then requeue them as new jobs.
+    let retry = json!({ "q": "queue:small state:cancelled", "action": "retry", "confirm": true });
+    let r = admin.send("POST", "/api/v1/search/actions", Some(retry), &headers).await;
+    assert_eq!((r.body["matched"].as_u64(), r.body["changed"].as_u64()), (Some(50), Some(50)), "{:?}", r.body);
+    assert_eq!(small.counts().await.unwrap().waiting, 50);
+    // Retried jobs are found as live once the copier has indexed them again.
+    settle(&t.db, &engine).await;
+    let requeue = json!({ "q": "queue:small state:waiting", "action": "requeue", "confirm": true });
+    let r = admin.send("POST", "/api/v1/search/actions", Some(requeue), &headers).await;
+    assert_eq!(r.body["changed"], 50, "{:?}", r.body);
+    assert_eq!(small.counts().await.unwrap().waiting, 100);
+
+    let audited: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'search.%' ORDER BY id")
+            .fetch_all(&t.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited.len(), requests + 2);
+    assert_eq!(audited.last().map(String::as_str), Some("search.requeue"));
 }

@@ -73,7 +73,7 @@ fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
         ]);
     }
     if signed_in {
-        links.push(("/me", "My jobs"));
+        links.extend([("/search", "Search"), ("/me", "My jobs")]);
     }
     if admin {
         links.extend([("/audit", "Audit log"), ("/users", "Users")]);

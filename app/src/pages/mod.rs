@@ -11,4 +11,5 @@ pub mod not_found;
 pub mod overview;
 pub mod queue;
 pub mod schedules;
+pub mod search;
 pub mod users;

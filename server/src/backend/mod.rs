@@ -5,12 +5,13 @@
 mod admin;
 mod history;
 mod schedules;
+mod search;
 
 use app::backend::{Backend, BoxFuture};
 use app::error::AppError;
 use app::types::{
     AttemptError, AuditView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow, MyJob, MyJobs,
-    ProgressView, QueueCard, QueueCounts, QueuePage, ScheduleRow, SystemStatus, UserRow, Viewer,
+    ProgressView, QueueCard, QueueCounts, QueuePage, ScheduleRow, SearchView, SystemStatus, UserRow, Viewer,
 };
 use tower_sessions::Session;
 
@@ -455,6 +456,14 @@ impl Backend for ServerBackend {
 
     fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, AppError>> {
         Box::pin(history::search(self, filter))
+    }
+
+    fn search(&self, q: String, cursor: Option<String>) -> BoxFuture<'_, Result<SearchView, AppError>> {
+        Box::pin(search::search(self, q, cursor))
+    }
+
+    fn search_suggestions(&self, q: String) -> BoxFuture<'_, Result<Vec<String>, AppError>> {
+        Box::pin(search::suggestions(self, q))
     }
 
     fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>> {

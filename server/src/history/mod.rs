@@ -28,7 +28,7 @@ pub use quarantine::{
     MAX_QUARANTINE_PAGE, QuarantinePage, QuarantineQuery, QuarantinedRecord, quarantine, quarantined,
 };
 pub use search::{BadQuery, HistoryPage, HistoryQuery, search};
-pub use write::{LIVE, index_live, is_data_error, prune, record};
+pub use write::{LIVE, forget, index_live, is_data_error, prune, record};
 
 /// History settings: `HOIST_HISTORY_DAYS` (0 turns history off).
 #[derive(Clone, Copy, Debug)]

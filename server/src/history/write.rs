@@ -337,6 +337,21 @@ pub fn is_data_error(kind: DbKind, error: &sqlx::Error) -> bool {
     }
 }
 
+/// Deletes the rows (live or finished) of these jobs of one queue. Returns how many.
+pub async fn forget(db: &Db, queue: &str, ids: &[String]) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!("DELETE FROM job_history WHERE queue = $1 AND job_id IN ({})", placeholders.join(", "));
+        let mut statement = sqlx::query(&sql).bind(queue);
+        for id in chunk {
+            statement = statement.bind(id.as_str());
+        }
+        deleted += statement.execute(&db.pool).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
 /// Deletes records of jobs that finished before `cutoff` (epoch ms), quarantined ones
 /// too: a record the database refused is kept as long as a copied one would have been.
 pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, sqlx::Error> {

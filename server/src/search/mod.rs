@@ -22,6 +22,7 @@
 pub mod matching;
 pub mod query;
 pub mod sql;
+pub mod suggest;
 
 use std::collections::HashMap;
 
@@ -338,6 +339,59 @@ async fn finished_page(
             queue: last.queue.clone(),
         }
     }))
+}
+
+/// How many jobs a query matches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MatchCount {
+    pub count: u64,
+    /// The count stopped at [`MAX_STATE_CHECKS`] live jobs read: there are at least this
+    /// many.
+    pub at_least: bool,
+}
+
+/// Live jobs a count reads from Redis at most when the query names a state.
+pub const MAX_STATE_CHECKS: usize = 20_000;
+
+/// Counts the jobs a query matches: finished ones in SQL; live ones in SQL too unless
+/// the query names a state, which only Redis knows (then read, up to
+/// [`MAX_STATE_CHECKS`]).
+pub async fn count(db: &Db, engine: &RedisConnection, query: &Query) -> anyhow::Result<MatchCount> {
+    let (live, finished) = phases(query);
+    let mut total = 0u64;
+    let mut at_least = false;
+    if finished {
+        total += count_rows(db, query, Rows::Finished).await?;
+    }
+    let names_state = query.terms.iter().any(|t| matches!(t, Term::State(_)));
+    if live && !names_state {
+        total += count_rows(db, query, Rows::Live).await?;
+    } else if live {
+        let mut after = None;
+        let mut read = 0;
+        loop {
+            let mut hits = vec![];
+            let next = live_page(db, engine, query, after, usize::MAX, &mut hits).await?;
+            total += hits.len() as u64;
+            read += LIVE_CANDIDATES_PER_PAGE;
+            match next {
+                Some(Cursor::Live { id, queue }) if read < MAX_STATE_CHECKS => after = Some((id, queue)),
+                Some(_) => {
+                    at_least = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+    }
+    Ok(MatchCount { count: total, at_least })
+}
+
+async fn count_rows(db: &Db, query: &Query, rows: Rows) -> anyhow::Result<u64> {
+    let c = conditions(db.kind, query, rows);
+    let sql = format!("SELECT COUNT(*) AS n FROM job_history {}", c.where_sql());
+    let n: i64 = c.query(&sql).fetch_one(&db.pool).await?.try_get("n")?;
+    Ok(u64::try_from(n).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -1,10 +1,18 @@
 //! One search over every job, live or finished, with each role's view of it.
 
+use std::collections::BTreeMap;
+
+use hoist_queue::{JobOptions, JobState, NewJob, Queue};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
 use crate::api_error::ApiError;
+use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
 use crate::db::now_ms;
 use crate::policy::{self, Action, authorize};
-use crate::search::{self, DEFAULT_LIMIT, SearchPage, SearchRequest, Term};
+use crate::search::suggest::{self, Context, SuggestRequest, Suggestions};
+use crate::search::{self, DEFAULT_LIMIT, MatchCount, SearchHit, SearchPage, SearchRequest, Term};
 use crate::state::AppState;
 
 /// Jobs matching the query: live ones first (newest first), then finished ones (newest
@@ -12,12 +20,7 @@ use crate::state::AppState;
 pub async fn search(state: &AppState, principal: &Principal, request: SearchRequest) -> Result<SearchPage, ApiError> {
     authorize(principal, Action::ReadJobs)?;
     let query = parse_for(principal, &request.q)?;
-    if !state.history.enabled() {
-        return Err(ApiError::Conflict {
-            message: "search reads the job history's index, and history is off (HOIST_HISTORY_DAYS=0)".into(),
-            existing_id: None,
-        });
-    }
+    require_history(state)?;
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
     search::search(&state.db, &state.engine, &query, request.cursor.as_deref(), limit)
         .await?
@@ -31,4 +34,321 @@ pub fn parse_for(principal: &Principal, text: &str) -> Result<search::Query, Api
         query.terms.push(Term::Owner(vec![owner]));
     }
     Ok(query)
+}
+
+/// What the last word of a query could become (see [`suggest`]).
+pub async fn suggestions(
+    state: &AppState,
+    principal: &Principal,
+    request: SuggestRequest,
+) -> Result<Suggestions, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
+    let owner = policy::listing_owner(principal, None);
+    // End users learn no queue names from here: their own jobs' are in their results.
+    let queues = match owner {
+        Some(_) => vec![],
+        None => hoist_queue::Queue::list_queues(&state.engine, "hoist").await?,
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let context = Context { queues: &queues, owner: owner.as_deref(), today: &today };
+    suggest::suggest(&state.db, &request.q, &context)
+        .await?
+        .ok_or_else(|| ApiError::invalid("q", format!("a query is at most {} bytes", search::MAX_QUERY_BYTES)))
+}
+
+/// How many jobs a query matches, as `principal` may see them.
+pub async fn count(state: &AppState, principal: &Principal, q: &str) -> Result<MatchCount, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
+    let query = parse_for(principal, q)?;
+    require_history(state)?;
+    Ok(search::count(&state.db, &state.engine, &query).await?)
+}
+
+fn require_history(state: &AppState) -> Result<(), ApiError> {
+    if state.history.enabled() {
+        return Ok(());
+    }
+    Err(ApiError::Conflict {
+        message: "search reads the job history's index, and history is off (HOIST_HISTORY_DAYS=0)".into(),
+        existing_id: None,
+    })
+}
+
+/// Matches one action request goes through at most; the caller passes `next` back to
+/// go on, so no request runs long whatever the query matches.
+pub const MATCHES_PER_REQUEST: u64 = 5_000;
+/// Hits read (and acted on) at a time.
+const ACTION_PAGE: u32 = 200;
+
+/// What to do to every job a query matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkAction {
+    /// Run again, in place: dead, cancelled and retrying jobs still in Redis.
+    Retry,
+    /// Cancel live jobs (running ones are asked to stop).
+    Cancel,
+    /// Enqueue a new job with the same queue, name, payload and owner, in any state
+    /// (also finished jobs only the history still holds).
+    Requeue,
+    /// Delete from Redis and from the history.
+    Delete,
+}
+
+impl BulkAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Retry => "retry",
+            BulkAction::Cancel => "cancel",
+            BulkAction::Requeue => "requeue",
+            BulkAction::Delete => "delete",
+        }
+    }
+}
+
+/// `POST /api/v1/search/actions`: act on the jobs a query matches.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// The query (the search language).
+    #[serde(default)]
+    pub q: String,
+    pub action: BulkAction,
+    /// Must be `true`: the caller saw the count and confirmed.
+    pub confirm: bool,
+    /// `next` of the previous answer, to go on.
+    pub cursor: Option<String>,
+}
+
+/// What one action request did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BulkOutcome {
+    /// Matches gone through.
+    pub matched: u64,
+    /// Jobs the action changed (a dead job retried, a job deleted...).
+    pub changed: u64,
+    /// Pass back as `cursor` to go on; absent when every match was gone through.
+    pub next: Option<String>,
+}
+
+/// Acts on up to [`MATCHES_PER_REQUEST`] matches of a query, in pages of 200, each page
+/// in one engine call per queue and state; audited once per request.
+pub async fn act(
+    state: &AppState,
+    principal: &Principal,
+    addr: Option<String>,
+    request: BulkRequest,
+) -> Result<BulkOutcome, ApiError> {
+    authorize(principal, Action::ControlQueue)?;
+    let query = parse_for(principal, &request.q)?;
+    if !request.confirm {
+        return Err(ApiError::invalid("confirm", "must be true: count the matches first, then confirm"));
+    }
+    require_history(state)?;
+    let mut cursor = request.cursor.clone();
+    let (mut matched, mut changed) = (0u64, 0u64);
+    loop {
+        let page = search::search(&state.db, &state.engine, &query, cursor.as_deref(), ACTION_PAGE)
+            .await?
+            .map_err(|bad| ApiError::invalid(bad.field, bad.message))?;
+        matched += page.hits.len() as u64;
+        changed += apply(state, request.action, page.hits).await?;
+        cursor = page.next;
+        if cursor.is_none() || matched >= MATCHES_PER_REQUEST {
+            break;
+        }
+    }
+    let result = format!("ok: {changed} of {matched} jobs");
+    let params = json!({ "q": request.q, "cursor": request.cursor, "matched": matched, "more": cursor.is_some() });
+    let action = format!("search.{}", request.action.as_str());
+    let entry = AuditEntry { action: &action, target: "search".into(), params, result: &result, client_addr: addr };
+    audit::record(&state.db, principal, entry).await?;
+    Ok(BulkOutcome { matched, changed, next: cursor })
+}
+
+/// Applies an action to one page of hits; returns how many jobs it changed.
+async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>) -> Result<u64, ApiError> {
+    let mut groups: BTreeMap<(String, String), Vec<SearchHit>> = BTreeMap::new();
+    for hit in hits {
+        groups.entry((hit.queue.clone(), hit.state.clone())).or_default().push(hit);
+    }
+    let mut changed = 0;
+    for ((queue_name, job_state), hits) in groups {
+        let Ok(queue) = Queue::new(&state.engine, &queue_name) else { continue };
+        let job_state = JobState::parse(&job_state);
+        let ids: Vec<String> = hits.iter().map(|h| h.job_id.clone()).collect();
+        changed += match action {
+            BulkAction::Retry => match job_state {
+                Some(from @ (JobState::Dead | JobState::Cancelled | JobState::Retrying)) => {
+                    queue.retry(from, &ids).await?
+                }
+                _ => 0,
+            },
+            BulkAction::Cancel => {
+                let mut n = 0;
+                if job_state.is_some_and(|s| !s.is_finished()) {
+                    for id in &ids {
+                        match queue.cancel(id).await {
+                            Ok(_) => n += 1,
+                            // Finished or removed meanwhile.
+                            Err(
+                                hoist_queue::QueueError::NotFound { .. } | hoist_queue::QueueError::WrongState { .. },
+                            ) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                n
+            }
+            BulkAction::Requeue => {
+                let jobs = hits
+                    .into_iter()
+                    .map(|h| {
+                        let options = JobOptions { owner: h.owner, ..Default::default() };
+                        NewJob::new(h.name, h.payload).with_options(options)
+                    })
+                    .collect();
+                queue.enqueue_bulk(jobs).await?.len() as u64
+            }
+            BulkAction::Delete => {
+                let removed = queue.remove_many(&ids).await?;
+                let deleted =
+                    crate::history::forget(&state.db, &queue_name, &ids).await.map_err(anyhow::Error::from)?;
+                removed.max(deleted)
+            }
+        };
+    }
+    Ok(changed)
+}
+
+/// Most jobs one export writes.
+pub const MAX_EXPORT: u64 = 1_000_000;
+
+/// An export's file format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One JSON object per line, as the search API's hits.
+    #[default]
+    Jsonl,
+    /// A header row, then one row per job; payload, result and error as JSON text.
+    Csv,
+}
+
+impl ExportFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "application/x-ndjson",
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Csv => "csv",
+        }
+    }
+}
+
+/// `GET /api/v1/search/export?q=&format=`
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// The query (the search language).
+    #[serde(default)]
+    pub q: String,
+    /// `jsonl` (default) or `csv`.
+    pub format: Option<ExportFormat>,
+}
+
+const CSV_COLUMNS: [&str; 11] = [
+    "queue",
+    "job_id",
+    "name",
+    "owner",
+    "state",
+    "attempts",
+    "created_at",
+    "finished_at",
+    "error",
+    "payload",
+    "result",
+];
+
+/// Every match of a query (up to [`MAX_EXPORT`]) as a stream of file chunks, a page at a
+/// time: the file is never held whole. A failure after the first chunk ends the stream
+/// with an error, so the download is cut short rather than silently incomplete.
+pub fn export(
+    state: &AppState,
+    principal: &Principal,
+    request: &ExportRequest,
+) -> Result<impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
+    let query = parse_for(principal, &request.q)?;
+    require_history(state)?;
+    let format = request.format.unwrap_or_default();
+    struct Progress {
+        state: AppState,
+        query: search::Query,
+        cursor: Option<String>,
+        written: u64,
+        started: bool,
+        done: bool,
+    }
+    let start = Progress { state: state.clone(), query, cursor: None, written: 0, started: false, done: false };
+    Ok(futures::stream::try_unfold(start, move |mut p| async move {
+        if p.done {
+            return Ok(None);
+        }
+        let mut out = vec![];
+        if !p.started && format == ExportFormat::Csv {
+            out.extend(csv_line(&CSV_COLUMNS.map(String::from))?);
+        }
+        p.started = true;
+        let page = search::search(&p.state.db, &p.state.engine, &p.query, p.cursor.as_deref(), search::MAX_LIMIT)
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+        for hit in page.hits {
+            if p.written == MAX_EXPORT {
+                break;
+            }
+            p.written += 1;
+            match format {
+                ExportFormat::Jsonl => {
+                    serde_json::to_writer(&mut out, &hit)?;
+                    out.push(b'\n');
+                }
+                ExportFormat::Csv => out.extend(csv_line(&csv_row(hit))?),
+            }
+        }
+        p.cursor = page.next;
+        p.done = p.cursor.is_none() || p.written == MAX_EXPORT;
+        Ok(Some((out, p)))
+    }))
+}
+
+fn csv_row(hit: SearchHit) -> [String; 11] {
+    let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+    [
+        hit.queue,
+        hit.job_id,
+        hit.name,
+        hit.owner.unwrap_or_default(),
+        hit.state,
+        hit.attempts.to_string(),
+        hit.created_at.to_string(),
+        hit.finished_at.map(|t| t.to_string()).unwrap_or_default(),
+        json(hit.error),
+        hit.payload.to_string(),
+        json(hit.result),
+    ]
+}
+
+fn csv_line(fields: &[String]) -> Result<Vec<u8>, std::io::Error> {
+    let mut writer = csv::Writer::from_writer(vec![]);
+    writer.write_record(fields).map_err(std::io::Error::other)?;
+    writer.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }

@@ -63,7 +63,11 @@ impl Client {
             self.cookie = Some(pair);
         }
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        // A body that is not JSON (an export, a page) comes back as its text.
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| match bytes.is_empty() {
+            true => Value::Null,
+            false => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        });
         Reply { status, headers, body }
     }
 
