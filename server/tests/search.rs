@@ -247,20 +247,18 @@ fn random_query(rng: &mut StdRng, jobs: &[Truth]) -> String {
             6 => format!("after:{}", job.created_at_text()),
             7 => format!("before:{}", job.created_at_text()),
             8 => format!("payload.connection_id:{}", rng.random_range(0..10)),
-            9 => format!(
-                "{}",
-                [
-                    "payload.region:eu",
-                    "payload.tier.level:2",
-                    "payload.tier.tags.0:a",
-                    "payload.note:urgent",
-                    "payload.missing:1",
-                    "payload.tier:1",
-                    "payload.fail:retry"
-                ]
-                .choose(rng)
-                .unwrap()
-            ),
+            9 => [
+                "payload.region:eu",
+                "payload.tier.level:2",
+                "payload.tier.tags.0:a",
+                "payload.note:urgent",
+                "payload.missing:1",
+                "payload.tier:1",
+                "payload.fail:retry",
+            ]
+            .choose(rng)
+            .unwrap()
+            .to_string(),
             _ => ["urgent", "timeout", "charge", "\"in full\"", "QUARTERLY", "glitch", "eu"]
                 .choose(rng)
                 .unwrap()

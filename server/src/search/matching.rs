@@ -57,7 +57,11 @@ pub fn at_path<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
 pub fn value_is(value: &Value, text: &str) -> bool {
     match value {
         Value::String(s) => s == text,
-        Value::Number(_) | Value::Bool(_) | Value::Null => value.to_string() == text,
+        // Rendered, not compared as a `Value`: a `Value` equals only strings.
+        Value::Number(_) | Value::Bool(_) | Value::Null => {
+            let rendered = value.to_string();
+            rendered == text
+        }
         Value::Array(_) | Value::Object(_) => false,
     }
 }

@@ -136,10 +136,14 @@ fn sqlite_path(path: &[String]) -> String {
 /// boolean or null when `text` is one.
 fn json_forms(text: &str) -> Vec<String> {
     let mut forms = vec![serde_json::Value::String(text.to_string()).to_string()];
-    if let Ok(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null)) =
-        serde_json::from_str::<serde_json::Value>(text)
-        && value.to_string() == text
-    {
+    let scalar = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null)) => {
+            Some(value.to_string())
+        }
+        _ => None,
+    };
+    // Only as serde_json writes it: the form stored payloads have.
+    if scalar.as_deref() == Some(text) {
         forms.push(text.to_string());
     }
     forms
