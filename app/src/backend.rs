@@ -10,8 +10,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::types::{
-    AuditView, DeadRow, HistoryFilter, HistoryView, JobDetail, MyJobs, QueueCard, QueuePage, ScheduleRow, SearchView,
-    SystemStatus, UserRow, Viewer,
+    AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail, MatchCountView, MyJobs, QueueCard,
+    QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, UserRow, Viewer,
 };
 
 /// A boxed future, so the trait stays object safe.
@@ -90,6 +90,21 @@ pub trait Backend: Send + Sync + 'static {
     fn search(&self, q: String, cursor: Option<String>) -> BoxFuture<'_, Result<SearchView, AppError>>;
     /// Whole queries the typed one could become (its last word completed).
     fn search_suggestions(&self, q: String) -> BoxFuture<'_, Result<Vec<String>, AppError>>;
+    /// How many jobs a query matches.
+    fn search_count(&self, q: String) -> BoxFuture<'_, Result<MatchCountView, AppError>>;
+    /// `retry`, `cancel`, `requeue` or `delete` the jobs a query matches, from `cursor`,
+    /// for a bounded time; `next` says where to go on.
+    fn search_act(
+        &self,
+        q: String,
+        action: String,
+        cursor: Option<String>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<BulkResultView, AppError>>;
+    /// The caller's saved searches with their counts.
+    fn saved_searches(&self) -> BoxFuture<'_, Result<Vec<SavedSearchView>, AppError>>;
+    fn save_search(&self, name: String, q: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
+    fn delete_saved_search(&self, id: i64, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// The audit log, newest first, before entry `before` (admins only).
     fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>>;
     /// Every user account (admins only).

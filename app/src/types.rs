@@ -286,6 +286,37 @@ pub struct SearchView {
     pub next: Option<String>,
 }
 
+/// How many jobs a search matches (`at_least`: the count stopped early).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchCountView {
+    pub count: u64,
+    pub at_least: bool,
+}
+
+impl MatchCountView {
+    pub fn text(&self) -> String {
+        if self.at_least { format!("{}+", self.count) } else { self.count.to_string() }
+    }
+}
+
+/// What acting on a search did; `next` is where to go on when more matches remain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResultView {
+    pub action: String,
+    pub matched: u64,
+    pub changed: u64,
+    pub next: Option<String>,
+}
+
+/// A saved search and how many jobs it matches now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSearchView {
+    pub id: i64,
+    pub name: String,
+    pub q: String,
+    pub count: Option<MatchCountView>,
+}
+
 /// One audit log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntryView {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -111,6 +111,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/search/count", get(crate::api::search::count))
         .route("/api/v1/search/actions", post(crate::api::search::act))
         .route("/api/v1/search/export", get(crate::api::search::export))
+        .route("/api/v1/search/saved", get(crate::api::search::saved).post(crate::api::search::save))
+        .route("/api/v1/search/saved/{id}", delete(crate::api::search::delete_saved))
         .route("/api/v1/history/quarantine", get(crate::api::history::quarantine))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/live", get(crate::live::socket))

@@ -63,7 +63,8 @@ fn scope_of(method: &str, path: &str) -> Option<Scope> {
     if p.starts_with("/api/v1/schedules") {
         return Some(if method == "GET" { Scope::JobsRead } else { Scope::SchedulesWrite });
     }
-    if method == "GET" {
+    // Saved searches are the caller's own: reading jobs is enough to keep them.
+    if method == "GET" || p.starts_with("/api/v1/search/saved") {
         return Some(Scope::JobsRead);
     }
     if p.starts_with("/api/v1/dead-letters")
@@ -155,6 +156,9 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
             Some(json!({ "q": "queue:none", "action": "retry", "confirm": true })),
             OPERATORS,
         ),
+        route("GET", "/api/v1/search/saved", None, EVERYONE),
+        route("POST", "/api/v1/search/saved", Some(json!({ "name": "mine", "q": "state:dead" })), EVERYONE),
+        route("DELETE", "/api/v1/search/saved/999999", None, EVERYONE),
         route("GET", "/api/v1/users", None, ADMINS),
         route(
             "POST",

@@ -423,7 +423,7 @@ async fn search_over_http_shows_end_users_only_their_jobs() {
     }
     settle(&t.db, &engine).await;
 
-    let (mut user, _) = t.client("ulla", "ulla-password", "10.7.0.2:1").await;
+    let (mut user, user_csrf) = t.client("ulla", "ulla-password", "10.7.0.2:1").await;
     let mut admin = t.admin;
     let r = admin.send("GET", "/api/v1/search?q=state:waiting", None, &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -461,6 +461,39 @@ async fn search_over_http_shows_end_users_only_their_jobs() {
         let r = user.send("GET", &format!("/api/v1/search/suggestions?q={q}"), None, &[]).await;
         assert_eq!(suggest(r).1, Vec::<String>::new(), "{q}");
     }
+    // Saved searches: per user, with counts; a bad query or name is refused.
+    let headers = [("x-csrf-token", t.csrf.as_str())];
+    let r = admin
+        .send("POST", "/api/v1/search/saved", Some(json!({ "name": "waiting", "q": "state:waiting" })), &headers)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    let r = admin.send("GET", "/api/v1/search/saved", None, &[]).await;
+    assert_eq!(r.body[0]["name"], "waiting");
+    assert_eq!(r.body[0]["count"], json!({ "count": 2, "at_least": false }));
+    for (body, field) in [
+        (json!({ "name": "bad", "q": "colour:red" }), "q"),
+        (json!({ "name": "", "q": "state:dead" }), "name"),
+        (json!({ "name": "x".repeat(101), "q": "state:dead" }), "name"),
+    ] {
+        let r = admin.send("POST", "/api/v1/search/saved", Some(body), &headers).await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)));
+    }
+    for n in 1..20 {
+        let body = json!({ "name": format!("s{n}"), "q": "state:dead" });
+        assert_eq!(admin.send("POST", "/api/v1/search/saved", Some(body), &headers).await.status, StatusCode::OK);
+    }
+    let full = json!({ "name": "one too many", "q": "state:dead" });
+    assert_eq!(admin.send("POST", "/api/v1/search/saved", Some(full), &headers).await.status, StatusCode::CONFLICT);
+    // Another user sees none of them and cannot delete them.
+    assert_eq!(user.send("GET", "/api/v1/search/saved", None, &[]).await.body, json!([]));
+    let path = format!("/api/v1/search/saved/{id}");
+    assert_eq!(
+        user.send("DELETE", &path, None, &[("x-csrf-token", user_csrf.as_str())]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(admin.send("DELETE", &path, None, &headers).await.status, StatusCode::NO_CONTENT);
+
     let long = "x".repeat(1001);
     let r = admin.send("GET", &format!("/api/v1/search/suggestions?q={long}"), None, &[]).await;
     assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("q")));

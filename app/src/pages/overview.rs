@@ -4,6 +4,8 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{provide_live_feed, use_live_feed};
 use crate::components::minute_chart::MinuteChart;
+use crate::format::query_value;
+use crate::pages::search::saved_searches;
 use crate::session::error_text;
 use crate::types::QueueCard;
 
@@ -16,6 +18,7 @@ pub async fn get_overview() -> Result<Vec<QueueCard>, AppError> {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let cards = Resource::new(|| (), |_| get_overview());
+    let saved = Resource::new(|| (), |_| saved_searches());
     let feed = provide_live_feed("counts".to_string());
     view! {
         <section class="page">
@@ -52,6 +55,33 @@ pub fn OverviewPage() -> impl IntoView {
                                     .into_any()
                             }
                         })
+                }}
+            </Suspense>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let list = saved.get().and_then(Result::ok).filter(|list| !list.is_empty())?;
+                    Some(
+                        view! {
+                            <h2>"Saved searches"</h2>
+                            <ul class="saved-searches" aria-label="Saved searches">
+                                {list
+                                    .into_iter()
+                                    .map(|saved| {
+                                        let count = saved.count.as_ref().map(|c| c.text()).unwrap_or_default();
+                                        let (name, count_attr) = (saved.name.clone(), count.clone());
+                                        let href = format!("/search?q={}", query_value(&saved.q));
+                                        view! {
+                                            <li data-saved=name>
+                                                <a href=href>{saved.name}</a>
+                                                " "
+                                                <span class="badge" data-count=count_attr>{count}</span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        },
+                    )
                 }}
             </Suspense>
         </section>

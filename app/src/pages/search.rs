@@ -6,10 +6,11 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::confirm::Confirm;
 use crate::components::table_head::TableHead;
 use crate::format::{query_value, utc};
-use crate::session::error_text;
-use crate::types::SearchView;
+use crate::session::{error_text, get_viewer};
+use crate::types::{BulkResultView, MatchCountView, SavedSearchView, SearchView};
 
 #[server(input = GetUrl, endpoint = "search_jobs")]
 pub async fn search_jobs(q: String, cursor: Option<String>) -> Result<SearchView, AppError> {
@@ -21,6 +22,37 @@ pub async fn search_suggestions(q: String) -> Result<Vec<String>, AppError> {
     crate::backend::backend()?.search_suggestions(q).await
 }
 
+#[server(input = GetUrl, endpoint = "search_count")]
+pub async fn search_count(q: String) -> Result<MatchCountView, AppError> {
+    crate::backend::backend()?.search_count(q).await
+}
+
+/// Acts on the matches for up to about ten seconds; the answer's `next` continues.
+#[server(endpoint = "search_act")]
+pub async fn search_act(
+    q: String,
+    action: String,
+    cursor: Option<String>,
+    csrf: String,
+) -> Result<BulkResultView, AppError> {
+    crate::backend::backend()?.search_act(q, action, cursor, csrf).await
+}
+
+#[server(input = GetUrl, endpoint = "saved_searches")]
+pub async fn saved_searches() -> Result<Vec<SavedSearchView>, AppError> {
+    crate::backend::backend()?.saved_searches().await
+}
+
+#[server(endpoint = "save_search")]
+pub async fn save_search(name: String, q: String, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.save_search(name, q, csrf).await
+}
+
+#[server(endpoint = "delete_saved_search")]
+pub async fn delete_saved_search(id: i64, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.delete_saved_search(id, csrf).await
+}
+
 /// Examples under the search box: one per kind of term.
 const EXAMPLES: [&str; 4] =
     ["state:dead after:1d", "queue:sync payload.connection_id:5", "error:timeout name:charge", "\"read timed out\""];
@@ -30,7 +62,13 @@ pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let cursor = move || query.read().get("cursor");
-    let page = Resource::new(move || (q(), cursor()), |(q, cursor)| search_jobs(q, cursor));
+    let act = ServerAction::<SearchAct>::new();
+    let save = ServerAction::<SaveSearch>::new();
+    let forget = ServerAction::<DeleteSavedSearch>::new();
+    let page = Resource::new(move || (q(), cursor(), act.version().get()), |(q, cursor, _)| search_jobs(q, cursor));
+    let count = Resource::new(move || (q(), act.version().get()), |(q, _)| search_count(q));
+    let saved = Resource::new(move || (save.version().get(), forget.version().get()), |_| saved_searches());
+    let viewer = Resource::new(|| (), |_| get_viewer());
     // Suggestions for what is typed, asked as the user types (in the browser only).
     let typed = RwSignal::new(String::new());
     let suggestions = Resource::new(
@@ -82,6 +120,20 @@ pub fn SearchPage() -> impl IntoView {
                     })
                     .collect_view()}
             </p>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let viewer = viewer.get().and_then(Result::ok).flatten()?;
+                    let list = saved.get().and_then(Result::ok).unwrap_or_default();
+                    Some(view! { <SavedSearches list q=q() csrf=viewer.csrf.clone() save forget/> })
+                }}
+            </Suspense>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let viewer = viewer.get().and_then(Result::ok).flatten()?;
+                    let count = count.get().and_then(Result::ok)?;
+                    Some(view! { <ActOnMatches q=q() count can_operate=viewer.can_operate() csrf=viewer.csrf act/> })
+                }}
+            </Suspense>
             <Suspense fallback=|| view! { <p>"Searching…"</p> }>
                 {move || {
                     page.get()
@@ -146,5 +198,140 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
             </tbody>
         </table>
         {next}
+    }
+}
+
+/// The caller's saved searches (each a link, with its count and a delete button), and a
+/// form to save the current query.
+#[component]
+fn SavedSearches(
+    list: Vec<SavedSearchView>,
+    q: String,
+    csrf: String,
+    save: ServerAction<SaveSearch>,
+    forget: ServerAction<DeleteSavedSearch>,
+) -> impl IntoView {
+    let error = move || {
+        let failed = save.value().get().and_then(Result::err).or_else(|| forget.value().get().and_then(Result::err));
+        failed.map(|e| view! { <p class="error" role="alert">{error_text(&e)}</p> })
+    };
+    let items = list
+        .into_iter()
+        .map(|saved| {
+            let csrf = csrf.clone();
+            let label = format!("Delete saved search {}", saved.name);
+            view! {
+                <li data-saved=saved.name.clone()>
+                    <a href=format!("/search?q={}", query_value(&saved.q))>{saved.name.clone()}</a>
+                    " "
+                    <span class="badge">{saved.count.as_ref().map(MatchCountView::text).unwrap_or_default()}</span>
+                    <ActionForm action=forget attr:class="inline">
+                        <input type="hidden" name="id" value=saved.id/>
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <button type="submit" aria-label=label>"×"</button>
+                    </ActionForm>
+                </li>
+            }
+        })
+        .collect_view();
+    let form = (!q.trim().is_empty()).then(|| {
+        view! {
+            <ActionForm action=save attr:class="inline save-search">
+                <label for="save-name">"Save this search as"</label>
+                <input id="save-name" name="name" required maxlength="100"/>
+                <input type="hidden" name="q" value=q/>
+                <input type="hidden" name="csrf" value=csrf.clone()/>
+                <button type="submit">"Save"</button>
+            </ActionForm>
+        }
+    });
+    view! {
+        <div class="saved-searches">
+            <ul class="inline-list" aria-label="Saved searches">{items}</ul>
+            {form}
+            {error}
+        </div>
+    }
+}
+
+/// How many jobs match, exports, and (for operators) the bulk actions, each confirmed.
+#[component]
+fn ActOnMatches(
+    q: String,
+    count: MatchCountView,
+    can_operate: bool,
+    csrf: String,
+    act: ServerAction<SearchAct>,
+) -> impl IntoView {
+    let total = count.text();
+    let export = |format: &str| format!("/api/v1/search/export?q={}&format={format}", query_value(&q));
+    let actions = can_operate.then(|| {
+        [
+            ("retry", "Retry", "Runs again, in place, every matching dead, cancelled or retrying job."),
+            (
+                "cancel",
+                "Cancel",
+                "Cancels every matching waiting, delayed or retrying job; running ones are asked to stop.",
+            ),
+            ("requeue", "Requeue", "Adds a new job with the same name and payload for every match."),
+            ("delete", "Delete", "Deletes every matching job from Redis and from the history. This cannot be undone."),
+        ]
+        .map(|(action, verb, warning)| {
+            let (q, csrf) = (q.clone(), csrf.clone());
+            let (summary, button) = (format!("{verb} all {total}…"), format!("{verb} all {total} matching"));
+            view! {
+                <Confirm summary=summary warning=warning>
+                    <ActionForm action=act attr:class="inline">
+                        <input type="hidden" name="q" value=q/>
+                        <input type="hidden" name="action" value=action/>
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <button type="submit" class:danger=action == "delete">
+                            {button}
+                        </button>
+                    </ActionForm>
+                </Confirm>
+            }
+        })
+        .into_iter()
+        .collect_view()
+    });
+    let (outcome_q, outcome_csrf) = (q.clone(), csrf.clone());
+    let outcome = move || {
+        let (q, csrf) = (outcome_q.clone(), outcome_csrf.clone());
+        act.value().get().map(move |result| match result {
+            Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+            Ok(done) => {
+                let summary = format!("{}: {} of {} matching jobs changed.", done.action, done.changed, done.matched);
+                let more = done.next.clone().map(|cursor| {
+                    view! {
+                        <ActionForm action=act attr:class="inline">
+                            <input type="hidden" name="q" value=q.clone()/>
+                            <input type="hidden" name="action" value=done.action.clone()/>
+                            <input type="hidden" name="cursor" value=cursor/>
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit">"Continue"</button>
+                        </ActionForm>
+                    }
+                });
+                view! {
+                    <p role="status" class="note bulk-result">
+                        {summary}
+                        {done.next.is_some().then_some(" More remain.")}
+                    </p>
+                    {more}
+                }
+                .into_any()
+            }
+        })
+    };
+    view! {
+        <div class="toolbar search-actions">
+            <p class="match-count" data-count=count.count>{format!("{total} jobs match.")}</p>
+            <a href=export("csv") download="hoist-jobs.csv">"Export CSV"</a>
+            " "
+            <a href=export("jsonl") download="hoist-jobs.jsonl">"Export JSON lines"</a>
+            {actions}
+        </div>
+        {outcome}
     }
 }

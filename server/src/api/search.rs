@@ -3,17 +3,18 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiJson, ApiQuery};
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::client_addr::ClientAddr;
+use crate::search::saved::SavedSearch;
 use crate::search::suggest::{SuggestRequest, Suggestions};
 use crate::search::{MatchCount, SearchPage, SearchRequest};
 use crate::services::search as service;
-use crate::services::search::{BulkOutcome, BulkRequest, ExportRequest};
+use crate::services::search::{BulkOutcome, BulkRequest, ExportRequest, SaveRequest, SavedWithCount};
 use crate::state::AppState;
 
 /// `GET /api/v1/search?q=&cursor=&limit=`
@@ -92,4 +93,32 @@ pub async fn export(
         (header::CONTENT_DISPOSITION, format!("attachment; filename=\"hoist-jobs.{}\"", format.extension())),
     ];
     Ok((headers, Body::from_stream(chunks)).into_response())
+}
+
+/// `GET /api/v1/search/saved`: the caller's saved searches, each with its count now.
+#[utoipa::path(get, path = "/api/v1/search/saved", tag = "search", responses((status = 200, body = Vec<SavedWithCount>), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role", body = crate::openapi::ErrorBody)))]
+pub async fn saved(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<SavedWithCount>>, ApiError> {
+    Ok(Json(service::saved(&state, &principal).await?))
+}
+
+/// `POST /api/v1/search/saved` `{name, q}`: saves a search for the caller (at most 20;
+/// a name saved again is replaced).
+#[utoipa::path(post, path = "/api/v1/search/saved", tag = "search", request_body = SaveRequest, responses((status = 200, body = SavedSearch), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody), (status = 409, description = "20 saved already", body = crate::openapi::ErrorBody)))]
+pub async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(request): ApiJson<SaveRequest>,
+) -> Result<Json<SavedSearch>, ApiError> {
+    Ok(Json(service::save(&state, &principal, request).await?))
+}
+
+/// `DELETE /api/v1/search/saved/{id}`: deletes one of the caller's saved searches.
+#[utoipa::path(delete, path = "/api/v1/search/saved/{id}", tag = "search", params(("id" = i64, Path, description = "The saved search")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody), (status = 404, description = "No saved search of yours with that id", body = crate::openapi::ErrorBody)))]
+pub async fn delete_saved(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    service::delete_saved(&state, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

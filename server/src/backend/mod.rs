@@ -10,8 +10,9 @@ mod search;
 use app::backend::{Backend, BoxFuture};
 use app::error::AppError;
 use app::types::{
-    AttemptError, AuditView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow, MyJob, MyJobs,
-    ProgressView, QueueCard, QueueCounts, QueuePage, ScheduleRow, SearchView, SystemStatus, UserRow, Viewer,
+    AttemptError, AuditView, BulkResultView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow,
+    MatchCountView, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage, SavedSearchView, ScheduleRow,
+    SearchView, SystemStatus, UserRow, Viewer,
 };
 use tower_sessions::Session;
 
@@ -464,6 +465,32 @@ impl Backend for ServerBackend {
 
     fn search_suggestions(&self, q: String) -> BoxFuture<'_, Result<Vec<String>, AppError>> {
         Box::pin(search::suggestions(self, q))
+    }
+
+    fn search_count(&self, q: String) -> BoxFuture<'_, Result<MatchCountView, AppError>> {
+        Box::pin(search::count(self, q))
+    }
+
+    fn search_act(
+        &self,
+        q: String,
+        action: String,
+        cursor: Option<String>,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<BulkResultView, AppError>> {
+        Box::pin(search::act(self, q, action, cursor, csrf))
+    }
+
+    fn saved_searches(&self) -> BoxFuture<'_, Result<Vec<SavedSearchView>, AppError>> {
+        Box::pin(search::saved(self))
+    }
+
+    fn save_search(&self, name: String, q: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(search::save(self, name, q, csrf))
+    }
+
+    fn delete_saved_search(&self, id: i64, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(search::delete_saved(self, id, csrf))
     }
 
     fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>> {

@@ -21,6 +21,7 @@
 
 pub mod matching;
 pub mod query;
+pub mod saved;
 pub mod sql;
 pub mod suggest;
 

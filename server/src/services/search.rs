@@ -11,6 +11,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::Principal;
 use crate::db::now_ms;
 use crate::policy::{self, Action, authorize};
+use crate::search::saved::{self, SaveError, SavedSearch};
 use crate::search::suggest::{self, Context, SuggestRequest, Suggestions};
 use crate::search::{self, DEFAULT_LIMIT, MatchCount, SearchHit, SearchPage, SearchRequest, Term};
 use crate::state::AppState;
@@ -351,4 +352,57 @@ fn csv_line(fields: &[String]) -> Result<Vec<u8>, std::io::Error> {
     let mut writer = csv::Writer::from_writer(vec![]);
     writer.write_record(fields).map_err(std::io::Error::other)?;
     writer.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// The caller's saved searches, each with how many jobs it matches now.
+pub async fn saved(state: &AppState, principal: &Principal) -> Result<Vec<SavedWithCount>, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
+    let mut out = vec![];
+    for search in saved::list(&state.db, principal.user_id).await.map_err(anyhow::Error::from)? {
+        // A saved query the language no longer reads, or history off: shown without a count.
+        let count = match parse_for(principal, &search.q) {
+            Ok(query) if state.history.enabled() => Some(search::count(&state.db, &state.engine, &query).await?),
+            _ => None,
+        };
+        out.push(SavedWithCount { search, count });
+    }
+    Ok(out)
+}
+
+/// A saved search and its count now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SavedWithCount {
+    #[serde(flatten)]
+    pub search: SavedSearch,
+    pub count: Option<MatchCount>,
+}
+
+/// `POST /api/v1/search/saved` `{name, q}`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveRequest {
+    /// 1 to 100 characters; saving a name again replaces its query.
+    pub name: String,
+    /// The query, which must read.
+    pub q: String,
+}
+
+/// Saves a search for the caller (at most 20 each).
+pub async fn save(state: &AppState, principal: &Principal, request: SaveRequest) -> Result<SavedSearch, ApiError> {
+    authorize(principal, Action::ReadJobs)?;
+    crate::names::check("name", request.name.trim(), saved::MAX_NAME)?;
+    parse_for(principal, &request.q)?;
+    saved::save(&state.db, principal.user_id, request.name.trim(), request.q.trim()).await.map_err(|e| match e {
+        SaveError::Full => ApiError::Conflict { message: e.to_string(), existing_id: None },
+        SaveError::Sql(e) => ApiError::Internal(e.into()),
+    })
+}
+
+/// Deletes one of the caller's saved searches.
+pub async fn delete_saved(state: &AppState, principal: &Principal, id: i64) -> Result<(), ApiError> {
+    authorize(principal, Action::ReadJobs)?;
+    match saved::delete(&state.db, principal.user_id, id).await.map_err(anyhow::Error::from)? {
+        true => Ok(()),
+        false => Err(ApiError::NotFound(format!("saved search {id}"))),
+    }
 }
