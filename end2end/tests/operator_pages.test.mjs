@@ -239,10 +239,13 @@ test("each role sees only the pages it can use", async () => {
     return page.locator('nav[aria-label="Main"] a').allTextContents();
   };
   assert.deepEqual(await links("admin", ADMIN_PASSWORD), [
-    "Overview", "Dead letters", "Schedules", "History", "My jobs", "Audit log", "Users", "Status",
+    "Overview", "Dead letters", "Schedules", "History", "Search", "My jobs", "Audit log", "Users", "Status",
   ]);
-  assert.deepEqual(await links("vic", "vic-password"), ["Overview", "Dead letters", "Schedules", "History", "My jobs", "Status"]);
-  assert.deepEqual(await links("ulla", "ulla-password"), ["My jobs", "Status"]);
+  assert.deepEqual(
+    await links("vic", "vic-password"),
+    ["Overview", "Dead letters", "Schedules", "History", "Search", "My jobs", "Status"],
+  );
+  assert.deepEqual(await links("ulla", "ulla-password"), ["Search", "My jobs", "Status"]);
 
   // And the pages refuse them even when typed in.
   const page = await stack.newPage();

@@ -1705,6 +1705,12 @@ fn role_cases(s: &mut Suite, env: &Env) {
                 ),
             ),
             ("change a user", "PATCH", "/api/v1/users/vera".into(), Body::Json(json!({ "disabled": false }))),
+            (
+                "delete every job a search matches",
+                "POST",
+                "/api/v1/search/actions".into(),
+                Body::Json(json!({ "q": "", "action": "delete", "confirm": true })),
+            ),
             ("list users", "GET", "/api/v1/users".into(), Body::None),
             ("read the audit log", "GET", "/api/v1/audit".into(), Body::None),
             (
@@ -1715,6 +1721,15 @@ fn role_cases(s: &mut Suite, env: &Env) {
             ),
         ]
     };
+    s.refuse(
+        CSRF,
+        "bulk delete of a search without the CSRF header → 403",
+        Who::SNoCsrf("admin"),
+        "POST",
+        "/api/v1/search/actions",
+        Body::Json(json!({ "q": "", "action": "delete", "confirm": true })),
+        403,
+    );
     for (label, method, path, body) in writes("vera") {
         s.refuse(ROLES, format!("viewer: {label} ({method} {path}) → 403"), Who::S("vera"), method, path, body, 403);
     }
@@ -2058,6 +2073,19 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let history = expect_success(&r, 200)?;
         if history["records"].as_array().is_some_and(|j| j.iter().any(|j| j["owner"] != bob.as_str())) {
             return Err(format!("another's history listed: {}", r.seen()));
+        }
+        // Search, even asking for alice's jobs by owner, and its export.
+        let alice = env.id_of("alice");
+        for path in ["/api/v1/search".to_string(), format!("/api/v1/search?q=owner:{alice}")] {
+            let r = env.get(&Who::S("bob"), &path).await?;
+            let found = expect_success(&r, 200)?;
+            if found["hits"].as_array().is_some_and(|j| j.iter().any(|j| j["owner"] != bob.as_str())) {
+                return Err(format!("another's job found: {}", r.seen()));
+            }
+        }
+        let r = env.get(&Who::S("bob"), "/api/v1/search/export").await?;
+        if r.status != 200 || r.body.lines().any(|line| !line.contains(&format!("\"owner\":\"{bob}\""))) {
+            return Err(format!("another's job exported: {}", r.seen()));
         }
         Ok(())
     });
@@ -2929,6 +2957,16 @@ fn numeric_cases(s: &mut Suite) {
         expect_ok_or_invalid(&r, &["before"])
     });
     get_invalid(s, "history limit=0 → 400 naming limit", "/api/v1/history?limit=0", &["limit"]);
+    get_invalid(s, "search limit=201 → 400 naming limit", "/api/v1/search?limit=201", &["limit"]);
+    get_invalid(s, "search with a NUL → 400 naming q", "/api/v1/search?q=a%00b", &["q"]);
+    get_invalid(s, "search with an unknown qualifier → 400 naming q", "/api/v1/search?q=colour:red", &["q"]);
+    get_invalid(s, "search index 10^10 → 400 naming q", "/api/v1/search?q=payload.a.10000000000:1", &["q"]);
+    get_invalid(s, "search with a forged cursor → 400 naming cursor", "/api/v1/search?cursor=done:x:y:z", &["cursor"]);
+    get_invalid(s, "search export format=xml → 400 naming format", "/api/v1/search/export?format=xml", &["format"]);
+    s.add(NUMERIC, "search payload index 999999999 and age 10^6 weeks → 200 or 400, never 5xx", |env| async move {
+        let r = env.get(&Who::S("admin"), "/api/v1/search?q=payload.a.999999999:1%20after:1000000w").await?;
+        expect_ok_or_invalid(&r, &["q"])
+    });
     get_invalid(s, "history limit=2^32 → 400 naming limit", "/api/v1/history?limit=4294967296", &["limit"]);
     get_invalid(s, "connection id 10^20 → 400 naming id", "/api/v1/connections/100000000000000000000", &["id"]);
     s.refuse(NUMERIC, "connection id -1 → 404", admin(), "GET", "/api/v1/connections/-1", Body::None, 404);

@@ -10,8 +10,8 @@
 //!   double quotes) is text in the job's name, payload, result or errors. Both ignore
 //!   ASCII case.
 //! - `payload.a.b:v` matches a job whose payload has `v` at that path: the string `v`, or
-//!   the number, `true`, `false` or `null` written `v`. A path segment of digits indexes
-//!   an array.
+//!   the number, `true`, `false` or `null` written `v`. A path segment of digits (at most
+//!   nine) indexes an array; segments are letters, digits, `_` and `-`, not leading `-`.
 //! - `before:` and `after:` bound when the job was created: a date (`2026-11-24`, UTC), a
 //!   time (`2026-11-24T10:30`, UTC, or RFC 3339 with an offset), or an age (`15m`, `2h`,
 //!   `7d`, `1w`: that long ago).
@@ -254,6 +254,13 @@ fn payload_path(path: &str) -> Result<Vec<String>, String> {
         if segment.is_empty() || segment.len() > MAX_SEGMENT_BYTES {
             return Err(format!("payload path segments are 1 to {MAX_SEGMENT_BYTES} characters"));
         }
+        if segment.starts_with('-') {
+            return Err(format!("payload path segment {segment:?} starts with '-'"));
+        }
+        // An array index: what both databases take as one.
+        if segment.bytes().all(|b| b.is_ascii_digit()) && segment.len() > 9 {
+            return Err(format!("payload path index {segment:?} is beyond 999,999,999"));
+        }
     }
     Ok(segments.into_iter().map(String::from).collect())
 }
@@ -338,6 +345,8 @@ mod tests {
         assert!(parse("\"open", NOW).unwrap_err().message.contains("unclosed"));
         assert!(parse("payload.:1", NOW).is_err());
         assert!(parse("payload:1", NOW).is_err());
+        assert!(parse("payload.a.1234567890:1", NOW).is_err());
+        assert!(parse("payload.-1:1", NOW).is_err());
         assert!(parse("a\u{0}b", NOW).is_err());
         assert!(parse(&"x ".repeat(21), NOW).unwrap_err().message.contains("terms"));
         assert!(parse(&"x".repeat(1001), NOW).is_err());

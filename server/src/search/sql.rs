@@ -93,7 +93,9 @@ pub fn conditions(kind: DbKind, query: &Query, rows: Rows) -> Conditions {
                 let at = match kind {
                     DbKind::Sqlite => format!("(payload -> {})", c.bind(Bind::Text(sqlite_path(path)))),
                     DbKind::Postgres => format!(
-                        "((payload::jsonb #> CAST({} AS text[]))::text)",
+                        // `json`, not `jsonb`: it keeps the stored text (numbers as written) and
+                        // takes every string serde_json writes, `\u0000` included.
+                        "((payload::json #> CAST({} AS text[]))::text)",
                         c.bind(Bind::Text(format!("{{{}}}", path.join(","))))
                     ),
                 };
