@@ -174,6 +174,7 @@ for tag, list in pairs(by_owner) do
     redis.call('ZADD', owner_key(tag), unpack(list, from, math.min(from + 1999, #list)))
   end
 end
-index_live(added_ids)
+-- One HEXISTS rather than the settings' HMGET: a single enqueue is a few Redis calls.
+index_live(added_ids, #added_ids > 0 and redis.call('HEXISTS', k.meta, 'archive') == 1)
 emit_all(added)
 return out

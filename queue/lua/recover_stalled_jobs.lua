@@ -1,7 +1,7 @@
 -- recover_stalled_jobs: active jobs whose lease lapsed (worker crashed or hung) -> waiting,
 -- or -> dead once they stalled more than their max_stalls, or -> cancelled when their
 -- cancellation had been asked for. Reads only expired leases.
--- KEYS: wait active dead cancelled meta events marker archive
+-- KEYS: wait active dead cancelled meta events marker archive unindexed
 -- ARGV[3] max jobs per call (1..10,000).
 -- Returns { recovered count, dead count }.
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now_text, 'LIMIT', 0, int_arg(3, 'limit', 1, 10000))

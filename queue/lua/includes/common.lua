@@ -234,15 +234,23 @@ local function is_archiving()
 end
 
 -- Queues finished jobs for the history store: `finished` is { at, id, at, id, ... }.
+-- Scripts that call it declare `archive` and `unindexed`.
 local function archive_finished(finished)
   if #finished > 0 and is_archiving() then
     redis.call('ZADD', k.archive, unpack(finished))
+    -- A finished job is the copy's to record: the search index need not read it live
+    -- (at full speed most jobs end before the index gets to them).
+    local ids = {}
+    for i = 2, #finished, 2 do ids[#ids + 1] = finished[i] end
+    redis.call('ZREM', k.unindexed, unpack(ids))
   end
 end
 
 -- Queues live jobs for the search index to read (again): `changed` is { at, id, ... }.
-local function index_live(changed)
-  if #changed > 0 and is_archiving() then
+-- `archiving` may be passed by a script that knows it (else read from the settings).
+local function index_live(changed, archiving)
+  if archiving == nil then archiving = #changed > 0 and is_archiving() end
+  if #changed > 0 and archiving then
     for from = 1, #changed, 2000 do
       redis.call('ZADD', k.unindexed, unpack(changed, from, math.min(from + 1999, #changed)))
     end

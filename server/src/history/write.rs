@@ -38,7 +38,8 @@ const ENDING_WINS: &str = "WHERE job_history.seen_at IS NULL OR job_history.seen
 
 /// A live row replaces a live row, or the record of an ending before it was read (the job
 /// was retried since); never the record of an ending at or after that read.
-const LIVE_WINS: &str = "WHERE job_history.finished_at IS NULL OR job_history.finished_at < excluded.seen_at";
+const LIVE_WINS: &str = "WHERE (job_history.finished_at IS NULL AND (job_history.seen_at IS NULL \
+     OR job_history.seen_at <= excluded.seen_at)) OR job_history.finished_at < excluded.seen_at";
 
 /// Most bytes of rows one statement carries: a batch of large payloads (up to the
 /// engine's payload bound each) becomes several statements in one transaction rather

@@ -78,6 +78,8 @@ fn require_history(state: &AppState) -> Result<(), ApiError> {
 /// Matches one action request goes through at most; the caller passes `next` back to
 /// go on, so no request runs long whatever the query matches.
 pub const MATCHES_PER_REQUEST: u64 = 5_000;
+/// Pages one action request reads at most (each reads at most 2,000 live rows).
+const MAX_PAGES_PER_REQUEST: u32 = 25;
 /// Hits read (and acted on) at a time.
 const ACTION_PAGE: u32 = 200;
 
@@ -147,7 +149,7 @@ pub async fn act(
     }
     require_history(state)?;
     let mut cursor = request.cursor.clone();
-    let (mut matched, mut changed) = (0u64, 0u64);
+    let (mut matched, mut changed, mut pages) = (0u64, 0u64, 0u32);
     loop {
         let page = search::search(&state.db, &state.engine, &query, cursor.as_deref(), ACTION_PAGE)
             .await?
@@ -155,7 +157,9 @@ pub async fn act(
         matched += page.hits.len() as u64;
         changed += apply(state, request.action, page.hits).await?;
         cursor = page.next;
-        if cursor.is_none() || matched >= MATCHES_PER_REQUEST {
+        pages += 1;
+        // Pages of a query Redis must check can come back empty: bound the pages too.
+        if cursor.is_none() || matched >= MATCHES_PER_REQUEST || pages >= MAX_PAGES_PER_REQUEST {
             break;
         }
     }
@@ -212,9 +216,17 @@ async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>) -> Re
                 queue.enqueue_bulk(jobs).await?.len() as u64
             }
             BulkAction::Delete => {
-                let removed = queue.remove_many(&ids).await?;
+                // Only jobs still in the state they were found in: one retried since its
+                // record was written is not deleted by that record.
+                let removed = match job_state {
+                    Some(s) if s != JobState::Active => queue.remove_in_state(&ids, s).await?,
+                    _ => 0,
+                };
+                let present: std::collections::HashSet<String> =
+                    queue.load_jobs(&ids).await?.into_iter().map(|j| j.id).collect();
+                let gone: Vec<String> = ids.into_iter().filter(|id| !present.contains(id)).collect();
                 let deleted =
-                    crate::history::forget(&state.db, &queue_name, &ids).await.map_err(anyhow::Error::from)?;
+                    crate::history::forget(&state.db, &queue_name, &gone).await.map_err(anyhow::Error::from)?;
                 removed.max(deleted)
             }
         };
@@ -349,8 +361,14 @@ fn csv_row(hit: SearchHit) -> [String; 11] {
 }
 
 fn csv_line(fields: &[String]) -> Result<Vec<u8>, std::io::Error> {
+    // A cell a spreadsheet would run as a formula (end users write names and payloads)
+    // is led by an apostrophe.
+    let safe: Vec<String> = fields
+        .iter()
+        .map(|f| if f.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{f}") } else { f.clone() })
+        .collect();
     let mut writer = csv::Writer::from_writer(vec![]);
-    writer.write_record(fields).map_err(std::io::Error::other)?;
+    writer.write_record(&safe).map_err(std::io::Error::other)?;
     writer.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }
 
