@@ -113,7 +113,7 @@ pub async fn save(
 }
 
 /// `DELETE /api/v1/search/saved/{id}`: deletes one of the caller's saved searches.
-#[utoipa::path(delete, path = "/api/v1/search/saved/{id}", tag = "search", params(("id" = i64, Path, description = "The saved search")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody), (status = 404, description = "No saved search of yours with that id", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/search/saved/{id}", tag = "search", params(("id" = i64, Path, description = "The saved search")), responses((status = 204, description = "Deleted"), (status = 400, description = "The id is not a number", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody), (status = 404, description = "No saved search of yours with that id", body = crate::openapi::ErrorBody)))]
 pub async fn delete_saved(
     State(state): State<AppState>,
     principal: Principal,
