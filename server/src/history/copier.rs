@@ -142,7 +142,7 @@ async fn drain_queue(
 }
 
 /// Writes the rows of a queue's live jobs added, retried or failed since they were last
-/// indexed, up to [`INDEX_BATCHES_PER_PASS`] batches, then acknowledges them. A listed
+/// indexed, up to five batches, then acknowledges them. A listed
 /// job that ended meanwhile is the copy of finished jobs' to record. Returns how many
 /// entries it acknowledged.
 pub async fn index_queue(db: &Db, queue: &Queue, limit: usize, writers: &Semaphore) -> anyhow::Result<usize> {
