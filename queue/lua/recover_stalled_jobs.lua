@@ -8,6 +8,8 @@ local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now_text, 'LIMIT',
 local recovered, died = 0, 0
 local stalled, dead, cancelled = events('stalled', 'stalls'), events('dead', 'attempt'), events('cancelled')
 local finished = {}
+-- Requeued jobs now carry a stall error: the search index reads them again.
+local requeued = {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', k.active, id)
   local jk = job_key(id)
@@ -38,6 +40,8 @@ for _, id in ipairs(expired) do
       redis.call('HSET', jk, 'state', 'waiting')
       redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
       wake_workers()
+      requeued[#requeued + 1] = now_text
+      requeued[#requeued + 1] = id
       recovered = recovered + 1
     end
   end
@@ -46,5 +50,6 @@ emit_all(stalled)
 emit_all(dead)
 emit_all(cancelled)
 archive_finished(finished)
+index_live(requeued)
 flush_stats()
 return { recovered, died }
