@@ -233,6 +233,30 @@ local function is_archiving()
   return meta().archive ~= false
 end
 
+-- Removes from sorted set `set` the ids of ARGV[3..] (pairs of id and the score it was
+-- read with) whose score is unchanged: one listed again since keeps its place. For the
+-- acknowledgements of the history copy and the search index. Returns how many.
+local function remove_unchanged(set, what)
+  if #ARGV % 2 == 1 then bad_arg(what, #ARGV) end
+  local ids = {}
+  for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+  if #ids == 0 then return 0 end
+  -- In slices: unpack has a limit on how many values it passes at once.
+  local done = {}
+  for from = 1, #ids, 1000 do
+    local to = math.min(from + 999, #ids)
+    local scores = redis.call('ZMSCORE', set, unpack(ids, from, to))
+    for j = from, to do
+      local score = scores[j - from + 1]
+      if score and tonumber(score) == tonumber(ARGV[2 + 2 * j]) then done[#done + 1] = ids[j] end
+    end
+  end
+  for from = 1, #done, 1000 do
+    redis.call('ZREM', set, unpack(done, from, math.min(from + 999, #done)))
+  end
+  return #done
+end
+
 -- Queues finished jobs for the history store: `finished` is { at, id, at, id, ... }.
 -- Scripts that call it declare `archive` and `unindexed`.
 local function archive_finished(finished)
