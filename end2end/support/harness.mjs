@@ -166,3 +166,16 @@ export async function signIn(stack, page, username, password) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${stack.baseUrl}/`);
 }
+
+export const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+// Polls `check` until it returns something truthy (that value), or fails naming `what`.
+export async function eventually(check, what, timeoutMs = 15000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}

@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_PASSWORD, apiSession, signIn, startStack, waitForHydration } from "../support/harness.mjs";
+import { ADMIN_PASSWORD, apiSession, eventually, signIn, sleep, startStack, waitForHydration } from "../support/harness.mjs";
 
 let stack;
 let api;
@@ -15,18 +15,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
-
-async function eventually(check, what, timeoutMs = 15000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test("search with autocomplete, a bulk retry of what it found, an export and a saved search", async () => {
   // Nothing works this queue: jobs wait until cancelled, then wait again once retried.
