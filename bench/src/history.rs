@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         let mut copied = 0;
         let mut progressed = Instant::now();
         while copied < args.jobs as usize {
-            let n = copy_all(&db, &redis, &archiving, &writers).await;
+            let n = copy_all(&db, &redis, &archiving, &writers, std::time::Duration::ZERO).await;
             if n > 0 {
                 progressed = Instant::now();
             }

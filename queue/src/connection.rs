@@ -106,6 +106,12 @@ impl RedisConnection {
         Ok(cmd.query_async(&mut self.shared()).await?)
     }
 
+    /// Redis's current time (epoch ms): the clock job times (created, finished) are read
+    /// from. On a cluster, one node's clock.
+    pub async fn redis_time(&self) -> Result<i64> {
+        crate::backend::clock::now_at(self, "hoist:clock").await
+    }
+
     /// The Redis server's version (e.g. "7.0.15"), for a status page.
     pub async fn server_version(&self) -> Result<String> {
         crate::backend::server_version(self).await

@@ -58,9 +58,9 @@ pub use queue::{
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use types::{
-    Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, Job, JobOptions, JobPage, JobState, KeyRateLimit,
-    MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit, Unarchived, Unindexed,
-    UnreadableJob,
+    Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, HistoryBacklog, Job, JobOptions, JobPage, JobState,
+    KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit, Unarchived,
+    Unindexed, UnreadableJob,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStatus};
 

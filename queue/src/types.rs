@@ -501,6 +501,16 @@ pub struct Unindexed {
     pub jobs: Vec<Job>,
 }
 
+/// What a queue holds for its history store, as [`Queue::history_backlog`](crate::Queue::history_backlog)
+/// counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryBacklog {
+    /// Finished jobs waiting to be copied (kept in Redis until they are).
+    pub unarchived: u64,
+    /// Live jobs listed for the search index and not read yet.
+    pub unindexed: u64,
+}
+
 /// A stored job the engine cannot read: its fields as stored, and why.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnreadableJob {

@@ -501,7 +501,7 @@ async fn failed_jobs_that_run_again_are_listed_for_the_search_index() {
         ..Default::default()
     };
     let added = s.queue.enqueue(NewJob::new("f", json!({})).with_options(options)).await.unwrap();
-    let first = s.queue.unindexed(10).await.unwrap();
+    let first = s.queue.unindexed(10, std::time::Duration::ZERO).await.unwrap();
     assert_eq!(s.queue.mark_indexed(&first.listed).await.unwrap(), 1);
     let worker = spawn_worker(
         &s.queue,
@@ -509,7 +509,7 @@ async fn failed_jobs_that_run_again_are_listed_for_the_search_index() {
         fast_options(),
     );
     wait_for_state(&s.queue, &added.id, JobState::Retrying).await;
-    let page = s.queue.unindexed(10).await.unwrap();
+    let page = s.queue.unindexed(10, std::time::Duration::ZERO).await.unwrap();
     assert_eq!(page.jobs.len(), 1);
     assert_eq!(page.jobs[0].state, JobState::Retrying);
     assert_eq!(page.jobs[0].errors.len(), 1, "read with its errors");

@@ -238,3 +238,27 @@ async fn t_client(app: &axum::Router, username: &str, password: &str) -> (common
     let csrf = client.login(username, password).await.body["csrf_token"].as_str().unwrap_or_default().to_string();
     (client, csrf)
 }
+
+/// A server started with history off turns the archive sets a history left on off, so
+/// the finished jobs they held go to retention and nothing more is listed for the index.
+#[tokio::test]
+async fn history_off_releases_what_history_left_waiting() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "q").unwrap();
+    queue.set_archiving(true).await.unwrap();
+    let waiting = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;
+    let ended = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;
+    queue.cancel(&ended).await.unwrap();
+    let backlog = queue.history_backlog().await.unwrap();
+    assert_eq!((backlog.unarchived, backlog.unindexed), (1, 1), "{waiting} listed, {ended} waiting to be copied");
+    let stop = hoist_queue::CancellationToken::new();
+    let archiving = std::sync::Arc::new(history::Archiving::new(false));
+    history::run_writer(db.clone(), engine.clone(), archiving, history::HistoryConfig::from_days(0), stop).await;
+    assert_eq!(queue.history_backlog().await.unwrap(), hoist_queue::HistoryBacklog::default());
+    queue.enqueue(NewJob::new("n", json!({}))).await.unwrap();
+    assert_eq!(queue.history_backlog().await.unwrap().unindexed, 0, "no longer listed");
+}

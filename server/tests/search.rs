@@ -107,6 +107,12 @@ async fn fill(engine: &RedisConnection, rng: &mut StdRng) -> BTreeMap<String, Ve
                 "note": note,
                 "fail": fail,
                 "n": i,
+                // Keys that look like an index or a JSON literal, text beyond ASCII (its
+                // case is kept: only ASCII letters fold), and a NUL that PostgreSQL
+                // cannot read as text in a JSON value.
+                "keys": { "0": tag, "null": region },
+                "label": *["Été", "ÉTÉ", "ete"].choose(rng).unwrap(),
+                "raw": if i % 9 == 0 { "nul\u{0}here" } else { "plain" },
             });
             let options = JobOptions {
                 owner: OWNERS.choose(rng).unwrap().map(String::from),
@@ -169,7 +175,7 @@ async fn settle(db: &Db, engine: &RedisConnection) {
     let archiving = Archiving::new(true);
     let writers = Arc::new(tokio::sync::Semaphore::new(history::writers_for(db.kind)));
     for _ in 0..100 {
-        if history::copy_all(db, engine, &archiving, &writers).await == 0 {
+        if history::copy_all(db, engine, &archiving, &writers, Duration::ZERO).await == 0 {
             return;
         }
     }
@@ -251,6 +257,10 @@ fn random_query(rng: &mut StdRng, jobs: &[Truth]) -> String {
                 "payload.region:eu",
                 "payload.tier.level:2",
                 "payload.tier.tags.0:a",
+                "payload.tier.tags.1:z",
+                "payload.keys.0:a",
+                "payload.keys.null:eu",
+                "payload.raw:plain",
                 "payload.note:urgent",
                 "payload.missing:1",
                 "payload.tier:1",
@@ -259,7 +269,7 @@ fn random_query(rng: &mut StdRng, jobs: &[Truth]) -> String {
             .choose(rng)
             .unwrap()
             .to_string(),
-            _ => ["urgent", "timeout", "charge", "\"in full\"", "QUARTERLY", "glitch", "eu"]
+            _ => ["urgent", "timeout", "charge", "\"in full\"", "QUARTERLY", "glitch", "eu", "été", "ÉTÉ", "ETE"]
                 .choose(rng)
                 .unwrap()
                 .to_string(),
@@ -408,6 +418,80 @@ async fn the_newer_of_a_live_row_and_a_record_wins() {
     ended.finished_at = 4_000;
     history::record(&db, std::slice::from_ref(&ended)).await.unwrap();
     assert_eq!(status().await, "completed");
+}
+
+/// Pages show each job once as of the first page: a job shown live that ends before the
+/// next page is not shown again as finished, and one that ends before its turn is shown
+/// once, as it ended.
+#[tokio::test]
+async fn pages_show_each_job_once_though_jobs_end_between_them() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "q").unwrap();
+    queue.set_archiving(true).await.unwrap();
+    let mut ids = vec![];
+    for i in 0..4 {
+        ids.push(queue.enqueue(NewJob::new("n", json!({ "i": i }))).await.unwrap().id);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // One that ended before the search: shown once, in the finished phase.
+    queue.cancel(&ids[0]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    settle(&db, &engine).await;
+    let query = search::parse("queue:q", 0).unwrap();
+    let first = search::search(&db, &engine, &query, None, 1).await.unwrap().unwrap();
+    assert_eq!(first.hits[0].job_id, ids[3], "newest live job first");
+    // Both the one shown and one not shown yet end now, and are copied.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    queue.cancel(&ids[3]).await.unwrap();
+    queue.cancel(&ids[1]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    settle(&db, &engine).await;
+    let mut seen = vec![(first.hits[0].job_id.clone(), first.hits[0].state.clone())];
+    let mut cursor = first.next;
+    while let Some(next) = cursor {
+        let page = search::search(&db, &engine, &query, Some(&next), 1).await.unwrap().unwrap();
+        seen.extend(page.hits.into_iter().map(|h| (h.job_id, h.state)));
+        cursor = page.next;
+    }
+    let expected = [(&ids[3], "waiting"), (&ids[2], "waiting"), (&ids[1], "cancelled"), (&ids[0], "cancelled")];
+    assert_eq!(seen, expected.map(|(id, state)| (id.clone(), state.to_string())));
+}
+
+/// A job removed from Redis leaves its live row; the copier's sweep drops it (and keeps
+/// records of endings).
+#[tokio::test]
+async fn the_sweep_drops_rows_of_jobs_gone_from_redis() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "q").unwrap();
+    queue.set_archiving(true).await.unwrap();
+    let kept = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;
+    let removed = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;
+    let ended = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;
+    queue.cancel(&ended).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    settle(&db, &engine).await;
+    queue.remove(&removed).await.unwrap();
+    queue.remove(&ended).await.unwrap();
+    let rows = || async {
+        sqlx::query_scalar::<_, String>("SELECT job_id || ' ' || status FROM job_history ORDER BY job_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(rows().await.len(), 3);
+    let mut cursor = history::SweepCursor::default();
+    assert_eq!(history::sweep_live_rows(&db, &engine, &mut cursor).await.unwrap(), 1);
+    let mut expected = vec![format!("{kept} live"), format!("{ended} cancelled")];
+    expected.sort();
+    assert_eq!(rows().await, expected);
 }
 
 #[tokio::test]

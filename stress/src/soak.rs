@@ -46,6 +46,8 @@ struct Sample {
     done: u64,
     per_s: f64,
     redis_bytes: u64,
+    /// Finished jobs not copied to the history yet, and live jobs not indexed.
+    history_backlog: hoist_queue::HistoryBacklog,
     worker_rss: u64,
     server_rss: u64,
 }
@@ -100,14 +102,17 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
                 done,
                 per_s,
                 redis_bytes: redis_memory(&redis).await?,
+                history_backlog: queue.history_backlog().await?,
                 worker_rss: rss_bytes(worker.id())?,
                 server_rss: rss_bytes(server.pid())?,
             };
             println!(
-                "{:>9} done: {:>7.0} jobs/s, Redis {:.1} MiB, worker RSS {:.1} MiB, server RSS {:.1} MiB",
+                "{:>9} done: {:>7.0} jobs/s, Redis {:.1} MiB ({} to copy, {} to index), worker RSS {:.1} MiB, server RSS {:.1} MiB",
                 sample.done,
                 sample.per_s,
                 mib(sample.redis_bytes),
+                sample.history_backlog.unarchived,
+                sample.history_backlog.unindexed,
                 mib(sample.worker_rss),
                 mib(sample.server_rss)
             );

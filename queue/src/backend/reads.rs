@@ -13,8 +13,8 @@ use super::{Backend, decode_events, entry_events, field_map, scripts};
 use crate::connection::{Conn, RedisConnection};
 use crate::error::Result;
 use crate::types::{
-    Counts, ErrorRecord, Event, Job, JobState, MinuteStats, QueueLimits, RateLimit, Unarchived, Unindexed,
-    UnreadableJob,
+    Counts, ErrorRecord, Event, HistoryBacklog, Job, JobState, MinuteStats, QueueLimits, RateLimit, Unarchived,
+    Unindexed, UnreadableJob,
 };
 
 /// Every queue name recorded under `root`, sorted.
@@ -99,9 +99,9 @@ impl Backend {
     /// The live jobs the search index has not read since they changed: Redis's time
     /// before they were read, the entries listed (id, time queued), and the jobs that
     /// still exist and can be read.
-    pub(crate) async fn unindexed(&self, limit: usize) -> Result<Unindexed> {
+    pub(crate) async fn unindexed(&self, limit: usize, min_age: std::time::Duration) -> Result<Unindexed> {
         let mut call = self.script(&scripts::READ_UNINDEXED);
-        call.arg(limit.clamp(1, 10_000));
+        call.arg(limit.clamp(1, 10_000)).arg(min_age.as_millis().min(60_000) as u64);
         let reply: Vec<String> = self.eval("read_unindexed", &call).await?;
         let mut reply = reply.into_iter();
         let seen_at = reply.next().and_then(|t| t.parse().ok()).unwrap_or_default();
@@ -111,6 +111,14 @@ impl Backend {
         }
         let jobs = self.read_listed(&listed).await?.into_iter().filter_map(|u| u.job.ok()).collect();
         Ok(Unindexed { seen_at, listed, jobs })
+    }
+
+    /// Sizes of the archive set and the unindexed set.
+    pub(crate) async fn history_backlog(&self) -> Result<HistoryBacklog> {
+        let mut pipe = redis::pipe();
+        pipe.zcard(self.keys.archive()).zcard(self.keys.unindexed());
+        let (unarchived, unindexed): (u64, u64) = self.query("history_backlog", &pipe).await?;
+        Ok(HistoryBacklog { unarchived, unindexed })
     }
 
     /// Acknowledges live jobs the search index has read (id, time listed).

@@ -3,7 +3,7 @@
 
 use super::Queue;
 use crate::error::Result;
-use crate::types::{Unarchived, Unindexed};
+use crate::types::{HistoryBacklog, Unarchived, Unindexed};
 
 impl Queue {
     /// Turns copying finished jobs to a history store on or off. While on, every job that
@@ -53,23 +53,39 @@ impl Queue {
         self.backend().mark_archived(copied).await
     }
 
-    /// Live jobs added, retried or failed since a search index last read them: up to
-    /// `limit` (1 to 10,000) entries, oldest first, read with their errors. Index the
-    /// jobs still live, then pass `listed` to [`Queue::mark_indexed`]. `seen_at` is
-    /// Redis's time before the read, so an index can tell this view of a job from a
-    /// record of an ending that came after it.
+    /// Live jobs added, retried or failed since a search index last read them, at least
+    /// `min_age` ago (at most 1 minute): up to `limit` (1 to 10,000) entries, oldest
+    /// first, read with their errors. Index the jobs still live, then pass `listed` to
+    /// [`Queue::mark_indexed`]. `seen_at` is Redis's time before the read, so an index can
+    /// tell this view of a job from a record of an ending that came after it.
+    ///
+    /// A job that ends is unlisted at once: with a `min_age` longer than most jobs live,
+    /// an index writes rows for the jobs that wait or run long, not for every job.
     ///
     /// ```no_run
     /// # async fn index(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
-    /// let page = queue.unindexed(1000).await?;
+    /// let page = queue.unindexed(1000, std::time::Duration::from_secs(1)).await?;
     /// for job in page.jobs.iter().filter(|job| !job.state.is_finished()) {
     ///     println!("index {} as seen at {}", job.id, page.seen_at);
     /// }
     /// queue.mark_indexed(&page.listed).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn unindexed(&self, limit: usize) -> Result<Unindexed> {
-        self.backend().unindexed(limit).await
+    pub async fn unindexed(&self, limit: usize, min_age: std::time::Duration) -> Result<Unindexed> {
+        self.backend().unindexed(limit, min_age).await
+    }
+
+    /// How many finished jobs wait to be copied and live jobs to be indexed: how far a
+    /// history store is behind (both are 0 while history is off).
+    ///
+    /// ```no_run
+    /// # async fn show(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
+    /// let backlog = queue.history_backlog().await?;
+    /// println!("{} finished jobs not copied yet", backlog.unarchived);
+    /// # Ok(()) }
+    /// ```
+    pub async fn history_backlog(&self) -> Result<HistoryBacklog> {
+        self.backend().history_backlog().await
     }
 
     /// Acknowledges entries of [`Queue::unindexed`] (id, time listed) once indexed. An

@@ -16,6 +16,7 @@ use hoist_queue::{CancellationToken, Queue, RedisConnection, Unarchived};
 use tokio::sync::Semaphore;
 
 use super::quarantine::{QuarantineEntry, quarantine_entry};
+use super::sweep::{SweepCursor, sweep_live_rows};
 use super::write::{index_live_or_skip, record_or_quarantine};
 use super::{Archiving, HistoryConfig, HistoryRecord, prune};
 use crate::db::{Db, DbKind, now_ms};
@@ -26,6 +27,11 @@ pub const BATCH: usize = 2_000;
 /// Queues copied at once.
 const QUEUES_AT_ONCE: usize = 8;
 
+/// How long a live job waits before its search row is written: most jobs end sooner,
+/// and their records are then the only rows written for them (each job indexed live
+/// costs Redis a read and SQL a row that its record replaces).
+pub const INDEX_MIN_AGE: Duration = Duration::from_secs(1);
+
 /// Batches of live jobs one pass indexes per queue before it copies finished jobs
 /// again: finished jobs hold more of Redis's memory, so they go first.
 const INDEX_BATCHES_PER_PASS: usize = 5;
@@ -33,6 +39,10 @@ const INDEX_BATCHES_PER_PASS: usize = 5;
 /// After a pass that found some jobs, the copier waits this long so the next batch is
 /// worth a statement; Redis holds at most about this much of the finish rate extra.
 const SHORT_PAUSE: Duration = Duration::from_millis(20);
+
+/// How often the copier sweeps a step of live rows ([`super::sweep`]): 1,000 rows
+/// every 5 s walks a million in under 1.5 hours.
+const SWEEP_EVERY_MS: i64 = 5_000;
 
 /// After a pass that found nothing.
 const IDLE_PAUSE: Duration = Duration::from_millis(250);
@@ -141,14 +151,20 @@ async fn drain_queue(
     }
 }
 
-/// Writes the rows of a queue's live jobs added, retried or failed since they were last
-/// indexed, up to five batches, then acknowledges them. A listed
+/// Writes the rows of a queue's live jobs added, retried or failed at least `min_age`
+/// ago since they were last indexed, up to five batches, then acknowledges them. A listed
 /// job that ended meanwhile is the copy of finished jobs' to record. Returns how many
 /// entries it acknowledged.
-pub async fn index_queue(db: &Db, queue: &Queue, limit: usize, writers: &Semaphore) -> anyhow::Result<usize> {
+pub async fn index_queue(
+    db: &Db,
+    queue: &Queue,
+    limit: usize,
+    min_age: Duration,
+    writers: &Semaphore,
+) -> anyhow::Result<usize> {
     let mut indexed = 0;
     for _ in 0..INDEX_BATCHES_PER_PASS {
-        let page = queue.unindexed(limit).await?;
+        let page = queue.unindexed(limit, min_age).await?;
         if page.listed.is_empty() {
             break;
         }
@@ -176,8 +192,15 @@ pub fn writers_for(kind: DbKind) -> usize {
 }
 
 /// One pass over every queue: copies each one's backlog of finished jobs, then indexes
-/// its changed live jobs. Returns how many jobs it copied or indexed.
-pub async fn copy_all(db: &Db, engine: &RedisConnection, archiving: &Archiving, writers: &Arc<Semaphore>) -> usize {
+/// its live jobs changed at least `index_min_age` ago ([`INDEX_MIN_AGE`] in the server).
+/// Returns how many jobs it copied or indexed.
+pub async fn copy_all(
+    db: &Db,
+    engine: &RedisConnection,
+    archiving: &Archiving,
+    writers: &Arc<Semaphore>,
+    index_min_age: Duration,
+) -> usize {
     let names = match Queue::list_queues(engine, "hoist").await {
         Ok(names) => names,
         Err(e) => {
@@ -199,7 +222,7 @@ pub async fn copy_all(db: &Db, engine: &RedisConnection, archiving: &Archiving, 
                     0
                 }
             };
-            let indexed = match index_queue(db, &queue, BATCH, writers).await {
+            let indexed = match index_queue(db, &queue, BATCH, index_min_age, writers).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(queue = %name, error = %e, "indexing live jobs failed; will retry");
@@ -213,6 +236,24 @@ pub async fn copy_all(db: &Db, engine: &RedisConnection, archiving: &Archiving, 
         .await
 }
 
+/// With history off, turns every queue's archive set off, so finished jobs a history
+/// that was on left waiting go to retention, and nothing more is listed for its index.
+async fn release_all(engine: &RedisConnection) {
+    let names = match Queue::list_queues(engine, "hoist").await {
+        Ok(names) => names,
+        Err(e) => {
+            tracing::warn!(error = %e, "job history is off: cannot list queues to release their finished jobs");
+            return;
+        }
+    };
+    for name in names {
+        let Ok(queue) = Queue::new(engine, &name) else { continue };
+        if let Err(e) = queue.set_archiving(false).await {
+            tracing::warn!(queue = %name, error = %e, "job history is off: cannot release finished jobs");
+        }
+    }
+}
+
 /// Copies every queue's finished jobs until `stop`, then makes one last pass. Prunes
 /// once an hour.
 pub async fn run_writer(
@@ -222,12 +263,25 @@ pub async fn run_writer(
     config: HistoryConfig,
     stop: CancellationToken,
 ) {
-    let Some(retention) = config.retention else { return };
+    let Some(retention) = config.retention else {
+        release_all(&engine).await;
+        return;
+    };
     let writers = Arc::new(Semaphore::new(writers_for(db.kind)));
     let mut last_prune = 0i64;
+    let mut sweep = SweepCursor::default();
+    let mut last_sweep = 0i64;
     loop {
         let stopping = stop.is_cancelled();
-        let copied = copy_all(&db, &engine, &archiving, &writers).await;
+        let copied = copy_all(&db, &engine, &archiving, &writers, INDEX_MIN_AGE).await;
+        if now_ms() - last_sweep > SWEEP_EVERY_MS {
+            match sweep_live_rows(&db, &engine, &mut sweep).await {
+                Ok(n) if n > 0 => tracing::debug!(deleted = n, "dropped search rows of jobs gone from Redis"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping search rows failed"),
+            }
+            last_sweep = now_ms();
+        }
         if now_ms() - last_prune > 3_600_000 {
             match prune(&db, now_ms() - retention.as_millis() as i64).await {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned job history"),

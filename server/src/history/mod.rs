@@ -9,11 +9,13 @@
 //!   read while the one before is written, queues side by side;
 //! - `write`: the SQL of one batch (one multi-row statement) and pruning;
 //! - `quarantine`: records the database refused, kept aside with its reason;
-//! - `search`: the SQL search of finished jobs.
+//! - `search`: the SQL search of finished jobs;
+//! - `sweep`: drops live rows of jobs gone from Redis.
 
 mod copier;
 mod quarantine;
 mod search;
+mod sweep;
 mod write;
 
 use std::collections::HashSet;
@@ -23,12 +25,13 @@ use std::time::Duration;
 use hoist_queue::{Job, JobState, Queue};
 use serde::{Deserialize, Serialize};
 
-pub use copier::{BATCH, copy_all, copy_batch, index_queue, run_writer, writers_for};
+pub use copier::{BATCH, INDEX_MIN_AGE, copy_all, copy_batch, index_queue, run_writer, writers_for};
 pub use quarantine::{
     MAX_QUARANTINE_PAGE, QuarantinePage, QuarantineQuery, QuarantinedRecord, quarantine, quarantined,
 };
 pub use search::{BadQuery, HistoryPage, HistoryQuery, search};
-pub use write::{LIVE, forget, index_live, is_data_error, prune, record};
+pub use sweep::{SWEEP_STEP, SweepCursor, sweep_live_rows};
+pub use write::{LIVE, forget, forget_live, index_live, is_data_error, prune, record};
 
 /// History settings: `HOIST_HISTORY_DAYS` (0 turns history off).
 #[derive(Clone, Copy, Debug)]

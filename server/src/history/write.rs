@@ -4,15 +4,13 @@
 //! - PostgreSQL: each column is bound as one array, sent in binary, and `UNNEST` turns
 //!   the arrays into rows (nothing for the server to parse; through the native driver,
 //!   since sqlx's `Any` cannot bind arrays);
-//! - SQLite: the rows travel as one JSON array in a single parameter, which `json_each`
-//!   expands in SQL.
+//! - SQLite: multi-row `VALUES` of bound values, up to 512 rows per statement, in a
+//!   few fixed sizes each prepared once per connection.
 //!
 //! Measured by `hoist-history-bench`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
-
-use serde::Serialize;
 
 use hoist_queue::Job;
 
@@ -46,8 +44,7 @@ const LIVE_WINS: &str = "WHERE (job_history.finished_at IS NULL AND (job_history
 /// than one parameter beyond what the database takes (PostgreSQL: 1 GiB).
 const MAX_STATEMENT_BYTES: usize = 8 << 20;
 
-/// One row as it travels in the JSON array: JSON columns as their text.
-#[derive(Serialize)]
+/// One row as it is written: JSON columns as their text.
 struct Row<'a> {
     queue: &'a str,
     job_id: &'a str,
@@ -126,14 +123,31 @@ impl<'a> Row<'a> {
 /// The status of a live job's row (its state is read from Redis when it is shown).
 pub const LIVE: &str = "live";
 
-/// SQLite's upsert of rows given as a JSON array in `$1`.
-fn sqlite_upsert(condition: &str) -> String {
-    let fields: Vec<String> = COLUMNS.split(',').map(|c| format!("value ->> '{}'", c.trim())).collect();
-    // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
-    format!(
-        "INSERT INTO job_history ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true {REPLACE} {condition}",
-        fields.join(", ")
-    )
+/// Rows one SQLite statement carries at most: 15 bound values each, within SQLite's
+/// 32,766. A batch is written in statements of 512, 256, ... 1 rows: a dozen statement
+/// shapes, each prepared once per connection (a statement for every batch size would be
+/// prepared anew and fill the statement cache).
+const SQLITE_ROWS_PER_STATEMENT: usize = 512;
+
+/// SQLite's upsert of `rows` rows, each a group of bound values. (Rows used to travel as
+/// one JSON array through `json_each`, but reading each of a row's fields re-parsed the
+/// row's JSON: most of the copy's time.)
+fn sqlite_upsert(rows: usize, condition: &str) -> String {
+    let columns = COLUMNS.split(',').count();
+    let mut values = String::with_capacity(rows * columns * 3 + rows * 4);
+    for row in 0..rows {
+        values.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                values.push_str(", ");
+            }
+            // Anonymous: sqlx looks each named parameter up by number, which SQLite
+            // answers by walking the list of names, so thousands of `$n` cost n².
+            values.push('?');
+        }
+        values.push(')');
+    }
+    format!("INSERT INTO job_history ({COLUMNS}) VALUES {values} {REPLACE} {condition}")
 }
 
 /// PostgreSQL's upsert of rows given as one array per column.
@@ -152,17 +166,18 @@ enum Kind {
     Live,
 }
 
-/// The upsert of a kind of rows for each database, built once.
-static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
-    [[sqlite_upsert(ENDING_WINS), sqlite_upsert(LIVE_WINS)], [postgres_upsert(ENDING_WINS), postgres_upsert(LIVE_WINS)]]
+/// The upsert of each kind of rows: PostgreSQL's, built once.
+static POSTGRES_STATEMENTS: LazyLock<[String; 2]> =
+    LazyLock::new(|| [postgres_upsert(ENDING_WINS), postgres_upsert(LIVE_WINS)]);
+
+/// SQLite's upserts of 2^i rows (i = 0..=9) for each kind of rows, built once.
+static SQLITE_STATEMENTS: LazyLock<[Vec<String>; 2]> = LazyLock::new(|| {
+    let sizes = |condition| (0..=SQLITE_ROWS_PER_STATEMENT.ilog2()).map(|i| sqlite_upsert(1 << i, condition)).collect();
+    [sizes(ENDING_WINS), sizes(LIVE_WINS)]
 });
 
-fn statement(kind: DbKind, rows: Kind) -> &'static str {
-    let db = match kind {
-        DbKind::Sqlite => 0,
-        DbKind::Postgres => 1,
-    };
-    &STATEMENTS[db][usize::from(rows == Kind::Live)]
+fn postgres_statement(rows: Kind) -> &'static str {
+    &POSTGRES_STATEMENTS[usize::from(rows == Kind::Live)]
 }
 
 /// Writes rows to PostgreSQL, one array per column.
@@ -171,7 +186,7 @@ async fn upsert_postgres(tx: &mut sqlx::PgConnection, rows: &[Row<'_>], kind: Ki
         rows.iter().map(field).collect()
     }
     let attempts: Result<Vec<i32>, _> = rows.iter().map(|r| i32::try_from(r.attempts)).collect();
-    sqlx::query(statement(DbKind::Postgres, kind))
+    sqlx::query(postgres_statement(kind))
         .bind(column(rows, |r| r.queue))
         .bind(column(rows, |r| r.job_id))
         .bind(column(rows, |r| r.name))
@@ -192,10 +207,35 @@ async fn upsert_postgres(tx: &mut sqlx::PgConnection, rows: &[Row<'_>], kind: Ki
     Ok(())
 }
 
-/// Writes rows to SQLite as one JSON array.
-async fn upsert_sqlite(tx: &mut sqlx::AnyConnection, rows: &[Row<'_>], kind: Kind) -> Result<(), sqlx::Error> {
-    let text = serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(statement(DbKind::Sqlite, kind)).bind(text).execute(tx).await?;
+/// Writes rows to SQLite, in statements of the largest power of two rows that fits (up
+/// to [`SQLITE_ROWS_PER_STATEMENT`]).
+async fn upsert_sqlite(tx: &mut sqlx::AnyConnection, mut rows: &[Row<'_>], kind: Kind) -> Result<(), sqlx::Error> {
+    while !rows.is_empty() {
+        let size = rows.len().min(SQLITE_ROWS_PER_STATEMENT);
+        let shape = size.ilog2();
+        let (chunk, rest) = rows.split_at(1 << shape);
+        rows = rest;
+        let mut query = sqlx::query(&SQLITE_STATEMENTS[usize::from(kind == Kind::Live)][shape as usize]);
+        for r in chunk {
+            query = query
+                .bind(r.queue)
+                .bind(r.job_id)
+                .bind(r.name)
+                .bind(r.owner)
+                .bind(r.status)
+                .bind(r.payload.as_str())
+                .bind(r.result.as_deref())
+                .bind(r.error.as_deref())
+                .bind(r.errors.as_str())
+                .bind(i64::from(r.attempts))
+                .bind(r.created_at)
+                .bind(r.started_at)
+                .bind(r.finished_at)
+                .bind(r.duration_ms)
+                .bind(r.seen_at);
+        }
+        query.execute(&mut *tx).await?;
+    }
     Ok(())
 }
 
@@ -344,6 +384,25 @@ pub async fn forget(db: &Db, queue: &str, ids: &[String]) -> Result<u64, sqlx::E
     for chunk in ids.chunks(500) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!("DELETE FROM job_history WHERE queue = $1 AND job_id IN ({})", placeholders.join(", "));
+        let mut statement = sqlx::query(&sql).bind(queue);
+        for id in chunk {
+            statement = statement.bind(id.as_str());
+        }
+        deleted += statement.execute(&db.pool).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
+/// Deletes the live rows of these jobs of `queue` (gone from Redis: removed, drained);
+/// records of their endings stay.
+pub async fn forget_live(db: &Db, queue: &str, ids: &[String]) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "DELETE FROM job_history WHERE queue = $1 AND finished_at IS NULL AND job_id IN ({})",
+            placeholders.join(", ")
+        );
         let mut statement = sqlx::query(&sql).bind(queue);
         for id in chunk {
             statement = statement.bind(id.as_str());

@@ -16,8 +16,10 @@
 //! job is gone is dropped. Reading at most [`LIVE_CANDIDATES_PER_PAGE`] live rows per page
 //! keeps a request short: a page may then hold fewer hits than asked, with `next` set.
 //!
-//! **Freshness.** A new job is searchable once the copier has indexed it (each pass, a few
-//! hundred milliseconds when idle); a finished one once it is copied.
+//! **Freshness.** A job is searchable live once the copier has indexed it: a second after
+//! it was added (`history::INDEX_MIN_AGE`, so most jobs end before and cost the index
+//! nothing), then within a pass (a few hundred milliseconds when idle). A finished job is
+//! searchable once it is copied.
 
 pub mod matching;
 pub mod query;
@@ -113,40 +115,54 @@ pub struct BadSearch {
 }
 
 /// Where a page starts: after a live row (id, queue) or a finished one (finish time, id,
-/// queue).
+/// queue), in a search started at `snapshot` (Redis's time at its first page).
 #[derive(Clone, Debug, PartialEq)]
 enum Cursor {
-    Live { id: String, queue: String },
-    Finished { at: i64, id: String, queue: String },
+    Live { snapshot: i64, id: String, queue: String },
+    Finished { snapshot: i64, at: i64, id: String, queue: String },
 }
 
 impl Cursor {
     fn text(&self) -> String {
         match self {
-            Cursor::Live { id, queue } => format!("live:{id}:{queue}"),
-            Cursor::Finished { at, id, queue } => format!("done:{at}:{id}:{queue}"),
+            Cursor::Live { snapshot, id, queue } => format!("live:{snapshot}:{id}:{queue}"),
+            Cursor::Finished { snapshot, at, id, queue } => format!("done:{snapshot}:{at}:{id}:{queue}"),
         }
     }
 
     /// Job ids hold no colon; queue names may, so the queue goes last.
     fn parse(text: &str) -> Option<Cursor> {
         let (phase, rest) = text.split_once(':')?;
+        let (snapshot, rest) = rest.split_once(':')?;
+        let snapshot = snapshot.parse().ok()?;
         match phase {
             "live" => {
                 let (id, queue) = rest.split_once(':')?;
-                Some(Cursor::Live { id: id.into(), queue: queue.into() })
+                Some(Cursor::Live { snapshot, id: id.into(), queue: queue.into() })
             }
             "done" => {
                 let (at, rest) = rest.split_once(':')?;
                 let (id, queue) = rest.split_once(':')?;
-                Some(Cursor::Finished { at: at.parse().ok()?, id: id.into(), queue: queue.into() })
+                Some(Cursor::Finished { snapshot, at: at.parse().ok()?, id: id.into(), queue: queue.into() })
             }
             _ => None,
+        }
+    }
+
+    fn snapshot(&self) -> i64 {
+        match self {
+            Cursor::Live { snapshot, .. } | Cursor::Finished { snapshot, .. } => *snapshot,
         }
     }
 }
 
 /// Runs a parsed query (with any owner restriction already in it) from `cursor`.
+///
+/// Pages show each job once, as of the search's first page (its snapshot): the live
+/// phase shows jobs live now or ended since the snapshot (their records are read with
+/// the live rows), the finished phase records of endings up to it. A job that ended
+/// before the snapshot but is not copied yet when the live phase reads it is left to
+/// the finished phase, where its record arrives a moment later.
 pub async fn search(
     db: &Db,
     engine: &RedisConnection,
@@ -164,27 +180,33 @@ pub async fn search(
             None => return Ok(Err(BadSearch { field: "cursor", message: "not a cursor this API returned".into() })),
         },
     };
+    let snapshot = match &cursor {
+        Some(cursor) => cursor.snapshot(),
+        None => engine.redis_time().await?,
+    };
     let limit = limit as usize;
     let mut hits = vec![];
     let (live, finished) = phases(query);
     let mut finished_from = None;
     match cursor {
-        Some(Cursor::Finished { at, id, queue }) => finished_from = Some((at, id, queue)),
+        Some(Cursor::Finished { at, id, queue, .. }) => finished_from = Some((at, id, queue)),
         live_from => {
             if live {
                 let after = match live_from {
-                    Some(Cursor::Live { id, queue }) => Some((id, queue)),
+                    Some(Cursor::Live { id, queue, .. }) => Some((id, queue)),
                     _ => None,
                 };
-                if let Some(next) = live_page(db, engine, query, after, limit, &mut hits).await? {
-                    return Ok(Ok(SearchPage { hits, next: Some(next.text()) }));
+                if let Some((id, queue)) = live_page(db, engine, query, Some(snapshot), after, limit, &mut hits).await?
+                {
+                    return Ok(Ok(SearchPage { hits, next: Some(Cursor::Live { snapshot, id, queue }.text()) }));
                 }
             }
         }
     }
     if finished && hits.len() < limit {
-        let next = finished_page(db, query, finished_from, limit - hits.len(), &mut hits).await?;
-        return Ok(Ok(SearchPage { hits, next: next.map(|c| c.text()) }));
+        let next = finished_page(db, query, snapshot, finished_from, limit - hits.len(), &mut hits).await?;
+        let next = next.map(|(at, id, queue)| Cursor::Finished { snapshot, at, id, queue }.text());
+        return Ok(Ok(SearchPage { hits, next }));
     }
     Ok(Ok(SearchPage { hits, next: None }))
 }
@@ -201,16 +223,19 @@ fn phases(query: &Query) -> (bool, bool) {
     (live, finished)
 }
 
-/// Adds matching live jobs after `after` to `hits` until it holds `limit` or the live
-/// rows' share is read. Returns where to go on, or `None` when the live rows are done.
+/// Adds matching live jobs after `after` (id, queue) to `hits` until it holds `limit` or
+/// the live rows' share is read. With a `snapshot`, also reads the records of endings
+/// after it, and leaves out jobs that ended up to it (the finished phase's). Returns
+/// where to go on, or `None` when the live rows are done.
 async fn live_page(
     db: &Db,
     engine: &RedisConnection,
     query: &Query,
+    snapshot: Option<i64>,
     mut after: Option<(String, String)>,
     limit: usize,
     hits: &mut Vec<SearchHit>,
-) -> anyhow::Result<Option<Cursor>> {
+) -> anyhow::Result<Option<(String, String)>> {
     let mut read = 0;
     loop {
         let mut c = conditions(db.kind, query, Rows::Live);
@@ -219,10 +244,26 @@ async fn live_page(
             let q = c.bind(Bind::Text(queue.clone()));
             c.clauses.push(format!("(job_id < {i} OR (job_id = {i} AND queue < {q}))"));
         }
-        let sql = format!(
-            "SELECT queue, job_id FROM job_history {} ORDER BY job_id DESC, queue DESC LIMIT {LIVE_CHUNK}",
-            c.where_sql()
-        );
+        let chunk = |where_sql: String| {
+            format!(
+                "SELECT queue, job_id FROM job_history {where_sql} ORDER BY job_id DESC, queue DESC LIMIT {LIVE_CHUNK}"
+            )
+        };
+        let live_rows = chunk(c.where_sql());
+        let sql = match snapshot {
+            None => live_rows,
+            Some(at) => {
+                // The same conditions on records of endings since the snapshot (the first
+                // clause is the phase's); each part keeps to its index's order.
+                let p = c.bind(Bind::Int(at));
+                c.clauses[0] = format!("finished_at > {p}");
+                let ended = chunk(c.where_sql());
+                format!(
+                    "SELECT queue, job_id FROM (SELECT * FROM ({live_rows}) AS l UNION ALL SELECT * FROM ({ended}) AS e) \
+                     AS rows ORDER BY job_id DESC, queue DESC LIMIT {LIVE_CHUNK}"
+                )
+            }
+        };
         let rows = c.query(&sql).fetch_all(&db.pool).await?;
         let candidates: Vec<(String, String)> = rows
             .iter()
@@ -234,14 +275,15 @@ async fn live_page(
             read += 1;
             after = Some((id.clone(), queue.clone()));
             match jobs.get(&(queue.clone(), id.clone())) {
-                Some(job) if matching::matches(query, job) => hits.push(SearchHit::of_job(job.clone())),
+                Some(job) if matching::matches(query, job) && shown_live(job, snapshot) => {
+                    hits.push(SearchHit::of_job(job.clone()))
+                }
                 Some(_) => {}
                 None => gone.push((queue, id)),
             }
             if hits.len() == limit {
                 drop_gone(db, &gone).await;
-                let (id, queue) = after.expect("a candidate was read");
-                return Ok(Some(Cursor::Live { id, queue }));
+                return Ok(after);
             }
         }
         drop_gone(db, &gone).await;
@@ -249,9 +291,17 @@ async fn live_page(
             return Ok(None);
         }
         if read >= LIVE_CANDIDATES_PER_PAGE {
-            let (id, queue) = after.expect("a candidate was read");
-            return Ok(Some(Cursor::Live { id, queue }));
+            return Ok(after);
         }
+    }
+}
+
+/// Whether the live phase shows a job as Redis holds it: live, or ended after the
+/// snapshot (an ending up to it is the finished phase's).
+fn shown_live(job: &Job, snapshot: Option<i64>) -> bool {
+    match (snapshot, job.finished_at) {
+        (Some(snapshot), Some(at)) if job.state.is_finished() => at > snapshot,
+        _ => true,
     }
 }
 
@@ -275,31 +325,31 @@ async fn read_jobs(
     Ok(jobs)
 }
 
-/// Deletes live rows whose job is gone from Redis (removed, or the queue obliterated).
-/// Best effort: a row left is dropped by a later search.
+/// Deletes live rows whose job is gone from Redis (removed, or the queue obliterated);
+/// a record of an ending stays. Best effort: a row left is dropped by a later search.
 async fn drop_gone(db: &Db, gone: &[(&String, &String)]) {
+    let mut by_queue: HashMap<&str, Vec<String>> = HashMap::new();
     for (queue, id) in gone {
-        let deleted = sqlx::query("DELETE FROM job_history WHERE queue = $1 AND job_id = $2 AND finished_at IS NULL")
-            .bind(queue.as_str())
-            .bind(id.as_str())
-            .execute(&db.pool)
-            .await;
-        if let Err(e) = deleted {
-            tracing::debug!(error = %e, "search: cannot drop the row of a job that is gone");
+        by_queue.entry(queue.as_str()).or_default().push(id.to_string());
+    }
+    for (queue, ids) in by_queue {
+        if let Err(e) = crate::history::forget_live(db, queue, &ids).await {
+            tracing::debug!(error = %e, "search: cannot drop the rows of jobs that are gone");
         }
     }
 }
 
-/// Adds up to `limit` matching finished records after `after` to `hits`. Returns where
-/// to go on, or `None` at the end.
+/// Adds up to `limit` matching records of endings up to `snapshot` after `after` (finish
+/// time, id, queue) to `hits`. Returns where to go on, or `None` at the end.
 async fn finished_page(
     db: &Db,
     query: &Query,
+    snapshot: i64,
     after: Option<(i64, String, String)>,
     limit: usize,
     hits: &mut Vec<SearchHit>,
-) -> anyhow::Result<Option<Cursor>> {
-    let mut c = conditions(db.kind, query, Rows::Finished);
+) -> anyhow::Result<Option<(i64, String, String)>> {
+    let mut c = conditions(db.kind, query, Rows::Finished(Some(snapshot)));
     if let Some((at, id, queue)) = after {
         let a = c.bind(Bind::Int(at));
         let i = c.bind(Bind::Text(id));
@@ -334,11 +384,7 @@ async fn finished_page(
     }
     Ok(more.then(|| {
         let last = hits.last().expect("a page before more");
-        Cursor::Finished {
-            at: last.finished_at.unwrap_or_default(),
-            id: last.job_id.clone(),
-            queue: last.queue.clone(),
-        }
+        (last.finished_at.unwrap_or_default(), last.job_id.clone(), last.queue.clone())
     }))
 }
 
@@ -346,23 +392,25 @@ async fn finished_page(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MatchCount {
     pub count: u64,
-    /// The count stopped at [`MAX_STATE_CHECKS`] live jobs read: there are at least this
-    /// many.
+    /// The count stopped at its bound of live jobs read from Redis ([`MAX_STATE_CHECKS`],
+    /// or [`SAVED_STATE_CHECKS`] for saved searches): there are at least this many.
     pub at_least: bool,
 }
 
 /// Live jobs a count reads from Redis at most when the query names a state.
 pub const MAX_STATE_CHECKS: usize = 20_000;
+/// The same bound for each count of a user's saved searches (up to 20 shown at once).
+pub const SAVED_STATE_CHECKS: usize = LIVE_CANDIDATES_PER_PAGE;
 
 /// Counts the jobs a query matches: finished ones in SQL; live ones in SQL too unless
-/// the query names a state, which only Redis knows (then read, up to
-/// [`MAX_STATE_CHECKS`]).
-pub async fn count(db: &Db, engine: &RedisConnection, query: &Query) -> anyhow::Result<MatchCount> {
+/// the query names a state, which only Redis knows (then read, up to `max_checks`, in
+/// steps of [`LIVE_CANDIDATES_PER_PAGE`]).
+pub async fn count(db: &Db, engine: &RedisConnection, query: &Query, max_checks: usize) -> anyhow::Result<MatchCount> {
     let (live, finished) = phases(query);
     let mut total = 0u64;
     let mut at_least = false;
     if finished {
-        total += count_rows(db, query, Rows::Finished).await?;
+        total += count_rows(db, query, Rows::Finished(None)).await?;
     }
     let names_state = query.terms.iter().any(|t| matches!(t, Term::State(_)));
     if live && !names_state {
@@ -372,11 +420,11 @@ pub async fn count(db: &Db, engine: &RedisConnection, query: &Query) -> anyhow::
         let mut read = 0;
         loop {
             let mut hits = vec![];
-            let next = live_page(db, engine, query, after, usize::MAX, &mut hits).await?;
+            let next = live_page(db, engine, query, None, after, usize::MAX, &mut hits).await?;
             total += hits.len() as u64;
             read += LIVE_CANDIDATES_PER_PAGE;
             match next {
-                Some(Cursor::Live { id, queue }) if read < MAX_STATE_CHECKS => after = Some((id, queue)),
+                Some(next) if read < max_checks => after = Some(next),
                 Some(_) => {
                     at_least = true;
                     break;
@@ -402,12 +450,13 @@ mod tests {
     #[test]
     fn cursors_round_trip_with_colons_in_queue_names() {
         for cursor in [
-            Cursor::Live { id: "01J".into(), queue: "a:b".into() },
-            Cursor::Finished { at: 17, id: "01J".into(), queue: "a:b".into() },
+            Cursor::Live { snapshot: 5, id: "01J".into(), queue: "a:b".into() },
+            Cursor::Finished { snapshot: 5, at: 17, id: "01J".into(), queue: "a:b".into() },
         ] {
             assert_eq!(Cursor::parse(&cursor.text()), Some(cursor));
         }
-        assert_eq!(Cursor::parse("done:x:1:q"), None);
+        assert_eq!(Cursor::parse("done:5:x:1:q"), None);
+        assert_eq!(Cursor::parse("live:01J:q"), None);
         assert_eq!(Cursor::parse("later:1:q"), None);
     }
 

@@ -11,7 +11,8 @@
 //!   ASCII case.
 //! - `payload.a.b:v` matches a job whose payload has `v` at that path: the string `v`, or
 //!   the number, `true`, `false` or `null` written `v`. A path segment of digits (at most
-//!   nine) indexes an array; segments are letters, digits, `_` and `-`, not leading `-`.
+//!   nine, and at most four such segments) indexes an array or names an object's key;
+//!   segments are letters, digits, `_` and `-`, not leading `-`.
 //! - `before:` and `after:` bound when the job was created: a date (`2026-11-24`, UTC), a
 //!   time (`2026-11-24T10:30`, UTC, or RFC 3339 with an offset), or an age (`15m`, `2h`,
 //!   `7d`, `1w`: that long ago).
@@ -31,6 +32,9 @@ pub const MAX_VALUES: usize = 20;
 pub const MAX_PATH_SEGMENTS: usize = 8;
 /// Longest payload path segment, in bytes.
 pub const MAX_SEGMENT_BYTES: usize = 64;
+/// Most segments of digits in one payload path: each is read as an array index or an
+/// object key, and SQLite asks for every combination.
+pub const MAX_INDEX_SEGMENTS: usize = 4;
 
 /// The qualifiers, as typed before the colon (`payload.` starts a path).
 pub const QUALIFIERS: [&str; 9] = ["queue", "state", "name", "owner", "id", "error", "before", "after", "payload"];
@@ -261,6 +265,9 @@ fn payload_path(path: &str) -> Result<Vec<String>, String> {
         if segment.bytes().all(|b| b.is_ascii_digit()) && segment.len() > 9 {
             return Err(format!("payload path index {segment:?} is beyond 999,999,999"));
         }
+    }
+    if segments.iter().filter(|s| s.bytes().all(|b| b.is_ascii_digit())).count() > MAX_INDEX_SEGMENTS {
+        return Err(format!("a payload path has at most {MAX_INDEX_SEGMENTS} segments of digits"));
     }
     Ok(segments.into_iter().map(String::from).collect())
 }

@@ -58,17 +58,21 @@ impl Conditions {
 pub enum Rows {
     /// Live jobs' rows: the state is not in them, and Redis has the last word.
     Live,
-    /// Records of endings.
-    Finished,
+    /// Records of endings, up to a search's snapshot time (epoch ms, Redis's clock) when
+    /// there is one.
+    Finished(Option<i64>),
 }
 
 /// The conditions of `query` on `rows`.
 pub fn conditions(kind: DbKind, query: &Query, rows: Rows) -> Conditions {
     let mut c = Conditions::default();
-    c.clauses.push(match rows {
+    // The first clause is the phase's (`search::live_page` swaps it).
+    let clause = match rows {
         Rows::Live => "finished_at IS NULL".into(),
-        Rows::Finished => "finished_at IS NOT NULL".into(),
-    });
+        Rows::Finished(None) => "finished_at IS NOT NULL".into(),
+        Rows::Finished(Some(at)) => format!("finished_at <= {}", c.bind(Bind::Int(at))),
+    };
+    c.clauses.push(clause);
     for term in &query.terms {
         let clause = match term {
             Term::Queue(values) => format!("queue IN ({})", c.bind_all(values)),
@@ -77,7 +81,7 @@ pub fn conditions(kind: DbKind, query: &Query, rows: Rows) -> Conditions {
             Term::Id(values) => format!("job_id IN ({})", c.bind_all(values)),
             Term::State(states) => match rows {
                 Rows::Live => continue,
-                Rows::Finished => {
+                Rows::Finished(_) => {
                     let finished: Vec<String> =
                         states.iter().filter(|s| s.is_finished()).map(|s| s.as_str().to_string()).collect();
                     if finished.is_empty() { "1 = 0".into() } else { format!("status IN ({})", c.bind_all(&finished)) }
@@ -85,28 +89,51 @@ pub fn conditions(kind: DbKind, query: &Query, rows: Rows) -> Conditions {
             },
             Term::Error(text) => {
                 let p = c.bind(Bind::Text(like_pattern(text)));
-                format!("LOWER(errors) LIKE {p} ESCAPE '\\'")
+                format!("{} LIKE {p} ESCAPE '\\'", ascii_lower(kind, "errors"))
             }
             Term::Before(at) => format!("created_at < {}", c.bind(Bind::Int(*at))),
             Term::After(at) => format!("created_at >= {}", c.bind(Bind::Int(*at))),
             Term::Payload { path, values } => {
                 let at = match kind {
-                    DbKind::Sqlite => format!("(payload -> {})", c.bind(Bind::Text(sqlite_path(path)))),
-                    DbKind::Postgres => format!(
-                        // `json`, not `jsonb`: it keeps the stored text (numbers as written) and
-                        // takes every string serde_json writes, `\u0000` included.
-                        "((payload::json #> CAST({} AS text[]))::text)",
-                        c.bind(Bind::Text(format!("{{{}}}", path.join(","))))
-                    ),
+                    // Every reading of the path's digit segments (array index or object
+                    // key): at most one of them exists in a payload.
+                    DbKind::Sqlite => {
+                        let readings: Vec<String> = sqlite_paths(path)
+                            .into_iter()
+                            .map(|p| format!("(payload -> {})", c.bind(Bind::Text(p))))
+                            .collect();
+                        match readings.len() {
+                            1 => readings.into_iter().next().unwrap_or_default(),
+                            _ => format!("COALESCE({})", readings.join(", ")),
+                        }
+                    }
+                    DbKind::Postgres => {
+                        // Segments bound one by one: in an array literal (`{a,b}`) a
+                        // segment `null` would be read as NULL.
+                        let segments: Vec<String> = path.iter().map(|s| c.bind(Bind::Text(s.clone()))).collect();
+                        // `json`, not `jsonb`: it keeps the stored text (numbers as written).
+                        // PostgreSQL cannot read a `\u0000` escape in a JSON string as text
+                        // and would fail the whole query, so it is read as U+FFFD here (a
+                        // query value cannot hold the NUL itself: control characters are
+                        // refused).
+                        format!(
+                            "((replace(payload, '\\u0000', '\\ufffd')::json #> ARRAY[{}]::text[])::text)",
+                            segments.join(", ")
+                        )
+                    }
                 };
                 let forms: Vec<String> = values.iter().flat_map(|v| json_forms(v)).collect();
                 format!("{at} IN ({})", c.bind_all(&forms))
             }
             Term::Text(text) => {
                 let p = c.bind(Bind::Text(like_pattern(text)));
+                let like = |column: &str| format!("{} LIKE {p} ESCAPE '\\'", ascii_lower(kind, column));
                 format!(
-                    "(LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(payload) LIKE {p} ESCAPE '\\' \
-                     OR LOWER(COALESCE(result, '')) LIKE {p} ESCAPE '\\' OR LOWER(errors) LIKE {p} ESCAPE '\\')"
+                    "({} OR {} OR {} OR {})",
+                    like("name"),
+                    like("payload"),
+                    like("COALESCE(result, '')"),
+                    like("errors")
                 )
             }
         };
@@ -121,17 +148,32 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// SQLite's JSON path: `$."a"[0]`, a segment of digits indexing an array.
-fn sqlite_path(path: &[String]) -> String {
-    let mut out = String::from("$");
+/// `expr` with ASCII letters in lower case and nothing else changed, as the pattern
+/// (`like_pattern`) and the check of live jobs (`matching::contains_text`) fold it.
+/// SQLite's `LOWER` folds only ASCII; PostgreSQL's folds every letter its locale knows.
+pub fn ascii_lower(kind: DbKind, expr: &str) -> String {
+    match kind {
+        DbKind::Sqlite => format!("LOWER({expr})"),
+        DbKind::Postgres => format!("translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"),
+    }
+}
+
+/// SQLite's JSON paths for a payload path: `$."a"[0]` and `$."a"."0"`, one for each way
+/// of reading its digit segments (an array index or an object key), as PostgreSQL's
+/// `#>` and [`super::matching::at_path`] read them whichever the value holds.
+/// [`super::query`] allows at most `MAX_INDEX_SEGMENTS` digit segments, so 16 paths.
+fn sqlite_paths(path: &[String]) -> Vec<String> {
+    let mut paths = vec![String::from("$")];
     for segment in path {
+        let key = format!(".\"{segment}\"");
         if segment.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{segment}]"));
+            let index = format!("[{segment}]");
+            paths = paths.into_iter().flat_map(|p| [format!("{p}{index}"), format!("{p}{key}")]).collect();
         } else {
-            out.push_str(&format!(".\"{segment}\""));
+            paths.iter_mut().for_each(|p| p.push_str(&key));
         }
     }
-    out
+    paths
 }
 
 /// The JSON texts a payload value written `text` may have: the string, and the number,
@@ -157,7 +199,11 @@ mod tests {
 
     #[test]
     fn paths_and_value_forms() {
-        assert_eq!(sqlite_path(&["a".into(), "0".into(), "b-c".into()]), "$.\"a\"[0].\"b-c\"");
+        assert_eq!(sqlite_paths(&["a".into(), "b-c".into()]), ["$.\"a\".\"b-c\""]);
+        assert_eq!(
+            sqlite_paths(&["a".into(), "0".into(), "1".into()]),
+            ["$.\"a\"[0][1]", "$.\"a\"[0].\"1\"", "$.\"a\".\"0\"[1]", "$.\"a\".\"0\".\"1\""]
+        );
         assert_eq!(json_forms("5"), ["\"5\"", "5"]);
         assert_eq!(json_forms("true"), ["\"true\"", "true"]);
         assert_eq!(json_forms("05"), ["\"05\""]);

@@ -313,7 +313,14 @@ pub async fn act(
             ("cancel", Some(id)) => Ok(json!({ "outcome": format!("{:?}", queue.cancel(id).await?).to_lowercase() })),
             ("retry", Some(id)) => queue.retry_job(id).await.map(|_| json!({})).map_err(Into::into),
             ("promote", Some(id)) => queue.promote(id).await.map(|_| json!({})).map_err(Into::into),
-            ("remove", Some(id)) => queue.remove(id).await.map(|_| json!({})).map_err(Into::into),
+            ("remove", Some(id)) => {
+                queue.remove(id).await?;
+                // Its search row would otherwise wait for a search or the sweep to drop it.
+                crate::history::forget_live(&state.db, queue_name, &[id.to_string()])
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                Ok(json!({}))
+            }
             ("pause", None) => Ok(json!({ "changed": queue.pause().await? })),
             ("resume", None) => Ok(json!({ "changed": queue.resume().await? })),
             _ => Err(ApiError::invalid("action", format!("unknown action {action}"))),

@@ -62,7 +62,7 @@ pub async fn count(state: &AppState, principal: &Principal, q: &str) -> Result<M
     authorize(principal, Action::ReadJobs)?;
     let query = parse_for(principal, q)?;
     require_history(state)?;
-    Ok(search::count(&state.db, &state.engine, &query).await?)
+    Ok(search::count(&state.db, &state.engine, &query, search::MAX_STATE_CHECKS).await?)
 }
 
 fn require_history(state: &AppState) -> Result<(), ApiError> {
@@ -150,12 +150,24 @@ pub async fn act(
     require_history(state)?;
     let mut cursor = request.cursor.clone();
     let (mut matched, mut changed, mut pages) = (0u64, 0u64, 0u32);
+    let mut failure = None;
     loop {
-        let page = search::search(&state.db, &state.engine, &query, cursor.as_deref(), ACTION_PAGE)
-            .await?
-            .map_err(|bad| ApiError::invalid(bad.field, bad.message))?;
+        let page = match search::search(&state.db, &state.engine, &query, cursor.as_deref(), ACTION_PAGE).await {
+            Ok(Ok(page)) => page,
+            Ok(Err(bad)) => {
+                failure = Some(ApiError::invalid(bad.field, bad.message));
+                break;
+            }
+            Err(e) => {
+                failure = Some(e.into());
+                break;
+            }
+        };
         matched += page.hits.len() as u64;
-        changed += apply(state, request.action, page.hits).await?;
+        if let Err(e) = apply(state, request.action, page.hits, &mut changed).await {
+            failure = Some(e);
+            break;
+        }
         cursor = page.next;
         pages += 1;
         // Pages of a query Redis must check can come back empty: bound the pages too.
@@ -163,26 +175,33 @@ pub async fn act(
             break;
         }
     }
-    let result = format!("ok: {changed} of {matched} jobs");
+    // A request that failed part way is audited with what it had done by then.
+    let result = match &failure {
+        None => format!("ok: {changed} of {matched} jobs"),
+        Some(e) => format!("failed after changing {changed} of {matched} jobs: {e}"),
+    };
     let params = json!({ "q": request.q, "cursor": request.cursor, "matched": matched, "more": cursor.is_some() });
     let action = format!("search.{}", request.action.as_str());
     let entry = AuditEntry { action: &action, target: "search".into(), params, result: &result, client_addr: addr };
     audit::record(&state.db, principal, entry).await?;
-    Ok(BulkOutcome { matched, changed, next: cursor })
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(BulkOutcome { matched, changed, next: cursor }),
+    }
 }
 
-/// Applies an action to one page of hits; returns how many jobs it changed.
-async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>) -> Result<u64, ApiError> {
+/// Applies an action to one page of hits, adding the jobs it changed to `changed` as it
+/// goes (so a failure part way leaves what was done counted).
+async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>, changed: &mut u64) -> Result<(), ApiError> {
     let mut groups: BTreeMap<(String, String), Vec<SearchHit>> = BTreeMap::new();
     for hit in hits {
         groups.entry((hit.queue.clone(), hit.state.clone())).or_default().push(hit);
     }
-    let mut changed = 0;
     for ((queue_name, job_state), hits) in groups {
         let Ok(queue) = Queue::new(&state.engine, &queue_name) else { continue };
         let job_state = JobState::parse(&job_state);
         let ids: Vec<String> = hits.iter().map(|h| h.job_id.clone()).collect();
-        changed += match action {
+        *changed += match action {
             BulkAction::Retry => match job_state {
                 Some(from @ (JobState::Dead | JobState::Cancelled | JobState::Retrying)) => {
                     queue.retry(from, &ids).await?
@@ -190,11 +209,10 @@ async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>) -> Re
                 _ => 0,
             },
             BulkAction::Cancel => {
-                let mut n = 0;
                 if job_state.is_some_and(|s| !s.is_finished()) {
                     for id in &ids {
                         match queue.cancel(id).await {
-                            Ok(_) => n += 1,
+                            Ok(_) => *changed += 1,
                             // Finished or removed meanwhile.
                             Err(
                                 hoist_queue::QueueError::NotFound { .. } | hoist_queue::QueueError::WrongState { .. },
@@ -203,7 +221,7 @@ async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>) -> Re
                         }
                     }
                 }
-                n
+                0
             }
             BulkAction::Requeue => {
                 let jobs = hits
@@ -231,7 +249,7 @@ async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>) -> Re
             }
         };
     }
-    Ok(changed)
+    Ok(())
 }
 
 /// Most jobs one export writes.
@@ -378,8 +396,11 @@ pub async fn saved(state: &AppState, principal: &Principal) -> Result<Vec<SavedW
     let mut out = vec![];
     for search in saved::list(&state.db, principal.user_id).await.map_err(anyhow::Error::from)? {
         // A saved query the language no longer reads, or history off: shown without a count.
+        // Up to 20 counts per view: each reads fewer live jobs than a count asked for.
         let count = match parse_for(principal, &search.q) {
-            Ok(query) if state.history.enabled() => Some(search::count(&state.db, &state.engine, &query).await?),
+            Ok(query) if state.history.enabled() => {
+                Some(search::count(&state.db, &state.engine, &query, search::SAVED_STATE_CHECKS).await?)
+            }
             _ => None,
         };
         out.push(SavedWithCount { search, count });
