@@ -434,12 +434,30 @@ async fn finished_jobs_wait_in_the_archive_until_copied_and_retention_spares_the
 
     // A stale acknowledgement (another finish time) releases nothing.
     assert_eq!(queue.mark_archived(&[(pending[0].id.clone(), 1)]).await.unwrap(), 0);
-    let copied: Vec<(String, i64)> = pending.iter().map(|j| (j.id.clone(), j.finished_at.unwrap())).collect();
-    assert_eq!(queue.mark_archived(&copied).await.unwrap(), 9);
+    // Copied out of order, all but the oldest completed job: retention takes jobs in the
+    // order they finished, so it waits for that one.
+    let oldest_completed = pending.iter().filter(|j| j.state == JobState::Completed).min_by_key(|j| j.finished_at);
+    let oldest_completed = oldest_completed.unwrap().id.clone();
+    let copied: Vec<(String, i64)> = pending
+        .iter()
+        .filter(|j| j.id != oldest_completed)
+        .map(|j| (j.id.clone(), j.finished_at.unwrap()))
+        .collect();
+    assert_eq!(queue.mark_archived(&copied).await.unwrap(), 8);
+    queue.enqueue(NewJob::new("n", json!({ "n": 10 }))).await.unwrap();
+    eventually("the tenth job completed", Duration::from_secs(15), || async {
+        (queue.counts().await.unwrap().completed == 7).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(queue.counts().await.unwrap().completed, 7, "retention waits for the oldest to be copied");
+    let rest: Vec<(String, i64)> = queue.unarchived(100).await.unwrap().into_iter().map(|p| (p.id, p.finished_at)).collect();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(queue.mark_archived(&rest).await.unwrap(), 2);
     assert!(queue.unarchived(100).await.unwrap().is_empty());
 
     // Now retention applies again: the next completion trims completed down to 2.
-    queue.enqueue(NewJob::new("n", json!({ "n": 10 }))).await.unwrap();
+    queue.enqueue(NewJob::new("n", json!({ "n": 11 }))).await.unwrap();
     eventually("completed trimmed to 2", Duration::from_secs(15), || async {
         (queue.counts().await.unwrap().completed == 2).then_some(())
     })
