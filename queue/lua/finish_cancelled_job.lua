@@ -1,6 +1,6 @@
 -- finish_cancelled_job: active -> cancelled, once the handler of a job whose cancellation
 -- was requested has stopped.
--- KEYS: active cancelled meta events archive unindexed
+-- KEYS: active cancelled meta events archive
 -- ARGV[3] id, ARGV[4] lease token.
 -- Returns 1, -1 no such job, -2 lease lost.
 local id, lease = ARGV[3], ARGV[4]

@@ -496,8 +496,8 @@ pub struct Unindexed {
     /// Every entry read (id, time it was queued): pass them to
     /// [`Queue::mark_indexed`](crate::Queue::mark_indexed) once the jobs are indexed.
     pub listed: Vec<(String, i64)>,
-    /// The listed jobs that still exist and can be read, in any state: one that ended
-    /// meanwhile is the history copy's to record.
+    /// The listed jobs still live when listed entries were read, as read just after
+    /// (one may have ended in between: that ending is the history copy's to record).
     pub jobs: Vec<Job>,
 }
 

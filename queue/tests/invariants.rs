@@ -58,7 +58,7 @@ const FIXED_KEYS: [(&str, &str); 10] = [
     ("archive", "zset"),
     // Live jobs for the search index; an entry of a job deleted since is dropped when
     // the index reads it.
-    ("unindexed", "zset"),
+    ("unindexed", "list"),
     ("owners", "hash"),
     ("workers", "zset"),
 ];
@@ -1301,7 +1301,7 @@ async fn check_queue(
         broken.push(format!("[{q}] archive holds {} jobs while archiving is off", archive.len()));
     }
     let unindexed: u64 =
-        redis::cmd("ZCARD").arg(format!("{prefix}unindexed")).query_async(conn).await.map_err(redis_err)?;
+        redis::cmd("LLEN").arg(format!("{prefix}unindexed")).query_async(conn).await.map_err(redis_err)?;
     if unindexed > 0 && !archiving {
         broken.push(format!("[{q}] {unindexed} jobs listed for the search index while history is off"));
     }

@@ -438,11 +438,8 @@ async fn finished_jobs_wait_in_the_archive_until_copied_and_retention_spares_the
     // order they finished, so it waits for that one.
     let oldest_completed = pending.iter().filter(|j| j.state == JobState::Completed).min_by_key(|j| j.finished_at);
     let oldest_completed = oldest_completed.unwrap().id.clone();
-    let copied: Vec<(String, i64)> = pending
-        .iter()
-        .filter(|j| j.id != oldest_completed)
-        .map(|j| (j.id.clone(), j.finished_at.unwrap()))
-        .collect();
+    let copied: Vec<(String, i64)> =
+        pending.iter().filter(|j| j.id != oldest_completed).map(|j| (j.id.clone(), j.finished_at.unwrap())).collect();
     assert_eq!(queue.mark_archived(&copied).await.unwrap(), 8);
     queue.enqueue(NewJob::new("n", json!({ "n": 10 }))).await.unwrap();
     eventually("the tenth job completed", Duration::from_secs(15), || async {
@@ -451,7 +448,8 @@ async fn finished_jobs_wait_in_the_archive_until_copied_and_retention_spares_the
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(queue.counts().await.unwrap().completed, 7, "retention waits for the oldest to be copied");
-    let rest: Vec<(String, i64)> = queue.unarchived(100).await.unwrap().into_iter().map(|p| (p.id, p.finished_at)).collect();
+    let rest: Vec<(String, i64)> =
+        queue.unarchived(100).await.unwrap().into_iter().map(|p| (p.id, p.finished_at)).collect();
     assert_eq!(rest.len(), 2);
     assert_eq!(queue.mark_archived(&rest).await.unwrap(), 2);
     assert!(queue.unarchived(100).await.unwrap().is_empty());

@@ -254,7 +254,7 @@ async fn history_off_releases_what_history_left_waiting() {
     let ended = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;
     queue.cancel(&ended).await.unwrap();
     let backlog = queue.history_backlog().await.unwrap();
-    assert_eq!((backlog.unarchived, backlog.unindexed), (1, 1), "{waiting} listed, {ended} waiting to be copied");
+    assert_eq!((backlog.unarchived, backlog.unindexed), (1, 2), "{waiting} and {ended} listed, {ended} to be copied");
     let stop = hoist_queue::CancellationToken::new();
     let archiving = std::sync::Arc::new(history::Archiving::new(false));
     history::run_writer(db.clone(), engine.clone(), archiving, history::HistoryConfig::from_days(0), stop).await;

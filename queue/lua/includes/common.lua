@@ -20,9 +20,12 @@
 --   limiter    ZSET  recent job starts, for the queue's rate limit
 --   archive    ZSET  id -> finished at: finished jobs not yet copied to a history
 --                    store (kept only while meta.archive is set; retention waits)
---   unindexed  ZSET  id -> when it was added, retried or failed (ms): live jobs the
---                    search index has not read since (kept only while meta.archive
---                    is set, like the archive set: the same history store indexes)
+--   unindexed  LIST  "<ms> <id>", oldest first: jobs added, retried or failed (to run
+--                    again) that the search index has not read since (kept only
+--                    while meta.archive is set, like the archive set: the same history
+--                    store indexes). A list, not a set: 40 bytes an entry instead of
+--                    ~130, and the index skips jobs that ended (the copy's to record)
+
 --   owners     HASH  id -> owner tag, for every job enqueued with an owner (absent
 --                    when the queue holds none)
 -- and, one per owner, the owner index owner_key(tag) = prefix .. "owner:" .. tag
@@ -258,15 +261,10 @@ local function remove_unchanged(set, what)
 end
 
 -- Queues finished jobs for the history store: `finished` is { at, id, at, id, ... }.
--- Scripts that call it declare `archive` and `unindexed`.
+-- Scripts that call it declare `archive`.
 local function archive_finished(finished)
   if #finished > 0 and is_archiving() then
     redis.call('ZADD', k.archive, unpack(finished))
-    -- A finished job is the copy's to record: the search index need not read it live
-    -- (at full speed most jobs end before the index gets to them).
-    local ids = {}
-    for i = 2, #finished, 2 do ids[#ids + 1] = finished[i] end
-    redis.call('ZREM', k.unindexed, unpack(ids))
   end
 end
 
@@ -275,8 +273,10 @@ end
 local function index_live(changed, archiving)
   if archiving == nil then archiving = #changed > 0 and is_archiving() end
   if #changed > 0 and archiving then
-    for from = 1, #changed, 2000 do
-      redis.call('ZADD', k.unindexed, unpack(changed, from, math.min(from + 1999, #changed)))
+    local entries = {}
+    for i = 1, #changed, 2 do entries[#entries + 1] = changed[i] .. ' ' .. changed[i + 1] end
+    for from = 1, #entries, 1000 do
+      redis.call('RPUSH', k.unindexed, unpack(entries, from, math.min(from + 999, #entries)))
     end
   end
 end
@@ -365,13 +365,25 @@ local function state_set(state)
   return name and k[name]
 end
 
--- The leading jobs of `ids` (oldest first) already copied to the history store: up to
--- the first one still waiting to be copied. Jobs are copied in the order they finished,
--- so the ones after it are most likely waiting too; while the copy is behind, the oldest
--- candidate is waiting and one lookup settles it (checking every candidate each time
--- cost more than the rest of the history's work in Redis). A job copied out of order
--- waits for the one before it, which the copy takes a moment later.
+-- Drops from `ids` the jobs still waiting to be copied to the history store.
 local function archived_only(ids)
+  if #ids == 0 or not is_archiving() then return ids end
+  local pending = redis.call('ZMSCORE', k.archive, unpack(ids))
+  local out = {}
+  for i, id in ipairs(ids) do
+    if not pending[i] then out[#out + 1] = id end
+  end
+  return out
+end
+
+-- For retention: the leading jobs of `ids` (oldest first) already copied to the history
+-- store, up to the first one still waiting to be copied. Jobs are copied in the order
+-- they finished, so the ones after it are most likely waiting too; while the copy is
+-- behind, the oldest candidate is waiting and one lookup settles it (checking every
+-- candidate on every completion cost more than the rest of the history's work in
+-- Redis). A job copied out of order waits for the one before it, which the copy takes
+-- a moment later.
+local function archived_prefix(ids)
   if #ids == 0 or not is_archiving() then return ids end
   if redis.call('ZSCORE', k.archive, ids[1]) then return {} end
   local pending = redis.call('ZMSCORE', k.archive, unpack(ids))
@@ -389,7 +401,7 @@ end
 local function apply_retention(set, keep, max_age, limit)
   local removed = 0
   if max_age and max_age > 0 then
-    local old = archived_only(redis.call('ZRANGEBYSCORE', set, '-inf', string.format('%d', now - max_age), 'LIMIT', '0', text_of(limit)))
+    local old = archived_prefix(redis.call('ZRANGEBYSCORE', set, '-inf', string.format('%d', now - max_age), 'LIMIT', '0', text_of(limit)))
     if #old > 0 then
       delete_jobs(old)
       redis.call('ZREM', set, unpack(old))
@@ -400,7 +412,7 @@ local function apply_retention(set, keep, max_age, limit)
     local excess = redis.call('ZCARD', set) - keep
     if excess > limit - removed then excess = limit - removed end
     if excess > 0 then
-      local oldest = archived_only(redis.call('ZRANGE', set, '0', text_of(excess - 1)))
+      local oldest = archived_prefix(redis.call('ZRANGE', set, '0', text_of(excess - 1)))
       if #oldest > 0 then
         delete_jobs(oldest)
         redis.call('ZREM', set, unpack(oldest))

@@ -105,18 +105,23 @@ impl Backend {
         let reply: Vec<String> = self.eval("read_unindexed", &call).await?;
         let mut reply = reply.into_iter();
         let seen_at = reply.next().and_then(|t| t.parse().ok()).unwrap_or_default();
-        let mut listed = Vec::with_capacity(reply.len() / 2);
-        while let (Some(id), Some(at)) = (reply.next(), reply.next()) {
-            listed.push((id, at.parse::<f64>().unwrap_or_default() as i64));
+        let mut listed = Vec::with_capacity(reply.len() / 3);
+        let mut live = Vec::with_capacity(reply.len() / 3);
+        while let (Some(id), Some(at), Some(is_live)) = (reply.next(), reply.next(), reply.next()) {
+            let at = at.parse::<i64>().unwrap_or_default();
+            if is_live == "1" {
+                live.push((id.clone(), at));
+            }
+            listed.push((id, at));
         }
-        let jobs = self.read_listed(&listed).await?.into_iter().filter_map(|u| u.job.ok()).collect();
+        let jobs = self.read_listed(&live).await?.into_iter().filter_map(|u| u.job.ok()).collect();
         Ok(Unindexed { seen_at, listed, jobs })
     }
 
-    /// Sizes of the archive set and the unindexed set.
+    /// Sizes of the archive set and the unindexed list.
     pub(crate) async fn history_backlog(&self) -> Result<HistoryBacklog> {
         let mut pipe = redis::pipe();
-        pipe.zcard(self.keys.archive()).zcard(self.keys.unindexed());
+        pipe.zcard(self.keys.archive()).llen(self.keys.unindexed());
         let (unarchived, unindexed): (u64, u64) = self.query("history_backlog", &pipe).await?;
         Ok(HistoryBacklog { unarchived, unindexed })
     }

@@ -59,8 +59,9 @@ impl Queue {
     /// [`Queue::mark_indexed`]. `seen_at` is Redis's time before the read, so an index can
     /// tell this view of a job from a record of an ending that came after it.
     ///
-    /// A job that ends is unlisted at once: with a `min_age` longer than most jobs live,
-    /// an index writes rows for the jobs that wait or run long, not for every job.
+    /// Jobs that ended since they were listed are left out of `jobs` (their entries are
+    /// in `listed`): with a `min_age` longer than most jobs live, an index reads and
+    /// writes rows only for the jobs that wait or run long, not for every job.
     ///
     /// ```no_run
     /// # async fn index(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
@@ -88,9 +89,11 @@ impl Queue {
         self.backend().history_backlog().await
     }
 
-    /// Acknowledges entries of [`Queue::unindexed`] (id, time listed) once indexed. An
-    /// entry queued again since (the job failed or was retried) stays. Returns how many
-    /// were removed.
+    /// Acknowledges the entries of [`Queue::unindexed`] (id, time listed) once indexed,
+    /// all of them as read: they are the start of the queue's list, and are removed only
+    /// if it still starts so (another index may have taken them). A job changed since it
+    /// was read (failed, retried) was listed again at the end. Returns how many were
+    /// removed.
     pub async fn mark_indexed(&self, read: &[(String, i64)]) -> Result<u64> {
         if read.is_empty() {
             return Ok(0);
