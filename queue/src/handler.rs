@@ -1,6 +1,7 @@
 //! What a job handler is: the [`Handler`] trait, the [`JobContext`] it receives, and the
 //! [`JobError`] that says whether a failure is worth retrying.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -124,9 +125,37 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
 }
 
 /// Routes jobs to handlers by job name; a name with no handler fails permanently.
+///
+/// It also holds the application state handlers share ([`Handlers::with_state`], read
+/// with [`JobContext::state`]) and middleware that runs around every job
+/// ([`Handlers::around`]).
+///
+/// ```
+/// use hoist_queue::{Handlers, JobContext, Next, handler_fn};
+/// use serde_json::json;
+///
+/// #[derive(Clone)]
+/// struct Mailer { from: String }
+///
+/// let handlers = Handlers::new()
+///     .with_state(Mailer { from: "billing@example.com".into() })
+///     .on("welcome", handler_fn(|ctx: JobContext| async move {
+///         let mailer: &Mailer = ctx.state()?;
+///         Ok(json!({ "from": mailer.from }))
+///     }))
+///     .around(|ctx: JobContext, next: Next| async move {
+///         let started = std::time::Instant::now();
+///         let name = ctx.job().name.clone();
+///         let result = next.run(ctx).await;
+///         println!("{name} took {:?}", started.elapsed());
+///         result
+///     });
+/// ```
 #[derive(Clone, Default)]
 pub struct Handlers {
-    by_name: HashMap<String, Arc<dyn Handler>>,
+    by_name: Arc<HashMap<String, Arc<dyn Handler>>>,
+    around: Arc<Vec<Arc<dyn Middleware>>>,
+    state: Arc<StateMap>,
 }
 
 impl Handlers {
@@ -135,17 +164,70 @@ impl Handlers {
     }
 
     pub fn on(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
-        self.by_name.insert(name.into(), Arc::new(handler));
+        Arc::make_mut(&mut self.by_name).insert(name.into(), Arc::new(handler));
         self
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
+
+    /// Shares `state` with every handler: [`JobContext::state`] returns it by its type
+    /// (one value per type; adding a second of a type replaces the first).
+    pub fn with_state<S: Send + Sync + 'static>(mut self, state: S) -> Self {
+        Arc::make_mut(&mut self.state).insert(TypeId::of::<S>(), Arc::new(state));
+        self
+    }
+
+    /// Runs `middleware` around every job: it gets the context and the rest of the chain
+    /// ([`Next`]), and returns the job's result (or changes it). The first added runs
+    /// outermost.
+    pub fn around(mut self, middleware: impl Middleware) -> Self {
+        Arc::make_mut(&mut self.around).push(Arc::new(middleware));
+        self
+    }
 }
 
 impl Handler for Handlers {
-    fn handle(&self, ctx: JobContext) -> BoxFuture<JobResult> {
+    fn handle(&self, mut ctx: JobContext) -> BoxFuture<JobResult> {
+        ctx.state = self.state.clone();
+        Next { by_name: self.by_name.clone(), around: self.around.clone(), index: 0 }.run(ctx)
+    }
+}
+
+type StateMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
+
+/// Code that runs around every job of a [`Handlers`]: tracing, metrics, timing, your own.
+/// Implemented by any `Fn(JobContext, Next) -> impl Future<Output = JobResult>`.
+pub trait Middleware: Send + Sync + 'static {
+    fn call(&self, ctx: JobContext, next: Next) -> BoxFuture<JobResult>;
+}
+
+impl<F, Fut> Middleware for F
+where
+    F: Fn(JobContext, Next) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = JobResult> + Send + 'static,
+{
+    fn call(&self, ctx: JobContext, next: Next) -> BoxFuture<JobResult> {
+        Box::pin(self(ctx, next))
+    }
+}
+
+/// The rest of the chain a [`Middleware`] wraps: the middleware added after it, then the
+/// job's handler.
+pub struct Next {
+    by_name: Arc<HashMap<String, Arc<dyn Handler>>>,
+    around: Arc<Vec<Arc<dyn Middleware>>>,
+    index: usize,
+}
+
+impl Next {
+    /// Runs the rest of the chain.
+    pub fn run(self, ctx: JobContext) -> BoxFuture<JobResult> {
+        if let Some(middleware) = self.around.get(self.index).cloned() {
+            let next = Next { index: self.index + 1, ..self };
+            return middleware.call(ctx, next);
+        }
         match self.by_name.get(&ctx.job.name) {
             Some(handler) => handler.handle(ctx),
             None => {
@@ -164,6 +246,8 @@ pub struct JobContext {
     pub(crate) lease: String,
     pub(crate) cancel: CancellationToken,
     pub(crate) max_log_lines: u32,
+    /// Set by [`Handlers`] as it dispatches.
+    pub(crate) state: Arc<StateMap>,
 }
 
 impl JobContext {
@@ -175,6 +259,14 @@ impl JobContext {
     pub fn payload<T: DeserializeOwned>(&self) -> std::result::Result<T, JobError> {
         serde_json::from_value(self.job.payload.clone())
             .map_err(|e| JobError::permanent(format!("payload does not match the expected shape: {e}")))
+    }
+
+    /// The application state of type `S` given to [`Handlers::with_state`]; an error
+    /// (permanent: retrying cannot add it) when there is none of that type.
+    pub fn state<S: Send + Sync + 'static>(&self) -> std::result::Result<&S, JobError> {
+        self.state.get(&TypeId::of::<S>()).and_then(|s| s.downcast_ref::<S>()).ok_or_else(|| {
+            JobError::permanent(format!("no state of type {} was given to the handlers", std::any::type_name::<S>()))
+        })
     }
 
     /// The queue the job came from, e.g. to enqueue follow-up jobs.

@@ -38,6 +38,7 @@ mod queue;
 mod schedule;
 mod scheduler;
 mod serde_millis;
+mod typed;
 mod types;
 mod worker;
 
@@ -49,7 +50,8 @@ pub use backend::round_trips;
 pub use connection::RedisConnection;
 pub use error::{QueueError, Result};
 pub use handler::{
-    BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, handler_fn,
+    BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, Middleware, Next,
+    handler_fn,
 };
 pub use lockout::Lockout;
 pub use queue::{
@@ -57,6 +59,7 @@ pub use queue::{
 };
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
+pub use typed::TypedJob;
 pub use types::{
     Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, HistoryBacklog, Job, JobOptions, JobPage, JobState,
     KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit, Unarchived,

@@ -517,6 +517,8 @@ async fn failed_jobs_that_run_again_are_listed_for_the_search_index() {
         ..Default::default()
     };
     let added = s.queue.enqueue(NewJob::new("f", json!({})).with_options(options)).await.unwrap();
+    // Entries of the current millisecond wait for the next read.
+    tokio::time::sleep(Duration::from_millis(2)).await;
     let first = s.queue.unindexed(10, std::time::Duration::ZERO).await.unwrap();
     assert_eq!(s.queue.mark_indexed(&first.listed).await.unwrap(), 1);
     let worker = spawn_worker(
@@ -525,6 +527,7 @@ async fn failed_jobs_that_run_again_are_listed_for_the_search_index() {
         fast_options(),
     );
     wait_for_state(&s.queue, &added.id, JobState::Retrying).await;
+    tokio::time::sleep(Duration::from_millis(2)).await;
     let page = s.queue.unindexed(10, std::time::Duration::ZERO).await.unwrap();
     assert_eq!(page.jobs.len(), 1);
     assert_eq!(page.jobs[0].state, JobState::Retrying);

@@ -175,6 +175,8 @@ async fn settle(db: &Db, engine: &RedisConnection) {
     let archiving = Archiving::new(true);
     let writers = Arc::new(tokio::sync::Semaphore::new(history::writers_for(db.kind)));
     for _ in 0..100 {
+        // What was listed in the current millisecond waits for the next read.
+        tokio::time::sleep(Duration::from_millis(2)).await;
         if history::copy_all(db, engine, &archiving, &writers, Duration::ZERO).await == 0 {
             return;
         }
