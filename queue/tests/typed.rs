@@ -103,3 +103,26 @@ async fn missing_state_is_a_permanent_failure() {
     assert!(error.contains("no state of type") && error.contains("Bank"), "{error}");
     worker.stop().await;
 }
+
+/// `run_until_idle` works a queue until nothing is due, follow-up jobs included, and
+/// leaves what is not due yet (a delayed job) waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_until_idle_drains_what_is_due() {
+    let s = setup().await;
+    let handlers =
+        Handlers::new().with_state(Bank { name: "b".into() }).job(|ctx: JobContext, job: SyncAccount| async move {
+            // A full sync asks for a quick one afterwards.
+            if job.full {
+                ctx.queue().push(&SyncAccount { account: job.account, full: false }).await?;
+            }
+            sync_account(ctx, job).await
+        });
+    let jobs: Vec<SyncAccount> = (0..20).map(|i| SyncAccount { account: i, full: i % 2 == 0 }).collect();
+    s.queue.push_bulk(&jobs).await.unwrap();
+    let later = JobOptions { delay: Some(std::time::Duration::from_secs(3600)), ..Default::default() };
+    let delayed = NewJob::typed(&SyncAccount { account: 99, full: false }).unwrap().with_options(later);
+    s.queue.enqueue(delayed).await.unwrap();
+    hoist_queue::Worker::new(s.queue.clone(), handlers, fast_options()).run_until_idle().await.unwrap();
+    let counts = s.queue.counts().await.unwrap();
+    assert_eq!((counts.completed, counts.waiting, counts.active, counts.delayed), (30, 0, 0, 1));
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Result;
+use crate::error::{QueueError, Result};
 use crate::handler::Handler;
 use crate::queue::Queue;
 use completer::CallsInFlight;
@@ -113,6 +113,9 @@ impl WorkerStatus {
 /// this worker under a new lease while a stale attempt is still winding down.
 type RunningMap = Arc<Mutex<HashMap<(String, String), Running>>>;
 
+/// How often [`Worker::run_until_idle`] looks at the queue's counts.
+const IDLE_POLL: Duration = Duration::from_millis(20);
+
 impl Worker {
     pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
         let id = options.id.clone().unwrap_or_else(default_worker_id);
@@ -126,6 +129,42 @@ impl Worker {
     /// A handle that keeps reporting after `run` took the worker.
     pub fn status(&self) -> WorkerStatus {
         self.status.clone()
+    }
+
+    /// Runs until the queue has nothing to do now (no job waiting or running; delayed
+    /// jobs and retries waiting out their backoff are not due, and stay), then shuts down
+    /// as [`Worker::run`] does. For integration tests, scripts and one-off backfills:
+    ///
+    /// ```no_run
+    /// # async fn test(queue: hoist_queue::Queue, handlers: hoist_queue::Handlers) -> hoist_queue::Result<()> {
+    /// use hoist_queue::{Worker, WorkerOptions};
+    /// // ... enqueue what the test needs, then:
+    /// Worker::new(queue.clone(), handlers, WorkerOptions::default()).run_until_idle().await?;
+    /// assert_eq!(queue.counts().await?.waiting, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_until_idle(self) -> Result<()> {
+        let queue = self.queue.clone();
+        let shutdown = CancellationToken::new();
+        let mut running = tokio::spawn(self.run(shutdown.clone()));
+        // Idle twice in a row, a poll apart: a job that fails and is retried at once
+        // passes through waiting between two reads.
+        let mut idle_reads = 0;
+        loop {
+            tokio::select! {
+                ended = &mut running => {
+                    return ended.map_err(|e| QueueError::Protocol(format!("the worker task failed: {e}")))?;
+                }
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            let counts = queue.counts().await?;
+            idle_reads = if counts.waiting == 0 && counts.active == 0 { idle_reads + 1 } else { 0 };
+            if idle_reads == 2 {
+                break;
+            }
+        }
+        shutdown.cancel();
+        running.await.map_err(|e| QueueError::Protocol(format!("the worker task failed: {e}")))?
     }
 
     /// Runs until `shutdown` fires, then stops claiming, lets running jobs finish within
