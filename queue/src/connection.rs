@@ -1,6 +1,7 @@
 //! The connection to Redis that queues and workers share: a single server, or a Redis
 //! Cluster when `REDIS_URL` lists several nodes separated by commas.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
@@ -65,7 +66,15 @@ pub struct RedisConnection {
     /// Pub/Sub goes to one node; in a cluster, PUBLISH reaches every node.
     pubsub: Client,
     shared: Conn,
+    /// The prefix of every key of the queues, schedules and lockouts opened on it.
+    key_prefix: Arc<str>,
 }
+
+/// The key prefix a connection starts with.
+pub const DEFAULT_KEY_PREFIX: &str = "hoist";
+
+/// Longest key prefix.
+pub const MAX_KEY_PREFIX: usize = 64;
 
 impl RedisConnection {
     /// `redis://host:port` for one server; `redis://a:7000,redis://b:7001,...` for a
@@ -83,6 +92,7 @@ impl RedisConnection {
                 pubsub: Client::open(nodes[0])?,
                 deployment: Deployment::Cluster(Box::new(client)),
                 shared,
+                key_prefix: DEFAULT_KEY_PREFIX.into(),
             });
         }
         let client = Client::open(url)?;
@@ -92,7 +102,35 @@ impl RedisConnection {
             .set_number_of_retries(3)
             .set_max_delay(Duration::from_secs(2));
         let shared = Conn::Single(client.get_connection_manager_with_config(config).await?);
-        Ok(RedisConnection { pubsub: client.clone(), deployment: Deployment::Single(client), shared })
+        Ok(RedisConnection {
+            pubsub: client.clone(),
+            deployment: Deployment::Single(client),
+            shared,
+            key_prefix: DEFAULT_KEY_PREFIX.into(),
+        })
+    }
+
+    /// The same connection, with `prefix` before every key of the queues, schedules and
+    /// lockouts opened on it ([`crate::Queue::new`], [`crate::Scheduler::new`],
+    /// [`crate::Lockout::new`]) and listed by [`crate::Queue::list_all`]: two
+    /// installations with different prefixes share a Redis without seeing each other.
+    /// 1 to 64 letters, digits, `_`, `-` or `.`.
+    ///
+    /// ```no_run
+    /// # async fn open() -> hoist_queue::Result<()> {
+    /// let redis = hoist_queue::RedisConnection::connect("redis://127.0.0.1:6379").await?.with_key_prefix("billing")?;
+    /// let invoices = hoist_queue::Queue::new(&redis, "invoices")?; // keys billing:{invoices}:...
+    /// # Ok(()) }
+    /// ```
+    pub fn with_key_prefix(mut self, prefix: &str) -> Result<Self> {
+        check_key_prefix(prefix)?;
+        self.key_prefix = prefix.into();
+        Ok(self)
+    }
+
+    /// The prefix of the keys of queues opened on this connection (`hoist` unless set).
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
     }
 
     /// True when connected to a Redis Cluster.
@@ -109,7 +147,7 @@ impl RedisConnection {
     /// Redis's current time (epoch ms): the clock job times (created, finished) are read
     /// from. On a cluster, one node's clock.
     pub async fn redis_time(&self) -> Result<i64> {
-        crate::backend::clock::now_at(self, "hoist:clock").await
+        crate::backend::clock::now_at(self, &format!("{}:clock", self.key_prefix)).await
     }
 
     /// The Redis server's version (e.g. "7.0.15"), for a status page.
@@ -139,4 +177,20 @@ impl RedisConnection {
     pub(crate) fn pubsub_client(&self) -> &Client {
         &self.pubsub
     }
+}
+
+/// A key prefix is 1 to [`MAX_KEY_PREFIX`] letters, digits, `_`, `-` or `.`: nothing that
+/// would read as a hash tag or a separator of the keys after it.
+pub fn check_key_prefix(prefix: &str) -> Result<()> {
+    let invalid = |reason: &str| crate::error::QueueError::InvalidOption {
+        field: "key_prefix",
+        reason: format!("{prefix:?} {reason}"),
+    };
+    if prefix.is_empty() || prefix.len() > MAX_KEY_PREFIX {
+        return Err(invalid(&format!("must be 1 to {MAX_KEY_PREFIX} characters")));
+    }
+    if !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        return Err(invalid("may hold only letters, digits, '_', '-' and '.'"));
+    }
+    Ok(())
 }

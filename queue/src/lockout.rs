@@ -38,9 +38,9 @@ pub struct Lockout {
 }
 
 impl Lockout {
-    /// The lockout `name` under the default key prefix `hoist`.
+    /// The lockout `name` under the connection's key prefix.
     pub fn new(redis: &RedisConnection, name: &str) -> Self {
-        Self::with_prefix(redis, "hoist", name)
+        Self::with_prefix(redis, redis.key_prefix(), name)
     }
 
     pub fn with_prefix(redis: &RedisConnection, key_prefix: &str, name: &str) -> Self {

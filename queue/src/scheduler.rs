@@ -91,8 +91,9 @@ enum Advance {
 }
 
 impl Scheduler {
+    /// The scheduler of the schedules under the connection's key prefix.
     pub fn new(redis: &RedisConnection) -> Self {
-        Self::with_prefix(redis, "hoist")
+        Self::with_prefix(redis, redis.key_prefix())
     }
 
     pub fn with_prefix(redis: &RedisConnection, key_prefix: &str) -> Self {

@@ -162,9 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(raw) => serde_json::from_str(&raw).map_err(|e| anyhow::anyhow!("--options: {e}"))?,
                 None => Default::default(),
             };
-            let redis = hoist_queue::RedisConnection::connect(&store.redis_url)
-                .await
-                .map_err(|e| anyhow::anyhow!("REDIS_URL: cannot connect: {e}"))?;
+            let redis = crate::state::connect_redis(&store.redis_url, &store.key_prefix).await?;
             let queue = hoist_queue::Queue::new(&redis, &queue)?;
             let enqueued = queue.enqueue(hoist_queue::NewJob { name, payload, options }).await?;
             if enqueued.duplicate {

@@ -27,6 +27,12 @@ pub struct StoreConfig {
     /// on, finished jobs stay in Redis until a `serve` process has copied them.
     #[arg(long, env = "HOIST_HISTORY_DAYS", default_value_t = 30)]
     pub history_days: u32,
+
+    /// Prefix of every Redis key: the queues, schedules and lockouts this process sees.
+    /// Installations with different prefixes share a Redis without seeing each other. 1
+    /// to 64 letters, digits, `_`, `-` or `.`.
+    #[arg(long, env = "HOIST_KEY_PREFIX", default_value = hoist_queue::DEFAULT_KEY_PREFIX)]
+    pub key_prefix: String,
 }
 
 impl StoreConfig {
@@ -53,6 +59,8 @@ impl StoreConfig {
         }
         let database = self.resolved_database_url();
         crate::db::DbKind::from_url(&database)?;
+        hoist_queue::check_key_prefix(&self.key_prefix)
+            .map_err(|e| StartupError::Invalid { variable: "HOIST_KEY_PREFIX", reason: e.to_string() })?;
         Ok(())
     }
 }
@@ -163,6 +171,7 @@ mod tests {
             database_url: db.map(Into::into),
             data_dir: PathBuf::from("/tmp/hoist-data"),
             history_days: 30,
+            key_prefix: "hoist".into(),
         }
     }
 

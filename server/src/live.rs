@@ -284,7 +284,7 @@ async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Arc<Batch>>)
         tokio::select! {
             _ = rescan.tick() => {
                 // New queues appear as jobs are enqueued to them.
-                if let Ok(names) = Queue::list_queues(&engine, "hoist").await {
+                if let Ok(names) = Queue::list_all(&engine).await {
                     for name in names {
                         if watched.insert(name.clone()) {
                             tokio::spawn(watch_queue(engine.clone(), name, pending.clone()));

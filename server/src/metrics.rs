@@ -107,7 +107,7 @@ pub async fn render(State(state): State<AppState>, request: Request) -> Response
 
 async fn collect(state: &AppState) -> anyhow::Result<String> {
     let mut samples = vec![];
-    for name in Queue::list_queues(&state.engine, "hoist").await? {
+    for name in Queue::list_all(&state.engine).await? {
         let queue = Queue::new(&state.engine, &name)?;
         let counts = queue.counts().await?;
         // The last whole minute, by Redis's clock (the statistics' own).

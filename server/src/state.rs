@@ -47,11 +47,12 @@ impl FromRef<AppState> for LeptosOptions {
 /// Connects the engine to Redis and checks it answers, failing fast with a message naming
 /// `REDIS_URL`; afterwards the connection reconnects by itself. The engine's connection
 /// is the server's only one: everything it does in Redis goes through the engine.
-pub async fn connect_redis(url: &str) -> Result<hoist_queue::RedisConnection, StartupError> {
+/// Its keys go under `key_prefix` (`HOIST_KEY_PREFIX`).
+pub async fn connect_redis(url: &str, key_prefix: &str) -> Result<hoist_queue::RedisConnection, StartupError> {
     let unreachable =
         |reason: String| StartupError::Unreachable { variable: "REDIS_URL", target: crate::db::redact(url), reason };
     let connect = async {
-        let redis = hoist_queue::RedisConnection::connect(url).await?;
+        let redis = hoist_queue::RedisConnection::connect(url).await?.with_key_prefix(key_prefix)?;
         redis.server_version().await?;
         Ok::<_, hoist_queue::QueueError>(redis)
     };
@@ -60,6 +61,9 @@ pub async fn connect_redis(url: &str) -> Result<hoist_queue::RedisConnection, St
         Ok(Ok(redis)) => Ok(redis),
         Ok(Err(hoist_queue::QueueError::Redis(e))) if e.kind() == redis::ErrorKind::InvalidClientConfig => {
             Err(StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() })
+        }
+        Ok(Err(e @ hoist_queue::QueueError::InvalidOption { .. })) => {
+            Err(StartupError::Invalid { variable: "HOIST_KEY_PREFIX", reason: e.to_string() })
         }
         Ok(Err(e)) => Err(unreachable(e.to_string())),
     }

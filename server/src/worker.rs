@@ -19,11 +19,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     store.validate()?;
     let redis_url = store.redis_url.as_str();
-    let engine = hoist_queue::RedisConnection::connect(redis_url).await.map_err(|e| StartupError::Unreachable {
-        variable: "REDIS_URL",
-        target: crate::db::redact(redis_url),
-        reason: e.to_string(),
-    })?;
+    let engine = crate::state::connect_redis(redis_url, &store.key_prefix).await?;
     // Processors keep their results in SQL (provider sync), so workers need it too.
     let db = crate::db::Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("DATABASE_URL: applying migrations failed: {e:#}"))?;

@@ -48,7 +48,7 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
-            key_prefix: "hoist".into(),
+            key_prefix: crate::connection::DEFAULT_KEY_PREFIX.into(),
             max_payload_bytes: 512 * 1024,
             max_events: 10_000,
             completed: Retention { max_count: Some(1000), max_age: Some(Duration::from_secs(24 * 3600)) },
@@ -95,8 +95,11 @@ impl std::fmt::Debug for Queue {
 
 impl Queue {
     /// A handle on queue `name` with the default configuration.
+    /// The queue `name` under the connection's key prefix
+    /// ([`RedisConnection::with_key_prefix`]), with the default settings.
     pub fn new(redis: &RedisConnection, name: &str) -> Result<Self> {
-        Self::with_config(redis, name, QueueConfig::default())
+        let config = QueueConfig { key_prefix: redis.key_prefix().to_string(), ..QueueConfig::default() };
+        Self::with_config(redis, name, config)
     }
 
     pub fn with_config(redis: &RedisConnection, name: &str, config: QueueConfig) -> Result<Self> {
@@ -126,6 +129,11 @@ impl Queue {
     /// Every queue name ever enqueued to or worked on under this key prefix.
     pub async fn list_queues(redis: &RedisConnection, key_prefix: &str) -> Result<Vec<String>> {
         crate::backend::queue_names(redis, key_prefix).await
+    }
+
+    /// [`Queue::list_queues`] under the connection's key prefix.
+    pub async fn list_all(redis: &RedisConnection) -> Result<Vec<String>> {
+        crate::backend::queue_names(redis, redis.key_prefix()).await
     }
 
     /// Records the queue in the registry of queue names (dashboards list from it).

@@ -124,7 +124,7 @@ impl Backend for ServerBackend {
         Box::pin(async move {
             let principal = self.principal().await?;
             authorize(&principal, Action::WatchQueues)?;
-            let names = hoist_queue::Queue::list_queues(&self.state.engine, "hoist").await.map_err(ApiError::from)?;
+            let names = hoist_queue::Queue::list_all(&self.state.engine).await.map_err(ApiError::from)?;
             let mut cards = Vec::with_capacity(names.len());
             for name in names {
                 // The health check reads the counts; the card shows those, not a second read.

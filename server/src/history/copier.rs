@@ -201,7 +201,7 @@ pub async fn copy_all(
     writers: &Arc<Semaphore>,
     index_min_age: Duration,
 ) -> usize {
-    let names = match Queue::list_queues(engine, "hoist").await {
+    let names = match Queue::list_all(engine).await {
         Ok(names) => names,
         Err(e) => {
             tracing::warn!(error = %e, "job history: cannot list queues");
@@ -239,7 +239,7 @@ pub async fn copy_all(
 /// With history off, turns every queue's archive set off, so finished jobs a history
 /// that was on left waiting go to retention, and nothing more is listed for its index.
 async fn release_all(engine: &RedisConnection) {
-    let names = match Queue::list_queues(engine, "hoist").await {
+    let names = match Queue::list_all(engine).await {
         Ok(names) => names,
         Err(e) => {
             tracing::warn!(error = %e, "job history is off: cannot list queues to release their finished jobs");

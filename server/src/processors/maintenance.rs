@@ -194,7 +194,7 @@ pub async fn clean_finished_jobs(
     ages: &[(JobState, Option<Duration>)],
 ) -> hoist_queue::Result<u64> {
     let mut cleaned = 0;
-    for name in Queue::list_queues(engine, "hoist").await? {
+    for name in Queue::list_all(engine).await? {
         let queue = Queue::new(engine, &name)?;
         for (state, age) in ages {
             if let Some(age) = age {

@@ -57,7 +57,7 @@ pub async fn list(
             crate::names::check_queue(q)?;
             vec![q.clone()]
         }
-        None => Queue::list_queues(&state.engine, "hoist").await?,
+        None => Queue::list_all(&state.engine).await?,
     };
     let mut out = vec![];
     // An end user's dead jobs come from the engine's index of their jobs: no scan of

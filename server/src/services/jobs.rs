@@ -184,7 +184,7 @@ pub async fn list_jobs(
 pub async fn list_queues(state: &AppState, principal: &Principal) -> Result<Vec<QueueSummary>, ApiError> {
     authorize(principal, Action::WatchQueues)?;
     let mut out = vec![];
-    for name in Queue::list_queues(&state.engine, "hoist").await? {
+    for name in Queue::list_all(&state.engine).await? {
         let counts = queue(state, &name)?.counts().await?;
         out.push(QueueSummary { name, counts });
     }

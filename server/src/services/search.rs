@@ -48,7 +48,7 @@ pub async fn suggestions(
     // End users learn no queue names from here: their own jobs' are in their results.
     let queues = match owner {
         Some(_) => vec![],
-        None => hoist_queue::Queue::list_queues(&state.engine, "hoist").await?,
+        None => hoist_queue::Queue::list_all(&state.engine).await?,
     };
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let context = Context { queues: &queues, owner: owner.as_deref(), today: &today };
