@@ -74,6 +74,8 @@ export async function startStack(options = {}) {
       DATABASE_URL: "",
       HOIST_DATA_DIR: join(dir, "data"),
       HOIST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      // The pages under test show the built-in processors' queues at work.
+      HOIST_PROCESSORS: "all",
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(repoRoot, "target", "site"),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       ...(options.env ?? {}),

@@ -163,11 +163,31 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Deletes expired sessions every hour: the server's own housekeeping, done whether or
+/// not the maintenance processor (which also does it, on its schedule) runs here.
+async fn purge_expired_sessions(db: crate::db::Db) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let purged = async {
+            let store = crate::auth::session_store::SqlSessionStore::connect(&db).await?;
+            store.delete_expired().await.map_err(anyhow::Error::from)
+        };
+        if let Err(e) = purged.await {
+            tracing::warn!(error = %e, "deleting expired sessions failed");
+        }
+    }
+}
+
 pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config::WorkerConfig) -> anyhow::Result<()> {
     let mut workers = workers;
-    if http.demo && workers.processors.sync.demo_provider_fault_rate == 0.0 {
-        // The demo shows retries and the dead-letter queue at work.
-        workers.processors.sync.demo_provider_fault_rate = 0.1;
+    if http.demo {
+        // The demo runs every built-in processor.
+        workers.processors.enabled.push(crate::processors::Builtin::All);
+        if workers.processors.sync.demo_provider_fault_rate == 0.0 {
+            // The demo shows retries and the dead-letter queue at work.
+            workers.processors.sync.demo_provider_fault_rate = 0.1;
+        }
     }
     let (state, admin) = build_state(&store, &http).await?;
     let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| StartupError::Invalid {
@@ -190,7 +210,10 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
         state.history,
         history_stop.clone(),
     ));
-    crate::processors::maintenance::declare_schedules(&state.engine, &workers.processors.maintenance).await?;
+    if workers.processors.runs(crate::processors::Builtin::Maintenance) {
+        crate::processors::maintenance::declare_schedules(&state.engine, &workers.processors.maintenance).await?;
+    }
+    let session_purge = tokio::spawn(purge_expired_sessions(state.db.clone()));
     if http.demo {
         crate::processors::demo::seed(&state.db).await?;
         crate::processors::demo::declare_schedule(&state.engine).await?;
@@ -206,6 +229,7 @@ pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config:
     crate::transport::serve(listener, router(state), limits, shutdown_signal()).await?;
     // HTTP has stopped taking requests; now let running jobs finish.
     runtime.stop().await;
+    session_purge.abort();
     // Last, so the jobs the workers just finished are in the history too.
     history_stop.cancel();
     let _ = history_writer.await;

@@ -26,7 +26,16 @@ pub async fn run(
     let archiving = crate::history::Archiving::new(store.history_days > 0);
     let history = crate::history::HistoryConfig::from_days(store.history_days);
     let registry = crate::processors::builtin(&workers.processors, &db, &engine, history)?;
-    crate::processors::maintenance::declare_schedules(&engine, &workers.processors.maintenance).await?;
+    if registry.is_empty() {
+        return Err(StartupError::Invalid {
+            variable: "HOIST_PROCESSORS",
+            reason: "no processor to run: name the built-in ones this worker runs (e.g. `all`)".into(),
+        }
+        .into());
+    }
+    if workers.processors.runs(crate::processors::Builtin::Maintenance) {
+        crate::processors::maintenance::declare_schedules(&engine, &workers.processors.maintenance).await?;
+    }
     let runtime = Runtime::start(&engine, &registry, &archiving, &workers).await?;
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {

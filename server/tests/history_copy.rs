@@ -25,6 +25,7 @@ fn spawn_serve(redis: &RedisServer, database: &TestDatabase) -> Process {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .arg("serve")
+        .env("HOIST_PROCESSORS", "all")
         .env("REDIS_URL", redis.url())
         .env("DATABASE_URL", database.url())
         .env("HOIST_ADDR", format!("127.0.0.1:{port}"))

@@ -75,6 +75,7 @@ impl Server {
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_hoist"))
             .arg("serve")
+            .env("HOIST_PROCESSORS", "all")
             .env("REDIS_URL", redis.url())
             .env("DATABASE_URL", database.url())
             .env("HOIST_DATA_DIR", dir.join("data"))

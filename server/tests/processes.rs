@@ -33,6 +33,7 @@ fn spawn(command: &str, redis: &RedisServer, database: &TestDatabase, env: &[(&s
         .arg(command)
         .env("REDIS_URL", redis.url())
         .env("DATABASE_URL", database.url())
+        .env("HOIST_PROCESSORS", "all")
         .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
         .env("HOIST_JOB_LEASE_SECONDS", "3")
         .env("RUST_LOG", "warn")
@@ -137,4 +138,47 @@ async fn serve_and_worker_share_a_queue_and_history_survives_a_killed_server() {
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT status FROM job_history").fetch_all(&db.pool).await.unwrap();
     assert_eq!(statuses, ["completed"]);
+}
+
+/// With no processors configured, `hoist serve` is a dashboard: it lists a queue whose
+/// worker lives in another service, and leaves its jobs waiting until that worker takes
+/// them (it used to run built-in workers on `notifications` and others, and dead-letter
+/// a service's jobs there with "no handler").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_processors_takes_no_jobs() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let port = free_port();
+    let env = [
+        ("HOIST_ADDR", format!("127.0.0.1:{port}")),
+        ("HOIST_ADMIN_PASSWORD", "admin-password-1".into()),
+        ("HOIST_PROCESSORS", String::new()),
+    ];
+    let _serve = spawn("serve", &redis, &database, &env);
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let http = reqwest::Client::new();
+    wait_until("the server to answer", Duration::from_secs(30), || async {
+        http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    // A service of ours with a queue named like a built-in one.
+    let notifications = Queue::new(&engine, "notifications").unwrap();
+    let job = notifications.enqueue(NewJob::new("invoice-email", json!({ "to": "a@example.com" }))).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let waiting = notifications.get_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(waiting.state, JobState::Waiting, "the dashboard took the job: {waiting:?}");
+    assert!(Queue::list_all(&engine).await.unwrap().contains(&"notifications".to_string()));
+
+    // The service's own worker takes it.
+    let stop = hoist_queue::CancellationToken::new();
+    let handlers = hoist_queue::Handlers::new()
+        .on("invoice-email", hoist_queue::handler_fn(|_| async { Ok(json!({ "sent": true })) }));
+    let worker = hoist_queue::Worker::new(notifications.clone(), handlers, Default::default());
+    let running = tokio::spawn(worker.run(stop.clone()));
+    wait_until("the service's worker to complete it", Duration::from_secs(15), || async {
+        notifications.get_job(&job.id).await.unwrap().is_some_and(|j| j.state == JobState::Completed)
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
 }

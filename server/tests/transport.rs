@@ -36,6 +36,7 @@ async fn serve(env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
     command
         .arg("serve")
+        .env("HOIST_PROCESSORS", "all")
         .env("REDIS_URL", redis.url())
         .env("DATABASE_URL", database.url())
         .env("HOIST_ADDR", format!("127.0.0.1:{port}"))

@@ -14,6 +14,7 @@ async fn worker_process_runs_jobs_and_stops_on_sigterm() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .arg("worker")
+        .env("HOIST_PROCESSORS", "all")
         .env("REDIS_URL", redis.url())
         .env("DATABASE_URL", database.url())
         .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{port}"))

@@ -28,6 +28,8 @@ impl ServerProcess {
         let child = Command::new(&bin)
             .arg("serve")
             .env("REDIS_URL", redis_url)
+            // As before processors were opt-in: the figures compare with earlier runs.
+            .env("HOIST_PROCESSORS", "all")
             .env("HOIST_DATA_DIR", data.path())
             .env_remove("DATABASE_URL")
             .env("HOIST_ADDR", format!("127.0.0.1:{port}"))

@@ -37,9 +37,41 @@ impl Registry {
     }
 }
 
+/// A built-in processor, as `HOIST_PROCESSORS` names it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `demo`: the demo workload's job (`demo-sync`).
+    Demo,
+    /// `notifications`: e-mail and webhook deliveries.
+    Notifications,
+    /// `sync`: bank-connection syncs.
+    Sync,
+    /// `maintenance`: housekeeping on cron schedules (pruning, categorizing, VACUUM).
+    Maintenance,
+    /// `all` of them.
+    All,
+    /// `none` (or an empty value): a process that runs no built-in processor.
+    None,
+}
+
+/// One name of `HOIST_PROCESSORS`; an empty one (`HOIST_PROCESSORS=`) means none.
+fn parse_builtin(text: &str) -> Result<Builtin, String> {
+    match text.trim() {
+        "" => Ok(Builtin::None),
+        name => <Builtin as clap::ValueEnum>::from_str(name, true)
+            .map_err(|_| format!("{name:?} is not demo, notifications, sync, maintenance, all or none")),
+    }
+}
+
 /// Settings of the built-in processors.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ProcessorConfig {
+    /// Built-in processors this process runs workers for, comma-separated: `demo`,
+    /// `notifications`, `sync`, `maintenance`, or `all`. None by default: `hoist serve` is
+    /// then a dashboard over every queue under its key prefix and takes no queue's jobs
+    /// (a service of yours with a queue named `sync` keeps its jobs). `--demo` runs all.
+    #[arg(long = "processors", env = "HOIST_PROCESSORS", value_delimiter = ',', value_parser = parse_builtin)]
+    pub enabled: Vec<Builtin>,
     #[command(flatten)]
     pub notify: notifications::NotifyConfig,
     #[command(flatten)]
@@ -48,7 +80,14 @@ pub struct ProcessorConfig {
     pub maintenance: maintenance::MaintenanceConfig,
 }
 
-/// The processors this build ships.
+impl ProcessorConfig {
+    /// Whether `processor` runs in this process.
+    pub fn runs(&self, processor: Builtin) -> bool {
+        processor != Builtin::None && self.enabled.iter().any(|p| *p == processor || *p == Builtin::All)
+    }
+}
+
+/// The built-in processors `config` turns on.
 pub fn builtin(
     config: &ProcessorConfig,
     db: &crate::db::Db,
@@ -56,17 +95,51 @@ pub fn builtin(
     history: crate::history::HistoryConfig,
 ) -> Result<Registry, crate::error::StartupError> {
     let mut registry = Registry::new();
-    demo::register(&mut registry);
-    notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
-    let provider = std::sync::Arc::new(
-        sync::demo_provider::DemoProvider::new(config.sync.demo_latency())
-            .with_random_faults(config.sync.demo_provider_fault_rate),
-    );
-    sync::register(&mut registry, sync::SyncContext::new(db.clone(), engine.clone(), provider, &config.sync));
-    let history_retention = history.retention;
-    maintenance::register(
-        &mut registry,
-        maintenance::MaintenanceContext { db: db.clone(), engine: engine.clone(), history_retention },
-    );
+    if config.runs(Builtin::Demo) {
+        demo::register(&mut registry);
+    }
+    if config.runs(Builtin::Notifications) {
+        notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
+    }
+    if config.runs(Builtin::Sync) {
+        let provider = std::sync::Arc::new(
+            sync::demo_provider::DemoProvider::new(config.sync.demo_latency())
+                .with_random_faults(config.sync.demo_provider_fault_rate),
+        );
+        sync::register(&mut registry, sync::SyncContext::new(db.clone(), engine.clone(), provider, &config.sync));
+    }
+    if config.runs(Builtin::Maintenance) {
+        let history_retention = history.retention;
+        maintenance::register(
+            &mut registry,
+            maintenance::MaintenanceContext { db: db.clone(), engine: engine.clone(), history_retention },
+        );
+    }
     Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        processors: ProcessorConfig,
+    }
+
+    #[test]
+    fn processors_are_opt_in() {
+        let none = Args::parse_from(["x"]).processors;
+        assert!(none.enabled.is_empty());
+        assert!(!none.runs(Builtin::Sync));
+        let some = Args::parse_from(["x", "--processors", "sync,maintenance"]).processors;
+        assert!(some.runs(Builtin::Sync) && some.runs(Builtin::Maintenance) && !some.runs(Builtin::Demo));
+        let all = Args::parse_from(["x", "--processors", "all"]).processors;
+        assert!(all.runs(Builtin::Notifications) && all.runs(Builtin::Demo));
+        assert!(Args::try_parse_from(["x", "--processors", "billing"]).is_err());
+        let empty = Args::parse_from(["x", "--processors", ""]).processors;
+        assert!(!empty.runs(Builtin::Sync) && !empty.runs(Builtin::None));
+    }
 }
