@@ -38,6 +38,7 @@ mod queue;
 mod schedule;
 mod scheduler;
 mod serde_millis;
+mod testing;
 mod typed;
 mod types;
 mod worker;

@@ -126,3 +126,24 @@ async fn run_until_idle_drains_what_is_due() {
     let counts = s.queue.counts().await.unwrap();
     assert_eq!((counts.completed, counts.waiting, counts.active, counts.delayed), (30, 0, 0, 1));
 }
+
+/// A handler's unit test as a user writes it: a context for a job of a test queue, the
+/// handler function called directly, its output and what it reported checked.
+#[tokio::test]
+async fn a_handler_runs_inline_on_a_test_context() {
+    let s = setup().await;
+    assert!(JobContext::claim_for_test(&s.queue).await.unwrap().is_none(), "nothing to claim yet");
+    let pushed = s.queue.push(&SyncAccount { account: 3, full: true }).await.unwrap();
+    let ctx =
+        JobContext::claim_for_test(&s.queue).await.unwrap().unwrap().with_state(Bank { name: "Test Bank".into() });
+    assert_eq!(ctx.job().id, pushed.id);
+    ctx.progress(hoist_queue::Progress::stage("fetching").percent(50.0)).await.unwrap();
+    ctx.log("started").await.unwrap();
+    let job: SyncAccount = ctx.payload().unwrap();
+    let output = sync_account(ctx, job).await.unwrap();
+    assert_eq!(output, Synced { account: 3, transactions: 90, bank: "Test Bank".into() });
+    let stored = s.queue.get_job(&pushed.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Active);
+    assert_eq!(stored.progress.unwrap().percent, Some(50.0));
+    assert_eq!(stored.logs, ["started"]);
+}
