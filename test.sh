@@ -14,6 +14,10 @@ apt_install faketime  # libfaketime, for the clock-skew test (stress/tests/clock
 say "Rust tests"
 cargo test --workspace --no-fail-fast -- --skip hostile_suite
 
+say "the engine crate as published: docs with warnings denied, and a publish dry run"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+cargo publish --dry-run -p hoist-queue
+
 say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"
 # --workspace: the same features as the run above, so nothing is compiled again.
 cargo test --workspace --test hostile -- --nocapture
