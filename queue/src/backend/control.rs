@@ -103,7 +103,7 @@ impl Backend {
     }
 
     /// Turns the archive set on (finished jobs wait in it for the history store, changed
-    /// live jobs in the unindexed set for its search index) or off (both are forgotten).
+    /// live jobs in the unindexed list for its search index) or off (both are forgotten).
     pub(crate) async fn set_archiving(&self, on: bool) -> Result<()> {
         let mut pipe = redis::pipe();
         if on {

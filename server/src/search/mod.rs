@@ -2,7 +2,7 @@
 //!
 //! **Where the index lives.** In SQL, in the history table: besides the record of each
 //! finished job, it holds a row per live job (status `live`). The engine lists every job
-//! added, retried or failed in its `unindexed` set (only while a history store is on);
+//! added, retried or failed in its `unindexed` list (only while a history store is on);
 //! the history copier reads those jobs and upserts their rows, and its copy of a finished
 //! job replaces the live row. Timestamps from Redis decide which of two writes of one job
 //! is newer (see `migrations/*/0006_search_index.sql`).
