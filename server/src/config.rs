@@ -190,5 +190,11 @@ mod tests {
         assert!(err.starts_with("REDIS_URL:"), "{err}");
         let err = store("redis://x", Some("mysql://x/y")).validate().unwrap_err().to_string();
         assert!(err.starts_with("DATABASE_URL:"), "{err}");
+        for prefix in ["", "a b", "a:b", "{x}"] {
+            let mut config = store("redis://x", None);
+            config.key_prefix = prefix.into();
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.starts_with("HOIST_KEY_PREFIX:"), "{prefix:?}: {err}");
+        }
     }
 }

@@ -6,11 +6,11 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hoist_queue::{JobError, JobOptions, JobState, NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn};
+use hoist_queue::{JobError, JobOptions, JobState, NewJob, Queue, Worker, WorkerOptions, handler_fn};
 use hoist_server::db::Db;
 use hoist_server::history::{self, HistoryQuery, HistoryRecord};
 use hoist_server::users::{Role, create_user};
-use hoist_testkit::{RedisServer, TestDatabase, postgres_database, sqlite_database};
+use hoist_testkit::{TestDatabase, postgres_database, sqlite_database};
 use serde_json::json;
 
 fn record(
@@ -120,11 +120,7 @@ async fn history_records_search_and_prune_on_postgres() {
 /// Jobs run by a real worker end in all three ways; one copy pass writes each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finished_jobs_are_copied_once_with_their_errors() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let db = Db::connect(database.url()).await.unwrap();
-    db.migrate().await.unwrap();
-    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let common::Stores { redis: _redis, database: _database, db, engine } = common::Stores::start().await;
     let queue = Queue::new(&engine, "billing").unwrap();
     queue.set_archiving(true).await.unwrap();
 
@@ -243,11 +239,7 @@ async fn t_client(app: &axum::Router, username: &str, password: &str) -> (common
 /// the finished jobs they held go to retention and nothing more is listed for the index.
 #[tokio::test]
 async fn history_off_releases_what_history_left_waiting() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let db = Db::connect(database.url()).await.unwrap();
-    db.migrate().await.unwrap();
-    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let common::Stores { redis: _redis, database: _database, db, engine } = common::Stores::start().await;
     let queue = Queue::new(&engine, "q").unwrap();
     queue.set_archiving(true).await.unwrap();
     let waiting = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;

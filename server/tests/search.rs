@@ -373,11 +373,7 @@ async fn search_equals_a_brute_force_reference_on_postgres() {
 /// a live row read after its ending.
 #[tokio::test]
 async fn the_newer_of_a_live_row_and_a_record_wins() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let db = Db::connect(database.url()).await.unwrap();
-    db.migrate().await.unwrap();
-    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let common::Stores { redis: _redis, database: _database, db, engine } = common::Stores::start().await;
     let queue = Queue::new(&engine, "q").unwrap();
     let job = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap();
     let live = queue.get_job(&job.id).await.unwrap().unwrap();
@@ -427,11 +423,7 @@ async fn the_newer_of_a_live_row_and_a_record_wins() {
 /// once, as it ended.
 #[tokio::test]
 async fn pages_show_each_job_once_though_jobs_end_between_them() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let db = Db::connect(database.url()).await.unwrap();
-    db.migrate().await.unwrap();
-    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let common::Stores { redis: _redis, database: _database, db, engine } = common::Stores::start().await;
     let queue = Queue::new(&engine, "q").unwrap();
     queue.set_archiving(true).await.unwrap();
     let mut ids = vec![];
@@ -467,11 +459,7 @@ async fn pages_show_each_job_once_though_jobs_end_between_them() {
 /// records of endings).
 #[tokio::test]
 async fn the_sweep_drops_rows_of_jobs_gone_from_redis() {
-    let redis = RedisServer::start();
-    let database = sqlite_database();
-    let db = Db::connect(database.url()).await.unwrap();
-    db.migrate().await.unwrap();
-    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let common::Stores { redis: _redis, database: _database, db, engine } = common::Stores::start().await;
     let queue = Queue::new(&engine, "q").unwrap();
     queue.set_archiving(true).await.unwrap();
     let kept = queue.enqueue(NewJob::new("n", json!({}))).await.unwrap().id;

@@ -22,28 +22,17 @@ pub struct SweepCursor(Option<(String, String)>);
 /// gone from Redis, and moves the cursor on (back to the start after the last row).
 /// Returns how many rows it deleted.
 pub async fn sweep_live_rows(db: &Db, engine: &RedisConnection, cursor: &mut SweepCursor) -> anyhow::Result<u64> {
-    let rows = match &cursor.0 {
-        None => {
-            sqlx::query(
-                "SELECT queue, job_id FROM job_history WHERE finished_at IS NULL \
-                 ORDER BY job_id, queue LIMIT $1",
-            )
-            .bind(SWEEP_STEP)
-            .fetch_all(&db.pool)
-            .await?
-        }
-        Some((id, queue)) => {
-            sqlx::query(
-                "SELECT queue, job_id FROM job_history WHERE finished_at IS NULL \
-                 AND (job_id > $1 OR (job_id = $1 AND queue > $2)) ORDER BY job_id, queue LIMIT $3",
-            )
-            .bind(id.as_str())
-            .bind(queue.as_str())
-            .bind(SWEEP_STEP)
-            .fetch_all(&db.pool)
-            .await?
-        }
-    };
+    // From the start, every (id, queue) is after ("", "").
+    let (after_id, after_queue) = cursor.0.clone().unwrap_or_default();
+    let rows = sqlx::query(
+        "SELECT queue, job_id FROM job_history WHERE finished_at IS NULL \
+         AND (job_id > $1 OR (job_id = $1 AND queue > $2)) ORDER BY job_id, queue LIMIT $3",
+    )
+    .bind(after_id)
+    .bind(after_queue)
+    .bind(SWEEP_STEP)
+    .fetch_all(&db.pool)
+    .await?;
     let mut by_queue: HashMap<String, Vec<String>> = HashMap::new();
     for row in &rows {
         let (queue, id): (String, String) = (row.try_get("queue")?, row.try_get("job_id")?);

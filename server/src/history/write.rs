@@ -380,29 +380,22 @@ pub fn is_data_error(kind: DbKind, error: &sqlx::Error) -> bool {
 
 /// Deletes the rows (live or finished) of these jobs of one queue. Returns how many.
 pub async fn forget(db: &Db, queue: &str, ids: &[String]) -> Result<u64, sqlx::Error> {
-    let mut deleted = 0;
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!("DELETE FROM job_history WHERE queue = $1 AND job_id IN ({})", placeholders.join(", "));
-        let mut statement = sqlx::query(&sql).bind(queue);
-        for id in chunk {
-            statement = statement.bind(id.as_str());
-        }
-        deleted += statement.execute(&db.pool).await?.rows_affected();
-    }
-    Ok(deleted)
+    delete_rows(db, queue, ids, "").await
 }
 
 /// Deletes the live rows of these jobs of `queue` (gone from Redis: removed, drained);
 /// records of their endings stay.
 pub async fn forget_live(db: &Db, queue: &str, ids: &[String]) -> Result<u64, sqlx::Error> {
+    delete_rows(db, queue, ids, "AND finished_at IS NULL").await
+}
+
+/// Deletes the rows of `ids` in `queue` that meet `condition`, 500 ids a statement.
+async fn delete_rows(db: &Db, queue: &str, ids: &[String], condition: &str) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     for chunk in ids.chunks(500) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "DELETE FROM job_history WHERE queue = $1 AND finished_at IS NULL AND job_id IN ({})",
-            placeholders.join(", ")
-        );
+        let sql =
+            format!("DELETE FROM job_history WHERE queue = $1 {condition} AND job_id IN ({})", placeholders.join(", "));
         let mut statement = sqlx::query(&sql).bind(queue);
         for id in chunk {
             statement = statement.bind(id.as_str());

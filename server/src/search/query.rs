@@ -354,6 +354,8 @@ mod tests {
         assert!(parse("payload:1", NOW).is_err());
         assert!(parse("payload.a.1234567890:1", NOW).is_err());
         assert!(parse("payload.-1:1", NOW).is_err());
+        assert!(parse("payload.a.0.1.2.3:x", NOW).is_ok(), "four segments of digits");
+        assert!(parse("payload.a.0.1.2.3.4:x", NOW).unwrap_err().message.contains("at most 4 segments of digits"));
         assert!(parse("a\u{0}b", NOW).is_err());
         assert!(parse(&"x ".repeat(21), NOW).unwrap_err().message.contains("terms"));
         assert!(parse(&"x".repeat(1001), NOW).is_err());

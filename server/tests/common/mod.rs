@@ -127,3 +127,27 @@ impl TestApp {
         (client, csrf)
     }
 }
+
+/// A `redis-server` of the test's own, a migrated database, and the engine on that Redis:
+/// what the history and search tests start from.
+pub struct Stores {
+    pub redis: hoist_testkit::RedisServer,
+    pub database: hoist_testkit::TestDatabase,
+    pub db: hoist_server::db::Db,
+    pub engine: hoist_queue::RedisConnection,
+}
+
+impl Stores {
+    pub async fn start_on(database: hoist_testkit::TestDatabase) -> Stores {
+        let redis = hoist_testkit::RedisServer::start();
+        let db = hoist_server::db::Db::connect(database.url()).await.unwrap();
+        db.migrate().await.unwrap();
+        let engine = hoist_queue::RedisConnection::connect(&redis.url()).await.unwrap();
+        Stores { redis, database, db, engine }
+    }
+
+    /// On SQLite in a temp file.
+    pub async fn start() -> Stores {
+        Self::start_on(hoist_testkit::sqlite_database()).await
+    }
+}
