@@ -190,7 +190,12 @@ impl Handlers {
 
 impl Handler for Handlers {
     fn handle(&self, mut ctx: JobContext) -> BoxFuture<JobResult> {
-        ctx.state = self.state.clone();
+        if !self.state.is_empty() {
+            ctx.state = Some(self.state.clone());
+        }
+        if self.around.is_empty() {
+            return dispatch(&self.by_name, ctx);
+        }
         Next { by_name: self.by_name.clone(), around: self.around.clone(), index: 0 }.run(ctx)
     }
 }
@@ -228,12 +233,17 @@ impl Next {
             let next = Next { index: self.index + 1, ..self };
             return middleware.call(ctx, next);
         }
-        match self.by_name.get(&ctx.job.name) {
-            Some(handler) => handler.handle(ctx),
-            None => {
-                let name = ctx.job.name.clone();
-                Box::pin(async move { Err(JobError::permanent(format!("no handler for job name {name:?}"))) })
-            }
+        dispatch(&self.by_name, ctx)
+    }
+}
+
+/// Runs the handler of the job's name; a name with no handler fails permanently.
+fn dispatch(by_name: &HashMap<String, Arc<dyn Handler>>, ctx: JobContext) -> BoxFuture<JobResult> {
+    match by_name.get(&ctx.job.name) {
+        Some(handler) => handler.handle(ctx),
+        None => {
+            let name = ctx.job.name.clone();
+            Box::pin(async move { Err(JobError::permanent(format!("no handler for job name {name:?}"))) })
         }
     }
 }
@@ -246,8 +256,8 @@ pub struct JobContext {
     pub(crate) lease: String,
     pub(crate) cancel: CancellationToken,
     pub(crate) max_log_lines: u32,
-    /// Set by [`Handlers`] as it dispatches.
-    pub(crate) state: Arc<StateMap>,
+    /// Set by [`Handlers`] as it dispatches (none without state: no allocation per job).
+    pub(crate) state: Option<Arc<StateMap>>,
 }
 
 impl JobContext {
@@ -264,7 +274,8 @@ impl JobContext {
     /// The application state of type `S` given to [`Handlers::with_state`]; an error
     /// (permanent: retrying cannot add it) when there is none of that type.
     pub fn state<S: Send + Sync + 'static>(&self) -> std::result::Result<&S, JobError> {
-        self.state.get(&TypeId::of::<S>()).and_then(|s| s.downcast_ref::<S>()).ok_or_else(|| {
+        let found = self.state.as_ref().and_then(|states| states.get(&TypeId::of::<S>()));
+        found.and_then(|s| s.downcast_ref::<S>()).ok_or_else(|| {
             JobError::permanent(format!("no state of type {} was given to the handlers", std::any::type_name::<S>()))
         })
     }

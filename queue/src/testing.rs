@@ -43,14 +43,15 @@ impl JobContext {
             lease,
             cancel: Default::default(),
             max_log_lines: 100,
-            state: Default::default(),
+            state: None,
         }))
     }
 
     /// Gives the context state of type `S`, as [`crate::Handlers::with_state`] does for
     /// the handlers a worker runs.
     pub fn with_state<S: Send + Sync + 'static>(mut self, state: S) -> Self {
-        std::sync::Arc::make_mut(&mut self.state).insert(std::any::TypeId::of::<S>(), std::sync::Arc::new(state));
+        let states = std::sync::Arc::make_mut(self.state.get_or_insert_with(Default::default));
+        states.insert(std::any::TypeId::of::<S>(), std::sync::Arc::new(state));
         self
     }
 }

@@ -74,7 +74,7 @@ pub(super) fn start_job(
         lease: lease.clone(),
         cancel: cancel.clone(),
         max_log_lines: options.max_log_lines,
-        state: Default::default(),
+        state: None,
     };
     let handler = handler.clone();
     let running = running.clone();
