@@ -8,6 +8,7 @@ use leptos_router::{
 };
 
 use crate::components::layout::Layout;
+use crate::mount_path::mount_path;
 use crate::pages::{
     audit::AuditPage, dead_letters::DeadLettersPage, history::HistoryPage, home::HomePage, job::JobPage,
     login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage, queue::QueuePageView,
@@ -23,9 +24,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="icon" href=crate::mount_path::href("/favicon.svg") type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <meta name=crate::mount_path::META_NAME content=mount_path()/>
+                <HydrationScripts options root=mount_path()/>
                 <MetaTags/>
             </head>
             <body>
@@ -39,9 +41,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/hoist.css"/>
+        <Stylesheet id="leptos" href=crate::mount_path::href("/pkg/hoist.css")/>
         <Title text="Hoist"/>
-        <Router>
+        <Router base=mount_path()>
             <Layout>
                 // Every page renders whole on the server before it is sent (Async), so it
                 // reads without JavaScript; hydration then makes it live.

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod components;
 pub mod error;
 pub mod format;
+pub mod mount_path;
 pub mod pages;
 pub mod session;
 pub mod types;
@@ -19,5 +20,6 @@ pub use app::{App, shell};
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    mount_path::adopt_from_page();
     leptos::mount::hydrate_body(App);
 }

@@ -28,11 +28,12 @@ pub fn error_text(error: &AppError) -> String {
     error.message().to_string()
 }
 
-/// A full page load of `path`, so every part of the page sees the new session.
+/// A full page load of the dashboard's `path` (under its mount path), so every part of
+/// the page sees the new session.
 pub fn reload_to(path: &str) {
     #[cfg(feature = "hydrate")]
     if let Some(window) = web_sys::window() {
-        let _ = window.location().set_href(path);
+        let _ = window.location().set_href(&crate::mount_path::href(path));
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = path;

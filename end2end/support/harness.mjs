@@ -52,6 +52,8 @@ function collect(child, name) {
 }
 
 // `options.args` are extra `hoist serve` arguments, `options.env` extra variables.
+// `options.bin` runs another program in its place (an application embedding Hoist),
+// listening where `options.addrVariable` says and with Hoist mounted at `options.mount`.
 export async function startStack(options = {}) {
   const dir = mkdtempSync(join(tmpdir(), "hoist-e2e-"));
   const redisPort = await freePort();
@@ -64,12 +66,14 @@ export async function startStack(options = {}) {
 
   const httpPort = await freePort();
   const baseUrl = `http://127.0.0.1:${httpPort}`;
-  const bin = process.env.HOIST_BIN ?? join(repoRoot, "target", "debug", "hoist");
-  const server = spawn(bin, ["serve", ...(options.args ?? [])], {
+  const bin = options.bin ?? process.env.HOIST_BIN ?? join(repoRoot, "target", "debug", "hoist");
+  const args = options.bin ? (options.args ?? []) : ["serve", ...(options.args ?? [])];
+  const mount = options.mount ?? "";
+  const server = spawn(bin, args, {
     cwd: repoRoot,
     env: {
       ...process.env,
-      HOIST_ADDR: `127.0.0.1:${httpPort}`,
+      [options.addrVariable ?? "HOIST_ADDR"]: `127.0.0.1:${httpPort}`,
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       DATABASE_URL: "",
       HOIST_DATA_DIR: join(dir, "data"),
@@ -88,7 +92,7 @@ export async function startStack(options = {}) {
 
   await waitFor(async () => {
     if (exited !== null) throw new Error(`hoist exited with ${exited}:\n${serverLog.join("\n")}`);
-    const res = await fetch(`${baseUrl}/healthz`);
+    const res = await fetch(`${baseUrl}${mount}/healthz`);
     return res.ok;
   }, "hoist /healthz");
 

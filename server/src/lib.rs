@@ -1,10 +1,14 @@
-//! The Hoist server: dashboard (Leptos SSR), health, SQL, and the command line.
+//! The Hoist server: dashboard (Leptos SSR), REST API, live feed, SQL, workers for the
+//! built-in processors, and the command line. Embed it in your own axum application with
+//! [`Hoist::builder`]; the `hoist` binary is the same thing driven by flags and
+//! environment variables.
 
 pub mod api;
 pub mod api_error;
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod builder;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
@@ -14,6 +18,7 @@ pub mod health;
 pub mod history;
 pub mod live;
 pub mod metrics;
+pub mod mount_path;
 pub mod names;
 pub mod openapi;
 pub mod origin;
@@ -30,3 +35,10 @@ pub mod tokens;
 pub mod transport;
 pub mod users;
 pub mod worker;
+
+pub use auth::{HostAuth, HostUser};
+pub use builder::{Hoist, HoistBuilder, Running};
+/// The engine, for your handlers and jobs (`hoist_server::queue::Handlers`, ...).
+pub use hoist_queue as queue;
+pub use processors::Builtin;
+pub use users::Role;

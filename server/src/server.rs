@@ -67,6 +67,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         trusted_proxies,
         live_recheck: std::time::Duration::from_secs(http.live_recheck_seconds),
         max_sockets_per_user: http.max_sockets_per_user as usize,
+        host_auth: None,
     };
     Ok((state, admin))
 }
@@ -78,17 +79,27 @@ fn leptos_env() -> leptos::config::Env {
     }
 }
 
-/// Every route of the server.
+/// Every route of the server, at the root; a host application may nest the whole router
+/// under a prefix (see [`crate::mount_path`]).
 pub fn router(state: AppState) -> Router {
+    // Listed outside any request, so without a mount path: routes relative to the router.
     let routes = generate_route_list(app::App);
-    // The dashboard's server functions reach the services through this, per request.
+    // The dashboard's server functions reach the services through this, per request, and
+    // pages learn where they are mounted.
     let provide_backend = {
         let state = state.clone();
         move || {
             let backend: Arc<dyn app::backend::Backend> = Arc::new(ServerBackend { state: state.clone() });
-            provide_context(backend)
+            provide_context(backend);
+            provide_context(crate::mount_path::of_current_request());
         }
     };
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, provide_backend.clone(), {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .route_layer(axum::middleware::from_fn(crate::mount_path::restore_full_path));
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("hoist_session")
         .with_secure(state.secure_cookies)
@@ -138,13 +149,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues/{queue}/maintenance", post(crate::api::jobs::maintenance))
         .route("/api/v1/queues/{queue}/jobs/{id}/{action}", post(crate::api::jobs::job_action))
         .route("/api/v1/queues/{queue}/{action}", post(crate::api::jobs::queue_action))
-        .leptos_routes_with_context(&state, routes, provide_backend.clone(), {
-            let options = state.leptos_options.clone();
-            move || app::shell(options.clone())
-        })
+        .merge(pages)
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::host::layer))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(crate::mount_path::detect))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::server_functions::guard))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.max_body_bytes, crate::transport::limit_body))
@@ -165,7 +175,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Deletes expired sessions every hour: the server's own housekeeping, done whether or
 /// not the maintenance processor (which also does it, on its schedule) runs here.
-async fn purge_expired_sessions(db: crate::db::Db) {
+pub(crate) async fn purge_expired_sessions(db: crate::db::Db) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
@@ -179,65 +189,12 @@ async fn purge_expired_sessions(db: crate::db::Db) {
     }
 }
 
+/// `hoist serve`: the [`crate::Hoist`] the command line describes, served until a signal.
 pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config::WorkerConfig) -> anyhow::Result<()> {
-    let mut workers = workers;
-    if http.demo {
-        // The demo runs every built-in processor.
-        workers.processors.enabled.push(crate::processors::Builtin::All);
-        if workers.processors.sync.demo_provider_fault_rate == 0.0 {
-            // The demo shows retries and the dead-letter queue at work.
-            workers.processors.sync.demo_provider_fault_rate = 0.1;
-        }
-    }
-    let (state, admin) = build_state(&store, &http).await?;
-    let listener = tokio::net::TcpListener::bind(http.addr).await.map_err(|e| StartupError::Invalid {
-        variable: "HOIST_ADDR",
-        reason: format!("cannot listen on {}: {e}", http.addr),
-    })?;
-    let addr = listener.local_addr()?;
-    let runtime = crate::runtime::Runtime::start(
-        &state.engine,
-        &crate::processors::builtin(&workers.processors, &state.db, &state.engine, state.history)?,
-        &state.archiving,
-        &workers,
-    )
-    .await?;
-    let history_stop = hoist_queue::CancellationToken::new();
-    let history_writer = tokio::spawn(crate::history::run_writer(
-        state.db.clone(),
-        state.engine.clone(),
-        state.archiving.clone(),
-        state.history,
-        history_stop.clone(),
-    ));
-    if workers.processors.runs(crate::processors::Builtin::Maintenance) {
-        crate::processors::maintenance::declare_schedules(&state.engine, &workers.processors.maintenance).await?;
-    }
-    let session_purge = tokio::spawn(purge_expired_sessions(state.db.clone()));
-    if http.demo {
-        crate::processors::demo::seed(&state.db).await?;
-        crate::processors::demo::declare_schedule(&state.engine).await?;
-        let (user, password) = crate::processors::demo::DEMO_USER;
-        println!("Demo mode: end user `{user}` with password `{password}` owns the demo bank connections");
-    }
-    print_welcome(&format!("http://{addr}"), &admin);
-    tracing::info!(%addr, database = state.db.kind.as_str(), "serving");
-    let limits = crate::transport::ServeLimits {
-        header_read_timeout: std::time::Duration::from_secs(http.header_read_timeout),
-        max_connections: http.max_connections as usize,
-    };
-    crate::transport::serve(listener, router(state), limits, shutdown_signal()).await?;
-    // HTTP has stopped taking requests; now let running jobs finish.
-    runtime.stop().await;
-    session_purge.abort();
-    // Last, so the jobs the workers just finished are in the history too.
-    history_stop.cancel();
-    let _ = history_writer.await;
-    tracing::info!("stopped");
-    Ok(())
+    crate::builder::HoistBuilder::from_config(store, http, workers).build().await?.serve().await
 }
 
-fn print_welcome(url: &str, admin: &AdminBootstrap) {
+pub(crate) fn print_welcome(url: &str, admin: &AdminBootstrap) {
     println!("Hoist is serving the dashboard at {url}");
     match admin {
         AdminBootstrap::CreatedWithGeneratedPassword(password) => {

@@ -36,6 +36,8 @@ pub struct AppState {
     pub live_recheck: Duration,
     /// Live sockets one user may hold open on this process.
     pub max_sockets_per_user: usize,
+    /// The host application's sign-in, when Hoist is embedded and trusts it.
+    pub host_auth: Option<crate::auth::HostAuth>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -22,7 +22,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
-                <a class="brand" href="/">"Hoist"</a>
+                <a class="brand" href=crate::mount_path::href("/")>"Hoist"</a>
                 <Suspense fallback=|| ()>
                     {move || {
                         let viewer = viewer.get().and_then(|v| v.ok().flatten());
@@ -46,7 +46,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                                     }
                                         .into_any()
                                 }
-                                None => view! { <a class="account" href="/login">"Sign in"</a> }.into_any(),
+                                None => view! { <a class="account" href=crate::mount_path::href("/login")>"Sign in"</a> }.into_any(),
                             })
                     }}
                 </Suspense>
@@ -81,7 +81,7 @@ fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
     links.push(("/status", "Status"));
     view! {
         <nav aria-label="Main">
-            {links.into_iter().map(|(href, label)| view! { <a href=href>{label}</a> }).collect_view()}
+            {links.into_iter().map(|(href, label)| view! { <a href=crate::mount_path::href(href)>{label}</a> }).collect_view()}
         </nav>
     }
 }

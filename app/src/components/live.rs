@@ -85,7 +85,11 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
     let location = window.location();
     let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
     let topics: String = js_sys::encode_uri_component(&connection.topics).into();
-    let url = format!("{scheme}://{}/api/v1/live?topics={topics}", location.host().unwrap_or_default());
+    let url = format!(
+        "{scheme}://{}{}/api/v1/live?topics={topics}",
+        location.host().unwrap_or_default(),
+        crate::mount_path::mount_path()
+    );
     let retry = {
         let connection = connection.clone();
         move || {
@@ -141,8 +145,9 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
         Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |event: web_sys::CloseEvent| match event.code() {
             4001 => crate::session::reload_to("/login"),
             4003 => {
-                let here = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_else(|| "/".into());
-                crate::session::reload_to(&here);
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().reload();
+                }
             }
             _ => retry(),
         });

@@ -63,6 +63,6 @@ fn AuditTable(log: AuditView) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
-        {log.next.map(|id| view! { <p><a href=format!("/audit?before={id}")>"Older entries"</a></p> })}
+        {log.next.map(|id| view! { <p><a href=crate::mount_path::href(&format!("/audit?before={id}"))>"Older entries"</a></p> })}
     }
 }

@@ -194,7 +194,7 @@ fn DeadTable(
                                     })}
                                 <td>{row.queue.clone()}</td>
                                 <td class="mono">
-                                    <a href=format!("/queues/{}/jobs/{}", row.queue, row.id)>{row.name.clone()}</a>
+                                    <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.id))>{row.name.clone()}</a>
                                 </td>
                                 <td class="error-cell">{row.error.clone()}</td>
                                 <td>{row.attempts}</td>

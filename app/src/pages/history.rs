@@ -89,7 +89,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
         let query = query_string(&next);
         view! {
             <p>
-                <a href=format!("/history?{query}")>"Next page"</a>
+                <a href=crate::mount_path::href(&format!("/history?{query}"))>"Next page"</a>
             </p>
         }
     });
@@ -108,7 +108,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
                             <tr data-job=row.job_id.clone()>
                                 <td>{row.queue.clone()}</td>
                                 <td class="mono">
-                                    <a href=format!("/queues/{}/jobs/{}", row.queue, row.job_id)>{row.job_id.clone()}</a>
+                                    <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.job_id))>{row.job_id.clone()}</a>
                                 </td>
                                 <td>{row.name}</td>
                                 <td>{row.owner.unwrap_or_default()}</td>

@@ -96,7 +96,7 @@ fn JobView(
     let truncated = job.payload_bytes > job.payload.len();
     view! {
         <p class="crumbs">
-            <a href=format!("/queues/{}", job.queue)>{job.queue.clone()}</a>
+            <a href=crate::mount_path::href(&format!("/queues/{}", job.queue))>{job.queue.clone()}</a>
             " / "
             <span class="mono">{job.id.clone()}</span>
         </p>
@@ -138,7 +138,7 @@ fn JobView(
                 view! {
                     <p class="note">
                         {format!("Showing the first {} of {} bytes. ", job.payload.len(), job.payload_bytes)}
-                        <a href=format!("/api/v1/queues/{}/jobs/{}", job.queue, job.id)>"Show all (JSON)"</a>
+                        <a href=crate::mount_path::href(&format!("/api/v1/queues/{}/jobs/{}", job.queue, job.id))>"Show all (JSON)"</a>
                     </p>
                 }
             })}

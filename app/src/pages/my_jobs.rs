@@ -114,7 +114,7 @@ fn MyJobRow(job: MyJob, feed: LiveFeed) -> impl IntoView {
     });
     view! {
         <li class="my-job" data-job=job.id.clone()>
-            <a class="mono" href=format!("/queues/{}/jobs/{}", job.queue, job.id)>{job.name.clone()}</a>
+            <a class="mono" href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", job.queue, job.id))>{job.name.clone()}</a>
             " "
             <span class="badge badge-state" data-state=state>{state}</span>
             " "

@@ -9,7 +9,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Not found"</h1>
-            <p>"There is no page at this address. " <a href="/">"Back to the overview"</a></p>
+            <p>"There is no page at this address. " <a href=crate::mount_path::href("/")>"Back to the overview"</a></p>
         </section>
     }
 }

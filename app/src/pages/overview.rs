@@ -49,7 +49,7 @@ pub fn OverviewPage() -> impl IntoView {
                             Err(error) => {
                                 view! {
                                     <p class="error" role="alert">
-                                        {error_text(&error)} " " <a href="/login">"Sign in"</a>
+                                        {error_text(&error)} " " <a href=crate::mount_path::href("/login")>"Sign in"</a>
                                     </p>
                                 }
                                     .into_any()
@@ -69,7 +69,7 @@ pub fn OverviewPage() -> impl IntoView {
                                     .map(|saved| {
                                         let count = saved.count.as_ref().map(|c| c.text()).unwrap_or_default();
                                         let (name, count_attr) = (saved.name.clone(), count.clone());
-                                        let href = format!("/search?q={}", query_value(&saved.q));
+                                        let href = crate::mount_path::href(&format!("/search?q={}", query_value(&saved.q)));
                                         view! {
                                             <li data-saved=name>
                                                 <a href=href>{saved.name}</a>
@@ -98,7 +98,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
     view! {
         <article class="card" aria-labelledby=labelled_by data-queue=card.name.clone()>
             <h2 id=heading>
-                <a href=format!("/queues/{}", card.name)>{card.name.clone()}</a>
+                <a href=crate::mount_path::href(&format!("/queues/{}", card.name))>{card.name.clone()}</a>
                 {card.counts.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
             </h2>
             <dl class="counts">

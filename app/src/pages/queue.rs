@@ -120,7 +120,7 @@ fn QueueView(
             <label for="job-search">"Job id or name"</label>
             <input id="job-search" name="q" value=page.search.clone().unwrap_or_default()/>
             <button type="submit">"Search"</button>
-            {searching.then(|| view! { <a href=format!("/queues/{}?state={}", page.name, page.state)>"Clear"</a> })}
+            {searching.then(|| view! { <a href=crate::mount_path::href(&format!("/queues/{}?state={}", page.name, page.state))>"Clear"</a> })}
         </form>
         <nav class="tabs" aria-label="Job states">
             {STATES
@@ -130,7 +130,7 @@ fn QueueView(
                     let count = page.counts.get(s).unwrap_or(0);
                     view! {
                         <a
-                            href=format!("/queues/{}?state={s}", page.name)
+                            href=crate::mount_path::href(&format!("/queues/{}?state={s}", page.name))
                             aria-current=current.then_some("page")
                             class:current=current
                         >
@@ -149,10 +149,8 @@ fn QueueView(
                 let search = page.search.as_deref().map(|q| format!("&q={}", query_value(q))).unwrap_or_default();
                 view! {
                     <p>
-                        <a href=format!(
-                            "/queues/{}?state={}&cursor={next}{search}",
-                            page.name,
-                            page.state,
+                        <a href=crate::mount_path::href(
+                            &format!("/queues/{}?state={}&cursor={next}{search}", page.name, page.state),
                         )>"Next page"</a>
                     </p>
                 }
@@ -238,7 +236,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
                         view! {
                             <tr data-job=job.id.clone()>
                                 <td class="mono">
-                                    <a href=format!("/queues/{queue}/jobs/{}", job.id)>{job.id.clone()}</a>
+                                    <a href=crate::mount_path::href(&format!("/queues/{queue}/jobs/{}", job.id))>{job.id.clone()}</a>
                                 </td>
                                 <td>{job.name}</td>
                                 <td>{job.owner.unwrap_or_default()}</td>

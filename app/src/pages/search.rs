@@ -112,7 +112,7 @@ pub fn SearchPage() -> impl IntoView {
                     .iter()
                     .map(|example| {
                         view! {
-                            <a class="mono example" href=format!("/search?q={}", query_value(example))>
+                            <a class="mono example" href=crate::mount_path::href(&format!("/search?q={}", query_value(example)))>
                                 {*example}
                             </a>
                             " "
@@ -155,7 +155,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
     let next = page.next.map(|cursor| {
         view! {
             <p>
-                <a rel="next" href=format!("/search?q={}&cursor={}", query_value(&q), query_value(&cursor))>
+                <a rel="next" href=crate::mount_path::href(&format!("/search?q={}&cursor={}", query_value(&q), query_value(&cursor)))>
                     "Next page"
                 </a>
             </p>
@@ -178,7 +178,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
                             <tr data-job=row.job_id.clone() data-state=row.state.clone()>
                                 <td>{row.queue.clone()}</td>
                                 <td class="mono">
-                                    <a href=format!("/queues/{}/jobs/{}", row.queue, row.job_id)>
+                                    <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.job_id))>
                                         {row.job_id.clone()}
                                     </a>
                                 </td>
@@ -222,7 +222,7 @@ fn SavedSearches(
             let label = format!("Delete saved search {}", saved.name);
             view! {
                 <li data-saved=saved.name.clone()>
-                    <a href=format!("/search?q={}", query_value(&saved.q))>{saved.name.clone()}</a>
+                    <a href=crate::mount_path::href(&format!("/search?q={}", query_value(&saved.q)))>{saved.name.clone()}</a>
                     " "
                     <span class="badge">{saved.count.as_ref().map(MatchCountView::text).unwrap_or_default()}</span>
                     <ActionForm action=forget attr:class="inline">
@@ -264,7 +264,8 @@ fn ActOnMatches(
     act: ServerAction<SearchAct>,
 ) -> impl IntoView {
     let total = count.text();
-    let export = |format: &str| format!("/api/v1/search/export?q={}&format={format}", query_value(&q));
+    let export =
+        |format: &str| crate::mount_path::href(&format!("/api/v1/search/export?q={}&format={format}", query_value(&q)));
     let actions = can_operate.then(|| {
         [
             ("retry", "Retry", "Runs again, in place, every matching dead, cancelled or retrying job."),

@@ -110,16 +110,24 @@ pub async fn sign_in(
     let id = outcome?;
 
     let user = load_user(&state.db, id).await?.ok_or(ApiError::BadCredentials)?;
-    // A new session id on sign-in defeats session fixation.
-    session.cycle_id().await.map_err(|e| ApiError::Internal(e.into()))?;
-    let csrf_token = Alphanumeric.sample_string(&mut rand::rng(), 32);
-    let now = now_ms();
-    session.insert(SESSION_USER, id).await.map_err(|e| ApiError::Internal(e.into()))?;
-    session.insert(SESSION_CSRF, &csrf_token).await.map_err(|e| ApiError::Internal(e.into()))?;
-    session.insert(SESSION_SIGNED_IN_AT, now).await.map_err(|e| ApiError::Internal(e.into()))?;
-    session.insert(SESSION_TOUCHED_AT, now).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let csrf_token = start_session(&session, id).await?;
     tracing::info!(user = %user.username, %addr, "signed in");
     Ok(SignedIn { user: UserView { id, username: user.username, role: user.role }, csrf_token })
+}
+
+/// Makes `session` user `id`'s, under a new session id (which defeats session fixation)
+/// and with a new CSRF token, which it returns.
+pub async fn start_session(session: &Session, id: i64) -> Result<String, ApiError> {
+    let internal = |e: tower_sessions::session::Error| ApiError::Internal(e.into());
+    session.clear().await;
+    session.cycle_id().await.map_err(internal)?;
+    let csrf_token = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    let now = now_ms();
+    session.insert(SESSION_USER, id).await.map_err(internal)?;
+    session.insert(SESSION_CSRF, &csrf_token).await.map_err(internal)?;
+    session.insert(SESSION_SIGNED_IN_AT, now).await.map_err(internal)?;
+    session.insert(SESSION_TOUCHED_AT, now).await.map_err(internal)?;
+    Ok(csrf_token)
 }
 
 /// The user's id when the password is right and the account enabled; BadCredentials

@@ -28,6 +28,16 @@ impl Registry {
         self
     }
 
+    /// Runs `handlers` for every job of `queue`; false (and nothing changes) when `queue`
+    /// already has handlers.
+    pub fn add_queue(&mut self, queue: &str, handlers: Handlers) -> bool {
+        if self.queues.contains_key(queue) {
+            return false;
+        }
+        self.queues.insert(queue.to_string(), handlers);
+        true
+    }
+
     pub fn queues(&self) -> impl Iterator<Item = (&str, &Handlers)> {
         self.queues.iter().map(|(name, handlers)| (name.as_str(), handlers))
     }

@@ -1,0 +1,222 @@
+//! Hoist inside a host application: the builder's router nested under `/hoist` serves
+//! pages, assets, server functions and the REST API under the prefix; the host's sign-in
+//! maps to Hoist roles; the builder runs the host's own typed handlers.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use hoist_server::queue::{Handlers, JobContext, JobError, JobState, TypedJob};
+use hoist_server::{Builtin, Hoist, HostUser, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const PASSWORD: &str = "embedding-admin-pw";
+
+/// A site root with one stylesheet, standing for `cargo leptos build`'s output.
+fn site_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/hoist.css"), "body { color: teal }").unwrap();
+    dir
+}
+
+fn builder(
+    redis: &hoist_testkit::RedisServer,
+    database: &hoist_testkit::TestDatabase,
+    site: &tempfile::TempDir,
+) -> hoist_server::HoistBuilder {
+    Hoist::builder().redis_url(redis.url()).database_url(database.url()).site_root(site.path()).admin_password(PASSWORD)
+}
+
+fn text(reply: &common::Reply) -> &str {
+    reply.body.as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_nested_router_serves_pages_assets_server_functions_and_the_api_under_its_prefix() {
+    let (redis, database, site) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database(), site_root());
+    let hoist = builder(&redis, &database, &site).build().await.unwrap();
+    let host = axum::Router::new().route("/", get(|| async { "the host's home" })).nest("/hoist", hoist.router());
+    let mut client = common::Client::new(&host, "10.1.0.1:1");
+
+    let home = client.send("GET", "/", None, &[]).await;
+    assert_eq!((home.status, text(&home)), (StatusCode::OK, "the host's home"));
+
+    let login = client.send("GET", "/hoist/login", None, &[]).await;
+    assert_eq!(login.status, StatusCode::OK);
+    let page = text(&login);
+    assert!(page.contains(r#"<meta name="hoist-mount-path" content="/hoist">"#), "{page}");
+    assert!(page.contains(r#"href="/hoist/pkg/hoist.css""#), "stylesheet under the prefix: {page}");
+    assert!(page.contains(r#"href="/hoist/pkg/hoist.js""#), "hydration script under the prefix: {page}");
+    assert!(page.contains(r#"href="/hoist/status""#), "links under the prefix: {page}");
+    assert!(!page.contains(r#"href="/status""#), "no link outside the prefix: {page}");
+
+    let css = client.send("GET", "/hoist/pkg/hoist.css", None, &[]).await;
+    assert_eq!((css.status, text(&css)), (StatusCode::OK, "body { color: teal }"));
+
+    let signed_in = client
+        .send("POST", "/hoist/api/v1/auth/login", Some(json!({ "username": "admin", "password": PASSWORD })), &[])
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    hoist.queue("emails").unwrap().enqueue(hoist_server::queue::NewJob::new("welcome", json!({}))).await.unwrap();
+    let queues = client.send("GET", "/hoist/api/v1/queues", None, &[]).await;
+    assert_eq!(queues.status, StatusCode::OK);
+    assert_eq!(queues.body[0]["name"], "emails", "{}", queues.body);
+
+    // A server function, as the hydrated page calls it.
+    let viewer = client.send("GET", "/hoist/api/get_viewer", None, &[]).await;
+    assert_eq!(viewer.status, StatusCode::OK, "{}", viewer.body);
+    assert_eq!(viewer.body["username"], "admin", "{}", viewer.body);
+
+    let queue_page = client.send("GET", "/hoist/queues/emails", None, &[]).await;
+    assert_eq!(queue_page.status, StatusCode::OK);
+    assert!(text(&queue_page).contains(r#"href="/hoist/queues/emails?state=waiting""#), "{}", text(&queue_page));
+
+    // Outside the prefix, the host's router answers (here: nothing).
+    assert_eq!(client.send("GET", "/api/v1/queues", None, &[]).await.status, StatusCode::NOT_FOUND);
+
+    // Not nested, the same router serves at the root.
+    let mut root = common::Client::new(&hoist.router(), "10.1.0.2:1");
+    let page = root.send("GET", "/login", None, &[]).await;
+    assert!(text(&page).contains(r#"<meta name="hoist-mount-path" content="">"#), "{}", text(&page));
+    assert!(text(&page).contains(r#"href="/pkg/hoist.css""#));
+}
+
+/// The host's "session": a header naming the user and role.
+fn from_header(request: &axum::http::request::Parts) -> Option<HostUser> {
+    let value = request.headers.get("x-app-user")?.to_str().ok()?;
+    let (name, role) = value.split_once(':')?;
+    Some(HostUser::new(name, Role::parse(role)?))
+}
+
+#[tokio::test]
+async fn the_host_sign_in_maps_to_hoist_roles_and_ends_with_the_host_session() {
+    let (redis, database, site) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database(), site_root());
+    let hoist = builder(&redis, &database, &site)
+        .host_auth(|request| {
+            let user = from_header(request);
+            async move { user }
+        })
+        .build()
+        .await
+        .unwrap();
+    let host = axum::Router::new().nest("/hoist", hoist.router());
+    let mut alice = common::Client::new(&host, "10.2.0.1:1");
+
+    let me = alice.send("GET", "/hoist/api/v1/auth/me", None, &[("x-app-user", "alice:operator")]).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(
+        (me.body["user"]["username"].as_str(), me.body["user"]["role"].as_str()),
+        (Some("alice"), Some("operator"))
+    );
+    let csrf = me.body["csrf_token"].as_str().unwrap().to_string();
+    assert!(alice.cookie.is_some(), "Hoist keeps a session of its own for her");
+
+    // State changes need the CSRF token, as for any cookie session.
+    let pause =
+        alice.send("POST", "/hoist/api/v1/queues/emails/pause", None, &[("x-app-user", "alice:operator")]).await;
+    assert_eq!(pause.status, StatusCode::FORBIDDEN, "{}", pause.body);
+    let pause = alice
+        .send(
+            "POST",
+            "/hoist/api/v1/queues/emails/pause",
+            None,
+            &[("x-app-user", "alice:operator"), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert!(pause.status.is_success(), "{}", pause.body);
+
+    // The host changes her role: Hoist follows on her next request.
+    let me = alice.send("GET", "/hoist/api/v1/auth/me", None, &[("x-app-user", "alice:viewer")]).await;
+    assert_eq!(me.body["user"]["role"], "viewer", "{}", me.body);
+    let refused = alice
+        .send(
+            "POST",
+            "/hoist/api/v1/queues/emails/resume",
+            None,
+            &[("x-app-user", "alice:viewer"), ("x-csrf-token", me.body["csrf_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    // She signs out of the host: her Hoist session ends too.
+    let gone = alice.send("GET", "/hoist/api/v1/auth/me", None, &[]).await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED, "{}", gone.body);
+    let still_gone = alice.send("GET", "/hoist/api/v1/auth/me", None, &[("x-app-user", "")]).await;
+    assert_eq!(still_gone.status, StatusCode::UNAUTHORIZED);
+
+    // The host cannot take over a Hoist password account.
+    let mut mallory = common::Client::new(&host, "10.2.0.2:1");
+    let taken = mallory.send("GET", "/hoist/api/v1/auth/me", None, &[("x-app-user", "admin:admin")]).await;
+    assert_eq!(taken.status, StatusCode::UNAUTHORIZED, "{}", taken.body);
+
+    // Hoist's own sign-in keeps working beside the host's.
+    let mut admin = common::Client::new(&host, "10.2.0.3:1");
+    let login = admin
+        .send("POST", "/hoist/api/v1/auth/login", Some(json!({ "username": "admin", "password": PASSWORD })), &[])
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let me = admin.send("GET", "/hoist/api/v1/auth/me", None, &[]).await;
+    assert_eq!(me.body["user"]["username"], "admin", "{}", me.body);
+    let users = admin.send("GET", "/hoist/api/v1/users", None, &[]).await;
+    let names: Vec<&str> = users.body.as_array().unwrap().iter().filter_map(|u| u["username"].as_str()).collect();
+    assert!(names.contains(&"alice"), "the host's user is listed, to disable or audit: {names:?}");
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Welcome {
+    to: String,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Sent {
+    message_id: String,
+}
+
+impl TypedJob for Welcome {
+    const NAME: &'static str = "welcome";
+    type Output = Sent;
+}
+
+async fn send(_ctx: JobContext, job: Welcome) -> Result<Sent, JobError> {
+    Ok(Sent { message_id: format!("m-{}", job.to) })
+}
+
+#[tokio::test]
+async fn the_builder_runs_the_host_handlers_and_refuses_a_queue_given_twice() {
+    let (redis, database, site) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database(), site_root());
+    let hoist = builder(&redis, &database, &site)
+        .history_days(0)
+        .queue("emails", Handlers::new().job(send))
+        .build()
+        .await
+        .unwrap();
+    let running = hoist.start().await.unwrap();
+    let emails = hoist.queue("emails").unwrap();
+    let id = emails.push(&Welcome { to: "bob".into() }).await.unwrap().id;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let job = loop {
+        let job = emails.get_job(&id).await.unwrap().unwrap();
+        if job.state == JobState::Completed {
+            break job;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "job never completed: {:?}", job.state);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(job.output::<Welcome>().unwrap().unwrap(), Sent { message_id: "m-bob".into() });
+    assert!(running.accepting_jobs());
+    running.stop().await;
+
+    let twice = builder(&redis, &database, &site)
+        .processors([Builtin::Notifications])
+        .queue("notifications", Handlers::new().job(send))
+        .build()
+        .await;
+    let error = twice.err().expect("a queue with two sets of handlers is refused").to_string();
+    assert!(error.contains("\"notifications\""), "{error}");
+    let bad = builder(&redis, &database, &site).queue("no spaces", Handlers::new()).build().await;
+    assert!(bad.is_err());
+}
