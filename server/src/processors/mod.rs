@@ -112,10 +112,7 @@ pub fn builtin(
         notifications::register(&mut registry, std::sync::Arc::new(notifications::Notifier::new(&config.notify)?));
     }
     if config.runs(Builtin::Sync) {
-        let provider = std::sync::Arc::new(
-            sync::demo_provider::DemoProvider::new(config.sync.demo_latency())
-                .with_random_faults(config.sync.demo_provider_fault_rate),
-        );
+        let provider = sync::provider_from_config(&config.sync)?;
         sync::register(&mut registry, sync::SyncContext::new(db.clone(), engine.clone(), provider, &config.sync));
     }
     if config.runs(Builtin::Maintenance) {

@@ -1,13 +1,20 @@
 //! A provider that makes up plausible accounts and transactions, the same ones every
 //! time for a connection (so a re-sync updates instead of adding), with a realistic delay
 //! and faults injected on demand: 429, 503, timeouts, 401 and malformed data.
+//!
+//! It emulates a cursor-based change feed: one page per account, the cursor naming the
+//! pass and the next account (`demo:PASS:ACCOUNT`). The first pass delivers everything as
+//! added; once a pass is through, the next sync delivers it all again as modified (the
+//! demo has no real changes to report, and the dashboard should still see syncs work).
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::provider::{ConnectionRef, Provider, ProviderAccount, ProviderError, ProviderTransaction};
+use super::provider::{
+    ConnectionRef, Provider, ProviderAccount, ProviderError, ProviderTransaction, SyncedTransaction, TransactionPage,
+};
 
 /// A failure to inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,9 +40,12 @@ impl Fault {
 
     fn error(self) -> ProviderError {
         match self {
-            Fault::RateLimited => ProviderError::RateLimited { retry_after: Duration::from_millis(200) },
+            Fault::RateLimited => ProviderError::RateLimited {
+                retry_after: Duration::from_millis(200),
+                detail: "demo provider: too many requests".into(),
+            },
             Fault::Unavailable => ProviderError::Unavailable("503 Service Unavailable".into()),
-            Fault::Timeout => ProviderError::Timeout,
+            Fault::Timeout => ProviderError::Timeout("demo provider: no answer".into()),
             Fault::Unauthorized => ProviderError::Unauthorized("consent revoked".into()),
             Fault::Malformed => ProviderError::Malformed("transaction without an amount".into()),
         }
@@ -79,7 +89,7 @@ impl DemoProvider {
 
     /// Scripts the next calls for this connection, one entry per call: `None` answers,
     /// `Some(fault)` fails. E.g. `[None, Some(Fault::Unavailable)]` lets the accounts
-    /// through and fails the first transactions call.
+    /// through and fails the first transactions page.
     pub fn inject(&self, external_id: &str, plan: &[Option<Fault>]) {
         self.plan.lock().expect("plan").entry(external_id.to_string()).or_default().extend(plan);
     }
@@ -123,6 +133,58 @@ fn seed(parts: &[&str]) -> u64 {
     hasher.finish()
 }
 
+fn demo_accounts(connection: &ConnectionRef) -> Vec<ProviderAccount> {
+    let n = 2 + seed(&[&connection.external_id]) % 2;
+    (0..n)
+        .map(|i| {
+            let kind = ["checking", "savings", "credit"][i as usize % 3];
+            ProviderAccount {
+                external_id: format!("{}-acc-{i}", connection.external_id),
+                name: format!("{} {kind}", connection.institution),
+                kind: kind.to_string(),
+                currency: "MNT".into(),
+                balance: (seed(&[&connection.external_id, kind]) % 10_000_000) as i64 * 100,
+            }
+        })
+        .collect()
+}
+
+fn demo_transactions(account_external_id: &str) -> Vec<ProviderTransaction> {
+    let n = 15 + seed(&[account_external_id]) % 30;
+    let day = 86_400_000i64;
+    let base = 1_767_225_600_000i64; // 2026-01-01
+    (0..n)
+        .map(|i| {
+            let s = seed(&[account_external_id, &i.to_string()]);
+            let (merchant, category) = MERCHANTS[(s % MERCHANTS.len() as u64) as usize];
+            let amount = if category == "income" { 250_000_000 } else { -((s % 20_000_000) as i64 + 50_000) };
+            ProviderTransaction {
+                external_id: format!("{account_external_id}-tx-{i}"),
+                amount,
+                currency: "MNT".into(),
+                description: format!("{} {}", merchant.to_uppercase(), i),
+                merchant: Some(merchant.to_string()),
+                booked_at: base + (i as i64) * day / 2,
+            }
+        })
+        .collect()
+}
+
+/// `demo:PASS:ACCOUNT` → (pass, account index); no cursor is the first pass's start.
+fn parse_cursor(cursor: Option<&str>) -> Result<(u64, usize), ProviderError> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else { return Ok((0, 0)) };
+    let parsed = cursor.strip_prefix("demo:").and_then(|rest| {
+        let (pass, account) = rest.split_once(':')?;
+        Some((pass.parse().ok()?, account.parse().ok()?))
+    });
+    parsed.ok_or_else(|| {
+        ProviderError::Rejected(format!(
+            "demo provider: unknown cursor {:?}",
+            cursor.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
 #[async_trait::async_trait]
 impl Provider for DemoProvider {
     fn name(&self) -> &str {
@@ -131,44 +193,67 @@ impl Provider for DemoProvider {
 
     async fn accounts(&self, connection: &ConnectionRef) -> Result<Vec<ProviderAccount>, ProviderError> {
         self.call(connection).await?;
-        let n = 2 + seed(&[&connection.external_id]) % 2;
-        Ok((0..n)
-            .map(|i| {
-                let kind = ["checking", "savings", "credit"][i as usize % 3];
-                ProviderAccount {
-                    external_id: format!("{}-acc-{i}", connection.external_id),
-                    name: format!("{} {kind}", connection.institution),
-                    kind: kind.to_string(),
-                    currency: "MNT".into(),
-                    balance: (seed(&[&connection.external_id, kind]) % 10_000_000) as i64 * 100,
-                }
-            })
-            .collect())
+        Ok(demo_accounts(connection))
     }
 
-    async fn transactions(
+    async fn sync_transactions(
         &self,
         connection: &ConnectionRef,
-        account_external_id: &str,
-    ) -> Result<Vec<ProviderTransaction>, ProviderError> {
+        cursor: Option<&str>,
+    ) -> Result<TransactionPage, ProviderError> {
+        let (pass, index) = parse_cursor(cursor)?;
         self.call(connection).await?;
-        let n = 15 + seed(&[account_external_id]) % 30;
-        let day = 86_400_000i64;
-        let base = 1_767_225_600_000i64; // 2026-01-01
-        Ok((0..n)
-            .map(|i| {
-                let s = seed(&[account_external_id, &i.to_string()]);
-                let (merchant, category) = MERCHANTS[(s % MERCHANTS.len() as u64) as usize];
-                let amount = if category == "income" { 250_000_000 } else { -((s % 20_000_000) as i64 + 50_000) };
-                ProviderTransaction {
-                    external_id: format!("{account_external_id}-tx-{i}"),
-                    amount,
-                    currency: "MNT".into(),
-                    description: format!("{} {}", merchant.to_uppercase(), i),
-                    merchant: Some(merchant.to_string()),
-                    booked_at: base + (i as i64) * day / 2,
-                }
-            })
-            .collect())
+        let accounts = demo_accounts(connection);
+        let Some(account) = accounts.get(index) else {
+            return Err(ProviderError::Rejected(format!("demo provider: cursor past the last account ({index})")));
+        };
+        let page: Vec<SyncedTransaction> = demo_transactions(&account.external_id)
+            .into_iter()
+            .map(|transaction| SyncedTransaction { account_external_id: account.external_id.clone(), transaction })
+            .collect();
+        let has_more = index + 1 < accounts.len();
+        let next_cursor = if has_more { format!("demo:{pass}:{}", index + 1) } else { format!("demo:{}:0", pass + 1) };
+        let (added, modified) = if pass == 0 { (page, vec![]) } else { (vec![], page) };
+        Ok(TransactionPage {
+            added,
+            modified,
+            removed: vec![],
+            next_cursor,
+            has_more,
+            done: Some((index + 1) as f64 / accounts.len() as f64),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> ConnectionRef {
+        ConnectionRef { id: 1, external_id: "bank-a".into(), institution: "Golomt".into(), provider: "demo".into() }
+    }
+
+    #[tokio::test]
+    async fn pages_through_the_accounts_and_then_reports_them_modified() {
+        let demo = DemoProvider::new(Duration::ZERO);
+        let c = connection();
+        let accounts = demo.accounts(&c).await.unwrap();
+        let mut cursor = None;
+        let mut seen = vec![];
+        loop {
+            let page = demo.sync_transactions(&c, cursor.as_deref()).await.unwrap();
+            assert!(page.modified.is_empty() && !page.added.is_empty());
+            seen.push(page.added[0].account_external_id.clone());
+            cursor = Some(page.next_cursor);
+            if !page.has_more {
+                assert_eq!(page.done, Some(1.0));
+                break;
+            }
+        }
+        let ids: Vec<String> = accounts.iter().map(|a| a.external_id.clone()).collect();
+        assert_eq!(seen, ids, "one page per account, in order");
+        let again = demo.sync_transactions(&c, cursor.as_deref()).await.unwrap();
+        assert!(again.added.is_empty() && !again.modified.is_empty(), "a later pass re-delivers as modified");
+        assert!(matches!(demo.sync_transactions(&c, Some("nonsense")).await, Err(ProviderError::Rejected(_))));
     }
 }

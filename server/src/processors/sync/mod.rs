@@ -1,13 +1,20 @@
-//! Provider sync: `sync-connection` pulls one bank connection's accounts and then its
-//! transactions into SQL with progress by stage; `sync-all-org` fans out one such job per
-//! connection of an organisation, staggered; `refresh-consents` flags connections whose
-//! consent runs out within 7 days. Domain events (`sync.completed`, `sync.failed`,
-//! `batch.completed`, `consents.expiring`) go on the queue's event stream.
+//! Provider sync: `sync-connection` pulls one bank connection's accounts and then the
+//! transactions changed since its stored cursor into SQL with progress by stage;
+//! `sync-all-org` fans out one such job per connection of an organisation, staggered;
+//! `refresh-consents` flags connections whose consent runs out within 7 days. Domain events
+//! (`sync.completed`, `sync.failed`, `batch.completed`, `consents.expiring`) go on the
+//! queue's event stream.
+//!
+//! The provider is chosen by `HOIST_SYNC_PROVIDER`: the demo provider, or Plaid. Every
+//! process running the `sync` queue must choose the same one: a job for a connection of
+//! another provider fails permanently.
 
 pub mod demo_provider;
+pub mod plaid_provider;
 pub mod provider;
 pub mod store;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,9 +26,11 @@ use hoist_queue::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use self::provider::{ConnectionRef, Provider, ProviderError};
+use self::plaid_provider::{PlaidEnv, PlaidProvider, PlaidSettings};
+use self::provider::{ConnectionRef, Provider, ProviderError, ProviderTransaction, SyncedTransaction};
 use super::Registry;
 use crate::db::{Db, now_ms};
+use crate::error::StartupError;
 
 pub const QUEUE: &str = "sync";
 pub const SYNC_CONNECTION: &str = "sync-connection";
@@ -30,6 +39,47 @@ pub const REFRESH_CONSENTS: &str = "refresh-consents";
 
 /// Consents ending within this are flagged for re-authorization.
 pub const CONSENT_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Transaction pages one sync job reads at most (Plaid: 500 transactions a page, so
+/// 50,000). A connection with more changes stores the cursor it reached and the next
+/// sync continues from there, so one job never runs unbounded.
+pub const MAX_PAGES_PER_SYNC: u32 = 100;
+/// Times one sync starts its pagination again because the provider's data changed under
+/// it; after that the job fails (retryable).
+pub const MAX_PAGINATION_RESTARTS: u32 = 3;
+
+/// Where bank data comes from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Made-up, stable data (`HOIST_DEMO_PROVIDER_*`).
+    #[default]
+    Demo,
+    /// Plaid's API (`PLAID_*`).
+    Plaid,
+}
+
+/// A secret setting: `Debug` does not show it.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct SyncConfig {
@@ -45,11 +95,59 @@ pub struct SyncConfig {
     /// Share of demo-provider calls that fail at random (0–1; `serve --demo` uses 0.1).
     #[arg(long, env = "HOIST_DEMO_PROVIDER_FAULT_RATE", default_value_t = 0.0)]
     pub demo_provider_fault_rate: f64,
+    /// Where bank data comes from: `demo` or `plaid`.
+    #[arg(long, env = "HOIST_SYNC_PROVIDER", value_enum, default_value_t = ProviderKind::Demo)]
+    pub sync_provider: ProviderKind,
+    /// Plaid client id (required with `HOIST_SYNC_PROVIDER=plaid`).
+    #[arg(long, env = "PLAID_CLIENT_ID")]
+    pub plaid_client_id: Option<String>,
+    /// Plaid secret of the environment (required with `HOIST_SYNC_PROVIDER=plaid`).
+    #[arg(long, env = "PLAID_SECRET", hide_env_values = true)]
+    pub plaid_secret: Option<Secret>,
+    /// Plaid environment: `sandbox`, `development` or `production` (https://{env}.plaid.com).
+    #[arg(long, env = "PLAID_ENV", value_enum, default_value_t = PlaidEnv::Sandbox)]
+    pub plaid_env: PlaidEnv,
+    /// Plaid's base URL instead of the environment's (a proxy, or a test server).
+    #[arg(long, env = "PLAID_BASE_URL")]
+    pub plaid_base_url: Option<String>,
+    /// Seconds a Plaid request may take, its answer included.
+    #[arg(long, env = "PLAID_TIMEOUT_SECS", default_value_t = 30)]
+    pub plaid_timeout_secs: u64,
 }
 
 impl SyncConfig {
     pub fn demo_latency(&self) -> Duration {
         Duration::from_millis(self.demo_provider_latency_ms)
+    }
+}
+
+/// The provider `config` selects; a missing Plaid setting stops start-up naming it.
+pub fn provider_from_config(config: &SyncConfig) -> Result<Arc<dyn Provider>, StartupError> {
+    match config.sync_provider {
+        ProviderKind::Demo => Ok(Arc::new(
+            demo_provider::DemoProvider::new(config.demo_latency()).with_random_faults(config.demo_provider_fault_rate),
+        )),
+        ProviderKind::Plaid => {
+            let required = |variable: &'static str, value: Option<&str>| {
+                value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| {
+                    StartupError::Invalid { variable, reason: "required with HOIST_SYNC_PROVIDER=plaid".into() }
+                })
+            };
+            let client_id = required("PLAID_CLIENT_ID", config.plaid_client_id.as_deref())?;
+            let secret = required("PLAID_SECRET", config.plaid_secret.as_ref().map(Secret::expose))?;
+            let base_url = match config.plaid_base_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+                Some(url) => url.to_string(),
+                None => config.plaid_env.base_url().to_string(),
+            };
+            if !(1..=600).contains(&config.plaid_timeout_secs) {
+                return Err(StartupError::Invalid {
+                    variable: "PLAID_TIMEOUT_SECS",
+                    reason: format!("{} is not 1–600", config.plaid_timeout_secs),
+                });
+            }
+            let timeout = Duration::from_secs(config.plaid_timeout_secs);
+            Ok(Arc::new(PlaidProvider::new(PlaidSettings { client_id, secret, base_url, timeout })?))
+        }
     }
 }
 
@@ -169,46 +267,80 @@ async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
             connection.id
         )));
     }
+    // A demo connection's id means nothing to Plaid (and a Plaid token nothing to the
+    // demo): asking the wrong provider would only flag the connection wrongly.
+    if connection.provider != cx.provider.name() {
+        let message = format!(
+            "connection {} is a {} connection; this process syncs {} connections (HOIST_SYNC_PROVIDER)",
+            connection.id,
+            connection.provider,
+            cx.provider.name()
+        );
+        // A fan-out from before the provider changed still gets its batch finished.
+        ctx.publish("sync.failed", &[("connection_id", connection.id.to_string()), ("error", message.clone())])
+            .await
+            .map_err(JobError::retryable)?;
+        batch_member_done(&ctx, payload.batch.as_deref()).await?;
+        tracing::warn!(connection = connection.id, error = %message, "sync refused");
+        return Err(JobError::permanent(message));
+    }
     store::set_status(&cx.db, connection.id, "syncing", &job_id, None, false).await.map_err(JobError::retryable)?;
     match pull(&cx, &ctx, &connection).await {
-        Ok((accounts, transactions)) => {
+        Ok(pulled) => {
             store::set_status(&cx.db, connection.id, "active", &job_id, None, true)
                 .await
                 .map_err(JobError::retryable)?;
             ctx.progress(
                 Progress::stage("completed")
                     .percent(100.0)
-                    .counter("accounts", accounts as i64)
-                    .counter("transactions", transactions as i64),
+                    .counter("accounts", pulled.accounts as i64)
+                    .counter("transactions", pulled.transactions as i64),
             )
             .await?;
             let fields = [
                 ("connection_id", connection.id.to_string()),
-                ("accounts", accounts.to_string()),
-                ("transactions", transactions.to_string()),
+                ("accounts", pulled.accounts.to_string()),
+                ("transactions", pulled.transactions.to_string()),
+                ("removed", pulled.removed.to_string()),
             ];
             ctx.publish("sync.completed", &fields).await?;
             batch_member_done(&ctx, payload.batch.as_deref()).await?;
-            tracing::info!(connection = connection.id, accounts, transactions, "sync completed");
-            Ok(json!({ "connection_id": connection.id, "accounts": accounts, "transactions": transactions }))
+            if !pulled.complete {
+                tracing::warn!(
+                    connection = connection.id,
+                    pages = pulled.pages,
+                    "sync stopped at {MAX_PAGES_PER_SYNC} pages; the next sync continues from the stored cursor"
+                );
+            }
+            tracing::info!(
+                connection = connection.id,
+                accounts = pulled.accounts,
+                transactions = pulled.transactions,
+                removed = pulled.removed,
+                pages = pulled.pages,
+                "sync completed"
+            );
+            Ok(json!({
+                "connection_id": connection.id,
+                "accounts": pulled.accounts,
+                "transactions": pulled.transactions,
+                "removed": pulled.removed,
+                "pages": pulled.pages,
+                "complete": pulled.complete,
+            }))
         }
-        Err(SyncError::Provider(ProviderError::RateLimited { retry_after })) => {
+        Err(SyncError::Provider(e @ ProviderError::RateLimited { .. })) => {
             // Not a failure: the job comes back when the provider allows it.
-            store::set_status(
-                &cx.db,
-                connection.id,
-                "active",
-                &job_id,
-                Some("waiting out the provider's rate limit"),
-                false,
-            )
-            .await
-            .map_err(JobError::retryable)?;
-            Err(JobError::defer(retry_after))
+            let message = format!("waiting out the provider's rate limit: {e}");
+            store::set_status(&cx.db, connection.id, "active", &job_id, Some(&message), false)
+                .await
+                .map_err(JobError::retryable)?;
+            tracing::info!(connection = connection.id, error = %e, "sync deferred");
+            Err(e.into_job_error())
         }
         Err(failure) => {
             let (status, error) = match failure {
-                SyncError::Provider(e @ ProviderError::Unauthorized(_)) => ("requires_reauth", e.into_job_error()),
+                SyncError::Provider(e) if e.needs_reauth() => ("requires_reauth", e.into_job_error()),
                 SyncError::Provider(e) => ("error", e.into_job_error()),
                 SyncError::Other(e) => ("error", e),
             };
@@ -228,40 +360,101 @@ async fn sync_connection(cx: SyncContext, ctx: JobContext) -> JobResult {
     }
 }
 
-/// Accounts, then each account's transactions, with progress after every step.
-async fn pull(cx: &SyncContext, ctx: &JobContext, connection: &ConnectionRef) -> Result<(usize, usize), SyncError> {
+/// What one sync brought in.
+struct Pulled {
+    accounts: usize,
+    /// Transactions added or modified.
+    transactions: usize,
+    removed: u64,
+    pages: u32,
+    /// False when the page cap stopped the sync before the provider had no more.
+    complete: bool,
+}
+
+/// Accounts, then the transaction pages since the stored cursor, with progress after
+/// every step. Each page is applied as it comes; the cursor is stored with the last one.
+async fn pull(cx: &SyncContext, ctx: &JobContext, connection: &ConnectionRef) -> Result<Pulled, SyncError> {
     let started = Instant::now();
     ctx.progress(Progress::stage("starting").percent(0.0)).await?;
     ctx.progress(Progress::stage("syncing_accounts").percent(5.0)).await?;
     let accounts = cx.provider.accounts(connection).await.map_err(SyncError::Provider)?;
     let ids = store::upsert_accounts(&cx.db, connection.id, &accounts).await?;
-    let mut transactions = 0usize;
-    for (i, (account, id)) in accounts.iter().zip(&ids).enumerate() {
-        let done = i as f64 / accounts.len() as f64;
-        let eta = (i > 0).then(|| started.elapsed().mul_f64((1.0 - done) / done));
-        let mut progress = Progress::stage("syncing_transactions")
-            .percent(10.0 + 80.0 * done)
-            .counter("accounts", accounts.len() as i64)
-            .counter("transactions", transactions as i64);
-        if let Some(eta) = eta {
-            progress = progress.eta(eta);
+    let account_ids: HashMap<&str, i64> = accounts.iter().map(|a| a.external_id.as_str()).zip(ids).collect();
+    let start_cursor = store::sync_cursor(&cx.db, connection.id).await?;
+    let mut restarts = 0;
+    'pagination: loop {
+        let mut cursor = start_cursor.clone();
+        let (mut pages, mut transactions, mut removed) = (0u32, 0usize, 0u64);
+        loop {
+            let counters = |progress: Progress, transactions: usize| {
+                progress.counter("accounts", accounts.len() as i64).counter("transactions", transactions as i64)
+            };
+            if pages == 0 {
+                ctx.progress(counters(Progress::stage("syncing_transactions").percent(10.0), 0)).await?;
+            }
+            if ctx.is_cancelled() {
+                return Err(SyncError::Other(JobError::retryable("cancelled")));
+            }
+            let page = match cx.provider.sync_transactions(connection, cursor.as_deref()).await {
+                Ok(page) => page,
+                // The provider's data changed mid-way: the pages read so far may not fit
+                // the ones to come, so start again from where this pagination began (what
+                // was applied already is applied again, to the same rows).
+                Err(ProviderError::MutatedDuringPagination(reason)) if restarts < MAX_PAGINATION_RESTARTS => {
+                    restarts += 1;
+                    tracing::info!(connection = connection.id, restarts, %reason, "pagination restarted");
+                    continue 'pagination;
+                }
+                Err(e) => return Err(SyncError::Provider(e)),
+            };
+            pages += 1;
+            let upserts = page
+                .added
+                .iter()
+                .chain(&page.modified)
+                .map(|t| with_account_row(&account_ids, t))
+                .collect::<Result<Vec<(i64, &ProviderTransaction)>, SyncError>>()?;
+            let last = !page.has_more || pages >= MAX_PAGES_PER_SYNC;
+            removed += store::apply_transaction_page(
+                &cx.db,
+                connection.id,
+                &upserts,
+                &page.removed,
+                last.then_some(page.next_cursor.as_str()),
+            )
+            .await?;
+            transactions += upserts.len();
+            // Plaid does not say how far along it is: each page then closes half the gap.
+            let done = page.done.unwrap_or(1.0 - 0.5f64.powi(pages as i32)).clamp(0.0, 1.0);
+            let mut progress =
+                counters(Progress::stage("syncing_transactions").percent(10.0 + 80.0 * done), transactions);
+            if let Some(hint) = page.done.filter(|d| *d > 0.0 && *d < 1.0) {
+                progress = progress.eta(started.elapsed().mul_f64((1.0 - hint) / hint));
+            }
+            ctx.progress(progress).await?;
+            if last {
+                ctx.progress(counters(Progress::stage("finalizing").percent(95.0), transactions)).await?;
+                return Ok(Pulled { accounts: accounts.len(), transactions, removed, pages, complete: !page.has_more });
+            }
+            cursor = Some(page.next_cursor);
         }
-        ctx.progress(progress).await?;
-        if ctx.is_cancelled() {
-            return Err(SyncError::Other(JobError::retryable("cancelled")));
-        }
-        let fetched = cx.provider.transactions(connection, &account.external_id).await.map_err(SyncError::Provider)?;
-        store::upsert_transactions(&cx.db, *id, &fetched).await?;
-        transactions += fetched.len();
     }
-    ctx.progress(
-        Progress::stage("finalizing")
-            .percent(95.0)
-            .counter("accounts", accounts.len() as i64)
-            .counter("transactions", transactions as i64),
-    )
-    .await?;
-    Ok((accounts.len(), transactions))
+}
+
+/// The account row a synced transaction belongs to. The accounts were fetched moments
+/// before, so a transaction on an account they did not list means the two answers
+/// disagree; a retry fetches both again.
+fn with_account_row<'a>(
+    account_ids: &HashMap<&str, i64>,
+    synced: &'a SyncedTransaction,
+) -> Result<(i64, &'a ProviderTransaction), SyncError> {
+    match account_ids.get(synced.account_external_id.as_str()) {
+        Some(id) => Ok((*id, &synced.transaction)),
+        None => Err(SyncError::Other(JobError::retryable(format!(
+            "transaction {} is on account {}, which the provider's account list did not include",
+            synced.transaction.external_id, synced.account_external_id
+        )))),
+    }
 }
 
 /// Counts down the batch a fanned-out job belongs to; the last one announces
@@ -283,7 +476,10 @@ struct OrgPayload {
 async fn sync_all_org(cx: SyncContext, ctx: JobContext) -> JobResult {
     let payload: OrgPayload = ctx.payload()?;
     let batch = ctx.job().id.clone();
-    let mut connections = store::syncable_connections(&cx.db, payload.org_id).await.map_err(JobError::retryable)?;
+    // Only the connections this process's provider can sync: another provider's would
+    // fail anyway.
+    let mut connections =
+        store::syncable_connections(&cx.db, payload.org_id, cx.provider.name()).await.map_err(JobError::retryable)?;
     // A user's own fan-out covers only their connections, and needs at least one in the
     // organisation: nobody triggers syncs of other users' connections.
     if let Some(owner) = &ctx.job().owner {
@@ -326,4 +522,46 @@ async fn refresh_consents(cx: SyncContext, ctx: JobContext) -> JobResult {
         ctx.publish("consents.expiring", &[("count", flagged.len().to_string()), ("connection_ids", ids)]).await?;
     }
     Ok(json!({ "flagged": flagged }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        sync: SyncConfig,
+    }
+
+    #[test]
+    fn provider_settings_parse_and_the_secret_stays_hidden() {
+        let default = Args::parse_from(["x"]).sync;
+        assert_eq!(
+            (default.sync_provider, default.plaid_env, default.plaid_timeout_secs),
+            (ProviderKind::Demo, PlaidEnv::Sandbox, 30)
+        );
+        let args = [
+            "x",
+            "--sync-provider",
+            "plaid",
+            "--plaid-client-id",
+            "id",
+            "--plaid-secret",
+            "s3cr3t",
+            "--plaid-env",
+            "production",
+        ];
+        let plaid = Args::parse_from(args).sync;
+        assert_eq!((plaid.sync_provider, plaid.plaid_env), (ProviderKind::Plaid, PlaidEnv::Production));
+        assert_eq!(plaid.plaid_secret.as_ref().map(Secret::expose), Some("s3cr3t"));
+        assert!(!format!("{plaid:?}").contains("s3cr3t"));
+        assert_eq!(provider_from_config(&plaid).unwrap().name(), "plaid");
+        assert!(Args::try_parse_from(["x", "--sync-provider", "belvo"]).is_err());
+        let mut slow = plaid.clone();
+        slow.plaid_timeout_secs = 0;
+        let error = provider_from_config(&slow).err().unwrap().to_string();
+        assert!(error.starts_with("PLAID_TIMEOUT_SECS:"), "{error}");
+    }
 }

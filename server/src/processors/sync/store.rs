@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::provider::{ConnectionRef, ProviderAccount, ProviderTransaction};
+use super::provider::{ConnectionRef, ProviderAccount, ProviderTransaction, RemovedTransaction};
 use crate::db::{Db, now_ms};
 
 /// A connection as the API shows it.
@@ -54,12 +54,24 @@ pub async fn connection(db: &Db, id: i64) -> Result<Option<Connection>, sqlx::Er
 
 /// What a sync needs of a connection, and its owner, without the row counts the API shows.
 pub async fn connection_ref(db: &Db, id: i64) -> Result<Option<(ConnectionRef, String)>, sqlx::Error> {
-    let row: Option<(String, String, String)> =
-        sqlx::query_as("SELECT external_id, institution, owner FROM connections WHERE id = $1")
+    let row: Option<(String, String, String, String)> =
+        sqlx::query_as("SELECT external_id, institution, provider, owner FROM connections WHERE id = $1")
             .bind(id)
             .fetch_optional(&db.pool)
             .await?;
-    Ok(row.map(|(external_id, institution, owner)| (ConnectionRef { id, external_id, institution }, owner)))
+    Ok(row.map(|(external_id, institution, provider, owner)| {
+        (ConnectionRef { id, external_id, institution, provider }, owner)
+    }))
+}
+
+/// The provider's cursor the connection's last complete transaction sync ended at (None:
+/// never synced, start from the beginning).
+pub async fn sync_cursor(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let cursor: Option<Option<String>> = sqlx::query_scalar("SELECT sync_cursor FROM connections WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(cursor.flatten())
 }
 
 /// Connections of an owner (None: all), newest first.
@@ -76,12 +88,17 @@ pub async fn connections(db: &Db, owner: Option<&str>) -> Result<Vec<Connection>
     rows.iter().map(row_to_connection).collect()
 }
 
-/// Ids of an organisation's connections that can sync (not waiting for re-consent).
-pub async fn syncable_connections(db: &Db, org_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, owner FROM connections WHERE org_id = $1 AND status <> 'requires_reauth' ORDER BY id")
-        .bind(org_id)
-        .fetch_all(&db.pool)
-        .await
+/// Ids and owners of an organisation's connections of `provider` that can sync (not
+/// waiting for re-consent).
+pub async fn syncable_connections(db: &Db, org_id: i64, provider: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, owner FROM connections WHERE org_id = $1 AND provider = $2 AND status <> 'requires_reauth' \
+         ORDER BY id",
+    )
+    .bind(org_id)
+    .bind(provider)
+    .fetch_all(&db.pool)
+    .await
 }
 
 /// Whether `owner` has any connection (syncable or not) in the organisation.
@@ -106,6 +123,7 @@ pub async fn create_organisation(db: &Db, name: &str) -> Result<i64, sqlx::Error
         .await
 }
 
+/// A connection of the demo provider.
 pub async fn create_connection(
     db: &Db,
     org_id: i64,
@@ -114,12 +132,27 @@ pub async fn create_connection(
     institution: &str,
     consent_expires_at: Option<i64>,
 ) -> Result<i64, sqlx::Error> {
+    create_provider_connection(db, org_id, owner, "demo", external_id, institution, consent_expires_at).await
+}
+
+/// A connection of `provider` (`demo`, `plaid`); for Plaid, `external_id` is the Item's
+/// access token.
+pub async fn create_provider_connection(
+    db: &Db,
+    org_id: i64,
+    owner: &str,
+    provider: &str,
+    external_id: &str,
+    institution: &str,
+    consent_expires_at: Option<i64>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO connections (org_id, owner, provider, external_id, institution, consent_expires_at, created_at) \
-         VALUES ($1, $2, 'demo', $3, $4, $5, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(org_id)
     .bind(owner)
+    .bind(provider)
     .bind(external_id)
     .bind(institution)
     .bind(consent_expires_at)
@@ -181,21 +214,19 @@ pub async fn upsert_accounts(
     Ok(ids)
 }
 
-/// Inserts or updates one account's transactions, keeping categories already assigned.
-pub async fn upsert_transactions(
-    db: &Db,
+const UPSERT_TRANSACTION: &str = "INSERT INTO transactions \
+     (account_id, external_id, amount, currency, description, merchant, booked_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (account_id, external_id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency, \
+     description = excluded.description, merchant = excluded.merchant, booked_at = excluded.booked_at, \
+     updated_at = excluded.updated_at";
+
+async fn upsert_transaction(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     account_id: i64,
-    transactions: &[ProviderTransaction],
+    t: &ProviderTransaction,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    for t in transactions {
-        sqlx::query(
-            "INSERT INTO transactions (account_id, external_id, amount, currency, description, merchant, booked_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (account_id, external_id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency, \
-             description = excluded.description, merchant = excluded.merchant, booked_at = excluded.booked_at, \
-             updated_at = excluded.updated_at",
-        )
+    sqlx::query(UPSERT_TRANSACTION)
         .bind(account_id)
         .bind(&t.external_id)
         .bind(t.amount)
@@ -204,10 +235,64 @@ pub async fn upsert_transactions(
         .bind(t.merchant.as_deref())
         .bind(t.booked_at)
         .bind(now_ms())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Inserts or updates one account's transactions, keeping categories already assigned.
+pub async fn upsert_transactions(
+    db: &Db,
+    account_id: i64,
+    transactions: &[ProviderTransaction],
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    for t in transactions {
+        upsert_transaction(&mut tx, account_id, t).await?;
     }
     tx.commit().await
+}
+
+/// Applies one page of a transaction sync in one SQL transaction: upserts `upserts`
+/// (account row id, transaction), deletes `removed` from the connection's accounts, and,
+/// when the pagination is through, stores `cursor` to continue from next time. Returns
+/// how many rows were deleted.
+///
+/// Pages before the last are applied without moving the stored cursor: a sync that stops
+/// half-way (crash, failure, pagination restarted) asks again from the stored cursor, and
+/// applying the same changes twice leaves the same rows (upserts by id, deletes by id).
+pub async fn apply_transaction_page(
+    db: &Db,
+    connection_id: i64,
+    upserts: &[(i64, &ProviderTransaction)],
+    removed: &[RemovedTransaction],
+    cursor: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    for (account_id, t) in upserts {
+        upsert_transaction(&mut tx, *account_id, t).await?;
+    }
+    let mut deleted = 0;
+    for r in removed {
+        deleted += sqlx::query(
+            "DELETE FROM transactions WHERE external_id = $1 \
+             AND account_id IN (SELECT id FROM accounts WHERE connection_id = $2)",
+        )
+        .bind(&r.external_id)
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    if let Some(cursor) = cursor {
+        sqlx::query("UPDATE connections SET sync_cursor = $1 WHERE id = $2")
+            .bind(cursor)
+            .bind(connection_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 /// Marks connections whose consent ends before `before` (epoch ms) as needing the
