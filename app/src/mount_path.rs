@@ -26,9 +26,15 @@ pub fn mount_path() -> String {
     }
 }
 
-/// `path` (an absolute dashboard path such as `/queues/a`) under the mount path.
+/// `path` (an absolute dashboard path such as `/queues/a`) under the mount path. The
+/// dashboard's root under `/hoist` is `/hoist`: a router nested there does not answer
+/// `/hoist/`.
 pub fn href(path: &str) -> String {
-    format!("{}{path}", mount_path())
+    let prefix = mount_path();
+    match path {
+        "/" if !prefix.is_empty() => prefix,
+        _ => format!("{prefix}{path}"),
+    }
 }
 
 /// Reads the prefix the server rendered into the page and points server-function calls

@@ -110,7 +110,7 @@ pub async fn sign_in(
     let id = outcome?;
 
     let user = load_user(&state.db, id).await?.ok_or(ApiError::BadCredentials)?;
-    let csrf_token = start_session(&session, id).await?;
+    let csrf_token = start_session(session, id).await?;
     tracing::info!(user = %user.username, %addr, "signed in");
     Ok(SignedIn { user: UserView { id, username: user.username, role: user.role }, csrf_token })
 }
