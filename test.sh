@@ -14,9 +14,10 @@ apt_install faketime  # libfaketime, for the clock-skew test (stress/tests/clock
 say "Rust tests"
 cargo test --workspace --no-fail-fast -- --skip hostile_suite
 
-say "the engine crate as published: docs with warnings denied, and a publish dry run"
+say "the engine crate as published: docs with warnings denied, a publish dry run, and its optional features off (with TLS on)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo publish --dry-run -p hoist-queue
+cargo check -p hoist-queue --no-default-features --features tls --tests --examples
 
 say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"
 # --workspace: the same features as the run above, so nothing is compiled again.

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+#[cfg(feature = "cluster")]
 use redis::cluster::ClusterClient;
+#[cfg(feature = "cluster")]
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisFuture, Value};
 
@@ -16,6 +18,7 @@ use crate::error::Result;
 pub(crate) enum Conn {
     Single(ConnectionManager),
     Dedicated(MultiplexedConnection),
+    #[cfg(feature = "cluster")]
     Cluster(ClusterConnection),
 }
 
@@ -24,6 +27,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
             Conn::Dedicated(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -37,6 +41,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
             Conn::Dedicated(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
@@ -45,6 +50,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.get_db(),
             Conn::Dedicated(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.get_db(),
         }
     }
@@ -53,6 +59,7 @@ impl ConnectionLike for Conn {
 #[derive(Clone)]
 enum Deployment {
     Single(Client),
+    #[cfg(feature = "cluster")]
     Cluster(Box<ClusterClient>),
 }
 
@@ -81,6 +88,16 @@ impl RedisConnection {
     /// Redis Cluster (any subset of its nodes).
     pub async fn connect(url: &str) -> Result<Self> {
         let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        #[cfg(not(feature = "cluster"))]
+        if nodes.len() > 1 {
+            return Err(crate::error::QueueError::InvalidOption {
+                field: "redis_url",
+                reason:
+                    "lists several nodes (a Redis Cluster), but hoist-queue was built without its `cluster` feature"
+                        .into(),
+            });
+        }
+        #[cfg(feature = "cluster")]
         if nodes.len() > 1 {
             let client = ClusterClient::builder(nodes.clone())
                 .connection_timeout(Duration::from_secs(5))
@@ -135,7 +152,10 @@ impl RedisConnection {
 
     /// True when connected to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        matches!(self.deployment, Deployment::Cluster(_))
+        #[cfg(feature = "cluster")]
+        return matches!(self.deployment, Deployment::Cluster(_));
+        #[cfg(not(feature = "cluster"))]
+        false
     }
 
     /// Runs one command on the shared connection, for tools and tests that look at Redis
@@ -170,6 +190,7 @@ impl RedisConnection {
                 Ok(Conn::Dedicated(client.get_multiplexed_async_connection_with_config(&config).await?))
             }
             // A fresh cluster connection has its own sockets to every node.
+            #[cfg(feature = "cluster")]
             Deployment::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
         }
     }

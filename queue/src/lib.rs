@@ -35,7 +35,9 @@ mod id;
 mod lockout;
 pub mod names;
 mod queue;
+#[cfg(feature = "scheduler")]
 mod schedule;
+#[cfg(feature = "scheduler")]
 mod scheduler;
 mod serde_millis;
 mod testing;
@@ -58,7 +60,9 @@ pub use lockout::Lockout;
 pub use queue::{
     CancelOutcome, MAX_BATCH_ID_BYTES, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention,
 };
+#[cfg(feature = "scheduler")]
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
+#[cfg(feature = "scheduler")]
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use typed::TypedJob;
 pub use types::{

@@ -166,11 +166,13 @@ pub fn lockout_counter(root: &str, lockout: &str, subject: &str) -> String {
 }
 
 /// The keys of one schedule, under their own hash tag `{schedule:NAME}`.
+#[cfg(feature = "scheduler")]
 #[derive(Clone, Debug)]
 pub struct ScheduleKeys {
     prefix: String,
 }
 
+#[cfg(feature = "scheduler")]
 impl ScheduleKeys {
     pub fn new(root: &str, name: &str) -> Self {
         ScheduleKeys { prefix: format!("{root}:{{schedule:{name}}}:") }
@@ -188,6 +190,7 @@ impl ScheduleKeys {
 }
 
 /// The set of schedule names.
+#[cfg(feature = "scheduler")]
 pub fn schedule_registry(root: &str) -> String {
     format!("{root}:schedules")
 }

@@ -115,15 +115,21 @@ pub static RECORD_HEARTBEAT: LazyLock<Script> =
 
 /// Schedule scripts touch only a schedule's own keys, not a queue's, so they go without
 /// the queue prelude.
+#[cfg(feature = "scheduler")]
 pub static ADVANCE_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/advance_schedule.lua")));
+#[cfg(feature = "scheduler")]
 pub static CONFIRM_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/confirm_schedule.lua")));
+#[cfg(feature = "scheduler")]
 pub static TAKE_OVER_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/take_over_schedule.lua")));
+#[cfg(feature = "scheduler")]
 pub static READ_SCHEDULE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/read_schedule.lua")));
+#[cfg(feature = "scheduler")]
 pub static UPSERT_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/upsert_schedule.lua")));
+#[cfg(feature = "scheduler")]
 pub static CONTROL_SCHEDULE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/control_schedule.lua")));
 

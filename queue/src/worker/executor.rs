@@ -140,6 +140,7 @@ pub(super) fn start_job(
 
 /// Counts each attempt by outcome and records run times, through the `metrics` facade:
 /// whatever recorder the application installed (Prometheus in the Hoist server) gets them.
+#[cfg(feature = "metrics")]
 fn record_metrics(queue: &str, outcome: &Outcome, elapsed: Duration) {
     let label = match outcome {
         Outcome::Completed(_) => "completed",
@@ -155,6 +156,9 @@ fn record_metrics(queue: &str, outcome: &Outcome, elapsed: Duration) {
         metrics::histogram!("hoist_job_duration_seconds", "queue" => queue.to_string()).record(elapsed.as_secs_f64());
     }
 }
+
+#[cfg(not(feature = "metrics"))]
+fn record_metrics(_queue: &str, _outcome: &Outcome, _elapsed: Duration) {}
 
 fn record(attempt: u32, kind: &str, message: String, causes: Vec<String>) -> ErrorRecord {
     // The fail script stamps the time by Redis's clock.
