@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-/// Everything an engine call can fail with.
+/// Everything an engine call can fail with. New kinds of failure may be added, so a
+/// `match` needs a catch-all arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum QueueError {
     #[error("invalid queue name {name:?}: {reason}")]
     InvalidQueueName { name: String, reason: &'static str },

@@ -74,3 +74,6 @@ pub use worker::{Worker, WorkerOptions, WorkerStatus};
 
 /// Re-exported so handlers and callers use the same token type.
 pub use tokio_util::sync::CancellationToken;
+/// Crates whose types appear in this API (`QueueError::Redis`, JSON payloads and
+/// results), re-exported so callers need not depend on matching versions.
+pub use {redis, serde_json};
