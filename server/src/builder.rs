@@ -160,6 +160,7 @@ impl HoistBuilder {
     }
 
     /// The built-in processors' settings: queue names, provider, SMTP...
+    /// (`.configure_processors(|c| c.queues.sync = "bank-sync".into())` is `HOIST_SYNC_QUEUE`).
     pub fn configure_processors(self, change: impl FnOnce(&mut ProcessorConfig)) -> Self {
         self.set(|s| change(&mut s.workers.processors))
     }
@@ -190,6 +191,7 @@ impl HoistBuilder {
         }
         let (mut state, admin) = crate::server::build_state(&store, &http).await?;
         state.host_auth = self.host_auth;
+        state.queue_names = std::sync::Arc::new(workers.processors.queues.clone());
         let mut registry = crate::processors::builtin(&workers.processors, &state.db, &state.engine, state.history)?;
         for (queue, handlers) in self.queues {
             Queue::new(&state.engine, &queue).with_context(|| format!("queue {queue:?}"))?;
@@ -256,12 +258,12 @@ impl Hoist {
             scheduler.upsert(spec).await.with_context(|| format!("declaring schedule {:?}", spec.name))?;
         }
         if self.workers.processors.runs(Builtin::Maintenance) {
-            crate::processors::maintenance::declare_schedules(&state.engine, &self.workers.processors.maintenance)
-                .await?;
+            let maintenance = &self.workers.processors.maintenance;
+            crate::processors::maintenance::declare_schedules(&state.engine, maintenance, &state.queue_names).await?;
         }
         if self.http.demo {
-            crate::processors::demo::seed(&state.db).await?;
-            crate::processors::demo::declare_schedule(&state.engine).await?;
+            crate::processors::demo::seed(&state.db, &state.queue_names).await?;
+            crate::processors::demo::declare_schedule(&state.engine, &state.queue_names).await?;
         }
         let runtime =
             crate::runtime::Runtime::start(&state.engine, &self.registry, &state.archiving, &self.workers).await?;

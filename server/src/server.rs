@@ -68,6 +68,8 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         live_recheck: std::time::Duration::from_secs(http.live_recheck_seconds),
         max_sockets_per_user: http.max_sockets_per_user as usize,
         host_auth: None,
+        // The builder sets the configured ones; `build_state` does not read processor settings.
+        queue_names: Default::default(),
     };
     Ok((state, admin))
 }

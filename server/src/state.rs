@@ -38,6 +38,9 @@ pub struct AppState {
     pub max_sockets_per_user: usize,
     /// The host application's sign-in, when Hoist is embedded and trusts it.
     pub host_auth: Option<crate::auth::HostAuth>,
+    /// The built-in processors' queues (`HOIST_SYNC_QUEUE`...), which services enqueue to
+    /// whether or not this process runs the processors. Default: their default names.
+    pub queue_names: Arc<crate::processors::QueueNames>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -34,7 +34,8 @@ pub async fn run(
         .into());
     }
     if workers.processors.runs(crate::processors::Builtin::Maintenance) {
-        crate::processors::maintenance::declare_schedules(&engine, &workers.processors.maintenance).await?;
+        let processors = &workers.processors;
+        crate::processors::maintenance::declare_schedules(&engine, &processors.maintenance, &processors.queues).await?;
     }
     let runtime = Runtime::start(&engine, &registry, &archiving, &workers).await?;
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));

@@ -10,7 +10,7 @@ async fn demo_seed_is_idempotent() {
     let db = Db::connect(database.url()).await.unwrap();
     db.migrate().await.unwrap();
     for _ in 0..2 {
-        demo::seed(&db).await.unwrap();
+        demo::seed(&db, &Default::default()).await.unwrap();
     }
     let count = |table: &str| {
         let db = db.clone();

@@ -6,9 +6,9 @@ use std::time::Duration;
 use hoist_queue::{CancellationToken, Job, JobState, NewJob, Queue, RedisConnection, Scheduler, Worker, WorkerOptions};
 use hoist_server::db::{Db, now_ms};
 use hoist_server::history::{self, HistoryRecord};
-use hoist_server::processors::Registry;
 use hoist_server::processors::maintenance::{self, MaintenanceConfig, MaintenanceContext};
 use hoist_server::processors::sync::{self, provider::ProviderTransaction, store};
+use hoist_server::processors::{QueueNames, Registry};
 use hoist_testkit::{RedisServer, TestDatabase, postgres_database, sqlite_database};
 use serde_json::json;
 
@@ -31,10 +31,11 @@ async fn rig(database: TestDatabase) -> Rig {
         db: db.clone(),
         engine: engine.clone(),
         history_retention: Some(Duration::from_secs(30 * 86_400)),
+        sync_queue: sync::DEFAULT_QUEUE.into(),
     };
-    maintenance::register(&mut registry, context);
-    let handlers = registry.queues().find(|(n, _)| *n == maintenance::QUEUE).unwrap().1.clone();
-    let queue = Queue::new(&engine, maintenance::QUEUE).unwrap();
+    maintenance::register(&mut registry, maintenance::DEFAULT_QUEUE, context);
+    let handlers = registry.queues().find(|(n, _)| *n == maintenance::DEFAULT_QUEUE).unwrap().1.clone();
+    let queue = Queue::new(&engine, maintenance::DEFAULT_QUEUE).unwrap();
     let stop = CancellationToken::new();
     let worker = Worker::new(queue.clone(), handlers, WorkerOptions { concurrency: 1, ..Default::default() });
     let token = stop.clone();
@@ -138,7 +139,7 @@ async fn exercise(database: TestDatabase) {
     store::create_organisation(&rig.db, "Second").await.unwrap();
     let job = rig.run(maintenance::SYNC_ALL).await;
     assert_eq!(job.result.unwrap()["organisations"], 2);
-    let sync_queue = Queue::new(&rig.engine, sync::QUEUE).unwrap();
+    let sync_queue = Queue::new(&rig.engine, sync::DEFAULT_QUEUE).unwrap();
     assert_eq!(sync_queue.counts().await.unwrap().waiting, 2);
 
     // Prune: history past its 30 days goes; recent stays.
@@ -207,8 +208,9 @@ async fn built_in_schedules_are_declared_and_can_be_switched_off() {
     let redis = RedisServer::start();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
     let config = MaintenanceConfig { disabled_schedules: vec!["vacuum-database".into()] };
-    maintenance::declare_schedules(&engine, &config).await.unwrap();
-    maintenance::declare_schedules(&engine, &config).await.unwrap();
+    let queues = QueueNames::default();
+    maintenance::declare_schedules(&engine, &config, &queues).await.unwrap();
+    maintenance::declare_schedules(&engine, &config, &queues).await.unwrap();
     let listed = Scheduler::new(&engine).list().await.unwrap();
     let mut found: Vec<(String, String, String)> =
         listed.iter().map(|s| (s.spec.name.clone(), s.spec.cron.clone(), s.spec.timezone.clone())).collect();

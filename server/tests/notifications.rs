@@ -54,12 +54,16 @@ fn handlers(smtp_url: Option<String>, outbox: &std::path::Path) -> Handlers {
         ..Default::default()
     };
     let mut registry = Registry::new();
-    notifications::register(&mut registry, Arc::new(notifications::Notifier::new(&config).unwrap()));
-    registry.queues().find(|(name, _)| *name == notifications::QUEUE).unwrap().1.clone()
+    notifications::register(
+        &mut registry,
+        notifications::DEFAULT_QUEUE,
+        Arc::new(notifications::Notifier::new(&config).unwrap()),
+    );
+    registry.queues().find(|(name, _)| *name == notifications::DEFAULT_QUEUE).unwrap().1.clone()
 }
 
 fn spawn_worker(engine: &RedisConnection, handlers: Handlers) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let queue = Queue::new(engine, notifications::QUEUE).unwrap();
+    let queue = Queue::new(engine, notifications::DEFAULT_QUEUE).unwrap();
     let stop = CancellationToken::new();
     let worker = Worker::new(
         queue,
@@ -111,7 +115,7 @@ async fn sign_in_notices_arrive_once_in_the_users_language_and_are_limited_per_u
     assert!(mail.data.contains("Content-Type: text/html"), "text and HTML parts");
     let decoded = decode_subject(&mail.data);
     assert_eq!(decoded, "Таны Hoist бүртгэлд шинэ нэвтрэлт хийгдлээ");
-    let queue = Queue::new(&engine, notifications::QUEUE).unwrap();
+    let queue = Queue::new(&engine, notifications::DEFAULT_QUEUE).unwrap();
     // The email can arrive a moment before the worker records the job as completed.
     let id = first.body["id"].as_str().unwrap();
     let job = wait_for("the job to complete", async || {
@@ -161,7 +165,7 @@ async fn smtp_451_is_retried_and_550_goes_to_the_dead_letter_queue_with_the_repl
     let smtp = SmtpServer::start().await;
     let outbox = tempfile::tempdir().unwrap();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
-    let queue = Queue::new(&engine, notifications::QUEUE).unwrap();
+    let queue = Queue::new(&engine, notifications::DEFAULT_QUEUE).unwrap();
     let (stop, worker) = spawn_worker(&engine, handlers(Some(smtp.url()), outbox.path()));
     let fast = |to: &str| {
         NewJob::new(notifications::EMAIL, json!({ "to": to, "subject": "Hello", "text": "Hi there" })).with_options(
@@ -202,7 +206,7 @@ async fn without_smtp_the_mail_goes_to_the_outbox() {
     let redis = hoist_testkit::RedisServer::start();
     let outbox = tempfile::tempdir().unwrap();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
-    let queue = Queue::new(&engine, notifications::QUEUE).unwrap();
+    let queue = Queue::new(&engine, notifications::DEFAULT_QUEUE).unwrap();
     let (stop, worker) = spawn_worker(&engine, handlers(None, outbox.path()));
     let notice = json!({ "user_id": "7", "email": "ann@example.com", "ip": "198.51.100.4", "user_agent": FIREFOX, "at": 1_700_000_000_000i64 });
     let e = queue.enqueue(NewJob::new(notifications::SIGN_IN_NOTICE, notice)).await.unwrap();
@@ -297,7 +301,7 @@ async fn push_and_sms_go_to_their_webhooks_with_retries_and_rejections() {
     let redis = hoist_testkit::RedisServer::start();
     let outbox = tempfile::tempdir().unwrap();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
-    let queue = Queue::new(&engine, notifications::QUEUE).unwrap();
+    let queue = Queue::new(&engine, notifications::DEFAULT_QUEUE).unwrap();
     let config = NotifyConfig {
         push_webhook_url: Some(url.clone()),
         sms_webhook_url: Some(url),
@@ -306,8 +310,12 @@ async fn push_and_sms_go_to_their_webhooks_with_retries_and_rejections() {
         ..Default::default()
     };
     let mut registry = Registry::new();
-    notifications::register(&mut registry, Arc::new(notifications::Notifier::new(&config).unwrap()));
-    let handlers = registry.queues().find(|(name, _)| *name == notifications::QUEUE).unwrap().1.clone();
+    notifications::register(
+        &mut registry,
+        notifications::DEFAULT_QUEUE,
+        Arc::new(notifications::Notifier::new(&config).unwrap()),
+    );
+    let handlers = registry.queues().find(|(name, _)| *name == notifications::DEFAULT_QUEUE).unwrap().1.clone();
     let (stop, worker) = spawn_worker(&engine, handlers);
     let fast = JobOptions {
         max_attempts: 3,

@@ -222,9 +222,9 @@ async fn rig(database: TestDatabase) -> Rig {
     let provider = sync::provider_from_config(&config).unwrap();
     assert_eq!(provider.name(), "plaid");
     let mut registry = Registry::new();
-    sync::register(&mut registry, SyncContext::new(db.clone(), engine.clone(), provider, &config));
-    let handlers = registry.queues().find(|(name, _)| *name == sync::QUEUE).unwrap().1.clone();
-    let queue = Queue::new(&engine, sync::QUEUE).unwrap();
+    sync::register(&mut registry, sync::DEFAULT_QUEUE, SyncContext::new(db.clone(), provider, &config));
+    let handlers = registry.queues().find(|(name, _)| *name == sync::DEFAULT_QUEUE).unwrap().1.clone();
+    let queue = Queue::new(&engine, sync::DEFAULT_QUEUE).unwrap();
     let stop = CancellationToken::new();
     let worker = Worker::new(queue.clone(), handlers, WorkerOptions { concurrency: 1, ..WorkerOptions::default() });
     let token = stop.clone();
@@ -413,10 +413,11 @@ async fn item_login_required_dead_letters_the_job_and_flags_the_connection() {
     let mut registry = Registry::new();
     sync::register(
         &mut registry,
-        SyncContext::new(t.db.clone(), engine.clone(), sync::provider_from_config(&config).unwrap(), &config),
+        sync::DEFAULT_QUEUE,
+        SyncContext::new(t.db.clone(), sync::provider_from_config(&config).unwrap(), &config),
     );
-    let handlers = registry.queues().find(|(name, _)| *name == sync::QUEUE).unwrap().1.clone();
-    let queue = Queue::new(&engine, sync::QUEUE).unwrap();
+    let handlers = registry.queues().find(|(name, _)| *name == sync::DEFAULT_QUEUE).unwrap().1.clone();
+    let queue = Queue::new(&engine, sync::DEFAULT_QUEUE).unwrap();
     let stop = CancellationToken::new();
     let worker = Worker::new(queue.clone(), handlers, WorkerOptions::default());
     let token = stop.clone();

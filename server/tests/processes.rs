@@ -182,3 +182,65 @@ async fn serve_without_processors_takes_no_jobs() {
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// `HOIST_SYNC_QUEUE` renames the sync processor's queue in a `hoist worker`: it takes
+/// sync jobs from `bank-sync`, declares `refresh-consents` onto it, and leaves a job on a
+/// queue named `sync` (another service's, now) waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_the_sync_processor_on_the_configured_queue() {
+    use hoist_server::processors::sync::{self, store};
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let org = store::create_organisation(&db, "Org").await.unwrap();
+    let connection = store::create_connection(&db, org, "7", "bank-a", "Golomt", None).await.unwrap();
+    let env = [
+        ("HOIST_WORKER_ADDR", format!("127.0.0.1:{}", free_port())),
+        ("HOIST_PROCESSORS", "sync,maintenance".into()),
+        ("HOIST_SYNC_QUEUE", "bank-sync".into()),
+        ("HOIST_DEMO_PROVIDER_LATENCY_MS", "5".into()),
+    ];
+    let mut worker = spawn("worker", &redis, &database, &env);
+
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let bank_sync = Queue::new(&engine, "bank-sync").unwrap();
+    let other = Queue::new(&engine, sync::DEFAULT_QUEUE).unwrap();
+    let job = || NewJob::new(sync::SYNC_CONNECTION, json!({ "connection_id": connection }));
+    let left = other.enqueue(job()).await.unwrap();
+    let taken = bank_sync.enqueue(job()).await.unwrap();
+    wait_until("the sync on bank-sync to complete", Duration::from_secs(30), || async {
+        bank_sync.get_job(&taken.id).await.unwrap().is_some_and(|j| j.state == JobState::Completed)
+    })
+    .await;
+    let refresh = hoist_queue::Scheduler::new(&engine).get("refresh-consents").await.unwrap().unwrap();
+    assert_eq!(refresh.spec.queue, "bank-sync");
+    // Taking one job proves the worker is up; give it a moment with the other anyway.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let waiting = other.get_job(&left.id).await.unwrap().unwrap();
+    assert_eq!(waiting.state, JobState::Waiting, "the worker took a job of `sync`: {waiting:?}");
+    assert!(other.workers(Duration::from_secs(60)).await.unwrap().is_empty(), "no worker on `sync`");
+    stop(&mut worker);
+}
+
+/// A bad or shared queue name stops `hoist worker` with one line naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_refuses_a_bad_or_shared_queue_name() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    for (variable, value) in [("HOIST_SYNC_QUEUE", "bank sync"), ("HOIST_MAINTENANCE_QUEUE", "sync")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .arg("worker")
+            .env("REDIS_URL", redis.url())
+            .env("DATABASE_URL", database.url())
+            .env("HOIST_WORKER_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("HOIST_PROCESSORS", "sync")
+            .env(variable, value)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variable}={value:?} was accepted");
+        assert!(stderr.contains(&format!("error: {variable}: ")), "{variable}={value:?}: {stderr}");
+    }
+}

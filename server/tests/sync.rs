@@ -37,9 +37,9 @@ async fn rig(database: TestDatabase, stagger_ms: u64) -> Rig {
     let provider = Arc::new(DemoProvider::new(Duration::from_millis(5)));
     let config = SyncConfig { sync_stagger_ms: stagger_ms, sync_retry_base_ms: 50, ..Default::default() };
     let mut registry = Registry::new();
-    sync::register(&mut registry, SyncContext::new(db.clone(), engine.clone(), provider.clone(), &config));
-    let handlers = registry.queues().find(|(name, _)| *name == sync::QUEUE).unwrap().1.clone();
-    let queue = Queue::new(&engine, sync::QUEUE).unwrap();
+    sync::register(&mut registry, sync::DEFAULT_QUEUE, SyncContext::new(db.clone(), provider.clone(), &config));
+    let handlers = registry.queues().find(|(name, _)| *name == sync::DEFAULT_QUEUE).unwrap().1.clone();
+    let queue = Queue::new(&engine, sync::DEFAULT_QUEUE).unwrap();
     let stop = CancellationToken::new();
     let worker = Worker::new(queue.clone(), handlers, WorkerOptions { concurrency: 4, ..WorkerOptions::default() });
     let token = stop.clone();

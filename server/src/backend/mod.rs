@@ -312,7 +312,7 @@ impl Backend for ServerBackend {
             // one read of the engine's index of their jobs, whole jobs only for this page.
             authorize(&principal, Action::ReadJobs)?;
             let queue =
-                hoist_queue::Queue::new(&self.state.engine, crate::processors::sync::QUEUE).map_err(ApiError::from)?;
+                hoist_queue::Queue::new(&self.state.engine, &self.state.queue_names.sync).map_err(ApiError::from)?;
             let me = principal.user_id.to_string();
             let shown = [
                 hoist_queue::JobState::Active,

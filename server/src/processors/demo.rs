@@ -7,9 +7,10 @@ use hoist_queue::{JobContext, JobError, JobResult, Progress, handler_fn};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Registry;
+use super::{QueueNames, Registry};
 
-pub const QUEUE: &str = "demo";
+/// The demo's queue unless `HOIST_DEMO_QUEUE` names another ([`super::QueueNames`]).
+pub const DEFAULT_QUEUE: &str = "demo";
 pub const JOB: &str = "demo-sync";
 
 #[derive(Deserialize)]
@@ -30,8 +31,9 @@ fn default_ms() -> u64 {
     3000
 }
 
-pub fn register(registry: &mut Registry) {
-    registry.register(QUEUE, JOB, handler_fn(run));
+/// Runs the demo's job on `queue` (the configured demo queue).
+pub fn register(registry: &mut Registry, queue: &str) {
+    registry.register(queue, JOB, handler_fn(run));
 }
 
 async fn run(ctx: JobContext) -> JobResult {
@@ -69,12 +71,13 @@ pub const DEMO_USER: (&str, &str) = ("demo", "demo-password");
 /// The demo workload of `hoist serve --demo`: `demo-sync` jobs every 10 s (one of three
 /// failing its first attempt), a sync of every organisation every 30 s through the demo
 /// provider (which fails some calls at random, and always for the revoked connection),
-/// a sign-in notice every 20 s into the outbox, and categorization every minute.
-pub async fn declare_schedule(redis: &hoist_queue::RedisConnection) -> anyhow::Result<()> {
+/// a sign-in notice every 20 s into the outbox, and categorization every minute, each
+/// onto the queue `queues` names for its processor.
+pub async fn declare_schedule(redis: &hoist_queue::RedisConnection, queues: &QueueNames) -> anyhow::Result<()> {
     use super::{maintenance, notifications};
     let scheduler = hoist_queue::Scheduler::new(redis);
     let job = hoist_queue::NewJob::new(JOB, json!({ "duration_ms": 4000, "fail_first_attempt": false }));
-    let mut spec = hoist_queue::ScheduleSpec::new("demo-sync", "*/10 * * * * *", QUEUE, job.clone());
+    let mut spec = hoist_queue::ScheduleSpec::new("demo-sync", "*/10 * * * * *", &queues.demo, job.clone());
     spec.fan_out = vec![
         json!({ "connection": "demo-bank-1" }),
         json!({ "connection": "demo-bank-2" }),
@@ -88,9 +91,9 @@ pub async fn declare_schedule(redis: &hoist_queue::RedisConnection) -> anyhow::R
         "timezone": "Asia/Ulaanbaatar",
     });
     let more = [
-        ("demo-sync-organisations", "*/30 * * * * *", maintenance::QUEUE, maintenance::SYNC_ALL, json!({})),
-        ("demo-categorize", "15 * * * * *", maintenance::QUEUE, maintenance::CATEGORIZE, json!({})),
-        ("demo-sign-in-notice", "*/20 * * * * *", notifications::QUEUE, notifications::SIGN_IN_NOTICE, notice),
+        ("demo-sync-organisations", "*/30 * * * * *", &queues.maintenance, maintenance::SYNC_ALL, json!({})),
+        ("demo-categorize", "15 * * * * *", &queues.maintenance, maintenance::CATEGORIZE, json!({})),
+        ("demo-sign-in-notice", "*/20 * * * * *", &queues.notifications, notifications::SIGN_IN_NOTICE, notice),
     ];
     for (name, cron, queue, job, payload) in more {
         scheduler
@@ -102,8 +105,9 @@ pub async fn declare_schedule(redis: &hoist_queue::RedisConnection) -> anyhow::R
 
 /// Seeds what the demo shows (idempotent): the demo end user, three organisations with
 /// bank connections (one of them revoked, so its syncs reach the dead-letter queue), and
-/// categorization rules.
-pub async fn seed(db: &crate::db::Db) -> anyhow::Result<()> {
+/// categorization rules. The demo user may enqueue `sync-connection` on the sync queue
+/// `queues` names.
+pub async fn seed(db: &crate::db::Db, queues: &QueueNames) -> anyhow::Result<()> {
     use crate::users::{Role, create_user};
     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(DEMO_USER.0)
@@ -113,7 +117,9 @@ pub async fn seed(db: &crate::db::Db) -> anyhow::Result<()> {
         Some(id) => id,
         None => create_user(db, DEMO_USER.0, DEMO_USER.1, Role::User).await?,
     };
-    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"]}' WHERE id = $1"#)
+    let allowed_jobs = json!({ queues.sync.as_str(): [super::sync::SYNC_CONNECTION] }).to_string();
+    sqlx::query("UPDATE users SET allowed_jobs = $1 WHERE id = $2")
+        .bind(allowed_jobs)
         .bind(user_id)
         .execute(&db.pool)
         .await?;

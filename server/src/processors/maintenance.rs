@@ -13,11 +13,13 @@ use hoist_queue::{
 use serde_json::json;
 use sqlx::Row;
 
-use super::Registry;
 use super::sync;
+use super::{QueueNames, Registry};
 use crate::db::{Db, DbKind, now_ms};
 
-pub const QUEUE: &str = "maintenance";
+/// The maintenance queue unless `HOIST_MAINTENANCE_QUEUE` names another
+/// ([`super::QueueNames`]).
+pub const DEFAULT_QUEUE: &str = "maintenance";
 pub const CATEGORIZE: &str = "categorize";
 pub const SYNC_ALL: &str = "sync-all";
 pub const PURGE_SESSIONS: &str = "purge-sessions";
@@ -32,27 +34,33 @@ pub struct MaintenanceConfig {
     pub disabled_schedules: Vec<String>,
 }
 
-/// The built-in schedules: name, cron, time zone, queue, job.
-pub fn schedules() -> Vec<ScheduleSpec> {
+/// The built-in schedules: name, cron, time zone, queue, job. Their jobs go onto the
+/// maintenance queue `queues` names, `refresh-consents` onto its sync queue.
+pub fn schedules(queues: &QueueNames) -> Vec<ScheduleSpec> {
     let spec = |name: &str, cron: &str, zone: &str, queue: &str, job: &str| {
         let mut spec = ScheduleSpec::new(name, cron, queue, NewJob::new(job, json!({})));
         spec.timezone = zone.to_string();
         spec
     };
     vec![
-        spec("categorize-transactions", "0 * * * *", "UTC", QUEUE, CATEGORIZE),
-        spec("sync-all-organisations", "0 */4 * * *", "UTC", QUEUE, SYNC_ALL),
-        spec("purge-expired-sessions", "0 2 * * *", "UTC", QUEUE, PURGE_SESSIONS),
-        spec("refresh-consents", "0 3 * * *", "Europe/Berlin", sync::QUEUE, sync::REFRESH_CONSENTS),
-        spec("prune-history", "0 4 * * *", "UTC", QUEUE, PRUNE),
-        spec("vacuum-database", "0 5 * * 0", "UTC", QUEUE, VACUUM),
+        spec("categorize-transactions", "0 * * * *", "UTC", &queues.maintenance, CATEGORIZE),
+        spec("sync-all-organisations", "0 */4 * * *", "UTC", &queues.maintenance, SYNC_ALL),
+        spec("purge-expired-sessions", "0 2 * * *", "UTC", &queues.maintenance, PURGE_SESSIONS),
+        spec("refresh-consents", "0 3 * * *", "Europe/Berlin", &queues.sync, sync::REFRESH_CONSENTS),
+        spec("prune-history", "0 4 * * *", "UTC", &queues.maintenance, PRUNE),
+        spec("vacuum-database", "0 5 * * 0", "UTC", &queues.maintenance, VACUUM),
     ]
 }
 
-/// Declares the built-in schedules (idempotent) and removes the switched-off ones.
-pub async fn declare_schedules(engine: &RedisConnection, config: &MaintenanceConfig) -> hoist_queue::Result<()> {
+/// Declares the built-in schedules onto the queues `queues` names (idempotent; declaring
+/// one again with another queue moves it) and removes the switched-off ones.
+pub async fn declare_schedules(
+    engine: &RedisConnection,
+    config: &MaintenanceConfig,
+    queues: &QueueNames,
+) -> hoist_queue::Result<()> {
     let scheduler = Scheduler::new(engine);
-    for spec in schedules() {
+    for spec in schedules(queues) {
         if config.disabled_schedules.iter().any(|d| d.trim() == spec.name) {
             scheduler.remove(&spec.name).await?;
         } else {
@@ -68,18 +76,21 @@ pub struct MaintenanceContext {
     pub engine: RedisConnection,
     /// How long the SQL history keeps finished jobs (None: history off).
     pub history_retention: Option<Duration>,
+    /// The sync queue `sync-all` fans out onto (`HOIST_SYNC_QUEUE`).
+    pub sync_queue: String,
 }
 
-pub fn register(registry: &mut Registry, context: MaintenanceContext) {
+/// Runs the maintenance jobs on `queue` (the configured maintenance queue).
+pub fn register(registry: &mut Registry, queue: &str, context: MaintenanceContext) {
     let cx = context.clone();
-    registry.register(QUEUE, CATEGORIZE, handler_fn(move |ctx| categorize(cx.clone(), ctx)));
+    registry.register(queue, CATEGORIZE, handler_fn(move |ctx| categorize(cx.clone(), ctx)));
     let cx = context.clone();
-    registry.register(QUEUE, SYNC_ALL, handler_fn(move |ctx| sync_all(cx.clone(), ctx)));
+    registry.register(queue, SYNC_ALL, handler_fn(move |ctx| sync_all(cx.clone(), ctx)));
     let cx = context.clone();
-    registry.register(QUEUE, PURGE_SESSIONS, handler_fn(move |ctx| purge_sessions(cx.clone(), ctx)));
+    registry.register(queue, PURGE_SESSIONS, handler_fn(move |ctx| purge_sessions(cx.clone(), ctx)));
     let cx = context.clone();
-    registry.register(QUEUE, PRUNE, handler_fn(move |ctx| prune(cx.clone(), ctx)));
-    registry.register(QUEUE, VACUUM, handler_fn(move |ctx| vacuum(context.clone(), ctx)));
+    registry.register(queue, PRUNE, handler_fn(move |ctx| prune(cx.clone(), ctx)));
+    registry.register(queue, VACUUM, handler_fn(move |ctx| vacuum(context.clone(), ctx)));
 }
 
 fn retry(e: impl std::error::Error + Send + Sync + 'static) -> JobError {
@@ -138,7 +149,7 @@ async fn categorize(cx: MaintenanceContext, _ctx: JobContext) -> JobResult {
 /// One `sync-all-org` per organisation.
 async fn sync_all(cx: MaintenanceContext, ctx: JobContext) -> JobResult {
     let organisations = sync::store::organisations(&cx.db).await.map_err(retry)?;
-    let queue = Queue::new(&cx.engine, sync::QUEUE).map_err(retry)?;
+    let queue = Queue::new(&cx.engine, &cx.sync_queue).map_err(retry)?;
     let mut jobs = vec![];
     for org in &organisations {
         // Keyed by this job, so a retry does not fan out twice.

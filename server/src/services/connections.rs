@@ -40,7 +40,7 @@ pub async fn sync_now(state: &AppState, principal: &Principal, id: i64) -> Resul
             existing_id: None,
         });
     }
-    let queue = crate::services::jobs::queue_to_enqueue(state, sync::QUEUE).await?;
+    let queue = crate::services::jobs::queue_to_enqueue(state, &state.queue_names.sync).await?;
     let enqueued = sync::enqueue_sync(&queue, RETRY_BASE, id, &connection.owner, None, None).await?;
     Ok(enqueued.id)
 }

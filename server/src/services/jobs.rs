@@ -83,7 +83,7 @@ pub async fn enqueue(
 ) -> Result<Enqueued, ApiError> {
     authorize(principal, Action::Enqueue)?;
     let job = new_job(principal, &allowed_jobs(state, principal).await?, queue_name, request)?;
-    if let Some(connection_id) = end_user_sync(principal, queue_name, &job)? {
+    if let Some(connection_id) = end_user_sync(state, principal, queue_name, &job)? {
         let id = crate::services::connections::sync_now(state, principal, connection_id).await?;
         return Ok(Enqueued { id, duplicate: false });
     }
@@ -94,9 +94,9 @@ pub async fn enqueue(
 /// An end user's `sync-connection` goes through the same door as "Sync now": the
 /// connection must be theirs, and a sync of it that waits or runs is returned instead of
 /// adding another (so no user floods the provider, or holds another's connection key).
-fn end_user_sync(principal: &Principal, queue: &str, job: &NewJob) -> Result<Option<i64>, ApiError> {
+fn end_user_sync(state: &AppState, principal: &Principal, queue: &str, job: &NewJob) -> Result<Option<i64>, ApiError> {
     use crate::processors::sync;
-    if principal.role != Role::User || queue != sync::QUEUE || job.name != sync::SYNC_CONNECTION {
+    if principal.role != Role::User || queue != state.queue_names.sync || job.name != sync::SYNC_CONNECTION {
         return Ok(None);
     }
     let id = job.payload.get("connection_id").and_then(serde_json::Value::as_i64);
@@ -225,7 +225,7 @@ pub async fn enqueue_bulk(
         .enumerate()
         .map(|(i, r)| {
             let checked = new_job(principal, &allowed, queue_name, r).and_then(|job| {
-                match end_user_sync(principal, queue_name, &job)? {
+                match end_user_sync(state, principal, queue_name, &job)? {
                     Some(_) => Err(ApiError::Forbidden(
                         "sync one connection at a time (POST /api/v1/connections/{id}/sync)".into(),
                     )),

@@ -35,6 +35,6 @@ pub async fn sign_in(state: &AppState, principal: &Principal, notice: SignInNoti
     let mut notice = notice;
     notice.at.get_or_insert_with(crate::db::now_ms);
     let payload = serde_json::to_value(&notice).map_err(anyhow::Error::from)?;
-    let queue = crate::services::jobs::queue_to_enqueue(state, notifications::QUEUE).await?;
+    let queue = crate::services::jobs::queue_to_enqueue(state, &state.queue_names.notifications).await?;
     Ok(queue.enqueue(NewJob { name: notifications::SIGN_IN_NOTICE.into(), payload, options }).await?)
 }

@@ -22,7 +22,9 @@ use self::transport::{Mailer, Webhook};
 use super::Registry;
 use crate::error::StartupError;
 
-pub const QUEUE: &str = "notifications";
+/// The notifications queue unless `HOIST_NOTIFICATIONS_QUEUE` names another
+/// ([`super::QueueNames`]).
+pub const DEFAULT_QUEUE: &str = "notifications";
 pub const SIGN_IN_NOTICE: &str = "sign-in-notice";
 pub const EMAIL: &str = "email";
 pub const PUSH: &str = "push";
@@ -144,14 +146,15 @@ pub struct Sms {
     pub text: String,
 }
 
-pub fn register(registry: &mut Registry, notifier: Arc<Notifier>) {
+/// Runs the notification jobs on `queue` (the configured notifications queue).
+pub fn register(registry: &mut Registry, queue: &str, notifier: Arc<Notifier>) {
     let n = notifier.clone();
-    registry.register(QUEUE, SIGN_IN_NOTICE, handler_fn(move |ctx| sign_in_notice(n.clone(), ctx)));
+    registry.register(queue, SIGN_IN_NOTICE, handler_fn(move |ctx| sign_in_notice(n.clone(), ctx)));
     let n = notifier.clone();
-    registry.register(QUEUE, EMAIL, handler_fn(move |ctx| email(n.clone(), ctx)));
+    registry.register(queue, EMAIL, handler_fn(move |ctx| email(n.clone(), ctx)));
     let n = notifier.clone();
-    registry.register(QUEUE, PUSH, handler_fn(move |ctx| push(n.clone(), ctx)));
-    registry.register(QUEUE, SMS, handler_fn(move |ctx| sms(notifier.clone(), ctx)));
+    registry.register(queue, PUSH, handler_fn(move |ctx| push(n.clone(), ctx)));
+    registry.register(queue, SMS, handler_fn(move |ctx| sms(notifier.clone(), ctx)));
 }
 
 /// The job options a notification is enqueued with: retries with backoff, at most

@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use hoist_queue::{
-    Backoff, DedupScope, Enqueued, JobContext, JobError, JobOptions, JobResult, NewJob, Progress, Queue,
-    RedisConnection, handler_fn,
+    Backoff, DedupScope, Enqueued, JobContext, JobError, JobOptions, JobResult, NewJob, Progress, Queue, handler_fn,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -32,7 +31,8 @@ use super::Registry;
 use crate::db::{Db, now_ms};
 use crate::error::StartupError;
 
-pub const QUEUE: &str = "sync";
+/// The sync queue unless `HOIST_SYNC_QUEUE` names another ([`super::QueueNames`]).
+pub const DEFAULT_QUEUE: &str = "sync";
 pub const SYNC_CONNECTION: &str = "sync-connection";
 pub const SYNC_ALL_ORG: &str = "sync-all-org";
 pub const REFRESH_CONSENTS: &str = "refresh-consents";
@@ -155,17 +155,15 @@ pub fn provider_from_config(config: &SyncConfig) -> Result<Arc<dyn Provider>, St
 #[derive(Clone)]
 pub struct SyncContext {
     db: Db,
-    engine: RedisConnection,
     provider: Arc<dyn Provider>,
     stagger: Duration,
     retry_base: Duration,
 }
 
 impl SyncContext {
-    pub fn new(db: Db, engine: RedisConnection, provider: Arc<dyn Provider>, config: &SyncConfig) -> Self {
+    pub fn new(db: Db, provider: Arc<dyn Provider>, config: &SyncConfig) -> Self {
         SyncContext {
             db,
-            engine,
             provider,
             stagger: Duration::from_millis(config.sync_stagger_ms),
             retry_base: Duration::from_millis(config.sync_retry_base_ms),
@@ -173,12 +171,13 @@ impl SyncContext {
     }
 }
 
-pub fn register(registry: &mut Registry, context: SyncContext) {
+/// Runs the sync jobs on `queue` (the configured sync queue).
+pub fn register(registry: &mut Registry, queue: &str, context: SyncContext) {
     let cx = context.clone();
-    registry.register(QUEUE, SYNC_CONNECTION, handler_fn(move |ctx| sync_connection(cx.clone(), ctx)));
+    registry.register(queue, SYNC_CONNECTION, handler_fn(move |ctx| sync_connection(cx.clone(), ctx)));
     let cx = context.clone();
-    registry.register(QUEUE, SYNC_ALL_ORG, handler_fn(move |ctx| sync_all_org(cx.clone(), ctx)));
-    registry.register(QUEUE, REFRESH_CONSENTS, handler_fn(move |ctx| refresh_consents(context.clone(), ctx)));
+    registry.register(queue, SYNC_ALL_ORG, handler_fn(move |ctx| sync_all_org(cx.clone(), ctx)));
+    registry.register(queue, REFRESH_CONSENTS, handler_fn(move |ctx| refresh_consents(context.clone(), ctx)));
 }
 
 #[derive(Serialize, Deserialize)]
@@ -494,8 +493,9 @@ async fn sync_all_org(cx: SyncContext, ctx: JobContext) -> JobResult {
         }
     }
     // The counter is set once (NX), so a retried fan-out does not reset it; the jobs are
-    // keyed by batch and connection, so it does not add them twice either.
-    let queue = Queue::new(&cx.engine, QUEUE).map_err(JobError::retryable)?;
+    // keyed by batch and connection, so it does not add them twice either. They go onto
+    // this job's own queue, the sync queue, where `sync-connection` runs too.
+    let queue = ctx.queue();
     queue
         .open_batch(&batch, connections.len() as u64, Duration::from_secs(86_400))
         .await
@@ -503,7 +503,7 @@ async fn sync_all_org(cx: SyncContext, ctx: JobContext) -> JobResult {
     let mut ids = vec![];
     for (i, (connection_id, owner)) in connections.iter().enumerate() {
         let delay = (i > 0).then(|| cx.stagger * i as u32);
-        let e = enqueue_sync(&queue, cx.retry_base, *connection_id, owner, Some(batch.clone()), delay)
+        let e = enqueue_sync(queue, cx.retry_base, *connection_id, owner, Some(batch.clone()), delay)
             .await
             .map_err(JobError::retryable)?;
         ids.push(e.id);
