@@ -16,7 +16,7 @@ cargo test --workspace --no-fail-fast -- --skip hostile_suite
 
 say "the engine crate as published: docs with warnings denied, a publish dry run, and its optional features off (with TLS on)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
-cargo publish --dry-run -p hoist-queue
+cargo publish --dry-run -p hoist-queue -p hoist-testkit
 cargo check -p hoist-queue --no-default-features --features tls --tests --examples
 
 say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"

@@ -40,5 +40,5 @@ pub use auth::{HostAuth, HostUser};
 pub use builder::{Hoist, HoistBuilder, Running};
 /// The engine, for your handlers and jobs (`hoist_server::queue::Handlers`, ...).
 pub use hoist_queue as queue;
-pub use processors::Builtin;
+pub use processors::{Builtin, QueueNames};
 pub use users::Role;

@@ -447,8 +447,17 @@ async fn admit(state: &AppState, request: axum::extract::Request) -> Result<Resp
         .sockets
         .admit(principal.user_id, state.max_sockets_per_user)
         .ok_or_else(|| ApiError::RateLimited { retry_after: Duration::from_secs(5) })?;
+    // A socket of the host application's user is checked against the host's sign-in too.
+    let host_head = match &state.host_auth {
+        Some(hook) => {
+            let head = crate::auth::host::copy_head(&parts);
+            let named = hook.identify(&head).await.is_some_and(|user| user.username == principal.username);
+            named.then(|| Arc::new(head))
+        }
+        None => None,
+    };
     let receiver = state.live.subscribe(&state.engine);
-    let watch = Watch { state: state.clone(), credential, principal, subscription, slot };
+    let watch = Watch { state: state.clone(), credential, host_head, principal, subscription, slot };
     Ok(upgrade
         // Browsers send nothing but control frames: small read buffers (the default is 128
         // KiB per socket) and a small limit. Each frame is sent whole, so no write buffering.
@@ -512,6 +521,8 @@ impl Ended {
 struct Watch {
     state: AppState,
     credential: Credential,
+    /// The opening request's head, when the host application's sign-in named the user.
+    host_head: Option<Arc<axum::http::request::Parts>>,
     principal: Principal,
     subscription: Subscription,
     #[allow(dead_code)] // held for its Drop
@@ -525,6 +536,18 @@ impl Watch {
         use tower_sessions::SessionStore;
 
         let state = &self.state;
+        if let (Some(hook), Some(head)) = (&state.host_auth, &self.host_head) {
+            match hook.identify(head).await {
+                Some(user) if user.username != self.principal.username => {
+                    return Err(Ended::session("signed out of the application"));
+                }
+                Some(user) if user.role != self.principal.role => {
+                    return Err(Ended::not_allowed(&format!("role changed to {}", user.role.as_str())));
+                }
+                Some(_) => {}
+                None => return Err(Ended::session("signed out of the application")),
+            }
+        }
         let (role, disabled) = match &self.credential {
             Credential::Session { id } => {
                 // Sign-out deletes the record, and an expired one no longer loads.

@@ -220,3 +220,71 @@ async fn the_builder_runs_the_host_handlers_and_refuses_a_queue_given_twice() {
     let bad = builder(&redis, &database, &site).queue("no spaces", Handlers::new()).build().await;
     assert!(bad.is_err());
 }
+
+/// A live socket of the host's user closes once the host's session ends or changes role.
+#[tokio::test]
+async fn a_live_socket_ends_with_the_host_session() {
+    use futures::StreamExt;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let (redis, database, site) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database(), site_root());
+    // The host's sessions: token -> user.
+    let sessions: Arc<Mutex<HashMap<String, HostUser>>> = Arc::default();
+    let lookup = sessions.clone();
+    let hoist = builder(&redis, &database, &site)
+        .http(|http| http.live_recheck_seconds = 1)
+        .host_auth(move |request| {
+            let token = request.headers.get("x-app-session").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let user = lookup.lock().unwrap().get(token).cloned();
+            async move { user }
+        })
+        .build()
+        .await
+        .unwrap();
+    let host = axum::Router::new().nest("/hoist", hoist.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits =
+        hoist_server::transport::ServeLimits { header_read_timeout: Duration::from_secs(10), max_connections: 64 };
+    tokio::spawn(async move { hoist_server::transport::serve_router(listener, host.clone(), limits).await.unwrap() });
+
+    let open = |token: &'static str, role: Role| {
+        let sessions = sessions.clone();
+        async move {
+            sessions.lock().unwrap().insert(token.into(), HostUser::new(format!("user-{token}"), role));
+            let client = reqwest::Client::new();
+            let me = client
+                .get(format!("http://{addr}/hoist/api/v1/auth/me"))
+                .header("x-app-session", token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(me.status(), 200);
+            let cookie = me.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+            let mut request = format!("ws://{addr}/hoist/api/v1/live?topics=counts").into_client_request().unwrap();
+            request.headers_mut().insert("cookie", cookie.parse().unwrap());
+            request.headers_mut().insert("x-app-session", token.parse().unwrap());
+            tokio_tungstenite::connect_async(request).await.unwrap().0
+        }
+    };
+    async fn close_code<S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin>(
+        socket: &mut S,
+    ) -> (u16, String) {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("closed in time") {
+                Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended without a close frame: {other:?}"),
+            }
+        }
+    }
+
+    let mut signed_out = open("a", Role::Operator).await;
+    let mut demoted = open("b", Role::Operator).await;
+    sessions.lock().unwrap().remove("a");
+    sessions.lock().unwrap().insert("b".into(), HostUser::new("user-b", Role::Viewer));
+    assert_eq!(close_code(&mut signed_out).await, (4001, "session ended: signed out of the application".into()));
+    assert_eq!(close_code(&mut demoted).await, (4003, "no longer allowed: role changed to viewer".into()));
+}

@@ -62,6 +62,16 @@ impl std::fmt::Debug for HostAuth {
     }
 }
 
+/// A copy of a request's head (method, URI, headers) to ask the hook about again later,
+/// as a live socket does while it stays open.
+pub fn copy_head(parts: &Parts) -> Parts {
+    let (mut head, ()) = axum::http::Request::new(()).into_parts();
+    head.method = parts.method.clone();
+    head.uri = parts.uri.clone();
+    head.headers = parts.headers.clone();
+    head
+}
+
 /// Session key: on sessions this module started (which end with the host's), the host's
 /// user name and role, so a request whose user is unchanged costs no SQL.
 const SESSION_HOST_USER: &str = "host_user";
