@@ -18,7 +18,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect};
 use axum::{Router, routing::get, routing::post};
 use hoist_server::queue::{Handlers, JobContext, JobError, Progress, Queue, TypedJob};
-use hoist_server::{Hoist, HostUser, Role};
+use hoist_server::users::AdminBootstrap;
+use hoist_server::{HoistBuilder, HostUser, Role};
 use serde::{Deserialize, Serialize};
 
 /// The app's job: welcome a new user by e-mail.
@@ -68,7 +69,7 @@ struct AppState {
 async fn main() -> anyhow::Result<()> {
     let sessions = Sessions::default();
     let who = sessions.clone();
-    let hoist = Hoist::builder() // REDIS_URL, DATABASE_URL, ... from the environment
+    let hoist = HoistBuilder::from_env() // REDIS_URL, DATABASE_URL, HOIST_* as for `hoist serve`
         .queue("emails", Handlers::new().job(send_welcome))
         // Everyone signed in to the app is a Hoist operator.
         .host_auth(move |request| {
@@ -89,6 +90,9 @@ async fn main() -> anyhow::Result<()> {
     let addr = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
+    if let AdminBootstrap::CreatedWithGeneratedPassword(password) = hoist.admin_bootstrap() {
+        println!("Hoist's own `admin` account has the password {password} (shown once)");
+    }
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -23,7 +23,9 @@
 //! let running = hoist.start().await?;
 //! let app = Router::new().route("/", get(|| async { "my app" })).nest("/hoist", hoist.router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//!     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or_default() })
+//!     .await?;
 //! running.stop().await;
 //! # Ok(()) }
 //! ```
@@ -56,8 +58,9 @@ struct FromEnvironment {
     workers: WorkerConfig,
 }
 
-/// Sets up a [`Hoist`]. It starts from `hoist serve`'s defaults and environment variables
-/// (`REDIS_URL`, `DATABASE_URL`, `HOIST_*`, see README), which the methods override.
+/// Sets up a [`Hoist`]. [`HoistBuilder::new`] starts from `hoist serve`'s defaults, and
+/// [`HoistBuilder::from_env`] from its environment variables too; the methods override
+/// either.
 #[must_use]
 pub struct HoistBuilder {
     /// The settings, or why the environment's did not parse (reported by `build`).
@@ -74,8 +77,22 @@ impl Default for HoistBuilder {
 }
 
 impl HoistBuilder {
-    /// `hoist serve`'s defaults, with the environment's settings applied.
+    /// `hoist serve`'s defaults, ignoring the environment: a host application's own
+    /// `DATABASE_URL` or `REDIS_URL` is not taken for Hoist's by accident.
     pub fn new() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = FromEnvironment::command().mut_args(|arg| arg.env(None::<&str>));
+        let settings = command
+            .try_get_matches_from(["hoist"])
+            .and_then(|matches| FromEnvironment::from_arg_matches(&matches))
+            .map_err(|e| format!("the built-in defaults do not parse: {e}"));
+        HoistBuilder { settings, queues: vec![], schedules: vec![], host_auth: None }
+    }
+
+    /// `hoist serve`'s defaults with its environment variables applied (`REDIS_URL`,
+    /// `DATABASE_URL`, `HOIST_*`; see README). A variable that does not parse is reported
+    /// by [`HoistBuilder::build`].
+    pub fn from_env() -> Self {
         let settings = FromEnvironment::try_parse_from(["hoist"])
             .map_err(|e| format!("a setting in the environment is invalid: {e}"));
         HoistBuilder { settings, queues: vec![], schedules: vec![], host_auth: None }
@@ -196,16 +213,21 @@ impl HoistBuilder {
         for (queue, handlers) in self.queues {
             Queue::new(&state.engine, &queue).with_context(|| format!("queue {queue:?}"))?;
             if !registry.add_queue(&queue, handlers) {
-                return Err(StartupError::Invalid {
-                    variable: "HOIST_PROCESSORS",
-                    reason: format!(
-                        "queue {queue:?} is given handlers twice (by you, or by you and a built-in processor)"
-                    ),
-                }
-                .into());
+                return Err(anyhow::anyhow!(
+                    "queue {queue:?} is given handlers twice (by `queue` twice, or by `queue` and a built-in \
+                     processor whose queue has that name: rename it with `configure_processors`)"
+                ));
             }
         }
-        Ok(Hoist { state, admin, registry, workers, schedules: self.schedules, http })
+        Ok(Hoist {
+            state,
+            admin,
+            registry,
+            workers,
+            schedules: self.schedules,
+            http,
+            started: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 }
 
@@ -217,6 +239,8 @@ pub struct Hoist {
     workers: WorkerConfig,
     schedules: Vec<ScheduleSpec>,
     http: HttpConfig,
+    /// Set by the first `start`: a second would run every worker twice.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Hoist {
@@ -252,6 +276,9 @@ impl Hoist {
     /// schedules, the history copier and session housekeeping. Stop with
     /// [`Running::stop`], which lets running jobs finish.
     pub async fn start(&self) -> anyhow::Result<Running> {
+        if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            anyhow::bail!("Hoist::start was called twice: its workers are already running");
+        }
         let state = &self.state;
         let scheduler = Scheduler::new(&state.engine);
         for spec in &self.schedules {
@@ -307,7 +334,9 @@ impl Hoist {
     }
 }
 
-/// The workers, scheduler and housekeeping [`Hoist::start`] started.
+/// The workers, scheduler and housekeeping [`Hoist::start`] started; they run until
+/// [`Running::stop`] (or the end of the process).
+#[must_use = "keep it, and call `stop` at shutdown so running jobs finish"]
 pub struct Running {
     runtime: crate::runtime::Runtime,
     history_stop: CancellationToken,

@@ -538,14 +538,16 @@ impl Watch {
         let state = &self.state;
         if let (Some(hook), Some(head)) = (&state.host_auth, &self.host_head) {
             match hook.identify(head).await {
+                // 4003: the page reloads and shows what the host's sign-in allows now (4001
+                // would send the user to Hoist's own sign-in page).
                 Some(user) if user.username != self.principal.username => {
-                    return Err(Ended::session("signed out of the application"));
+                    return Err(Ended::not_allowed("signed out of the application"));
                 }
                 Some(user) if user.role != self.principal.role => {
                     return Err(Ended::not_allowed(&format!("role changed to {}", user.role.as_str())));
                 }
                 Some(_) => {}
-                None => return Err(Ended::session("signed out of the application")),
+                None => return Err(Ended::not_allowed("signed out of the application")),
             }
         }
         let (role, disabled) = match &self.credential {

@@ -32,14 +32,49 @@ pub async fn detect(mut request: Request, next: Next) -> Response {
 }
 
 /// Middleware for the dashboard's pages: the page router matches the whole path (its
-/// base is the mount path), so it gets the path the browser asked for back.
+/// base is the mount path), so it gets the path the browser asked for back; and forms
+/// posting to a server function get the prefix in front of their `action`.
 pub async fn restore_full_path(mut request: Request, next: Next) -> Response {
-    if !crate::server_functions::is_server_function(request.uri().path())
-        && let Some(OriginalUri(original)) = request.extensions().get::<OriginalUri>().cloned()
-    {
+    if crate::server_functions::is_server_function(request.uri().path()) {
+        return next.run(request).await;
+    }
+    if let Some(OriginalUri(original)) = request.extensions().get::<OriginalUri>().cloned() {
         *request.uri_mut() = original;
     }
-    next.run(request).await
+    let prefix = request.extensions().get::<MountPath>().map(|m| m.0.clone()).unwrap_or_default();
+    let response = next.run(request).await;
+    if prefix.is_empty() {
+        return response;
+    }
+    prefix_form_actions(response, &prefix).await
+}
+
+/// Largest page whose forms are rewritten (pages are a few hundred KiB at most).
+const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Leptos renders an `ActionForm`'s `action` as the server function's path without the
+/// prefix the browser client adds to its calls; a form sent before the page hydrates (or
+/// without JavaScript) would post to the host application's `/api/...`.
+async fn prefix_form_actions(response: Response, prefix: &str) -> Response {
+    let is_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(%error, "page too large to prefix its forms");
+            return Response::from_parts(parts, axum::body::Body::empty());
+        }
+    };
+    let page = String::from_utf8_lossy(&bytes).replace(r#" action="/api/"#, &format!(r#" action="{prefix}/api/"#));
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(page))
 }
 
 /// The mount path of the request Leptos is rendering (none while listing routes).

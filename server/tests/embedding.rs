@@ -54,6 +54,9 @@ async fn a_nested_router_serves_pages_assets_server_functions_and_the_api_under_
     assert!(page.contains(r#"href="/hoist/status""#), "links under the prefix: {page}");
     assert!(!page.contains(r#"href="/status""#), "no link outside the prefix: {page}");
 
+    assert!(page.contains(r#"action="/hoist/api/sign_in""#), "a form posts under the prefix before hydration: {page}");
+    assert!(!page.contains(r#"action="/api/"#), "no form posts outside the prefix: {page}");
+
     let css = client.send("GET", "/hoist/pkg/hoist.css", None, &[]).await;
     assert_eq!((css.status, text(&css)), (StatusCode::OK, "body { color: teal }"));
 
@@ -164,6 +167,67 @@ async fn the_host_sign_in_maps_to_hoist_roles_and_ends_with_the_host_session() {
     let users = admin.send("GET", "/hoist/api/v1/users", None, &[]).await;
     let names: Vec<&str> = users.body.as_array().unwrap().iter().filter_map(|u| u["username"].as_str()).collect();
     assert!(names.contains(&"alice"), "the host's user is listed, to disable or audit: {names:?}");
+    let audit = admin.send("GET", "/hoist/api/v1/audit?limit=50", None, &[]).await;
+    let actions: Vec<(&str, &str)> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["params"]["role"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(actions.contains(&("user.host_provision", "operator")), "{actions:?}");
+    assert!(actions.contains(&("user.host_role", "viewer")), "{actions:?}");
+
+    // A password session holds while the host names someone else in the same browser.
+    let me = admin.send("GET", "/hoist/api/v1/auth/me", None, &[("x-app-user", "bob:viewer")]).await;
+    assert_eq!(me.body["user"]["username"], "admin", "{}", me.body);
+
+    // The host sets a host user's role; an admin can disable them, which ends their access.
+    let csrf = login.body["csrf_token"].as_str().unwrap().to_string();
+    let headers = [("x-csrf-token", csrf.as_str())];
+    let promote = admin.send("PATCH", "/hoist/api/v1/users/alice", Some(json!({ "role": "admin" })), &headers).await;
+    assert_eq!(promote.status, StatusCode::BAD_REQUEST, "{}", promote.body);
+    assert_eq!(promote.body["error"]["field"], "role", "{}", promote.body);
+    let disable = admin.send("PATCH", "/hoist/api/v1/users/alice", Some(json!({ "disabled": true })), &headers).await;
+    assert!(disable.status.is_success(), "{}", disable.body);
+    let mut alice_again = common::Client::new(&host, "10.2.0.4:1");
+    let refused = alice_again.send("GET", "/hoist/api/v1/auth/me", None, &[("x-app-user", "alice:operator")]).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(alice_again.cookie.is_none(), "no session is started for a disabled account");
+}
+
+#[tokio::test]
+async fn probes_metrics_and_tokens_never_call_the_host_hook() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let (redis, database, site) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database(), site_root());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let hoist = builder(&redis, &database, &site)
+        .host_auth(move |_request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Some(HostUser::new("carol", Role::Viewer)) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let host = axum::Router::new().nest("/hoist", hoist.router());
+    let mut client = common::Client::new(&host, "10.3.0.1:1");
+    for path in ["/hoist/healthz", "/hoist/metrics", "/hoist/pkg/hoist.css"] {
+        assert!(client.send("GET", path, None, &[]).await.status.is_success(), "{path}");
+    }
+    let token = client.send("GET", "/hoist/api/v1/queues", None, &[("authorization", "Bearer nope")]).await;
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert!(client.cookie.is_none(), "no session cookie on probes");
+    assert_eq!(client.send("GET", "/hoist/api/v1/auth/me", None, &[]).await.status, StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // One start: a second would run every worker twice.
+    let running = hoist.start().await.unwrap();
+    assert!(hoist.start().await.is_err());
+    running.stop().await;
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -285,6 +349,6 @@ async fn a_live_socket_ends_with_the_host_session() {
     let mut demoted = open("b", Role::Operator).await;
     sessions.lock().unwrap().remove("a");
     sessions.lock().unwrap().insert("b".into(), HostUser::new("user-b", Role::Viewer));
-    assert_eq!(close_code(&mut signed_out).await, (4001, "session ended: signed out of the application".into()));
+    assert_eq!(close_code(&mut signed_out).await, (4003, "no longer allowed: signed out of the application".into()));
     assert_eq!(close_code(&mut demoted).await, (4003, "no longer allowed: role changed to viewer".into()));
 }

@@ -62,14 +62,34 @@ impl std::fmt::Debug for HostAuth {
     }
 }
 
-/// A copy of a request's head (method, URI, headers) to ask the hook about again later,
-/// as a live socket does while it stays open.
+/// A copy of a request's head (method, URI, headers, extensions such as the host's own
+/// session) to ask the hook about again later, as a live socket does while it stays open.
 pub fn copy_head(parts: &Parts) -> Parts {
     let (mut head, ()) = axum::http::Request::new(()).into_parts();
     head.method = parts.method.clone();
     head.uri = parts.uri.clone();
     head.headers = parts.headers.clone();
+    head.extensions = parts.extensions.clone();
     head
+}
+
+/// Records what the host's sign-in did to an account, as the host's user did it.
+async fn audit_host(db: &Db, id: i64, user: &HostUser, action: &str) -> Result<(), ApiError> {
+    let actor = super::Principal {
+        user_id: id,
+        username: user.username.clone(),
+        role: user.role,
+        via: super::AuthVia::Session,
+    };
+    let entry = crate::audit::AuditEntry {
+        action,
+        target: user.username.clone(),
+        params: serde_json::json!({ "role": user.role.as_str(), "by": "host application" }),
+        result: "ok",
+        client_addr: None,
+    };
+    crate::audit::record(db, &actor, entry).await?;
+    Ok(())
 }
 
 /// Session key: on sessions this module started (which end with the host's), the host's
@@ -80,12 +100,12 @@ const SESSION_HOST_USER: &str = "host_user";
 /// and it tells them from Hoist's own password accounts.
 pub const HOST_ACCOUNT: &str = "!host";
 
-/// Middleware inside the session layer, on every route but the static files: before
-/// anything reads the caller, the request's Hoist session is brought in line with the
-/// host's (once per request, so a page's parallel server calls agree on it).
+/// Middleware inside the session layer: before anything reads the caller, the request's
+/// Hoist session is brought in line with the host's. Requests that need no caller (static
+/// files, probes) and API-token requests skip the hook.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(hook) = &state.host_auth else { return next.run(request).await };
-    if is_static_file(request.uri().path()) {
+    if needs_no_session(request.uri().path()) || request.headers().contains_key(axum::http::header::AUTHORIZATION) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -98,18 +118,22 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// The dashboard's built assets and icon, which need no caller.
-fn is_static_file(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.svg"
+/// The dashboard's built assets and icon, and the probes and metrics (a public
+/// `/metrics`, or one a token reads).
+fn needs_no_session(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Brings the request's Hoist session in line with what the host says: a session for the
-/// user it names (started, or switched from another user's), or none when it names
-/// nobody and the session was the host's. A password sign-in stays while the host names
-/// nobody.
+/// user it names (started, or switched from another host user's), or none when it names
+/// nobody and the session was the host's. A session signed in with a Hoist password is
+/// left alone until it signs out.
 pub async fn align_session(hook: &HostAuth, db: &Db, parts: &Parts, session: &Session) -> Result<(), ApiError> {
     let internal = |e: tower_sessions::session::Error| ApiError::Internal(e.into());
     let held: Option<(String, String)> = session.get(SESSION_HOST_USER).await.map_err(internal)?;
+    if held.is_none() && session.get::<i64>(super::principal::SESSION_USER).await.map_err(internal)?.is_some() {
+        return Ok(());
+    }
     match hook.identify(parts).await {
         Some(user)
             if held.as_ref().is_some_and(|(name, role)| *name == user.username && role == user.role.as_str()) =>
@@ -131,25 +155,28 @@ pub async fn align_session(hook: &HostAuth, db: &Db, parts: &Parts, session: &Se
 }
 
 /// The id of the Hoist account standing for `user`, created on first sight and given the
-/// role the host says now. `None` when the name is not a valid user name or belongs to a
-/// password account (the host cannot take over Hoist's own `admin`).
+/// role the host says now (both in the audit log). `None` when the name is not a valid
+/// user name, belongs to a password account (the host cannot take over Hoist's own
+/// `admin`), or an admin disabled the account in Hoist.
 async fn provision(db: &Db, user: &HostUser) -> Result<Option<i64>, ApiError> {
+    // Logged at debug: a hook that keeps naming a refused user would log on every request.
     if !crate::users::valid_username(&user.username) {
-        tracing::warn!(username = %user.username.escape_debug(), "host sign-in names an invalid user name");
+        tracing::debug!(username = %user.username.escape_debug(), "host sign-in names an invalid user name");
         return Ok(None);
     }
     for _ in 0..2 {
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT id, password_hash, role FROM users WHERE username = $1")
+        let row: Option<(i64, String, String, i64)> =
+            sqlx::query_as("SELECT id, password_hash, role, disabled FROM users WHERE username = $1")
                 .bind(&user.username)
                 .fetch_optional(&db.pool)
                 .await?;
         match row {
-            Some((_, hash, _)) if hash != HOST_ACCOUNT => {
-                tracing::warn!(username = %user.username, "host sign-in names a Hoist password account; refused");
+            Some((_, hash, _, _)) if hash != HOST_ACCOUNT => {
+                tracing::debug!(username = %user.username, "host sign-in names a Hoist password account; refused");
                 return Ok(None);
             }
-            Some((id, _, role)) => {
+            Some((_, _, _, disabled)) if disabled != 0 => return Ok(None),
+            Some((id, _, role, _)) => {
                 if role != user.role.as_str() {
                     sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
                         .bind(user.role.as_str())
@@ -157,6 +184,7 @@ async fn provision(db: &Db, user: &HostUser) -> Result<Option<i64>, ApiError> {
                         .bind(id)
                         .execute(&db.pool)
                         .await?;
+                    audit_host(db, id, user, "user.host_role").await?;
                 }
                 return Ok(Some(id));
             }
@@ -173,7 +201,10 @@ async fn provision(db: &Db, user: &HostUser) -> Result<Option<i64>, ApiError> {
                 .fetch_one(&db.pool)
                 .await;
                 match inserted {
-                    Ok(id) => return Ok(Some(id)),
+                    Ok(id) => {
+                        audit_host(db, id, user, "user.host_provision").await?;
+                        return Ok(Some(id));
+                    }
                     // Another request created it first: read it again.
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
                     Err(e) => return Err(e.into()),

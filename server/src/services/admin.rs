@@ -116,11 +116,18 @@ pub async fn change_user(
     {
         return Err(ApiError::invalid("username", "admins cannot disable or demote themselves"));
     }
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+    let exists: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(&state.db.pool)
         .await?;
-    let id = exists.ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
+    let (id, hash) = exists.ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
+    if change.role.is_some() && hash == crate::auth::host::HOST_ACCOUNT {
+        // The host application's sign-in says which role its users have, at every request.
+        return Err(ApiError::invalid(
+            "role",
+            "this user signs in through the host application, which sets their role; disable them here or change their role there",
+        ));
+    }
     if let Some(role) = change.role {
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
