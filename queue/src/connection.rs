@@ -175,6 +175,13 @@ impl RedisConnection {
         crate::backend::server_version(self).await
     }
 
+    /// What the server does about memory and persistence: a job system needs
+    /// `maxmemory-policy noeviction` ([`ServerSettings::evicts_keys`](crate::ServerSettings::evicts_keys)),
+    /// and loses every queued job on a restart without AOF or snapshots.
+    pub async fn server_settings(&self) -> Result<crate::ServerSettings> {
+        crate::backend::server_settings(self).await
+    }
+
     pub(crate) fn shared(&self) -> Conn {
         self.shared.clone()
     }

@@ -67,8 +67,8 @@ pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use typed::TypedJob;
 pub use types::{
     Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, HistoryBacklog, Job, JobOptions, JobPage, JobState,
-    KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit, Unarchived,
-    Unindexed, UnreadableJob,
+    KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit,
+    ServerSettings, Unarchived, Unindexed, UnreadableJob,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStatus};
 

@@ -511,6 +511,42 @@ pub struct HistoryBacklog {
     pub unindexed: u64,
 }
 
+/// What a Redis server is set to do about memory and persistence, as
+/// [`RedisConnection::server_settings`](crate::RedisConnection::server_settings) reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// `maxmemory-policy` (`unknown` when `INFO` does not say).
+    pub maxmemory_policy: String,
+    /// Whether the append-only file is on.
+    pub aof_enabled: bool,
+    /// Whether RDB snapshots are configured (`save` rules); `None` when `CONFIG GET` is
+    /// not allowed, as on most managed Redis services.
+    pub rdb_snapshots: Option<bool>,
+}
+
+impl ServerSettings {
+    /// Whether Redis may delete keys (jobs among them) under memory pressure: every
+    /// policy but `noeviction`. BullMQ refuses such a Redis too.
+    pub fn evicts_keys(&self) -> bool {
+        matches!(
+            self.maxmemory_policy.as_str(),
+            "allkeys-lru"
+                | "allkeys-lfu"
+                | "allkeys-random"
+                | "volatile-lru"
+                | "volatile-lfu"
+                | "volatile-random"
+                | "volatile-ttl"
+        )
+    }
+
+    /// Whether a restart of Redis is known to lose everything: no AOF and no snapshots.
+    pub fn keeps_nothing(&self) -> bool {
+        !self.aof_enabled && self.rdb_snapshots == Some(false)
+    }
+}
+
 /// A stored job the engine cannot read: its fields as stored, and why.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnreadableJob {

@@ -137,6 +137,12 @@ impl HoistBuilder {
         self.set(|s| s.store.key_prefix = prefix.into())
     }
 
+    /// Start even on a Redis whose `maxmemory-policy` may evict keys
+    /// (`HOIST_ALLOW_EVICTION`); refused by default, since jobs would vanish.
+    pub fn allow_eviction(self, allow: bool) -> Self {
+        self.set(|s| s.store.allow_eviction = allow)
+    }
+
     /// Days of SQL job history; 0 turns it off (`HOIST_HISTORY_DAYS`).
     pub fn history_days(self, days: u32) -> Self {
         self.set(|s| s.store.history_days = days)

@@ -33,6 +33,12 @@ pub struct StoreConfig {
     /// to 64 letters, digits, `_`, `-` or `.`.
     #[arg(long, env = "HOIST_KEY_PREFIX", default_value = hoist_queue::DEFAULT_KEY_PREFIX)]
     pub key_prefix: String,
+
+    /// Start even though Redis's `maxmemory-policy` lets it delete keys under memory
+    /// pressure (anything but `noeviction`): jobs would vanish without a trace. Only for
+    /// a Redis whose memory can never fill up.
+    #[arg(long, env = "HOIST_ALLOW_EVICTION", default_value_t = false)]
+    pub allow_eviction: bool,
 }
 
 impl StoreConfig {
@@ -172,6 +178,7 @@ mod tests {
             data_dir: PathBuf::from("/tmp/hoist-data"),
             history_days: 30,
             key_prefix: "hoist".into(),
+            allow_eviction: false,
         }
     }
 

@@ -49,6 +49,37 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// Refuses a Redis that may evict keys (unless `allow_eviction`), and warns when it keeps
+/// nothing on disk: what a process that runs or holds jobs checks before it starts.
+pub async fn check_redis_settings(
+    redis: &hoist_queue::RedisConnection,
+    allow_eviction: bool,
+) -> Result<(), StartupError> {
+    let settings = redis.server_settings().await.map_err(|e| StartupError::Unreachable {
+        variable: "REDIS_URL",
+        target: "Redis".into(),
+        reason: format!("reading its settings (INFO) failed: {e}"),
+    })?;
+    if settings.evicts_keys() {
+        if !allow_eviction {
+            return Err(StartupError::Invalid {
+                variable: "REDIS_URL",
+                reason: format!(
+                    "Redis has maxmemory-policy {}: under memory pressure it deletes keys, and jobs with them. \
+                     Set `maxmemory-policy noeviction` (CONFIG SET, redis.conf, or your provider's parameter \
+                     group), or start with HOIST_ALLOW_EVICTION=true if its memory can never fill up",
+                    settings.maxmemory_policy
+                ),
+            });
+        }
+        tracing::warn!(policy = %settings.maxmemory_policy, "Redis may evict jobs under memory pressure (HOIST_ALLOW_EVICTION)");
+    }
+    if settings.keeps_nothing() {
+        tracing::warn!("Redis keeps nothing on disk (no AOF, no RDB snapshots): restarting it loses every queued job");
+    }
+    Ok(())
+}
+
 /// Connects the engine to Redis and checks it answers, failing fast with a message naming
 /// `REDIS_URL`; afterwards the connection reconnects by itself. The engine's connection
 /// is the server's only one: everything it does in Redis goes through the engine.

@@ -20,6 +20,7 @@ pub async fn run(
     store.validate()?;
     let redis_url = store.redis_url.as_str();
     let engine = crate::state::connect_redis(redis_url, &store.key_prefix).await?;
+    crate::state::check_redis_settings(&engine, store.allow_eviction).await?;
     // Processors keep their results in SQL (provider sync), so workers need it too.
     let db = crate::db::Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("DATABASE_URL: applying migrations failed: {e:#}"))?;

@@ -28,7 +28,7 @@ use tracing::Instrument;
 pub(crate) use control::Selection;
 pub(crate) use decode::{array, decode_events, entry_events, field_map, int, split_position, strings, text};
 pub(crate) use errors::{from_code, script_error};
-pub(crate) use reads::{queue_names, server_version};
+pub(crate) use reads::{queue_names, server_settings, server_version};
 pub(crate) use transitions::{Claim, Claimed, Completion, Failure};
 
 use crate::connection::RedisConnection;

@@ -31,6 +31,38 @@ pub(crate) async fn server_version(redis: &RedisConnection) -> Result<String> {
     Ok(info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string())
 }
 
+/// The server's memory and persistence settings: `INFO` (allowed everywhere), and the
+/// `save` rules from `CONFIG GET` where that command is allowed.
+/// On a cluster `INFO` answers per node; the settings are the least safe node's.
+pub(crate) async fn server_settings(redis: &RedisConnection) -> Result<crate::ServerSettings> {
+    let info: redis::Value =
+        super::query_traced("server_settings", "", redis, redis::cmd("INFO").arg("memory").arg("persistence")).await?;
+    let save: Option<redis::Value> =
+        super::query_traced("server_settings", "", redis, redis::cmd("CONFIG").arg("GET").arg("save")).await.ok();
+    let nodes = texts(info);
+    let field = |text: &str, name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+    let policies: Vec<String> = nodes.iter().filter_map(|text| field(text, "maxmemory_policy:")).collect();
+    let policy = policies
+        .iter()
+        .find(|p| p.as_str() != "noeviction")
+        .or(policies.first())
+        .cloned()
+        .unwrap_or_else(|| "unknown".to_string());
+    let aof_enabled = !nodes.is_empty() && nodes.iter().all(|text| field(text, "aof_enabled:").as_deref() == Some("1"));
+    // `CONFIG GET save` answers [name, rules] (per node on a cluster).
+    let rdb_snapshots = save.map(|reply| texts(reply).iter().any(|t| t != "save" && !t.trim().is_empty()));
+    Ok(crate::ServerSettings { maxmemory_policy: policy, aof_enabled, rdb_snapshots })
+}
+
+/// The text parts of a reply, however nested (a cluster answers per node).
+fn texts(value: redis::Value) -> Vec<String> {
+    match value {
+        redis::Value::Map(entries) => entries.into_iter().flat_map(|(_, v)| texts(v)).collect(),
+        redis::Value::Array(items) => items.into_iter().flat_map(texts).collect(),
+        other => <String as redis::FromRedisValue>::from_redis_value(other).into_iter().collect(),
+    }
+}
+
 impl Backend {
     /// Redis's time (epoch ms) on the node holding this queue.
     pub(crate) async fn now(&self) -> Result<i64> {
