@@ -212,6 +212,7 @@ impl HoistBuilder {
                 workers.processors.sync.demo_provider_fault_rate = 0.1;
             }
         }
+        crate::queue_settings::check_environment()?;
         let (mut state, admin) = crate::server::build_state(&store, &http).await?;
         state.host_auth = self.host_auth;
         state.queue_names = std::sync::Arc::new(workers.processors.queues.clone());

@@ -17,6 +17,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the dashboard and API (the default).
+    #[command(after_help = crate::queue_settings::help())]
     Serve {
         #[command(flatten)]
         store: StoreConfig,
@@ -27,6 +28,7 @@ pub enum Command {
     },
     /// Run workers and the scheduler only (scale out: run as many as you like on one
     /// Redis), with `/healthz` and `/readyz` on HTTP.
+    #[command(after_help = crate::queue_settings::help())]
     Worker {
         #[command(flatten)]
         store: StoreConfig,
@@ -120,7 +122,16 @@ pub enum TokenAction {
 
 pub fn main() -> ExitCode {
     crate::telemetry::init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => match from_environment(&error) {
+            Some(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+            None => error.exit(),
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -136,6 +147,34 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A bad value that came from an environment variable, said with the variable's name
+/// (clap names the flag, which the operator never typed).
+fn from_environment(error: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return None;
+    }
+    let ContextValue::String(arg) = error.get(ContextKind::InvalidArg)? else { return None };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let on_command_line = std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    if on_command_line {
+        return None;
+    }
+    let command = Cli::command();
+    let variable = command
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .chain(command.get_arguments())
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_str()?
+        .to_string();
+    let value = std::env::var(&variable).ok()?;
+    let reason = std::error::Error::source(error).map(|e| e.to_string()).unwrap_or_else(|| "not accepted".into());
+    Some(format!("{variable}: invalid value {value:?}: {reason}"))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

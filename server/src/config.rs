@@ -75,13 +75,13 @@ impl StoreConfig {
 #[derive(Args, Clone, Debug)]
 pub struct WorkerConfig {
     /// Seconds a stopping process waits for running jobs before handing them back to the
-    /// queue.
-    #[arg(long, env = "HOIST_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    /// queue (`30`, `30s`, `2m`); at most a day.
+    #[arg(long, env = "HOIST_SHUTDOWN_TIMEOUT", default_value = "30", value_parser = seconds::<0, 86_400>)]
     pub shutdown_timeout: u64,
 
     /// Seconds a job's lease lasts without renewal: after a crash, its jobs run again
-    /// elsewhere this long after the last renewal.
-    #[arg(long, env = "HOIST_JOB_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..))]
+    /// elsewhere this long after the last renewal (`30`, `45s`, `5m`); 2 s to a day.
+    #[arg(long, env = "HOIST_JOB_LEASE_SECONDS", default_value = "30", value_parser = seconds::<2, 86_400>)]
     pub lease_seconds: u64,
 
     #[command(flatten)]
@@ -127,8 +127,9 @@ pub struct HttpConfig {
     #[arg(long, env = "HOIST_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Seconds a request may take before the server answers 408.
-    #[arg(long, env = "HOIST_REQUEST_TIMEOUT", default_value_t = 30)]
+    /// Seconds a request may take before the server answers 408 (`30`, `30s`, `2m`); 1 s
+    /// to an hour.
+    #[arg(long, env = "HOIST_REQUEST_TIMEOUT", default_value = "30", value_parser = seconds::<1, 3_600>)]
     pub request_timeout: u64,
 
     /// Other origins (comma-separated `scheme://host[:port]`) whose pages may send
@@ -138,7 +139,7 @@ pub struct HttpConfig {
 
     /// Seconds between checks that a live WebSocket's session or token still holds (not
     /// signed out, user not disabled, role unchanged, token not revoked); 1 to 3600.
-    #[arg(long, env = "HOIST_LIVE_RECHECK_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "HOIST_LIVE_RECHECK_SECONDS", default_value = "5", value_parser = seconds::<1, 3_600>)]
     pub live_recheck_seconds: u64,
 
     /// Live WebSockets one user may hold open on one server process; more get 429.
@@ -158,7 +159,7 @@ pub struct HttpConfig {
 
     /// Seconds a client has to send a request's headers (also how long an idle
     /// keep-alive connection stays open); slower clients are disconnected; 1 to 3600.
-    #[arg(long, env = "HOIST_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "HOIST_HEADER_READ_TIMEOUT", default_value = "10", value_parser = seconds::<1, 3_600>)]
     pub header_read_timeout: u64,
 
     /// Connections served at once (open WebSockets included); further connections wait
@@ -167,9 +168,43 @@ pub struct HttpConfig {
     pub max_connections: u32,
 }
 
+/// A number of seconds, bare (`30`) or with a unit (`30s`, `5m`, `1h 30m`, as
+/// `humantime` reads them), from `MIN` to `MAX` seconds, in whole seconds.
+pub fn seconds<const MIN: u64, const MAX: u64>(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let value = match text.parse::<u64>() {
+        Ok(bare) => bare,
+        Err(_) => {
+            let duration = humantime::parse_duration(text)
+                .map_err(|e| format!("{text:?} is not a duration such as 30, 30s, 5m or 1h ({e})"))?;
+            if duration.subsec_nanos() != 0 {
+                return Err(format!("{text:?} is not a whole number of seconds"));
+            }
+            duration.as_secs()
+        }
+    };
+    if !(MIN..=MAX).contains(&value) {
+        return Err(format!("{text:?} is {value} s; expected {MIN} to {MAX} s"));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(seconds::<1, 3600>("30"), Ok(30));
+        assert_eq!(seconds::<1, 3600>("30s"), Ok(30));
+        assert_eq!(seconds::<1, 3600>("5m"), Ok(300));
+        assert_eq!(seconds::<1, 86_400>("1h 30m"), Ok(5400));
+        assert!(seconds::<1, 3600>("0").unwrap_err().contains("expected 1 to 3600"));
+        assert!(seconds::<1, 3600>("2h").unwrap_err().contains("7200 s"));
+        assert!(seconds::<1, 3600>("500ms").unwrap_err().contains("whole number"));
+        assert!(seconds::<1, 3600>("soon").unwrap_err().contains("not a duration"));
+        assert!(seconds::<1, 3600>("-5").is_err());
+    }
 
     fn store(redis: &str, db: Option<&str>) -> StoreConfig {
         StoreConfig {

@@ -4,6 +4,9 @@
 pub enum StartupError {
     #[error("{variable}: {reason}")]
     Invalid { variable: &'static str, reason: String },
+    /// A setting whose variable is named after something (a queue).
+    #[error("{variable}: {reason}")]
+    InvalidSetting { variable: String, reason: String },
     #[error("{variable}: cannot connect to {target}: {reason}")]
     Unreachable { variable: &'static str, target: String, reason: String },
 }

@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod origin;
 pub mod policy;
 pub mod processors;
+pub mod queue_settings;
 pub mod runtime;
 pub mod search;
 pub mod server;

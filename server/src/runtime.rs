@@ -7,10 +7,9 @@ use tokio::task::JoinSet;
 use crate::history::Archiving;
 use crate::processors::Registry;
 
-/// `HOIST_QUEUE_<NAME>_CONCURRENCY` (name upper-cased, `-`, `.` and `:` as `_`), else 5.
+/// `HOIST_QUEUE_<NAME>_CONCURRENCY`, else 5 (see [`crate::queue_settings`]).
 pub fn concurrency_for(queue: &str) -> usize {
-    let key = format!("HOIST_QUEUE_{}_CONCURRENCY", queue.to_uppercase().replace(['-', '.', ':'], "_"));
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(5)
+    crate::queue_settings::CONCURRENCY.for_queue(queue) as usize
 }
 
 /// The running workers and scheduler.
@@ -70,22 +69,5 @@ impl Runtime {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::concurrency_for;
-
-    #[test]
-    fn concurrency_comes_from_the_queue_variable() {
-        // SAFETY: no other test reads these variables.
-        unsafe {
-            std::env::set_var("HOIST_QUEUE_SYNC_TRANSACTIONS_CONCURRENCY", "12");
-            std::env::set_var("HOIST_QUEUE_BROKEN_CONCURRENCY", "zero");
-        }
-        assert_eq!(concurrency_for("sync-transactions"), 12);
-        assert_eq!(concurrency_for("broken"), 5, "unparseable falls back to the default");
-        assert_eq!(concurrency_for("unset"), 5);
     }
 }

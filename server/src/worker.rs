@@ -18,6 +18,7 @@ pub async fn run(
     workers: crate::config::WorkerConfig,
 ) -> anyhow::Result<()> {
     store.validate()?;
+    crate::queue_settings::check_environment()?;
     let redis_url = store.redis_url.as_str();
     let engine = crate::state::connect_redis(redis_url, &store.key_prefix).await?;
     crate::state::check_redis_settings(&engine, store.allow_eviction).await?;

@@ -223,12 +223,20 @@ async fn a_worker_runs_the_sync_processor_on_the_configured_queue() {
     stop(&mut worker);
 }
 
-/// A bad or shared queue name stops `hoist worker` with one line naming the variable.
+/// A bad or shared queue name, a bad per-queue setting or duration stops `hoist worker`
+/// with one line naming the variable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_refuses_a_bad_or_shared_queue_name() {
     let redis = RedisServer::start();
     let database = sqlite_database();
-    for (variable, value) in [("HOIST_SYNC_QUEUE", "bank sync"), ("HOIST_MAINTENANCE_QUEUE", "sync")] {
+    for (variable, value) in [
+        ("HOIST_SYNC_QUEUE", "bank sync"),
+        ("HOIST_MAINTENANCE_QUEUE", "sync"),
+        // Per-queue settings and durations are checked at start too.
+        ("HOIST_QUEUE_SYNC_CONCURRENCY", "lots"),
+        ("HOIST_QUEUE_SYNC_MAX_WAITNG", "10"),
+        ("HOIST_JOB_LEASE_SECONDS", "1s"),
+    ] {
         let output = Command::new(env!("CARGO_BIN_EXE_hoist"))
             .arg("worker")
             .env("REDIS_URL", redis.url())

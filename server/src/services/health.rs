@@ -17,14 +17,11 @@ pub struct HealthThresholds {
 
 impl HealthThresholds {
     pub fn for_queue(queue: &str) -> Self {
-        let var = |name: &str| {
-            let key = format!("HOIST_QUEUE_{}_{name}", queue.to_uppercase().replace(['-', '.', ':'], "_"));
-            std::env::var(key).ok().and_then(|v| v.parse::<i64>().ok())
-        };
+        use crate::queue_settings::{MAX_ACTIVE_SECONDS, MAX_FAILED, MAX_WAITING};
         HealthThresholds {
-            max_dead: var("MAX_FAILED").map_or(100, |v| v.max(0) as u64),
-            max_waiting: var("MAX_WAITING").map_or(1000, |v| v.max(0) as u64),
-            max_active_age_ms: var("MAX_ACTIVE_SECONDS").map_or(5 * 60_000, |v| v.saturating_mul(1000)),
+            max_dead: MAX_FAILED.for_queue(queue),
+            max_waiting: MAX_WAITING.for_queue(queue),
+            max_active_age_ms: (MAX_ACTIVE_SECONDS.for_queue(queue) * 1000) as i64,
         }
     }
 }
