@@ -53,6 +53,10 @@ fn install() -> PrometheusHandle {
         "Mean run time of jobs completed in the last full minute (all processes)"
     );
     describe_gauge!("hoist_workers_online", "Workers that checked in within the last minute");
+    describe_gauge!(
+        "hoist_history_backlog",
+        "Finished jobs kept in Redis until a serve process copies them to the SQL history"
+    );
     describe_counter!("hoist_jobs_processed_total", "Job attempts this process ran, by queue and outcome");
     describe_histogram!("hoist_job_duration_seconds", Unit::Seconds, "Run time of job attempts in this process");
     describe_counter!("hoist_http_requests_total", "HTTP requests by method, route and status");
@@ -113,9 +117,10 @@ async fn collect(state: &AppState) -> anyhow::Result<String> {
         // The last whole minute, by Redis's clock (the statistics' own).
         let last = queue.recent_stats(2).await?.into_iter().next().unwrap_or_default();
         let workers = queue.worker_processes(std::time::Duration::from_secs(60)).await?;
-        samples.push((name, counts, last, workers));
+        let backlog = queue.history_backlog().await?.unarchived;
+        samples.push((name, counts, last, workers, backlog));
     }
-    for (name, counts, last, workers) in &samples {
+    for (name, counts, last, workers, backlog) in &samples {
         for job_state in JobState::ALL {
             gauge!("hoist_jobs", "queue" => name.clone(), "state" => job_state.as_str())
                 .set(counts.get(job_state) as f64);
@@ -126,6 +131,7 @@ async fn collect(state: &AppState) -> anyhow::Result<String> {
         let mean = last.mean_duration_ms().unwrap_or(0.0) / 1000.0;
         gauge!("hoist_job_duration_mean_seconds", "queue" => name.clone()).set(mean);
         gauge!("hoist_workers_online", "queue" => name.clone()).set(*workers as f64);
+        gauge!("hoist_history_backlog", "queue" => name.clone()).set(*backlog as f64);
     }
     Ok(state.metrics.handle.render())
 }
