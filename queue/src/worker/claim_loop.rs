@@ -116,12 +116,22 @@ pub(super) async fn run(
         let _ = want_wake_tx.send(false);
         jobs.close();
         let deadline = tokio::time::Instant::now() + options.shutdown_grace;
+        let give_up = deadline + options.cancel_grace + Duration::from_secs(5);
         loop {
             while let Ok(done) = finished_rx.try_recv() {
                 pending.push(done);
             }
-            if !pending.is_empty() && flush_and_claim(&queue, &id, &options, &mut pending, 0).await.is_err() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            if !pending.is_empty() {
+                // An attempt to reach a Redis that is gone may hang on reconnecting; it gets
+                // no longer than the time left before giving up. (`pending` loses only what
+                // was written: an interrupted write is sent again, and a lease check makes
+                // a repeat harmless.)
+                let budget =
+                    give_up.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100));
+                let flush = flush_and_claim(&queue, &id, &options, &mut pending, 0);
+                if !matches!(tokio::time::timeout(budget, flush).await, Ok(Ok(_))) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
             }
             let in_flight = running.lock().expect("running map").len();
             status.report_running(&mut reported, in_flight);
@@ -130,8 +140,7 @@ pub(super) async fn run(
             }
             // Redis is gone and stays gone: the outcomes cannot be written. Stop anyway;
             // the leases lapse and the jobs run again elsewhere (at least once, never lost).
-            if in_flight == 0 && tokio::time::Instant::now() >= deadline + options.cancel_grace + Duration::from_secs(5)
-            {
+            if in_flight == 0 && tokio::time::Instant::now() >= give_up {
                 tracing::warn!(
                     queue = queue.name(),
                     unacknowledged = pending.len(),
@@ -155,7 +164,9 @@ pub(super) async fn run(
         background.cancel();
         tasks.close();
         tasks.wait().await;
-        queue.forget_worker(&id).await.ok();
+        // Best effort, and bounded: with Redis gone a reconnect attempt would hold the stop
+        // up for its whole connect timeout, and the check-in expires by itself anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(1), queue.forget_worker(&id)).await;
         tracing::info!(queue = queue.name(), worker = %id, "worker stopped");
         Ok(())
     }
