@@ -58,7 +58,7 @@ impl ConnectionLike for Conn {
 
 #[derive(Clone)]
 enum Deployment {
-    Single(Client),
+    Single(Box<Client>),
     #[cfg(feature = "cluster")]
     Cluster(Box<ClusterClient>),
 }
@@ -83,10 +83,78 @@ pub const DEFAULT_KEY_PREFIX: &str = "hoist";
 /// Longest key prefix.
 pub const MAX_KEY_PREFIX: usize = 64;
 
+/// Certificates for `rediss://` URLs beyond the system's trust store (PEM bytes): the CA
+/// that signed the server's certificate, and a client certificate and key for mutual TLS.
+/// Used by [`RedisConnection::connect_tls`] (feature `tls`).
+#[derive(Clone, Default)]
+pub struct TlsFiles {
+    pub ca: Option<Vec<u8>>,
+    pub client_cert: Option<Vec<u8>>,
+    pub client_key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is a secret.
+        f.debug_struct("TlsFiles")
+            .field("ca", &self.ca.is_some())
+            .field("client_cert", &self.client_cert.is_some())
+            .field("client_key", &self.client_key.is_some())
+            .finish()
+    }
+}
+
+#[cfg(feature = "tls")]
+impl TlsFiles {
+    fn certificates(&self) -> Result<redis::TlsCertificates> {
+        let client_tls = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                Some(redis::ClientTlsConfig { client_cert: cert.clone(), client_key: key.clone() })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(crate::error::QueueError::InvalidOption {
+                    field: "tls",
+                    reason: "a client certificate needs its key, and a key its certificate".into(),
+                });
+            }
+        };
+        Ok(redis::TlsCertificates { client_tls, root_cert: self.ca.clone() })
+    }
+}
+
 impl RedisConnection {
     /// `redis://host:port` for one server; `redis://a:7000,redis://b:7001,...` for a
-    /// Redis Cluster (any subset of its nodes).
+    /// Redis Cluster (any subset of its nodes). `rediss://` (TLS, feature `tls`) trusts
+    /// the system's certificate authorities; [`RedisConnection::connect_tls`] takes others.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(url, None).await
+    }
+
+    /// Like [`RedisConnection::connect`] for `rediss://` URLs, trusting the CA in `files`
+    /// (a private CA, as managed services and self-signed setups use) and presenting a
+    /// client certificate when the server asks for one (mutual TLS).
+    ///
+    /// ```no_run
+    /// # async fn open() -> hoist_queue::Result<()> {
+    /// let files = hoist_queue::TlsFiles { ca: std::fs::read("ca.pem").ok(), ..Default::default() };
+    /// let redis = hoist_queue::RedisConnection::connect_tls("rediss://cache.internal:6380", &files).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(url: &str, files: &TlsFiles) -> Result<Self> {
+        Self::open(url, Some(files)).await
+    }
+
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    async fn open(url: &str, tls: Option<&TlsFiles>) -> Result<Self> {
+        let client_for = |node: &str| -> Result<Client> {
+            #[cfg(feature = "tls")]
+            if let Some(files) = tls {
+                return Ok(Client::build_with_tls(node, files.certificates()?)?);
+            }
+            Ok(Client::open(node)?)
+        };
         let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
         #[cfg(not(feature = "cluster"))]
         if nodes.len() > 1 {
@@ -99,20 +167,25 @@ impl RedisConnection {
         }
         #[cfg(feature = "cluster")]
         if nodes.len() > 1 {
-            let client = ClusterClient::builder(nodes.clone())
+            let builder = ClusterClient::builder(nodes.clone())
                 .connection_timeout(Duration::from_secs(5))
                 .response_timeout(Duration::from_secs(10))
-                .retries(5)
-                .build()?;
+                .retries(5);
+            #[cfg(feature = "tls")]
+            let builder = match tls {
+                Some(files) => builder.certs(files.certificates()?),
+                None => builder,
+            };
+            let client = builder.build()?;
             let shared = Conn::Cluster(client.get_async_connection().await?);
             return Ok(RedisConnection {
-                pubsub: Client::open(nodes[0])?,
+                pubsub: client_for(nodes[0])?,
                 deployment: Deployment::Cluster(Box::new(client)),
                 shared,
                 key_prefix: DEFAULT_KEY_PREFIX.into(),
             });
         }
-        let client = Client::open(url)?;
+        let client = client_for(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)))
@@ -121,7 +194,7 @@ impl RedisConnection {
         let shared = Conn::Single(client.get_connection_manager_with_config(config).await?);
         Ok(RedisConnection {
             pubsub: client.clone(),
-            deployment: Deployment::Single(client),
+            deployment: Deployment::Single(Box::new(client)),
             shared,
             key_prefix: DEFAULT_KEY_PREFIX.into(),
         })

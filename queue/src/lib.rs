@@ -50,7 +50,7 @@ pub(crate) use backend::keys;
 
 pub use backend::keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use backend::round_trips;
-pub use connection::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX, RedisConnection, check_key_prefix};
+pub use connection::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX, RedisConnection, TlsFiles, check_key_prefix};
 pub use error::{QueueError, Result};
 pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, Middleware, Next,

@@ -137,6 +137,12 @@ impl HoistBuilder {
         self.set(|s| s.store.key_prefix = prefix.into())
     }
 
+    /// The CA that signed the Redis server's certificate, for `rediss://` URLs
+    /// (`REDIS_CA_FILE`; unset: the system's trusted CAs).
+    pub fn redis_ca_file(self, path: impl Into<PathBuf>) -> Self {
+        self.set(|s| s.store.redis_ca_file = Some(path.into()))
+    }
+
     /// Start even on a Redis whose `maxmemory-policy` may evict keys
     /// (`HOIST_ALLOW_EVICTION`); refused by default, since jobs would vanish.
     pub fn allow_eviction(self, allow: bool) -> Self {

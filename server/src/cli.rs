@@ -201,7 +201,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(raw) => serde_json::from_str(&raw).map_err(|e| anyhow::anyhow!("--options: {e}"))?,
                 None => Default::default(),
             };
-            let redis = crate::state::connect_redis(&store.redis_url, &store.key_prefix).await?;
+            let redis = crate::state::connect_redis(&store).await?;
             let queue = hoist_queue::Queue::new(&redis, &queue)?;
             let enqueued = queue.enqueue(hoist_queue::NewJob { name, payload, options }).await?;
             if enqueued.duplicate {

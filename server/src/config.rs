@@ -39,9 +39,50 @@ pub struct StoreConfig {
     /// a Redis whose memory can never fill up.
     #[arg(long, env = "HOIST_ALLOW_EVICTION", default_value_t = false)]
     pub allow_eviction: bool,
+
+    /// PEM file of the CA that signed the Redis server's certificate, for `rediss://`
+    /// URLs (unset: the system's trusted CAs).
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
+
+    /// PEM client certificate for Redis servers that require one (mutual TLS); with
+    /// `REDIS_CLIENT_KEY_FILE`.
+    #[arg(long, env = "REDIS_CLIENT_CERT_FILE")]
+    pub redis_client_cert_file: Option<PathBuf>,
+
+    /// PEM private key of `REDIS_CLIENT_CERT_FILE`.
+    #[arg(long, env = "REDIS_CLIENT_KEY_FILE")]
+    pub redis_client_key_file: Option<PathBuf>,
 }
 
 impl StoreConfig {
+    /// The TLS files for Redis, read; an unreadable file is reported by its variable.
+    pub fn redis_tls(&self) -> Result<Option<hoist_queue::TlsFiles>, StartupError> {
+        let read = |path: &Option<PathBuf>, variable: &'static str| -> Result<Option<Vec<u8>>, StartupError> {
+            path.as_ref()
+                .map(|p| {
+                    std::fs::read(p).map_err(|e| StartupError::Invalid {
+                        variable,
+                        reason: format!("cannot read {}: {e}", p.display()),
+                    })
+                })
+                .transpose()
+        };
+        let files = hoist_queue::TlsFiles {
+            ca: read(&self.redis_ca_file, "REDIS_CA_FILE")?,
+            client_cert: read(&self.redis_client_cert_file, "REDIS_CLIENT_CERT_FILE")?,
+            client_key: read(&self.redis_client_key_file, "REDIS_CLIENT_KEY_FILE")?,
+        };
+        if files.client_cert.is_some() != files.client_key.is_some() {
+            return Err(StartupError::Invalid {
+                variable: "REDIS_CLIENT_CERT_FILE",
+                reason: "a client certificate and its key (REDIS_CLIENT_KEY_FILE) go together".into(),
+            });
+        }
+        let any = files.ca.is_some() || files.client_cert.is_some();
+        Ok(any.then_some(files))
+    }
+
     /// The SQL URL to use, after applying the SQLite default.
     pub fn resolved_database_url(&self) -> String {
         match &self.database_url {
@@ -214,6 +255,9 @@ mod tests {
             history_days: 30,
             key_prefix: "hoist".into(),
             allow_eviction: false,
+            redis_ca_file: None,
+            redis_client_cert_file: None,
+            redis_client_key_file: None,
         }
     }
 

@@ -49,7 +49,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         .env(leptos_env())
         .build();
     let sessions = SqlSessionStore::connect(&db).await.context("DATABASE_URL: session store")?;
-    let engine = connect_redis(&store.redis_url, &store.key_prefix).await?;
+    let engine = connect_redis(store).await?;
     crate::state::check_redis_settings(&engine, store.allow_eviction).await?;
     let state = AppState {
         db,

@@ -84,11 +84,17 @@ pub async fn check_redis_settings(
 /// `REDIS_URL`; afterwards the connection reconnects by itself. The engine's connection
 /// is the server's only one: everything it does in Redis goes through the engine.
 /// Its keys go under `key_prefix` (`HOIST_KEY_PREFIX`).
-pub async fn connect_redis(url: &str, key_prefix: &str) -> Result<hoist_queue::RedisConnection, StartupError> {
+pub async fn connect_redis(store: &crate::config::StoreConfig) -> Result<hoist_queue::RedisConnection, StartupError> {
+    let (url, key_prefix) = (store.redis_url.as_str(), store.key_prefix.as_str());
+    let tls = store.redis_tls()?;
     let unreachable =
         |reason: String| StartupError::Unreachable { variable: "REDIS_URL", target: crate::db::redact(url), reason };
     let connect = async {
-        let redis = hoist_queue::RedisConnection::connect(url).await?.with_key_prefix(key_prefix)?;
+        let redis = match &tls {
+            Some(files) => hoist_queue::RedisConnection::connect_tls(url, files).await?,
+            None => hoist_queue::RedisConnection::connect(url).await?,
+        }
+        .with_key_prefix(key_prefix)?;
         redis.server_version().await?;
         Ok::<_, hoist_queue::QueueError>(redis)
     };

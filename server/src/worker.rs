@@ -19,8 +19,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     store.validate()?;
     crate::queue_settings::check_environment()?;
-    let redis_url = store.redis_url.as_str();
-    let engine = crate::state::connect_redis(redis_url, &store.key_prefix).await?;
+    let engine = crate::state::connect_redis(&store).await?;
     crate::state::check_redis_settings(&engine, store.allow_eviction).await?;
     // Processors keep their results in SQL (provider sync), so workers need it too.
     let db = crate::db::Db::connect(&store.resolved_database_url()).await?;

@@ -11,6 +11,9 @@ pub struct RedisOptions {
     pub append_only: bool,
     /// `appendfsync always` instead of `everysec`: no write is lost to SIGKILL.
     pub fsync_always: bool,
+    /// Also listen with TLS (`rediss://`), with a certificate from a CA made for this
+    /// server ([`RedisServer::tls_url`], [`RedisServer::tls_dir`]); needs `openssl`.
+    pub tls: bool,
 }
 
 /// A `redis-server` process on a free loopback port with its own temp dir.
@@ -19,6 +22,8 @@ pub struct RedisOptions {
 /// what fault tests need. Dropping it kills the process and removes the directory.
 pub struct RedisServer {
     port: u16,
+    /// The TLS port, when started with `tls`.
+    tls_port: Option<u16>,
     dir: tempfile::TempDir,
     options: RedisOptions,
     child: Option<Child>,
@@ -32,18 +37,34 @@ impl RedisServer {
 
     pub fn start_with(options: RedisOptions) -> Self {
         let dir = tempfile::Builder::new().prefix("hoist-redis-").tempdir().expect("create temp dir for redis");
-        let mut server = RedisServer { port: 0, dir, options, child: None };
+        if options.tls {
+            make_certificates(dir.path()).expect("make TLS certificates with openssl");
+        }
+        let mut server = RedisServer { port: 0, tls_port: None, dir, options, child: None };
         // A port freed by the OS can be taken by another test between our probe and
         // redis binding it; try a few.
         let mut last_error = String::new();
         for _ in 0..10 {
             server.port = free_port();
+            server.tls_port = server.options.tls.then(free_port);
             match server.spawn() {
                 Ok(()) => return server,
                 Err(e) => last_error = e,
             }
         }
         panic!("could not start redis-server: {last_error}");
+    }
+
+    /// `rediss://localhost:PORT` when started with `tls` (the certificate names
+    /// `localhost` and `127.0.0.1`).
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port.map(|port| format!("rediss://localhost:{port}"))
+    }
+
+    /// Where the TLS files are: `ca.pem` (the CA to trust), `client.pem` and
+    /// `client.key` (a client certificate it signed), `server.pem`, `server.key`.
+    pub fn tls_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// `redis://127.0.0.1:PORT`
@@ -129,6 +150,22 @@ impl RedisServer {
             "--logfile".into(),
             log_path(self.dir.path()).display().to_string(),
         ];
+        if let Some(tls_port) = self.tls_port {
+            let file = |name: &str| self.dir.path().join(name).display().to_string();
+            args.extend([
+                "--tls-port".into(),
+                tls_port.to_string(),
+                "--tls-cert-file".into(),
+                file("server.pem"),
+                "--tls-key-file".into(),
+                file("server.key"),
+                "--tls-ca-cert-file".into(),
+                file("ca.pem"),
+                // A client certificate is checked when sent, not required.
+                "--tls-auth-clients".into(),
+                "optional".into(),
+            ]);
+        }
         if self.options.append_only {
             args.extend(["--appendonly".into(), "yes".into()]);
             let fsync = if self.options.fsync_always { "always" } else { "everysec" };
@@ -217,6 +254,52 @@ fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
     }
 }
 
+/// A CA, and a server (`localhost`, `127.0.0.1`) and client certificate it signed, as
+/// PEM files in `dir`; EC P-256 keys, which are quick to make.
+fn make_certificates(dir: &Path) -> Result<(), String> {
+    let run = |args: &[&str]| -> Result<(), String> {
+        let output =
+            Command::new("openssl").args(args).current_dir(dir).output().map_err(|e| format!("openssl: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr)))
+        }
+    };
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &key,
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=hoist test CA"],
+    ]
+    .concat())?;
+    std::fs::write(dir.join("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").map_err(|e| e.to_string())?;
+    for (name, subject) in [("server", "/CN=localhost"), ("client", "/CN=hoist test client")] {
+        let (key_file, csr, pem, ext) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+        run(&[&["req"][..], &key, &["-keyout", &key_file, "-out", &csr, "-subj", subject]].concat())?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ])?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +318,8 @@ mod tests {
 
     #[test]
     fn data_survives_sigkill_with_fsync_always() {
-        let mut server = RedisServer::start_with(RedisOptions { append_only: true, fsync_always: true });
+        let mut server =
+            RedisServer::start_with(RedisOptions { append_only: true, fsync_always: true, ..Default::default() });
         assert!(server.command(&["SET", "k", "v"]).unwrap().starts_with("+OK"));
         server.kill();
         assert!(server.command(&["PING"]).is_err(), "killed server must not answer");
