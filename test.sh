@@ -10,6 +10,7 @@ ensure_postgres
 ensure_chromium
 ensure_end2end_packages
 apt_install faketime  # libfaketime, for the clock-skew test (stress/tests/clock_skew.rs)
+apt_install openssl   # certificates for the TLS tests (testkit: redis-server --tls-port)
 
 say "Rust tests"
 cargo test --workspace --no-fail-fast -- --skip hostile_suite
