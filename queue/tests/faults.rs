@@ -161,7 +161,8 @@ async fn a_job_that_keeps_stalling_goes_to_the_dead_letter_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_carry_on_after_redis_is_killed_and_restarted() {
-    let mut server = RedisServer::start_with(RedisOptions { append_only: true, fsync_always: true, ..Default::default() });
+    let mut server =
+        RedisServer::start_with(RedisOptions { append_only: true, fsync_always: true, ..Default::default() });
     let redis = RedisConnection::connect(&server.url()).await.unwrap();
     let queue = Queue::new(&redis, "tests").unwrap();
     let done = Arc::new(AtomicU32::new(0));

@@ -94,15 +94,22 @@ impl StoreConfig {
     /// Checks the shape of both URLs before anything connects, so a typo is reported as
     /// such and not as a connection failure.
     pub fn validate(&self) -> Result<(), StartupError> {
-        let redis = url::Url::parse(&self.redis_url).map_err(|e| StartupError::Invalid {
-            variable: "REDIS_URL",
-            reason: format!("{:?} is not a URL ({e})", self.redis_url),
-        })?;
-        if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
-            return Err(StartupError::Invalid {
+        // One URL, or a Redis Cluster's nodes separated by commas.
+        let nodes: Vec<&str> = self.redis_url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        if nodes.is_empty() {
+            return Err(StartupError::Invalid { variable: "REDIS_URL", reason: "is empty".into() });
+        }
+        for node in nodes {
+            let redis = url::Url::parse(node).map_err(|e| StartupError::Invalid {
                 variable: "REDIS_URL",
-                reason: format!("scheme {:?} is not redis:// or rediss://", redis.scheme()),
-            });
+                reason: format!("{node:?} is not a URL ({e})"),
+            })?;
+            if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+                return Err(StartupError::Invalid {
+                    variable: "REDIS_URL",
+                    reason: format!("{node:?}: scheme {:?} is not redis:// or rediss://", redis.scheme()),
+                });
+            }
         }
         let database = self.resolved_database_url();
         crate::db::DbKind::from_url(&database)?;
@@ -274,6 +281,9 @@ mod tests {
         assert!(err.starts_with("REDIS_URL:"), "{err}");
         let err = store("http://x", None).validate().unwrap_err().to_string();
         assert!(err.starts_with("REDIS_URL:"), "{err}");
+        store("redis://a:7000,redis://b:7001, redis://c:7002", None).validate().expect("a cluster's nodes");
+        let err = store("redis://a:7000,b:7001", None).validate().unwrap_err().to_string();
+        assert!(err.starts_with("REDIS_URL:") && err.contains("\"b:7001\""), "{err}");
         let err = store("redis://x", Some("mysql://x/y")).validate().unwrap_err().to_string();
         assert!(err.starts_with("DATABASE_URL:"), "{err}");
         for prefix in ["", "a b", "a:b", "{x}"] {

@@ -26,9 +26,13 @@ pub(crate) async fn queue_names(redis: &RedisConnection, root: &str) -> Result<V
 }
 
 /// The Redis server's version (`INFO server`), e.g. "7.0.15".
+/// On a cluster `INFO` answers per node; the first node's version is given.
 pub(crate) async fn server_version(redis: &RedisConnection) -> Result<String> {
-    let info: String = super::query_traced("server_version", "", redis, redis::cmd("INFO").arg("server")).await?;
-    Ok(info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap_or("unknown").trim().to_string())
+    let info: redis::Value = super::query_traced("server_version", "", redis, redis::cmd("INFO").arg("server")).await?;
+    let version = texts(info)
+        .iter()
+        .find_map(|text| text.lines().find_map(|l| l.strip_prefix("redis_version:")).map(|v| v.trim().to_string()));
+    Ok(version.unwrap_or_else(|| "unknown".to_string()))
 }
 
 /// The server's memory and persistence settings: `INFO` (allowed everywhere), and the
