@@ -125,7 +125,8 @@ fn signal(pid: u32, signal: &str) -> anyhow::Result<()> {
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let args = args.effective();
-    let mut redis_server = RedisServer::start_with(RedisOptions { append_only: true, fsync_always: false, ..Default::default() });
+    let mut redis_server =
+        RedisServer::start_with(RedisOptions { append_only: true, fsync_always: false, ..Default::default() });
     let temp = tempfile_dir()?;
     let database_url =
         args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", temp.join("chaos.db").display()));
