@@ -40,23 +40,11 @@ use clap::Parser;
 use hoist_queue::{CancellationToken, Handlers, Queue, RedisConnection, ScheduleSpec, Scheduler};
 
 use crate::auth::{HostAuth, HostUser};
-use crate::config::{HttpConfig, StoreConfig, WorkerConfig};
+use crate::config::{HttpConfig, ServeConfig, WorkerConfig};
 use crate::error::StartupError;
 use crate::processors::{Builtin, ProcessorConfig, Registry};
 use crate::state::AppState;
 use crate::users::AdminBootstrap;
-
-/// The settings `hoist serve` reads, read the same way: defaults, then environment.
-#[derive(Parser)]
-#[command(name = "hoist")]
-struct FromEnvironment {
-    #[command(flatten)]
-    store: StoreConfig,
-    #[command(flatten)]
-    http: HttpConfig,
-    #[command(flatten)]
-    workers: WorkerConfig,
-}
 
 /// Sets up a [`Hoist`]. [`HoistBuilder::new`] starts from `hoist serve`'s defaults, and
 /// [`HoistBuilder::from_env`] from its environment variables too; the methods override
@@ -64,7 +52,7 @@ struct FromEnvironment {
 #[must_use]
 pub struct HoistBuilder {
     /// The settings, or why the environment's did not parse (reported by `build`).
-    settings: Result<FromEnvironment, String>,
+    settings: Result<ServeConfig, String>,
     queues: Vec<(String, Handlers)>,
     schedules: Vec<ScheduleSpec>,
     host_auth: Option<HostAuth>,
@@ -81,10 +69,10 @@ impl HoistBuilder {
     /// `DATABASE_URL` or `REDIS_URL` is not taken for Hoist's by accident.
     pub fn new() -> Self {
         use clap::{CommandFactory, FromArgMatches};
-        let command = FromEnvironment::command().mut_args(|arg| arg.env(None::<&str>));
+        let command = ServeConfig::command().mut_args(|arg| arg.env(None::<&str>));
         let settings = command
             .try_get_matches_from(["hoist"])
-            .and_then(|matches| FromEnvironment::from_arg_matches(&matches))
+            .and_then(|matches| ServeConfig::from_arg_matches(&matches))
             .map_err(|e| format!("the built-in defaults do not parse: {e}"));
         HoistBuilder { settings, queues: vec![], schedules: vec![], host_auth: None }
     }
@@ -93,22 +81,17 @@ impl HoistBuilder {
     /// `DATABASE_URL`, `HOIST_*`; see README). A variable that does not parse is reported
     /// by [`HoistBuilder::build`].
     pub fn from_env() -> Self {
-        let settings = FromEnvironment::try_parse_from(["hoist"])
-            .map_err(|e| format!("a setting in the environment is invalid: {e}"));
+        let settings =
+            ServeConfig::try_parse_from(["hoist"]).map_err(|e| format!("a setting in the environment is invalid: {e}"));
         HoistBuilder { settings, queues: vec![], schedules: vec![], host_auth: None }
     }
 
     /// From settings already parsed (what the `hoist` command line does).
-    pub fn from_config(store: StoreConfig, http: HttpConfig, workers: WorkerConfig) -> Self {
-        HoistBuilder {
-            settings: Ok(FromEnvironment { store, http, workers }),
-            queues: vec![],
-            schedules: vec![],
-            host_auth: None,
-        }
+    pub fn from_config(config: ServeConfig) -> Self {
+        HoistBuilder { settings: Ok(config), queues: vec![], schedules: vec![], host_auth: None }
     }
 
-    fn set(mut self, change: impl FnOnce(&mut FromEnvironment)) -> Self {
+    fn set(mut self, change: impl FnOnce(&mut ServeConfig)) -> Self {
         if let Ok(settings) = &mut self.settings {
             change(settings);
         }
@@ -209,7 +192,7 @@ impl HoistBuilder {
     /// Connects Redis and SQL, applies migrations, creates the first admin when there is
     /// no user, and checks the handlers: nothing runs until [`Hoist::start`].
     pub async fn build(self) -> anyhow::Result<Hoist> {
-        let FromEnvironment { store, http, mut workers } = self.settings.map_err(anyhow::Error::msg)?;
+        let ServeConfig { store, http, mut workers } = self.settings.map_err(anyhow::Error::msg)?;
         if http.demo {
             // The demo runs every built-in processor and shows retries and the dead-letter
             // queue at work.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{HttpConfig, StoreConfig, WorkerConfig};
+use crate::config::{ServeConfig, StoreConfig, WorkerConfig};
 use crate::db::Db;
 
 #[derive(Parser, Debug)]
@@ -20,11 +20,7 @@ pub enum Command {
     #[command(after_help = crate::queue_settings::help())]
     Serve {
         #[command(flatten)]
-        store: StoreConfig,
-        #[command(flatten)]
-        http: HttpConfig,
-        #[command(flatten)]
-        workers: WorkerConfig,
+        config: ServeConfig,
     },
     /// Run workers and the scheduler only (scale out: run as many as you like on one
     /// Redis), with `/healthz` and `/readyz` on HTTP.
@@ -184,7 +180,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Cli::parse_from(["hoist", "serve"]).command.expect("serve parses"),
     };
     match command {
-        Command::Serve { store, http, workers } => crate::server::serve(store, http, workers).await,
+        Command::Serve { config } => crate::server::serve(config).await,
         Command::Worker { store, addr, workers } => crate::worker::run(store, addr, workers).await,
         Command::Migrate { store } => {
             let db = open_db(&store).await?;

@@ -7,6 +7,17 @@ use clap::Args;
 
 use crate::error::StartupError;
 
+/// Everything `hoist serve` reads (also what [`crate::HoistBuilder`] starts from).
+#[derive(clap::Parser, Clone, Debug)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub store: StoreConfig,
+    #[command(flatten)]
+    pub http: HttpConfig,
+    #[command(flatten)]
+    pub workers: WorkerConfig,
+}
+
 /// Where the server finds Redis and SQL; shared by every subcommand that needs them.
 #[derive(Args, Clone, Debug)]
 pub struct StoreConfig {
@@ -219,6 +230,11 @@ pub struct HttpConfig {
 /// A number of seconds, bare (`30`) or with a unit (`30s`, `5m`, `1h 30m`, as
 /// `humantime` reads them), from `MIN` to `MAX` seconds, in whole seconds.
 pub fn seconds<const MIN: u64, const MAX: u64>(text: &str) -> Result<u64, String> {
+    parse_seconds(text, MIN, MAX)
+}
+
+/// [`seconds`] with bounds known only at run time (the per-queue settings).
+pub fn parse_seconds(text: &str, min: u64, max: u64) -> Result<u64, String> {
     let text = text.trim();
     let value = match text.parse::<u64>() {
         Ok(bare) => bare,
@@ -231,8 +247,8 @@ pub fn seconds<const MIN: u64, const MAX: u64>(text: &str) -> Result<u64, String
             duration.as_secs()
         }
     };
-    if !(MIN..=MAX).contains(&value) {
-        return Err(format!("{text:?} is {value} s; expected {MIN} to {MAX} s"));
+    if !(min..=max).contains(&value) {
+        return Err(format!("{text:?} is {value} s; expected {min} to {max} s"));
     }
     Ok(value)
 }

@@ -58,16 +58,11 @@ pub fn variable(queue: &str, setting: &QueueSetting) -> String {
 
 impl QueueSetting {
     fn parse(&self, text: &str) -> Result<u64, String> {
+        if self.duration {
+            return crate::config::parse_seconds(text, self.min, self.max);
+        }
         let text = text.trim();
-        let value = match (text.parse::<u64>(), self.duration) {
-            (Ok(value), _) => value,
-            (Err(_), true) => {
-                let duration = humantime::parse_duration(text)
-                    .map_err(|e| format!("{text:?} is not a duration such as 300, 90s or 5m ({e})"))?;
-                duration.as_secs()
-            }
-            (Err(_), false) => return Err(format!("{text:?} is not a whole number")),
-        };
+        let value = text.parse::<u64>().map_err(|_| format!("{text:?} is not a whole number"))?;
         if !(self.min..=self.max).contains(&value) {
             return Err(format!("{text:?} is out of range: expected {} to {}", self.min, self.max));
         }

@@ -199,8 +199,8 @@ pub(crate) async fn purge_expired_sessions(db: crate::db::Db) {
 }
 
 /// `hoist serve`: the [`crate::Hoist`] the command line describes, served until a signal.
-pub async fn serve(store: StoreConfig, http: HttpConfig, workers: crate::config::WorkerConfig) -> anyhow::Result<()> {
-    crate::builder::HoistBuilder::from_config(store, http, workers).build().await?.serve().await
+pub async fn serve(config: crate::config::ServeConfig) -> anyhow::Result<()> {
+    crate::builder::HoistBuilder::from_config(config).build().await?.serve().await
 }
 
 pub(crate) fn print_welcome(url: &str, admin: &AdminBootstrap) {

@@ -198,21 +198,31 @@ pub async fn create_user(db: &Db, username: &str, password: &str, role: Role) ->
         return Err(UserError::WeakPassword);
     }
     let hash = hash_password_bounded(password).await?;
-    let now = now_ms();
+    insert_account(db, username, &hash, role).await?.ok_or_else(|| UserError::Exists(username.to_string()))
+}
+
+/// Inserts an account with `password_hash` as given (a host application's users have a
+/// marker instead); `None` when the name is taken.
+pub(crate) async fn insert_account(
+    db: &Db,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<Option<i64>, sqlx::Error> {
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO users (username, password_hash, role, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $4) RETURNING id",
     )
     .bind(username)
-    .bind(hash)
+    .bind(password_hash)
     .bind(role.as_str())
-    .bind(now)
+    .bind(now_ms())
     .fetch_one(&db.pool)
     .await;
     match inserted {
-        Ok(id) => Ok(id),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(UserError::Exists(username.to_string())),
-        Err(e) => Err(e.into()),
+        Ok(id) => Ok(Some(id)),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -188,28 +188,14 @@ async fn provision(db: &Db, user: &HostUser) -> Result<Option<i64>, ApiError> {
                 }
                 return Ok(Some(id));
             }
-            None => {
-                let now = now_ms();
-                let inserted = sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO users (username, password_hash, role, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                )
-                .bind(&user.username)
-                .bind(HOST_ACCOUNT)
-                .bind(user.role.as_str())
-                .bind(now)
-                .fetch_one(&db.pool)
-                .await;
-                match inserted {
-                    Ok(id) => {
-                        audit_host(db, id, user, "user.host_provision").await?;
-                        return Ok(Some(id));
-                    }
-                    // Another request created it first: read it again.
-                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
-                    Err(e) => return Err(e.into()),
+            None => match crate::users::insert_account(db, &user.username, HOST_ACCOUNT, user.role).await? {
+                Some(id) => {
+                    audit_host(db, id, user, "user.host_provision").await?;
+                    return Ok(Some(id));
                 }
-            }
+                // Another request created it first: read it again.
+                None => continue,
+            },
         }
     }
     Ok(None)

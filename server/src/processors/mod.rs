@@ -247,7 +247,8 @@ mod tests {
         for command in ["serve", "worker"] {
             let argv = ["hoist", command, "--sync-queue", "bank-sync", "--notifications-queue", "mail"];
             let workers = match Cli::try_parse_from(argv).unwrap().command {
-                Some(Command::Serve { workers, .. } | Command::Worker { workers, .. }) => workers,
+                Some(Command::Serve { config }) => config.workers,
+                Some(Command::Worker { workers, .. }) => workers,
                 other => panic!("{other:?}"),
             };
             let renamed = workers.processors.queues;
