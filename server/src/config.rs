@@ -258,6 +258,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn redis_tls_files_are_read_and_paired() {
+        let mut config = store("rediss://x", None);
+        assert!(config.redis_tls().unwrap().is_none(), "no files: the system's CAs");
+        config.redis_client_cert_file = Some(PathBuf::from(env!("CARGO_MANIFEST_PATH")));
+        let err = config.redis_tls().unwrap_err().to_string();
+        assert!(err.starts_with("REDIS_CLIENT_CERT_FILE:") && err.contains("REDIS_CLIENT_KEY_FILE"), "{err}");
+        config.redis_client_cert_file = None;
+        config.redis_ca_file = Some(PathBuf::from("/nonexistent/ca.pem"));
+        assert!(config.redis_tls().unwrap_err().to_string().starts_with("REDIS_CA_FILE: cannot read"));
+    }
+
+    #[test]
     fn durations_take_units() {
         assert_eq!(seconds::<1, 3600>("30"), Ok(30));
         assert_eq!(seconds::<1, 3600>("30s"), Ok(30));
