@@ -6,9 +6,8 @@ cd "$HOIST_ROOT"
 
 ensure_build_prerequisites
 
-say "building (release)"
-cargo leptos build --release
+say "building (release; the dashboard's wasm is built and embedded by server/build.rs)"
+cargo build --release --package hoist --bin hoist
 
-export LEPTOS_SITE_ROOT="$HOIST_ROOT/target/site"
 export HOIST_DATA_DIR="${HOIST_DATA_DIR:-$HOIST_ROOT/data}"
 exec "$HOIST_ROOT/target/release/hoist" serve --demo "$@"

@@ -35,12 +35,8 @@ cargo build -p hoist-stress
 target/debug/hoist-stress chaos --quick
 target/debug/hoist-stress scale --quick
 
-say "building the dashboard for the browser tests"
-cargo leptos build
-
 say "dashboard load, quick version (100 WebSocket clients at 1,000 jobs/s for 20 s)"
 target/debug/hoist-stress wsload --quick --hoist-bin "$HOIST_ROOT/target/debug/hoist"
 
-say "browser tests"
-HOIST_BIN="$HOIST_ROOT/target/debug/hoist" LEPTOS_SITE_ROOT="$HOIST_ROOT/target/site" \
-  node --test --test-concurrency=1 end2end/tests/
+say "browser tests (the hoist and the embedding example plain \`cargo test\` built, with their built-in dashboard files)"
+HOIST_BIN="$HOIST_ROOT/target/debug/hoist" node --test --test-concurrency=1 end2end/tests/

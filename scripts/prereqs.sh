@@ -6,7 +6,6 @@ set -euo pipefail
 
 HOIST_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="$HOIST_ROOT/.tools"
-CARGO_LEPTOS_VERSION="0.3.10"
 BINARYEN_NPM_VERSION="132.0.0"
 export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
 
@@ -32,28 +31,22 @@ apt_install() {
 
 ensure_rust() {
   command -v cargo >/dev/null || { echo "error: cargo not found; install rustup first (https://rustup.rs)" >&2; exit 1; }
-  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  # rust-toolchain.toml pins the toolchain; rustup installs it on first use where it can.
+  if ! (cd "$HOIST_ROOT" && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown); then
     say "adding the wasm32-unknown-unknown target"
-    rustup target add wasm32-unknown-unknown
+    (cd "$HOIST_ROOT" && rustup target add wasm32-unknown-unknown)
   fi
 }
 
-ensure_cargo_leptos() {
-  if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~25 minutes on 2 cores, once)"
-    cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
-  fi
+# Crates with C inside (ring, for TLS) need a C compiler; a fresh Debian has none.
+ensure_c_toolchain() {
+  command -v cc >/dev/null && return 0
+  apt_install build-essential
 }
 
-# cargo-leptos would download wasm-bindgen; it must match the version in Cargo.lock exactly.
-ensure_wasm_bindgen() {
-  local want
-  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$HOIST_ROOT/Cargo.lock")"
-  if ! wasm-bindgen --version 2>/dev/null | grep -q " $want"; then
-    say "installing wasm-bindgen-cli $want (~7 minutes, once)"
-    cargo install "wasm-bindgen-cli@$want"
-  fi
-}
+# cargo-leptos is not needed to build or run Hoist (server/build.rs builds the dashboard's
+# browser files); it stays the tool for `cargo leptos watch`, and is installed only by
+# hand: `cargo install cargo-leptos@0.3.10 --locked`.
 
 ensure_node() {
   if ! command -v npm >/dev/null; then
@@ -155,13 +148,12 @@ ensure_end2end_packages() {
   fi
 }
 
-# What both commands need: the toolchain, the wasm tools, and a Redis answering.
+# What both commands need: the toolchain, a C compiler, wasm-opt, and a Redis answering.
 ensure_build_prerequisites() {
+  ensure_c_toolchain
   ensure_rust
   ensure_redis_server
   ensure_node
   ensure_wasm_opt
-  ensure_wasm_bindgen
-  ensure_cargo_leptos
   ensure_redis_running
 }

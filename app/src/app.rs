@@ -1,7 +1,7 @@
 //! The document shell and every route of the dashboard, declared in one place.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -25,6 +25,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href=crate::mount_path::href("/favicon.svg") type="image/svg+xml"/>
+                // Here, not in <App/>: where the files are (`pkg/<build hash>` when they are
+                // built into the binary) is known to the server only.
+                <link
+                    rel="stylesheet"
+                    id="leptos"
+                    href=crate::mount_path::href(&format!("/{}/hoist.css", options.site_pkg_dir))
+                />
                 <AutoReload options=options.clone()/>
                 <meta name=crate::mount_path::META_NAME content=mount_path()/>
                 <HydrationScripts options root=mount_path()/>
@@ -41,7 +48,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href=crate::mount_path::href("/pkg/hoist.css")/>
         <Title text="Hoist"/>
         <Router base=mount_path()>
             <Layout>

@@ -70,7 +70,8 @@ export async function startStack(options = {}) {
   const args = options.bin ? (options.args ?? []) : ["serve", ...(options.args ?? [])];
   const mount = options.mount ?? "";
   const server = spawn(bin, args, {
-    cwd: repoRoot,
+    // Not the repository: nothing may depend on being started next to target/.
+    cwd: dir,
     env: {
       ...process.env,
       [options.addrVariable ?? "HOIST_ADDR"]: `127.0.0.1:${httpPort}`,
@@ -80,7 +81,8 @@ export async function startStack(options = {}) {
       HOIST_ADMIN_PASSWORD: ADMIN_PASSWORD,
       // The pages under test show the built-in processors' queues at work.
       HOIST_PROCESSORS: "all",
-      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(repoRoot, "target", "site"),
+      // Unset: hoist serves the dashboard files its build embedded (the plain `cargo
+      // build` binary is what these tests check); set, a site folder is used instead.
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       ...(options.env ?? {}),
     },

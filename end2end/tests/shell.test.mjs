@@ -18,7 +18,30 @@ test("server-rendered page is readable before any JavaScript runs", async () => 
   const html = await res.text();
   assert.match(html, /System status/);
   assert.match(html, /badge-healthy/);
-  assert.match(html, /\/pkg\/hoist\.js/, "links the hydration script");
+  assert.match(html, /\/pkg\/[0-9a-f]{16}\/hoist\.js/, "links the hydration script of this build");
+});
+
+// The files a page loads are those built into this hoist (started away from any
+// target/ folder, with no LEPTOS_SITE_ROOT): every link answers, under an address that
+// changes with the build, so it can be cached for good.
+test("the files the page links are built in, cacheable for good, and compressed", async () => {
+  const html = await (await fetch(`${stack.baseUrl}/login`)).text();
+  const links = [...html.matchAll(/(?:href|src)="(\/pkg\/[^"]+)"/g)].map((m) => m[1]);
+  for (const ext of ["js", "wasm", "css"]) {
+    assert.ok(links.some((l) => l.endsWith(`/hoist.${ext}`)), `the page links hoist.${ext}: ${links}`);
+  }
+  for (const link of new Set(links)) {
+    const res = await fetch(`${stack.baseUrl}${link}`, { headers: { "accept-encoding": "gzip, br" } });
+    assert.equal(res.status, 200, link);
+    assert.match(res.headers.get("cache-control") ?? "", /immutable/, `${link} is cached for good`);
+    assert.ok(res.headers.get("etag"), `${link} has an ETag`);
+    assert.match(res.headers.get("content-encoding") ?? "", /^(br|gzip)$/, `${link} is compressed`);
+    const again = await fetch(`${stack.baseUrl}${link}`, { headers: { "if-none-match": res.headers.get("etag") } });
+    assert.equal(again.status, 304, `${link} revalidates`);
+  }
+  const icon = await fetch(`${stack.baseUrl}/favicon.svg`);
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get("content-type"), "image/svg+xml");
 });
 
 test("page hydrates and the theme toggle works and persists", async () => {

@@ -3,7 +3,6 @@
 //! the app's session.
 //!
 //! ```text
-//! cargo leptos build          # the dashboard's assets, once (target/site)
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run -p hoist --example embed
 //! ```
 //! Then open http://127.0.0.1:8080, sign in with any name, sign someone up, and follow

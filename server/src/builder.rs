@@ -137,10 +137,11 @@ impl HoistBuilder {
         self.set(|s| s.store.history_days = days)
     }
 
-    /// Folder with the dashboard's built assets, `target/site` after `cargo leptos build`
-    /// (`LEPTOS_SITE_ROOT`).
+    /// Serve the dashboard's wasm, JS and CSS from this folder (`cargo xtask site` writes
+    /// one) instead of the files built into the `hoist` crate (`LEPTOS_SITE_ROOT`). Rarely
+    /// needed: the built-in files always match this build.
     pub fn site_root(self, dir: impl Into<PathBuf>) -> Self {
-        self.set(|s| s.http.site_root = dir.into())
+        self.set(|s| s.http.site_root = Some(dir.into()))
     }
 
     /// Password of the `admin` account created on first start (`HOIST_ADMIN_PASSWORD`).

@@ -154,9 +154,10 @@ pub struct HttpConfig {
     #[arg(long, env = "HOIST_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Folder with the built site (wasm, JS, CSS) that cargo-leptos produced.
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    /// Serve the dashboard's wasm, JS and CSS from this folder instead of the files built
+    /// into hoist (for `cargo leptos watch`, or a folder `cargo xtask site` wrote).
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
 
     /// Password for the admin account created on first start. Unset: a random one is
     /// generated and printed once.

@@ -30,6 +30,7 @@ pub mod search;
 pub mod server;
 pub mod server_functions;
 pub mod services;
+pub mod site;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;

@@ -41,10 +41,12 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
     db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
     let admin =
         ensure_admin(&db, http.admin_password.as_deref()).await.context("creating the first admin account failed")?;
+    let site = crate::site::SiteFiles::from_setting(http.site_root.as_deref());
+    site.check()?;
     let leptos_options = LeptosOptions::builder()
         .output_name("hoist")
-        .site_root(http.site_root.display().to_string())
-        .site_pkg_dir("pkg")
+        .site_root(site.root())
+        .site_pkg_dir(site.pkg_dir())
         .site_addr(http.addr)
         .env(leptos_env())
         .build();
@@ -54,6 +56,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
     let state = AppState {
         db,
         leptos_options,
+        site,
         sessions,
         secure_cookies: !http.insecure_cookies,
         session_hours: http.session_hours,
@@ -154,7 +157,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues/{queue}/{action}", post(crate::api::jobs::queue_action))
         .merge(pages)
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, app::shell))
+        // The browser files, then the dashboard's "not found" page for anything else.
+        .fallback_service(state.site.service(leptos_axum::ErrorHandler::new_with_context(
+            provide_backend,
+            app::shell,
+            state.leptos_options.clone(),
+        )))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::host::layer))
         .layer(sessions)
         .layer(axum::middleware::from_fn(crate::mount_path::detect))

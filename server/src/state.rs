@@ -13,6 +13,8 @@ use crate::error::StartupError;
 pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
+    /// Where the dashboard's wasm, JS and CSS come from (built in, or a folder).
+    pub site: crate::site::SiteFiles,
     pub sessions: crate::auth::session_store::SqlSessionStore,
     /// Whether session cookies carry the `Secure` flag.
     pub secure_cookies: bool,

@@ -15,11 +15,14 @@ use serde_json::json;
 
 const PASSWORD: &str = "embedding-admin-pw";
 
-/// A site root with one stylesheet, standing for `cargo leptos build`'s output.
+/// A site folder standing for `cargo xtask site`'s output, with a stylesheet to tell
+/// its files from the built-in ones.
 fn site_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
     std::fs::write(dir.path().join("pkg/hoist.css"), "body { color: teal }").unwrap();
+    std::fs::write(dir.path().join("pkg/hoist.js"), "export default function () {}").unwrap();
+    std::fs::write(dir.path().join("pkg/hoist.wasm"), b"\0asm").unwrap();
     dir
 }
 
@@ -86,6 +89,52 @@ async fn a_nested_router_serves_pages_assets_server_functions_and_the_api_under_
     let page = root.send("GET", "/login", None, &[]).await;
     assert!(text(&page).contains(r#"<meta name="hoist-mount-path" content="">"#), "{}", text(&page));
     assert!(text(&page).contains(r#"href="/pkg/hoist.css""#));
+}
+
+#[tokio::test]
+async fn without_a_site_folder_the_files_built_into_the_crate_are_served_under_the_prefix() {
+    let (redis, database) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database());
+    let hoist = Hoist::builder()
+        .redis_url(redis.url())
+        .database_url(database.url())
+        .admin_password(PASSWORD)
+        .build()
+        .await
+        .unwrap();
+    let host = axum::Router::new().nest("/hoist", hoist.router());
+    let mut client = common::Client::new(&host, "10.1.0.3:1");
+    let page = client.send("GET", "/hoist/login", None, &[]).await;
+    let page = text(&page).to_string();
+    let stylesheet = page
+        .split('"')
+        .find(|part| part.starts_with("/hoist/pkg/") && part.ends_with("/hoist.css"))
+        .unwrap_or_else(|| panic!("a stylesheet under /hoist/pkg/<build>/: {page}"));
+    let css = client.send("GET", stylesheet, None, &[]).await;
+    assert_eq!(css.status, StatusCode::OK);
+    let style = include_str!("../../style/main.css");
+    assert_eq!(text(&css), style, "the repository's stylesheet, as built in");
+    let script = stylesheet.replace("hoist.css", "hoist.js");
+    assert!(page.contains(&format!(r#"href="{script}""#)), "the script of the same build: {page}");
+    assert_eq!(client.send("GET", &script, None, &[]).await.status, StatusCode::OK);
+    // Built-in files are not served from the current folder, whatever it holds.
+    assert_eq!(client.send("GET", "/hoist/pkg/hoist.css", None, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(client.send("GET", "/hoist/Cargo.toml", None, &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_site_folder_without_the_built_files_is_refused_naming_the_variable() {
+    let (redis, database) = (hoist_testkit::RedisServer::start(), hoist_testkit::sqlite_database());
+    let empty = tempfile::tempdir().unwrap();
+    let refused = Hoist::builder()
+        .redis_url(redis.url())
+        .database_url(database.url())
+        .site_root(empty.path())
+        .build()
+        .await
+        .err()
+        .expect("an empty site folder is refused");
+    let message = format!("{refused:#}");
+    assert!(message.contains("LEPTOS_SITE_ROOT") && message.contains("pkg/hoist.wasm"), "{message}");
 }
 
 /// The host's "session": a header naming the user and role.
