@@ -76,6 +76,7 @@ for i = 0, n - 1 do
         wake_workers()
       end
       add_event(retrying, id, attempts, delay)
+      minute_stats('retried', 1)
       failed_live[#failed_live + 1] = now_text
       failed_live[#failed_live + 1] = id
       codes[#codes + 1] = 1

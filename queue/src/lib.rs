@@ -35,6 +35,7 @@ mod id;
 mod lockout;
 pub mod names;
 mod queue;
+mod role;
 #[cfg(feature = "scheduler")]
 mod schedule;
 #[cfg(feature = "scheduler")]
@@ -60,6 +61,7 @@ pub use lockout::Lockout;
 pub use queue::{
     CancelOutcome, MAX_BATCH_ID_BYTES, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention,
 };
+pub use role::Role;
 #[cfg(feature = "scheduler")]
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 #[cfg(feature = "scheduler")]
@@ -67,8 +69,8 @@ pub use scheduler::{PENDING_TIMEOUT, Scheduler};
 pub use typed::TypedJob;
 pub use types::{
     Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, HistoryBacklog, Job, JobOptions, JobPage, JobState,
-    KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, RateLimit,
-    ServerSettings, Unarchived, Unindexed, UnreadableJob,
+    KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, QueueTotals,
+    RateLimit, ServerSettings, Unarchived, Unindexed, UnreadableJob,
 };
 pub use worker::{Worker, WorkerOptions, WorkerStatus};
 

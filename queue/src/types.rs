@@ -462,6 +462,24 @@ pub struct MinuteStats {
     pub failed: u64,
     /// Jobs that went to the dead-letter queue.
     pub dead: u64,
+    /// Failed attempts that were scheduled to run again.
+    pub retried: u64,
+    /// Sum of the run times of completed jobs.
+    pub duration_ms: u64,
+}
+
+/// A queue's running totals since it was made (or last obliterated), by Redis, across
+/// every process: they only grow, so Prometheus' `rate()` works on them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueTotals {
+    pub completed: u64,
+    /// Failed attempts (each retry counts).
+    pub failed: u64,
+    /// Failed attempts that were scheduled to run again.
+    pub retried: u64,
+    /// Jobs that went to the dead-letter queue.
+    pub dead: u64,
     /// Sum of the run times of completed jobs.
     pub duration_ms: u64,
 }

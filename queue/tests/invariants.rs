@@ -48,8 +48,9 @@ const STATE_KEYS: [(JobState, &str); 7] = [
 ];
 
 /// The other per-queue keys: name and Redis type.
-const FIXED_KEYS: [(&str, &str); 10] = [
+const FIXED_KEYS: [(&str, &str); 11] = [
     ("meta", "hash"),
+    ("totals", "hash"),
     ("events", "stream"),
     ("marker", "list"),
     ("dedup", "hash"),

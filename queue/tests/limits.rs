@@ -240,3 +240,29 @@ async fn a_lockout_refuses_once_a_subject_used_its_allowance() {
     assert!(matches!(lockout.take(&[("", 1)], window).await, Err(QueueError::InvalidOption { field: "subject", .. })));
     assert!(matches!(lockout.take(&[("user:x", 0)], window).await, Err(QueueError::InvalidOption { .. })));
 }
+
+/// A role has one holder at a time: others are refused until it is released or its ttl
+/// runs out without a renewal; bad holders and ttls are refused before Redis.
+#[tokio::test]
+async fn a_role_has_one_holder_until_released_or_expired() {
+    let s = setup().await;
+    let role = hoist_queue::Role::new(&s.redis, "metrics-exporter");
+    let ttl = Duration::from_millis(300);
+    assert!(role.claim("web-1", ttl).await.unwrap());
+    assert!(!role.claim("web-2", ttl).await.unwrap(), "held by web-1");
+    assert!(role.claim("web-1", ttl).await.unwrap(), "the holder keeps it");
+    role.release("web-2").await.unwrap();
+    assert!(!role.claim("web-2", ttl).await.unwrap(), "only the holder can release it");
+    role.release("web-1").await.unwrap();
+    assert!(role.claim("web-2", ttl).await.unwrap(), "free once released");
+    // web-2 stops renewing: after its ttl, web-1 takes over.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(role.claim("web-1", ttl).await.unwrap(), "free once expired");
+    // Another role is independent.
+    assert!(hoist_queue::Role::new(&s.redis, "other").claim("web-2", ttl).await.unwrap());
+
+    for (holder, ttl) in [("", ttl), (&"x".repeat(201)[..], ttl), ("web-3", Duration::ZERO)] {
+        let refused = role.claim(holder, ttl).await.unwrap_err();
+        assert!(matches!(refused, hoist_queue::QueueError::InvalidOption { .. }), "{refused:?}");
+    }
+}

@@ -119,6 +119,46 @@ async fn completes_jobs_stores_results_and_emits_events() {
     worker.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_totals_count_every_outcome_and_go_with_the_queue() {
+    let s = setup().await;
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(|ctx| async move {
+            match ctx.job().name.as_str() {
+                "fine" => Ok(json!({})),
+                "revoked" => Err(JobError::permanent("401")),
+                _ => Err(JobError::retryable("flaky")),
+            }
+        }),
+        fast_options(),
+    );
+    let twice = JobOptions {
+        max_attempts: 2,
+        backoff: Backoff::Fixed { delay: Duration::from_millis(10) },
+        ..Default::default()
+    };
+    let fine = s.queue.enqueue(NewJob::new("fine", json!({}))).await.unwrap();
+    let revoked = s.queue.enqueue(NewJob::new("revoked", json!({}))).await.unwrap();
+    let flaky = s.queue.enqueue(NewJob::new("flaky", json!({})).with_options(twice)).await.unwrap();
+    wait_for_state(&s.queue, &fine.id, JobState::Completed).await;
+    wait_for_state(&s.queue, &revoked.id, JobState::Dead).await;
+    wait_for_state(&s.queue, &flaky.id, JobState::Dead).await;
+    worker.stop().await;
+    let totals = s.queue.totals().await.unwrap();
+    assert_eq!(
+        (totals.completed, totals.failed, totals.retried, totals.dead),
+        (1, 3, 1, 2),
+        "one completed; three failed attempts, of which one retried; two dead: {totals:?}"
+    );
+    // The totals outlive the jobs they counted...
+    s.queue.remove(&fine.id).await.unwrap();
+    assert_eq!(s.queue.totals().await.unwrap().completed, 1);
+    // ...but not the queue.
+    s.queue.obliterate(true).await.unwrap();
+    assert_eq!(s.queue.totals().await.unwrap(), hoist_queue::QueueTotals::default());
+}
+
 fn hoist_now_minute() -> i64 {
     (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() / 60_000) as i64
 }

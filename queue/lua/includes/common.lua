@@ -188,7 +188,8 @@ local function next_score(priority)
   return priority * SEQ_SPAN + seq
 end
 
--- Per-minute statistics, added up in the script and written once at its end.
+-- Per-minute statistics, added up in the script and written once at its end, and the
+-- queue's running totals of the same fields (what Prometheus counters are read from).
 local stats_pending = {}
 local function minute_stats(field, amount)
   stats_pending[field] = (stats_pending[field] or 0) + amount
@@ -197,8 +198,10 @@ end
 local function flush_stats()
   if next(stats_pending) == nil then return end
   local key = prefix .. 'stats:' .. math.floor(now / 60000)
+  local totals = prefix .. 'totals'
   for field, amount in pairs(stats_pending) do
     redis.call('HINCRBY', key, field, amount)
+    redis.call('HINCRBY', totals, field, amount)
   end
   -- Kept for 14 days, then Redis drops them by itself.
   redis.call('EXPIRE', key, '1213200')

@@ -143,6 +143,11 @@ impl QueueKeys {
         self.key("marker")
     }
 
+    /// Running totals of the per-minute statistics' fields, since the queue was made.
+    pub fn totals(&self) -> String {
+        self.key("totals")
+    }
+
     /// Per-minute statistics; `minute` counts minutes since the Unix epoch.
     pub fn stats(&self, minute: i64) -> String {
         self.key(&format!("stats:{minute}"))
@@ -163,6 +168,11 @@ impl QueueKeys {
 /// of a lockout shares the hash tag, so one script counts them together on a cluster.
 pub fn lockout_counter(root: &str, lockout: &str, subject: &str) -> String {
     format!("{root}:{{lockout:{lockout}}}:{subject}")
+}
+
+/// The holder of a role (see `crate::Role`): `ROOT:{role:NAME}`.
+pub fn role_holder(root: &str, role: &str) -> String {
+    format!("{root}:{{role:{role}}}")
 }
 
 /// The keys of one schedule, under their own hash tag `{schedule:NAME}`.

@@ -14,6 +14,7 @@ pub(crate) mod keys;
 pub(crate) mod lockouts;
 mod reads;
 pub(crate) mod record;
+pub(crate) mod roles;
 #[cfg(feature = "scheduler")]
 pub(crate) mod schedules;
 pub(crate) mod scripts;

@@ -13,8 +13,8 @@ use super::{Backend, decode_events, entry_events, field_map, scripts};
 use crate::connection::{Conn, RedisConnection};
 use crate::error::Result;
 use crate::types::{
-    Counts, ErrorRecord, Event, HistoryBacklog, Job, JobState, MinuteStats, QueueLimits, RateLimit, Unarchived,
-    Unindexed, UnreadableJob,
+    Counts, ErrorRecord, Event, HistoryBacklog, Job, JobState, MinuteStats, QueueLimits, QueueTotals, RateLimit,
+    Unarchived, Unindexed, UnreadableJob,
 };
 
 /// Every queue name recorded under `root`, sorted.
@@ -321,6 +321,19 @@ impl Backend {
         self.query("is_paused", redis::cmd("HEXISTS").arg(self.keys.meta()).arg("paused")).await
     }
 
+    /// The queue's running totals.
+    pub(crate) async fn totals(&self) -> Result<QueueTotals> {
+        let map: HashMap<String, u64> = self.query("totals", redis::cmd("HGETALL").arg(self.keys.totals())).await?;
+        let field = |name: &str| map.get(name).copied().unwrap_or(0);
+        Ok(QueueTotals {
+            completed: field("completed"),
+            failed: field("failed"),
+            retried: field("retried"),
+            dead: field("dead"),
+            duration_ms: field("duration_ms"),
+        })
+    }
+
     /// Per-minute statistics for `from..=to` (minutes since the epoch), one per minute.
     pub(crate) async fn stats(&self, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>> {
         let mut out = Vec::with_capacity((to_minute - from_minute + 1).max(0) as usize);
@@ -338,6 +351,7 @@ impl Backend {
                     completed: map.get("completed").copied().unwrap_or(0),
                     failed: map.get("failed").copied().unwrap_or(0),
                     dead: map.get("dead").copied().unwrap_or(0),
+                    retried: map.get("retried").copied().unwrap_or(0),
                     duration_ms: map.get("duration_ms").copied().unwrap_or(0),
                 });
             }

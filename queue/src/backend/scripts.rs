@@ -109,6 +109,10 @@ pub static TAKE_ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(include
 pub static GIVE_BACK_ATTEMPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/give_back_attempt.lua")));
 
+/// A role's holder (see `crate::Role`): one key, not a queue's.
+pub static HOLD_ROLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/hold_role.lua")));
+pub static RELEASE_ROLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/release_role.lua")));
+
 /// A worker's check-in: one key, stamped with Redis's time.
 pub static RECORD_HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/record_heartbeat.lua")));

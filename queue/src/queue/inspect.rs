@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{Queue, check_owner};
 use crate::error::Result;
-use crate::types::{Counts, Job, JobPage, JobState, MinuteStats, QueueLimits};
+use crate::types::{Counts, Job, JobPage, JobState, MinuteStats, QueueLimits, QueueTotals};
 
 impl Queue {
     /// The job with its errors and log lines, or `None`.
@@ -158,6 +158,19 @@ impl Queue {
         let minute = self.redis_time().await? / 60_000;
         let span = i64::from(minutes.clamp(1, 14 * 24 * 60));
         self.stats(minute - span + 1, minute).await
+    }
+
+    /// The queue's running totals (completed, failed, retried, dead, run time) since it
+    /// was made, across every process.
+    ///
+    /// ```no_run
+    /// # async fn example(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
+    /// let totals = queue.totals().await?;
+    /// println!("{} completed, {} dead", totals.completed, totals.dead);
+    /// # Ok(()) }
+    /// ```
+    pub async fn totals(&self) -> Result<QueueTotals> {
+        self.backend().totals().await
     }
 
     /// Per-minute statistics for the minutes `from..=to` (minutes since the epoch; at
