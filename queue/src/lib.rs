@@ -72,7 +72,7 @@ pub use types::{
     KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, QueueTotals,
     RateLimit, ServerSettings, Unarchived, Unindexed, UnreadableJob,
 };
-pub use worker::{Worker, WorkerOptions, WorkerStatus};
+pub use worker::{Worker, WorkerOptions, WorkerStatus, process_id};
 
 /// Re-exported so handlers and callers use the same token type.
 pub use tokio_util::sync::CancellationToken;

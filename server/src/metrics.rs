@@ -1,5 +1,7 @@
-//! `GET /metrics`: Prometheus text for every queue, read from Redis at scrape time, so any
-//! number of server processes report the same numbers.
+//! `GET /metrics`: Prometheus text. Each process reports its own work (attempts it ran,
+//! HTTP requests, sockets); the per-queue series, read from Redis at scrape time, are the
+//! same from every process, so one process at a time (holding the `metrics-exporter`
+//! role) reports them and a `sum()` over all processes counts them once.
 
 use std::sync::OnceLock;
 
@@ -7,9 +9,12 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hoist_queue::{JobState, Queue};
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
+use std::time::Duration;
+
+use hoist_queue::{Counts, JobState, Queue, QueueTotals, RedisConnection, Role};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 
 use crate::state::AppState;
 
@@ -21,6 +26,8 @@ pub struct Metrics {
     handle: PrometheusHandle,
     /// Whether `/metrics` needs the same authentication as the API.
     pub require_auth: bool,
+    /// This process, as the holder of the exporter role.
+    process_id: String,
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -30,7 +37,7 @@ const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 impl Metrics {
     pub fn new(require_auth: bool) -> Self {
         let handle = HANDLE.get_or_init(install).clone();
-        Metrics { handle, require_auth }
+        Metrics { handle, require_auth, process_id: hoist_queue::process_id() }
     }
 }
 
@@ -38,25 +45,15 @@ fn install() -> PrometheusHandle {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
         .expect("buckets are not empty")
+        // Series nobody touched for an hour go (a removed queue's attempt counters, a
+        // route no longer called); a counter that comes back starts from zero, which
+        // `rate()` reads as a reset. Gauges stay: the socket count may sit still.
+        .idle_timeout(MetricKindMask::COUNTER | MetricKindMask::HISTOGRAM, Some(Duration::from_secs(3600)))
         .build_recorder();
     let handle = recorder.handle();
     if metrics::set_global_recorder(recorder).is_err() {
         tracing::warn!("another metrics recorder is installed; /metrics shows only scrape-time gauges");
     }
-    describe_gauge!("hoist_jobs", "Jobs per queue and state");
-    describe_gauge!("hoist_queue_paused", "1 when the queue is paused");
-    describe_gauge!("hoist_jobs_completed_last_minute", "Jobs completed in the last full minute (all processes)");
-    describe_gauge!("hoist_jobs_failed_last_minute", "Failed attempts in the last full minute (all processes)");
-    describe_gauge!(
-        "hoist_job_duration_mean_seconds",
-        Unit::Seconds,
-        "Mean run time of jobs completed in the last full minute (all processes)"
-    );
-    describe_gauge!("hoist_workers_online", "Workers that checked in within the last minute");
-    describe_gauge!(
-        "hoist_history_backlog",
-        "Finished jobs kept in Redis until a serve process copies them to the SQL history"
-    );
     describe_counter!("hoist_jobs_processed_total", "Job attempts this process ran, by queue and outcome");
     describe_histogram!("hoist_job_duration_seconds", Unit::Seconds, "Run time of job attempts in this process");
     describe_counter!("hoist_http_requests_total", "HTTP requests by method, route and status");
@@ -100,7 +97,12 @@ pub async fn render(State(state): State<AppState>, request: Request) -> Response
             return e.into_response();
         }
     }
-    match collect(&state).await {
+    exposition(&state.engine, &state.metrics).await
+}
+
+/// The scrape's answer, for `hoist serve` and `hoist worker` alike.
+pub async fn exposition(engine: &RedisConnection, metrics: &Metrics) -> Response {
+    match collect(engine, metrics).await {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "metrics scrape failed");
@@ -109,29 +111,164 @@ pub async fn render(State(state): State<AppState>, request: Request) -> Response
     }
 }
 
-async fn collect(state: &AppState) -> anyhow::Result<String> {
-    let mut samples = vec![];
-    for name in Queue::list_all(&state.engine).await? {
-        let queue = Queue::new(&state.engine, &name)?;
+/// How long this process stays the exporter of the cluster-wide series after a scrape:
+/// longer than any sensible scrape interval, so the holder keeps the role; when it stops
+/// being scraped (or dies), another process takes over within this time.
+const EXPORTER_TTL: Duration = Duration::from_secs(90);
+
+async fn collect(engine: &RedisConnection, metrics: &Metrics) -> anyhow::Result<String> {
+    // This process's own series: attempts it ran, its HTTP requests and sockets.
+    let mut text = metrics.handle.render();
+    let exporter = Role::new(engine, "metrics-exporter");
+    let exports = exporter.claim(&metrics.process_id, EXPORTER_TTL).await?;
+    write_family(
+        &mut text,
+        "hoist_metrics_exporter",
+        "gauge",
+        "1 in the one process that exports the per-queue series read from Redis (see the README)",
+        [(String::new(), if exports { 1 } else { 0 })],
+    );
+    if exports {
+        text.push_str(&cluster_series(engine).await?);
+    }
+    Ok(text)
+}
+
+/// The per-queue series every process would report alike (they are read from Redis), so
+/// only the exporter reports them: a `sum()` over all scraped processes counts them once.
+/// Rendered afresh each scrape, so a removed queue's series are gone with it.
+async fn cluster_series(engine: &RedisConnection) -> anyhow::Result<String> {
+    let mut queues = vec![];
+    for name in Queue::list_all(engine).await? {
+        let queue = Queue::new(engine, &name)?;
         let counts = queue.counts().await?;
-        // The last whole minute, by Redis's clock (the statistics' own).
-        let last = queue.recent_stats(2).await?.into_iter().next().unwrap_or_default();
-        let workers = queue.worker_processes(std::time::Duration::from_secs(60)).await?;
+        let totals = queue.totals().await?;
+        let workers = queue.worker_processes(Duration::from_secs(60)).await?;
         let backlog = queue.history_backlog().await?.unarchived;
-        samples.push((name, counts, last, workers, backlog));
+        queues.push(QueueSample {
+            label: format!("queue=\"{}\"", escape_label(&name)),
+            counts,
+            totals,
+            workers,
+            backlog,
+        });
     }
-    for (name, counts, last, workers, backlog) in &samples {
+    let mut text = String::new();
+    let per_queue =
+        |value: fn(&QueueSample) -> u64| queues.iter().map(|q| (q.label.clone(), value(q))).collect::<Vec<_>>();
+    let mut jobs = vec![];
+    for q in &queues {
         for job_state in JobState::ALL {
-            gauge!("hoist_jobs", "queue" => name.clone(), "state" => job_state.as_str())
-                .set(counts.get(job_state) as f64);
+            jobs.push((format!("{},state=\"{}\"", q.label, job_state.as_str()), q.counts.get(job_state)));
         }
-        gauge!("hoist_queue_paused", "queue" => name.clone()).set(if counts.paused { 1.0 } else { 0.0 });
-        gauge!("hoist_jobs_completed_last_minute", "queue" => name.clone()).set(last.completed as f64);
-        gauge!("hoist_jobs_failed_last_minute", "queue" => name.clone()).set(last.failed as f64);
-        let mean = last.mean_duration_ms().unwrap_or(0.0) / 1000.0;
-        gauge!("hoist_job_duration_mean_seconds", "queue" => name.clone()).set(mean);
-        gauge!("hoist_workers_online", "queue" => name.clone()).set(*workers as f64);
-        gauge!("hoist_history_backlog", "queue" => name.clone()).set(*backlog as f64);
     }
-    Ok(state.metrics.handle.render())
+    write_family(&mut text, "hoist_jobs", "gauge", "Jobs per queue and state", jobs);
+    write_family(
+        &mut text,
+        "hoist_queue_paused",
+        "gauge",
+        "1 when the queue is paused",
+        per_queue(|q| q.counts.paused as u64),
+    );
+    write_family(
+        &mut text,
+        "hoist_workers_online",
+        "gauge",
+        "Worker processes that checked in within the last minute",
+        per_queue(|q| q.workers as u64),
+    );
+    write_family(
+        &mut text,
+        "hoist_history_backlog",
+        "gauge",
+        "Finished jobs kept in Redis until a serve process copies them to the SQL history",
+        per_queue(|q| q.backlog),
+    );
+    write_family(
+        &mut text,
+        "hoist_queue_jobs_completed_total",
+        "counter",
+        "Jobs completed, by all processes, since the queue was made",
+        per_queue(|q| q.totals.completed),
+    );
+    write_family(
+        &mut text,
+        "hoist_queue_jobs_failed_total",
+        "counter",
+        "Failed attempts (each retry counts), by all processes, since the queue was made",
+        per_queue(|q| q.totals.failed),
+    );
+    write_family(
+        &mut text,
+        "hoist_queue_jobs_retried_total",
+        "counter",
+        "Failed attempts scheduled to run again, since the queue was made",
+        per_queue(|q| q.totals.retried),
+    );
+    write_family(
+        &mut text,
+        "hoist_queue_jobs_dead_total",
+        "counter",
+        "Jobs moved to the dead-letter queue, since the queue was made",
+        per_queue(|q| q.totals.dead),
+    );
+    // Milliseconds summed in Redis; seconds here, as Prometheus names want.
+    text.push_str(
+        "# HELP hoist_queue_job_run_seconds_total Run time of completed jobs, summed, since the queue was made\n",
+    );
+    text.push_str("# TYPE hoist_queue_job_run_seconds_total counter\n");
+    for q in &queues {
+        text.push_str(&format!(
+            "hoist_queue_job_run_seconds_total{{{}}} {}\n",
+            q.label,
+            q.totals.duration_ms as f64 / 1000.0
+        ));
+    }
+    Ok(text)
+}
+
+/// What the exporter reads of one queue; `label` is its `queue="…"` label.
+struct QueueSample {
+    label: String,
+    counts: Counts,
+    totals: QueueTotals,
+    workers: usize,
+    backlog: u64,
+}
+
+/// One metric family in Prometheus' text format: HELP, TYPE, then a sample per labels.
+fn write_family(
+    text: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (String, u64)>,
+) {
+    text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            text.push_str(&format!("{name} {value}\n"));
+        } else {
+            text.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    }
+}
+
+/// A label value as the text format wants it: backslash, quote and newline escaped.
+fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("x\ny"), "x\\ny");
+        let mut text = String::new();
+        write_family(&mut text, "m", "gauge", "help", [(String::new(), 1), ("q=\"a\"".to_string(), 2)]);
+        assert_eq!(text, "# HELP m help\n# TYPE m gauge\nm 1\nm{q=\"a\"} 2\n");
+    }
 }

@@ -55,8 +55,20 @@ pub async fn run(
             }
         }
     };
-    let app = Router::new().route("/healthz", get(crate::health::healthz)).route("/readyz", get(ready));
-    println!("hoist worker running; health on http://{}", listener.local_addr()?);
+    // Its own attempts, and the per-queue series when it holds the exporter role (see
+    // crate::metrics); public, like the probes.
+    let metrics = {
+        let (engine, metrics) = (engine.clone(), crate::metrics::Metrics::new(false));
+        move || {
+            let (engine, metrics) = (engine.clone(), metrics.clone());
+            async move { crate::metrics::exposition(&engine, &metrics).await }
+        }
+    };
+    let app = Router::new()
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics));
+    println!("hoist worker running; health and metrics on http://{}", listener.local_addr()?);
     // Probes only: the same slow-client limits as `serve`, with room for a few probers.
     let limits =
         crate::transport::ServeLimits { header_read_timeout: std::time::Duration::from_secs(10), max_connections: 64 };

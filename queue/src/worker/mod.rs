@@ -118,7 +118,7 @@ const IDLE_POLL: Duration = Duration::from_millis(20);
 
 impl Worker {
     pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
-        let id = options.id.clone().unwrap_or_else(default_worker_id);
+        let id = options.id.clone().unwrap_or_else(process_id);
         Worker { queue, handler: Arc::new(handler), options, id, status: WorkerStatus::default() }
     }
 
@@ -198,7 +198,9 @@ impl Worker {
     }
 }
 
-fn default_worker_id() -> String {
+/// A name for this process that no other process shares: `HOST-PID-RANDOM` (a worker's
+/// default id, and a [`crate::Role`] holder's).
+pub fn process_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
     let host = if host.is_empty() { "worker".to_string() } else { host };
     format!("{host}-{}-{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff)
