@@ -28,10 +28,15 @@ impl Drop for Process {
 }
 
 fn spawn(command: &str, redis: &RedisServer, database: &TestDatabase, env: &[(&str, String)]) -> Process {
+    spawn_on(command, &redis.url(), database, env)
+}
+
+/// As `spawn`, on the Redis (or cluster node list) at `redis_url`.
+fn spawn_on(command: &str, redis_url: &str, database: &TestDatabase, env: &[(&str, String)]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"));
     child
         .arg(command)
-        .env("REDIS_URL", redis.url())
+        .env("REDIS_URL", redis_url)
         .env("DATABASE_URL", database.url())
         .env("HOIST_PROCESSORS", "all")
         .env("HOIST_QUEUE_DEMO_CONCURRENCY", "2")
@@ -251,4 +256,134 @@ async fn a_worker_refuses_a_bad_or_shared_queue_name() {
         assert!(!output.status.success(), "{variable}={value:?} was accepted");
         assert!(stderr.contains(&format!("error: {variable}: ")), "{variable}={value:?}: {stderr}");
     }
+}
+
+/// The product on a 3-master Redis Cluster, configured as README says (`REDIS_URL` lists
+/// the nodes): a `hoist serve` (the dashboard and API, no workers) and two `hoist worker`
+/// processes sharing one PostgreSQL. Jobs of two queues enqueued over the REST API run on
+/// both workers, the dashboard lists them, and a per-second schedule that all three
+/// processes' schedulers watch fires each tick exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_two_workers_run_on_a_redis_cluster() {
+    let cluster = hoist_testkit::RedisCluster::start();
+    let database = hoist_testkit::postgres_database().await;
+    let port = free_port();
+    let serve_env = [
+        ("HOIST_ADDR", format!("127.0.0.1:{port}")),
+        ("HOIST_ADMIN_PASSWORD", "admin-password-1".into()),
+        ("HOIST_PROCESSORS", String::new()),
+    ];
+    let mut serve = spawn_on("serve", &cluster.url(), &database, &serve_env);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_until("the server to answer", Duration::from_secs(60), || async {
+        http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let mut workers: Vec<Process> = (0..2)
+        .map(|_| {
+            let env = [
+                ("HOIST_WORKER_ADDR", format!("127.0.0.1:{}", free_port())),
+                ("HOIST_PROCESSORS", "demo,maintenance".into()),
+            ];
+            spawn_on("worker", &cluster.url(), &database, &env)
+        })
+        .collect();
+
+    let engine = RedisConnection::connect(&cluster.url()).await.unwrap();
+    let demo = Queue::new(&engine, "demo").unwrap();
+    wait_until("both workers online", Duration::from_secs(60), || async {
+        let workers = demo.workers(Duration::from_secs(60)).await.unwrap();
+        workers.iter().map(|(id, _)| id.split('-').nth(1).unwrap().to_string()).collect::<HashSet<_>>().len() == 2
+    })
+    .await;
+
+    let login = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    // Signed in: the session cookie and the CSRF header on every request.
+    let http = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([
+            (reqwest::header::COOKIE, cookie.parse().unwrap()),
+            (reqwest::header::HeaderName::from_static("x-csrf-token"), csrf.parse().unwrap()),
+        ]))
+        .build()
+        .unwrap();
+    let enqueue = |queue: &'static str, name: &'static str, payload: serde_json::Value| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let reply = http
+                .post(format!("{base}/api/v1/queues/{queue}/jobs"))
+                .json(&json!({ "name": name, "payload": payload }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status().as_u16(), 202, "{}", reply.text().await.unwrap());
+            (queue, reply.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string())
+        }
+    };
+    let mut ids = vec![];
+    for i in 0..12 {
+        ids.push(enqueue("demo", "demo-sync", json!({ "duration_ms": 300 + i * 10 })).await);
+    }
+    for _ in 0..2 {
+        ids.push(enqueue("maintenance", "purge-sessions", json!({})).await);
+    }
+
+    // A schedule every second onto a queue nobody works, so each tick's job stays.
+    let schedule = http
+        .put(format!("{base}/api/v1/schedules/every-second"))
+        .json(&json!({ "name": "every-second", "cron": "* * * * * *", "queue": "ticks", "job": { "name": "tick", "payload": {} } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(schedule.status().is_success(), "{}", schedule.text().await.unwrap());
+
+    let mut ran_on = HashSet::new();
+    for (queue, id) in &ids {
+        let queue = Queue::new(&engine, queue).unwrap();
+        wait_until("every job completed", Duration::from_secs(120), || async {
+            queue.get_job(id).await.unwrap().is_some_and(|j| j.state == JobState::Completed)
+        })
+        .await;
+        // `host-pid-random.lane`: a process runs a worker per queue, each with its own id.
+        let worker = queue.get_job(id).await.unwrap().unwrap().worker.unwrap();
+        ran_on.insert(worker.split('-').nth(1).unwrap().to_string());
+    }
+    assert_eq!(ran_on.len(), 2, "both worker processes ran jobs: {ran_on:?}");
+
+    // The dashboard (server-rendered) lists both queues with their completed jobs.
+    let overview = http.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    for queue in ["demo", "maintenance", "ticks"] {
+        assert!(overview.contains(&format!(r#"href="/queues/{queue}""#)), "{queue} on the overview: {overview}");
+    }
+    let page = http.get(format!("{base}/queues/demo?state=completed")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&ids[0].1), "a completed job on the queue page: {page}");
+
+    // Let the schedule run a few seconds, then stop it and count.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let paused = http.post(format!("{base}/api/v1/schedules/every-second/pause")).send().await.unwrap();
+    assert!(paused.status().is_success(), "{}", paused.text().await.unwrap());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ticks = Queue::new(&engine, "ticks").unwrap();
+    let jobs = ticks.list_jobs(JobState::Waiting, 0, 1000).await.unwrap().jobs;
+    let keys: Vec<String> = jobs.iter().map(|j| j.dedup_key.clone().unwrap_or_default()).collect();
+    let distinct: HashSet<&String> = keys.iter().collect();
+    assert!(keys.len() >= 4, "a tick a second for about 6 s: {keys:?}");
+    assert_eq!(distinct.len(), keys.len(), "each tick fired once: {keys:?}");
+    let history = hoist_queue::Scheduler::new(&engine).history("every-second", 1000).await.unwrap();
+    let fired: HashSet<i64> = history.iter().map(|r| r.tick).collect();
+    assert_eq!(fired.len(), history.len(), "no tick twice in the schedule's history");
+    assert_eq!(history.len(), keys.len(), "each fire enqueued its job: {history:?} {keys:?}");
+
+    for worker in &mut workers {
+        stop(worker);
+    }
+    stop(&mut serve);
 }

@@ -2,11 +2,14 @@
 //! SQLite or PostgreSQL databases, and an SMTP server that records what it receives. Every helper cleans up when dropped, so tests run in
 //! parallel without sharing state.
 
+mod certificates;
+mod postgres_server;
 mod redis_cluster;
 mod redis_server;
 mod smtp_server;
 mod sql;
 
+pub use postgres_server::PostgresServer;
 pub use redis_cluster::RedisCluster;
 pub use redis_server::{RedisOptions, RedisServer};
 pub use smtp_server::{ReceivedMail, SmtpServer};
