@@ -1,5 +1,6 @@
-//! The connection to Redis that queues and workers share: a single server, or a Redis
-//! Cluster when `REDIS_URL` lists several nodes separated by commas.
+//! The connection to Redis that queues and workers share: a single server, a Redis
+//! Cluster when `REDIS_URL` lists several nodes separated by commas, or the master of a
+//! Sentinel group (`redis+sentinel://`, see `sentinel.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub(crate) enum Conn {
     Dedicated(MultiplexedConnection),
     #[cfg(feature = "cluster")]
     Cluster(ClusterConnection),
+    #[cfg(feature = "sentinel")]
+    Sentinel(crate::sentinel::SentinelConnection),
 }
 
 impl ConnectionLike for Conn {
@@ -29,6 +32,8 @@ impl ConnectionLike for Conn {
             Conn::Dedicated(c) => c.req_packed_command(cmd),
             #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "sentinel")]
+            Conn::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -43,6 +48,8 @@ impl ConnectionLike for Conn {
             Conn::Dedicated(c) => c.req_packed_commands(cmd, offset, count),
             #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "sentinel")]
+            Conn::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
 
@@ -52,6 +59,8 @@ impl ConnectionLike for Conn {
             Conn::Dedicated(c) => c.get_db(),
             #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.get_db(),
+            #[cfg(feature = "sentinel")]
+            Conn::Sentinel(c) => c.get_db(),
         }
     }
 }
@@ -61,6 +70,8 @@ enum Deployment {
     Single(Box<Client>),
     #[cfg(feature = "cluster")]
     Cluster(Box<ClusterClient>),
+    #[cfg(feature = "sentinel")]
+    Sentinel(Arc<crate::sentinel::SentinelResolver>),
 }
 
 /// A Redis client plus one shared, self-reconnecting multiplexed connection.
@@ -70,7 +81,8 @@ enum Deployment {
 #[derive(Clone)]
 pub struct RedisConnection {
     deployment: Deployment,
-    /// Pub/Sub goes to one node; in a cluster, PUBLISH reaches every node.
+    /// Pub/Sub goes to one node; in a cluster, PUBLISH reaches every node. (Behind
+    /// Sentinel, to the master of the moment instead.)
     pubsub: Client,
     shared: Conn,
     /// The prefix of every key of the queues, schedules and lockouts opened on it.
@@ -155,6 +167,24 @@ impl RedisConnection {
             }
             Ok(Client::open(node)?)
         };
+        #[cfg(feature = "sentinel")]
+        if url.starts_with(crate::sentinel::SENTINEL_SCHEME) {
+            if tls.is_some() {
+                return Err(crate::error::QueueError::InvalidOption {
+                    field: "redis_url",
+                    reason: "TLS through Sentinel is not supported yet".into(),
+                });
+            }
+            let parsed = crate::sentinel::SentinelUrl::parse(url)?;
+            let resolver = Arc::new(crate::sentinel::SentinelResolver::new(&parsed)?);
+            let shared = crate::sentinel::SentinelConnection::connect(resolver.clone(), parsed.db).await?;
+            return Ok(RedisConnection {
+                pubsub: resolver.master().await?,
+                deployment: Deployment::Sentinel(resolver),
+                shared: Conn::Sentinel(shared),
+                key_prefix: DEFAULT_KEY_PREFIX.into(),
+            });
+        }
         let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
         #[cfg(not(feature = "cluster"))]
         if nodes.len() > 1 {
@@ -272,12 +302,39 @@ impl RedisConnection {
             // A fresh cluster connection has its own sockets to every node.
             #[cfg(feature = "cluster")]
             Deployment::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+            // The master of the moment: a worker's next wait after a failover goes there.
+            #[cfg(feature = "sentinel")]
+            Deployment::Sentinel(resolver) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(block + Duration::from_secs(5)));
+                let client = resolver.master().await?;
+                Ok(Conn::Dedicated(client.get_multiplexed_async_connection_with_config(&config).await?))
+            }
         }
     }
 
-    pub(crate) fn pubsub_client(&self) -> &Client {
-        &self.pubsub
+    /// A client for Pub/Sub: the master of the moment behind Sentinel, else the node the
+    /// connection was opened on.
+    pub(crate) async fn pubsub_client(&self) -> Result<Client> {
+        #[cfg(feature = "sentinel")]
+        if let Deployment::Sentinel(resolver) = &self.deployment {
+            return resolver.master().await;
+        }
+        Ok(self.pubsub.clone())
     }
+}
+
+/// Checks the shape of a `redis+sentinel://[user:password@]host:port[,host:port...]/MASTER[/DB]`
+/// URL without connecting (feature `sentinel`).
+///
+/// ```
+/// assert!(hoist_queue::check_sentinel_url("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/jobs").is_ok());
+/// assert!(hoist_queue::check_sentinel_url("redis+sentinel://10.0.0.1/jobs").is_err());
+/// ```
+#[cfg(feature = "sentinel")]
+pub fn check_sentinel_url(url: &str) -> Result<()> {
+    crate::sentinel::SentinelUrl::parse(url).map(|_| ())
 }
 
 /// A key prefix is 1 to [`MAX_KEY_PREFIX`] letters, digits, `_`, `-` or `.`: nothing that

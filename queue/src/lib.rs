@@ -40,6 +40,8 @@ mod role;
 mod schedule;
 #[cfg(feature = "scheduler")]
 mod scheduler;
+#[cfg(feature = "sentinel")]
+mod sentinel;
 mod serde_millis;
 mod testing;
 mod typed;
@@ -51,6 +53,8 @@ pub(crate) use backend::keys;
 
 pub use backend::keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use backend::round_trips;
+#[cfg(feature = "sentinel")]
+pub use connection::check_sentinel_url;
 pub use connection::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX, RedisConnection, TlsFiles, check_key_prefix};
 pub use error::{QueueError, Result};
 pub use handler::{

@@ -105,7 +105,21 @@ impl StoreConfig {
     /// Checks the shape of both URLs before anything connects, so a typo is reported as
     /// such and not as a connection failure.
     pub fn validate(&self) -> Result<(), StartupError> {
-        // One URL, or a Redis Cluster's nodes separated by commas.
+        self.validate_redis_url()?;
+        let database = self.resolved_database_url();
+        crate::db::DbKind::from_url(&database)?;
+        hoist_queue::check_key_prefix(&self.key_prefix)
+            .map_err(|e| StartupError::Invalid { variable: "HOIST_KEY_PREFIX", reason: e.to_string() })?;
+        Ok(())
+    }
+
+    /// Sentinels and a master name; else one URL, or a Redis Cluster's nodes separated
+    /// by commas.
+    fn validate_redis_url(&self) -> Result<(), StartupError> {
+        if self.redis_url.trim().starts_with("redis+sentinel://") {
+            return hoist_queue::check_sentinel_url(self.redis_url.trim())
+                .map_err(|e| StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() });
+        }
         let nodes: Vec<&str> = self.redis_url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
         if nodes.is_empty() {
             return Err(StartupError::Invalid { variable: "REDIS_URL", reason: "is empty".into() });
@@ -122,10 +136,6 @@ impl StoreConfig {
                 });
             }
         }
-        let database = self.resolved_database_url();
-        crate::db::DbKind::from_url(&database)?;
-        hoist_queue::check_key_prefix(&self.key_prefix)
-            .map_err(|e| StartupError::Invalid { variable: "HOIST_KEY_PREFIX", reason: e.to_string() })?;
         Ok(())
     }
 }

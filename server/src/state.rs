@@ -106,6 +106,9 @@ pub async fn connect_redis(store: &crate::config::StoreConfig) -> Result<hoist_q
         Ok(Err(hoist_queue::QueueError::Redis(e))) if e.kind() == redis::ErrorKind::InvalidClientConfig => {
             Err(StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() })
         }
+        Ok(Err(e @ hoist_queue::QueueError::InvalidOption { field: "redis_url", .. })) => {
+            Err(StartupError::Invalid { variable: "REDIS_URL", reason: e.to_string() })
+        }
         Ok(Err(e @ hoist_queue::QueueError::InvalidOption { .. })) => {
             Err(StartupError::Invalid { variable: "HOIST_KEY_PREFIX", reason: e.to_string() })
         }

@@ -107,6 +107,11 @@ async fn malformed_urls_name_their_variable() {
     let args = config("definitely not a url", &db);
     let err = build_state(&args.store, &args.http).await.err().unwrap();
     assert!(format!("{err:#}").starts_with("REDIS_URL:"), "{err:#}");
+    // A Sentinel URL without ports, or without a master name.
+    for bad in ["redis+sentinel://sentinel-a/jobs", "redis+sentinel://10.0.0.1:26379"] {
+        let err = build_state(&config(bad, &db).store, &args.http).await.err().unwrap();
+        assert!(format!("{err:#}").starts_with("REDIS_URL:"), "{bad}: {err:#}");
+    }
 
     let redis = RedisServer::start();
     let mut args = config(&redis.url(), &db);

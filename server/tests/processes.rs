@@ -387,3 +387,96 @@ async fn serve_and_two_workers_run_on_a_redis_cluster() {
     }
     stop(&mut serve);
 }
+
+/// Redis behind Sentinel (a master, a replica, three Sentinels; `REDIS_URL` is
+/// `redis+sentinel://…/hoist`): the server starts on it, and a `hoist worker` process
+/// runs jobs while `SENTINEL FAILOVER` makes the replica master, then carries on against
+/// the new master without a restart. Every job the producer had acknowledged (enqueued
+/// and, by `WAIT 1`, on the replica too) completes; a producer call that failed during
+/// the switch is retried with the same dedup key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_carries_on_through_a_sentinel_failover_and_loses_no_job() {
+    let sentinel = hoist_testkit::RedisSentinel::start();
+    let database = sqlite_database();
+
+    // The server side: built on the Sentinel URL, ready.
+    let hoist = hoist_server::Hoist::builder()
+        .redis_url(sentinel.url())
+        .database_url(database.url())
+        .admin_password("admin-password-1")
+        .build()
+        .await
+        .expect("hoist on Sentinel");
+    assert_eq!(hoist.connection().server_version().await.unwrap().split('.').next(), Some("7"));
+    drop(hoist);
+
+    let env = [("HOIST_WORKER_ADDR", format!("127.0.0.1:{}", free_port())), ("HOIST_PROCESSORS", "demo".into())];
+    let mut worker = spawn_on("worker", &sentinel.url(), &database, &env);
+    let engine = RedisConnection::connect(&sentinel.url()).await.unwrap();
+    let queue = Queue::new(&engine, "demo").unwrap();
+    wait_until("the worker online", Duration::from_secs(30), || async {
+        !queue.workers(Duration::from_secs(60)).await.unwrap().is_empty()
+    })
+    .await;
+
+    const JOBS: usize = 150;
+    let producer = {
+        let (engine, queue) = (engine.clone(), queue.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = vec![];
+            for i in 0..JOBS {
+                let mut job = NewJob::new("demo-sync", json!({ "duration_ms": 20 }));
+                job.options.dedup_key = Some(format!("job-{i}"));
+                let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+                loop {
+                    assert!(tokio::time::Instant::now() < give_up, "job {i} could not be enqueued for 60 s");
+                    // A retry after an unacknowledged call gets the job back if it was
+                    // added after all (same dedup key).
+                    let id = match queue.enqueue(job.clone()).await {
+                        Ok(e) => e.id,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let replicated: Result<i64, _> = engine.query(redis::cmd("WAIT").arg(1).arg(2000)).await;
+                    if replicated.is_ok_and(|n| n >= 1) {
+                        acknowledged.push(id);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            acknowledged
+        })
+    };
+    wait_until("a third of the jobs done", Duration::from_secs(60), || async {
+        queue.counts().await.is_ok_and(|c| c.completed as usize >= JOBS / 3)
+    })
+    .await;
+    let master_before = sentinel.master_port();
+    let sentinel = tokio::task::spawn_blocking(move || {
+        sentinel.failover();
+        sentinel
+    })
+    .await
+    .unwrap();
+    assert_ne!(sentinel.master_port(), master_before, "the replica is master now");
+    let done_at_failover = queue.counts().await.map(|c| c.completed).unwrap_or(0);
+
+    let ids = producer.await.unwrap();
+    assert_eq!(ids.len(), JOBS);
+    wait_until("every acknowledged job completed", Duration::from_secs(120), || async {
+        let mut all = true;
+        for id in &ids {
+            all &= queue.get_job(id).await.ok().flatten().is_some_and(|j| j.state == JobState::Completed);
+        }
+        all
+    })
+    .await;
+    let completed = queue.counts().await.unwrap().completed;
+    assert!(completed > done_at_failover, "jobs completed after the failover: {done_at_failover} -> {completed}");
+    assert!(worker.0.try_wait().unwrap().is_none(), "the same worker process, not restarted");
+    stop(&mut worker);
+}

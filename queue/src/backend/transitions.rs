@@ -242,7 +242,7 @@ impl Backend {
     /// The ids of active jobs whose cancellation is asked for, as they are asked (Pub/Sub;
     /// the stream ends when the connection does).
     pub(crate) async fn cancellations(&self) -> Result<impl Stream<Item = String> + use<>> {
-        let mut pubsub = self.redis.pubsub_client().get_async_pubsub().await?;
+        let mut pubsub = self.redis.pubsub_client().await?.get_async_pubsub().await?;
         pubsub.subscribe(self.keys.cancel_channel()).await?;
         Ok(pubsub.into_on_message().map(|message| message.get_payload::<String>().unwrap_or_default()))
     }
