@@ -12,10 +12,22 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let release = std::env::var("PROFILE").as_deref() == Ok("release");
 
-    for input in ["app/src", "app/Cargo.toml", "style", "public", "Cargo.lock", ".cargo/config.toml", "xtask/src"] {
+    let inputs = [
+        "app/src",
+        "app/Cargo.toml",
+        "style",
+        "public",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "rust-toolchain.toml",
+        "xtask/src",
+    ];
+    for input in inputs {
         println!("cargo::rerun-if-changed={}", workspace.join(input).display());
     }
-    println!("cargo::rerun-if-env-changed=PATH"); // where wasm-opt is looked up
+    // Installing npm's wasm-opt under .tools/ is worth a rebuild (not every PATH change).
+    println!("cargo::rerun-if-changed={}", xtask::site::wasm_opt_program(&workspace).to_string_lossy());
 
     let site = xtask::site::SiteBuild {
         target_dir: front_target_dir(&out_dir),

@@ -29,6 +29,7 @@ for _, id in ipairs(expired) do
     redis.call('LTRIM', jk .. ':errors', -100, -1)
     redis.call('HSET', jk, 'error', record)
     add_event(stalled, id, stalls)
+    minute_stats('stalled', 1)
     if stalls > max_stalls then
       redis.call('HSET', jk, 'state', 'dead', 'finished_at', now_text)
       redis.call('ZADD', k.dead, now_text, id)

@@ -293,23 +293,19 @@ impl RedisConnection {
     /// caller will ask for, so replies are awaited a little longer than that.
     pub(crate) async fn dedicated(&self, block: Duration) -> Result<Conn> {
         match &self.deployment {
-            Deployment::Single(client) => {
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(5)))
-                    .set_response_timeout(Some(block + Duration::from_secs(5)));
-                Ok(Conn::Dedicated(client.get_multiplexed_async_connection_with_config(&config).await?))
-            }
+            Deployment::Single(client) => Ok(Conn::Dedicated(
+                client.get_multiplexed_async_connection_with_config(&dedicated_config(block)).await?,
+            )),
             // A fresh cluster connection has its own sockets to every node.
             #[cfg(feature = "cluster")]
             Deployment::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
             // The master of the moment: a worker's next wait after a failover goes there.
             #[cfg(feature = "sentinel")]
             Deployment::Sentinel(resolver) => {
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(5)))
-                    .set_response_timeout(Some(block + Duration::from_secs(5)));
                 let client = resolver.master().await?;
-                Ok(Conn::Dedicated(client.get_multiplexed_async_connection_with_config(&config).await?))
+                Ok(Conn::Dedicated(
+                    client.get_multiplexed_async_connection_with_config(&dedicated_config(block)).await?,
+                ))
             }
         }
     }
@@ -323,6 +319,13 @@ impl RedisConnection {
         }
         Ok(self.pubsub.clone())
     }
+}
+
+/// A dedicated connection's settings: replies are awaited a little longer than `block`.
+fn dedicated_config(block: Duration) -> AsyncConnectionConfig {
+    AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_response_timeout(Some(block + Duration::from_secs(5)))
 }
 
 /// Checks the shape of a `redis+sentinel://[user:password@]host:port[,host:port...]/MASTER[/DB]`

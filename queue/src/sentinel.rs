@@ -37,16 +37,21 @@ impl SentinelUrl {
             ),
         };
         let rest = url.strip_prefix(SENTINEL_SCHEME).ok_or_else(|| invalid("not a redis+sentinel:// URL"))?;
-        let (authority, path) = rest.split_once('/').ok_or_else(|| invalid("names no master"))?;
-        let (credentials, hosts) = match authority.rsplit_once('@') {
-            Some((credentials, hosts)) => (Some(credentials), hosts),
-            None => (None, authority),
+        // Credentials first (a password may hold `/`); they never appear in an error.
+        let (credentials, rest) = match rest.rsplit_once('@') {
+            Some((credentials, rest)) => (Some(credentials), rest),
+            None => (None, rest),
         };
+        let (authority, path) = rest.split_once('/').ok_or_else(|| invalid("names no master"))?;
+        let hosts = authority;
         let (username, password) = match credentials {
-            Some(credentials) => match credentials.split_once(':') {
-                Some((user, password)) => (non_empty(user), non_empty(password)),
-                None => (non_empty(credentials), None),
-            },
+            Some(credentials) => {
+                let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+                let decode = |text: &str| {
+                    percent_decode(text).ok_or_else(|| invalid("credentials are not percent-encoded UTF-8"))
+                };
+                (non_empty(&decode(user)?), non_empty(&decode(password)?))
+            }
             None => (None, None),
         };
         let mut sentinels = vec![];
@@ -71,6 +76,25 @@ impl SentinelUrl {
         }
         Ok(SentinelUrl { sentinels, master, db, username, password })
     }
+}
+
+/// `%XX` escapes decoded, as URLs carry credentials; `None` for a broken escape or bytes
+/// that are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn non_empty(text: &str) -> Option<String> {
@@ -222,6 +246,10 @@ mod tests {
         assert_eq!(url.sentinels, ["redis://10.0.0.1:26379", "redis://10.0.0.2:26380"]);
         assert_eq!((url.master.as_str(), url.db), ("jobs", 2));
         assert_eq!((url.username, url.password.as_deref()), (None, Some("secret")));
+        let encoded = SentinelUrl::parse("redis+sentinel://app:a%2Fb%40c@s:1/m").unwrap();
+        assert_eq!((encoded.username.as_deref(), encoded.password.as_deref()), (Some("app"), Some("a/b@c")));
+        let raw_slash = SentinelUrl::parse("redis+sentinel://:ab/cd@s:1/m").unwrap();
+        assert_eq!(raw_slash.password.as_deref(), Some("ab/cd"));
         let plain = SentinelUrl::parse("redis+sentinel://s:26379/mymaster").unwrap();
         assert_eq!((plain.master.as_str(), plain.db, plain.password), ("mymaster", 0, None));
     }
@@ -236,9 +264,11 @@ mod tests {
             "redis+sentinel://a:notaport/m",
             "redis+sentinel://a:1/m/x",
             "redis+sentinel://a:1/m/1/2",
+            "redis+sentinel://:secret%zz@a:1/m",
         ] {
             let error = SentinelUrl::parse(bad).unwrap_err();
             assert!(matches!(error, QueueError::InvalidOption { field: "redis_url", .. }), "{bad}: {error:?}");
+            assert!(!error.to_string().contains("secret"), "no credentials in {error}");
         }
     }
 }

@@ -478,6 +478,8 @@ pub struct QueueTotals {
     pub failed: u64,
     /// Failed attempts that were scheduled to run again.
     pub retried: u64,
+    /// Attempts whose worker stopped renewing the lease (a crash, a kill).
+    pub stalled: u64,
     /// Jobs that went to the dead-letter queue.
     pub dead: u64,
     /// Sum of the run times of completed jobs.

@@ -157,6 +157,8 @@ async fn a_job_that_keeps_stalling_goes_to_the_dead_letter_queue() {
     })
     .await;
     assert_eq!(dead.stalls, 2);
+    let totals = queue.totals().await.unwrap();
+    assert_eq!((totals.stalled, totals.dead, totals.failed), (2, 1, 0), "stalls are counted apart: {totals:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

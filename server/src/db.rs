@@ -158,14 +158,19 @@ fn create_sqlite_parent(url: &str) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The URL without its password, for messages and logs.
+/// The URL without its password, for messages and logs. What `url` cannot parse (a
+/// Sentinel URL or a cluster's node list) loses everything before its last `@`.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
         }
-        _ => url.to_string(),
+        Ok(_) => url.to_string(),
+        Err(_) => match (url.split_once("://"), url.rfind('@')) {
+            (Some((scheme, _)), Some(at)) if at > scheme.len() => format!("{scheme}://***{}", &url[at..]),
+            _ => url.to_string(),
+        },
     }
 }
 
@@ -182,6 +187,9 @@ mod tests {
     fn redacts_passwords_only() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("redis+sentinel://:p/w@a:1,b:2/m"), "redis+sentinel://***@a:1,b:2/m");
+        assert_eq!(redact("redis://:pw@a:1,redis://:pw@b:2"), "redis://***@b:2");
+        assert_eq!(redact("redis+sentinel://a:1,b:2/m"), "redis+sentinel://a:1,b:2/m");
     }
 
     #[test]

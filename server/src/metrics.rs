@@ -97,18 +97,16 @@ pub async fn render(State(state): State<AppState>, request: Request) -> Response
             return e.into_response();
         }
     }
-    exposition(&state.engine, &state.metrics).await
+    exposition(&state.engine, &state.metrics, true).await
 }
 
-/// The scrape's answer, for `hoist serve` and `hoist worker` alike.
-pub async fn exposition(engine: &RedisConnection, metrics: &Metrics) -> Response {
-    match collect(engine, metrics).await {
-        Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics scrape failed");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("# metrics unavailable: {e}\n")).into_response()
-        }
-    }
+/// The scrape's answer: this process's series, and the per-queue ones when
+/// `may_export` and this process holds (or takes) the exporter role. `hoist worker`
+/// passes `false`: its listener has no sign-in, and the queues' series are for those
+/// `HOIST_METRICS_REQUIRE_AUTH` may protect.
+pub async fn exposition(engine: &RedisConnection, metrics: &Metrics, may_export: bool) -> Response {
+    let text = collect(engine, metrics, may_export).await;
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// How long this process stays the exporter of the cluster-wide series after a scrape:
@@ -116,22 +114,35 @@ pub async fn exposition(engine: &RedisConnection, metrics: &Metrics) -> Response
 /// being scraped (or dies), another process takes over within this time.
 const EXPORTER_TTL: Duration = Duration::from_secs(90);
 
-async fn collect(engine: &RedisConnection, metrics: &Metrics) -> anyhow::Result<String> {
-    // This process's own series: attempts it ran, its HTTP requests and sockets.
+async fn collect(engine: &RedisConnection, metrics: &Metrics, may_export: bool) -> String {
+    // This process's own series (attempts it ran, its HTTP requests and sockets) are
+    // always there; Redis being unreachable only takes the per-queue ones away.
     let mut text = metrics.handle.render();
-    let exporter = Role::new(engine, "metrics-exporter");
-    let exports = exporter.claim(&metrics.process_id, EXPORTER_TTL).await?;
+    let cluster = if may_export { exported_series(engine, metrics).await } else { None };
     write_family(
         &mut text,
         "hoist_metrics_exporter",
         "gauge",
         "1 in the one process that exports the per-queue series read from Redis (see the README)",
-        [(String::new(), if exports { 1 } else { 0 })],
+        [(String::new(), if cluster.is_some() { 1 } else { 0 })],
     );
-    if exports {
-        text.push_str(&cluster_series(engine).await?);
-    }
-    Ok(text)
+    text.push_str(&cluster.unwrap_or_default());
+    text
+}
+
+/// The per-queue series, when this process is (or now becomes) the exporter.
+async fn exported_series(engine: &RedisConnection, metrics: &Metrics) -> Option<String> {
+    let exporter = Role::new(engine, "metrics-exporter");
+    let series = async {
+        if !exporter.claim(&metrics.process_id, EXPORTER_TTL).await? {
+            return Ok(None);
+        }
+        cluster_series(engine).await.map(Some)
+    };
+    series.await.unwrap_or_else(|e: anyhow::Error| {
+        tracing::warn!(error = %e, "the per-queue metrics could not be read");
+        None
+    })
 }
 
 /// The per-queue series every process would report alike (they are read from Redis), so
@@ -204,6 +215,13 @@ async fn cluster_series(engine: &RedisConnection) -> anyhow::Result<String> {
         "counter",
         "Failed attempts scheduled to run again, since the queue was made",
         per_queue(|q| q.totals.retried),
+    );
+    write_family(
+        &mut text,
+        "hoist_queue_jobs_stalled_total",
+        "counter",
+        "Attempts whose worker stopped renewing the lease (a crash, a kill), since the queue was made",
+        per_queue(|q| q.totals.stalled),
     );
     write_family(
         &mut text,

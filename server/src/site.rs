@@ -84,7 +84,8 @@ impl SiteFiles {
         match self {
             Self::BuiltIn => built_in().clone().fallback_service(fallback),
             Self::Folder(folder) => {
-                Router::new().fallback_service(tower_http::services::ServeDir::new(folder).fallback(fallback))
+                let files = tower_http::services::ServeDir::new(folder).call_fallback_on_method_not_allowed(true);
+                Router::new().fallback_service(files.fallback(fallback))
             }
         }
     }

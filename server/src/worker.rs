@@ -55,13 +55,12 @@ pub async fn run(
             }
         }
     };
-    // Its own attempts, and the per-queue series when it holds the exporter role (see
-    // crate::metrics); public, like the probes.
+    // Its own attempts only (see crate::metrics): public, like the probes.
     let metrics = {
         let (engine, metrics) = (engine.clone(), crate::metrics::Metrics::new(false));
         move || {
             let (engine, metrics) = (engine.clone(), metrics.clone());
-            async move { crate::metrics::exposition(&engine, &metrics).await }
+            async move { crate::metrics::exposition(&engine, &metrics, false).await }
         }
     };
     let app = Router::new()

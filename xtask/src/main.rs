@@ -30,7 +30,11 @@ fn main() -> anyhow::Result<()> {
     }
     let site = xtask::site::SiteBuild {
         workspace: workspace.clone(),
-        target_dir: workspace.join("target/front"),
+        // `target/front` of the target folder in use: the folder server/build.rs builds in.
+        target_dir: std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace.join("target"))
+            .join("front"),
         release,
         versioned: false,
     };

@@ -69,12 +69,11 @@ impl SiteBuild {
         copy_file(&self.workspace.join("style/main.css"), &staging.join(format!("{OUTPUT_NAME}.css")))?;
         let pkg_dir = if self.versioned { format!("pkg/{}", content_hash(&staging)?) } else { "pkg".to_string() };
         let pkg = out.join(&pkg_dir);
-        // Only what this build wrote stays: files of an older build would be served too.
-        for entry in std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
-            let path = entry?.path();
-            if path != staging {
-                remove_path(&path)?;
-            }
+        // Only this build's files stay under pkg/: an older build's would be served too.
+        // Anything else in `out` (the icon of a site folder) is left alone.
+        let old_pkg = out.join("pkg");
+        if old_pkg.exists() {
+            remove_path(&old_pkg)?;
         }
         std::fs::create_dir_all(pkg.parent().unwrap_or(out))?;
         std::fs::rename(&staging, &pkg).with_context(|| format!("moving the site into {}", pkg.display()))?;
@@ -108,9 +107,13 @@ impl SiteBuild {
         // A build script's environment describes the host build (its flags, `cargo
         // clippy`'s wrapper, its target): none of it applies to this one. The jobserver
         // (CARGO_MAKEFLAGS) is kept, so both builds share the same cores.
+        // Its own build folder too: a `build.build-dir` shared with the calling build
+        // would wait on that build's lock.
+        command.env("CARGO_BUILD_BUILD_DIR", &self.target_dir);
         for variable in [
             "RUSTFLAGS",
             "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
             "RUSTC_WORKSPACE_WRAPPER",
             "CARGO_BUILD_TARGET",
             "CARGO_TARGET_DIR",
@@ -153,11 +156,20 @@ impl SiteBuild {
 /// (on the first build's critical path) for 2.07 MB instead of 1.87 MB (5.1 MB before);
 /// compressed for the wire, the difference is smaller still. Returns whether it ran.
 fn optimize(wasm: &Path, workspace: &Path) -> anyhow::Result<bool> {
-    let local = workspace.join(".tools/node_modules/.bin/wasm-opt");
-    let program = if local.is_file() { local.into_os_string() } else { "wasm-opt".into() };
-    let found = Command::new(&program).arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        return Ok(false);
+    let program = wasm_opt_program(workspace);
+    let version = Command::new(&program)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| binaryen_version(&String::from_utf8_lossy(&o.stdout)));
+    match version {
+        None => return Ok(false),
+        Some(version) if version < MIN_WASM_OPT => {
+            eprintln!("site: wasm-opt version {version} is too old (breaks Leptos' wasm); not optimising");
+            return Ok(false);
+        }
+        Some(_) => {}
     }
     let output = Command::new(&program)
         .args([OsStr::new("-O1"), OsStr::new("--enable-bulk-memory"), wasm.as_os_str(), OsStr::new("-o")])
@@ -168,6 +180,22 @@ fn optimize(wasm: &Path, workspace: &Path) -> anyhow::Result<bool> {
         bail!("wasm-opt failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(true)
+}
+
+/// The oldest binaryen whose wasm-opt works on the dashboard (Debian's 108 does not).
+const MIN_WASM_OPT: u32 = 116;
+
+/// Where wasm-opt is looked for: npm's binaryen under `.tools/` (the prerequisite script
+/// puts it there), else PATH.
+pub fn wasm_opt_program(workspace: &Path) -> std::ffi::OsString {
+    let local = workspace.join(".tools/node_modules/.bin/wasm-opt");
+    if local.is_file() { local.into_os_string() } else { "wasm-opt".into() }
+}
+
+/// `wasm-opt version 132 (version_132)` → 132.
+fn binaryen_version(text: &str) -> Option<u32> {
+    let rest = &text[text.find("version ")? + "version ".len()..];
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// A short digest of every file under `dir` (names and contents, in name order): the
@@ -211,4 +239,16 @@ fn remove_path(path: &Path) -> anyhow::Result<()> {
 fn copy_file(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_binaryen_versions() {
+        assert_eq!(binaryen_version("wasm-opt version 132 (version_132)"), Some(132));
+        assert_eq!(binaryen_version("wasm-opt version 108"), Some(108));
+        assert_eq!(binaryen_version("nonsense"), None);
+    }
 }

@@ -329,6 +329,7 @@ impl Backend {
             completed: field("completed"),
             failed: field("failed"),
             retried: field("retried"),
+            stalled: field("stalled"),
             dead: field("dead"),
             duration_ms: field("duration_ms"),
         })
