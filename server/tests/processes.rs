@@ -84,6 +84,12 @@ where
     }
 }
 
+/// The process id in a worker id `host-pid-random.lane` (the host may hold `-`): a
+/// process runs a worker per queue, each with its own id.
+fn pid_of(worker_id: &str) -> String {
+    worker_id.rsplit('-').nth(1).unwrap_or_default().to_string()
+}
+
 /// Worker ids are `host-pid-random.lane`: one process runs several claim lanes.
 fn process_of(worker_id: &str) -> String {
     worker_id.rsplit_once('.').map_or(worker_id, |(process, _)| process).to_string()
@@ -294,7 +300,7 @@ async fn serve_and_two_workers_run_on_a_redis_cluster() {
     let demo = Queue::new(&engine, "demo").unwrap();
     wait_until("both workers online", Duration::from_secs(60), || async {
         let workers = demo.workers(Duration::from_secs(60)).await.unwrap();
-        workers.iter().map(|(id, _)| id.rsplit('-').nth(1).unwrap().to_string()).collect::<HashSet<_>>().len() == 2
+        workers.iter().map(|(id, _)| pid_of(id)).collect::<HashSet<_>>().len() == 2
     })
     .await;
 
@@ -352,10 +358,7 @@ async fn serve_and_two_workers_run_on_a_redis_cluster() {
             queue.get_job(id).await.unwrap().is_some_and(|j| j.state == JobState::Completed)
         })
         .await;
-        // `host-pid-random.lane` (the host may hold `-`): a process runs a worker per
-        // queue, each with its own id.
-        let worker = queue.get_job(id).await.unwrap().unwrap().worker.unwrap();
-        ran_on.insert(worker.rsplit('-').nth(1).unwrap().to_string());
+        ran_on.insert(pid_of(&queue.get_job(id).await.unwrap().unwrap().worker.unwrap()));
     }
     assert_eq!(ran_on.len(), 2, "both worker processes ran jobs: {ran_on:?}");
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::certificates::make_certificates;
+use crate::redis_server::free_port;
 
 /// A PostgreSQL server on a free loopback port with its own data directory, refusing
 /// connections without TLS. Dropping it stops the server and removes the directory.
@@ -164,10 +165,6 @@ fn server_binaries() -> Option<PathBuf> {
 
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::RedisServer;
-use crate::redis_server::{cli_on, command_on};
+use crate::redis_server::{cli_on, command_on, free_port};
 
 /// The master group's name the Sentinels monitor.
 pub const SENTINEL_MASTER_NAME: &str = "hoist";
@@ -119,10 +119,6 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 #[cfg(test)]
