@@ -44,6 +44,7 @@ mod scheduler;
 mod sentinel;
 mod serde_millis;
 mod testing;
+mod trace_context;
 mod typed;
 mod types;
 mod worker;
@@ -70,6 +71,7 @@ pub use role::Role;
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 #[cfg(feature = "scheduler")]
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
+pub use trace_context::{MAX_TRACESTATE_BYTES, TraceContext};
 pub use typed::TypedJob;
 pub use types::{
     Backoff, Counts, DedupScope, Enqueued, ErrorRecord, Event, HistoryBacklog, Job, JobOptions, JobPage, JobState,

@@ -176,6 +176,10 @@ impl ScheduleSpec {
         if self.misfire_grace > crate::types::MAX_OPTION_DURATION {
             return Err(invalid("misfire_grace", "must be at most 365 days".into()));
         }
+        if self.job.trace.is_some() {
+            // Every fire would join the one trace, for as long as the schedule lives.
+            return Err(invalid("job.trace", "a schedule's jobs each start a trace of their own".into()));
+        }
         let fires = cron.next_after(now_ms).is_some_and(|t| t.saturating_sub(now_ms) <= MAX_FIRST_TICK_WAIT_MS);
         if !fires {
             return Err(invalid("cron", format!("{:?} has no tick in the next nine years", self.cron)));

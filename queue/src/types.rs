@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::trace_context::TraceContext;
+
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -286,15 +288,25 @@ pub struct NewJob {
     pub payload: serde_json::Value,
     #[serde(default)]
     pub options: JobOptions,
+    /// The trace the job continues. Unset, and with the `opentelemetry` feature, enqueue
+    /// takes the current span's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 impl NewJob {
     pub fn new(name: impl Into<String>, payload: serde_json::Value) -> Self {
-        NewJob { name: name.into(), payload, options: JobOptions::default() }
+        NewJob { name: name.into(), payload, options: JobOptions::default(), trace: None }
     }
 
     pub fn with_options(mut self, options: JobOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Continues the given trace instead of the current span's.
+    pub fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = Some(trace);
         self
     }
 }
@@ -402,6 +414,9 @@ pub struct Job {
     /// The job's log lines, oldest first (filled by `Queue::get_job`).
     pub logs: Vec<String>,
     pub cancel_requested: bool,
+    /// The trace of the code that enqueued the job; its span in the worker is a child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 /// Jobs per state, and whether the queue is paused.

@@ -117,7 +117,6 @@ pub enum TokenAction {
 }
 
 pub fn main() -> ExitCode {
-    crate::telemetry::init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => match from_environment(&error) {
@@ -135,7 +134,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let telemetry = match crate::telemetry::init(runtime.handle()) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(run(cli));
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line the operator can act on; the chain gives the cause.
@@ -199,7 +207,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let redis = crate::state::connect_redis(&store).await?;
             let queue = hoist_queue::Queue::new(&redis, &queue)?;
-            let enqueued = queue.enqueue(hoist_queue::NewJob { name, payload, options }).await?;
+            let mut job = hoist_queue::NewJob::new(name, payload).with_options(options);
+            // The environment carrier of W3C trace context: a script traced by its caller
+            // hands the job its place in the trace.
+            if let Ok(parent) = std::env::var("TRACEPARENT") {
+                let state = std::env::var("TRACESTATE").ok().filter(|s| !s.is_empty());
+                job = job.with_trace(
+                    hoist_queue::TraceContext::new(parent, state).map_err(|e| anyhow::anyhow!("TRACEPARENT: {e}"))?,
+                );
+            }
+            let enqueued = queue.enqueue(job).await?;
             if enqueued.duplicate {
                 println!("{} (existing job with this dedup key)", enqueued.id);
             } else {

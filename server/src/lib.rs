@@ -22,6 +22,7 @@ pub mod mount_path;
 pub mod names;
 pub mod openapi;
 pub mod origin;
+pub mod otlp;
 pub mod policy;
 pub mod processors;
 pub mod queue_settings;

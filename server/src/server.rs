@@ -182,12 +182,27 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::http::Request<_>| {
                     let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+                    let span =
+                        tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id);
+                    continue_callers_trace(&span, request.headers());
+                    span
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// With trace export on, a request that carries a W3C `traceparent` is traced as a child
+/// of the caller's span (and so is every job it enqueues); a malformed header is ignored.
+fn continue_callers_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if headers.contains_key("traceparent") {
+        let caller = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .extract(&opentelemetry_http::HeaderExtractor(headers));
+        let _ = span.set_parent(caller);
+    }
 }
 
 /// Deletes expired sessions every hour: the server's own housekeeping, done whether or

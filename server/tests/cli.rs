@@ -9,12 +9,18 @@ use hoist_server::users::verify_password;
 use hoist_testkit::{RedisServer, sqlite_database};
 
 fn hoist(redis: &str, db: &str, args: &[&str]) -> (bool, String, String) {
+    hoist_with(redis, db, args, &[])
+}
+
+/// `hoist` with more environment variables.
+fn hoist_with(redis: &str, db: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .args(args)
         .env("REDIS_URL", redis)
         .env("DATABASE_URL", db)
         .env("RUST_LOG", "error")
         .env_remove("HOIST_NEW_PASSWORD")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -89,4 +95,49 @@ async fn users_tokens_and_enqueue_from_the_shell() {
     let (ok, _, err) = run(&["enqueue", "emails", "welcome", "--payload", "{nope"]);
     assert!(!ok && err.starts_with("error: --payload"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+/// `hoist enqueue` run by a traced script hands the script's trace (`TRACEPARENT`, the
+/// environment carrier) to the job; a malformed one, and trace settings this build cannot
+/// honour, stop the command with one line naming the variable.
+#[tokio::test]
+async fn a_traced_script_hands_its_trace_to_the_job_and_bad_trace_settings_stop_it() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let enqueue = ["enqueue", "emails", "welcome", "--payload", "{}"];
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let run = |env: &[(&str, &str)]| hoist_with(&redis.url(), &database.url(), &enqueue, env);
+
+    let (ok, out, err) = run(&[("TRACEPARENT", parent), ("TRACESTATE", "vendor=1")]);
+    assert!(ok, "{err}");
+    let connection = RedisConnection::connect(&redis.url()).await.unwrap();
+    let job = Queue::new(&connection, "emails").unwrap().get_job(out.trim()).await.unwrap().unwrap();
+    let trace = job.trace.expect("the script's trace");
+    assert_eq!((trace.traceparent.as_str(), trace.tracestate.as_deref()), (parent, Some("vendor=1")));
+
+    let refused = [
+        (vec![("TRACEPARENT", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331")], "error: TRACEPARENT:"),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+            "error: OTEL_EXPORTER_OTLP_PROTOCOL:",
+        ),
+        (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")], "error: OTEL_EXPORTER_OTLP_ENDPOINT:"),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")],
+            "error: OTEL_EXPORTER_OTLP_TIMEOUT:",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("HOIST_TRACE_FILTER", "hoist=loud")],
+            "error: HOIST_TRACE_FILTER:",
+        ),
+        (vec![("OTEL_TRACES_EXPORTER", "zipkin")], "error: OTEL_TRACES_EXPORTER:"),
+    ];
+    for (env, expected) in refused {
+        let (ok, _, err) = run(&env);
+        assert!(!ok && err.starts_with(expected), "{env:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    // Turned off, the endpoint is not even read.
+    let (ok, _, err) = run(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"), ("OTEL_SDK_DISABLED", "true")]);
+    assert!(ok, "{err}");
 }

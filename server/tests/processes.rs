@@ -492,3 +492,161 @@ async fn a_worker_carries_on_through_a_sentinel_failover_and_loses_no_job() {
     assert!(worker.0.try_wait().unwrap().is_none(), "the same worker process, not restarted");
     stop(&mut worker);
 }
+
+/// Spans as an OTLP/HTTP collector receives them, each with the `service.name` of the
+/// process that sent it.
+#[derive(Clone, Default)]
+struct OtlpReceiver(std::sync::Arc<std::sync::Mutex<Vec<(String, opentelemetry_proto::tonic::trace::v1::Span)>>>);
+
+impl OtlpReceiver {
+    /// Listens on a free loopback port; returns the endpoint to give as
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    async fn start(&self) -> String {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let received = self.0.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: axum::body::Bytes| async move {
+                let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+                for resource_spans in request.resource_spans {
+                    let service = resource_spans
+                        .resource
+                        .iter()
+                        .flat_map(|r| &r.attributes)
+                        .find(|a| a.key == "service.name")
+                        .map(|a| format!("{:?}", a.value))
+                        .unwrap_or_default();
+                    for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+                        received.lock().unwrap().push((service.clone(), span));
+                    }
+                }
+                ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        endpoint
+    }
+
+    /// The spans received from the process named `service` (its `OTEL_SERVICE_NAME`).
+    fn spans_of(&self, service: &str, name: &str) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        let received = self.0.lock().unwrap();
+        received
+            .iter()
+            .filter(|(s, span)| s.contains(service) && span.name == name)
+            .map(|(_, span)| span.clone())
+            .collect()
+    }
+}
+
+fn attribute(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> String {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let value = span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()?.value.clone());
+    match value {
+        Some(Value::StringValue(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+/// A job enqueued over REST by a caller that sends a W3C `traceparent` runs, in a worker
+/// process, in the caller's trace: its `job` span's parent is the server's `request` span,
+/// whose parent is the caller's span. Both processes export to a local OTLP/HTTP receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process() {
+    let receiver = OtlpReceiver::default();
+    let endpoint = receiver.start().await;
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let port = free_port();
+    let otel = |service: &str| {
+        [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
+            ("OTEL_SERVICE_NAME", service.to_string()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+        ]
+    };
+    let mut serve_env = vec![
+        ("HOIST_ADDR", format!("127.0.0.1:{port}")),
+        ("HOIST_ADMIN_PASSWORD", "admin-password-1".into()),
+        ("HOIST_PROCESSORS", String::new()),
+    ];
+    serve_env.extend(otel("hoist-api"));
+    let _serve = spawn("serve", &redis, &database, &serve_env);
+    let mut worker_env =
+        vec![("HOIST_WORKER_ADDR", format!("127.0.0.1:{}", free_port())), ("HOIST_PROCESSORS", "demo".into())];
+    worker_env.extend(otel("hoist-worker"));
+    let _worker = spawn("worker", &redis, &database, &worker_env);
+
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_until("the server to answer", Duration::from_secs(60), || async {
+        http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let login = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let enqueue = |traceparent: Option<&str>| {
+        let mut request = http
+            .post(format!("{base}/api/v1/queues/demo/jobs"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "name": "demo-sync", "payload": { "duration_ms": 50 } }));
+        if let Some(parent) = traceparent {
+            request = request.header("traceparent", parent);
+        }
+        async move {
+            let reply = request.send().await.unwrap();
+            assert_eq!(reply.status().as_u16(), 202);
+            reply.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (caller_trace, caller_span) = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    let traced = enqueue(Some(&format!("00-{caller_trace}-{caller_span}-01"))).await;
+    let untraced = enqueue(None).await;
+
+    let job_span =
+        |id: &str| receiver.spans_of("hoist-worker", "job").into_iter().find(|s| attribute(s, "job_id") == id);
+    wait_until("both jobs' spans from the worker", Duration::from_secs(60), || async {
+        job_span(&traced).is_some() && job_span(&untraced).is_some()
+    })
+    .await;
+    let request_span = |trace: &[u8]| {
+        let requests = receiver.spans_of("hoist-api", "request");
+        requests.into_iter().find(|s| s.trace_id == trace && attribute(s, "uri").ends_with("/jobs"))
+    };
+
+    let job = job_span(&traced).unwrap();
+    assert_eq!(hex::encode(&job.trace_id), caller_trace, "the job runs in the caller's trace");
+    assert_eq!(attribute(&job, "queue"), "demo");
+    let request = request_span(&job.trace_id).expect("the server's span of the enqueuing request");
+    assert_eq!(hex::encode(&request.parent_span_id), caller_span, "the request continues the caller's span");
+    assert_eq!(job.parent_span_id, request.span_id, "the job's span is a child of the request's");
+    assert_ne!(job.span_id, request.span_id);
+
+    // Without a caller's context the request starts the trace, and the job still joins it.
+    let job = job_span(&untraced).unwrap();
+    let request = request_span(&job.trace_id).expect("the request that enqueued the untraced job");
+    assert!(request.parent_span_id.is_empty(), "a root span");
+    assert_eq!(job.parent_span_id, request.span_id);
+
+    // The job keeps its context: the API shows where it came from.
+    let view: serde_json::Value = http
+        .get(format!("{base}/api/v1/queues/demo/jobs/{traced}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let traceparent = view["trace"]["traceparent"].as_str().unwrap();
+    assert!(traceparent.starts_with(&format!("00-{caller_trace}-")), "{traceparent}");
+}

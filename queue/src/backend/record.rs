@@ -1,8 +1,8 @@
 //! How a job is stored: its Redis hash.
 //!
 //! Every field costs Redis time on each write and each claim, so a job has few: `spec`
-//! (JSON only the client reads: name, owner, timeout, dedup key, creation time and the
-//! payload, written once), `opts` (the retry policy the scripts read, written once),
+//! (JSON only the client reads: name, owner, timeout, dedup key, creation time, trace
+//! context and the payload, written once), `opts` (the retry policy the scripts read, written once),
 //! and the fields that change with its state (`state`, `score`, `attempts`, `stalls`,
 //! `run_at`, `started_at`, `worker`, `lease`, `finished_at`, `progress`, `result`,
 //! `error`, `cancel`). Absent `attempts`/`stalls` mean 0 and absent `run_at` means the
@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::backend::{int, text};
 use crate::error::{QueueError, Result};
+use crate::trace_context::TraceContext;
 use crate::types::{Backoff, ErrorRecord, Job, JobOptions, JobState, NewJob, Progress};
 
 /// The `spec` field of a new job without its opening `{"created_at":TIME,`: the enqueue
@@ -35,6 +36,10 @@ pub(crate) fn encode_spec_body(job: &NewJob, payload: &str) -> String {
     if let Some(key) = &o.dedup_key {
         spec.push_str(",\"dedup\":");
         spec.push_str(&quote(key));
+    }
+    if let Some(trace) = &job.trace {
+        spec.push_str(",\"trace\":");
+        spec.push_str(&serde_json::to_string(trace).unwrap_or_else(|_| "null".into()));
     }
     spec.push_str(",\"payload\":");
     spec.push_str(payload);
@@ -58,6 +63,8 @@ struct Spec {
     #[serde(default)]
     dedup: Option<String>,
     created_at: i64,
+    #[serde(default)]
+    trace: Option<TraceContext>,
     payload: serde_json::Value,
 }
 
@@ -101,6 +108,7 @@ fn decode<'a>(queue: &str, id: &str, get: impl Fn(&str) -> Option<&'a str>) -> R
             dedup: non_empty(get("dedup")),
             created_at: num("created_at").unwrap_or(0),
             payload: get("payload").and_then(|v| serde_json::from_str(v).ok()).unwrap_or(serde_json::Value::Null),
+            trace: None,
         },
     };
     let opts = get("opts").and_then(decode_opts).unwrap_or_else(|| Opts {
@@ -136,6 +144,7 @@ fn decode<'a>(queue: &str, id: &str, get: impl Fn(&str) -> Option<&'a str>) -> R
         errors: vec![],
         logs: vec![],
         cancel_requested: get("cancel").is_some_and(|c| !c.is_empty()),
+        trace: spec.trace,
     })
 }
 

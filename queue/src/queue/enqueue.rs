@@ -16,9 +16,21 @@ impl Queue {
 
     /// Adds many jobs in one round trip, atomically. Every job is validated first; one
     /// invalid job rejects the batch.
-    pub async fn enqueue_bulk(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+    ///
+    /// With the `opentelemetry` feature, jobs without a [`trace`](NewJob::trace) continue
+    /// the current span's trace.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+    pub async fn enqueue_bulk(&self, mut jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         if jobs.is_empty() {
             return Ok(vec![]);
+        }
+        #[cfg(feature = "opentelemetry")]
+        if jobs.iter().any(|job| job.trace.is_none())
+            && let Some(current) = crate::TraceContext::current()
+        {
+            for job in jobs.iter_mut().filter(|job| job.trace.is_none()) {
+                job.trace = Some(current.clone());
+            }
         }
         let payloads = jobs.iter().map(|job| self.validate(job)).collect::<Result<Vec<_>>>()?;
         self.register().await?;
@@ -90,6 +102,9 @@ impl Queue {
                 "rate_limit",
                 "needs a key of 1 to 200 bytes, max > 0 and a window of 1 ms to 365 days",
             ));
+        }
+        if let Some(trace) = &job.trace {
+            trace.validate()?;
         }
         let payload = serde_json::to_string(&job.payload)?;
         if payload.len() > self.config().max_payload_bytes {

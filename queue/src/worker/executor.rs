@@ -88,6 +88,12 @@ pub(super) fn start_job(
     // it is recorded: at ERROR it is on whenever any of the handler's lines are, whatever
     // RUST_LOG says about this crate.
     let span = tracing::error_span!("job", queue = %queue_name, job_id = %job.id, job = %job.name, attempt);
+    // The job's trace goes on from the span that enqueued it, in whatever process.
+    #[cfg(feature = "opentelemetry")]
+    if let Some(parent) = job.trace.as_ref().and_then(crate::TraceContext::to_context) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let _ = span.set_parent(parent);
+    }
     let started = std::time::Instant::now();
     jobs.spawn(async move {
         // The handler runs in a task of its own so a panic is caught as a JoinError.
@@ -132,6 +138,7 @@ pub(super) fn start_job(
         running.lock().expect("running map").remove(&(id.clone(), lease.clone()));
         let elapsed = started.elapsed();
         record_metrics(&queue_name, &outcome, elapsed);
+        record_trace_status(&outcome);
         if !matches!(outcome, Outcome::LeaseLost) {
             let _ = finished.send(Finished { id, lease, outcome, run_ms: elapsed.as_millis() as u64 });
         }
@@ -159,6 +166,18 @@ fn record_metrics(queue: &str, outcome: &Outcome, elapsed: Duration) {
 
 #[cfg(not(feature = "metrics"))]
 fn record_metrics(_queue: &str, _outcome: &Outcome, _elapsed: Duration) {}
+
+/// A failed attempt marks the job's span as an error in the trace, with the message.
+#[cfg(feature = "opentelemetry")]
+fn record_trace_status(outcome: &Outcome) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if let Outcome::Failed(error, _) = outcome {
+        tracing::Span::current().set_status(opentelemetry::trace::Status::error(error.message.clone()));
+    }
+}
+
+#[cfg(not(feature = "opentelemetry"))]
+fn record_trace_status(_outcome: &Outcome) {}
 
 fn record(attempt: u32, kind: &str, message: String, causes: Vec<String>) -> ErrorRecord {
     // The fail script stamps the time by Redis's clock.

@@ -69,7 +69,7 @@ fn new_job(
         crate::names::check("options.dedup_key", key, policy::MAX_DEDUP_KEY)?;
     }
     policy::restrict_end_user_job(principal, allowed, queue, &request.name, &mut options)?;
-    Ok(NewJob { name: request.name, payload: request.payload, options })
+    Ok(NewJob::new(request.name, request.payload).with_options(options))
 }
 
 /// Adds a job. Operators and admins enqueue anything anywhere; an end user only the job

@@ -36,5 +36,5 @@ pub async fn sign_in(state: &AppState, principal: &Principal, notice: SignInNoti
     notice.at.get_or_insert_with(crate::db::now_ms);
     let payload = serde_json::to_value(&notice).map_err(anyhow::Error::from)?;
     let queue = crate::services::jobs::queue_to_enqueue(state, &state.queue_names.notifications).await?;
-    Ok(queue.enqueue(NewJob { name: notifications::SIGN_IN_NOTICE.into(), payload, options }).await?)
+    Ok(queue.enqueue(NewJob::new(notifications::SIGN_IN_NOTICE, payload).with_options(options)).await?)
 }

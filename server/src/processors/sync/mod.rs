@@ -220,7 +220,7 @@ pub async fn enqueue_sync(
         delay,
         ..Default::default()
     };
-    queue.enqueue(NewJob { name: SYNC_CONNECTION.into(), payload, options }).await
+    queue.enqueue(NewJob::new(SYNC_CONNECTION, payload).with_options(options)).await
 }
 
 enum SyncError {
