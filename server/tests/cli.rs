@@ -106,7 +106,7 @@ async fn a_traced_script_hands_its_trace_to_the_job_and_bad_trace_settings_stop_
     let database = sqlite_database();
     let enqueue = ["enqueue", "emails", "welcome", "--payload", "{}"];
     let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let run = |env: &[(&str, &str)]| hoist_with(&redis.url(), &database.url(), &enqueue, env);
+    let run = |env: &[(&str, &str)]| hoist_with(&redis.url(), database.url(), &enqueue, env);
 
     let (ok, out, err) = run(&[("TRACEPARENT", parent), ("TRACESTATE", "vendor=1")]);
     assert!(ok, "{err}");

@@ -560,11 +560,13 @@ async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process()
     let redis = RedisServer::start();
     let database = sqlite_database();
     let port = free_port();
-    let otel = |service: &str| {
+    // The server exports only when it stops (its batch interval is a minute): spans still
+    // buffered at exit are sent then.
+    let otel = |service: &str, batch_interval_ms: u32| {
         [
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
             ("OTEL_SERVICE_NAME", service.to_string()),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+            ("OTEL_BSP_SCHEDULE_DELAY", batch_interval_ms.to_string()),
         ]
     };
     let mut serve_env = vec![
@@ -572,11 +574,11 @@ async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process()
         ("HOIST_ADMIN_PASSWORD", "admin-password-1".into()),
         ("HOIST_PROCESSORS", String::new()),
     ];
-    serve_env.extend(otel("hoist-api"));
-    let _serve = spawn("serve", &redis, &database, &serve_env);
+    serve_env.extend(otel("hoist-api", 60_000));
+    let mut serve = spawn("serve", &redis, &database, &serve_env);
     let mut worker_env =
         vec![("HOIST_WORKER_ADDR", format!("127.0.0.1:{}", free_port())), ("HOIST_PROCESSORS", "demo".into())];
-    worker_env.extend(otel("hoist-worker"));
+    worker_env.extend(otel("hoist-worker", 100));
     let _worker = spawn("worker", &redis, &database, &worker_env);
 
     let base = format!("http://127.0.0.1:{port}");
@@ -618,6 +620,21 @@ async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process()
         job_span(&traced).is_some() && job_span(&untraced).is_some()
     })
     .await;
+    let view: serde_json::Value = http
+        .get(format!("{base}/api/v1/queues/demo/jobs/{traced}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(receiver.spans_of("hoist-api", "request").is_empty(), "the server's spans wait for its exit");
+    stop(&mut serve);
+    wait_until("the server's spans, sent as it stops", Duration::from_secs(30), || async {
+        receiver.spans_of("hoist-api", "request").len() >= 3
+    })
+    .await;
     let request_span = |trace: &[u8]| {
         let requests = receiver.spans_of("hoist-api", "request");
         requests.into_iter().find(|s| s.trace_id == trace && attribute(s, "uri").ends_with("/jobs"))
@@ -638,15 +655,6 @@ async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process()
     assert_eq!(job.parent_span_id, request.span_id);
 
     // The job keeps its context: the API shows where it came from.
-    let view: serde_json::Value = http
-        .get(format!("{base}/api/v1/queues/demo/jobs/{traced}"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let traceparent = view["trace"]["traceparent"].as_str().unwrap();
     assert!(traceparent.starts_with(&format!("00-{caller_trace}-")), "{traceparent}");
 }
