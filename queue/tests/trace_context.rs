@@ -14,7 +14,10 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Every span ended, as the SDK would hand it to an exporter.
@@ -61,13 +64,20 @@ async fn eventually_one_span(collected: &Collected, job_id: &str) -> SpanData {
     panic!("no job span for {job_id}");
 }
 
-// One thread, so the subscriber set for this test is the one every task sees.
+// One thread, so the subscriber set for this test is the one every task sees. The worker
+// runs outside the request's span: the job span's parent can only come from the job.
 #[tokio::test(flavor = "current_thread")]
 async fn a_job_runs_as_a_child_of_the_span_that_enqueued_it() {
     let collected = Collected::default();
     let provider = SdkTracerProvider::builder().with_simple_exporter(collected.clone()).build();
+    // Traces record info and up; something else (logs, say) records debug spans too.
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("hoist-queue-test")));
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("hoist-queue-test"))
+                .with_filter(LevelFilter::INFO),
+        )
+        .with(tracing_subscriber::layer::Identity::new().with_filter(LevelFilter::DEBUG));
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let s = setup().await;
@@ -81,20 +91,22 @@ async fn a_job_runs_as_a_child_of_the_span_that_enqueued_it() {
     let request = tracing::info_span!("request");
     let request_context = request.context();
     let request_span = request_context.span().span_context().clone();
-    let (typed, batch, failing) = {
-        let _entered = request.enter();
+    let (typed, batch, failing, nested) = async {
         let typed = s.queue.push(&Ping { n: 1 }).await.unwrap().id;
         let batch = s.queue.push_bulk(&[Ping { n: 2 }, Ping { n: 3 }]).await.unwrap();
         let failing = s.queue.enqueue(NewJob::new("fails", json!({}))).await.unwrap().id;
-        (typed, batch, failing)
-    };
-    drop(request);
+        // Inside a span traces do not record: the job still joins the request's trace.
+        let nested = s.queue.push(&Ping { n: 7 }).instrument(tracing::debug_span!("detail")).await.unwrap().id;
+        (typed, batch, failing, nested)
+    }
+    .instrument(request)
+    .await;
 
     let stored = s.queue.get_job(&typed).await.unwrap().unwrap().trace.expect("a trace stored with the job");
     assert_eq!(stored.trace_id(), format!("{:032x}", request_span.trace_id()));
     assert_eq!(stored.parent_span_id(), format!("{:016x}", request_span.span_id()));
 
-    for id in [&typed, &batch[0].id, &batch[1].id] {
+    for id in [&typed, &batch[0].id, &batch[1].id, &nested] {
         wait_for_state(&s.queue, id, JobState::Completed).await;
         let span = eventually_one_span(&collected, id).await;
         assert_eq!(span.span_context.trace_id(), request_span.trace_id(), "job {id} in the request's trace");
@@ -108,11 +120,8 @@ async fn a_job_runs_as_a_child_of_the_span_that_enqueued_it() {
 
     // A context given with the job wins over the current span's.
     let given = TraceContext::new("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", None).unwrap();
-    let explicit = {
-        let _entered = tracing::info_span!("another request").entered();
-        let job = NewJob::typed(&Ping { n: 4 }).unwrap().with_trace(given.clone());
-        s.queue.enqueue(job).await.unwrap().id
-    };
+    let job = NewJob::typed(&Ping { n: 4 }).unwrap().with_trace(given.clone());
+    let explicit = s.queue.enqueue(job).instrument(tracing::info_span!("another request")).await.unwrap().id;
     wait_for_state(&s.queue, &explicit, JobState::Completed).await;
     let span = eventually_one_span(&collected, &explicit).await;
     assert_eq!(format!("{:032x}", span.span_context.trace_id()), given.trace_id());

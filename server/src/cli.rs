@@ -210,11 +210,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut job = hoist_queue::NewJob::new(name, payload).with_options(options);
             // The environment carrier of W3C trace context: a script traced by its caller
             // hands the job its place in the trace.
-            if let Ok(parent) = std::env::var("TRACEPARENT") {
-                let state = std::env::var("TRACESTATE").ok().filter(|s| !s.is_empty());
-                job = job.with_trace(
-                    hoist_queue::TraceContext::new(parent, state).map_err(|e| anyhow::anyhow!("TRACEPARENT: {e}"))?,
-                );
+            if let Some(parent) = std::env::var("TRACEPARENT").ok().filter(|p| !p.trim().is_empty()) {
+                let state = std::env::var("TRACESTATE").ok();
+                let trace = hoist_queue::TraceContext::from_carrier(&parent, state.as_deref())
+                    .map_err(|e| anyhow::anyhow!("TRACEPARENT: {e}"))?;
+                job = job.with_trace(trace);
             }
             let enqueued = queue.enqueue(job).await?;
             if enqueued.duplicate {

@@ -182,8 +182,10 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::http::Request<_>| {
                     let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path without the query: search text stays out of logs and traces.
+                    let path = request.uri().path();
                     let span =
-                        tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id);
+                        tracing::info_span!("request", method = %request.method(), uri = %path, request_id = %id);
                     continue_callers_trace(&span, request.headers());
                     span
                 })
@@ -194,13 +196,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// With trace export on, a request that carries a W3C `traceparent` is traced as a child
-/// of the caller's span (and so is every job it enqueues); a malformed header is ignored.
+/// of the caller's span (and so is every job it enqueues). The header is checked as the
+/// engine checks a job's (a malformed one is ignored), its `tracestate` fitted to 512 bytes.
 fn continue_callers_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
-    use opentelemetry::propagation::TextMapPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if headers.contains_key("traceparent") {
-        let caller = opentelemetry_sdk::propagation::TraceContextPropagator::new()
-            .extract(&opentelemetry_http::HeaderExtractor(headers));
+    let Some(parent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) else { return };
+    let state = headers.get("tracestate").and_then(|v| v.to_str().ok());
+    if let Some(caller) = hoist_queue::TraceContext::from_carrier(parent, state).ok().and_then(|c| c.to_context()) {
         let _ = span.set_parent(caller);
     }
 }

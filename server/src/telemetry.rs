@@ -5,8 +5,9 @@
 //! OpenTelemetry too: the `request` span (a child of the caller's `traceparent`), and in
 //! whichever process runs it, each job's `job` span as a child of the span that enqueued it.
 
+use std::time::Duration;
+
 use opentelemetry::trace::TracerProvider;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -15,15 +16,16 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// What must be flushed before the process exits.
 #[must_use = "call shutdown before exiting, or buffered spans are lost"]
 pub struct Telemetry {
-    traces: Option<SdkTracerProvider>,
+    traces: Option<crate::otlp::TraceExport>,
 }
 
 impl Telemetry {
-    /// Exports the spans still buffered (waiting at most the exporter's timeout). Call it
-    /// from outside the runtime, while the runtime still runs: the export is a task on it.
+    /// Exports the spans still buffered, waiting at most one export's timeout and 5 s
+    /// more. Call it outside the runtime while the (multi-thread) runtime still runs: the
+    /// export is a task on it.
     pub fn shutdown(self) {
-        if let Some(provider) = self.traces
-            && let Err(e) = provider.shutdown()
+        if let Some(traces) = self.traces
+            && let Err(e) = traces.provider.shutdown_with_timeout(traces.timeout + Duration::from_secs(5))
         {
             eprintln!("warning: exporting the last traces: {e}");
         }
@@ -39,24 +41,26 @@ const DEFAULT_FILTER: &str = "warn,hoist=info,hoist_server=info,hoist_queue=info
 /// `runtime` carries the exporter's HTTP requests.
 pub fn init(runtime: &tokio::runtime::Handle) -> anyhow::Result<Telemetry> {
     let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let trace_filter = match std::env::var("HOIST_TRACE_FILTER").ok().filter(|f| !f.trim().is_empty()) {
+        Some(directives) => EnvFilter::try_new(&directives)
+            .map_err(|e| anyhow::anyhow!("HOIST_TRACE_FILTER: {directives:?} is not a filter: {e}"))?,
+        None => EnvFilter::new(DEFAULT_FILTER),
+    };
     let json = std::env::var("HOIST_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let logs = if json {
         tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).with_target(false).boxed()
     } else {
         tracing_subscriber::fmt::layer().with_target(false).boxed()
     };
-    let traces = if crate::otlp::configured()? { Some(crate::otlp::tracer_provider(runtime.clone())?) } else { None };
-    let export = match &traces {
-        Some(provider) => {
-            let filter = match std::env::var("HOIST_TRACE_FILTER") {
-                Ok(directives) => EnvFilter::try_new(&directives)
-                    .map_err(|e| anyhow::anyhow!("HOIST_TRACE_FILTER: {directives:?} is not a filter: {e}"))?,
-                Err(_) => EnvFilter::new(DEFAULT_FILTER),
-            };
-            Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("hoist")).with_filter(filter))
-        }
-        None => None,
-    };
+    let traces = if crate::otlp::configured()? { Some(crate::otlp::trace_export(runtime.clone())?) } else { None };
+    let export = traces.as_ref().map(|traces| {
+        tracing_opentelemetry::layer()
+            .with_tracer(traces.provider.tracer("hoist"))
+            // Per poll and per span work that traces of requests and jobs do not need.
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_filter(trace_filter)
+    });
     // A second init (tests start several servers in one process) keeps the first.
     let _ = tracing_subscriber::registry().with(logs.with_filter(log_filter)).with(export).try_init();
     Ok(Telemetry { traces })

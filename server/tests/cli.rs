@@ -14,15 +14,18 @@ fn hoist(redis: &str, db: &str, args: &[&str]) -> (bool, String, String) {
 
 /// `hoist` with more environment variables.
 fn hoist_with(redis: &str, db: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hoist"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    command
         .args(args)
         .env("REDIS_URL", redis)
         .env("DATABASE_URL", db)
         .env("RUST_LOG", "error")
-        .env_remove("HOIST_NEW_PASSWORD")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+        .env_remove("HOIST_NEW_PASSWORD");
+    // The developer's own tracing settings stay out of the test.
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_") || name.starts_with("TRACE")) {
+        command.env_remove(name);
+    }
+    let out = command.envs(env.iter().copied()).output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -131,12 +134,40 @@ async fn a_traced_script_hands_its_trace_to_the_job_and_bad_trace_settings_stop_
             "error: HOIST_TRACE_FILTER:",
         ),
         (vec![("OTEL_TRACES_EXPORTER", "zipkin")], "error: OTEL_TRACES_EXPORTER:"),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+                ("OTEL_TRACES_SAMPLER", "parentbased_always"),
+            ],
+            "error: OTEL_TRACES_SAMPLER:",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("OTEL_BSP_SCHEDULE_DELAY", "0")],
+            "error: OTEL_BSP_SCHEDULE_DELAY:",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"), ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem")],
+            "error: OTEL_EXPORTER_OTLP_CERTIFICATE:",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
+            "error: OTEL_EXPORTER_OTLP_COMPRESSION:",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("OTEL_EXPORTER_OTLP_HEADERS", "api-key")],
+            "error: OTEL_EXPORTER_OTLP_HEADERS:",
+        ),
     ];
     for (env, expected) in refused {
         let (ok, _, err) = run(&env);
         assert!(!ok && err.starts_with(expected), "{env:?}: {err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
     }
+    // A tracestate that is not W3C's is dropped, as a receiver must; the parent holds.
+    let (ok, out, err) = run(&[("TRACEPARENT", parent), ("TRACESTATE", "Not A State")]);
+    assert!(ok, "{err}");
+    let job = Queue::new(&connection, "emails").unwrap().get_job(out.trim()).await.unwrap().unwrap();
+    assert_eq!(job.trace.map(|t| (t.traceparent, t.tracestate)), Some((parent.to_string(), None)));
     // Turned off, the endpoint is not even read.
     let (ok, _, err) = run(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"), ("OTEL_SDK_DISABLED", "true")]);
     assert!(ok, "{err}");
