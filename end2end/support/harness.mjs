@@ -123,6 +123,14 @@ export async function startStack(options = {}) {
       page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
       page.on("pageerror", (e) => consoleErrors.push(String(e)));
       page.consoleErrors = consoleErrors;
+      // Requests answered 4xx/5xx or not at all (a refused WebSocket shows as a console error).
+      const failedRequests = [];
+      page.on("response", (r) => r.status() >= 400 && failedRequests.push(`${r.status()} ${r.request().method()} ${r.url()}`));
+      page.on("requestfailed", (r) => {
+        // A navigation away cancels what the page still had in flight: not a failure.
+        if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? "")) failedRequests.push(`${r.failure()?.errorText} ${r.url()}`);
+      });
+      page.failedRequests = failedRequests;
       return page;
     },
     async screenshot(page, name) {
@@ -165,14 +173,17 @@ export async function apiSession(baseUrl, username, password) {
   };
 }
 
-// Signs in through the dashboard's form and waits for the overview.
+// Signs in through the dashboard's form and waits for the page the role starts on: the
+// overview for staff, My jobs for end users.
 export async function signIn(stack, page, username, password) {
   await page.goto(`${stack.baseUrl}/login`);
   await waitForHydration(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${stack.baseUrl}/`);
+  await page.waitForURL((url) => !url.pathname.endsWith("/login"));
+  await waitForHydration(page);
+  return new URL(page.url()).pathname;
 }
 
 export const sleep = (ms) => new Promise((res) => setTimeout(res, ms));

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::theme_toggle::ThemeToggle;
-use crate::session::{SignOut, get_viewer, reload_to};
+use crate::session::{SignOut, provide_viewer, reload_to};
 use crate::types::Viewer;
 
 /// Header, navigation and main area around every page.
@@ -11,7 +11,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     // live page from server-rendered HTML.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = provide_viewer();
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {

@@ -30,24 +30,52 @@ pub struct LiveFeed {
     pub counts: RwSignal<HashMap<String, QueueCounts>>,
     /// By job id; bounded (cleared past 5,000 jobs, the pages read it again).
     pub jobs: RwSignal<HashMap<String, LiveJob>>,
-    /// `connecting`, `live` or `reconnecting`.
+    /// `connecting`, `live`, `reconnecting`, or `off` (nobody signed in who may follow
+    /// these topics: no socket is opened).
     pub state: RwSignal<&'static str>,
+    /// Goes up each time the server says this socket missed messages (`resync`): pages
+    /// read their data again when it changes (make it a source of their resources).
+    pub resync: RwSignal<u64>,
+}
+
+/// Whether `viewer` may follow every one of `topics`: staff anything, end users only
+/// their own jobs (`mine`, `job:…`), as the server's `live::Subscription` rules.
+pub fn may_follow(viewer: &crate::types::Viewer, topics: &str) -> bool {
+    viewer.is_staff() || topics.split(',').all(|topic| topic == "mine" || topic.starts_with("job:"))
 }
 
 /// Starts the feed of `topics` (see the server's `live::Subscription`: `counts`, `mine`,
 /// `job:QUEUE/ID`, ...) in the browser (on the server it stays empty) and provides it.
+/// The socket opens once the viewer is known to be signed in and allowed those topics.
 pub fn provide_live_feed(topics: String) -> LiveFeed {
     let feed = LiveFeed {
         counts: RwSignal::new(HashMap::new()),
         jobs: RwSignal::new(HashMap::new()),
         state: RwSignal::new("connecting"),
+        resync: RwSignal::new(0),
     };
     provide_context(feed);
     #[cfg(feature = "hydrate")]
     {
+        let viewer = crate::session::use_viewer();
         let connection = Connection { topics, socket: Default::default(), stopped: Default::default() };
         let on_leave = send_wrapper::SendWrapper::new(connection.clone());
-        Effect::new(move |_| connect(feed, connection.clone(), 0));
+        Effect::new(move |started: Option<bool>| {
+            if started == Some(true) {
+                return true;
+            }
+            match viewer.get() {
+                Some(Ok(Some(viewer))) if may_follow(&viewer, &connection.topics) => {
+                    connect(feed, connection.clone(), 0);
+                    true
+                }
+                Some(_) => {
+                    feed.state.set("off");
+                    false
+                }
+                None => false,
+            }
+        });
         on_cleanup(move || {
             on_leave.stopped.set(true);
             if let Some(socket) = on_leave.socket.borrow_mut().take() {
@@ -112,6 +140,10 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
         let Some(text) = event.data().as_string() else { return };
         let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(&text) else { return };
         for message in messages {
+            if message["type"] == "resync" {
+                feed.jobs.update(HashMap::clear);
+                feed.resync.update(|n| *n += 1);
+            }
             if message["type"] == "job"
                 && let Some(id) = message["id"].as_str()
             {

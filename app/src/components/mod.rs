@@ -4,5 +4,6 @@ pub mod confirm;
 pub mod layout;
 pub mod live;
 pub mod minute_chart;
+pub mod sign_in_guard;
 pub mod table_head;
 pub mod theme_toggle;

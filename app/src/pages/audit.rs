@@ -1,3 +1,4 @@
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -20,6 +21,7 @@ pub fn AuditPage() -> impl IntoView {
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
     let log = Resource::new(before, get_audit_log);
     view! {
+        <SignInGuard/>
         <section class="page">
             <h1>"Audit log"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

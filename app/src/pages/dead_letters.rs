@@ -1,3 +1,4 @@
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -6,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::confirm::Confirm;
 use crate::components::table_head::TableHead;
 use crate::format::utc;
-use crate::session::{error_text, get_viewer};
+use crate::session::{error_text, use_viewer};
 use crate::types::DeadRow;
 
 #[server(input = GetUrl, endpoint = "get_dead_letters")]
@@ -55,7 +56,7 @@ pub fn DeadLettersPage() -> impl IntoView {
         move || (queue(), error(), older(), action.version().get()),
         |(q, e, o, _)| get_dead_letters(q, e, o),
     );
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     let outcome = move || {
         action.value().get().map(|result| match result {
             Ok(n) => view! { <p role="status" class="note">{format!("{n} jobs done.")}</p> }.into_any(),
@@ -63,6 +64,7 @@ pub fn DeadLettersPage() -> impl IntoView {
         })
     };
     view! {
+        <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Dead letters"</h1>
             <form method="get" class="filters" aria-label="Filter">

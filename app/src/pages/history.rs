@@ -1,3 +1,4 @@
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -41,6 +42,7 @@ pub fn HistoryPage() -> impl IntoView {
         }
     };
     view! {
+        <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"History"</h1>
             <form method="get" class="filters" role="search" aria-label="Search history">

@@ -4,8 +4,9 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::live::provide_live_feed;
+use crate::components::sign_in_guard::SignInGuard;
 use crate::format::utc;
-use crate::session::{error_text, get_viewer, reload_to};
+use crate::session::{error_text, reload_to, use_viewer};
 use crate::types::{JobDetail, ProgressView};
 
 #[server(input = GetUrl, endpoint = "get_job")]
@@ -31,9 +32,11 @@ pub fn JobPage() -> impl IntoView {
     let feed = provide_live_feed(format!("job:{}/{}", queue(), id()));
     let live_state = Memo::new(move |_| feed.jobs.with(|jobs| jobs.get(&id()).map(|j| j.state())));
     let live_progress = Signal::derive(move || feed.jobs.with(|jobs| jobs.get(&id()).and_then(|j| j.progress.clone())));
-    let job =
-        Resource::new(move || (queue(), id(), action.version().get(), live_state.get()), |(q, i, _, _)| get_job(q, i));
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let job = Resource::new(
+        move || (queue(), id(), action.version().get(), live_state.get(), feed.resync.get()),
+        |(q, i, ..)| get_job(q, i),
+    );
+    let viewer = use_viewer();
     Effect::new(move |_| {
         // A removed job has no page any more: back to its queue.
         if let Some(Ok(())) = action.value().get()
@@ -44,6 +47,7 @@ pub fn JobPage() -> impl IntoView {
     });
     let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     view! {
+        <SignInGuard/>
         <section class="page">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {

@@ -3,10 +3,11 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{LiveFeed, provide_live_feed};
+use crate::components::sign_in_guard::SignInGuard;
 use crate::components::table_head::TableHead;
 use crate::format::utc;
 use crate::pages::job::ProgressBar;
-use crate::session::{error_text, get_viewer};
+use crate::session::{error_text, use_viewer};
 use crate::types::{MyJob, MyJobs};
 
 #[server(input = GetUrl, endpoint = "get_my_jobs")]
@@ -25,10 +26,11 @@ pub async fn sync_connection(connection_id: i64, csrf: String) -> Result<String,
 pub fn MyJobsPage() -> impl IntoView {
     let feed = provide_live_feed("mine".to_string());
     let sync = ServerAction::<SyncConnection>::new();
-    let data = Resource::new(move || sync.version().get(), |_| get_my_jobs());
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let data = Resource::new(move || (sync.version().get(), feed.resync.get()), |_| get_my_jobs());
+    let viewer = use_viewer();
     let sync_error = move || sync.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     view! {
+        <SignInGuard/>
         <section class="page">
             <h1>"My jobs"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -4,6 +4,7 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{provide_live_feed, use_live_feed};
 use crate::components::minute_chart::MinuteChart;
+use crate::components::sign_in_guard::SignInGuard;
 use crate::format::query_value;
 use crate::pages::search::saved_searches;
 use crate::session::error_text;
@@ -17,16 +18,19 @@ pub async fn get_overview() -> Result<Vec<QueueCard>, AppError> {
 /// Every queue with its counts, paused badge, warnings and workers online.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let cards = Resource::new(|| (), |_| get_overview());
-    let saved = Resource::new(|| (), |_| saved_searches());
     let feed = provide_live_feed("counts".to_string());
+    // Read again when the feed says it missed messages.
+    let cards = Resource::new(move || feed.resync.get(), |_| get_overview());
+    let saved = Resource::new(|| (), |_| saved_searches());
     view! {
+        <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Queues"</h1>
             <p class="live-state" role="status" data-live=move || feed.state.get()>
                 {move || match feed.state.get() {
                     "live" => "Live",
                     "reconnecting" => "Reconnecting…",
+                    "off" => "Not live",
                     _ => "Connecting…",
                 }}
             </p>

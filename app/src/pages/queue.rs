@@ -1,3 +1,4 @@
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -6,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::components::confirm::Confirm;
 use crate::components::table_head::TableHead;
 use crate::format::{query_value, utc};
-use crate::session::{error_text, get_viewer};
+use crate::session::{error_text, use_viewer};
 use crate::types::{JobRow, QueuePage};
 
 const STATES: [&str; 7] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"];
@@ -53,7 +54,7 @@ pub fn QueuePageView() -> impl IntoView {
         move || (name(), state(), cursor(), search(), action.version().get(), maintain.version().get()),
         |(name, state, cursor, search, _, _)| get_queue_page(name, state, cursor, search),
     );
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     let maintained = move || {
         maintain.value().get().map(|result| match result {
@@ -62,6 +63,7 @@ pub fn QueuePageView() -> impl IntoView {
         })
     };
     view! {
+        <SignInGuard staff_only=true/>
         <section class="page">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {

@@ -1,10 +1,11 @@
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::table_head::TableHead;
 use crate::format::utc;
-use crate::session::{error_text, get_viewer};
+use crate::session::{error_text, use_viewer};
 use crate::types::ScheduleRow;
 
 #[server(input = GetUrl, endpoint = "get_schedules")]
@@ -23,9 +24,10 @@ pub async fn schedule_action(name: String, action: String, csrf: String) -> Resu
 pub fn SchedulesPage() -> impl IntoView {
     let action = ServerAction::<ScheduleAction>::new();
     let rows = Resource::new(move || action.version().get(), |_| get_schedules());
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     let outcome = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     view! {
+        <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Schedules"</h1>
             {move || outcome().map(|message| view! { <p class="error" role="alert">{message}</p> })}

@@ -1,6 +1,7 @@
 //! Search every job, live or finished, with the query language (qualifiers, payload
 //! paths, free text) and autocomplete.
 
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -9,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::confirm::Confirm;
 use crate::components::table_head::TableHead;
 use crate::format::{query_value, utc};
-use crate::session::{error_text, get_viewer};
+use crate::session::{error_text, use_viewer};
 use crate::types::{BulkResultView, MatchCountView, SavedSearchView, SearchView};
 
 #[server(input = GetUrl, endpoint = "search_jobs")]
@@ -68,7 +69,7 @@ pub fn SearchPage() -> impl IntoView {
     let page = Resource::new(move || (q(), cursor(), act.version().get()), |(q, cursor, _)| search_jobs(q, cursor));
     let count = Resource::new(move || (q(), act.version().get()), |(q, _)| search_count(q));
     let saved = Resource::new(move || (save.version().get(), forget.version().get()), |_| saved_searches());
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     // Suggestions for what is typed, asked as the user types (in the browser only).
     let typed = RwSignal::new(String::new());
     let suggestions = Resource::new(
@@ -76,6 +77,7 @@ pub fn SearchPage() -> impl IntoView {
         |text| async move { if text.is_empty() { Ok(vec![]) } else { search_suggestions(text).await } },
     );
     view! {
+        <SignInGuard/>
         <section class="page">
             <h1>"Search"</h1>
             <form method="get" class="search" role="search" aria-label="Search jobs">

@@ -1,10 +1,11 @@
+use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::table_head::TableHead;
 use crate::format::utc;
-use crate::session::{error_text, get_viewer};
+use crate::session::{error_text, use_viewer};
 use crate::types::{ROLES, UserRow};
 
 #[server(input = GetUrl, endpoint = "get_users")]
@@ -41,7 +42,7 @@ pub fn UsersPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let change = ServerAction::<ChangeUser>::new();
     let users = Resource::new(move || (add.version().get(), change.version().get()), |_| get_users());
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     let failure = move || {
         add.value()
             .get()
@@ -50,6 +51,7 @@ pub fn UsersPage() -> impl IntoView {
             .map(|e| view! { <p class="error" role="alert">{error_text(&e)}</p> })
     };
     view! {
+        <SignInGuard/>
         <section class="page">
             <h1>"Users"</h1>
             {failure}
