@@ -68,6 +68,42 @@ test("a job's page follows the job live: a change of state shows without a reloa
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });
 
+test("the queue page follows its queue live: tab counts and rows change without a reload", async () => {
+  const queue = "live-queue";
+  const first = await api("POST", `/api/v1/queues/${queue}/jobs`, { name: "first", payload: {} });
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  await sleep(2500); // the live hub looks for new queues every 2 s; nothing works this one
+  const page = await adminPage(`/queues/${queue}?state=waiting`);
+  const waitingTab = page.locator('nav.tabs a[href$="state=waiting"] .tab-count');
+  assert.equal(await waitingTab.textContent(), "1");
+  assert.equal(await page.locator("table.jobs tbody tr").count(), 1);
+  await page.evaluate(() => (window.__sameDocument = true));
+  await page.locator('.live-state[data-live="live"]').waitFor({ timeout: 10000 });
+
+  const jobs = ["second", "third", "fourth"].map((name) => ({ name, payload: {} }));
+  const added = await api("POST", `/api/v1/queues/${queue}/jobs/bulk`, { jobs });
+  assert.equal(added.status, 202, JSON.stringify(added.body));
+  await page.waitForFunction(
+    () => document.querySelector('nav.tabs a[href$="state=waiting"] .tab-count')?.textContent === "4",
+    null,
+    { timeout: 10000 },
+  );
+  await page.waitForFunction(() => document.querySelectorAll("table.jobs tbody tr").length === 4, null, {
+    timeout: 10000,
+  });
+  // A job cancelled elsewhere leaves the waiting rows and shows in the cancelled tab.
+  assert.ok((await api("POST", `/api/v1/queues/${queue}/jobs/${first.body.id}/cancel`)).status < 300);
+  await page.locator(`table.jobs tbody tr[data-job="${first.body.id}"]`).waitFor({ state: "detached", timeout: 10000 });
+  await page.waitForFunction(
+    () => document.querySelector('nav.tabs a[href$="state=cancelled"] .tab-count')?.textContent === "1",
+    null,
+    { timeout: 10000 },
+  );
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+  assert.deepEqual(page.failedRequests, [], "no failed requests");
+});
+
 test("the queue page finds jobs by name or id and drains only after a confirmation", async () => {
   const jobs = ["alpha", "alpha", "beta"].map((name, i) => ({ name, payload: { i } }));
   const r = await api("POST", "/api/v1/queues/e2e-maint/jobs/bulk", { jobs });

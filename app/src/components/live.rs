@@ -88,6 +88,21 @@ pub fn provide_live_feed(topics: String) -> LiveFeed {
     feed
 }
 
+/// Says whether the page is live: "Live", "Connecting…", "Reconnecting…", "Not live".
+#[component]
+pub fn LiveStatus(feed: LiveFeed) -> impl IntoView {
+    view! {
+        <p class="live-state" role="status" data-live=move || feed.state.get()>
+            {move || match feed.state.get() {
+                "live" => "Live",
+                "reconnecting" => "Reconnecting…",
+                "off" => "Not live",
+                _ => "Connecting…",
+            }}
+        </p>
+    }
+}
+
 pub fn use_live_feed() -> Option<LiveFeed> {
     use_context::<LiveFeed>()
 }
@@ -135,7 +150,14 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
         retry();
         return;
     };
-    let on_open = Closure::<dyn FnMut()>::new(move || feed.state.set("live"));
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        feed.state.set("live");
+        // Back after a drop: whatever changed meanwhile was not pushed, so pages read again.
+        if attempt > 0 {
+            feed.jobs.update(HashMap::clear);
+            feed.resync.update(|n| *n += 1);
+        }
+    });
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
         let Some(text) = event.data().as_string() else { return };
         let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(&text) else { return };

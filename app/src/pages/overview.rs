@@ -2,7 +2,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::components::live::{provide_live_feed, use_live_feed};
+use crate::components::live::{LiveStatus, provide_live_feed, use_live_feed};
 use crate::components::minute_chart::MinuteChart;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::format::query_value;
@@ -26,14 +26,7 @@ pub fn OverviewPage() -> impl IntoView {
         <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Queues"</h1>
-            <p class="live-state" role="status" data-live=move || feed.state.get()>
-                {move || match feed.state.get() {
-                    "live" => "Live",
-                    "reconnecting" => "Reconnecting…",
-                    "off" => "Not live",
-                    _ => "Connecting…",
-                }}
-            </p>
+            <LiveStatus feed/>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     cards

@@ -5,10 +5,11 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::confirm::Confirm;
+use crate::components::live::{LiveStatus, provide_live_feed, use_live_feed};
 use crate::components::table_head::TableHead;
 use crate::format::{query_value, utc};
 use crate::session::{error_text, use_viewer};
-use crate::types::{JobRow, QueuePage};
+use crate::types::{JobRow, QueueCounts, QueuePage};
 
 const STATES: [&str; 7] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"];
 
@@ -50,9 +51,13 @@ pub fn QueuePageView() -> impl IntoView {
     let search = move || query.read().get("q").filter(|q| !q.trim().is_empty());
     let action = ServerAction::<QueueAction>::new();
     let maintain = ServerAction::<QueueMaintain>::new();
+    // Counts of every queue, pushed as they change; this page reads its own.
+    let feed = provide_live_feed("counts".to_string());
     let page = Resource::new(
-        move || (name(), state(), cursor(), search(), action.version().get(), maintain.version().get()),
-        |(name, state, cursor, search, _, _)| get_queue_page(name, state, cursor, search),
+        move || {
+            (name(), state(), cursor(), search(), action.version().get(), maintain.version().get(), feed.resync.get())
+        },
+        |(name, state, cursor, search, ..)| get_queue_page(name, state, cursor, search),
     );
     let viewer = use_viewer();
     let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
@@ -65,6 +70,7 @@ pub fn QueuePageView() -> impl IntoView {
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
+            <LiveStatus feed/>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     page.get()
@@ -74,7 +80,7 @@ pub fn QueuePageView() -> impl IntoView {
                             }
                             Ok(page) => {
                                 let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-                                view! { <QueueView page csrf action maintain/> }.into_any()
+                                view! { <QueueView page csrf action maintain cursor=cursor()/> }.into_any()
                             }
                         })
                 }}
@@ -91,15 +97,19 @@ fn QueueView(
     csrf: String,
     action: ServerAction<QueueAction>,
     maintain: ServerAction<QueueMaintain>,
+    /// Where in the state's jobs this page starts.
+    cursor: u64,
 ) -> impl IntoView {
     let name = page.name.clone();
     let toggle = if page.counts.paused { "resume" } else { "pause" };
     let label = if page.counts.paused { "Resume" } else { "Pause" };
     let searching = page.search.is_some();
+    let live = LiveRows::follow(&page, cursor);
+    let counts = live.counts;
     view! {
         <h1>
             {page.name.clone()}
-            {page.counts.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
+            {move || counts.get().paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
         </h1>
         {page
             .can_operate
@@ -129,7 +139,7 @@ fn QueueView(
                 .iter()
                 .map(|s| {
                     let current = *s == page.state;
-                    let count = page.counts.get(s).unwrap_or(0);
+                    let count = move || counts.get().get(s).unwrap_or(0);
                     view! {
                         <a
                             href=crate::mount_path::href(&format!("/queues/{}?state={s}", page.name))
@@ -144,19 +154,75 @@ fn QueueView(
                 })
                 .collect_view()}
         </nav>
-        <JobTable jobs=page.jobs.clone() queue=page.name.clone()/>
-        {page
-            .next
-            .map(|next| {
-                let search = page.search.as_deref().map(|q| format!("&q={}", query_value(q))).unwrap_or_default();
-                view! {
-                    <p>
-                        <a href=crate::mount_path::href(
-                            &format!("/queues/{}?state={}&cursor={next}{search}", page.name, page.state),
-                        )>"Next page"</a>
-                    </p>
-                }
-            })}
+        {move || {
+            let (jobs, next) = live.rows.get();
+            let (queue, state) = (page.name.clone(), page.state.clone());
+            let search = page.search.as_deref().map(|q| format!("&q={}", query_value(q))).unwrap_or_default();
+            view! {
+                <JobTable jobs queue=queue.clone()/>
+                {next
+                    .map(|next| {
+                        view! {
+                            <p>
+                                <a href=crate::mount_path::href(
+                                    &format!("/queues/{queue}?state={state}&cursor={next}{search}"),
+                                )>"Next page"</a>
+                            </p>
+                        }
+                    })}
+            }
+        }}
+    }
+}
+
+/// The queue's counts and the rows on screen, kept current from the live feed: the
+/// counts as pushed, the rows read again when this queue's counts change, at most once a
+/// second however busy the queue (a job that changes state changes the counts).
+#[derive(Clone, Copy)]
+struct LiveRows {
+    counts: Signal<QueueCounts>,
+    rows: RwSignal<(Vec<JobRow>, Option<u64>)>,
+}
+
+impl LiveRows {
+    fn follow(page: &QueuePage, cursor: u64) -> Self {
+        let feed = use_live_feed();
+        let (name, rendered) = (page.name.clone(), page.counts.clone());
+        let counts = Signal::derive(move || {
+            feed.and_then(|feed| feed.counts.with(|all| all.get(&name).cloned())).unwrap_or_else(|| rendered.clone())
+        });
+        let rows = RwSignal::new((page.jobs.clone(), page.next));
+        #[cfg(feature = "hydrate")]
+        {
+            let (queue, state, search) = (page.name.clone(), page.state.clone(), page.search.clone());
+            let pending = std::rc::Rc::new(std::cell::Cell::new(false));
+            // Not on the first value (the page as rendered), only on later changes.
+            Effect::watch(
+                move || counts.get(),
+                move |_, _, _| {
+                    if pending.replace(true) {
+                        return;
+                    }
+                    let (queue, state, search, pending) =
+                        (queue.clone(), state.clone(), search.clone(), pending.clone());
+                    set_timeout(
+                        move || {
+                            pending.set(false);
+                            leptos::task::spawn_local(async move {
+                                if let Ok(page) = get_queue_page(queue, state, cursor, search).await {
+                                    rows.set((page.jobs, page.next));
+                                }
+                            });
+                        },
+                        std::time::Duration::from_secs(1),
+                    );
+                },
+                false,
+            );
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = cursor;
+        LiveRows { counts, rows }
     }
 }
 
