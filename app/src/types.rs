@@ -360,9 +360,10 @@ impl Viewer {
         self.role == "admin" || self.role == "operator"
     }
 
-    /// Everyone but end users sees queues, schedules and history.
+    /// Admins, operators and viewers see queues, schedules and history (the server's
+    /// `WatchQueues`); end users, and any role this version does not know, do not.
     pub fn is_staff(&self) -> bool {
-        self.role != "user"
+        matches!(self.role.as_str(), "admin" | "operator" | "viewer")
     }
 
     pub fn is_admin(&self) -> bool {

@@ -84,6 +84,7 @@ test("without the host's session the dashboard asks to sign in, and Hoist's own 
   const page = await stack.newPage();
   await page.goto(`${stack.baseUrl}/hoist`);
   await waitForHydration(page);
+  assert.equal(new URL(page.url()).pathname, "/hoist/login", "sent to sign in, under the prefix");
   await page.locator("a.account", { hasText: "Sign in" }).waitFor();
   assert.equal(await page.locator("a.account").getAttribute("href"), "/hoist/login");
 

@@ -13,10 +13,13 @@ after(async () => {
   await stack?.stop();
 });
 
-test("the overview asks signed-out visitors to sign in", async () => {
-  const res = await fetch(`${stack.baseUrl}/`);
-  assert.equal(res.status, 200);
-  assert.match(await res.text(), /Sign in/);
+test("the overview sends signed-out visitors to sign in", async () => {
+  const res = await fetch(`${stack.baseUrl}/`, { headers: { accept: "text/html" }, redirect: "manual" });
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get("location"), "/login");
+  const login = await fetch(`${stack.baseUrl}/login`);
+  assert.equal(login.status, 200);
+  assert.match(await login.text(), /Sign in/);
 });
 
 test("a wrong password is refused on the form", async () => {

@@ -99,6 +99,21 @@ fn process_of(worker_id: &str) -> String {
     worker_id.rsplit_once('.').map_or(worker_id, |(process, _)| process).to_string()
 }
 
+/// Signs in over the REST API as the `admin` the spawned server made: the session cookie
+/// and the CSRF token every change must send.
+async fn sign_in_as_admin(http: &reqwest::Client, base: &str) -> (String, String) {
+    let login = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    (cookie, csrf)
+}
+
 async fn history_ids(db: &Db) -> Vec<String> {
     sqlx::query_scalar("SELECT job_id FROM job_history").fetch_all(&db.pool).await.unwrap()
 }
@@ -308,15 +323,7 @@ async fn serve_and_two_workers_run_on_a_redis_cluster() {
     })
     .await;
 
-    let login = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success());
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let (cookie, csrf) = sign_in_as_admin(&http, &base).await;
     // Signed in: the session cookie and the CSRF header on every request.
     let http = reqwest::Client::builder()
         .default_headers(reqwest::header::HeaderMap::from_iter([
@@ -591,14 +598,7 @@ async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process()
         http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success())
     })
     .await;
-    let login = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let (cookie, csrf) = sign_in_as_admin(&http, &base).await;
     let enqueue = |traceparent: Option<&str>| {
         let mut request = http
             .post(format!("{base}/api/v1/queues/demo/jobs"))

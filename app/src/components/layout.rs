@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::theme_toggle::ThemeToggle;
-use crate::session::{SignOut, provide_viewer, reload_to};
+use crate::session::{SignOut, landing_page, provide_viewer, reload_to};
 use crate::types::Viewer;
 
 /// Header, navigation and main area around every page.
@@ -22,7 +22,17 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
-                <a class="brand" href=crate::mount_path::href("/")>"Hoist"</a>
+                // Home is where the role's work is (the overview is for staff).
+                <Suspense fallback=|| view! { <a class="brand" href=crate::mount_path::href("/")>"Hoist"</a> }>
+                    {move || {
+                        let home = match viewer.get() {
+                            Some(Ok(Some(user))) => landing_page(&user),
+                            Some(Ok(None)) => "/login",
+                            _ => "/",
+                        };
+                        view! { <a class="brand" href=crate::mount_path::href(home)>"Hoist"</a> }
+                    }}
+                </Suspense>
                 <Suspense fallback=|| ()>
                     {move || {
                         let viewer = viewer.get().and_then(|v| v.ok().flatten());

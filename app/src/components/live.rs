@@ -58,7 +58,12 @@ pub fn provide_live_feed(topics: String) -> LiveFeed {
     #[cfg(feature = "hydrate")]
     {
         let viewer = crate::session::use_viewer();
-        let connection = Connection { topics, socket: Default::default(), stopped: Default::default() };
+        let connection = Connection {
+            topics,
+            socket: Default::default(),
+            stopped: Default::default(),
+            opened_before: Default::default(),
+        };
         let on_leave = send_wrapper::SendWrapper::new(connection.clone());
         Effect::new(move |started: Option<bool>| {
             if started == Some(true) {
@@ -78,7 +83,12 @@ pub fn provide_live_feed(topics: String) -> LiveFeed {
         });
         on_cleanup(move || {
             on_leave.stopped.set(true);
-            if let Some(socket) = on_leave.socket.borrow_mut().take() {
+            // A socket still connecting is closed once it opens: closing it now makes the
+            // browser log an error.
+            let mut slot = on_leave.socket.borrow_mut();
+            if slot.as_ref().is_some_and(|socket| socket.ready_state() == web_sys::WebSocket::OPEN)
+                && let Some(socket) = slot.take()
+            {
                 let _ = socket.close();
             }
         });
@@ -114,6 +124,17 @@ struct Connection {
     topics: String,
     socket: std::rc::Rc<std::cell::RefCell<Option<web_sys::WebSocket>>>,
     stopped: std::rc::Rc<std::cell::Cell<bool>>,
+    /// Whether a socket of this page was open before: opening again is a reconnect.
+    opened_before: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+/// Forgets what was pushed before a gap (the server does not repeat it) and tells the
+/// pages to read their data again.
+#[cfg(feature = "hydrate")]
+fn resync(feed: LiveFeed) {
+    feed.jobs.update(HashMap::clear);
+    feed.counts.update(HashMap::clear);
+    feed.resync.update(|n| *n += 1);
 }
 
 #[cfg(feature = "hydrate")]
@@ -133,13 +154,16 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
         location.host().unwrap_or_default(),
         crate::mount_path::mount_path()
     );
+    // Whether this socket opened: a drop after that starts the backoff afresh.
+    let was_open = std::rc::Rc::new(std::cell::Cell::new(false));
     let retry = {
-        let connection = connection.clone();
+        let (connection, was_open) = (connection.clone(), was_open.clone());
         move || {
             if connection.stopped.get() {
                 return;
             }
             feed.state.set("reconnecting");
+            let attempt = if was_open.get() { 0 } else { attempt };
             // 0.5 s, 1 s, 2 s ... up to 15 s between attempts.
             let delay = std::time::Duration::from_millis((500u64 << attempt.min(5)).min(15_000));
             let connection = connection.clone();
@@ -150,12 +174,20 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
         retry();
         return;
     };
+    let opened = connection.clone();
     let on_open = Closure::<dyn FnMut()>::new(move || {
+        // The page went away while this socket was connecting.
+        if opened.stopped.get() {
+            if let Some(socket) = opened.socket.borrow_mut().take() {
+                let _ = socket.close();
+            }
+            return;
+        }
         feed.state.set("live");
+        was_open.set(true);
         // Back after a drop: whatever changed meanwhile was not pushed, so pages read again.
-        if attempt > 0 {
-            feed.jobs.update(HashMap::clear);
-            feed.resync.update(|n| *n += 1);
+        if opened.opened_before.replace(true) {
+            resync(feed);
         }
     });
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
@@ -163,8 +195,7 @@ fn connect(feed: LiveFeed, connection: Connection, attempt: u32) {
         let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(&text) else { return };
         for message in messages {
             if message["type"] == "resync" {
-                feed.jobs.update(HashMap::clear);
-                feed.resync.update(|n| *n += 1);
+                resync(feed);
             }
             if message["type"] == "job"
                 && let Some(id) = message["id"].as_str()

@@ -21,7 +21,7 @@ pub fn AuditPage() -> impl IntoView {
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
     let log = Resource::new(before, get_audit_log);
     view! {
-        <SignInGuard/>
+        <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Audit log"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -49,7 +49,7 @@ pub fn JobPage() -> impl IntoView {
     view! {
         <SignInGuard/>
         <section class="page">
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     job.get()
                         .map(|result| match result {
@@ -60,7 +60,7 @@ pub fn JobPage() -> impl IntoView {
                             }
                         })
                 }}
-            </Suspense>
+            </Transition>
             {move || action_error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </section>
     }

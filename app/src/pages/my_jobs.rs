@@ -33,7 +33,7 @@ pub fn MyJobsPage() -> impl IntoView {
         <SignInGuard/>
         <section class="page">
             <h1>"My jobs"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     data.get()
                         .map(|result| match result {
@@ -44,7 +44,7 @@ pub fn MyJobsPage() -> impl IntoView {
                             }
                         })
                 }}
-            </Suspense>
+            </Transition>
             {move || sync_error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </section>
     }

@@ -27,7 +27,7 @@ pub fn OverviewPage() -> impl IntoView {
         <section class="page">
             <h1>"Queues"</h1>
             <LiveStatus feed/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     cards
                         .get()
@@ -53,7 +53,7 @@ pub fn OverviewPage() -> impl IntoView {
                             }
                         })
                 }}
-            </Suspense>
+            </Transition>
             <Suspense fallback=|| ()>
                 {move || {
                     let list = saved.get().and_then(Result::ok).filter(|list| !list.is_empty())?;

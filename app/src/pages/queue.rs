@@ -71,7 +71,7 @@ pub fn QueuePageView() -> impl IntoView {
         <SignInGuard staff_only=true/>
         <section class="page">
             <LiveStatus feed/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     page.get()
                         .map(|result| match result {
@@ -84,7 +84,7 @@ pub fn QueuePageView() -> impl IntoView {
                             }
                         })
                 }}
-            </Suspense>
+            </Transition>
             {move || action_error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             {maintained}
         </section>
@@ -101,11 +101,12 @@ fn QueueView(
     cursor: u64,
 ) -> impl IntoView {
     let name = page.name.clone();
-    let toggle = if page.counts.paused { "resume" } else { "pause" };
-    let label = if page.counts.paused { "Resume" } else { "Pause" };
     let searching = page.search.is_some();
     let live = LiveRows::follow(&page, cursor);
     let counts = live.counts;
+    // Paused or resumed elsewhere: the button follows the badge.
+    let toggle = move || if counts.get().paused { "resume" } else { "pause" };
+    let label = move || if counts.get().paused { "Resume" } else { "Pause" };
     view! {
         <h1>
             {page.name.clone()}
@@ -180,7 +181,7 @@ fn QueueView(
 /// second however busy the queue (a job that changes state changes the counts).
 #[derive(Clone, Copy)]
 struct LiveRows {
-    counts: Signal<QueueCounts>,
+    counts: Memo<QueueCounts>,
     rows: RwSignal<(Vec<JobRow>, Option<u64>)>,
 }
 
@@ -188,14 +189,20 @@ impl LiveRows {
     fn follow(page: &QueuePage, cursor: u64) -> Self {
         let feed = use_live_feed();
         let (name, rendered) = (page.name.clone(), page.counts.clone());
-        let counts = Signal::derive(move || {
+        // A memo: only a change of this queue's counts notifies (the feed pushes every
+        // busy queue's several times a second).
+        let counts = Memo::new(move |_| {
             feed.and_then(|feed| feed.counts.with(|all| all.get(&name).cloned())).unwrap_or_else(|| rendered.clone())
         });
         let rows = RwSignal::new((page.jobs.clone(), page.next));
         #[cfg(feature = "hydrate")]
         {
             let (queue, state, search) = (page.name.clone(), page.state.clone(), page.search.clone());
-            let pending = std::rc::Rc::new(std::cell::Cell::new(false));
+            use std::cell::Cell;
+            use std::rc::Rc;
+            // A read is waiting to start; reads started, so an older answer that lands
+            // after a newer one is dropped.
+            let (pending, started) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(0u64)));
             // Not on the first value (the page as rendered), only on later changes.
             Effect::watch(
                 move || counts.get(),
@@ -203,13 +210,17 @@ impl LiveRows {
                     if pending.replace(true) {
                         return;
                     }
-                    let (queue, state, search, pending) =
-                        (queue.clone(), state.clone(), search.clone(), pending.clone());
+                    let (queue, state, search) = (queue.clone(), state.clone(), search.clone());
+                    let (pending, started) = (pending.clone(), started.clone());
                     set_timeout(
                         move || {
                             pending.set(false);
+                            let this = started.get() + 1;
+                            started.set(this);
                             leptos::task::spawn_local(async move {
-                                if let Ok(page) = get_queue_page(queue, state, cursor, search).await {
+                                if let Ok(page) = get_queue_page(queue, state, cursor, search).await
+                                    && started.get() == this
+                                {
                                     rows.set((page.jobs, page.next));
                                 }
                             });

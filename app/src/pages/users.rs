@@ -51,7 +51,7 @@ pub fn UsersPage() -> impl IntoView {
             .map(|e| view! { <p class="error" role="alert">{error_text(&e)}</p> })
     };
     view! {
-        <SignInGuard/>
+        <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Users"</h1>
             {failure}
