@@ -38,6 +38,9 @@ pub async fn run(
         let processors = &workers.processors;
         crate::processors::maintenance::declare_schedules(&engine, &processors.maintenance, &processors.queues).await?;
     }
+    // The recorder goes in before any worker starts: a counter touched before it would be
+    // lost (the first attempts of a queue that was waiting for this process).
+    let process_metrics = crate::metrics::Metrics::new(false);
     let runtime = Runtime::start(&engine, &registry, &archiving, &workers).await?;
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {
@@ -57,7 +60,7 @@ pub async fn run(
     };
     // Its own attempts only (see crate::metrics): public, like the probes.
     let metrics = {
-        let (engine, metrics) = (engine.clone(), crate::metrics::Metrics::new(false));
+        let (engine, metrics) = (engine.clone(), process_metrics);
         move || {
             let (engine, metrics) = (engine.clone(), metrics.clone());
             async move { crate::metrics::exposition(&engine, &metrics, false).await }
