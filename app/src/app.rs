@@ -47,6 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    crate::clock::provide_clock();
     view! {
         <Title text="Hoist"/>
         <Router base=mount_path()>

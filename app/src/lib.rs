@@ -3,8 +3,13 @@
 //! This crate never talks to Redis or SQL; the data it shows reaches it through server
 //! functions and the WebSocket, both served by `server/`.
 
+// Leptos views are nested types; laying out the async hydration of a page's table needs
+// more depth than the default 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod backend;
+pub mod clock;
 pub mod components;
 pub mod error;
 pub mod format;

@@ -204,6 +204,8 @@ pub struct DeadRow {
 pub struct ScheduleRow {
     pub name: String,
     pub cron: String,
+    /// The expression in words ("Every 10 seconds"), when it could be put in words.
+    pub cron_words: Option<String>,
     pub timezone: String,
     pub queue: String,
     pub job_name: String,

@@ -176,7 +176,17 @@ test("schedules show their next fire and run now by hand", async () => {
   const page = await adminPage("/schedules");
   const row = page.locator('tr[data-schedule="categorize-transactions"]');
   await row.waitFor();
-  assert.match(await row.textContent(), /UTC/);
+  // When it runs, in words, with the expression and its time zone beside.
+  assert.equal(await row.locator("[data-cron-words]").textContent(), "Every hour, on the hour");
+  assert.match(await row.textContent(), /0 \* \* \* \* · UTC/);
+  assert.equal(
+    await page.locator('tr[data-schedule="refresh-consents"] [data-cron-words]').textContent(),
+    "At 03:00, every day",
+  );
+  // Next fire reads as a relative time, with the exact time on hover.
+  const next = row.locator("[data-next-fire] time");
+  assert.match(await next.textContent(), /^in \d+ (s|min)$/);
+  assert.match(await next.getAttribute("title"), /^\d{4}-\d\d-\d\d \d\d:00:00 UTC$/);
   await page.getByRole("button", { name: "Run now categorize-transactions" }).click();
   await row.locator(".fires li", { hasText: "by hand" }).waitFor();
   await page.getByRole("button", { name: "Pause categorize-transactions" }).click();
@@ -185,6 +195,65 @@ test("schedules show their next fire and run now by hand", async () => {
   await page.getByRole("button", { name: "Resume categorize-transactions" }).click();
   await row.locator(".badge-paused").waitFor({ state: "detached" });
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+});
+
+test("the schedules page moves on by itself as a schedule fires", async () => {
+  const put = await api("PUT", "/api/v1/schedules/e2e-every-3s", {
+    name: "e2e-every-3s",
+    cron: "*/3 * * * * *",
+    queue: "e2e-sched",
+    job: { name: "tick", payload: {} },
+  });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  try {
+    const page = await adminPage("/schedules");
+    const row = page.locator('tr[data-schedule="e2e-every-3s"]');
+    assert.equal(await row.locator("[data-cron-words]").textContent(), "Every 3 seconds");
+    await page.evaluate(() => (window.__sameDocument = true));
+    const firstNext = await row.locator("[data-next-fire] time").getAttribute("datetime");
+    // Two fires later, without a reload: a newer next fire, a last fire, fires listed.
+    await page.waitForFunction(
+      (before) => {
+        const row = document.querySelector('tr[data-schedule="e2e-every-3s"]');
+        const next = row?.querySelector("[data-next-fire] time")?.getAttribute("datetime");
+        return next && next > before && row.querySelector("[data-last-fire] time") && row.querySelectorAll(".fires li").length >= 2;
+      },
+      firstNext,
+      { timeout: 15000 },
+    );
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+    assert.match(await row.locator("[data-last-fire] time").textContent(), /^(just now|\d+ s ago)$/);
+    assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+    assert.deepEqual(page.failedRequests, [], "no failed requests");
+  } finally {
+    await api("DELETE", "/api/v1/schedules/e2e-every-3s");
+  }
+});
+
+test("the dead-letter list follows new deaths live and keeps ticked boxes ticked", async () => {
+  // During a simulated outage the demo processor fails for good: a job dies at once.
+  const outage = { duration_ms: 10, outage_until: Date.now() + 60 * 60 * 1000 };
+  const kill = async () => {
+    const r = await api("POST", "/api/v1/queues/demo/jobs", { name: "demo-sync", payload: outage });
+    await eventually(async () => (await api("GET", `/api/v1/queues/demo/jobs/${r.body.id}`)).body.state === "dead", "a dead job");
+    return r.body.id;
+  };
+  const first = await kill();
+  const page = await adminPage("/dead?queue=demo");
+  await page.locator(`tr[data-job="${first}"]`).waitFor();
+  await page.getByLabel(`Select ${first}`).check();
+  await page.evaluate(() => (window.__sameDocument = true));
+  const second = await kill();
+  await page.locator(`tr[data-job="${second}"]`).waitFor({ timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+  assert.equal(await page.getByLabel(`Select ${first}`).isChecked(), true, "the tick survives the re-read");
+  assert.equal(await page.getByLabel(`Select ${second}`).isChecked(), false);
+  // The "all matching" button counts the rows as they are now.
+  const all = await page.locator("details.confirm summary").first().textContent();
+  const rows = await page.locator("table.dead tbody tr").count();
+  assert.equal(all, `Requeue all ${rows}…`);
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+  assert.deepEqual(page.failedRequests, [], "no failed requests");
 });
 
 test("history finds finished jobs by name, status and text", async () => {

@@ -12,6 +12,7 @@ pub mod builder;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
+pub mod cron_words;
 pub mod db;
 pub mod error;
 pub mod health;

@@ -117,6 +117,55 @@ pub fn use_live_feed() -> Option<LiveFeed> {
     use_context::<LiveFeed>()
 }
 
+/// Keeps `into` current with what the feed says changed: a second after `changes` takes a
+/// new value (not for its first, the page as rendered), calls `read` and puts its answer
+/// in `into`. Changes during that second join the same read, so however busy a queue is
+/// the page reads at most once a second; an answer that lands after a newer one's is
+/// dropped. In the browser only.
+pub fn reread_on_change<S, T, F, Fut>(changes: Memo<S>, read: F, into: RwSignal<T>)
+where
+    S: PartialEq + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future<Output = Option<T>> + 'static,
+{
+    #[cfg(feature = "hydrate")]
+    {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        // A read is waiting to start; reads started (to drop an answer that is too old).
+        let (pending, started) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(0u64)));
+        let read = Rc::new(read);
+        Effect::watch(
+            move || changes.get(),
+            move |_, _, _| {
+                if pending.replace(true) {
+                    return;
+                }
+                let (pending, started, read) = (pending.clone(), started.clone(), read.clone());
+                set_timeout(
+                    move || {
+                        pending.set(false);
+                        let this = started.get() + 1;
+                        started.set(this);
+                        leptos::task::spawn_local(async move {
+                            if let Some(fresh) = read().await
+                                && started.get() == this
+                            {
+                                into.try_set(fresh);
+                            }
+                        });
+                    },
+                    std::time::Duration::from_secs(1),
+                );
+            },
+            false,
+        );
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (changes, read, into);
+}
+
 /// One page's socket: what it asks for, the open socket, and whether the page has gone.
 #[cfg(feature = "hydrate")]
 #[derive(Clone)]

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::format::grouped;
+
 /// Per-minute counts as an inline SVG bar chart (no script, so it renders without
 /// JavaScript and hydrates as is). Bars scale to the highest minute; the label gives the
 /// total and peak for screen readers.
@@ -10,7 +12,7 @@ pub fn MinuteChart(label: &'static str, values: Vec<u64>, class: &'static str) -
     let peak = values.iter().copied().max().unwrap_or(0);
     let total: u64 = values.iter().sum();
     let bar = WIDTH as f64 / values.len().max(1) as f64;
-    let summary = format!("{label}, last hour: {total} in all, at most {peak} a minute");
+    let summary = format!("{label}, last hour: {} in all, at most {} a minute", grouped(total), grouped(peak));
     let title = summary.clone();
     let bars = values
         .iter()
@@ -41,7 +43,7 @@ pub fn MinuteChart(label: &'static str, values: Vec<u64>, class: &'static str) -
                 {bars}
             </svg>
             <figcaption>
-                {label} ": " <span data-total=class>{total}</span> " / h"
+                {label} ": " <span data-total=class>{grouped(total)}</span> " / h"
             </figcaption>
         </figure>
     }

@@ -7,3 +7,4 @@ pub mod minute_chart;
 pub mod sign_in_guard;
 pub mod table_head;
 pub mod theme_toggle;
+pub mod when;

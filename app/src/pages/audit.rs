@@ -1,11 +1,11 @@
 use crate::components::sign_in_guard::SignInGuard;
+use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::table_head::TableHead;
-use crate::format::utc;
 use crate::session::error_text;
 use crate::types::AuditView;
 
@@ -52,7 +52,7 @@ fn AuditTable(log: AuditView) -> impl IntoView {
                     .map(|e| {
                         view! {
                             <tr>
-                                <td>{utc(e.at)}</td>
+                                <td><When at=e.at/></td>
                                 <td>{format!("{} ({})", e.actor, e.role)}</td>
                                 <td class="mono">{e.action}</td>
                                 <td class="mono">{e.target}</td>

@@ -1,12 +1,14 @@
 use crate::components::sign_in_guard::SignInGuard;
+use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
+use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
 use crate::components::table_head::TableHead;
-use crate::format::utc;
+use crate::format::{count as count_words, grouped};
 use crate::session::{error_text, use_viewer};
 use crate::types::DeadRow;
 
@@ -52,9 +54,11 @@ pub fn DeadLettersPage() -> impl IntoView {
     let error = move || query.read().get("error").filter(|e| !e.is_empty());
     let older = move || query.read().get("older_than_minutes").and_then(|m| m.parse::<u64>().ok()).filter(|m| *m > 0);
     let action = ServerAction::<DeadAction>::new();
+    // Every queue's counts: the list is read again when a dead count changes.
+    let feed = provide_live_feed("counts".to_string());
     let rows = Resource::new(
-        move || (queue(), error(), older(), action.version().get()),
-        |(q, e, o, _)| get_dead_letters(q, e, o),
+        move || (queue(), error(), older(), action.version().get(), feed.resync.get()),
+        |(q, e, o, ..)| get_dead_letters(q, e, o),
     );
     let viewer = use_viewer();
     let outcome = move || {
@@ -67,6 +71,7 @@ pub fn DeadLettersPage() -> impl IntoView {
         <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Dead letters"</h1>
+            <LiveStatus feed/>
             <form method="get" class="filters" aria-label="Filter">
                 <label for="queue-filter">"Queue"</label>
                 <input id="queue-filter" name="queue" value=move || queue().unwrap_or_default()/>
@@ -83,7 +88,7 @@ pub fn DeadLettersPage() -> impl IntoView {
                 <button type="submit">"Filter"</button>
             </form>
             {outcome}
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     let viewer = viewer.get().and_then(|v| v.ok().flatten());
                     let csrf = viewer.as_ref().map(|v| v.csrf.clone()).unwrap_or_default();
@@ -92,13 +97,10 @@ pub fn DeadLettersPage() -> impl IntoView {
                     rows.get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
-                            Ok(rows) if rows.is_empty() => {
-                                view! { <p class="empty">"No dead jobs match."</p> }.into_any()
-                            }
                             Ok(rows) => view! { <DeadTable rows csrf can_operate action filter/> }.into_any(),
                         })
                 }}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
@@ -112,6 +114,9 @@ fn filter_fields(filter: &(Option<String>, Option<String>, Option<u64>)) -> impl
     }
 }
 
+/// The dead jobs the filter matches, kept current: read again (at most once a second)
+/// when a dead count the filter covers changes. Rows stay in place across re-reads, so
+/// ticked boxes stay ticked.
 #[component]
 fn DeadTable(
     rows: Vec<DeadRow>,
@@ -120,27 +125,32 @@ fn DeadTable(
     action: ServerAction<DeadAction>,
     filter: (Option<String>, Option<String>, Option<u64>),
 ) -> impl IntoView {
-    let count = rows.len();
+    let rows = RwSignal::new(rows);
+    follow_dead_counts(rows, filter.clone());
+    let count = Memo::new(move |_| rows.with(Vec::len));
     let bulk = can_operate.then(|| {
         let selection_csrf = csrf.clone();
         let matching = ["requeue", "purge"]
             .map(|name| {
                 let (csrf, fields) = (csrf.clone(), filter_fields(&filter));
                 let verb = if name == "requeue" { "Requeue" } else { "Purge" };
-                let warning = if name == "requeue" {
-                    format!("Moves all {count} matching dead jobs back to waiting.")
-                } else {
-                    format!("Deletes all {count} matching dead jobs. This cannot be undone.")
+                let warning = move || {
+                    let jobs = count_words(count.get() as u64, "matching dead job", "matching dead jobs");
+                    if name == "requeue" {
+                        format!("Moves all {jobs} back to waiting.")
+                    } else {
+                        format!("Deletes all {jobs}. This cannot be undone.")
+                    }
                 };
                 view! {
-                    <Confirm summary=format!("{verb} all {count}…") warning=warning>
+                    <Confirm summary=Signal::derive(move || format!("{verb} all {}…", grouped(count.get() as u64))) warning=Signal::derive(warning)>
                         <ActionForm action=action attr:class="inline">
                             <input type="hidden" name="action" value=name/>
                             <input type="hidden" name="scope" value="matching"/>
                             {fields}
                             <input type="hidden" name="csrf" value=csrf/>
                             <button type="submit" class:danger=name == "purge">
-                                {format!("{verb} all {count} matching")}
+                                {move || format!("{verb} all {} matching", grouped(count.get() as u64))}
                             </button>
                         </ActionForm>
                     </Confirm>
@@ -166,64 +176,104 @@ fn DeadTable(
     if can_operate {
         columns.insert(0, "Select");
     }
+    // Each row's box gets its own index in the selection form for as long as it is shown.
+    let next_index = StoredValue::new(0usize);
     view! {
-        <div class="toolbar">{bulk}</div>
-        <table class="jobs dead">
-            <TableHead caption="Dead jobs" columns=columns/>
-            <tbody>
-                {rows
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, row)| {
-                        let csrf = csrf.clone();
-                        let label = format!("Requeue {}", row.id);
-                        let (row_queue, row_id) = (row.queue.clone(), row.id.clone());
-                        view! {
-                            <tr data-job=row.id.clone()>
-                                {can_operate
-                                    .then(|| {
-                                        view! {
-                                            <td>
-                                                <input
-                                                    type="checkbox"
-                                                    form=SELECTION_FORM
-                                                    name=format!("selected[{i}]")
-                                                    value=format!("{}/{}", row.queue, row.id)
-                                                    aria-label=format!("Select {}", row.id)
-                                                />
-                                            </td>
-                                        }
-                                    })}
-                                <td>{row.queue.clone()}</td>
-                                <td class="mono">
-                                    <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.id))>{row.name.clone()}</a>
-                                </td>
-                                <td class="error-cell">{row.error.clone()}</td>
-                                <td>{row.attempts}</td>
-                                <td>{utc(row.died_at)}</td>
-                                <td>
-                                    {can_operate
-                                        .then(|| {
-                                            view! {
-                                                <ActionForm action=action attr:class="inline">
-                                                    <input type="hidden" name="action" value="requeue"/>
-                                                    <input type="hidden" name="scope" value="selected"/>
-                                                    <input
-                                                        type="hidden"
-                                                        name="selected[0]"
-                                                        value=format!("{row_queue}/{row_id}")
-                                                    />
-                                                    <input type="hidden" name="csrf" value=csrf/>
-                                                    <button type="submit" aria-label=label>"Requeue"</button>
-                                                </ActionForm>
-                                            }
-                                        })}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        {move || (count.get() == 0).then(|| view! { <p class="empty">"No dead jobs match."</p> })}
+        <div class="dead-list" hidden=move || count.get() == 0>
+            <div class="toolbar">{bulk.map(IntoAny::into_any)}</div>
+            <div class="table-scroll">
+                <table class="jobs dead">
+                    <TableHead caption="Dead jobs" columns=columns/>
+                    <tbody>
+                        <For
+                            each=move || rows.get()
+                            key=|row| (row.queue.clone(), row.id.clone())
+                            children=move |row| {
+                                let index = next_index.get_value();
+                                next_index.set_value(index + 1);
+                                view! { <DeadRowView row index csrf=csrf.clone() can_operate action/> }.into_any()
+                            }
+                        />
+                    </tbody>
+                </table>
+            </div>
+        </div>
     }
+}
+
+#[component]
+fn DeadRowView(
+    row: DeadRow,
+    index: usize,
+    csrf: String,
+    can_operate: bool,
+    action: ServerAction<DeadAction>,
+) -> impl IntoView {
+    let label = format!("Requeue {}", row.id);
+    let (row_queue, row_id) = (row.queue.clone(), row.id.clone());
+    view! {
+        <tr data-job=row.id.clone()>
+            {can_operate
+                .then(|| {
+                    view! {
+                        <td>
+                            <input
+                                type="checkbox"
+                                form=SELECTION_FORM
+                                name=format!("selected[{index}]")
+                                value=format!("{}/{}", row.queue, row.id)
+                                aria-label=format!("Select {}", row.id)
+                            />
+                        </td>
+                    }
+                })}
+            <td>{row.queue.clone()}</td>
+            <td class="mono">
+                <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.id))>{row.name.clone()}</a>
+            </td>
+            <td class="error-cell">{row.error.clone()}</td>
+            <td>{row.attempts}</td>
+            <td><When at=row.died_at/></td>
+            <td>
+                {can_operate
+                    .then(|| {
+                        view! {
+                            <ActionForm action=action attr:class="inline">
+                                <input type="hidden" name="action" value="requeue"/>
+                                <input type="hidden" name="scope" value="selected"/>
+                                <input type="hidden" name="selected[0]" value=format!("{row_queue}/{row_id}")/>
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <button type="submit" aria-label=label>"Requeue"</button>
+                            </ActionForm>
+                        }
+                    })}
+            </td>
+        </tr>
+    }
+}
+
+/// Reads the list again when the dead count of the filtered queue (or of all queues)
+/// changes, as the live feed pushes it.
+fn follow_dead_counts(rows: RwSignal<Vec<DeadRow>>, filter: (Option<String>, Option<String>, Option<u64>)) {
+    let feed = use_live_feed();
+    let queue = filter.0.clone();
+    let dead = Memo::new(move |_| {
+        feed.map(|feed| {
+            feed.counts.with(|all| {
+                all.iter()
+                    .filter(|(name, _)| queue.as_ref().is_none_or(|q| q == *name))
+                    .map(|(_, c)| c.dead)
+                    .sum::<u64>()
+            })
+        })
+    });
+    reread_on_change(
+        dead,
+        move || {
+            let (queue, error, older) = filter.clone();
+            async move { get_dead_letters(queue, error, older).await.ok() }
+        },
+        rows,
+    );
 }

@@ -1,11 +1,11 @@
 use crate::components::sign_in_guard::SignInGuard;
+use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::table_head::TableHead;
-use crate::format::utc;
 use crate::session::error_text;
 use crate::types::{HistoryFilter, HistoryView};
 
@@ -118,7 +118,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
                                     <span class=format!("badge badge-state badge-{}", row.status)>{row.status.clone()}</span>
                                 </td>
                                 <td>{row.attempts}</td>
-                                <td>{utc(row.finished_at)}</td>
+                                <td><When at=row.finished_at/></td>
                                 <td>{row.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
                                 <td class="error-cell">{row.error.unwrap_or_default()}</td>
                             </tr>

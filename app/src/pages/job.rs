@@ -1,11 +1,12 @@
+use crate::components::when::When;
 use crate::error::AppError;
+use crate::format::duration;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::live::provide_live_feed;
 use crate::components::sign_in_guard::SignInGuard;
-use crate::format::utc;
 use crate::session::{error_text, reload_to, use_viewer};
 use crate::types::{JobDetail, ProgressView};
 
@@ -98,6 +99,11 @@ fn JobView(
             .collect_view()
     });
     let truncated = job.payload_bytes > job.payload.len();
+    // From when it could first run (not when it was enqueued with a delay) to its start;
+    // the last attempt's run time.
+    let waited = job.started_at.map(|started| started.saturating_sub(job.run_at.max(job.created_at)).max(0) as u64);
+    let ran =
+        job.started_at.zip(job.finished_at).map(|(started, finished)| finished.saturating_sub(started).max(0) as u64);
     view! {
         <p class="crumbs">
             <a href=crate::mount_path::href(&format!("/queues/{}", job.queue))>{job.queue.clone()}</a>
@@ -121,17 +127,29 @@ fn JobView(
             <dt>"Priority"</dt>
             <dd>{job.priority}</dd>
             <dt>"Timeout"</dt>
-            <dd>{job.timeout_ms.map(|t| format!("{t} ms")).unwrap_or_else(|| "none".into())}</dd>
+            <dd>{job.timeout_ms.map(duration).unwrap_or_else(|| "none".into())}</dd>
             <dt>"Dedup key"</dt>
             <dd>{job.dedup_key.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>"Created"</dt>
-            <dd>{utc(job.created_at)}</dd>
+            <dd><When at=job.created_at/></dd>
             <dt>"Runs at"</dt>
-            <dd>{utc(job.run_at)}</dd>
+            <dd><When at=job.run_at/></dd>
             <dt>"Started"</dt>
-            <dd>{job.started_at.map(utc).unwrap_or_else(|| "—".into())}</dd>
+            <dd>
+                {match job.started_at {
+                    Some(at) => view! { <When at/> }.into_any(),
+                    None => "—".into_any(),
+                }}
+            </dd>
             <dt>"Finished"</dt>
-            <dd>{job.finished_at.map(utc).unwrap_or_else(|| "—".into())}</dd>
+            <dd>
+                {match job.finished_at {
+                    Some(at) => view! { <When at/> }.into_any(),
+                    None => "—".into_any(),
+                }}
+            </dd>
+            {waited.map(|ms| view! { <dt>"Waited"</dt> <dd>{duration(ms)}</dd> })}
+            {ran.map(|ms| view! { <dt>"Ran for"</dt> <dd>{duration(ms)}</dd> })}
             <dt>"Worker"</dt>
             <dd>{job.worker.clone().unwrap_or_else(|| "—".into())}</dd>
         </dl>
@@ -169,7 +187,7 @@ fn JobView(
                                 <li>
                                     <strong>{format!("Attempt {} · {}", e.attempt, e.kind)}</strong>
                                     " "
-                                    <span class="muted">{utc(e.at)}</span>
+                                    <span class="muted"><When at=e.at/></span>
                                     <pre class="error-text">{e.message.clone()}</pre>
                                     {(!e.causes.is_empty())
                                         .then(|| {
@@ -199,7 +217,7 @@ fn JobView(
 #[component]
 pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
     let percent = progress.percent.unwrap_or(0.0).clamp(0.0, 100.0);
-    let eta = progress.eta_ms.map(|ms| format!(" · about {} s left", ms.div_ceil(1000)));
+    let eta = progress.eta_ms.map(|ms| format!(" · about {} left", duration(ms)));
     view! {
         <div class="progress-block">
             <progress max="100" value=percent aria-label="Progress">{format!("{percent:.0}%")}</progress>

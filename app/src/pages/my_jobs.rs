@@ -1,11 +1,12 @@
+use crate::components::when::When;
 use crate::error::AppError;
+use crate::format::utc;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{LiveFeed, provide_live_feed};
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::table_head::TableHead;
-use crate::format::utc;
 use crate::pages::job::ProgressBar;
 use crate::session::{error_text, use_viewer};
 use crate::types::{MyJob, MyJobs};
@@ -120,7 +121,7 @@ fn MyJobRow(job: MyJob, feed: LiveFeed) -> impl IntoView {
             " "
             <span class="badge badge-state" data-state=state>{state}</span>
             " "
-            <span class="muted">{utc(job.created_at)}</span>
+            <span class="muted"><When at=job.created_at/></span>
             {move || view! { <ProgressBar progress=progress.get()/> }}
         </li>
     }

@@ -5,7 +5,7 @@ use leptos::server_fn::codec::GetUrl;
 use crate::components::live::{LiveStatus, provide_live_feed, use_live_feed};
 use crate::components::minute_chart::MinuteChart;
 use crate::components::sign_in_guard::SignInGuard;
-use crate::format::query_value;
+use crate::format::{count, grouped, query_value};
 use crate::pages::search::saved_searches;
 use crate::session::error_text;
 use crate::types::QueueCard;
@@ -111,7 +111,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                         view! {
                             <div class=format!("count count-{state}")>
                                 <dt>{state}</dt>
-                                <dd data-count=state>{value}</dd>
+                                <dd data-count=state>{move || grouped(value())}</dd>
                             </div>
                         }
                     })
@@ -129,7 +129,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                 <MinuteChart label="Processed" values=card.completed_per_minute.clone() class="processed"/>
                 <MinuteChart label="Failed" values=card.failed_per_minute.clone() class="failed"/>
             </div>
-            <p class="workers">{format!("{} workers online", card.workers)}</p>
+            <p class="workers">{format!("{} online", count(card.workers, "worker", "workers"))}</p>
         </article>
     }
 }

@@ -1,13 +1,14 @@
 use crate::components::sign_in_guard::SignInGuard;
+use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::confirm::Confirm;
-use crate::components::live::{LiveStatus, provide_live_feed, use_live_feed};
+use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
 use crate::components::table_head::TableHead;
-use crate::format::{query_value, utc};
+use crate::format::query_value;
 use crate::session::{error_text, use_viewer};
 use crate::types::{JobRow, QueueCounts, QueuePage};
 
@@ -195,44 +196,15 @@ impl LiveRows {
             feed.and_then(|feed| feed.counts.with(|all| all.get(&name).cloned())).unwrap_or_else(|| rendered.clone())
         });
         let rows = RwSignal::new((page.jobs.clone(), page.next));
-        #[cfg(feature = "hydrate")]
-        {
-            let (queue, state, search) = (page.name.clone(), page.state.clone(), page.search.clone());
-            use std::cell::Cell;
-            use std::rc::Rc;
-            // A read is waiting to start; reads started, so an older answer that lands
-            // after a newer one is dropped.
-            let (pending, started) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(0u64)));
-            // Not on the first value (the page as rendered), only on later changes.
-            Effect::watch(
-                move || counts.get(),
-                move |_, _, _| {
-                    if pending.replace(true) {
-                        return;
-                    }
-                    let (queue, state, search) = (queue.clone(), state.clone(), search.clone());
-                    let (pending, started) = (pending.clone(), started.clone());
-                    set_timeout(
-                        move || {
-                            pending.set(false);
-                            let this = started.get() + 1;
-                            started.set(this);
-                            leptos::task::spawn_local(async move {
-                                if let Ok(page) = get_queue_page(queue, state, cursor, search).await
-                                    && started.get() == this
-                                {
-                                    rows.set((page.jobs, page.next));
-                                }
-                            });
-                        },
-                        std::time::Duration::from_secs(1),
-                    );
-                },
-                false,
-            );
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = cursor;
+        let (queue, state, search) = (page.name.clone(), page.state.clone(), page.search.clone());
+        reread_on_change(
+            counts,
+            move || {
+                let (queue, state, search) = (queue.clone(), state.clone(), search.clone());
+                async move { get_queue_page(queue, state, cursor, search).await.ok().map(|page| (page.jobs, page.next)) }
+            },
+            rows,
+        );
         LiveRows { counts, rows }
     }
 }
@@ -319,7 +291,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
                                 </td>
                                 <td>{job.name}</td>
                                 <td>{job.owner.unwrap_or_default()}</td>
-                                <td>{utc(job.created_at)}</td>
+                                <td><When at=job.created_at/></td>
                                 <td>{format!("{}/{}", job.attempts, job.max_attempts)}</td>
                                 <td>
                                     {job

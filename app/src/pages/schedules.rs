@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::table_head::TableHead;
-use crate::format::utc;
+use crate::components::when::When;
+use crate::format::count;
 use crate::session::{error_text, use_viewer};
 use crate::types::ScheduleRow;
 
@@ -18,8 +19,8 @@ pub async fn schedule_action(name: String, action: String, csrf: String) -> Resu
     crate::backend::backend()?.schedule_action(name, action, csrf).await
 }
 
-/// Cron schedules: expression, time zone, next and last fire, recent fires; pause,
-/// resume and run now for operators.
+/// Cron schedules: when they run (in words, with the expression and time zone), next and
+/// last fire (kept current), recent fires; pause, resume and run now for operators.
 #[component]
 pub fn SchedulesPage() -> impl IntoView {
     let action = ServerAction::<ScheduleAction>::new();
@@ -57,70 +58,143 @@ fn ScheduleTable(
     can_operate: bool,
     action: ServerAction<ScheduleAction>,
 ) -> impl IntoView {
-    let never = || "—".to_string();
+    let rows = RwSignal::new(rows);
+    reread_after_next_fire(rows);
     view! {
-        <table class="jobs schedules">
-            <TableHead
-                caption="Schedules"
-                columns=&["Name", "Cron", "Time zone", "Queue / job", "Next fire", "Last fire", "Recent fires", ""]
-            />
-            <tbody>
-                {rows
-                    .into_iter()
-                    .map(|row| {
-                        let buttons = can_operate
-                            .then(|| {
-                                let toggle = if row.paused { "resume" } else { "pause" };
-                                [(toggle, if row.paused { "Resume" } else { "Pause" }), ("run", "Run now")]
-                                    .map(|(name, label)| {
-                                        let (schedule, csrf) = (row.name.clone(), csrf.clone());
-                                        let aria = format!("{label} {schedule}");
-                                        view! {
-                                            <ActionForm action=action attr:class="inline">
-                                                <input type="hidden" name="name" value=schedule/>
-                                                <input type="hidden" name="action" value=name/>
-                                                <input type="hidden" name="csrf" value=csrf/>
-                                                <button type="submit" aria-label=aria>
-                                                    {label}
-                                                </button>
-                                            </ActionForm>
-                                        }
-                                    })
-                                    .into_iter()
-                                    .collect_view()
-                            });
-                        view! {
-                            <tr data-schedule=row.name.clone()>
-                                <td>
-                                    {row.name.clone()}
-                                    {row.paused.then(|| view! { " " <span class="badge badge-paused">"paused"</span> })}
-                                    {(!row.enabled).then(|| view! { " " <span class="badge">"disabled"</span> })}
-                                </td>
-                                <td class="mono">{row.cron.clone()}</td>
-                                <td>{row.timezone.clone()}</td>
-                                <td>{format!("{} / {}", row.queue, row.job_name)}</td>
-                                <td>{row.next_tick.map(utc).unwrap_or_else(never)}</td>
-                                <td>{row.recent.first().map(|f| utc(f.fired_at)).unwrap_or_else(never)}</td>
-                                <td>
-                                    <span class="muted">{format!("{} on schedule", row.runs)}</span>
-                                    <ul class="fires">
-                                        {row
-                                            .recent
-                                            .iter()
-                                            .map(|f| {
-                                                let how = if f.manual { "by hand" } else { "on time" };
-                                                let jobs = if f.jobs == 1 { "1 job".to_string() } else { format!("{} jobs", f.jobs) };
-                                                view! { <li>{format!("{} · {jobs} · {how}", utc(f.fired_at))}</li> }
-                                            })
-                                            .collect_view()}
-                                    </ul>
-                                </td>
-                                <td>{buttons}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="jobs schedules">
+                <TableHead caption="Schedules" columns=&["Schedule", "Runs", "Next fire", "Last fire", "Recent fires", ""]/>
+                <tbody>
+                    {move || {
+                        rows.get()
+                            .into_iter()
+                            .map(|row| view! { <ScheduleRowView row csrf=csrf.clone() can_operate action/> })
+                            .collect_view()
+                    }}
+                </tbody>
+            </table>
+        </div>
     }
+}
+
+#[component]
+fn ScheduleRowView(
+    row: ScheduleRow,
+    csrf: String,
+    can_operate: bool,
+    action: ServerAction<ScheduleAction>,
+) -> impl IntoView {
+    let buttons = can_operate.then(|| {
+        let toggle = if row.paused { "resume" } else { "pause" };
+        [(toggle, if row.paused { "Resume" } else { "Pause" }), ("run", "Run now")]
+            .map(|(name, label)| {
+                let (schedule, csrf) = (row.name.clone(), csrf.clone());
+                let aria = format!("{label} {schedule}");
+                view! {
+                    <ActionForm action=action attr:class="inline">
+                        <input type="hidden" name="name" value=schedule/>
+                        <input type="hidden" name="action" value=name/>
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <button type="submit" aria-label=aria>
+                            {label}
+                        </button>
+                    </ActionForm>
+                }
+            })
+            .into_iter()
+            .collect_view()
+    });
+    let never = || view! { <span class="muted">"—"</span> }.into_any();
+    let next = match row.next_tick {
+        Some(at) if !row.paused && row.enabled => view! { <When at/> }.into_any(),
+        _ => never(),
+    };
+    let last = match row.recent.first() {
+        Some(fire) => view! { <When at=fire.fired_at/> }.into_any(),
+        None => never(),
+    };
+    let words = row.cron_words.clone().unwrap_or_else(|| row.cron.clone());
+    view! {
+        <tr data-schedule=row.name.clone()>
+            <td>
+                <strong>{row.name.clone()}</strong>
+                {row.paused.then(|| view! { " " <span class="badge badge-paused">"paused"</span> })}
+                {(!row.enabled).then(|| view! { " " <span class="badge">"disabled"</span> })}
+                <div class="muted">{format!("{} → {}", row.job_name, row.queue)}</div>
+            </td>
+            <td>
+                <span data-cron-words="">{words}</span>
+                <div class="muted">
+                    <code>{row.cron.clone()}</code>
+                    {format!(" · {}", row.timezone)}
+                </div>
+            </td>
+            <td data-next-fire="">{next}</td>
+            <td data-last-fire="">{last}</td>
+            <td>
+                <span class="muted">{format!("{} on schedule", count(row.runs, "fire", "fires"))}</span>
+                <ul class="fires">
+                    {row
+                        .recent
+                        .iter()
+                        .map(|fire| {
+                            let how = if fire.manual { "by hand" } else { "on time" };
+                            view! {
+                                <li>
+                                    <When at=fire.fired_at/>
+                                    {format!(" · {} · {how}", count(fire.jobs as u64, "job", "jobs"))}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </td>
+            <td class="actions">{buttons}</td>
+        </tr>
+    }
+}
+
+/// Reads the schedules again a moment after the soonest next fire, so next and last fire
+/// move on as the scheduler fires (no polling in between: the page knows when they fire).
+fn reread_after_next_fire(rows: RwSignal<Vec<ScheduleRow>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let timer: Rc<Cell<Option<TimeoutHandle>>> = Rc::default();
+        let on_leave = send_wrapper::SendWrapper::new(timer.clone());
+        // By the server's clock, which the fire times come from.
+        let clock = crate::clock::use_clock();
+        Effect::new(move |_| {
+            let soonest = rows.with(|rows| {
+                rows.iter().filter(|row| !row.paused && row.enabled).filter_map(|row| row.next_tick).min()
+            });
+            if let Some(previous) = timer.take() {
+                previous.clear();
+            }
+            let Some(soonest) = soonest else { return };
+            // A second after it is due (the scheduler fires within its tick), not sooner
+            // than a second from now nor later than an hour.
+            let now = clock.map_or_else(|| js_sys::Date::now() as i64, |clock| clock.now_untracked());
+            let wait = (soonest + 1_000 - now).clamp(1_000, 3_600_000);
+            let handle = set_timeout_with_handle(
+                move || {
+                    leptos::task::spawn_local(async move {
+                        if let Ok(fresh) = get_schedules().await {
+                            rows.try_set(fresh);
+                        }
+                    });
+                },
+                std::time::Duration::from_millis(wait as u64),
+            );
+            timer.set(handle.ok());
+        });
+        on_cleanup(move || {
+            if let Some(handle) = on_leave.as_ref().take() {
+                handle.clear();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = rows;
 }

@@ -2,6 +2,7 @@
 //! paths, free text) and autocomplete.
 
 use crate::components::sign_in_guard::SignInGuard;
+use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -190,7 +191,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
                                     <span class=format!("badge badge-state badge-{}", row.state)>{row.state.clone()}</span>
                                 </td>
                                 <td>{row.attempts}</td>
-                                <td>{utc(row.created_at)}</td>
+                                <td><When at=row.created_at/></td>
                                 <td>{row.finished_at.map(utc).unwrap_or_default()}</td>
                                 <td class="error-cell">{row.error.unwrap_or_default()}</td>
                             </tr>

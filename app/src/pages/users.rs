@@ -1,10 +1,10 @@
 use crate::components::sign_in_guard::SignInGuard;
+use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::table_head::TableHead;
-use crate::format::utc;
 use crate::session::{error_text, use_viewer};
 use crate::types::{ROLES, UserRow};
 
@@ -136,7 +136,7 @@ fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) ->
             </td>
             <td>{status}</td>
             <td>{allowed}</td>
-            <td>{utc(user.created_at)}</td>
+            <td><When at=user.created_at/></td>
             <td>
                 <ActionForm action=change attr:class="inline">
                     <input type="hidden" name="username" value=flip_user/>

@@ -20,6 +20,7 @@ pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, Ap
                 .map(|f| FireView { fired_at: f.fired_at, jobs: f.job_ids.len(), manual: f.manual, by: f.by })
                 .collect(),
             name: info.spec.name,
+            cron_words: crate::cron_words::describe(&info.spec.cron),
             cron: info.spec.cron,
             timezone: info.spec.timezone,
             queue: info.spec.queue,
