@@ -22,7 +22,8 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 pub trait Backend: Send + Sync + 'static {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;
     /// The signed-in user, if any.
-    fn viewer(&self) -> BoxFuture<'_, Option<Viewer>>;
+    /// The signed-in user, `None` when signed out; an error when the server cannot tell.
+    fn viewer(&self) -> BoxFuture<'_, Result<Option<Viewer>, AppError>>;
     /// Signs in with a password (the lockout against guessing applies).
     fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, AppError>>;
     /// Ends the session; `csrf` must be its token.
@@ -59,6 +60,16 @@ pub trait Backend: Send + Sync + 'static {
         action: String,
         csrf: String,
     ) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Retries a dead or cancelled job with `payload` (JSON text) in place of its own.
+    fn job_retry_edited(
+        &self,
+        queue: String,
+        id: String,
+        payload: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Enqueues a copy of a job (same name, payload and options); returns the copy's id.
+    fn job_duplicate(&self, queue: String, id: String, csrf: String) -> BoxFuture<'_, Result<String, AppError>>;
     /// The caller's connections and their own recent jobs.
     fn my_jobs(&self) -> BoxFuture<'_, Result<MyJobs, AppError>>;
     /// Starts a sync of one of the caller's connections; returns the job id.

@@ -40,7 +40,7 @@ pub fn redirect_to(path: &str) {
 /// The signed-in user, or `None`.
 #[server(input = GetUrl, endpoint = "get_viewer")]
 pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
-    Ok(crate::backend::backend()?.viewer().await)
+    crate::backend::backend()?.viewer().await
 }
 
 #[server(endpoint = "sign_in")]

@@ -116,6 +116,9 @@ export async function startStack(options = {}) {
     baseUrl,
     browser,
     serverLog,
+    // What `hoist` commands need to reach this server's Redis and database (`hoist token`).
+    serverEnv: { REDIS_URL: `redis://127.0.0.1:${redisPort}`, DATABASE_URL: "", HOIST_DATA_DIR: join(dir, "data") },
+    bin,
     async newPage(contextOptions = {}) {
       const context = await browser.newContext(contextOptions);
       const page = await context.newPage();

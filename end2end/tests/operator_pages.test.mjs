@@ -4,6 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { ADMIN_PASSWORD, apiSession, eventually, signIn, sleep, startStack, waitForHydration } from "../support/harness.mjs";
 
 let stack;
@@ -102,6 +103,46 @@ test("the queue page follows its queue live: tab counts and rows change without 
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
   assert.deepEqual(page.failedRequests, [], "no failed requests");
+});
+
+test("a resync from the server makes the page read its data again", async () => {
+  const queue = "e2e-resync";
+  await api("POST", `/api/v1/queues/${queue}/jobs`, { name: "first", payload: {} });
+  await sleep(2500); // the live hub looks for new queues every 2 s; nothing works this one
+  const page = await stack.newPage();
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
+  // Between the page and the server: messages pass, unless held back; the test can send
+  // the page a message of its own, as the server does to a client that fell behind.
+  let toPage;
+  let holding = false;
+  await page.routeWebSocket(/\/api\/v1\/live/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => holding || ws.send(message));
+    ws.onMessage((message) => server.send(message));
+    toPage = ws;
+  });
+  await page.goto(`${stack.baseUrl}/queues/${queue}?state=waiting`);
+  await waitForHydration(page);
+  await page.locator('.live-state[data-live="live"]').waitFor();
+  const waitingTab = page.locator('nav.tabs a[href$="state=waiting"] .tab-count');
+  assert.equal(await waitingTab.textContent(), "1");
+
+  // A job the page is not told about: the feed missed it.
+  holding = true;
+  await api("POST", `/api/v1/queues/${queue}/jobs`, { name: "second", payload: {} });
+  await sleep(1500);
+  assert.equal(await waitingTab.textContent(), "1", "the count message was held back");
+  await page.evaluate(() => (window.__sameDocument = true));
+  toPage.send(JSON.stringify([{ type: "resync" }]));
+  await page.waitForFunction(
+    () => document.querySelectorAll("table.jobs tbody tr").length === 2 &&
+      document.querySelector('nav.tabs a[href$="state=waiting"] .tab-count')?.textContent === "2",
+    null,
+    { timeout: 5000 },
+  );
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "read again, not reloaded");
+  holding = false;
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });
 
 test("the queue page finds jobs by name or id and drains only after a confirmation", async () => {
@@ -254,6 +295,63 @@ test("the dead-letter list follows new deaths live and keeps ticked boxes ticked
   assert.equal(all, `Requeue all ${rows}…`);
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
   assert.deepEqual(page.failedRequests, [], "no failed requests");
+});
+
+test("a dead job is fixed and retried from its page, duplicated, and its enqueue copied as curl works", async () => {
+  // Dies at once: the demo processor fails for good during a simulated outage.
+  const r = await api("POST", "/api/v1/queues/demo/jobs", {
+    name: "demo-sync",
+    payload: { duration_ms: 10, outage_until: Date.now() + 60 * 60 * 1000 },
+  });
+  const id = r.body.id;
+  await eventually(async () => (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state === "dead", "a dead job");
+  const page = await adminPage(`/queues/demo/jobs/${id}`);
+  await page.locator("h1 .badge-dead").waitFor();
+
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+  // Not JSON: refused, naming the payload; the job stays dead.
+  await page.getByText("Edit payload and retry…").click();
+  const editor = page.getByLabel("Payload (JSON)");
+  assert.match(await editor.inputValue(), /outage_until/);
+  await editor.fill("{ oops");
+  await page.getByRole("button", { name: "Retry with this payload" }).click();
+  await page.getByRole("alert").filter({ hasText: "not JSON" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state, "dead");
+  // Fixed: it runs again, same job, and completes (the page follows it live).
+  await editor.fill('{ "duration_ms": 10, "note": "fixed" }');
+  await page.getByRole("button", { name: "Retry with this payload" }).click();
+  await page.locator("h1 .badge-completed").waitFor({ timeout: 15000 });
+  const fixed = (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body;
+  assert.deepEqual(fixed.payload, { duration_ms: 10, note: "fixed" });
+
+  // Copy as curl: the command, run in a shell with a token, enqueues the same job.
+  await page.getByText("Copy as curl").click();
+  const command = await page.locator('pre[data-field="curl"]').textContent();
+  assert.match(command, /^curl -X POST "\$HOIST_URL\/api\/v1\/queues\/demo\/jobs"/);
+  const created = execFileSync(stack.bin, ["token", "create", "admin", "--name", "e2e-curl", "--scopes", "jobs:write"], {
+    env: { ...process.env, ...stack.serverEnv },
+  }).toString();
+  const token = created.match(/: (\S+)\n/)[1];
+  const answer = JSON.parse(
+    execFileSync("sh", ["-c", command], { env: { ...process.env, HOIST_URL: stack.baseUrl, HOIST_TOKEN: token } }).toString(),
+  );
+  const viaCurl = (await api("GET", `/api/v1/queues/demo/jobs/${answer.id}`)).body;
+  assert.equal(viaCurl.name, "demo-sync");
+  assert.deepEqual(viaCurl.payload, fixed.payload);
+
+  // Duplicate: a new job with the same input, and its page opens.
+  await page.getByRole("button", { name: "Duplicate" }).click();
+  await page.waitForURL((url) => url.pathname.startsWith("/queues/demo/jobs/") && !url.pathname.endsWith(id));
+  const copyId = new URL(page.url()).pathname.split("/").pop();
+  const copy = (await api("GET", `/api/v1/queues/demo/jobs/${copyId}`)).body;
+  assert.deepEqual([copy.name, copy.payload], ["demo-sync", fixed.payload]);
+  await page.locator("h1", { hasText: "demo-sync" }).waitFor();
+
+  const audit = (await api("GET", "/api/v1/audit?limit=20")).body;
+  const actions = (audit.entries ?? audit).map((e) => e.action);
+  assert.ok(actions.includes("retry-edited") && actions.includes("duplicate"), JSON.stringify(actions));
+  // Only the refused edit's answer (the browser logs a 400 as an error).
+  assert.deepEqual(page.consoleErrors.filter((e) => !/status of 400/.test(e)), []);
 });
 
 test("history finds finished jobs by name, status and text", async () => {

@@ -1,8 +1,9 @@
 -- retry_jobs: dead or cancelled (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
 -- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
 -- KEYS: wait retry dead cancelled events marker seq meta unindexed
--- ARGV[3] source state, ARGV[4] "ids" or "all", ARGV[5] limit for "all" (1..10,000),
--- then ids.
+-- ARGV[3] source state, ARGV[4] "ids", "all" or "edited", ARGV[5] limit for "all"
+-- (1..10,000), then ids; for "edited" one id and the job's new payload (JSON the client
+-- checked), which replaces the old one in its spec as it moves.
 -- Returns the number of jobs moved.
 local from = ARGV[3]
 if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
@@ -10,8 +11,12 @@ if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
 end
 local set = state_set(from)
 local ids
+local payload
 if ARGV[4] == 'all' then
   ids = redis.call('ZRANGE', set, 0, int_arg(5, 'limit', 1, 10000) - 1)
+elseif ARGV[4] == 'edited' then
+  if not is_job_id(ARGV[6]) or ARGV[7] == nil or ARGV[7] == '' then bad_arg('edited', '') end
+  ids, payload = { ARGV[6] }, ARGV[7]
 elseif ARGV[4] ~= 'ids' then
   bad_arg('mode', ARGV[4])
 else
@@ -26,6 +31,13 @@ local retried = {}
 for _, id in ipairs(ids) do
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
+    if payload then
+      -- The payload is the spec's last field, and the first `,"payload":` is its key: the
+      -- fields before it are numbers and JSON strings, whose quotes inside are escaped.
+      local spec = redis.call('HGET', jk, 'spec')
+      local at = string.find(spec, ',"payload":', 1, true)
+      redis.call('HSET', jk, 'spec', string.sub(spec, 1, at + 10) .. payload .. '}')
+    end
     local _, _, priority = job_opts(jk)
     local score = next_score(priority)
     redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score)

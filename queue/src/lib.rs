@@ -44,6 +44,7 @@ mod scheduler;
 mod sentinel;
 mod serde_millis;
 mod testing;
+mod timing_histogram;
 mod trace_context;
 mod typed;
 mod types;
@@ -71,6 +72,7 @@ pub use role::Role;
 pub use schedule::{CronSchedule, FireRecord, MisfirePolicy, ScheduleInfo, ScheduleSpec};
 #[cfg(feature = "scheduler")]
 pub use scheduler::{PENDING_TIMEOUT, Scheduler};
+pub use timing_histogram::{TIMING_BUCKETS, TIMING_BUCKETS_MS, TimingHistogram};
 pub use trace_context::{MAX_TRACESTATE_BYTES, TraceContext};
 pub use typed::TypedJob;
 pub use types::{

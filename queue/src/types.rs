@@ -309,6 +309,31 @@ impl NewJob {
         self.trace = Some(trace);
         self
     }
+
+    /// A new job like `job`: the same name, payload, priority, attempts, backoff, timeout,
+    /// owner and stall limit, to run now. Not its dedup key (the copy would dedupe to the
+    /// original) nor its trace (the copy starts its own).
+    ///
+    /// ```no_run
+    /// # async fn example(queue: hoist_queue::Queue, id: &str) -> hoist_queue::Result<()> {
+    /// if let Some(job) = queue.get_job(id).await? {
+    ///     let copy = queue.enqueue(hoist_queue::NewJob::like(&job)).await?;
+    ///     println!("duplicated {id} as {}", copy.id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn like(job: &Job) -> Self {
+        let options = JobOptions {
+            priority: job.priority,
+            max_attempts: job.max_attempts,
+            backoff: job.backoff.clone(),
+            timeout: job.timeout_ms.map(Duration::from_millis),
+            owner: job.owner.clone(),
+            max_stalls: job.max_stalls,
+            ..JobOptions::default()
+        };
+        NewJob::new(job.name.clone(), job.payload.clone()).with_options(options)
+    }
 }
 
 /// What enqueueing one job did.
@@ -481,6 +506,13 @@ pub struct MinuteStats {
     pub retried: u64,
     /// Sum of the run times of completed jobs.
     pub duration_ms: u64,
+    /// Run times of completed jobs, by bucket.
+    pub run_ms: crate::TimingHistogram,
+    /// How long completed jobs waited to start once they could run, by bucket.
+    pub wait_ms: crate::TimingHistogram,
+    /// Jobs waiting to run, as sampled once in the minute (`Queue::sample_backlog`, which
+    /// workers call); `None` for a minute nobody sampled.
+    pub waiting: Option<u64>,
 }
 
 /// A queue's running totals since it was made (or last obliterated), by Redis, across
@@ -499,6 +531,10 @@ pub struct QueueTotals {
     pub dead: u64,
     /// Sum of the run times of completed jobs.
     pub duration_ms: u64,
+    /// Run times of completed jobs, by bucket (cumulative, like a Prometheus histogram).
+    pub run_ms: crate::TimingHistogram,
+    /// How long completed jobs waited to start once they could run, by bucket.
+    pub wait_ms: crate::TimingHistogram,
 }
 
 impl MinuteStats {

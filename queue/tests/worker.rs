@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{eventually, fast_options, setup, spawn_worker, wait_for_state};
 use futures::StreamExt;
 use hoist_queue::{
-    Backoff, CancelOutcome, JobError, JobOptions, JobState, NewJob, Progress, WorkerOptions, handler_fn,
+    Backoff, CancelOutcome, JobError, JobOptions, JobState, NewJob, Progress, QueueError, WorkerOptions, handler_fn,
 };
 use serde_json::json;
 
@@ -573,4 +573,127 @@ async fn failed_jobs_that_run_again_are_listed_for_the_search_index() {
     assert_eq!(page.jobs[0].state, JobState::Retrying);
     assert_eq!(page.jobs[0].errors.len(), 1, "read with its errors");
     worker.stop().await;
+}
+
+/// A job that died of its input runs again with the input fixed: same id, name, owner
+/// and options, fresh attempts, only the payload replaced (however its name and payload
+/// are spelled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_job_retried_with_a_fixed_payload_completes() {
+    let s = setup().await;
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(|ctx| async move {
+            match ctx.job().payload["account"].as_i64() {
+                Some(account) => Ok(json!({ "synced": account })),
+                None => Err(JobError::permanent("no account")),
+            }
+        }),
+        fast_options(),
+    );
+    // A name and payload that spell the spec's payload key inside strings.
+    let name = r#"sync,"payload":{"#;
+    let options = JobOptions { owner: Some("user-7".into()), priority: 3, max_attempts: 2, ..Default::default() };
+    let e =
+        s.queue.enqueue(NewJob::new(name, json!({ "note": r#","payload":1}"# })).with_options(options)).await.unwrap();
+    let dead = wait_for_state(&s.queue, &e.id, JobState::Dead).await;
+
+    let fixed = json!({ "account": 42, "note": r#"a "quoted" ,"payload": text"# });
+    s.queue.retry_with_payload(&e.id, &fixed).await.unwrap();
+    let done = wait_for_state(&s.queue, &e.id, JobState::Completed).await;
+    assert_eq!(done.payload, fixed);
+    assert_eq!(done.result, Some(json!({ "synced": 42 })));
+    assert_eq!((done.name.as_str(), done.owner.as_deref(), done.priority), (name, Some("user-7"), 3));
+    assert_eq!(done.created_at, dead.created_at, "the same job, not a copy");
+    assert_eq!(done.attempts, 1, "fresh attempts");
+    let owned = s.queue.list_owned("user-7", &[JobState::Completed], 0, 10).await.unwrap();
+    assert_eq!(owned.jobs.len(), 1, "still in its owner's index");
+
+    // Only dead or cancelled jobs, only payloads within the bound, only jobs that exist.
+    match s.queue.retry_with_payload(&e.id, &fixed).await {
+        Err(QueueError::WrongState { state, .. }) => assert_eq!(state, "completed"),
+        other => panic!("{other:?}"),
+    }
+    let huge = json!({ "blob": "x".repeat(600 * 1024) });
+    let cancelled = s.queue.enqueue(
+        NewJob::new("later", json!({}))
+            .with_options(JobOptions { delay: Some(Duration::from_secs(3600)), ..Default::default() }),
+    );
+    let cancelled = cancelled.await.unwrap();
+    s.queue.cancel(&cancelled.id).await.unwrap();
+    assert!(matches!(s.queue.retry_with_payload(&cancelled.id, &huge).await, Err(QueueError::PayloadTooLarge { .. })));
+    assert_eq!(s.queue.get_job(&cancelled.id).await.unwrap().unwrap().payload, json!({}), "left as it was");
+    assert!(matches!(
+        s.queue.retry_with_payload("01J9Z3V6G6Y3W8Q0M2B4C5D6E7", &fixed).await,
+        Err(QueueError::NotFound { .. })
+    ));
+    worker.stop().await;
+}
+
+/// `NewJob::like` copies what a rerun needs and leaves the dedup key behind.
+#[tokio::test]
+async fn a_job_duplicated_with_like_is_a_new_job_with_the_same_input() {
+    let s = setup().await;
+    let options = JobOptions {
+        owner: Some("user-9".into()),
+        priority: 5,
+        max_attempts: 7,
+        timeout: Some(Duration::from_secs(3)),
+        dedup_key: Some("once".into()),
+        backoff: Backoff::Fixed { delay: Duration::from_millis(40) },
+        ..Default::default()
+    };
+    let e = s.queue.enqueue(NewJob::new("report", json!({ "month": 11 })).with_options(options)).await.unwrap();
+    let original = s.queue.get_job(&e.id).await.unwrap().unwrap();
+    let copy = s.queue.enqueue(NewJob::like(&original)).await.unwrap();
+    assert!(!copy.duplicate, "not deduplicated to the original");
+    let copy = s.queue.get_job(&copy.id).await.unwrap().unwrap();
+    assert_ne!(copy.id, original.id);
+    assert_eq!((copy.name.as_str(), &copy.payload), ("report", &json!({ "month": 11 })));
+    assert_eq!((copy.owner.as_deref(), copy.priority, copy.max_attempts), (Some("user-9"), 5, 7));
+    assert_eq!((copy.timeout_ms, &copy.backoff), (Some(3000), &Backoff::Fixed { delay: Duration::from_millis(40) }));
+    assert_eq!(copy.dedup_key, None);
+}
+
+/// Run and wait times land in the minute's statistics (and the totals) by bucket, and a
+/// backlog sample a minute: the dashboard's percentiles and backlog chart read these.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minutes_count_run_and_wait_times_and_sample_the_backlog() {
+    let s = setup().await;
+    let slow = JobOptions { priority: 0, ..Default::default() };
+    for i in 0..3 {
+        s.queue.enqueue(NewJob::new("slow", json!({ "i": i })).with_options(slow.clone())).await.unwrap();
+    }
+    // Three wait, nobody works them yet: the sample says so, once in the minute.
+    assert_eq!(s.queue.sample_backlog().await.unwrap(), Some(3));
+    assert_eq!(s.queue.sample_backlog().await.unwrap(), None, "the minute has its sample");
+    // They wait at least 300 ms before a worker starts, and each runs about 60 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let worker = spawn_worker(
+        &s.queue,
+        handler_fn(|_| async {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            Ok(json!({}))
+        }),
+        fast_options(),
+    );
+    eventually("three completed", Duration::from_secs(10), || async {
+        (s.queue.counts().await.unwrap().completed == 3).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    let minutes = s.queue.recent_stats(2).await.unwrap();
+    let (mut run, mut wait) = (hoist_queue::TimingHistogram::default(), hoist_queue::TimingHistogram::default());
+    for minute in &minutes {
+        run.merge(&minute.run_ms);
+        wait.merge(&minute.wait_ms);
+    }
+    assert_eq!((run.total(), wait.total()), (3, 3), "{minutes:?}");
+    let run_p50 = run.quantile(0.5).unwrap();
+    assert!((50..=100).contains(&run_p50), "60 ms runs fall in the 50–100 ms bucket: {run_p50}");
+    let wait_p50 = wait.quantile(0.5).unwrap();
+    assert!((250..=1_000).contains(&wait_p50), "waited at least 300 ms: {wait_p50}");
+    assert!(minutes.iter().any(|m| m.waiting == Some(3)), "{minutes:?}");
+    let totals = s.queue.totals().await.unwrap();
+    assert_eq!((totals.run_ms.total(), totals.wait_ms.total()), (3, 3), "the totals count them too");
 }

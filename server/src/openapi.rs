@@ -76,6 +76,8 @@ impl Modify for Security {
         crate::api::jobs::get_job,
         crate::api::jobs::remove_job,
         crate::api::jobs::job_action,
+        crate::api::jobs::retry_edited,
+        crate::api::jobs::duplicate,
         crate::api::jobs::queue_action,
         crate::api::jobs::queue_health,
         crate::api::jobs::maintenance,

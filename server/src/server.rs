@@ -153,6 +153,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues/{queue}/jobs/bulk", post(crate::api::jobs::enqueue_bulk))
         .route("/api/v1/queues/{queue}/health", get(crate::api::jobs::queue_health))
         .route("/api/v1/queues/{queue}/maintenance", post(crate::api::jobs::maintenance))
+        .route("/api/v1/queues/{queue}/jobs/{id}/retry-edited", post(crate::api::jobs::retry_edited))
+        .route("/api/v1/queues/{queue}/jobs/{id}/duplicate", post(crate::api::jobs::duplicate))
         .route("/api/v1/queues/{queue}/jobs/{id}/{action}", post(crate::api::jobs::job_action))
         .route("/api/v1/queues/{queue}/{action}", post(crate::api::jobs::queue_action))
         .merge(pages)

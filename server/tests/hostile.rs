@@ -1658,6 +1658,13 @@ fn role_cases(s: &mut Suite, env: &Env) {
             ("cancel a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/cancel", sj(0)), Body::None),
             ("retry a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/retry", sj(1)), Body::None),
             ("promote a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/promote", sj(2)), Body::None),
+            (
+                "edit and retry a job",
+                "POST",
+                format!("/api/v1/queues/scratch/jobs/{}/retry-edited", sj(1)),
+                Body::Json(json!({ "payload": { "fixed": true } })),
+            ),
+            ("duplicate a job", "POST", format!("/api/v1/queues/scratch/jobs/{}/duplicate", sj(2)), Body::None),
             ("remove a job", "DELETE", format!("/api/v1/queues/scratch/jobs/{}", sj(3)), Body::None),
             ("pause a queue", "POST", "/api/v1/queues/scratch/pause".into(), Body::None),
             ("resume a queue", "POST", "/api/v1/queues/scratch/resume".into(), Body::None),
@@ -1979,15 +1986,18 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         ("cancel", "POST", "/cancel"),
         ("retry", "POST", "/retry"),
         ("promote", "POST", "/promote"),
+        ("retry with a new payload", "POST", "/retry-edited"),
+        ("duplicate", "POST", "/duplicate"),
         ("remove", "DELETE", ""),
     ] {
+        let body = if tail == "/retry-edited" { Body::Json(json!({ "payload": {} })) } else { Body::None };
         s.refuse(
             CROSS,
             format!("bob: {label} alice's job → 404"),
             Who::S("bob"),
             method,
             format!("/api/v1/queues/reports/jobs/{alice_job}{tail}"),
-            Body::None,
+            body,
             404,
         );
     }

@@ -322,3 +322,88 @@ async fn end_user_listings_read_only_their_own_jobs() {
     assert_eq!(ids, [mine.as_str()]);
     assert_eq!((r.body["total"].as_u64(), r.body["next"].as_u64()), (Some(1), None));
 }
+
+/// An operator fixes a cancelled job's payload and retries it, and duplicates a job; both
+/// audited, both refused with a clear error where they cannot apply.
+#[tokio::test]
+async fn operators_retry_with_an_edited_payload_and_duplicate_jobs() {
+    let t = common::TestApp::start().await;
+    let (app, db) = (t.app.clone(), t.db.clone());
+    create_user(&db, "opal", "opal-password", Role::Operator).await.unwrap();
+    create_user(&db, "vera", "vera-password", Role::Viewer).await.unwrap();
+    let (mut admin, csrf) = (t.admin, t.csrf);
+    let h = [("x-csrf-token", csrf.as_str())];
+    let job = json!({
+        "name": "send-email",
+        "payload": { "to": "typo@example" },
+        "options": { "delay": 3_600_000, "priority": 4, "max_attempts": 6, "dedup_key": "mail-1" },
+    });
+    let r = admin.send("POST", "/api/v1/queues/emails/jobs", Some(job), &h).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = |tail: &str| format!("/api/v1/queues/emails/jobs/{id}{tail}");
+
+    // Only dead or cancelled jobs take a new payload.
+    let fixed = json!({ "payload": { "to": "right@example.com" } });
+    let r = admin.send("POST", &path("/retry-edited"), Some(fixed.clone()), &h).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(admin.send("POST", &path("/cancel"), None, &h).await.status, StatusCode::OK);
+    for (body, field) in [(json!({}), "payload"), (json!({ "payload": 1, "extra": 2 }), "extra")] {
+        let r = admin.send("POST", &path("/retry-edited"), Some(body), &h).await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{:?}",
+            r.body
+        );
+    }
+    let r = admin.send("POST", &path("/retry-edited"), Some(fixed), &h).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = admin.send("GET", &path(""), None, &[]).await;
+    assert_eq!(
+        (r.body["state"].as_str(), &r.body["payload"]),
+        (Some("waiting"), &json!({ "to": "right@example.com" }))
+    );
+    assert_eq!((r.body["priority"].as_u64(), r.body["attempts"].as_u64()), (Some(4), Some(0)));
+
+    // A copy: a new id, the same input, no dedup key (it would dedupe to the original).
+    let mut opal = common::Client::new(&app, "10.9.0.2:1");
+    let opal_csrf = opal.login("opal", "opal-password").await.body["csrf_token"].as_str().unwrap().to_string();
+    let oh = [("x-csrf-token", opal_csrf.as_str())];
+    let r = opal.send("POST", &path("/duplicate"), None, &oh).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let copy = r.body["id"].as_str().unwrap().to_string();
+    assert_ne!(copy, id);
+    let r = admin.send("GET", &format!("/api/v1/queues/emails/jobs/{copy}"), None, &[]).await;
+    assert_eq!(
+        (r.body["name"].as_str(), &r.body["payload"]),
+        (Some("send-email"), &json!({ "to": "right@example.com" }))
+    );
+    assert_eq!((r.body["max_attempts"].as_u64(), &r.body["dedup_key"]), (Some(6), &serde_json::Value::Null));
+    let missing = "/api/v1/queues/emails/jobs/01J9Z3V6G6Y3W8Q0M2B4C5D6E7/duplicate";
+    assert_eq!(opal.send("POST", missing, None, &oh).await.status, StatusCode::NOT_FOUND);
+
+    // A viewer may do neither.
+    let mut vera = common::Client::new(&app, "10.9.0.3:1");
+    let vera_csrf = vera.login("vera", "vera-password").await.body["csrf_token"].as_str().unwrap().to_string();
+    let vh = [("x-csrf-token", vera_csrf.as_str())];
+    assert_eq!(vera.send("POST", &path("/duplicate"), None, &vh).await.status, StatusCode::FORBIDDEN);
+
+    let audit: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT actor_name, action, params, result FROM audit_log WHERE action IN ('retry-edited', 'duplicate') ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let actions: Vec<(&str, &str, &str)> =
+        audit.iter().map(|(a, b, _, d)| (a.as_str(), b.as_str(), d.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("admin", "retry-edited", "failed"),
+            ("admin", "retry-edited", "ok"),
+            ("opal", "duplicate", "ok"),
+            ("opal", "duplicate", "failed"),
+        ]
+    );
+    assert!(audit[2].2.contains(&copy), "the copy's id is in the entry: {}", audit[2].2);
+}

@@ -1,6 +1,7 @@
 //! Widgets shared by several pages.
 
 pub mod confirm;
+pub mod enqueue_as_curl;
 pub mod layout;
 pub mod live;
 pub mod minute_chart;

@@ -43,28 +43,30 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(log: AuditView) -> impl IntoView {
     view! {
-        <table class="jobs audit">
-            <TableHead caption="Audit log" columns=&["When", "Who", "Action", "Target", "Parameters", "Result", "From"]/>
-            <tbody>
-                {log
-                    .entries
-                    .into_iter()
-                    .map(|e| {
-                        view! {
-                            <tr>
-                                <td><When at=e.at/></td>
-                                <td>{format!("{} ({})", e.actor, e.role)}</td>
-                                <td class="mono">{e.action}</td>
-                                <td class="mono">{e.target}</td>
-                                <td class="mono params">{e.params}</td>
-                                <td>{e.result}</td>
-                                <td>{e.client_addr.unwrap_or_default()}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="jobs audit">
+                <TableHead caption="Audit log" columns=&["When", "Who", "Action", "Target", "Parameters", "Result", "From"]/>
+                <tbody>
+                    {log
+                        .entries
+                        .into_iter()
+                        .map(|e| {
+                            view! {
+                                <tr>
+                                    <td><When at=e.at/></td>
+                                    <td>{format!("{} ({})", e.actor, e.role)}</td>
+                                    <td class="mono">{e.action}</td>
+                                    <td class="mono">{e.target}</td>
+                                    <td class="mono params">{e.params}</td>
+                                    <td>{e.result}</td>
+                                    <td>{e.client_addr.unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
         {log.next.map(|id| view! { <p><a href=crate::mount_path::href(&format!("/audit?before={id}"))>"Older entries"</a></p> })}
     }
 }

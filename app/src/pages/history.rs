@@ -96,37 +96,39 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
         }
     });
     view! {
-        <table class="jobs history">
-            <TableHead
-                caption="Finished jobs"
-                columns=&["Queue", "Job", "Name", "Owner", "Status", "Attempts", "Finished", "Took", "Error"]
-            />
-            <tbody>
-                {page
-                    .rows
-                    .into_iter()
-                    .map(|row| {
-                        view! {
-                            <tr data-job=row.job_id.clone()>
-                                <td>{row.queue.clone()}</td>
-                                <td class="mono">
-                                    <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.job_id))>{row.job_id.clone()}</a>
-                                </td>
-                                <td>{row.name}</td>
-                                <td>{row.owner.unwrap_or_default()}</td>
-                                <td>
-                                    <span class=format!("badge badge-state badge-{}", row.status)>{row.status.clone()}</span>
-                                </td>
-                                <td>{row.attempts}</td>
-                                <td><When at=row.finished_at/></td>
-                                <td>{row.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
-                                <td class="error-cell">{row.error.unwrap_or_default()}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="jobs history">
+                <TableHead
+                    caption="Finished jobs"
+                    columns=&["Queue", "Job", "Name", "Owner", "Status", "Attempts", "Finished", "Took", "Error"]
+                />
+                <tbody>
+                    {page
+                        .rows
+                        .into_iter()
+                        .map(|row| {
+                            view! {
+                                <tr data-job=row.job_id.clone()>
+                                    <td>{row.queue.clone()}</td>
+                                    <td class="mono">
+                                        <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.job_id))>{row.job_id.clone()}</a>
+                                    </td>
+                                    <td>{row.name}</td>
+                                    <td>{row.owner.unwrap_or_default()}</td>
+                                    <td>
+                                        <span class=format!("badge badge-state badge-{}", row.status)>{row.status.clone()}</span>
+                                    </td>
+                                    <td>{row.attempts}</td>
+                                    <td><When at=row.finished_at/></td>
+                                    <td>{row.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
+                                    <td class="error-cell">{row.error.unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
         {next}
     }
 }

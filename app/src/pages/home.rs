@@ -42,26 +42,28 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
             "Hoist " {status.version.clone()} " is "
             <strong class=format!("badge badge-{overall}")>{overall}</strong>
         </p>
-        <table class="status">
-            <TableHead caption="Dependencies" columns=&["Component", "State", "Detail"]/>
-            <tbody>
-                {status
-                    .components
-                    .into_iter()
-                    .map(|c| {
-                        let state = if c.up { "up" } else { "down" };
-                        view! {
-                            <tr>
-                                <td>{c.name}</td>
-                                <td>
-                                    <span class=format!("badge badge-{state}")>{state}</span>
-                                </td>
-                                <td>{c.detail}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="status">
+                <TableHead caption="Dependencies" columns=&["Component", "State", "Detail"]/>
+                <tbody>
+                    {status
+                        .components
+                        .into_iter()
+                        .map(|c| {
+                            let state = if c.up { "up" } else { "down" };
+                            view! {
+                                <tr>
+                                    <td>{c.name}</td>
+                                    <td>
+                                        <span class=format!("badge badge-{state}")>{state}</span>
+                                    </td>
+                                    <td>{c.detail}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

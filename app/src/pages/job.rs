@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::enqueue_as_curl::EnqueueAsCurl;
 use crate::components::live::provide_live_feed;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::session::{error_text, reload_to, use_viewer};
@@ -20,6 +21,16 @@ pub async fn job_action(queue: String, id: String, action: String, csrf: String)
     crate::backend::backend()?.job_action(queue, id, action, csrf).await
 }
 
+#[server(endpoint = "job_retry_edited")]
+pub async fn job_retry_edited(queue: String, id: String, payload: String, csrf: String) -> Result<(), AppError> {
+    crate::backend::backend()?.job_retry_edited(queue, id, payload, csrf).await
+}
+
+#[server(endpoint = "job_duplicate")]
+pub async fn job_duplicate(queue: String, id: String, csrf: String) -> Result<String, AppError> {
+    crate::backend::backend()?.job_duplicate(queue, id, csrf).await
+}
+
 /// One job: payload and result (always as text), options, attempts with their errors,
 /// log lines, progress, and the actions its state allows.
 #[component]
@@ -28,13 +39,15 @@ pub fn JobPage() -> impl IntoView {
     let queue = move || params.read().get("name").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
     let action = ServerAction::<JobAction>::new();
+    let edit = ServerAction::<JobRetryEdited>::new();
+    let duplicate = ServerAction::<JobDuplicate>::new();
     // Follows this job on the live feed: a change of state reloads the page's data (attempts,
     // result, error, actions); progress redraws the bar alone.
     let feed = provide_live_feed(format!("job:{}/{}", queue(), id()));
     let live_state = Memo::new(move |_| feed.jobs.with(|jobs| jobs.get(&id()).map(|j| j.state())));
     let live_progress = Signal::derive(move || feed.jobs.with(|jobs| jobs.get(&id()).and_then(|j| j.progress.clone())));
     let job = Resource::new(
-        move || (queue(), id(), action.version().get(), live_state.get(), feed.resync.get()),
+        move || (queue(), id(), action.version().get(), edit.version().get(), live_state.get(), feed.resync.get()),
         |(q, i, ..)| get_job(q, i),
     );
     let viewer = use_viewer();
@@ -46,7 +59,19 @@ pub fn JobPage() -> impl IntoView {
             reload_to(&format!("/queues/{}", queue()));
         }
     });
-    let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    // A copy made: its page.
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(copy)) = duplicate.value().get() {
+            navigate(&format!("/queues/{}/jobs/{copy}", queue()), Default::default());
+        }
+    });
+    let action_error = move || {
+        let failed = |value: Option<Result<_, AppError>>| value.and_then(|r| r.err()).map(|e| error_text(&e));
+        failed(action.value().get())
+            .or_else(|| failed(edit.value().get()))
+            .or_else(|| failed(duplicate.value().get().map(|r| r.map(|_| ()))))
+    };
     view! {
         <SignInGuard/>
         <section class="page">
@@ -57,7 +82,7 @@ pub fn JobPage() -> impl IntoView {
                             Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
                             Ok(job) => {
                                 let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-                                view! { <JobView job csrf action live_progress/> }.into_any()
+                                view! { <JobView job csrf action edit duplicate live_progress/> }.into_any()
                             }
                         })
                 }}
@@ -72,6 +97,8 @@ fn JobView(
     job: JobDetail,
     csrf: String,
     action: ServerAction<JobAction>,
+    edit: ServerAction<JobRetryEdited>,
+    duplicate: ServerAction<JobDuplicate>,
     live_progress: Signal<Option<ProgressView>>,
 ) -> impl IntoView {
     let actions: Vec<(&str, &str)> = match job.state.as_str() {
@@ -114,7 +141,21 @@ fn JobView(
             {job.name.clone()}
             <span class=format!("badge badge-state badge-{}", job.state)>{job.state.clone()}</span>
         </h1>
-        <div class="toolbar">{buttons}</div>
+        <div class="toolbar">
+            {buttons}
+            {job
+                .can_operate
+                .then(|| {
+                    view! { <DuplicateButton queue=job.queue.clone() id=job.id.clone() csrf=csrf.clone() duplicate/> }
+                })}
+        </div>
+        {(job.can_operate && matches!(job.state.as_str(), "dead" | "cancelled"))
+            .then(|| {
+                // Only a payload the page holds whole can be edited here.
+                let payload = (!truncated).then(|| job.payload.clone());
+                view! { <EditAndRetry queue=job.queue.clone() id=job.id.clone() payload csrf=csrf.clone() edit/> }
+            })}
+        {crate::components::enqueue_as_curl::enqueue_as_curl(&job).map(|command| view! { <EnqueueAsCurl command/> })}
         {
             let rendered = job.progress.clone();
             move || live_progress.get().or_else(|| rendered.clone()).map(|progress| view! { <ProgressBar progress/> })
@@ -229,4 +270,52 @@ pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
             </span>
         </div>
     }
+}
+
+/// Enqueues a copy of the job and opens the copy's page.
+#[component]
+fn DuplicateButton(queue: String, id: String, csrf: String, duplicate: ServerAction<JobDuplicate>) -> impl IntoView {
+    view! {
+        <ActionForm action=duplicate attr:class="inline">
+            <input type="hidden" name="queue" value=queue/>
+            <input type="hidden" name="id" value=id/>
+            <input type="hidden" name="csrf" value=csrf/>
+            <button type="submit">"Duplicate"</button>
+        </ActionForm>
+    }
+}
+
+/// A dead or cancelled job's payload in an editor, to fix and retry with (the job keeps
+/// its id, name and options; its attempts start afresh).
+#[component]
+fn EditAndRetry(
+    queue: String,
+    id: String,
+    /// `None` when the page holds only part of it.
+    payload: Option<String>,
+    csrf: String,
+    edit: ServerAction<JobRetryEdited>,
+) -> impl IntoView {
+    let Some(payload) = payload else {
+        return view! {
+            <p class="note">"The payload is too large to edit here; retry it with a new payload through the REST API."</p>
+        }
+            .into_any();
+    };
+    view! {
+        <details class="confirm edit-payload">
+            <summary>"Edit payload and retry…"</summary>
+            <ActionForm action=edit attr:class="form">
+                <input type="hidden" name="queue" value=queue/>
+                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="csrf" value=csrf/>
+                <label for="edited-payload">"Payload (JSON)"</label>
+                <textarea id="edited-payload" name="payload" rows="10" spellcheck="false" class="mono">
+                    {payload}
+                </textarea>
+                <button type="submit">"Retry with this payload"</button>
+            </ActionForm>
+        </details>
+    }
+    .into_any()
 }

@@ -59,34 +59,36 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
             view! { <p class="empty">"No connections."</p> }.into_any()
         } else {
             view! {
-                <table class="jobs connections">
-                    <TableHead caption="Bank connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]/>
-                    <tbody>
-                        {mine
-                            .connections
-                            .into_iter()
-                            .map(|c| {
-                                let csrf = csrf.clone();
-                                let label = format!("Sync {} now", c.institution);
-                                view! {
-                                    <tr data-connection=c.id>
-                                        <td>{c.institution.clone()}</td>
-                                        <td>{c.status.clone()}</td>
-                                        <td>{c.last_synced_at.map(utc).unwrap_or_else(|| "never".into())}</td>
-                                        <td>{c.transactions}</td>
-                                        <td>
-                                            <ActionForm action=sync attr:class="inline">
-                                                <input type="hidden" name="connection_id" value=c.id/>
-                                                <input type="hidden" name="csrf" value=csrf/>
-                                                <button type="submit" aria-label=label>"Sync now"</button>
-                                            </ActionForm>
-                                        </td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
+                <div class="table-scroll">
+                    <table class="jobs connections">
+                        <TableHead caption="Bank connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]/>
+                        <tbody>
+                            {mine
+                                .connections
+                                .into_iter()
+                                .map(|c| {
+                                    let csrf = csrf.clone();
+                                    let label = format!("Sync {} now", c.institution);
+                                    view! {
+                                        <tr data-connection=c.id>
+                                            <td>{c.institution.clone()}</td>
+                                            <td>{c.status.clone()}</td>
+                                            <td>{c.last_synced_at.map(utc).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{c.transactions}</td>
+                                            <td>
+                                                <ActionForm action=sync attr:class="inline">
+                                                    <input type="hidden" name="connection_id" value=c.id/>
+                                                    <input type="hidden" name="csrf" value=csrf/>
+                                                    <button type="submit" aria-label=label>"Sync now"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
             }
                 .into_any()
         }}

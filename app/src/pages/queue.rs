@@ -277,39 +277,41 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
         return view! { <p class="empty">"No jobs in this state."</p> }.into_any();
     }
     view! {
-        <table class="jobs">
-            <TableHead caption="Jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]/>
-            <tbody>
-                {jobs
-                    .into_iter()
-                    .map(|job| {
-                        let percent = job.percent.unwrap_or(0.0).clamp(0.0, 100.0);
-                        view! {
-                            <tr data-job=job.id.clone()>
-                                <td class="mono">
-                                    <a href=crate::mount_path::href(&format!("/queues/{queue}/jobs/{}", job.id))>{job.id.clone()}</a>
-                                </td>
-                                <td>{job.name}</td>
-                                <td>{job.owner.unwrap_or_default()}</td>
-                                <td><When at=job.created_at/></td>
-                                <td>{format!("{}/{}", job.attempts, job.max_attempts)}</td>
-                                <td>
-                                    {job
-                                        .percent
-                                        .map(|_| {
-                                            view! {
-                                                <progress max="100" value=percent>{format!("{percent:.0}%")}</progress>
-                                                " "
-                                                {job.stage.clone().unwrap_or_default()}
-                                            }
-                                        })}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="jobs">
+                <TableHead caption="Jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]/>
+                <tbody>
+                    {jobs
+                        .into_iter()
+                        .map(|job| {
+                            let percent = job.percent.unwrap_or(0.0).clamp(0.0, 100.0);
+                            view! {
+                                <tr data-job=job.id.clone()>
+                                    <td class="mono">
+                                        <a href=crate::mount_path::href(&format!("/queues/{queue}/jobs/{}", job.id))>{job.id.clone()}</a>
+                                    </td>
+                                    <td>{job.name}</td>
+                                    <td>{job.owner.unwrap_or_default()}</td>
+                                    <td><When at=job.created_at/></td>
+                                    <td>{format!("{}/{}", job.attempts, job.max_attempts)}</td>
+                                    <td>
+                                        {job
+                                            .percent
+                                            .map(|_| {
+                                                view! {
+                                                    <progress max="100" value=percent>{format!("{percent:.0}%")}</progress>
+                                                    " "
+                                                    {job.stage.clone().unwrap_or_default()}
+                                                }
+                                            })}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
     .into_any()
 }

@@ -167,39 +167,41 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
     let note = page.rows.is_empty().then(|| view! { <p class="empty">"None on this page; there may be more."</p> });
     view! {
         {note}
-        <table class="jobs search-results">
-            <TableHead
-                caption="Jobs found"
-                columns=&["Queue", "Job", "Name", "Owner", "State", "Attempts", "Created", "Finished", "Error"]
-            />
-            <tbody>
-                {page
-                    .rows
-                    .into_iter()
-                    .map(|row| {
-                        view! {
-                            <tr data-job=row.job_id.clone() data-state=row.state.clone()>
-                                <td>{row.queue.clone()}</td>
-                                <td class="mono">
-                                    <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.job_id))>
-                                        {row.job_id.clone()}
-                                    </a>
-                                </td>
-                                <td>{row.name}</td>
-                                <td>{row.owner.unwrap_or_default()}</td>
-                                <td>
-                                    <span class=format!("badge badge-state badge-{}", row.state)>{row.state.clone()}</span>
-                                </td>
-                                <td>{row.attempts}</td>
-                                <td><When at=row.created_at/></td>
-                                <td>{row.finished_at.map(utc).unwrap_or_default()}</td>
-                                <td class="error-cell">{row.error.unwrap_or_default()}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="jobs search-results">
+                <TableHead
+                    caption="Jobs found"
+                    columns=&["Queue", "Job", "Name", "Owner", "State", "Attempts", "Created", "Finished", "Error"]
+                />
+                <tbody>
+                    {page
+                        .rows
+                        .into_iter()
+                        .map(|row| {
+                            view! {
+                                <tr data-job=row.job_id.clone() data-state=row.state.clone()>
+                                    <td>{row.queue.clone()}</td>
+                                    <td class="mono">
+                                        <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.job_id))>
+                                            {row.job_id.clone()}
+                                        </a>
+                                    </td>
+                                    <td>{row.name}</td>
+                                    <td>{row.owner.unwrap_or_default()}</td>
+                                    <td>
+                                        <span class=format!("badge badge-state badge-{}", row.state)>{row.state.clone()}</span>
+                                    </td>
+                                    <td>{row.attempts}</td>
+                                    <td><When at=row.created_at/></td>
+                                    <td>{row.finished_at.map(utc).unwrap_or_default()}</td>
+                                    <td class="error-cell">{row.error.unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
         {next}
     }
 }

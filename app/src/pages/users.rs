@@ -79,10 +79,12 @@ fn UserTable(
 ) -> impl IntoView {
     let rows = users.into_iter().map(|user| view! { <UserRowView user csrf=csrf.clone() change/> }).collect_view();
     view! {
-        <table class="jobs users">
-            <TableHead caption="Users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]/>
-            <tbody>{rows}</tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="jobs users">
+                <TableHead caption="Users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]/>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
         <h2>"Add a user"</h2>
         <ActionForm action=add attr:class="form narrow">
             <input type="hidden" name="csrf" value=csrf/>

@@ -62,6 +62,19 @@ impl Backend {
         self.eval("retry", &call).await
     }
 
+    /// Moves one dead or cancelled job to waiting with fresh attempts and `payload` (JSON)
+    /// in place of its own. Returns whether it moved (false: not in `from`).
+    pub(crate) async fn retry_edited(&self, from: JobState, id: &str, payload: &str) -> Result<bool> {
+        let mut call = self.script(&scripts::RETRY_JOBS);
+        call.arg(from.as_str()).arg("edited").arg(0).arg(id).arg(payload);
+        Ok(self.eval::<u64>("retry", &call).await? == 1)
+    }
+
+    /// Records this minute's count of waiting jobs unless it has one; returns it, or -1.
+    pub(crate) async fn sample_backlog(&self) -> Result<i64> {
+        self.eval("sample_backlog", &self.script(&scripts::SAMPLE_BACKLOG)).await
+    }
+
     /// Moves delayed (and, by id, retrying) jobs to waiting now.
     pub(crate) async fn promote(&self, jobs: Selection<'_>) -> Result<u64> {
         let mut call = self.script(&scripts::PROMOTE_JOBS);

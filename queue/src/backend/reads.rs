@@ -332,6 +332,8 @@ impl Backend {
             stalled: field("stalled"),
             dead: field("dead"),
             duration_ms: field("duration_ms"),
+            run_ms: histogram(&map, 'r'),
+            wait_ms: histogram(&map, 'w'),
         })
     }
 
@@ -354,6 +356,9 @@ impl Backend {
                     dead: map.get("dead").copied().unwrap_or(0),
                     retried: map.get("retried").copied().unwrap_or(0),
                     duration_ms: map.get("duration_ms").copied().unwrap_or(0),
+                    run_ms: histogram(&map, 'r'),
+                    wait_ms: histogram(&map, 'w'),
+                    waiting: map.get("waiting").copied(),
                 });
             }
         }
@@ -412,4 +417,13 @@ impl Backend {
         cmd.arg(self.keys.workers()).arg(since).arg("+inf").arg("WITHSCORES");
         self.query("workers", &cmd).await
     }
+}
+
+/// A minute's run (`r`) or wait (`w`) times from its fields `r0`, `r1`, ...
+fn histogram(fields: &HashMap<String, u64>, prefix: char) -> crate::TimingHistogram {
+    let mut histogram = crate::TimingHistogram::default();
+    for (bucket, count) in histogram.counts.iter_mut().enumerate() {
+        *count = fields.get(&format!("{prefix}{bucket}")).copied().unwrap_or(0);
+    }
+    histogram
 }

@@ -91,6 +91,7 @@ script!(CANCEL_JOB, "cancel_job.lua");
 script!(FINISH_CANCELLED_JOB, "finish_cancelled_job.lua");
 script!(RELEASE_JOB, "release_job.lua");
 script!(PAUSE_QUEUE, "pause_queue.lua");
+script!(SAMPLE_BACKLOG, "sample_backlog.lua");
 script!(RESUME_QUEUE, "resume_queue.lua");
 script!(RETRY_JOBS, "retry_jobs.lua");
 script!(PROMOTE_JOBS, "promote_jobs.lua");
@@ -177,7 +178,8 @@ mod tests {
     /// key ends the script with HOIST_UNDECLARED_KEY).
     #[test]
     fn queue_scripts_declare_the_keys_they_read() {
-        let all: [(&str, &QueueScript, &str); 21] = [
+        let all: [(&str, &QueueScript, &str); 22] = [
+            ("sample_backlog", &SAMPLE_BACKLOG, include_str!("../../lua/sample_backlog.lua")),
             ("enqueue_jobs", &ENQUEUE_JOBS, include_str!("../../lua/enqueue_jobs.lua")),
             ("claim_jobs", &CLAIM_JOBS, include_str!("../../lua/claim_jobs.lua")),
             ("complete_jobs", &COMPLETE_JOBS, include_str!("../../lua/complete_jobs.lua")),

@@ -36,6 +36,8 @@ pub(crate) struct Completion<'a> {
     pub result: String,
     /// How long the handler ran (the completed event's `duration_ms`).
     pub run_ms: u64,
+    /// How long it waited to start once it could run.
+    pub wait_ms: u64,
 }
 
 /// A failed attempt to record.
@@ -116,7 +118,8 @@ impl Backend {
             .arg(claim.lease.as_millis() as u64)
             .arg(claim.worker)
             .arg(done.len())
-            .arg(done.iter().map(|d| d.run_ms).sum::<u64>());
+            .arg(done.iter().map(|d| d.run_ms).sum::<u64>())
+            .arg(timing_buckets(done));
         for d in done {
             call.arg(d.id).arg(d.lease).arg(&d.result).arg(d.run_ms);
         }
@@ -277,4 +280,17 @@ fn owner_field(options: &JobOptions) -> std::borrow::Cow<'_, str> {
             tag => format!("{owner}\0{tag}").into(),
         },
     }
+}
+
+/// The batch's run and wait times by bucket, as the complete script takes them.
+fn timing_buckets(done: &[Completion<'_>]) -> String {
+    let (mut run, mut wait) = (crate::TimingHistogram::default(), crate::TimingHistogram::default());
+    for d in done {
+        run.record(d.run_ms);
+        wait.record(d.wait_ms);
+    }
+    let mut out = String::new();
+    run.encode('r', &mut out);
+    wait.encode('w', &mut out);
+    out
 }

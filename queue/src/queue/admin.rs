@@ -118,6 +118,43 @@ impl Queue {
         Ok(())
     }
 
+    /// Retries a dead or cancelled job with `payload` in place of the one it had (fix the
+    /// input that made it fail, then run it again), with fresh attempts; its name,
+    /// options, owner and id stay. The payload has the same size bound as an enqueue's.
+    ///
+    /// ```no_run
+    /// # async fn example(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
+    /// queue.retry_with_payload("01J9Z3V6G6Y3W8Q0M2B4C5D6E7", &serde_json::json!({ "account": 42 })).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Fails with `NotFound` for no such job and `WrongState` unless it is dead or
+    /// cancelled (a job that runs or waits is not edited under its worker).
+    pub async fn retry_with_payload(&self, id: &str, payload: &serde_json::Value) -> Result<()> {
+        let job = self.get_job(id).await?.ok_or_else(|| QueueError::NotFound { id: id.into() })?;
+        if !matches!(job.state, JobState::Dead | JobState::Cancelled) {
+            return Err(QueueError::WrongState {
+                id: id.into(),
+                state: job.state.to_string(),
+                action: "retry with a new payload",
+            });
+        }
+        let payload = self.encode_payload(payload)?;
+        if self.backend().retry_edited(job.state, id, &payload).await? {
+            Ok(())
+        } else {
+            // It moved on between the read and the script (retried, removed).
+            match self.get_job(id).await? {
+                Some(job) => Err(QueueError::WrongState {
+                    id: id.into(),
+                    state: job.state.to_string(),
+                    action: "retry with a new payload",
+                }),
+                None => Err(QueueError::NotFound { id: id.into() }),
+            }
+        }
+    }
+
     /// Moves every job of `from` (dead, cancelled or retrying) back to waiting.
     pub async fn retry_all(&self, from: JobState) -> Result<u64> {
         let mut total = 0;

@@ -106,7 +106,12 @@ impl Queue {
         if let Some(trace) = &job.trace {
             trace.validate()?;
         }
-        let payload = serde_json::to_string(&job.payload)?;
+        self.encode_payload(&job.payload)
+    }
+
+    /// A payload as stored: JSON within the queue's size bound.
+    pub(crate) fn encode_payload(&self, payload: &serde_json::Value) -> Result<String> {
+        let payload = serde_json::to_string(payload)?;
         if payload.len() > self.config().max_payload_bytes {
             return Err(QueueError::PayloadTooLarge { size: payload.len(), max: self.config().max_payload_bytes });
         }

@@ -152,6 +152,15 @@ impl Queue {
         self.backend().is_paused().await
     }
 
+    /// Samples how many jobs wait to run into this minute's statistics
+    /// ([`MinuteStats::waiting`]), for the backlog over time; the first sample of a minute
+    /// counts, so any number of processes may call it (workers do, once a minute). Returns
+    /// the count recorded, or `None` when the minute had one.
+    pub async fn sample_backlog(&self) -> Result<Option<u64>> {
+        let recorded = self.backend().sample_backlog().await?;
+        Ok(u64::try_from(recorded).ok())
+    }
+
     /// Per-minute statistics for the last `minutes` minutes (at most 14 days), the current
     /// one last, by Redis's clock (the one the statistics are kept by).
     pub async fn recent_stats(&self, minutes: u32) -> Result<Vec<MinuteStats>> {

@@ -96,7 +96,13 @@ pub(super) async fn flush_and_claim(
         .iter()
         .map(|f| {
             let Outcome::Completed(result) = &f.outcome else { unreachable!("only completions are left") };
-            Ok(Completion { id: &f.id, lease: &f.lease, result: serde_json::to_string(result)?, run_ms: f.run_ms })
+            Ok(Completion {
+                id: &f.id,
+                lease: &f.lease,
+                result: serde_json::to_string(result)?,
+                run_ms: f.run_ms,
+                wait_ms: f.wait_ms,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let (codes, claimed) = backend.complete(&queue.config().completed, &done, &claim).await?;

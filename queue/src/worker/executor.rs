@@ -35,6 +35,9 @@ pub(super) struct Finished {
     pub(super) outcome: Outcome,
     /// How long the handler ran, in ms: the completed event's `duration_ms`.
     pub(super) run_ms: u64,
+    /// How long the attempt waited to start once it could run (from its run time, or its
+    /// creation when it had none), in ms, by Redis's clock.
+    pub(super) wait_ms: u64,
 }
 
 /// One attempt in progress, keyed by (job id, lease token): the same job can come back to
@@ -95,6 +98,7 @@ pub(super) fn start_job(
         let _ = span.set_parent(parent);
     }
     let started = std::time::Instant::now();
+    let wait_ms = job.started_at.map_or(0, |start| start.saturating_sub(job.run_at.max(job.created_at)).max(0) as u64);
     jobs.spawn(async move {
         // The handler runs in a task of its own so a panic is caught as a JoinError.
         // A panic in the handler is caught here and becomes a failed attempt; dropping the
@@ -140,7 +144,7 @@ pub(super) fn start_job(
         record_metrics(&queue_name, &outcome, elapsed);
         record_trace_status(&outcome);
         if !matches!(outcome, Outcome::LeaseLost) {
-            let _ = finished.send(Finished { id, lease, outcome, run_ms: elapsed.as_millis() as u64 });
+            let _ = finished.send(Finished { id, lease, outcome, run_ms: elapsed.as_millis() as u64, wait_ms });
         }
     }.instrument(span));
 }

@@ -1,5 +1,6 @@
 //! Renews every lease this worker holds in one call per third of the lease, sends the
-//! worker's heartbeat, and learns which jobs were lost or asked to cancel.
+//! worker's heartbeat and the queue's backlog sample, and learns which jobs were lost or
+//! asked to cancel.
 
 use std::time::Duration;
 
@@ -21,12 +22,18 @@ pub(super) async fn run(
     let period = (lease / 3).max(Duration::from_millis(100));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The backlog over time: a sample a minute is enough (the first in a minute counts).
+    let mut last_sample: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
         let _ = queue.heartbeat(&worker_id).await;
+        if last_sample.is_none_or(|at| at.elapsed() >= Duration::from_secs(20)) {
+            last_sample = Some(tokio::time::Instant::now());
+            let _ = queue.sample_backlog().await;
+        }
         let held: Vec<(String, String)> = running.lock().expect("running map").keys().cloned().collect();
         if held.is_empty() {
             continue;

@@ -105,6 +105,31 @@ pub async fn job_action(
     Ok(Json(service::act(&state, &principal, Some(addr.ip().to_string()), &queue, Some(&id), action).await?))
 }
 
+/// `POST /api/v1/queues/{queue}/jobs/{id}/retry-edited`: a dead or cancelled job retried
+/// with a new payload.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/jobs/{id}/retry-edited", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")), request_body = crate::services::jobs::RetryEdited, responses((status = 200, body = Object), (status = 404, body = crate::openapi::ErrorBody), (status = 409, description = "The job is not dead or cancelled", body = crate::openapi::ErrorBody), (status = 413, description = "The payload is over the queue's size", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
+pub async fn retry_edited(
+    State(state): State<AppState>,
+    principal: Principal,
+    addr: ClientAddr,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
+    ApiJson(request): ApiJson<service::RetryEdited>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(service::retry_edited(&state, &principal, Some(addr.ip().to_string()), &queue, &id, request).await?))
+}
+
+/// `POST /api/v1/queues/{queue}/jobs/{id}/duplicate` → 202 with the copy's id.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/jobs/{id}/duplicate", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")), responses((status = 202, body = super::Accepted), (status = 404, body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
+pub async fn duplicate(
+    State(state): State<AppState>,
+    principal: Principal,
+    addr: ClientAddr,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
+) -> Result<(StatusCode, Json<super::Accepted>), ApiError> {
+    let copy = service::duplicate(&state, &principal, Some(addr.ip().to_string()), &queue, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(super::Accepted { id: copy.id, queue })))
+}
+
 #[utoipa::path(delete, path = "/api/v1/queues/{queue}/jobs/{id}", tag = "jobs", params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")), responses((status = 204, description = "Removed"), (status = 404, body = crate::openapi::ErrorBody), (status = 409, description = "Active jobs are cancelled, not removed", body = crate::openapi::ErrorBody), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
 pub async fn remove_job(
     State(state): State<AppState>,

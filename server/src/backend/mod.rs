@@ -30,8 +30,13 @@ pub struct ServerBackend {
 }
 
 impl ServerBackend {
+    /// The caller, with the extractor's own error: signed out is `Unauthenticated`, while
+    /// a database that cannot answer is an internal error (not a sign-out).
     pub(crate) async fn principal(&self) -> Result<Principal, ApiError> {
-        leptos_axum::extract_with_state::<Principal, AppState>(&self.state).await.map_err(|_| ApiError::Unauthenticated)
+        use axum::extract::FromRequestParts;
+        let mut parts = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no request in a server function's context")))?;
+        Principal::from_request_parts(&mut parts, &self.state).await
     }
 
     /// The caller of a server function that changes something: a session whose CSRF token
@@ -81,18 +86,22 @@ impl Backend for ServerBackend {
         Box::pin(crate::health::system_status(&self.state.engine, &self.state.db))
     }
 
-    fn viewer(&self) -> BoxFuture<'_, Option<Viewer>> {
+    fn viewer(&self) -> BoxFuture<'_, Result<Option<Viewer>, AppError>> {
         Box::pin(async move {
-            let principal = self.principal().await.ok()?;
+            let principal = match self.principal().await {
+                Ok(principal) => principal,
+                Err(ApiError::Unauthenticated) => return Ok(None),
+                Err(error) => return Err(error.into()),
+            };
             let csrf = match leptos_axum::extract::<Session>().await {
                 Ok(session) => session.get::<String>(crate::auth::principal::SESSION_CSRF).await.ok().flatten(),
                 Err(_) => None,
             };
-            Some(Viewer {
+            Ok(Some(Viewer {
                 username: principal.username,
                 role: principal.role.as_str().to_string(),
                 csrf: csrf.unwrap_or_default(),
-            })
+            }))
         })
     }
 
@@ -291,6 +300,41 @@ impl Backend for ServerBackend {
             crate::services::jobs::act(&self.state, &principal, Some(client_addr().await?), &queue, Some(&id), action)
                 .await?;
             Ok(())
+        })
+    }
+
+    fn job_retry_edited(
+        &self,
+        queue: String,
+        id: String,
+        payload: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move {
+            let principal = self.acting_principal(&csrf).await?;
+            let payload = serde_json::from_str(&payload)
+                .map_err(|error| AppError::invalid("payload", format!("not JSON: {error}")))?;
+            let request = crate::services::jobs::RetryEdited { payload };
+            crate::services::jobs::retry_edited(
+                &self.state,
+                &principal,
+                Some(client_addr().await?),
+                &queue,
+                &id,
+                request,
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn job_duplicate(&self, queue: String, id: String, csrf: String) -> BoxFuture<'_, Result<String, AppError>> {
+        Box::pin(async move {
+            let principal = self.acting_principal(&csrf).await?;
+            let copy =
+                crate::services::jobs::duplicate(&self.state, &principal, Some(client_addr().await?), &queue, &id)
+                    .await?;
+            Ok(copy.id)
         })
     }
 

@@ -300,12 +300,8 @@ pub async fn act(
     action: &'static str,
 ) -> Result<serde_json::Value, ApiError> {
     let queue = queue(state, queue_name)?;
-    // To an end user another's job does not exist, whatever they try to do with it.
-    if let Some(id) = job_id
-        && principal.role == Role::User
-        && !queue.get_job(id).await?.is_some_and(|job| policy::may_see(principal, job.owner.as_deref()))
-    {
-        return Err(ApiError::NotFound(format!("job {id}")));
+    if let Some(id) = job_id {
+        hide_others_job(&queue, principal, id).await?;
     }
     authorize(principal, if job_id.is_some() { Action::ActOnJob } else { Action::ControlQueue })?;
     let outcome: Result<serde_json::Value, ApiError> = async {
@@ -333,6 +329,79 @@ pub async fn act(
     };
     let result = if outcome.is_ok() { "ok" } else { "failed" };
     let entry = AuditEntry { action, target, params: json!({}), result, client_addr };
+    audit::record(&state.db, principal, entry).await?;
+    outcome
+}
+
+/// To an end user another's job does not exist, whatever they try to do with it: 404
+/// before any role check.
+async fn hide_others_job(queue: &Queue, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    if principal.role == Role::User
+        && !queue.get_job(id).await?.is_some_and(|job| policy::may_see(principal, job.owner.as_deref()))
+    {
+        return Err(ApiError::NotFound(format!("job {id}")));
+    }
+    Ok(())
+}
+
+/// A dead or cancelled job's payload, edited by an operator, and the job retried with it.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryEdited {
+    /// Replaces the job's payload (JSON; at most the queue's payload size).
+    pub payload: serde_json::Value,
+}
+
+/// Retries a dead or cancelled job with a new payload (the fix for the input it died
+/// of); audited as `retry-edited` with the new payload's size (not its content).
+pub async fn retry_edited(
+    state: &AppState,
+    principal: &Principal,
+    client_addr: Option<String>,
+    queue_name: &str,
+    id: &str,
+    request: RetryEdited,
+) -> Result<serde_json::Value, ApiError> {
+    let queue = queue(state, queue_name)?;
+    hide_others_job(&queue, principal, id).await?;
+    authorize(principal, Action::ActOnJob)?;
+    let bytes = serde_json::to_string(&request.payload).map(|text| text.len()).unwrap_or_default();
+    let outcome = queue.retry_with_payload(id, &request.payload).await.map(|_| json!({})).map_err(ApiError::from);
+    let entry = AuditEntry {
+        action: "retry-edited",
+        target: format!("{queue_name}/{id}"),
+        params: json!({ "payload_bytes": bytes }),
+        result: if outcome.is_ok() { "ok" } else { "failed" },
+        client_addr,
+    };
+    audit::record(&state.db, principal, entry).await?;
+    outcome
+}
+
+/// Enqueues a copy of a job (`NewJob::like`: same name, payload and options, not its
+/// dedup key), to run now; audited as `duplicate` with the copy's id.
+pub async fn duplicate(
+    state: &AppState,
+    principal: &Principal,
+    client_addr: Option<String>,
+    queue_name: &str,
+    id: &str,
+) -> Result<Enqueued, ApiError> {
+    let queue = queue_to_enqueue(state, queue_name).await?;
+    hide_others_job(&queue, principal, id).await?;
+    authorize(principal, Action::ActOnJob)?;
+    let outcome = match queue.get_job(id).await? {
+        Some(job) => queue.enqueue(NewJob::like(&job)).await.map_err(ApiError::from),
+        None => Err(ApiError::NotFound(format!("job {id}"))),
+    };
+    let new_id = outcome.as_ref().map(|e| e.id.clone()).ok();
+    let entry = AuditEntry {
+        action: "duplicate",
+        target: format!("{queue_name}/{id}"),
+        params: json!({ "new_id": new_id }),
+        result: if outcome.is_ok() { "ok" } else { "failed" },
+        client_addr,
+    };
     audit::record(&state.db, principal, entry).await?;
     outcome
 }
