@@ -347,8 +347,9 @@ test("a dead job is fixed and retried from its page, duplicated, and its enqueue
   assert.deepEqual([copy.name, copy.payload], ["demo-sync", fixed.payload]);
   await page.locator("h1", { hasText: "demo-sync" }).waitFor();
 
-  const audit = (await api("GET", "/api/v1/audit?limit=20")).body;
-  const actions = (audit.entries ?? audit).map((e) => e.action);
+  const audit = await api("GET", "/api/v1/audit?limit=20");
+  assert.equal(audit.status, 200, JSON.stringify(audit.body));
+  const actions = audit.body.map((e) => e.action);
   assert.ok(actions.includes("retry-edited") && actions.includes("duplicate"), JSON.stringify(actions));
   // Only the refused edit's answer (the browser logs a 400 as an error).
   assert.deepEqual(page.consoleErrors.filter((e) => !/status of 400/.test(e)), []);
