@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 use crate::types::{
     AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail, MatchCountView, MyJobs, QueueCard,
-    QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, UserRow, Viewer,
+    QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
 };
 
 /// A boxed future, so the trait stays object safe.
@@ -28,6 +28,9 @@ pub trait Backend: Send + Sync + 'static {
     fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, AppError>>;
     /// Ends the session; `csrf` must be its token.
     fn sign_out(&self, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Completed jobs and failed attempts of every queue over the last `minutes` (60 or
+    /// 1440), in bars of 1 or 10 minutes.
+    fn throughput(&self, minutes: u32) -> BoxFuture<'_, Result<Throughput, AppError>>;
     /// Every queue the caller may watch, with counts, warnings and workers online.
     fn overview(&self) -> BoxFuture<'_, Result<Vec<QueueCard>, AppError>>;
     /// One page of a queue's jobs in `state`, newest first, from `cursor`; `search` is a

@@ -45,6 +45,26 @@ pub struct QueueCard {
     pub completed_per_minute: Vec<u64>,
     /// Failed attempts per minute over the last hour, oldest first.
     pub failed_per_minute: Vec<u64>,
+    /// Jobs waiting, sampled once a minute over the last hour (`None`: no sample).
+    pub waiting_per_minute: Vec<Option<u64>>,
+    /// Over the last hour's completed jobs: how long they waited to start (p50, p95, ms).
+    pub wait_ms: Option<(u64, u64)>,
+    /// Over the last hour's completed jobs: how long they ran (p50, p95, ms).
+    pub run_ms: Option<(u64, u64)>,
+}
+
+/// Completed jobs and failed attempts across every queue, in equal spans of time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Minutes covered in all (60: the last hour, 1440: the last day).
+    pub minutes: u32,
+    /// Minutes per bar.
+    pub bar_minutes: u32,
+    /// Epoch ms of the start of the first bar.
+    pub from: i64,
+    /// Per bar, oldest first.
+    pub completed: Vec<u64>,
+    pub failed: Vec<u64>,
 }
 
 /// A queue's counts as the live feed pushes them.

@@ -323,6 +323,9 @@ test("a dead job is fixed and retried from its page, duplicated, and its enqueue
   await page.locator("h1 .badge-completed").waitFor({ timeout: 15000 });
   const fixed = (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body;
   assert.deepEqual(fixed.payload, { duration_ms: 10, note: "fixed" });
+  // Its timeline: created, the attempt that failed, the start after the fix, completed.
+  const steps = await page.locator(".attempt-timeline li").evaluateAll((items) => items.map((li) => li.dataset.step));
+  assert.deepEqual(steps, ["created", "failed", "active", "completed"]);
 
   // Copy as curl: the command, run in a shell with a token, enqueues the same job.
   await page.getByText("Copy as curl").click();
@@ -458,7 +461,23 @@ test("the overview draws processed and failed per minute", async () => {
   assert.ok(failed >= 3, `failed ${failed}`);
   assert.ok((await card.locator(".minute-chart.processed rect").count()) >= 1);
   assert.match(await card.locator(".minute-chart.processed svg").getAttribute("aria-label"), /Processed, last hour/);
+  // How long the completed demo jobs waited and ran (they run for 10–200 ms).
+  assert.match(await card.locator('[data-timing="run"]').textContent(), /^\d+(\.\d)? (ms|s) \/ \d+(\.\d)? (ms|s)$/);
+  assert.match(await card.locator('[data-timing="wait"]').textContent(), /^\d+(\.\d)? (ms|s) \/ /);
+  assert.match(await card.locator(".minute-chart.backlog svg").getAttribute("aria-label"), /^Waiting over the last hour: now \d+/);
+
+  // The whole system: at least what the demo card counts, for the hour and the day.
+  const chart = page.locator(".throughput-chart");
+  const total = async () => Number((await chart.locator('[data-total="completed"]').textContent()).replaceAll(",", ""));
+  assert.ok((await total()) >= processed, `system ${await total()} >= demo ${processed}`);
+  assert.match(await chart.locator("svg").getAttribute("aria-label"), /in the last hour; at most \d+ in one minute$/);
   await stack.screenshot(page, "overview-charts");
+  await page.getByRole("link", { name: "Last day" }).click();
+  await page.waitForURL(/span=day/);
+  await page.waitForFunction(() => /the last day/.test(document.querySelector(".throughput-chart svg")?.getAttribute("aria-label") ?? ""));
+  assert.ok((await chart.locator("svg g").count()) <= 144, "ten-minute bars");
+  assert.ok((await total()) >= processed);
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });
 
 test("read-only pages are complete without JavaScript", async () => {
@@ -471,7 +490,7 @@ test("read-only pages are complete without JavaScript", async () => {
   const page = await stack.newPage({ javaScriptEnabled: false });
   await page.context().addCookies([{ name, value, url: stack.baseUrl }]);
   for (const [path, text] of [
-    ["/", "workers online"],
+    ["/", "online"],
     ["/queues/demo?state=completed", "demo-sync"],
     ["/schedules", "categorize-transactions"],
     ["/history?status=completed", "demo-sync"],

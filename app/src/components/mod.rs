@@ -8,4 +8,5 @@ pub mod minute_chart;
 pub mod sign_in_guard;
 pub mod table_head;
 pub mod theme_toggle;
+pub mod throughput_chart;
 pub mod when;

@@ -214,6 +214,8 @@ fn JobView(
                     <pre class="json" data-field="result">{result}</pre>
                 }
             })}
+        <h2>"Timeline"</h2>
+        <AttemptTimeline job=job.clone()/>
         <h2>"Attempts"</h2>
         {if job.errors.is_empty() {
             view! { <p class="empty">"No failed attempts."</p> }.into_any()
@@ -318,4 +320,42 @@ fn EditAndRetry(
         </details>
     }
     .into_any()
+}
+
+/// What happened to the job, in order, with the time each step took: created, each
+/// failed attempt, the last start, and how it ended.
+#[component]
+fn AttemptTimeline(job: JobDetail) -> impl IntoView {
+    let mut steps: Vec<(i64, &'static str, String)> = vec![(job.created_at, "created", "Created".to_string())];
+    for error in &job.errors {
+        steps.push((error.at, "failed", format!("Attempt {} failed ({})", error.attempt, error.kind)));
+    }
+    if let Some(started) = job.started_at {
+        steps.push((started, "active", format!("Attempt {} started", job.attempts.max(1))));
+    }
+    if let Some(finished) = job.finished_at {
+        let kind = if job.state == "completed" { "completed" } else { "ended" };
+        steps.push((finished, kind, format!("Ended {}", job.state)));
+    }
+    steps.sort_by_key(|(at, ..)| *at);
+    let mut previous = None;
+    view! {
+        <ol class="attempt-timeline">
+            {steps
+                .into_iter()
+                .map(|(at, kind, label)| {
+                    let gap = previous.map(|before: i64| format!("+{}", duration(at.saturating_sub(before).max(0) as u64)));
+                    previous = Some(at);
+                    view! {
+                        <li class=format!("step step-{kind}") data-step=kind>
+                            <span class="step-label">{label}</span>
+                            " "
+                            <When at/>
+                            {gap.map(|gap| view! { " " <span class="muted step-gap">{gap}</span> })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
 }

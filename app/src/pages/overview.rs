@@ -5,10 +5,16 @@ use leptos::server_fn::codec::GetUrl;
 use crate::components::live::{LiveStatus, provide_live_feed, use_live_feed};
 use crate::components::minute_chart::MinuteChart;
 use crate::components::sign_in_guard::SignInGuard;
-use crate::format::{count, grouped, query_value};
+use crate::components::throughput_chart::{BacklogChart, ThroughputChart};
+use crate::format::{count, duration, grouped, query_value};
 use crate::pages::search::saved_searches;
 use crate::session::error_text;
-use crate::types::QueueCard;
+use crate::types::{QueueCard, Throughput};
+
+#[server(input = GetUrl, endpoint = "get_throughput")]
+pub async fn get_throughput(minutes: u32) -> Result<Throughput, AppError> {
+    crate::backend::backend()?.throughput(minutes).await
+}
 
 #[server(input = GetUrl, endpoint = "get_overview")]
 pub async fn get_overview() -> Result<Vec<QueueCard>, AppError> {
@@ -21,12 +27,35 @@ pub fn OverviewPage() -> impl IntoView {
     let feed = provide_live_feed("counts".to_string());
     // Read again when the feed says it missed messages.
     let cards = Resource::new(move || feed.resync.get(), |_| get_overview());
+    let query = leptos_router::hooks::use_query_map();
+    let day = move || query.read().get("span").as_deref() == Some("day");
+    // Read again each minute (a new bar), and after a resync.
+    let clock = crate::clock::use_clock();
+    let minute = Memo::new(move |_| clock.map(|clock| clock.now() / 60_000));
+    let throughput =
+        Resource::new(move || (day(), feed.resync.get()), |(day, _)| get_throughput(if day { 1440 } else { 60 }));
+    Effect::watch(move || minute.get(), move |_, _, _| throughput.refetch(), false);
     let saved = Resource::new(|| (), |_| saved_searches());
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
             <h1>"Queues"</h1>
             <LiveStatus feed/>
+            <section aria-labelledby="throughput-heading">
+                <div class="span-switch">
+                    <h2 id="throughput-heading">"Throughput"</h2>
+                    <a href=crate::mount_path::href("/") aria-current=move || (!day()).then_some("page")>"Last hour"</a>
+                    <a href=crate::mount_path::href("/?span=day") aria-current=move || day().then_some("page")>"Last day"</a>
+                </div>
+                <Transition fallback=|| ()>
+                    {move || {
+                        throughput.get().map(|result| match result {
+                            Ok(data) => view! { <ThroughputChart data/> }.into_any(),
+                            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                        })
+                    }}
+                </Transition>
+            </section>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     cards
@@ -128,8 +157,20 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
             <div class="charts">
                 <MinuteChart label="Processed" values=card.completed_per_minute.clone() class="processed"/>
                 <MinuteChart label="Failed" values=card.failed_per_minute.clone() class="failed"/>
+                <BacklogChart values=card.waiting_per_minute.clone()/>
             </div>
+            <dl class="timings" aria-label="Last hour's completed jobs">
+                <dt>"Wait p50 / p95"</dt>
+                <dd data-timing="wait">{percentiles(card.wait_ms)}</dd>
+                <dt>"Run p50 / p95"</dt>
+                <dd data-timing="run">{percentiles(card.run_ms)}</dd>
+            </dl>
             <p class="workers">{format!("{} online", count(card.workers, "worker", "workers"))}</p>
         </article>
     }
+}
+
+/// `120 ms / 2.5 s`, or a dash when nothing completed.
+fn percentiles(value: Option<(u64, u64)>) -> String {
+    value.map(|(p50, p95)| format!("{} / {}", duration(p50), duration(p95))).unwrap_or_else(|| "—".into())
 }

@@ -12,8 +12,9 @@ use app::error::AppError;
 use app::types::{
     AttemptError, AuditView, BulkResultView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow,
     MatchCountView, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage, SavedSearchView, ScheduleRow,
-    SearchView, SystemStatus, UserRow, Viewer,
+    SearchView, SystemStatus, Throughput, UserRow, Viewer,
 };
+use hoist_queue::TimingHistogram;
 use tower_sessions::Session;
 
 use crate::api_error::ApiError;
@@ -142,6 +143,12 @@ impl Backend for ServerBackend {
                 let workers =
                     queue.worker_processes(std::time::Duration::from_secs(60)).await.map_err(ApiError::from)?;
                 let stats = queue.recent_stats(60).await.map_err(ApiError::from)?;
+                let (mut wait, mut run) = (TimingHistogram::default(), TimingHistogram::default());
+                for minute in &stats {
+                    wait.merge(&minute.wait_ms);
+                    run.merge(&minute.run_ms);
+                }
+                let percentiles = |h: &TimingHistogram| h.quantile(0.5).zip(h.quantile(0.95));
                 cards.push(QueueCard {
                     name,
                     counts: counts_view(&health.counts),
@@ -149,9 +156,43 @@ impl Backend for ServerBackend {
                     workers: workers as u64,
                     completed_per_minute: stats.iter().map(|m| m.completed).collect(),
                     failed_per_minute: stats.iter().map(|m| m.failed).collect(),
+                    waiting_per_minute: stats.iter().map(|m| m.waiting).collect(),
+                    wait_ms: percentiles(&wait),
+                    run_ms: percentiles(&run),
                 });
             }
             Ok(cards)
+        })
+    }
+
+    fn throughput(&self, minutes: u32) -> BoxFuture<'_, Result<Throughput, AppError>> {
+        Box::pin(async move {
+            let principal = self.principal().await?;
+            authorize(&principal, Action::WatchQueues)?;
+            let bar_minutes = match minutes {
+                60 => 1,
+                1440 => 10,
+                other => return Err(AppError::invalid("minutes", format!("{other}: 60 or 1440"))),
+            };
+            let bars = (minutes / bar_minutes) as usize;
+            let (mut completed, mut failed) = (vec![0u64; bars], vec![0u64; bars]);
+            let mut first_minute = None;
+            for name in hoist_queue::Queue::list_all(&self.state.engine).await.map_err(ApiError::from)? {
+                let queue = hoist_queue::Queue::new(&self.state.engine, &name).map_err(ApiError::from)?;
+                let stats = queue.recent_stats(minutes).await.map_err(ApiError::from)?;
+                first_minute = first_minute.or(stats.first().map(|m| m.minute));
+                for (i, minute) in stats.iter().enumerate() {
+                    let bar = (i / bar_minutes as usize).min(bars - 1);
+                    completed[bar] += minute.completed;
+                    failed[bar] += minute.failed;
+                }
+            }
+            let from = match first_minute {
+                Some(minute) => minute * 60_000,
+                // No queue yet: by this server's clock (nothing to line up with).
+                None => (chrono::Utc::now().timestamp_millis() / 60_000 - i64::from(minutes) + 1) * 60_000,
+            };
+            Ok(Throughput { minutes, bar_minutes, from, completed, failed })
         })
     }
 
