@@ -142,7 +142,7 @@ ensure_chromium() {
 
 ensure_end2end_packages() {
   ensure_node
-  if [ ! -d "$HOIST_ROOT/end2end/node_modules/playwright-core" ]; then
+  if [ ! -d "$HOIST_ROOT/end2end/node_modules/playwright-core" ] || [ ! -d "$HOIST_ROOT/end2end/node_modules/axe-core" ]; then
     say "installing the end2end Node packages"
     (cd "$HOIST_ROOT/end2end" && npm ci --no-audit --no-fund --silent)
   fi

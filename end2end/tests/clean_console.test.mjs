@@ -1,11 +1,12 @@
 // Every page each role has, opened as that role, hydrates with nothing in the browser
-// console and no failed request (a refused live socket would show as both), and each
-// role lands where its work is: staff on the overview, end users on My jobs, the signed
-// out on the sign-in page.
+// console, no failed request (a refused live socket would show as both) and no axe-core
+// violation (light and dark), and each role lands where its work is: staff on the
+// overview, end users on My jobs, the signed out on the sign-in page.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ADMIN_PASSWORD, apiSession, signIn, sleep, startStack, waitForHydration } from "../support/harness.mjs";
+import { axeViolations } from "../support/axe.mjs";
 
 let stack;
 let jobPath;
@@ -36,6 +37,7 @@ async function visitAll(page, paths) {
     await sleep(700);
     assert.deepEqual(page.consoleErrors, [], `${path}: no errors in the browser console`);
     assert.deepEqual(page.failedRequests, [], `${path}: no failed requests`);
+    assert.deepEqual(await axeViolations(page), [], `${path}: no accessibility violations`);
   }
 }
 
@@ -53,6 +55,15 @@ for (const [role, username, password, landing, extra] of [
     await page.locator('.live-state[data-live="live"]').waitFor({ timeout: 10000 });
   });
 }
+
+test("every page passes the accessibility checks in dark mode too", async () => {
+  const page = await stack.newPage({ colorScheme: "dark" });
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
+  await visitAll(page, [...STAFF_PAGES, "/audit", "/users", jobPath]);
+  const user = await stack.newPage({ colorScheme: "dark" });
+  await signIn(stack, user, "demo", "demo-password");
+  await visitAll(user, ["/me", "/search", "/status"]);
+});
 
 test("an end user starts on My jobs, is sent back there from staff pages, and sees no errors", async () => {
   const page = await stack.newPage();
@@ -92,4 +103,54 @@ test("signed out, pages that need a user send the visitor to sign in, before any
   await page.goto(`${stack.baseUrl}/login`);
   await waitForHydration(page);
   assert.equal(new URL(page.url()).pathname, "/");
+});
+
+test("keyboard: `?` lists the shortcuts, `g` + a letter goes to a page, `/` to its search box", async () => {
+  const page = await stack.newPage();
+  await signIn(stack, page, "admin", ADMIN_PASSWORD);
+  await page.goto(`${stack.baseUrl}/schedules`);
+  await waitForHydration(page);
+  const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  assert.equal(await help.isVisible(), false);
+  await page.keyboard.press("?");
+  await help.waitFor();
+  // The dialog takes the focus, says what each key does, and Esc closes it.
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Close");
+  assert.match(await help.textContent(), /Dead letters/);
+  assert.deepEqual(await axeViolations(page), [], "the open dialog passes the accessibility checks");
+  await page.keyboard.press("Escape");
+  await help.waitFor({ state: "hidden" });
+
+  await page.keyboard.press("g");
+  await page.keyboard.press("d");
+  await page.waitForURL(`${stack.baseUrl}/dead`);
+  await waitForHydration(page);
+  await page.keyboard.press("/");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "queue-filter");
+  // Typed into a field, the same keys are text.
+  await page.keyboard.type("gs?");
+  assert.equal(await page.locator("#queue-filter").inputValue(), "gs?");
+  assert.equal(new URL(page.url()).pathname, "/dead");
+  assert.equal(await help.isVisible(), false);
+
+  // Everything focusable shows its focus: the first Tab reaches the skip link.
+  await page.locator("body").click({ position: { x: 5, y: 300 } });
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    return { text: el.textContent, outline: style.outlineStyle, left: el.getBoundingClientRect().left };
+  });
+  assert.equal(focused.text, "Skip to content");
+  assert.ok(focused.left >= 0, "on screen once focused");
+
+  // An end user's list has only their pages.
+  const user = await stack.newPage();
+  await signIn(stack, user, "demo", "demo-password");
+  await user.keyboard.press("?");
+  const userHelp = user.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await userHelp.waitFor();
+  assert.doesNotMatch(await userHelp.textContent(), /Dead letters/);
+  assert.match(await userHelp.textContent(), /My jobs/);
+  assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
 });

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::components::keyboard_shortcuts::KeyboardShortcuts;
 use crate::components::theme_toggle::ThemeToggle;
 use crate::session::{SignOut, landing_page, provide_viewer, reload_to};
 use crate::types::Viewer;
@@ -21,6 +22,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 
     view! {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
+            <a class="skip-link" href="#main">"Skip to content"</a>
             <header class="topbar">
                 // Home is where the role's work is (the overview is for staff).
                 <Suspense fallback=|| view! { <a class="brand" href=crate::mount_path::href("/")>"Hoist"</a> }>
@@ -36,7 +38,10 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || {
                         let viewer = viewer.get().and_then(|v| v.ok().flatten());
-                        view! { <MainNav viewer/> }
+                        view! {
+                            <MainNav viewer=viewer.clone()/>
+                            <KeyboardShortcuts viewer/>
+                        }
                     }}
                 </Suspense>
                 <Suspense fallback=|| ()>

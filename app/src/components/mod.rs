@@ -2,6 +2,7 @@
 
 pub mod confirm;
 pub mod enqueue_as_curl;
+pub mod keyboard_shortcuts;
 pub mod layout;
 pub mod live;
 pub mod minute_chart;
