@@ -43,7 +43,7 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(log: AuditView) -> impl IntoView {
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Audit log">
             <table class="jobs audit">
                 <TableHead caption="Audit log" columns=&["When", "Who", "Action", "Target", "Parameters", "Result", "From"]/>
                 <tbody>

@@ -182,7 +182,7 @@ fn DeadTable(
         {move || (count.get() == 0).then(|| view! { <p class="empty">"No dead jobs match."</p> })}
         <div class="dead-list" hidden=move || count.get() == 0>
             <div class="toolbar">{bulk.map(IntoAny::into_any)}</div>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Dead jobs">
                 <table class="jobs dead">
                     <TableHead caption="Dead jobs" columns=columns/>
                     <tbody>

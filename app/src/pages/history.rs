@@ -96,7 +96,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
         }
     });
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Finished jobs">
             <table class="jobs history">
                 <TableHead
                     caption="Finished jobs"

@@ -42,7 +42,7 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
             "Hoist " {status.version.clone()} " is "
             <strong class=format!("badge badge-{overall}")>{overall}</strong>
         </p>
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Dependencies">
             <table class="status">
                 <TableHead caption="Dependencies" columns=&["Component", "State", "Detail"]/>
                 <tbody>

@@ -59,7 +59,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
             view! { <p class="empty">"No connections."</p> }.into_any()
         } else {
             view! {
-                <div class="table-scroll">
+                <div class="table-scroll" tabindex="0" role="region" aria-label="Bank connections">
                     <table class="jobs connections">
                         <TableHead caption="Bank connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]/>
                         <tbody>

@@ -146,6 +146,7 @@ fn QueueView(
                         <a
                             href=crate::mount_path::href(&format!("/queues/{}?state={s}", page.name))
                             aria-current=current.then_some("page")
+                            class=format!("tab-{s}")
                             class:current=current
                         >
                             {*s}
@@ -277,7 +278,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
         return view! { <p class="empty">"No jobs in this state."</p> }.into_any();
     }
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Jobs">
             <table class="jobs">
                 <TableHead caption="Jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]/>
                 <tbody>

@@ -61,7 +61,7 @@ fn ScheduleTable(
     let rows = RwSignal::new(rows);
     reread_after_next_fire(rows);
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Schedules">
             <table class="jobs schedules">
                 <TableHead caption="Schedules" columns=&["Schedule", "Runs", "Next fire", "Last fire", "Recent fires", ""]/>
                 <tbody>

@@ -167,7 +167,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
     let note = page.rows.is_empty().then(|| view! { <p class="empty">"None on this page; there may be more."</p> });
     view! {
         {note}
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Jobs found">
             <table class="jobs search-results">
                 <TableHead
                     caption="Jobs found"

@@ -79,7 +79,7 @@ fn UserTable(
 ) -> impl IntoView {
     let rows = users.into_iter().map(|user| view! { <UserRowView user csrf=csrf.clone() change/> }).collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Users">
             <table class="jobs users">
                 <TableHead caption="Users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]/>
                 <tbody>{rows}</tbody>
