@@ -531,10 +531,6 @@ pub struct QueueTotals {
     pub dead: u64,
     /// Sum of the run times of completed jobs.
     pub duration_ms: u64,
-    /// Run times of completed jobs, by bucket (cumulative, like a Prometheus histogram).
-    pub run_ms: crate::TimingHistogram,
-    /// How long completed jobs waited to start once they could run, by bucket.
-    pub wait_ms: crate::TimingHistogram,
 }
 
 impl MinuteStats {

