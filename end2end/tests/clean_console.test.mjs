@@ -143,6 +143,7 @@ test("keyboard: `?` lists the shortcuts, `g` + a letter goes to a page, `/` to i
   });
   assert.equal(focused.text, "Skip to content");
   assert.ok(focused.left >= 0, "on screen once focused");
+  assert.notEqual(focused.outline, "none", "the focus shows");
 
   // An end user's list has only their pages.
   const user = await stack.newPage();
@@ -153,4 +154,5 @@ test("keyboard: `?` lists the shortcuts, `g` + a letter goes to a page, `/` to i
   assert.doesNotMatch(await userHelp.textContent(), /Dead letters/);
   assert.match(await userHelp.textContent(), /My jobs/);
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+  assert.deepEqual(user.consoleErrors, [], "no errors in the end user's console");
 });

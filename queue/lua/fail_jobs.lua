@@ -71,7 +71,8 @@ for i = 0, n - 1 do
         redis.call('ZADD', k.retry, run_at, id)
         wake_workers()
       else
-        redis.call('HSET', jk, 'state', 'waiting')
+        -- Ready again now: its wait is counted from here, not from its first run time.
+        redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
         redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
         wake_workers()
       end

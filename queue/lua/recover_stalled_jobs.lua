@@ -38,7 +38,7 @@ for _, id in ipairs(expired) do
       minute_stats('dead', 1)
       died = died + 1
     else
-      redis.call('HSET', jk, 'state', 'waiting')
+      redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
       redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
       wake_workers()
       requeued[#requeued + 1] = now_text

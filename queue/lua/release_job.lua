@@ -18,7 +18,7 @@ if after > 0 then
   redis.call('ZADD', k.delayed, run_at, id)
   emit('delayed', id, 'run_at', run_at)
 else
-  redis.call('HSET', jk, 'state', 'waiting')
+  redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
   redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
   emit('waiting', id)
 end

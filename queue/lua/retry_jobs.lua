@@ -4,19 +4,29 @@
 -- ARGV[3] source state, ARGV[4] "ids", "all" or "edited", ARGV[5] limit for "all"
 -- (1..10,000), then ids; for "edited" one id and the job's new payload (JSON the client
 -- checked), which replaces the old one in its spec as it moves.
--- Returns the number of jobs moved.
+-- Returns the number of jobs moved; for "edited" 1, 0 (not in the source state), or -1
+-- (a job stored before specs held its payload: nothing to edit).
 local from = ARGV[3]
 if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
   return redis.error_reply('HOIST_BAD_STATE cannot retry from ' .. from)
 end
 local set = state_set(from)
 local ids
-local payload
+-- For "edited": the job's spec with the new payload in place of the old.
+local edited_spec
 if ARGV[4] == 'all' then
   ids = redis.call('ZRANGE', set, 0, int_arg(5, 'limit', 1, 10000) - 1)
 elseif ARGV[4] == 'edited' then
   if not is_job_id(ARGV[6]) or ARGV[7] == nil or ARGV[7] == '' then bad_arg('edited', '') end
-  ids, payload = { ARGV[6] }, ARGV[7]
+  -- Checked before anything is written: a job gone (0), or one stored before specs held
+  -- the payload (-1; the claim moves those to dead), is left as it is.
+  local spec = redis.call('HGET', job_key(ARGV[6]), 'spec')
+  if not spec then return -redis.call('EXISTS', job_key(ARGV[6])) end
+  -- The payload is the spec's last field, and the first `,"payload":` is its key: the
+  -- fields before it are numbers and JSON strings, whose quotes inside are escaped.
+  local at = string.find(spec, ',"payload":', 1, true)
+  if not at then return -1 end
+  ids, edited_spec = { ARGV[6] }, string.sub(spec, 1, at + 10) .. ARGV[7] .. '}'
 elseif ARGV[4] ~= 'ids' then
   bad_arg('mode', ARGV[4])
 else
@@ -31,16 +41,10 @@ local retried = {}
 for _, id in ipairs(ids) do
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
-    if payload then
-      -- The payload is the spec's last field, and the first `,"payload":` is its key: the
-      -- fields before it are numbers and JSON strings, whose quotes inside are escaped.
-      local spec = redis.call('HGET', jk, 'spec')
-      local at = string.find(spec, ',"payload":', 1, true)
-      redis.call('HSET', jk, 'spec', string.sub(spec, 1, at + 10) .. payload .. '}')
-    end
+    if edited_spec then redis.call('HSET', jk, 'spec', edited_spec) end
     local _, _, priority = job_opts(jk)
     local score = next_score(priority)
-    redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score)
+    redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score, 'run_at', now_text)
     redis.call('HDEL', jk, 'finished_at', 'cancel')
     redis.call('ZADD', k.wait, score, id)
     add_event(waiting, id, from)

@@ -280,6 +280,7 @@ async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Arc<Batch>>)
     let mut owners: HashMap<(String, String), Option<String>> = HashMap::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     let mut rescan = tokio::time::interval(Duration::from_secs(2));
+    let mut rescans = 0u64;
     loop {
         tokio::select! {
             _ = rescan.tick() => {
@@ -288,6 +289,16 @@ async fn run_hub(engine: RedisConnection, sender: broadcast::Sender<Arc<Batch>>)
                     for name in names {
                         if watched.insert(name.clone()) {
                             tokio::spawn(watch_queue(engine.clone(), name, pending.clone()));
+                        }
+                    }
+                }
+                // Every 30 s, the backlog sample of each queue (the first in a minute
+                // counts): queues without a worker, the ones falling behind, get one too.
+                rescans += 1;
+                if rescans % 15 == 1 {
+                    for name in &watched {
+                        if let Ok(queue) = Queue::new(&engine, name) {
+                            let _ = queue.sample_backlog().await;
                         }
                     }
                 }

@@ -4,22 +4,28 @@ use leptos::prelude::*;
 
 use crate::types::JobDetail;
 
-/// The `curl` command that enqueues a job with `job`'s name, payload and options through
-/// the REST API, for a shell with `HOIST_URL` (this dashboard's address) and
-/// `HOIST_TOKEN` (an API token) set. `None` when the page holds only part of the payload.
+/// The `curl` command that enqueues a job with `job`'s name and payload through the REST
+/// API, for a shell with `HOIST_URL` (this dashboard's address) and `HOIST_TOKEN` (an API
+/// token) set; for staff also its priority, attempts, timeout and owner (an end user's
+/// job gets its owner from the token, and end users may not set those). `None` when the
+/// page holds only part of the payload.
 pub fn enqueue_as_curl(job: &JobDetail) -> Option<String> {
     if job.payload_bytes > job.payload.len() {
         return None;
     }
     let payload: serde_json::Value = serde_json::from_str(&job.payload).ok()?;
-    let mut options = serde_json::json!({ "priority": job.priority, "max_attempts": job.max_attempts });
-    if let Some(timeout) = job.timeout_ms {
-        options["timeout"] = timeout.into();
+    let mut body = serde_json::json!({ "name": job.name, "payload": payload });
+    if job.can_operate {
+        let mut options = serde_json::json!({ "priority": job.priority, "max_attempts": job.max_attempts });
+        if let Some(timeout) = job.timeout_ms {
+            options["timeout"] = timeout.into();
+        }
+        if let Some(owner) = &job.owner {
+            options["owner"] = owner.clone().into();
+        }
+        body["options"] = options;
     }
-    if let Some(owner) = &job.owner {
-        options["owner"] = owner.clone().into();
-    }
-    let body = serde_json::json!({ "name": job.name, "payload": payload, "options": options }).to_string();
+    let body = body.to_string();
     let queue = crate::format::query_value(&job.queue);
     Some(format!(
         "curl -X POST \"$HOIST_URL/api/v1/queues/{queue}/jobs\" \\\n  -H \"Authorization: Bearer $HOIST_TOKEN\" \\\n  -H 'Content-Type: application/json' \\\n  -d {}",
@@ -103,6 +109,16 @@ mod tests {
         assert_eq!(body["payload"]["to"], "o'brien@example.com");
         assert_eq!(body["options"]["owner"], "user-7");
         assert_eq!(body["options"]["timeout"], 5_000);
+    }
+
+    #[test]
+    fn an_end_users_command_sets_no_options() {
+        let mut mine = job("{}");
+        mine.can_operate = false;
+        let command = enqueue_as_curl(&mine).unwrap();
+        let body = command.split_once("-d '").unwrap().1.strip_suffix('\'').unwrap().to_string();
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, serde_json::json!({ "name": "send-email", "payload": {} }));
     }
 
     #[test]

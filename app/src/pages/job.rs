@@ -59,11 +59,11 @@ pub fn JobPage() -> impl IntoView {
             reload_to(&format!("/queues/{}", queue()));
         }
     });
-    // A copy made: its page.
-    let navigate = leptos_router::hooks::use_navigate();
+    // A copy made: its page, loaded afresh (this page's feed follows the original).
     Effect::new(move |_| {
         if let Some(Ok(copy)) = duplicate.value().get() {
-            navigate(&format!("/queues/{}/jobs/{copy}", queue()), Default::default());
+            let queue = params.with_untracked(|params| params.get("name").unwrap_or_default());
+            reload_to(&format!("/queues/{queue}/jobs/{copy}"));
         }
     });
     let action_error = move || {

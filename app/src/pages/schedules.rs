@@ -65,12 +65,13 @@ fn ScheduleTable(
             <table class="jobs schedules">
                 <TableHead caption="Schedules" columns=&["Schedule", "Runs", "Next fire", "Last fire", "Recent fires", ""]/>
                 <tbody>
-                    {move || {
-                        rows.get()
-                            .into_iter()
-                            .map(|row| view! { <ScheduleRowView row csrf=csrf.clone() can_operate action/> })
-                            .collect_view()
-                    }}
+                    // A row is drawn again only when what it shows changed (the schedule
+                    // that fired), so focus elsewhere stays put.
+                    <For
+                        each=move || rows.get()
+                        key=|row| (row.name.clone(), row.next_tick, row.last_tick, row.paused, row.enabled, row.runs, row.recent.first().map(|fire| fire.fired_at))
+                        children=move |row| view! { <ScheduleRowView row csrf=csrf.clone() can_operate action/> }.into_any()
+                    />
                 </tbody>
             </table>
         </div>
@@ -156,12 +157,16 @@ fn ScheduleRowView(
 
 /// Reads the schedules again a moment after the soonest next fire, so next and last fire
 /// move on as the scheduler fires (no polling in between: the page knows when they fire).
+/// A fire that stays overdue (no scheduler running) is looked at again after 1 s, 2 s,
+/// 4 s ... at most a minute apart.
 fn reread_after_next_fire(rows: RwSignal<Vec<ScheduleRow>>) {
     #[cfg(feature = "hydrate")]
     {
         use std::cell::Cell;
         use std::rc::Rc;
         let timer: Rc<Cell<Option<TimeoutHandle>>> = Rc::default();
+        // Reads in a row that found the soonest fire still in the past.
+        let overdue = Rc::new(Cell::new(0u32));
         let on_leave = send_wrapper::SendWrapper::new(timer.clone());
         // By the server's clock, which the fire times come from.
         let clock = crate::clock::use_clock();
@@ -176,7 +181,14 @@ fn reread_after_next_fire(rows: RwSignal<Vec<ScheduleRow>>) {
             // A second after it is due (the scheduler fires within its tick), not sooner
             // than a second from now nor later than an hour.
             let now = clock.map_or_else(|| js_sys::Date::now() as i64, |clock| clock.now_untracked());
-            let wait = (soonest + 1_000 - now).clamp(1_000, 3_600_000);
+            let wait = if soonest + 1_000 <= now {
+                let misses = overdue.get();
+                overdue.set(misses + 1);
+                (1_000i64 << misses.min(6)).min(60_000)
+            } else {
+                overdue.set(0);
+                (soonest + 1_000 - now).min(3_600_000)
+            };
             let handle = set_timeout_with_handle(
                 move || {
                     leptos::task::spawn_local(async move {

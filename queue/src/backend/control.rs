@@ -63,11 +63,12 @@ impl Backend {
     }
 
     /// Moves one dead or cancelled job to waiting with fresh attempts and `payload` (JSON)
-    /// in place of its own. Returns whether it moved (false: not in `from`).
-    pub(crate) async fn retry_edited(&self, from: JobState, id: &str, payload: &str) -> Result<bool> {
+    /// in place of its own. 1 moved, 0 not in `from` (or gone), -1 stored in a format
+    /// without an editable payload.
+    pub(crate) async fn retry_edited(&self, from: JobState, id: &str, payload: &str) -> Result<i64> {
         let mut call = self.script(&scripts::RETRY_JOBS);
         call.arg(from.as_str()).arg("edited").arg(0).arg(id).arg(payload);
-        Ok(self.eval::<u64>("retry", &call).await? == 1)
+        self.eval("retry", &call).await
     }
 
     /// Records this minute's count of waiting jobs unless it has one; returns it, or -1.

@@ -140,8 +140,15 @@ impl Queue {
             });
         }
         let payload = self.encode_payload(payload)?;
-        if self.backend().retry_edited(job.state, id, &payload).await? {
+        let moved = self.backend().retry_edited(job.state, id, &payload).await?;
+        if moved == 1 {
             Ok(())
+        } else if moved < 0 {
+            Err(QueueError::WrongState {
+                id: id.into(),
+                state: "stored in an older format; enqueue it again".into(),
+                action: "retry with a new payload",
+            })
         } else {
             // It moved on between the read and the script (retried, removed).
             match self.get_job(id).await? {

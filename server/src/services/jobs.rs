@@ -387,11 +387,15 @@ pub async fn duplicate(
     queue_name: &str,
     id: &str,
 ) -> Result<Enqueued, ApiError> {
-    let queue = queue_to_enqueue(state, queue_name).await?;
+    // Rights first: turning the queue's archiving on writes to Redis.
+    let queue = queue(state, queue_name)?;
     hide_others_job(&queue, principal, id).await?;
     authorize(principal, Action::ActOnJob)?;
     let outcome = match queue.get_job(id).await? {
-        Some(job) => queue.enqueue(NewJob::like(&job)).await.map_err(ApiError::from),
+        Some(job) => match queue_to_enqueue(state, queue_name).await {
+            Ok(queue) => queue.enqueue(NewJob::like(&job)).await.map_err(ApiError::from),
+            Err(error) => Err(error),
+        },
         None => Err(ApiError::NotFound(format!("job {id}"))),
     };
     let new_id = outcome.as_ref().map(|e| e.id.clone()).ok();
