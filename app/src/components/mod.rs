@@ -1,6 +1,7 @@
 //! Widgets shared by several pages.
 
 pub mod confirm;
+pub mod data_table;
 pub mod enqueue_as_curl;
 pub mod keyboard_shortcuts;
 pub mod layout;

@@ -1,3 +1,4 @@
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::when::When;
 use crate::error::AppError;
@@ -5,7 +6,6 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::table_head::TableHead;
 use crate::session::error_text;
 use crate::types::AuditView;
 
@@ -43,10 +43,7 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(log: AuditView) -> impl IntoView {
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Audit log">
-            <table class="jobs audit">
-                <TableHead caption="Audit log" columns=&["When", "Who", "Action", "Target", "Parameters", "Result", "From"]/>
-                <tbody>
+        <DataTable caption="Audit log" class="jobs audit" columns=&["When", "Who", "Action", "Target", "Parameters", "Result", "From"]>
                     {log
                         .entries
                         .into_iter()
@@ -64,9 +61,7 @@ fn AuditTable(log: AuditView) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
         {log.next.map(|id| view! { <p><a href=crate::mount_path::href(&format!("/audit?before={id}"))>"Older entries"</a></p> })}
     }
 }

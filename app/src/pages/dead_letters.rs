@@ -1,3 +1,4 @@
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::when::When;
 use crate::error::AppError;
@@ -7,7 +8,6 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
-use crate::components::table_head::TableHead;
 use crate::format::{count as count_words, grouped};
 use crate::session::{error_text, use_viewer};
 use crate::types::DeadRow;
@@ -182,10 +182,7 @@ fn DeadTable(
         {move || (count.get() == 0).then(|| view! { <p class="empty">"No dead jobs match."</p> })}
         <div class="dead-list" hidden=move || count.get() == 0>
             <div class="toolbar">{bulk.map(IntoAny::into_any)}</div>
-            <div class="table-scroll" tabindex="0" role="region" aria-label="Dead jobs">
-                <table class="jobs dead">
-                    <TableHead caption="Dead jobs" columns=columns/>
-                    <tbody>
+            <DataTable caption="Dead jobs" class="jobs dead" columns=columns>
                         <For
                             each=move || rows.get()
                             key=|row| (row.queue.clone(), row.id.clone())
@@ -195,9 +192,7 @@ fn DeadTable(
                                 view! { <DeadRowView row index csrf=csrf.clone() can_operate action/> }.into_any()
                             }
                         />
-                    </tbody>
-                </table>
-            </div>
+                    </DataTable>
         </div>
     }
 }

@@ -1,3 +1,4 @@
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::when::When;
 use crate::error::AppError;
@@ -5,7 +6,6 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::table_head::TableHead;
 use crate::session::error_text;
 use crate::types::{HistoryFilter, HistoryView};
 
@@ -96,13 +96,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
         }
     });
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Finished jobs">
-            <table class="jobs history">
-                <TableHead
-                    caption="Finished jobs"
-                    columns=&["Queue", "Job", "Name", "Owner", "Status", "Attempts", "Finished", "Took", "Error"]
-                />
-                <tbody>
+        <DataTable caption="Finished jobs" class="jobs history" columns=&["Queue", "Job", "Name", "Owner", "Status", "Attempts", "Finished", "Took", "Error"]>
                     {page
                         .rows
                         .into_iter()
@@ -126,9 +120,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
         {next}
     }
 }

@@ -1,7 +1,7 @@
+use crate::components::data_table::DataTable;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-use crate::components::table_head::TableHead;
 use crate::types::SystemStatus;
 
 #[server(endpoint = "get_system_status")]
@@ -42,10 +42,7 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
             "Hoist " {status.version.clone()} " is "
             <strong class=format!("badge badge-{overall}")>{overall}</strong>
         </p>
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Dependencies">
-            <table class="status">
-                <TableHead caption="Dependencies" columns=&["Component", "State", "Detail"]/>
-                <tbody>
+        <DataTable caption="Dependencies" class="status" columns=&["Component", "State", "Detail"]>
                     {status
                         .components
                         .into_iter()
@@ -62,8 +59,6 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
 }

@@ -1,3 +1,4 @@
+use crate::components::data_table::DataTable;
 use crate::components::when::When;
 use crate::error::AppError;
 use crate::format::utc;
@@ -6,7 +7,6 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{LiveFeed, provide_live_feed};
 use crate::components::sign_in_guard::SignInGuard;
-use crate::components::table_head::TableHead;
 use crate::pages::job::ProgressBar;
 use crate::session::{error_text, use_viewer};
 use crate::types::{MyJob, MyJobs};
@@ -59,10 +59,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
             view! { <p class="empty">"No connections."</p> }.into_any()
         } else {
             view! {
-                <div class="table-scroll" tabindex="0" role="region" aria-label="Bank connections">
-                    <table class="jobs connections">
-                        <TableHead caption="Bank connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]/>
-                        <tbody>
+                <DataTable caption="Bank connections" class="jobs connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]>
                             {mine
                                 .connections
                                 .into_iter()
@@ -86,9 +83,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
                                     }
                                 })
                                 .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                        </DataTable>
             }
                 .into_any()
         }}

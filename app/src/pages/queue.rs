@@ -1,3 +1,4 @@
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::when::When;
 use crate::error::AppError;
@@ -7,7 +8,6 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
-use crate::components::table_head::TableHead;
 use crate::format::query_value;
 use crate::session::{error_text, use_viewer};
 use crate::types::{JobRow, QueueCounts, QueuePage};
@@ -278,10 +278,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
         return view! { <p class="empty">"No jobs in this state."</p> }.into_any();
     }
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Jobs">
-            <table class="jobs">
-                <TableHead caption="Jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]/>
-                <tbody>
+        <DataTable caption="Jobs" class="jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]>
                     {jobs
                         .into_iter()
                         .map(|job| {
@@ -310,9 +307,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
     .into_any()
 }

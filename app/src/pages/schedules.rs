@@ -1,9 +1,9 @@
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::components::table_head::TableHead;
 use crate::components::when::When;
 use crate::format::count;
 use crate::session::{error_text, use_viewer};
@@ -61,10 +61,7 @@ fn ScheduleTable(
     let rows = RwSignal::new(rows);
     reread_after_next_fire(rows);
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Schedules">
-            <table class="jobs schedules">
-                <TableHead caption="Schedules" columns=&["Schedule", "Runs", "Next fire", "Last fire", "Recent fires", ""]/>
-                <tbody>
+        <DataTable caption="Schedules" class="jobs schedules" columns=&["Schedule", "Runs", "Next fire", "Last fire", "Recent fires", ""]>
                     // A row is drawn again only when what it shows changed (the schedule
                     // that fired), so focus elsewhere stays put.
                     <For
@@ -72,9 +69,7 @@ fn ScheduleTable(
                         key=|row| (row.name.clone(), row.next_tick, row.last_tick, row.paused, row.enabled, row.runs, row.recent.first().map(|fire| fire.fired_at))
                         children=move |row| view! { <ScheduleRowView row csrf=csrf.clone() can_operate action/> }.into_any()
                     />
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
 }
 

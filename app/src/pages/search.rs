@@ -1,6 +1,7 @@
 //! Search every job, live or finished, with the query language (qualifiers, payload
 //! paths, free text) and autocomplete.
 
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::when::When;
 use crate::error::AppError;
@@ -9,7 +10,6 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
-use crate::components::table_head::TableHead;
 use crate::format::{query_value, utc};
 use crate::session::{error_text, use_viewer};
 use crate::types::{BulkResultView, MatchCountView, SavedSearchView, SearchView};
@@ -167,13 +167,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
     let note = page.rows.is_empty().then(|| view! { <p class="empty">"None on this page; there may be more."</p> });
     view! {
         {note}
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Jobs found">
-            <table class="jobs search-results">
-                <TableHead
-                    caption="Jobs found"
-                    columns=&["Queue", "Job", "Name", "Owner", "State", "Attempts", "Created", "Finished", "Error"]
-                />
-                <tbody>
+        <DataTable caption="Jobs found" class="jobs search-results" columns=&["Queue", "Job", "Name", "Owner", "State", "Attempts", "Created", "Finished", "Error"]>
                     {page
                         .rows
                         .into_iter()
@@ -199,9 +193,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
         {next}
     }
 }

@@ -1,10 +1,10 @@
+use crate::components::data_table::DataTable;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::when::When;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::components::table_head::TableHead;
 use crate::session::{error_text, use_viewer};
 use crate::types::{ROLES, UserRow};
 
@@ -79,12 +79,7 @@ fn UserTable(
 ) -> impl IntoView {
     let rows = users.into_iter().map(|user| view! { <UserRowView user csrf=csrf.clone() change/> }).collect_view();
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Users">
-            <table class="jobs users">
-                <TableHead caption="Users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]/>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable caption="Users" class="jobs users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]>{rows}</DataTable>
         <h2>"Add a user"</h2>
         <ActionForm action=add attr:class="form narrow">
             <input type="hidden" name="csrf" value=csrf/>

@@ -367,14 +367,8 @@ pub async fn retry_edited(
     authorize(principal, Action::ActOnJob)?;
     let bytes = serde_json::to_string(&request.payload).map(|text| text.len()).unwrap_or_default();
     let outcome = queue.retry_with_payload(id, &request.payload).await.map(|_| json!({})).map_err(ApiError::from);
-    let entry = AuditEntry {
-        action: "retry-edited",
-        target: format!("{queue_name}/{id}"),
-        params: json!({ "payload_bytes": bytes }),
-        result: if outcome.is_ok() { "ok" } else { "failed" },
-        client_addr,
-    };
-    audit::record(&state.db, principal, entry).await?;
+    let params = json!({ "payload_bytes": bytes });
+    audit_job_action(state, principal, client_addr, "retry-edited", (queue_name, id), params, outcome.is_ok()).await?;
     outcome
 }
 
@@ -398,14 +392,23 @@ pub async fn duplicate(
         },
         None => Err(ApiError::NotFound(format!("job {id}"))),
     };
-    let new_id = outcome.as_ref().map(|e| e.id.clone()).ok();
-    let entry = AuditEntry {
-        action: "duplicate",
-        target: format!("{queue_name}/{id}"),
-        params: json!({ "new_id": new_id }),
-        result: if outcome.is_ok() { "ok" } else { "failed" },
-        client_addr,
-    };
-    audit::record(&state.db, principal, entry).await?;
+    let params = json!({ "new_id": outcome.as_ref().map(|e| e.id.clone()).ok() });
+    audit_job_action(state, principal, client_addr, "duplicate", (queue_name, id), params, outcome.is_ok()).await?;
     outcome
+}
+
+/// Writes one job action to the audit log, done or failed.
+async fn audit_job_action(
+    state: &AppState,
+    principal: &Principal,
+    client_addr: Option<String>,
+    action: &'static str,
+    (queue_name, id): (&str, &str),
+    params: serde_json::Value,
+    done: bool,
+) -> Result<(), ApiError> {
+    let result = if done { "ok" } else { "failed" };
+    let entry = AuditEntry { action, target: format!("{queue_name}/{id}"), params, result, client_addr };
+    audit::record(&state.db, principal, entry).await?;
+    Ok(())
 }
