@@ -71,7 +71,7 @@ fn response_started_at() -> Option<i64> {
     let entries = entries_by_type.call1(&performance, &"navigation".into()).ok()?;
     let navigation = js_sys::Array::from(&entries).get(0);
     let start = Reflect::get(&navigation, &"responseStart".into()).ok()?.as_f64()?;
-    (start > 0.0).then(|| (origin + start) as i64)
+    (start > 0.0).then_some((origin + start) as i64)
 }
 
 #[cfg(not(feature = "hydrate"))]
