@@ -28,6 +28,8 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("get", "/api/v1/queues/{queue}/jobs/{id}"),
         ("delete", "/api/v1/queues/{queue}/jobs/{id}"),
         ("post", "/api/v1/queues/{queue}/jobs/{id}/{action}"),
+        ("post", "/api/v1/queues/{queue}/jobs/{id}/retry-edited"),
+        ("post", "/api/v1/queues/{queue}/jobs/{id}/duplicate"),
         ("post", "/api/v1/queues/{queue}/{action}"),
         ("get", "/api/v1/queues/{queue}/health"),
         ("post", "/api/v1/queues/{queue}/maintenance"),
