@@ -13,6 +13,7 @@ pub mod clock;
 pub mod components;
 pub mod error;
 pub mod format;
+pub mod i18n;
 pub mod mount_path;
 pub mod pages;
 pub mod session;

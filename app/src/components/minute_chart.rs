@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 
-use crate::format::grouped;
 
 /// Per-minute counts as an inline SVG bar chart (no script, so it renders without
 /// JavaScript and hydrates as is). Bars scale to the highest minute; the label gives the
@@ -12,7 +11,7 @@ pub fn MinuteChart(label: &'static str, values: Vec<u64>, class: &'static str) -
     let peak = values.iter().copied().max().unwrap_or(0);
     let total: u64 = values.iter().sum();
     let bar = WIDTH as f64 / values.len().max(1) as f64;
-    let summary = format!("{label}, last hour: {} in all, at most {} a minute", grouped(total), grouped(peak));
+    let summary = format!("{label}, last hour: {} in all, at most {} a minute", crate::i18n::use_i18n().number(total), crate::i18n::use_i18n().number(peak));
     let title = summary.clone();
     let bars = values
         .iter()
@@ -43,7 +42,7 @@ pub fn MinuteChart(label: &'static str, values: Vec<u64>, class: &'static str) -
                 {bars}
             </svg>
             <figcaption>
-                {label} ": " <span data-total=class>{grouped(total)}</span> " / h"
+                {label} ": " <span data-total=class>{crate::i18n::use_i18n().number(total)}</span> " / h"
             </figcaption>
         </figure>
     }

@@ -5,7 +5,6 @@
 
 use leptos::prelude::*;
 
-use crate::format::{grouped, utc};
 use crate::types::Throughput;
 
 const WIDTH: f64 = 600.0;
@@ -20,9 +19,9 @@ pub fn ThroughputChart(data: Throughput) -> impl IntoView {
     let per = if data.bar_minutes == 1 { "minute".to_string() } else { format!("{} minutes", data.bar_minutes) };
     let summary = format!(
         "Completed {} and failed {} in {span}; at most {} in one {per}",
-        grouped(completed),
-        grouped(failed),
-        grouped(peak)
+        crate::i18n::use_i18n().number(completed),
+        crate::i18n::use_i18n().number(failed),
+        crate::i18n::use_i18n().number(peak)
     );
     let width = WIDTH / bars as f64;
     let scale = |n: u64| if peak == 0 { 0.0 } else { n as f64 * HEIGHT / peak as f64 };
@@ -36,7 +35,7 @@ pub fn ThroughputChart(data: Throughput) -> impl IntoView {
             let x = i as f64 * width;
             let (done, bad) = (scale(*c), scale(*f));
             let at = data.from + (i as i64) * i64::from(data.bar_minutes) * 60_000;
-            let title = format!("{}: {} completed, {} failed", utc(at), grouped(*c), grouped(*f));
+            let title = format!("{}: {} completed, {} failed", crate::i18n::use_i18n().date_time(at), crate::i18n::use_i18n().number(*c), crate::i18n::use_i18n().number(*f));
             view! {
                 <g>
                     <title>{title}</title>
@@ -54,13 +53,13 @@ pub fn ThroughputChart(data: Throughput) -> impl IntoView {
             </svg>
             <div class="axis">
                 <span>{start}</span>
-                <span>{format!("peak {} / {per}", grouped(peak))}</span>
+                <span>{format!("peak {} / {per}", crate::i18n::use_i18n().number(peak))}</span>
                 <span>"now"</span>
             </div>
             <figcaption>
-                <span class="legend completed">"Completed " <strong data-total="completed">{grouped(completed)}</strong></span>
+                <span class="legend completed">"Completed " <strong data-total="completed">{crate::i18n::use_i18n().number(completed)}</strong></span>
                 " "
-                <span class="legend failed">"Failed " <strong data-total="failed">{grouped(failed)}</strong></span>
+                <span class="legend failed">"Failed " <strong data-total="failed">{crate::i18n::use_i18n().number(failed)}</strong></span>
             </figcaption>
         </figure>
     }
@@ -88,7 +87,7 @@ pub fn BacklogChart(values: Vec<Option<u64>>) -> impl IntoView {
         }
     }
     let summary = match last {
-        Some(last) => format!("Waiting over the last hour: now {}, at most {}", grouped(last), grouped(peak)),
+        Some(last) => format!("Waiting over the last hour: now {}, at most {}", crate::i18n::use_i18n().number(last), crate::i18n::use_i18n().number(peak)),
         None => "Waiting over the last hour: no samples (no worker checked in)".to_string(),
     };
     let title = summary.clone();
@@ -98,7 +97,7 @@ pub fn BacklogChart(values: Vec<Option<u64>>) -> impl IntoView {
                 <title>{title}</title>
                 <path d=path/>
             </svg>
-            <figcaption>"Waiting: " <span data-total="waiting">{last.map(grouped).unwrap_or_else(|| "—".into())}</span></figcaption>
+            <figcaption>"Waiting: " <span data-total="waiting">{last.map(|n| crate::i18n::use_i18n().number(n)).unwrap_or_else(|| "—".into())}</span></figcaption>
         </figure>
     }
 }

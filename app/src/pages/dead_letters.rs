@@ -8,7 +8,6 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
-use crate::format::{count as count_words, grouped};
 use crate::session::{error_text, use_viewer};
 use crate::types::DeadRow;
 
@@ -135,7 +134,7 @@ fn DeadTable(
                 let (csrf, fields) = (csrf.clone(), filter_fields(&filter));
                 let verb = if name == "requeue" { "Requeue" } else { "Purge" };
                 let warning = move || {
-                    let jobs = count_words(count.get() as u64, "matching dead job", "matching dead jobs");
+                    let jobs = format!("{} matching dead jobs", crate::i18n::use_i18n().number(count.get() as u64));
                     if name == "requeue" {
                         format!("Moves all {jobs} back to waiting.")
                     } else {
@@ -143,14 +142,14 @@ fn DeadTable(
                     }
                 };
                 view! {
-                    <Confirm summary=Signal::derive(move || format!("{verb} all {}…", grouped(count.get() as u64))) warning=Signal::derive(warning)>
+                    <Confirm summary=Signal::derive(move || format!("{verb} all {}…", crate::i18n::use_i18n().number(count.get() as u64))) warning=Signal::derive(warning)>
                         <ActionForm action=action attr:class="inline">
                             <input type="hidden" name="action" value=name/>
                             <input type="hidden" name="scope" value="matching"/>
                             {fields}
                             <input type="hidden" name="csrf" value=csrf/>
                             <button type="submit" class:danger=name == "purge">
-                                {move || format!("{verb} all {} matching", grouped(count.get() as u64))}
+                                {move || format!("{verb} all {} matching", crate::i18n::use_i18n().number(count.get() as u64))}
                             </button>
                         </ActionForm>
                     </Confirm>

@@ -1,6 +1,5 @@
 use crate::components::when::When;
 use crate::error::AppError;
-use crate::format::duration;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
@@ -168,7 +167,7 @@ fn JobView(
             <dt>"Priority"</dt>
             <dd>{job.priority}</dd>
             <dt>"Timeout"</dt>
-            <dd>{job.timeout_ms.map(duration).unwrap_or_else(|| "none".into())}</dd>
+            <dd>{job.timeout_ms.map(|ms| crate::i18n::use_i18n().duration(ms)).unwrap_or_else(|| "none".into())}</dd>
             <dt>"Dedup key"</dt>
             <dd>{job.dedup_key.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>"Created"</dt>
@@ -189,8 +188,8 @@ fn JobView(
                     None => "—".into_any(),
                 }}
             </dd>
-            {waited.map(|ms| view! { <dt>"Waited"</dt> <dd>{duration(ms)}</dd> })}
-            {ran.map(|ms| view! { <dt>"Ran for"</dt> <dd>{duration(ms)}</dd> })}
+            {waited.map(|ms| view! { <dt>"Waited"</dt> <dd>{crate::i18n::use_i18n().duration(ms)}</dd> })}
+            {ran.map(|ms| view! { <dt>"Ran for"</dt> <dd>{crate::i18n::use_i18n().duration(ms)}</dd> })}
             <dt>"Worker"</dt>
             <dd>{job.worker.clone().unwrap_or_else(|| "—".into())}</dd>
         </dl>
@@ -260,7 +259,7 @@ fn JobView(
 #[component]
 pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
     let percent = progress.percent.unwrap_or(0.0).clamp(0.0, 100.0);
-    let eta = progress.eta_ms.map(|ms| format!(" · about {} left", duration(ms)));
+    let eta = progress.eta_ms.map(|ms| format!(" · about {} left", crate::i18n::use_i18n().duration(ms)));
     view! {
         <div class="progress-block">
             <progress max="100" value=percent aria-label="Progress">{format!("{percent:.0}%")}</progress>
@@ -344,7 +343,7 @@ fn AttemptTimeline(job: JobDetail) -> impl IntoView {
             {steps
                 .into_iter()
                 .map(|(at, kind, label)| {
-                    let gap = previous.map(|before: i64| format!("+{}", duration(at.saturating_sub(before).max(0) as u64)));
+                    let gap = previous.map(|before: i64| format!("+{}", crate::i18n::use_i18n().duration(at.saturating_sub(before).max(0) as u64)));
                     previous = Some(at);
                     view! {
                         <li class=format!("step step-{kind}") data-step=kind>

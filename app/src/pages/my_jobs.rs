@@ -1,7 +1,6 @@
 use crate::components::data_table::DataTable;
 use crate::components::when::When;
 use crate::error::AppError;
-use crate::format::utc;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -70,7 +69,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
                                         <tr data-connection=c.id>
                                             <td>{c.institution.clone()}</td>
                                             <td>{c.status.clone()}</td>
-                                            <td>{c.last_synced_at.map(utc).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{c.last_synced_at.map(|ms| crate::i18n::use_i18n().date_time(ms)).unwrap_or_else(|| "never".into())}</td>
                                             <td>{c.transactions}</td>
                                             <td>
                                                 <ActionForm action=sync attr:class="inline">

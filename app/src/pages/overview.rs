@@ -6,7 +6,7 @@ use crate::components::live::{LiveStatus, provide_live_feed, use_live_feed};
 use crate::components::minute_chart::MinuteChart;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::throughput_chart::{BacklogChart, ThroughputChart};
-use crate::format::{count, duration, grouped, query_value};
+use crate::format::query_value;
 use crate::pages::search::saved_searches;
 use crate::session::error_text;
 use crate::types::{QueueCard, Throughput};
@@ -140,7 +140,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                         view! {
                             <div class=format!("count count-{state}")>
                                 <dt>{state}</dt>
-                                <dd data-count=state>{move || grouped(value())}</dd>
+                                <dd data-count=state>{move || crate::i18n::use_i18n().number(value())}</dd>
                             </div>
                         }
                     })
@@ -165,12 +165,12 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                 <dt>"Run p50 / p95"</dt>
                 <dd data-timing="run">{percentiles(card.run_ms)}</dd>
             </dl>
-            <p class="workers">{format!("{} online", count(card.workers, "worker", "workers"))}</p>
+            <p class="workers">{format!("{} online", format!("{} workers", crate::i18n::use_i18n().number(card.workers)))}</p>
         </article>
     }
 }
 
 /// `120 ms / 2.5 s`, or a dash when nothing completed.
 fn percentiles(value: Option<(u64, u64)>) -> String {
-    value.map(|(p50, p95)| format!("{} / {}", duration(p50), duration(p95))).unwrap_or_else(|| "—".into())
+    value.map(|(p50, p95)| format!("{} / {}", crate::i18n::use_i18n().duration(p50), crate::i18n::use_i18n().duration(p95))).unwrap_or_else(|| "—".into())
 }

@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::when::When;
-use crate::format::count;
 use crate::session::{error_text, use_viewer};
 use crate::types::ScheduleRow;
 
@@ -128,7 +127,7 @@ fn ScheduleRowView(
             <td data-next-fire="">{next}</td>
             <td data-last-fire="">{last}</td>
             <td>
-                <span class="muted">{format!("{} on schedule", count(row.runs, "fire", "fires"))}</span>
+                <span class="muted">{format!("{} on schedule", format!("{} fires", crate::i18n::use_i18n().number(row.runs)))}</span>
                 <ul class="fires">
                     {row
                         .recent
@@ -138,7 +137,7 @@ fn ScheduleRowView(
                             view! {
                                 <li>
                                     <When at=fire.fired_at/>
-                                    {format!(" · {} · {how}", count(fire.jobs as u64, "job", "jobs"))}
+                                    {format!(" · {} · {how}", format!("{} jobs", crate::i18n::use_i18n().number(fire.jobs as u64)))}
                                 </li>
                             }
                         })

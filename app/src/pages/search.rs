@@ -10,7 +10,7 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
-use crate::format::{query_value, utc};
+use crate::format::query_value;
 use crate::session::{error_text, use_viewer};
 use crate::types::{BulkResultView, MatchCountView, SavedSearchView, SearchView};
 
@@ -187,7 +187,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
                                     </td>
                                     <td>{row.attempts}</td>
                                     <td><When at=row.created_at/></td>
-                                    <td>{row.finished_at.map(utc).unwrap_or_default()}</td>
+                                    <td>{row.finished_at.map(|ms| crate::i18n::use_i18n().date_time(ms)).unwrap_or_default()}</td>
                                     <td class="error-cell">{row.error.unwrap_or_default()}</td>
                                 </tr>
                             }

@@ -1,0 +1,6 @@
+# Words used on many pages.
+common-jobs = { $count ->
+    [one] { $count } job
+   *[other] { $count } jobs
+}
+common-loading = Loading…
