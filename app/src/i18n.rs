@@ -18,6 +18,20 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The text of message `$id` in the page's language, with named arguments:
+/// `t!(i18n, "queue-jobs-done", count = n)`.
+#[macro_export]
+macro_rules! t {
+    ($i18n:expr, $id:literal) => {
+        $i18n.text($id)
+    };
+    ($i18n:expr, $id:literal, $($name:ident = $value:expr),+ $(,)?) => {{
+        let mut args = ::fluent_bundle::FluentArgs::new();
+        $(args.set(stringify!($name), ::fluent_bundle::FluentValue::from($value));)+
+        $i18n.format($id, Some(&args))
+    }};
+}
+
 /// The name of the cookie holding the chosen language.
 pub const LANGUAGE_COOKIE: &str = "hoist_lang";
 
@@ -222,6 +236,43 @@ impl I18n {
     }
 }
 
+/// Marks `id` as a message id where the text is looked up later (`i18n.text(id)`), as in
+/// tables of labels; the tests check every id so marked exists.
+pub const fn msg(id: &'static str) -> &'static str {
+    id
+}
+
+impl I18n {
+    /// A job state's name (`waiting`, `dead`, …); an unknown state as it is.
+    pub fn job_state(self, state: &str) -> String {
+        let i18n = self;
+        match state {
+            "waiting" => t!(i18n, "state-waiting"),
+            "active" => t!(i18n, "state-active"),
+            "delayed" => t!(i18n, "state-delayed"),
+            "retrying" => t!(i18n, "state-retrying"),
+            "completed" => t!(i18n, "state-completed"),
+            "failed" => t!(i18n, "state-failed"),
+            "dead" => t!(i18n, "state-dead"),
+            "cancelled" => t!(i18n, "state-cancelled"),
+            "paused" => t!(i18n, "state-paused"),
+            other => other.to_string(),
+        }
+    }
+
+    /// A role's name (`admin`, `operator`, `viewer`, `user`); an unknown one as it is.
+    pub fn role(self, role: &str) -> String {
+        let i18n = self;
+        match role {
+            "admin" => t!(i18n, "role-admin"),
+            "operator" => t!(i18n, "role-operator"),
+            "viewer" => t!(i18n, "role-viewer"),
+            "user" => t!(i18n, "role-user"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Sets the page's language for everything below the root; called once, by the app.
 pub fn provide_i18n() -> I18n {
     let i18n = I18n::new(page_language());
@@ -252,20 +303,6 @@ fn page_language() -> Language {
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     Language::En
-}
-
-/// The text of message `$id` in the page's language, with named arguments:
-/// `t!(i18n, "queue-jobs-done", count = n)`.
-#[macro_export]
-macro_rules! t {
-    ($i18n:expr, $id:literal) => {
-        $i18n.text($id)
-    };
-    ($i18n:expr, $id:literal, $($name:ident = $value:expr),+ $(,)?) => {{
-        let mut args = ::fluent_bundle::FluentArgs::new();
-        $(args.set(stringify!($name), ::fluent_bundle::FluentValue::from($value));)+
-        $i18n.format($id, Some(&args))
-    }};
 }
 
 #[cfg(test)]

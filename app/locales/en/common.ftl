@@ -4,3 +4,16 @@ common-jobs = { $count ->
    *[other] { $count } jobs
 }
 common-loading = Loading…
+state-waiting = waiting
+state-active = active
+state-delayed = delayed
+state-retrying = retrying
+state-completed = completed
+state-failed = failed
+state-dead = dead
+state-cancelled = cancelled
+state-paused = paused
+role-admin = admin
+role-operator = operator
+role-viewer = viewer
+role-user = user
