@@ -21,13 +21,15 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// implementation reads the caller from it). Errors are messages to show.
 pub trait Backend: Send + Sync + 'static {
     fn system_status(&self) -> BoxFuture<'_, SystemStatus>;
-    /// The signed-in user, if any.
     /// The signed-in user, `None` when signed out; an error when the server cannot tell.
     fn viewer(&self) -> BoxFuture<'_, Result<Option<Viewer>, AppError>>;
     /// Signs in with a password (the lockout against guessing applies).
     fn sign_in(&self, username: String, password: String) -> BoxFuture<'_, Result<Viewer, AppError>>;
     /// Ends the session; `csrf` must be its token.
     fn sign_out(&self, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Makes `language` (`en`, `mn`) the browser's, and the signed-in user's when `csrf`
+    /// is their session's token.
+    fn set_language(&self, language: String, csrf: Option<String>) -> BoxFuture<'_, Result<(), AppError>>;
     /// Completed jobs and failed attempts of every queue over the last `minutes` (60 or
     /// 1440), in bars of 1 or 10 minutes.
     fn throughput(&self, minutes: u32) -> BoxFuture<'_, Result<Throughput, AppError>>;

@@ -122,7 +122,7 @@ macro_rules! ftl_files {
 /// The files of each language; each concept of the dashboard has its own.
 macro_rules! every_file {
     ($language:literal) => {
-        ftl_files!($language: "common", "format", "errors", "layout", "login", "overview", "queue", "job", "dead_letters",
+        ftl_files!($language: "common", "format", "errors", "health", "layout", "login", "overview", "queue", "job", "dead_letters",
             "schedules", "history", "search", "audit", "users", "my_jobs", "status")
     };
 }
@@ -285,12 +285,19 @@ pub fn use_i18n() -> I18n {
     use_context::<I18n>().unwrap_or_else(|| I18n::new(Language::En))
 }
 
+/// The language of the request being served (English outside a request), for server
+/// code that writes text the page shows.
+#[cfg(feature = "ssr")]
+pub fn request_language() -> Language {
+    use_context::<http::request::Parts>().map(|parts| Language::of_request(&parts.headers)).unwrap_or_default()
+}
+
 /// On the server: the request's language. In the browser: what the server wrote into
 /// `<html lang>`.
 fn page_language() -> Language {
     #[cfg(feature = "ssr")]
     {
-        use_context::<http::request::Parts>().map(|parts| Language::of_request(&parts.headers)).unwrap_or_default()
+        request_language()
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
@@ -316,7 +323,8 @@ mod tests {
     fn messages(language: Language) -> BTreeMap<String, BTreeSet<String>> {
         let mut all = BTreeMap::new();
         for (path, text) in sources(language) {
-            let resource = fluent_syntax::parser::parse(*text).unwrap_or_else(|(_, errors)| panic!("{path}: {errors:?}"));
+            let resource =
+                fluent_syntax::parser::parse(*text).unwrap_or_else(|(_, errors)| panic!("{path}: {errors:?}"));
             for entry in resource.body {
                 if let ast::Entry::Message(message) = entry {
                     let mut variables = BTreeSet::new();

@@ -2,6 +2,7 @@
 //! [`crate::backend::Backend`].
 
 use crate::error::AppError;
+use crate::t;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -53,9 +54,35 @@ pub async fn sign_out(csrf: String) -> Result<(), AppError> {
     crate::backend::backend()?.sign_out(csrf).await
 }
 
-/// The text of a server function's error, without the framework's prefix.
+#[server(endpoint = "set_language")]
+pub async fn set_language(language: String, csrf: Option<String>) -> Result<(), AppError> {
+    crate::backend::backend()?.set_language(language, csrf).await
+}
+
+/// A server function's error as the page shows it, in the page's language: in English
+/// the server's own words (the most precise); in another language what its code means,
+/// naming the input at fault.
 pub fn error_text(error: &AppError) -> String {
-    error.message().to_string()
+    let i18n = crate::i18n::use_i18n();
+    if i18n.language() == crate::i18n::Language::En && !error.message().is_empty() {
+        return error.message().to_string();
+    }
+    let field = error.error.field.clone().unwrap_or_default();
+    match error.error.code.as_str() {
+        "invalid" if !field.is_empty() => t!(i18n, "errors-invalid-field", field = field),
+        "invalid" => t!(i18n, "errors-invalid"),
+        "unauthenticated" => t!(i18n, "errors-unauthenticated"),
+        "bad_credentials" => t!(i18n, "errors-bad-credentials"),
+        "forbidden" if !field.is_empty() => t!(i18n, "errors-forbidden-field", field = field),
+        "forbidden" => t!(i18n, "errors-forbidden"),
+        "not_found" => t!(i18n, "errors-not-found"),
+        "method_not_allowed" => t!(i18n, "errors-method-not-allowed"),
+        "conflict" => t!(i18n, "errors-conflict"),
+        "payload_too_large" => t!(i18n, "errors-payload-too-large"),
+        "rate_limited" => t!(i18n, "errors-rate-limited"),
+        "unavailable" => t!(i18n, "errors-unavailable"),
+        _ => t!(i18n, "errors-internal"),
+    }
 }
 
 /// A full page load of the dashboard's `path` (under its mount path), so every part of

@@ -32,6 +32,37 @@ pub struct Viewer {
     pub role: String,
     /// The session's CSRF token: forms that change something send it back.
     pub csrf: String,
+    /// The dashboard language the user chose, if any.
+    #[serde(default)]
+    pub language: Option<crate::i18n::Language>,
+}
+
+/// Something about a queue an operator should act on (thresholds per queue, from the
+/// server's settings).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HealthWarning {
+    TooManyDead { count: u64, limit: u64 },
+    TooManyWaiting { count: u64, limit: u64 },
+    ActiveTooLong { seconds: u64, limit_seconds: u64 },
+}
+
+impl HealthWarning {
+    /// The warning in words, in `i18n`'s language (the REST API uses English).
+    pub fn text(&self, i18n: crate::i18n::I18n) -> String {
+        use crate::t;
+        match *self {
+            HealthWarning::TooManyDead { count, limit } => {
+                t!(i18n, "health-too-many-dead", count = count, limit = limit)
+            }
+            HealthWarning::TooManyWaiting { count, limit } => {
+                t!(i18n, "health-too-many-waiting", count = count, limit = limit)
+            }
+            HealthWarning::ActiveTooLong { seconds, limit_seconds } => {
+                t!(i18n, "health-active-too-long", seconds = seconds, limit = limit_seconds)
+            }
+        }
+    }
 }
 
 /// One queue on the overview.
@@ -39,7 +70,7 @@ pub struct Viewer {
 pub struct QueueCard {
     pub name: String,
     pub counts: QueueCounts,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<HealthWarning>,
     pub workers: u64,
     /// Jobs completed per minute over the last hour, oldest first.
     pub completed_per_minute: Vec<u64>,

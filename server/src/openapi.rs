@@ -69,6 +69,8 @@ impl Modify for Security {
         crate::auth::login::login,
         crate::auth::login::logout,
         crate::auth::login::me,
+        crate::api::account::language,
+        crate::api::account::set_language,
         crate::api::jobs::list_queues,
         crate::api::jobs::enqueue_job,
         crate::api::jobs::enqueue_bulk,

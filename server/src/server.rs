@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(crate::auth::login::login))
         .route("/api/v1/auth/logout", post(crate::auth::login::logout))
         .route("/api/v1/auth/me", get(crate::auth::login::me))
+        .route("/api/v1/auth/me/language", get(crate::api::account::language).put(crate::api::account::set_language))
         .route("/api/v1/users", get(crate::api::admin::list_users).post(crate::api::admin::add_user))
         .route("/api/v1/users/{username}", axum::routing::patch(crate::api::admin::change_user))
         .route("/api/v1/audit", get(crate::api::admin::audit_log))

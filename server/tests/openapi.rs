@@ -21,6 +21,8 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("post", "/api/v1/auth/login"),
         ("post", "/api/v1/auth/logout"),
         ("get", "/api/v1/auth/me"),
+        ("get", "/api/v1/auth/me/language"),
+        ("put", "/api/v1/auth/me/language"),
         ("get", "/api/v1/queues"),
         ("post", "/api/v1/queues/{queue}/jobs"),
         ("get", "/api/v1/queues/{queue}/jobs"),

@@ -51,7 +51,8 @@ fn route(method: &'static str, path: impl Into<String>, body: Option<Value>, all
 /// The documented scope of each route (README, "Security model").
 fn scope_of(method: &str, path: &str) -> Option<Scope> {
     let p = path.split('?').next().unwrap();
-    if p == "/api/v1/auth/me" || p == "/api/v1/openapi.json" {
+    // One's own account (and its language) needs no scope.
+    if p.starts_with("/api/v1/auth/me") || p == "/api/v1/openapi.json" {
         return None;
     }
     if p.starts_with("/api/v1/users") || p == "/api/v1/audit" {
@@ -115,6 +116,8 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
     let job_path = |i: usize, tail: &str| format!("/api/v1/queues/q/jobs/{}{tail}", ids[i]);
     let mut routes = vec![
         route("GET", "/api/v1/auth/me", None, EVERYONE),
+        route("GET", "/api/v1/auth/me/language", None, EVERYONE),
+        route("PUT", "/api/v1/auth/me/language", Some(json!({ "language": "mn" })), EVERYONE),
         route("GET", "/api/v1/openapi.json", None, EVERYONE),
         route("GET", "/api/v1/queues", None, STAFF),
         route("POST", "/api/v1/queues/q/jobs", Some(json!({ "name": "x" })), ENQUEUERS),

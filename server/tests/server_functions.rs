@@ -15,7 +15,10 @@ struct Answer {
     status: StatusCode,
     content_type: String,
     body: Value,
+    /// The session cookie set, if any (`name=value`).
     cookie: Option<String>,
+    /// Every cookie set (`name=value`).
+    cookies: Vec<String>,
 }
 
 /// A form POST (or a GET when `form` is None) to `/api/<name>` from `origin`.
@@ -49,10 +52,15 @@ async fn call(
     let status = response.status();
     let content_type =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let cookie =
-        response.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
+    let cookie = cookies.iter().find(|c| c.starts_with("hoist_session=")).cloned();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer { status, content_type, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie }
+    Answer { status, content_type, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie, cookies }
 }
 
 const SITE: &str = "https://hoist.example.com";
@@ -122,6 +130,40 @@ async fn server_functions_answer_like_the_api() {
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     let answer = call(app, "get_my_jobs", None, None, Some(&user_cookie)).await;
     assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+/// The language button: signed out it sets the browser's cookie only; signed in (with the
+/// session's token) it is stored with the user too, and signing in again elsewhere sets
+/// the cookie from what was stored.
+#[tokio::test]
+async fn the_language_is_the_browsers_and_the_users() {
+    let t = common::TestApp::start().await;
+    hoist_server::users::create_user(&t.db, "bat", "bat-password", hoist_server::users::Role::Viewer).await.unwrap();
+    let app = &t.app;
+
+    let answer = call(app, "set_language", Some("language=mn"), Some(SITE), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.cookies, ["hoist_lang=mn"]);
+    let answer = call(app, "set_language", Some("language=fr"), Some(SITE), None).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid");
+    assert_eq!(answer.body["error"]["field"], "language");
+    assert!(answer.cookies.is_empty());
+
+    let signed_in = call(app, "sign_in", Some("username=bat&password=bat-password"), Some(SITE), None).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+    assert!(signed_in.cookies.iter().all(|c| !c.starts_with("hoist_lang")), "nothing stored yet");
+    let (cookie, csrf) = (signed_in.cookie.unwrap(), signed_in.body["csrf"].as_str().unwrap().to_string());
+    let answer = call(app, "set_language", Some("language=mn&csrf=wrong"), Some(SITE), Some(&cookie)).await;
+    assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+    let answer = call(app, "set_language", Some(&format!("language=mn&csrf={csrf}")), Some(SITE), Some(&cookie)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.cookies, ["hoist_lang=mn"]);
+    assert_eq!(call(app, "get_viewer", None, None, Some(&cookie)).await.body["language"], "mn");
+
+    // Another browser: signing in brings the stored choice.
+    let elsewhere = call(app, "sign_in", Some("username=bat&password=bat-password"), Some(SITE), None).await;
+    assert_eq!(elsewhere.body["language"], "mn");
+    assert!(elsewhere.cookies.contains(&"hoist_lang=mn".to_string()), "{:?}", elsewhere.cookies);
 }
 
 /// Under `/api/v1`, errors the framework writes (unknown route, wrong method, a bad path

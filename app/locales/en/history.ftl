@@ -1,0 +1,25 @@
+# The history page (pages/history.rs).
+history-title = History
+history-search-label = Search history
+history-field-id = Job id
+history-field-queue = Queue
+history-field-name = Name
+history-field-owner = Owner
+history-field-status = Status
+history-status-any = any
+history-field-from = From
+history-field-to = To
+history-field-text = Text
+history-search = Search
+history-empty = No finished jobs match.
+history-next-page = Next page
+history-table = Finished jobs
+history-col-queue = Queue
+history-col-job = Job
+history-col-name = Name
+history-col-owner = Owner
+history-col-status = Status
+history-col-attempts = Attempts
+history-col-finished = Finished
+history-col-took = Took
+history-col-error = Error

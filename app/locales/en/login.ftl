@@ -1,0 +1,5 @@
+# The sign-in page.
+login-title = Sign in
+login-username = Username
+login-password = Password
+login-submit = Sign in

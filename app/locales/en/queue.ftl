@@ -1,0 +1,34 @@
+# One queue's page (pages/queue.rs).
+queue-maintained = { $count ->
+    [one] Done: { $count } job.
+   *[other] Done: { $count } jobs.
+}
+queue-pause = Pause
+queue-resume = Resume
+queue-find-jobs = Find jobs
+queue-search-label = Job id or name
+queue-search = Search
+queue-clear = Clear
+queue-states = Job states
+queue-next-page = Next page
+
+# Drain, clean and retry all; $state: a job state's name (common.ftl's state-…).
+queue-drain-summary = Drain…
+queue-drain-warning = Deletes every waiting and delayed job of this queue. Active jobs finish. This cannot be undone.
+queue-drain-button = Drain queue
+queue-clean-summary = Clean { $state }…
+queue-clean-age = Delete { $state } jobs older than (minutes)
+queue-clean-button = Delete old { $state } jobs
+queue-retry-summary = Retry all { $state }…
+queue-retry-warning = Moves every { $state } job of this queue back to waiting with fresh attempts.
+queue-retry-button = Retry all { $state } jobs
+
+# The jobs table.
+queue-no-jobs = No jobs in this state.
+queue-jobs-caption = Jobs
+queue-column-id = Id
+queue-column-name = Name
+queue-column-owner = Owner
+queue-column-created = Created
+queue-column-attempts = Attempts
+queue-column-progress = Progress

@@ -1,0 +1,23 @@
+# The users page (pages/users.rs).
+users-title = Users
+users-table = Users
+users-col-user = User
+users-col-role = Role
+users-col-status = Status
+users-col-may-enqueue = May enqueue
+users-col-created = Created
+users-add-title = Add a user
+users-username = Username
+users-password = Password
+users-role = Role
+users-add = Add user
+users-status-active = active
+users-status-disabled = disabled
+users-enable = Enable
+users-disable = Disable
+users-enable-label = Enable { $name }
+users-disable-label = Disable { $name }
+users-role-label = Role of { $name }
+users-allowed-label = Jobs { $name } may enqueue (queue/job-name, comma-separated)
+users-save = Save
+users-change-role = Change role

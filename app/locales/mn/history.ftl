@@ -1,0 +1,25 @@
+# Түүхийн хуудас (pages/history.rs).
+history-title = Түүх
+history-search-label = Түүхээс хайх
+history-field-id = Ажлын ID
+history-field-queue = Дараалал
+history-field-name = Нэр
+history-field-owner = Эзэмшигч
+history-field-status = Төлөв
+history-status-any = бүгд
+history-field-from = Эхлэх огноо
+history-field-to = Дуусах огноо
+history-field-text = Текст
+history-search = Хайх
+history-empty = Тохирох дууссан ажил алга.
+history-next-page = Дараагийн хуудас
+history-table = Дууссан ажлууд
+history-col-queue = Дараалал
+history-col-job = Ажил
+history-col-name = Нэр
+history-col-owner = Эзэмшигч
+history-col-status = Төлөв
+history-col-attempts = Оролдлого
+history-col-finished = Дууссан
+history-col-took = Зарцуулсан хугацаа
+history-col-error = Алдаа

@@ -1,0 +1,31 @@
+# Нэг дарааллын хуудас (pages/queue.rs).
+queue-maintained = Дууслаа: { $count } ажил.
+queue-pause = Түр зогсоох
+queue-resume = Үргэлжлүүлэх
+queue-find-jobs = Ажил хайх
+queue-search-label = Ажлын ID эсвэл нэр
+queue-search = Хайх
+queue-clear = Цэвэрлэх
+queue-states = Ажлын төлөвүүд
+queue-next-page = Дараагийн хуудас
+
+# Хоослох, цэвэрлэх, бүгдийг дахин оролдох; $state: ажлын төлөвийн нэр (common.ftl-ийн state-…).
+queue-drain-summary = Хоослох…
+queue-drain-warning = Энэ дарааллын бүх хүлээгдэж буй болон хойшлуулсан ажлыг устгана. Ажиллаж буй ажлууд дуусна. Үүнийг буцаах боломжгүй.
+queue-drain-button = Дарааллыг хоослох
+queue-clean-summary = { $state } ажлуудыг цэвэрлэх…
+queue-clean-age = Үүнээс хуучин { $state } ажлуудыг устгах (минут)
+queue-clean-button = Хуучин { $state } ажлуудыг устгах
+queue-retry-summary = Бүх { $state } ажлыг дахин оролдох…
+queue-retry-warning = Энэ дарааллын бүх { $state } ажлыг шинэ оролдлоготойгоор хүлээгдэж буй төлөвт буцаана.
+queue-retry-button = Бүх { $state } ажлыг дахин оролдох
+
+# Ажлуудын хүснэгт.
+queue-no-jobs = Энэ төлөвт ажил алга.
+queue-jobs-caption = Ажлууд
+queue-column-id = ID
+queue-column-name = Нэр
+queue-column-owner = Эзэмшигч
+queue-column-created = Үүсгэсэн
+queue-column-attempts = Оролдлого
+queue-column-progress = Явц

@@ -1,0 +1,19 @@
+# Хуваарийн хуудас (pages/schedules.rs).
+schedules-title = Хуваарь
+schedules-empty = Хуваарь алга.
+schedules-table = Хуваарь
+schedules-col-schedule = Хуваарь
+schedules-col-runs = Хэзээ ажиллах
+schedules-col-next-fire = Дараагийн ажиллалт
+schedules-col-last-fire = Сүүлийн ажиллалт
+schedules-col-recent-fires = Сүүлийн ажиллалтууд
+schedules-pause = Түр зогсоох
+schedules-resume = Үргэлжлүүлэх
+schedules-run-now = Одоо ажиллуулах
+schedules-pause-label = { $name } хуваарийг түр зогсоох
+schedules-resume-label = { $name } хуваарийг үргэлжлүүлэх
+schedules-run-now-label = { $name } хуваарийг одоо ажиллуулах
+schedules-disabled = идэвхгүй
+schedules-fires-on-schedule = хуваарийн дагуу { $count } удаа ажилласан
+schedules-by-hand = гараар
+schedules-on-time = цагтаа

@@ -1,0 +1,50 @@
+# Хайлтын хуудас (pages/search.rs).
+search-title = Хайх
+search-form-label = Ажил хайх
+search-query = Хайлт
+search-submit = Хайх
+# Хайлтын хэлний шүүлтүүрүүдийг бичдэг хэвээр нь үлдээнэ.
+search-hint = Шүүлтүүр: queue: state: name: owner: id: error: before: after: payload.path: — эсвэл үгс. Жишээ:
+search-searching = Хайж байна…
+search-empty = Тохирох ажил алга.
+search-next-page = Дараагийн хуудас
+search-none-on-page = Энэ хуудсанд алга; цаашид байж магадгүй.
+search-table = Олдсон ажлууд
+search-col-queue = Дараалал
+search-col-job = Ажил
+search-col-name = Нэр
+search-col-owner = Эзэмшигч
+search-col-state = Төлөв
+search-col-attempts = Оролдлого
+search-col-created = Үүсгэсэн
+search-col-finished = Дууссан
+search-col-error = Алдаа
+search-delete-saved-label = { $name } хадгалсан хайлтыг устгах
+search-save-as = Энэ хайлтыг хадгалах нэр
+search-save = Хадгалах
+search-saved-label = Хадгалсан хайлтууд
+search-matches = { $count } ажил тохирч байна.
+search-matches-at-least = { $count }+ ажил тохирч байна.
+# $total: тохирох ажлын тоо ("12,000" эсвэл "10,000+").
+search-retry-all = Бүх { $total } ажлыг дахин оролдох…
+search-retry-all-matching = Тохирох бүх { $total } ажлыг дахин оролдох
+search-retry-warning = Тохирох бүх үхсэн, цуцалсан болон дахин оролдож буй ажлыг байранд нь дахин ажиллуулна.
+search-cancel-all = Бүх { $total } ажлыг цуцлах…
+search-cancel-all-matching = Тохирох бүх { $total } ажлыг цуцлах
+search-cancel-warning = Тохирох бүх хүлээгдэж буй, хойшлуулсан болон дахин оролдож буй ажлыг цуцална; ажиллаж буй ажлуудад зогсох хүсэлт илгээнэ.
+search-requeue-all = Бүх { $total } ажлыг дахин дараалалд оруулах…
+search-requeue-all-matching = Тохирох бүх { $total } ажлыг дахин дараалалд оруулах
+search-requeue-warning = Тохирох ажил бүрд ижил нэр, өгөгдөлтэй шинэ ажил нэмнэ.
+search-delete-all = Бүх { $total } ажлыг устгах…
+search-delete-all-matching = Тохирох бүх { $total } ажлыг устгах
+search-delete-warning = Тохирох бүх ажлыг Redis болон түүхээс устгана. Үүнийг буцаах боломжгүй.
+# Бөөн үйлдлийн үр дүн: "дахин оролдох: тохирох 4 ажлаас 3 нь өөрчлөгдсөн."
+search-action-retry = дахин оролдох
+search-action-cancel = цуцлах
+search-action-requeue = дахин дараалалд оруулах
+search-action-delete = устгах
+search-bulk-result = { $action }: тохирох { $matched } ажлаас { $changed } нь өөрчлөгдсөн.
+search-more-remain = Үлдсэн ажил байна.
+search-continue = Үргэлжлүүлэх
+search-export-csv = CSV татах
+search-export-jsonl = JSON мөрүүдээр татах

@@ -1,0 +1,23 @@
+# Хэрэглэгчдийн хуудас (pages/users.rs).
+users-title = Хэрэглэгчид
+users-table = Хэрэглэгчид
+users-col-user = Хэрэглэгч
+users-col-role = Үүрэг
+users-col-status = Төлөв
+users-col-may-enqueue = Оруулж болох ажлууд
+users-col-created = Үүсгэсэн
+users-add-title = Хэрэглэгч нэмэх
+users-username = Хэрэглэгчийн нэр
+users-password = Нууц үг
+users-role = Үүрэг
+users-add = Хэрэглэгч нэмэх
+users-status-active = идэвхтэй
+users-status-disabled = идэвхгүй
+users-enable = Идэвхжүүлэх
+users-disable = Идэвхгүй болгох
+users-enable-label = { $name } хэрэглэгчийг идэвхжүүлэх
+users-disable-label = { $name } хэрэглэгчийг идэвхгүй болгох
+users-role-label = { $name } хэрэглэгчийн үүрэг
+users-allowed-label = { $name } хэрэглэгчийн дараалалд оруулж болох ажлууд (queue/job-name, таслалаар тусгаарлана)
+users-save = Хадгалах
+users-change-role = Үүрэг солих

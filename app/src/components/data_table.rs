@@ -4,18 +4,19 @@
 
 use leptos::prelude::*;
 
-use crate::components::table_head::TableHead;
+use crate::components::table_head::{Columns, TableHead};
 
 /// `children` are the table's rows (the `<tbody>`'s content).
 #[component]
 pub fn DataTable(
-    caption: &'static str,
+    #[prop(into)] caption: String,
     class: &'static str,
-    #[prop(into)] columns: Vec<&'static str>,
+    #[prop(into)] columns: Columns,
     children: Children,
 ) -> impl IntoView {
+    let label = caption.clone();
     view! {
-        <div class="table-scroll" tabindex="0" role="region" aria-label=caption>
+        <div class="table-scroll" tabindex="0" role="region" aria-label=label>
             <table class=class>
                 <TableHead caption columns/>
                 <tbody>{children()}</tbody>

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::use_i18n;
+use crate::t;
 use crate::types::JobDetail;
 
 /// The `curl` command that enqueues a job with `job`'s name and payload through the REST
@@ -42,6 +44,7 @@ fn shell_quote(text: &str) -> String {
 /// by hand without JavaScript).
 #[component]
 pub fn EnqueueAsCurl(command: String) -> impl IntoView {
+    let i18n = use_i18n();
     let copied = RwSignal::new(false);
     let text = command.clone();
     let copy = move |_| {
@@ -55,14 +58,14 @@ pub fn EnqueueAsCurl(command: String) -> impl IntoView {
     };
     view! {
         <details class="curl">
-            <summary>"Copy as curl"</summary>
+            <summary>{t!(i18n, "job-curl-summary")}</summary>
             <p class="note">
-                "Enqueues a job like this one. Set " <code>"HOIST_URL"</code> " to this dashboard's address and "
-                <code>"HOIST_TOKEN"</code> " to an API token."
+                {t!(i18n, "job-curl-note-start")} " " <code>"HOIST_URL"</code> " " {t!(i18n, "job-curl-note-url")} " "
+                <code>"HOIST_TOKEN"</code> " " {t!(i18n, "job-curl-note-token")}
             </p>
             <pre class="json" data-field="curl">{command}</pre>
             <button type="button" on:click=copy>
-                {move || if copied.get() { "Copied" } else { "Copy" }}
+                {move || if copied.get() { t!(i18n, "job-curl-copied") } else { t!(i18n, "job-curl-copy") }}
             </button>
         </details>
     }

@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::{msg, use_i18n};
+use crate::t;
 use crate::types::Viewer;
 
 /// A page reachable by `g` + `key`, and who may use it.
@@ -17,17 +19,18 @@ struct GoTo {
 }
 
 const GO_TO: [GoTo; 6] = [
-    GoTo { key: "o", path: "/", label: "Overview", staff_only: true },
-    GoTo { key: "d", path: "/dead", label: "Dead letters", staff_only: true },
-    GoTo { key: "s", path: "/schedules", label: "Schedules", staff_only: true },
-    GoTo { key: "h", path: "/history", label: "History", staff_only: true },
-    GoTo { key: "f", path: "/search", label: "Search", staff_only: false },
-    GoTo { key: "m", path: "/me", label: "My jobs", staff_only: false },
+    GoTo { key: "o", path: "/", label: msg("layout-nav-overview"), staff_only: true },
+    GoTo { key: "d", path: "/dead", label: msg("layout-nav-dead-letters"), staff_only: true },
+    GoTo { key: "s", path: "/schedules", label: msg("layout-nav-schedules"), staff_only: true },
+    GoTo { key: "h", path: "/history", label: msg("layout-nav-history"), staff_only: true },
+    GoTo { key: "f", path: "/search", label: msg("layout-nav-search"), staff_only: false },
+    GoTo { key: "m", path: "/me", label: msg("layout-nav-my-jobs"), staff_only: false },
 ];
 
 /// The help overlay, and (in the browser) the key handling behind it.
 #[component]
 pub fn KeyboardShortcuts(viewer: Option<Viewer>) -> impl IntoView {
+    let i18n = use_i18n();
     let open = RwSignal::new(false);
     let staff = viewer.as_ref().is_some_and(Viewer::is_staff);
     let signed_in = viewer.is_some();
@@ -53,7 +56,7 @@ pub fn KeyboardShortcuts(viewer: Option<Viewer>) -> impl IntoView {
                     " "
                     <kbd>{go.key}</kbd>
                 </dt>
-                <dd>{go.label}</dd>
+                <dd>{i18n.text(go.label)}</dd>
             }
         })
         .collect_view();
@@ -67,24 +70,24 @@ pub fn KeyboardShortcuts(viewer: Option<Viewer>) -> impl IntoView {
             on:click=move |_| open.set(false)
         >
             <div class="shortcuts-panel" on:click=|event| event.stop_propagation()>
-                <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
+                <h2 id="shortcuts-title">{t!(i18n, "layout-shortcuts-title")}</h2>
                 <dl>
                     {rows}
                     <dt>
                         <kbd>"/"</kbd>
                     </dt>
-                    <dd>"The page's search or filter box"</dd>
+                    <dd>{t!(i18n, "layout-shortcuts-search")}</dd>
                     <dt>
                         <kbd>"?"</kbd>
                     </dt>
-                    <dd>"This list"</dd>
+                    <dd>{t!(i18n, "layout-shortcuts-this-list")}</dd>
                     <dt>
                         <kbd>"Esc"</kbd>
                     </dt>
-                    <dd>"Close it"</dd>
+                    <dd>{t!(i18n, "layout-shortcuts-close-it")}</dd>
                 </dl>
                 <button type="button" node_ref=close_button on:click=move |_| open.set(false)>
-                    "Close"
+                    {t!(i18n, "layout-shortcuts-close")}
                 </button>
             </div>
         </div>

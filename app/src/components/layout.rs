@@ -1,8 +1,11 @@
 use leptos::prelude::*;
 
 use crate::components::keyboard_shortcuts::KeyboardShortcuts;
+use crate::components::language_menu::LanguageMenu;
 use crate::components::theme_toggle::ThemeToggle;
+use crate::i18n::{msg, use_i18n};
 use crate::session::{SignOut, landing_page, provide_viewer, reload_to};
+use crate::t;
 use crate::types::Viewer;
 
 /// Header, navigation and main area around every page.
@@ -10,6 +13,7 @@ use crate::types::Viewer;
 pub fn Layout(children: Children) -> impl IntoView {
     // Set only in the browser, after hydration: end-to-end tests and CSS can tell a
     // live page from server-rendered HTML.
+    let i18n = use_i18n();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let viewer = provide_viewer();
@@ -22,7 +26,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 
     view! {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main">{t!(i18n, "layout-skip-to-content")}</a>
             <header class="topbar">
                 // Home is where the role's work is (the overview is for staff).
                 <Suspense fallback=|| view! { <a class="brand" href=crate::mount_path::href("/")>"Hoist"</a> }>
@@ -52,19 +56,22 @@ pub fn Layout(children: Children) -> impl IntoView {
                                 Some(user) => {
                                     view! {
                                         <div class="account">
-                                            <span class="who">{user.username.clone()} " (" {user.role.clone()} ")"</span>
+                                            <span class="who">
+                                                {t!(i18n, "layout-who", username = user.username.clone(), role = i18n.role(&user.role))}
+                                            </span>
                                             <ActionForm action=sign_out attr:class="inline">
                                                 <input type="hidden" name="csrf" value=user.csrf.clone()/>
-                                                <button type="submit">"Sign out"</button>
+                                                <button type="submit">{t!(i18n, "layout-sign-out")}</button>
                                             </ActionForm>
                                         </div>
                                     }
                                         .into_any()
                                 }
-                                None => view! { <a class="account" href=crate::mount_path::href("/login")>"Sign in"</a> }.into_any(),
+                                None => view! { <a class="account" href=crate::mount_path::href("/login")>{t!(i18n, "layout-sign-in")}</a> }.into_any(),
                             })
                     }}
                 </Suspense>
+                <LanguageMenu viewer/>
                 <ThemeToggle/>
             </header>
             <main id="main">{children()}</main>
@@ -78,25 +85,29 @@ fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
     let staff = viewer.as_ref().is_some_and(Viewer::is_staff);
     let admin = viewer.as_ref().is_some_and(Viewer::is_admin);
     let signed_in = viewer.is_some();
+    let i18n = use_i18n();
     let mut links: Vec<(&str, &str)> = vec![];
     if staff {
         links.extend([
-            ("/", "Overview"),
-            ("/dead", "Dead letters"),
-            ("/schedules", "Schedules"),
-            ("/history", "History"),
+            ("/", msg("layout-nav-overview")),
+            ("/dead", msg("layout-nav-dead-letters")),
+            ("/schedules", msg("layout-nav-schedules")),
+            ("/history", msg("layout-nav-history")),
         ]);
     }
     if signed_in {
-        links.extend([("/search", "Search"), ("/me", "My jobs")]);
+        links.extend([("/search", msg("layout-nav-search")), ("/me", msg("layout-nav-my-jobs"))]);
     }
     if admin {
-        links.extend([("/audit", "Audit log"), ("/users", "Users")]);
+        links.extend([("/audit", msg("layout-nav-audit")), ("/users", msg("layout-nav-users"))]);
     }
-    links.push(("/status", "Status"));
+    links.push(("/status", msg("layout-nav-status")));
     view! {
-        <nav aria-label="Main">
-            {links.into_iter().map(|(href, label)| view! { <a href=crate::mount_path::href(href)>{label}</a> }).collect_view()}
+        <nav aria-label=t!(i18n, "layout-main-nav")>
+            {links
+                .into_iter()
+                .map(|(href, label)| view! { <a href=crate::mount_path::href(href)>{i18n.text(label)}</a> })
+                .collect_view()}
         </nav>
     }
 }

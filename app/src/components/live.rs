@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use crate::i18n::use_i18n;
+use crate::t;
 use crate::types::{ProgressView, QueueCounts};
 
 /// A job's latest state and progress from the feed.
@@ -101,13 +103,14 @@ pub fn provide_live_feed(topics: String) -> LiveFeed {
 /// Says whether the page is live: "Live", "Connecting…", "Reconnecting…", "Not live".
 #[component]
 pub fn LiveStatus(feed: LiveFeed) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <p class="live-state" role="status" data-live=move || feed.state.get()>
             {move || match feed.state.get() {
-                "live" => "Live",
-                "reconnecting" => "Reconnecting…",
-                "off" => "Not live",
-                _ => "Connecting…",
+                "live" => t!(i18n, "layout-live"),
+                "reconnecting" => t!(i18n, "layout-reconnecting"),
+                "off" => t!(i18n, "layout-not-live"),
+                _ => t!(i18n, "layout-connecting"),
             }}
         </p>
     }

@@ -1,17 +1,25 @@
 use leptos::prelude::*;
 
+use crate::i18n::use_i18n;
+use crate::t;
 
 /// Per-minute counts as an inline SVG bar chart (no script, so it renders without
 /// JavaScript and hydrates as is). Bars scale to the highest minute; the label gives the
 /// total and peak for screen readers.
 #[component]
-pub fn MinuteChart(label: &'static str, values: Vec<u64>, class: &'static str) -> impl IntoView {
+pub fn MinuteChart(
+    /// What is counted, in the page's language ("Processed").
+    label: String,
+    values: Vec<u64>,
+    class: &'static str,
+) -> impl IntoView {
     const WIDTH: usize = 120;
     const HEIGHT: u64 = 24;
+    let i18n = use_i18n();
     let peak = values.iter().copied().max().unwrap_or(0);
     let total: u64 = values.iter().sum();
     let bar = WIDTH as f64 / values.len().max(1) as f64;
-    let summary = format!("{label}, last hour: {} in all, at most {} a minute", crate::i18n::use_i18n().number(total), crate::i18n::use_i18n().number(peak));
+    let summary = t!(i18n, "overview-minute-chart-summary", label = label.clone(), total = total, peak = peak);
     let title = summary.clone();
     let bars = values
         .iter()
@@ -42,7 +50,7 @@ pub fn MinuteChart(label: &'static str, values: Vec<u64>, class: &'static str) -
                 {bars}
             </svg>
             <figcaption>
-                {label} ": " <span data-total=class>{crate::i18n::use_i18n().number(total)}</span> " / h"
+                {label} ": " <span data-total=class>{i18n.number(total)}</span> " " {t!(i18n, "overview-per-hour")}
             </figcaption>
         </figure>
     }

@@ -4,6 +4,7 @@ pub mod confirm;
 pub mod data_table;
 pub mod enqueue_as_curl;
 pub mod keyboard_shortcuts;
+pub mod language_menu;
 pub mod layout;
 pub mod live;
 pub mod minute_chart;

@@ -1,5 +1,8 @@
 use leptos::prelude::*;
 
+use crate::i18n::{I18n, use_i18n};
+use crate::t;
+
 /// The colour scheme a user chose; `System` follows the operating system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Theme {
@@ -33,11 +36,11 @@ impl Theme {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self, i18n: I18n) -> String {
         match self {
-            Theme::System => "Theme: system",
-            Theme::Light => "Theme: light",
-            Theme::Dark => "Theme: dark",
+            Theme::System => t!(i18n, "layout-theme-system"),
+            Theme::Light => t!(i18n, "layout-theme-light"),
+            Theme::Dark => t!(i18n, "layout-theme-dark"),
         }
     }
 }
@@ -46,6 +49,7 @@ impl Theme {
 /// `data-theme` on `<html>`, which the stylesheet reads.
 #[component]
 pub fn ThemeToggle() -> impl IntoView {
+    let i18n = use_i18n();
     let theme = RwSignal::new(Theme::System);
 
     // Browser APIs only inside effects: the server renders the neutral "system" state.
@@ -68,10 +72,10 @@ pub fn ThemeToggle() -> impl IntoView {
             type="button"
             class="theme-toggle"
             data-theme-choice=move || theme.get().as_str()
-            aria-label=move || theme.get().label()
+            aria-label=move || theme.get().label(i18n)
             on:click=move |_| theme.update(|t| *t = t.next())
         >
-            {move || theme.get().label()}
+            {move || theme.get().label(i18n)}
         </button>
     }
 }

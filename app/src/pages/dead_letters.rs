@@ -8,7 +8,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
+use crate::i18n::use_i18n;
 use crate::session::{error_text, use_viewer};
+use crate::t;
 use crate::types::DeadRow;
 
 #[server(input = GetUrl, endpoint = "get_dead_letters")]
@@ -60,23 +62,24 @@ pub fn DeadLettersPage() -> impl IntoView {
         |(q, e, o, ..)| get_dead_letters(q, e, o),
     );
     let viewer = use_viewer();
+    let i18n = use_i18n();
     let outcome = move || {
         action.value().get().map(|result| match result {
-            Ok(n) => view! { <p role="status" class="note">{format!("{n} jobs done.")}</p> }.into_any(),
+            Ok(n) => view! { <p role="status" class="note">{t!(i18n, "dead-letters-done", count = n)}</p> }.into_any(),
             Err(e) => view! { <p role="alert" class="error">{error_text(&e)}</p> }.into_any(),
         })
     };
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
-            <h1>"Dead letters"</h1>
+            <h1>{t!(i18n, "dead-letters-title")}</h1>
             <LiveStatus feed/>
-            <form method="get" class="filters" aria-label="Filter">
-                <label for="queue-filter">"Queue"</label>
+            <form method="get" class="filters" aria-label=t!(i18n, "dead-letters-filter")>
+                <label for="queue-filter">{t!(i18n, "dead-letters-queue")}</label>
                 <input id="queue-filter" name="queue" value=move || queue().unwrap_or_default()/>
-                <label for="error-filter">"Error contains"</label>
+                <label for="error-filter">{t!(i18n, "dead-letters-error-contains")}</label>
                 <input id="error-filter" name="error" value=move || error().unwrap_or_default()/>
-                <label for="age-filter">"Died at least (minutes ago)"</label>
+                <label for="age-filter">{t!(i18n, "dead-letters-died-at-least")}</label>
                 <input
                     id="age-filter"
                     name="older_than_minutes"
@@ -84,10 +87,10 @@ pub fn DeadLettersPage() -> impl IntoView {
                     min="0"
                     value=move || older().map(|m| m.to_string()).unwrap_or_default()
                 />
-                <button type="submit">"Filter"</button>
+                <button type="submit">{t!(i18n, "dead-letters-filter")}</button>
             </form>
             {outcome}
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     let viewer = viewer.get().and_then(|v| v.ok().flatten());
                     let csrf = viewer.as_ref().map(|v| v.csrf.clone()).unwrap_or_default();
@@ -124,6 +127,7 @@ fn DeadTable(
     action: ServerAction<DeadAction>,
     filter: (Option<String>, Option<String>, Option<u64>),
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let rows = RwSignal::new(rows);
     follow_dead_counts(rows, filter.clone());
     let count = Memo::new(move |_| rows.with(Vec::len));
@@ -132,24 +136,40 @@ fn DeadTable(
         let matching = ["requeue", "purge"]
             .map(|name| {
                 let (csrf, fields) = (csrf.clone(), filter_fields(&filter));
-                let verb = if name == "requeue" { "Requeue" } else { "Purge" };
-                let warning = move || {
-                    let jobs = format!("{} matching dead jobs", crate::i18n::use_i18n().number(count.get() as u64));
-                    if name == "requeue" {
-                        format!("Moves all {jobs} back to waiting.")
+                let requeue = name == "requeue";
+                let summary = move || {
+                    let count = count.get();
+                    if requeue {
+                        t!(i18n, "dead-letters-requeue-all", count = count)
                     } else {
-                        format!("Deletes all {jobs}. This cannot be undone.")
+                        t!(i18n, "dead-letters-purge-all", count = count)
+                    }
+                };
+                let warning = move || {
+                    let count = count.get();
+                    if requeue {
+                        t!(i18n, "dead-letters-requeue-all-warning", count = count)
+                    } else {
+                        t!(i18n, "dead-letters-purge-all-warning", count = count)
+                    }
+                };
+                let label = move || {
+                    let count = count.get();
+                    if requeue {
+                        t!(i18n, "dead-letters-requeue-all-matching", count = count)
+                    } else {
+                        t!(i18n, "dead-letters-purge-all-matching", count = count)
                     }
                 };
                 view! {
-                    <Confirm summary=Signal::derive(move || format!("{verb} all {}…", crate::i18n::use_i18n().number(count.get() as u64))) warning=Signal::derive(warning)>
+                    <Confirm summary=Signal::derive(summary) warning=Signal::derive(warning)>
                         <ActionForm action=action attr:class="inline">
                             <input type="hidden" name="action" value=name/>
                             <input type="hidden" name="scope" value="matching"/>
                             {fields}
                             <input type="hidden" name="csrf" value=csrf/>
                             <button type="submit" class:danger=name == "purge">
-                                {move || format!("{verb} all {} matching", crate::i18n::use_i18n().number(count.get() as u64))}
+                                {label}
                             </button>
                         </ActionForm>
                     </Confirm>
@@ -159,29 +179,36 @@ fn DeadTable(
             .collect_view();
         view! {
             <ActionForm action=action attr:id=SELECTION_FORM attr:class="inline selection">
-                <label for="selection-action">"With selected"</label>
+                <label for="selection-action">{t!(i18n, "dead-letters-with-selected")}</label>
                 <select id="selection-action" name="action">
-                    <option value="requeue">"Requeue"</option>
-                    <option value="purge">"Purge"</option>
+                    <option value="requeue">{t!(i18n, "dead-letters-requeue")}</option>
+                    <option value="purge">{t!(i18n, "dead-letters-purge")}</option>
                 </select>
                 <input type="hidden" name="scope" value="selected"/>
                 <input type="hidden" name="csrf" value=selection_csrf/>
-                <button type="submit">"Apply"</button>
+                <button type="submit">{t!(i18n, "dead-letters-apply")}</button>
             </ActionForm>
             {matching}
         }
     });
-    let mut columns = vec!["Queue", "Job", "Error", "Attempts", "Died", ""];
+    let mut columns = vec![
+        t!(i18n, "dead-letters-col-queue"),
+        t!(i18n, "dead-letters-col-job"),
+        t!(i18n, "dead-letters-col-error"),
+        t!(i18n, "dead-letters-col-attempts"),
+        t!(i18n, "dead-letters-col-died"),
+        String::new(),
+    ];
     if can_operate {
-        columns.insert(0, "Select");
+        columns.insert(0, t!(i18n, "dead-letters-col-select"));
     }
     // Each row's box gets its own index in the selection form for as long as it is shown.
     let next_index = StoredValue::new(0usize);
     view! {
-        {move || (count.get() == 0).then(|| view! { <p class="empty">"No dead jobs match."</p> })}
+        {move || (count.get() == 0).then(|| view! { <p class="empty">{t!(i18n, "dead-letters-empty")}</p> })}
         <div class="dead-list" hidden=move || count.get() == 0>
             <div class="toolbar">{bulk.map(IntoAny::into_any)}</div>
-            <DataTable caption="Dead jobs" class="jobs dead" columns=columns>
+            <DataTable caption=t!(i18n, "dead-letters-caption") class="jobs dead" columns=columns>
                         <For
                             each=move || rows.get()
                             key=|row| (row.queue.clone(), row.id.clone())
@@ -204,7 +231,8 @@ fn DeadRowView(
     can_operate: bool,
     action: ServerAction<DeadAction>,
 ) -> impl IntoView {
-    let label = format!("Requeue {}", row.id);
+    let i18n = use_i18n();
+    let label = t!(i18n, "dead-letters-requeue-job", id = row.id.clone());
     let (row_queue, row_id) = (row.queue.clone(), row.id.clone());
     view! {
         <tr data-job=row.id.clone()>
@@ -217,7 +245,7 @@ fn DeadRowView(
                                 form=SELECTION_FORM
                                 name=format!("selected[{index}]")
                                 value=format!("{}/{}", row.queue, row.id)
-                                aria-label=format!("Select {}", row.id)
+                                aria-label=t!(i18n, "dead-letters-select-job", id = row.id.clone())
                             />
                         </td>
                     }
@@ -238,7 +266,7 @@ fn DeadRowView(
                                 <input type="hidden" name="scope" value="selected"/>
                                 <input type="hidden" name="selected[0]" value=format!("{row_queue}/{row_id}")/>
                                 <input type="hidden" name="csrf" value=csrf/>
-                                <button type="submit" aria-label=label>"Requeue"</button>
+                                <button type="submit" aria-label=label>{t!(i18n, "dead-letters-requeue")}</button>
                             </ActionForm>
                         }
                     })}
@@ -270,4 +298,26 @@ fn follow_dead_counts(rows: RwSignal<Vec<DeadRow>>, filter: (Option<String>, Opt
         },
         rows,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{I18n, Language};
+    use crate::t;
+
+    #[test]
+    fn counts_read_as_before_with_the_singular_fixed() {
+        let i18n = I18n::new(Language::En);
+        assert_eq!(t!(i18n, "dead-letters-done", count = 2u64), "2 jobs done.");
+        assert_eq!(t!(i18n, "dead-letters-done", count = 1u64), "1 job done.");
+        assert_eq!(t!(i18n, "dead-letters-requeue-all", count = 12_000usize), "Requeue all 12,000…");
+        assert_eq!(t!(i18n, "dead-letters-purge-all-matching", count = 3usize), "Purge all 3 matching");
+        assert_eq!(
+            t!(i18n, "dead-letters-requeue-all-warning", count = 1usize),
+            "Moves all 1 matching dead job back to waiting."
+        );
+        assert_eq!(t!(i18n, "dead-letters-select-job", id = "01J"), "Select 01J");
+        let i18n = I18n::new(Language::Mn);
+        assert_eq!(t!(i18n, "dead-letters-done", count = 1_200u64), "1,200 ажил гүйцэтгэгдлээ.");
+    }
 }

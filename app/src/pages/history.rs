@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
+use crate::i18n::use_i18n;
 use crate::session::error_text;
+use crate::t;
 use crate::types::{HistoryFilter, HistoryView};
 
 #[server(input = GetUrl, endpoint = "get_history")]
@@ -17,6 +19,7 @@ pub async fn get_history(filter: HistoryFilter) -> Result<HistoryView, AppError>
 /// Search finished jobs in the SQL history: id, queue, name, owner, status, days, text.
 #[component]
 pub fn HistoryPage() -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let filter = move || {
         let q = query.read();
@@ -34,7 +37,7 @@ pub fn HistoryPage() -> impl IntoView {
         }
     };
     let page = Resource::new(filter, get_history);
-    let field = move |key: &'static str, label: &'static str, kind: &'static str| {
+    let field = move |key: &'static str, label: String, kind: &'static str| {
         let id = format!("history-{key}");
         view! {
             <label for=id.clone()>{label}</label>
@@ -44,37 +47,37 @@ pub fn HistoryPage() -> impl IntoView {
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
-            <h1>"History"</h1>
-            <form method="get" class="filters" role="search" aria-label="Search history">
-                {field("id", "Job id", "text")}
-                {field("queue", "Queue", "text")}
-                {field("name", "Name", "text")}
-                {field("owner", "Owner", "text")}
-                <label for="history-status">"Status"</label>
+            <h1>{t!(i18n, "history-title")}</h1>
+            <form method="get" class="filters" role="search" aria-label=t!(i18n, "history-search-label")>
+                {field("id", t!(i18n, "history-field-id"), "text")}
+                {field("queue", t!(i18n, "history-field-queue"), "text")}
+                {field("name", t!(i18n, "history-field-name"), "text")}
+                {field("owner", t!(i18n, "history-field-owner"), "text")}
+                <label for="history-status">{t!(i18n, "history-field-status")}</label>
                 <select id="history-status" name="status">
                     {["", "completed", "dead", "cancelled"]
                         .map(|s| {
                             view! {
                                 <option value=s selected=move || query.read().get("status").as_deref() == Some(s)>
-                                    {if s.is_empty() { "any" } else { s }}
+                                    {if s.is_empty() { t!(i18n, "history-status-any") } else { i18n.job_state(s) }}
                                 </option>
                             }
                         })
                         .into_iter()
                         .collect_view()}
                 </select>
-                {field("from", "From", "date")}
-                {field("to", "To", "date")}
-                {field("q", "Text", "search")}
-                <button type="submit">"Search"</button>
+                {field("from", t!(i18n, "history-field-from"), "date")}
+                {field("to", t!(i18n, "history-field-to"), "date")}
+                {field("q", t!(i18n, "history-field-text"), "search")}
+                <button type="submit">{t!(i18n, "history-search")}</button>
             </form>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     page.get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                             Ok(page) if page.rows.is_empty() => {
-                                view! { <p class="empty">"No finished jobs match."</p> }.into_any()
+                                view! { <p class="empty">{t!(i18n, "history-empty")}</p> }.into_any()
                             }
                             Ok(page) => view! { <HistoryTable page filter=filter()/> }.into_any(),
                         })
@@ -86,17 +89,29 @@ pub fn HistoryPage() -> impl IntoView {
 
 #[component]
 fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
+    let i18n = use_i18n();
     let next = page.next.map(|cursor| {
         let next = HistoryFilter { cursor, ..filter };
         let query = query_string(&next);
         view! {
             <p>
-                <a href=crate::mount_path::href(&format!("/history?{query}"))>"Next page"</a>
+                <a href=crate::mount_path::href(&format!("/history?{query}"))>{t!(i18n, "history-next-page")}</a>
             </p>
         }
     });
+    let columns = vec![
+        t!(i18n, "history-col-queue"),
+        t!(i18n, "history-col-job"),
+        t!(i18n, "history-col-name"),
+        t!(i18n, "history-col-owner"),
+        t!(i18n, "history-col-status"),
+        t!(i18n, "history-col-attempts"),
+        t!(i18n, "history-col-finished"),
+        t!(i18n, "history-col-took"),
+        t!(i18n, "history-col-error"),
+    ];
     view! {
-        <DataTable caption="Finished jobs" class="jobs history" columns=&["Queue", "Job", "Name", "Owner", "Status", "Attempts", "Finished", "Took", "Error"]>
+        <DataTable caption=t!(i18n, "history-table") class="jobs history" columns>
                     {page
                         .rows
                         .into_iter()
@@ -110,11 +125,11 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
                                     <td>{row.name}</td>
                                     <td>{row.owner.unwrap_or_default()}</td>
                                     <td>
-                                        <span class=format!("badge badge-state badge-{}", row.status)>{row.status.clone()}</span>
+                                        <span class=format!("badge badge-state badge-{}", row.status)>{i18n.job_state(&row.status)}</span>
                                     </td>
-                                    <td>{row.attempts}</td>
+                                    <td>{i18n.number(u64::from(row.attempts))}</td>
                                     <td><When at=row.finished_at/></td>
-                                    <td>{row.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
+                                    <td>{row.duration_ms.map(|ms| i18n.duration(ms.max(0) as u64)).unwrap_or_default()}</td>
                                     <td class="error-cell">{row.error.unwrap_or_default()}</td>
                                 </tr>
                             }

@@ -2,6 +2,9 @@ use crate::components::data_table::DataTable;
 use crate::error::AppError;
 use leptos::prelude::*;
 
+use crate::i18n::use_i18n;
+use crate::session::error_text;
+use crate::t;
 use crate::types::SystemStatus;
 
 #[server(endpoint = "get_system_status")]
@@ -13,18 +16,19 @@ pub async fn get_system_status() -> Result<SystemStatus, AppError> {
 /// The landing page: whether the server's dependencies answer.
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let i18n = use_i18n();
     let status = Resource::new(|| (), |_| get_system_status());
     view! {
         <section class="page">
-            <h1>"System status"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>{t!(i18n, "status-title")}</h1>
+            <Suspense fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     status
                         .get()
                         .map(|result| match result {
                             Ok(status) => view! { <StatusTable status/> }.into_any(),
                             Err(err) => {
-                                view! { <p class="error" role="alert">{err.to_string()}</p> }
+                                view! { <p class="error" role="alert">{error_text(&err)}</p> }
                                     .into_any()
                             }
                         })
@@ -36,23 +40,30 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn StatusTable(status: SystemStatus) -> impl IntoView {
-    let overall = if status.healthy() { "healthy" } else { "degraded" };
+    let i18n = use_i18n();
+    let healthy = status.healthy();
+    let overall = if healthy { "healthy" } else { "degraded" };
+    let overall_text = if healthy { t!(i18n, "status-healthy") } else { t!(i18n, "status-degraded") };
+    let columns =
+        vec![t!(i18n, "status-column-component"), t!(i18n, "status-column-state"), t!(i18n, "status-column-detail")];
     view! {
         <p class="summary">
-            "Hoist " {status.version.clone()} " is "
-            <strong class=format!("badge badge-{overall}")>{overall}</strong>
+            {t!(i18n, "status-summary", version = status.version.clone())} " "
+            <strong class=format!("badge badge-{overall}")>{overall_text}</strong>
         </p>
-        <DataTable caption="Dependencies" class="status" columns=&["Component", "State", "Detail"]>
+        <DataTable caption=t!(i18n, "status-dependencies") class="status" columns=columns>
                     {status
                         .components
                         .into_iter()
                         .map(|c| {
                             let state = if c.up { "up" } else { "down" };
+                            let state_text = if c.up { t!(i18n, "status-up") } else { t!(i18n, "status-down") };
                             view! {
                                 <tr>
+                                    // A technical name (redis, database): not translated.
                                     <td>{c.name}</td>
                                     <td>
-                                        <span class=format!("badge badge-{state}")>{state}</span>
+                                        <span class=format!("badge badge-{state}")>{state_text}</span>
                                     </td>
                                     <td>{c.detail}</td>
                                 </tr>

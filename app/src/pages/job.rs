@@ -7,7 +7,9 @@ use leptos_router::hooks::use_params_map;
 use crate::components::enqueue_as_curl::EnqueueAsCurl;
 use crate::components::live::provide_live_feed;
 use crate::components::sign_in_guard::SignInGuard;
+use crate::i18n::{I18n, msg, use_i18n};
 use crate::session::{error_text, reload_to, use_viewer};
+use crate::t;
 use crate::types::{JobDetail, ProgressView};
 
 #[server(input = GetUrl, endpoint = "get_job")]
@@ -50,6 +52,7 @@ pub fn JobPage() -> impl IntoView {
         |(q, i, ..)| get_job(q, i),
     );
     let viewer = use_viewer();
+    let i18n = use_i18n();
     Effect::new(move |_| {
         // A removed job has no page any more: back to its queue.
         if let Some(Ok(())) = action.value().get()
@@ -74,7 +77,7 @@ pub fn JobPage() -> impl IntoView {
     view! {
         <SignInGuard/>
         <section class="page">
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     job.get()
                         .map(|result| match result {
@@ -100,12 +103,15 @@ fn JobView(
     duplicate: ServerAction<JobDuplicate>,
     live_progress: Signal<Option<ProgressView>>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
+    let (cancel, remove) = (("cancel", msg("job-action-cancel")), ("remove", msg("job-action-remove")));
+    let (promote, retry) = (("promote", msg("job-action-promote")), ("retry", msg("job-action-retry")));
     let actions: Vec<(&str, &str)> = match job.state.as_str() {
-        "waiting" => vec![("cancel", "Cancel"), ("remove", "Remove")],
-        "delayed" | "retrying" => vec![("promote", "Run now"), ("cancel", "Cancel"), ("remove", "Remove")],
-        "active" => vec![("cancel", "Cancel")],
-        "dead" | "cancelled" => vec![("retry", "Retry"), ("remove", "Remove")],
-        _ => vec![("remove", "Remove")],
+        "waiting" => vec![cancel, remove],
+        "delayed" | "retrying" => vec![promote, cancel, remove],
+        "active" => vec![cancel],
+        "dead" | "cancelled" => vec![retry, remove],
+        _ => vec![remove],
     };
     let buttons = job.can_operate.then(|| {
         actions
@@ -118,7 +124,7 @@ fn JobView(
                         <input type="hidden" name="id" value=id/>
                         <input type="hidden" name="action" value=name/>
                         <input type="hidden" name="csrf" value=csrf/>
-                        <button type="submit">{label}</button>
+                        <button type="submit">{i18n.text(label)}</button>
                     </ActionForm>
                 }
             })
@@ -138,7 +144,7 @@ fn JobView(
         </p>
         <h1>
             {job.name.clone()}
-            <span class=format!("badge badge-state badge-{}", job.state)>{job.state.clone()}</span>
+            <span class=format!("badge badge-state badge-{}", job.state)>{i18n.job_state(&job.state)}</span>
         </h1>
         <div class="toolbar">
             {buttons}
@@ -160,47 +166,50 @@ fn JobView(
             move || live_progress.get().or_else(|| rendered.clone()).map(|progress| view! { <ProgressBar progress/> })
         }
         <dl class="facts">
-            <dt>"Owner"</dt>
+            <dt>{t!(i18n, "job-owner")}</dt>
             <dd>{job.owner.clone().unwrap_or_else(|| "—".into())}</dd>
-            <dt>"Attempts"</dt>
-            <dd>{format!("{} of {}", job.attempts, job.max_attempts)}</dd>
-            <dt>"Priority"</dt>
+            <dt>{t!(i18n, "job-attempts")}</dt>
+            <dd>{t!(i18n, "job-attempts-of", attempts = job.attempts, max = job.max_attempts)}</dd>
+            <dt>{t!(i18n, "job-priority")}</dt>
             <dd>{job.priority}</dd>
-            <dt>"Timeout"</dt>
-            <dd>{job.timeout_ms.map(|ms| crate::i18n::use_i18n().duration(ms)).unwrap_or_else(|| "none".into())}</dd>
-            <dt>"Dedup key"</dt>
+            <dt>{t!(i18n, "job-timeout")}</dt>
+            <dd>{job.timeout_ms.map(|ms| i18n.duration(ms)).unwrap_or_else(|| t!(i18n, "job-timeout-none"))}</dd>
+            <dt>{t!(i18n, "job-dedup-key")}</dt>
             <dd>{job.dedup_key.clone().unwrap_or_else(|| "—".into())}</dd>
-            <dt>"Created"</dt>
+            <dt>{t!(i18n, "job-created")}</dt>
             <dd><When at=job.created_at/></dd>
-            <dt>"Runs at"</dt>
+            <dt>{t!(i18n, "job-runs-at")}</dt>
             <dd><When at=job.run_at/></dd>
-            <dt>"Started"</dt>
+            <dt>{t!(i18n, "job-started")}</dt>
             <dd>
                 {match job.started_at {
                     Some(at) => view! { <When at/> }.into_any(),
                     None => "—".into_any(),
                 }}
             </dd>
-            <dt>"Finished"</dt>
+            <dt>{t!(i18n, "job-finished")}</dt>
             <dd>
                 {match job.finished_at {
                     Some(at) => view! { <When at/> }.into_any(),
                     None => "—".into_any(),
                 }}
             </dd>
-            {waited.map(|ms| view! { <dt>"Waited"</dt> <dd>{crate::i18n::use_i18n().duration(ms)}</dd> })}
-            {ran.map(|ms| view! { <dt>"Ran for"</dt> <dd>{crate::i18n::use_i18n().duration(ms)}</dd> })}
-            <dt>"Worker"</dt>
+            {waited.map(|ms| view! { <dt>{t!(i18n, "job-waited")}</dt> <dd>{i18n.duration(ms)}</dd> })}
+            {ran.map(|ms| view! { <dt>{t!(i18n, "job-ran-for")}</dt> <dd>{i18n.duration(ms)}</dd> })}
+            <dt>{t!(i18n, "job-worker")}</dt>
             <dd>{job.worker.clone().unwrap_or_else(|| "—".into())}</dd>
         </dl>
-        <h2>"Payload"</h2>
+        <h2>{t!(i18n, "job-payload")}</h2>
         <pre class="json" data-field="payload">{job.payload.clone()}</pre>
         {truncated
             .then(|| {
                 view! {
                     <p class="note">
-                        {format!("Showing the first {} of {} bytes. ", job.payload.len(), job.payload_bytes)}
-                        <a href=crate::mount_path::href(&format!("/api/v1/queues/{}/jobs/{}", job.queue, job.id))>"Show all (JSON)"</a>
+                        {t!(i18n, "job-payload-cut", shown = job.payload.len(), total = job.payload_bytes)}
+                        " "
+                        <a href=crate::mount_path::href(
+                            &format!("/api/v1/queues/{}/jobs/{}", job.queue, job.id),
+                        )>{t!(i18n, "job-payload-show-all")}</a>
                     </p>
                 }
             })}
@@ -209,15 +218,15 @@ fn JobView(
             .clone()
             .map(|result| {
                 view! {
-                    <h2>"Result"</h2>
+                    <h2>{t!(i18n, "job-result")}</h2>
                     <pre class="json" data-field="result">{result}</pre>
                 }
             })}
-        <h2>"Timeline"</h2>
+        <h2>{t!(i18n, "job-timeline")}</h2>
         <AttemptTimeline job=job.clone()/>
-        <h2>"Attempts"</h2>
+        <h2>{t!(i18n, "job-attempts")}</h2>
         {if job.errors.is_empty() {
-            view! { <p class="empty">"No failed attempts."</p> }.into_any()
+            view! { <p class="empty">{t!(i18n, "job-no-failed-attempts")}</p> }.into_any()
         } else {
             view! {
                 <ol class="timeline">
@@ -227,7 +236,7 @@ fn JobView(
                         .map(|e| {
                             view! {
                                 <li>
-                                    <strong>{format!("Attempt {} · {}", e.attempt, e.kind)}</strong>
+                                    <strong>{t!(i18n, "job-attempt-heading", attempt = e.attempt, kind = error_kind(i18n, &e.kind))}</strong>
                                     " "
                                     <span class="muted"><When at=e.at/></span>
                                     <pre class="error-text">{e.message.clone()}</pre>
@@ -247,9 +256,9 @@ fn JobView(
             }
                 .into_any()
         }}
-        <h2>"Log"</h2>
+        <h2>{t!(i18n, "job-log")}</h2>
         {if job.logs.is_empty() {
-            view! { <p class="empty">"No log lines."</p> }.into_any()
+            view! { <p class="empty">{t!(i18n, "job-no-log-lines")}</p> }.into_any()
         } else {
             view! { <pre class="log">{job.logs.join("\n")}</pre> }.into_any()
         }}
@@ -258,13 +267,15 @@ fn JobView(
 
 #[component]
 pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
+    let i18n = use_i18n();
     let percent = progress.percent.unwrap_or(0.0).clamp(0.0, 100.0);
-    let eta = progress.eta_ms.map(|ms| format!(" · about {} left", crate::i18n::use_i18n().duration(ms)));
+    let shown = t!(i18n, "job-progress-percent", percent = percent);
+    let eta = progress.eta_ms.map(|ms| format!(" · {}", t!(i18n, "job-progress-eta", duration = i18n.duration(ms))));
     view! {
         <div class="progress-block">
-            <progress max="100" value=percent aria-label="Progress">{format!("{percent:.0}%")}</progress>
+            <progress max="100" value=percent aria-label=t!(i18n, "job-progress")>{shown.clone()}</progress>
             <span>
-                {format!("{percent:.0}%")}
+                {shown}
                 {progress.stage.map(|s| format!(" · {s}"))}
                 {eta}
                 {progress.message.map(|m| format!(" · {m}"))}
@@ -276,12 +287,13 @@ pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
 /// Enqueues a copy of the job and opens the copy's page.
 #[component]
 fn DuplicateButton(queue: String, id: String, csrf: String, duplicate: ServerAction<JobDuplicate>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <ActionForm action=duplicate attr:class="inline">
             <input type="hidden" name="queue" value=queue/>
             <input type="hidden" name="id" value=id/>
             <input type="hidden" name="csrf" value=csrf/>
-            <button type="submit">"Duplicate"</button>
+            <button type="submit">{t!(i18n, "job-duplicate")}</button>
         </ActionForm>
     }
 }
@@ -297,24 +309,22 @@ fn EditAndRetry(
     csrf: String,
     edit: ServerAction<JobRetryEdited>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let Some(payload) = payload else {
-        return view! {
-            <p class="note">"The payload is too large to edit here; retry it with a new payload through the REST API."</p>
-        }
-            .into_any();
+        return view! { <p class="note">{t!(i18n, "job-edit-too-large")}</p> }.into_any();
     };
     view! {
         <details class="confirm edit-payload">
-            <summary>"Edit payload and retry…"</summary>
+            <summary>{t!(i18n, "job-edit-summary")}</summary>
             <ActionForm action=edit attr:class="form">
                 <input type="hidden" name="queue" value=queue/>
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="csrf" value=csrf/>
-                <label for="edited-payload">"Payload (JSON)"</label>
+                <label for="edited-payload">{t!(i18n, "job-edit-payload-label")}</label>
                 <textarea id="edited-payload" name="payload" rows="10" spellcheck="false" class="mono">
                     {payload}
                 </textarea>
-                <button type="submit">"Retry with this payload"</button>
+                <button type="submit">{t!(i18n, "job-edit-retry")}</button>
             </ActionForm>
         </details>
     }
@@ -325,16 +335,18 @@ fn EditAndRetry(
 /// failed attempt, the last start, and how it ended.
 #[component]
 fn AttemptTimeline(job: JobDetail) -> impl IntoView {
-    let mut steps: Vec<(i64, &'static str, String)> = vec![(job.created_at, "created", "Created".to_string())];
+    let i18n = use_i18n();
+    let mut steps: Vec<(i64, &'static str, String)> = vec![(job.created_at, "created", t!(i18n, "job-step-created"))];
     for error in &job.errors {
-        steps.push((error.at, "failed", format!("Attempt {} failed ({})", error.attempt, error.kind)));
+        let label = t!(i18n, "job-step-failed", attempt = error.attempt, kind = error_kind(i18n, &error.kind));
+        steps.push((error.at, "failed", label));
     }
     if let Some(started) = job.started_at {
-        steps.push((started, "active", format!("Attempt {} started", job.attempts.max(1))));
+        steps.push((started, "active", t!(i18n, "job-step-started", attempt = job.attempts.max(1))));
     }
     if let Some(finished) = job.finished_at {
         let kind = if job.state == "completed" { "completed" } else { "ended" };
-        steps.push((finished, kind, format!("Ended {}", job.state)));
+        steps.push((finished, kind, t!(i18n, "job-step-ended", state = i18n.job_state(&job.state))));
     }
     steps.sort_by_key(|(at, ..)| *at);
     let mut previous = None;
@@ -343,7 +355,7 @@ fn AttemptTimeline(job: JobDetail) -> impl IntoView {
             {steps
                 .into_iter()
                 .map(|(at, kind, label)| {
-                    let gap = previous.map(|before: i64| format!("+{}", crate::i18n::use_i18n().duration(at.saturating_sub(before).max(0) as u64)));
+                    let gap = previous.map(|before: i64| format!("+{}", i18n.duration(at.saturating_sub(before).max(0) as u64)));
                     previous = Some(at);
                     view! {
                         <li class=format!("step step-{kind}") data-step=kind>
@@ -356,5 +368,38 @@ fn AttemptTimeline(job: JobDetail) -> impl IntoView {
                 })
                 .collect_view()}
         </ol>
+    }
+}
+
+/// How an attempt failed (`retryable`, `permanent`, `timeout`, `panic`, `stalled`); an
+/// unknown kind as it is.
+fn error_kind(i18n: I18n, kind: &str) -> String {
+    match kind {
+        "retryable" => t!(i18n, "job-error-retryable"),
+        "permanent" => t!(i18n, "job-error-permanent"),
+        "timeout" => t!(i18n, "job-error-timeout"),
+        "panic" => t!(i18n, "job-error-panic"),
+        "stalled" => t!(i18n, "job-error-stalled"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_kind;
+    use crate::i18n::{I18n, Language};
+    use crate::t;
+
+    #[test]
+    fn job_texts_read_as_before() {
+        let i18n = I18n::new(Language::En);
+        assert_eq!(t!(i18n, "job-progress-percent", percent = 45.6f64), "46%");
+        assert_eq!(t!(i18n, "job-attempts-of", attempts = 2u32, max = 3u32), "2 of 3");
+        let kind = error_kind(i18n, "timeout");
+        assert_eq!(t!(i18n, "job-step-failed", attempt = 1u32, kind = kind), "Attempt 1 failed (timeout)");
+        let shown = t!(i18n, "job-payload-cut", shown = 65_536usize, total = 100_000usize);
+        assert_eq!(shown, "Showing the first 65,536 of 100,000 bytes.");
+        let i18n = I18n::new(Language::Mn);
+        assert_eq!(t!(i18n, "job-step-ended", state = i18n.job_state("dead")), "Төгссөн: үхсэн");
     }
 }

@@ -1,10 +1,13 @@
 use leptos::prelude::*;
 
+use crate::i18n::use_i18n;
 use crate::session::{SignIn, error_text, landing_page, redirect_to, reload_to, use_viewer};
+use crate::t;
 
 /// The sign-in form. Works without JavaScript too (the form posts to the server function).
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let i18n = use_i18n();
     let action = ServerAction::<SignIn>::new();
     Effect::new(move |_| {
         if let Some(Ok(viewer)) = action.value().get() {
@@ -15,13 +18,15 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <AlreadySignedIn/>
         <section class="page narrow">
-            <h1>"Sign in"</h1>
-            <ActionForm action=action attr:class="form" attr:aria-label="Sign in">
-                <label for="username">"Username"</label>
+            <h1>{t!(i18n, "login-title")}</h1>
+            <ActionForm action=action attr:class="form" attr:aria-label=t!(i18n, "login-title")>
+                <label for="username">{t!(i18n, "login-username")}</label>
                 <input id="username" name="username" type="text" autocomplete="username" required/>
-                <label for="password">"Password"</label>
+                <label for="password">{t!(i18n, "login-password")}</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required/>
-                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+                <button type="submit" disabled=move || action.pending().get()>
+                    {t!(i18n, "login-submit")}
+                </button>
             </ActionForm>
             {move || error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </section>

@@ -6,8 +6,10 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::components::live::{LiveFeed, provide_live_feed};
 use crate::components::sign_in_guard::SignInGuard;
+use crate::i18n::{I18n, use_i18n};
 use crate::pages::job::ProgressBar;
 use crate::session::{error_text, use_viewer};
+use crate::t;
 use crate::types::{MyJob, MyJobs};
 
 #[server(input = GetUrl, endpoint = "get_my_jobs")]
@@ -28,12 +30,13 @@ pub fn MyJobsPage() -> impl IntoView {
     let sync = ServerAction::<SyncConnection>::new();
     let data = Resource::new(move || (sync.version().get(), feed.resync.get()), |_| get_my_jobs());
     let viewer = use_viewer();
+    let i18n = use_i18n();
     let sync_error = move || sync.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     view! {
         <SignInGuard/>
         <section class="page">
-            <h1>"My jobs"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>{t!(i18n, "my-jobs-title")}</h1>
+            <Transition fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     data.get()
                         .map(|result| match result {
@@ -52,30 +55,43 @@ pub fn MyJobsPage() -> impl IntoView {
 
 #[component]
 fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: LiveFeed) -> impl IntoView {
+    let i18n = use_i18n();
+    let columns = vec![
+        t!(i18n, "my-jobs-col-bank"),
+        t!(i18n, "my-jobs-col-status"),
+        t!(i18n, "my-jobs-col-last-synced"),
+        t!(i18n, "my-jobs-col-transactions"),
+        String::new(),
+    ];
     view! {
-        <h2>"Bank connections"</h2>
+        <h2>{t!(i18n, "my-jobs-connections")}</h2>
         {if mine.connections.is_empty() {
-            view! { <p class="empty">"No connections."</p> }.into_any()
+            view! { <p class="empty">{t!(i18n, "my-jobs-no-connections")}</p> }.into_any()
         } else {
             view! {
-                <DataTable caption="Bank connections" class="jobs connections" columns=&["Bank", "Status", "Last synced", "Transactions", ""]>
+                <DataTable caption=t!(i18n, "my-jobs-connections") class="jobs connections" columns=columns>
                             {mine
                                 .connections
                                 .into_iter()
                                 .map(|c| {
                                     let csrf = csrf.clone();
-                                    let label = format!("Sync {} now", c.institution);
+                                    let label = t!(i18n, "my-jobs-sync-label", bank = c.institution.clone());
                                     view! {
                                         <tr data-connection=c.id>
                                             <td>{c.institution.clone()}</td>
-                                            <td>{c.status.clone()}</td>
-                                            <td>{c.last_synced_at.map(|ms| crate::i18n::use_i18n().date_time(ms)).unwrap_or_else(|| "never".into())}</td>
-                                            <td>{c.transactions}</td>
+                                            <td>{connection_status(i18n, &c.status)}</td>
+                                            <td>
+                                                {c
+                                                    .last_synced_at
+                                                    .map(|ms| i18n.date_time(ms))
+                                                    .unwrap_or_else(|| t!(i18n, "my-jobs-never"))}
+                                            </td>
+                                            <td>{i18n.number(c.transactions.max(0) as u64)}</td>
                                             <td>
                                                 <ActionForm action=sync attr:class="inline">
                                                     <input type="hidden" name="connection_id" value=c.id/>
                                                     <input type="hidden" name="csrf" value=csrf/>
-                                                    <button type="submit" aria-label=label>"Sync now"</button>
+                                                    <button type="submit" aria-label=label>{t!(i18n, "my-jobs-sync-now")}</button>
                                                 </ActionForm>
                                             </td>
                                         </tr>
@@ -86,9 +102,9 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
             }
                 .into_any()
         }}
-        <h2>"Sync jobs"</h2>
+        <h2>{t!(i18n, "my-jobs-sync-jobs")}</h2>
         {if mine.jobs.is_empty() {
-            view! { <p class="empty">"No jobs yet."</p> }.into_any()
+            view! { <p class="empty">{t!(i18n, "my-jobs-no-jobs")}</p> }.into_any()
         } else {
             view! {
                 <ul class="my-jobs">
@@ -102,6 +118,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
 
 #[component]
 fn MyJobRow(job: MyJob, feed: LiveFeed) -> impl IntoView {
+    let i18n = use_i18n();
     let id = job.id.clone();
     let live = Memo::new(move |_| feed.jobs.with(|jobs| jobs.get(&id).cloned()));
     let initial_state = job.state.clone();
@@ -115,10 +132,22 @@ fn MyJobRow(job: MyJob, feed: LiveFeed) -> impl IntoView {
         <li class="my-job" data-job=job.id.clone()>
             <a class="mono" href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", job.queue, job.id))>{job.name.clone()}</a>
             " "
-            <span class="badge badge-state" data-state=state>{state}</span>
+            <span class="badge badge-state" data-state=state>{move || state.with(|s| i18n.job_state(s))}</span>
             " "
             <span class="muted"><When at=job.created_at/></span>
             {move || view! { <ProgressBar progress=progress.get()/> }}
         </li>
+    }
+}
+
+/// A bank connection's status (`active`, `syncing`, `requires_reauth`, `error`); an
+/// unknown one as it is.
+fn connection_status(i18n: I18n, status: &str) -> String {
+    match status {
+        "active" => t!(i18n, "my-jobs-connection-active"),
+        "syncing" => t!(i18n, "my-jobs-connection-syncing"),
+        "requires_reauth" => t!(i18n, "my-jobs-connection-requires-reauth"),
+        "error" => t!(i18n, "my-jobs-connection-error"),
+        other => other.to_string(),
     }
 }

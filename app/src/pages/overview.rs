@@ -7,8 +7,10 @@ use crate::components::minute_chart::MinuteChart;
 use crate::components::sign_in_guard::SignInGuard;
 use crate::components::throughput_chart::{BacklogChart, ThroughputChart};
 use crate::format::query_value;
+use crate::i18n::{I18n, use_i18n};
 use crate::pages::search::saved_searches;
 use crate::session::error_text;
+use crate::t;
 use crate::types::{QueueCard, Throughput};
 
 #[server(input = GetUrl, endpoint = "get_throughput")]
@@ -24,6 +26,7 @@ pub async fn get_overview() -> Result<Vec<QueueCard>, AppError> {
 /// Every queue with its counts, paused badge, warnings and workers online.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
+    let i18n = use_i18n();
     let feed = provide_live_feed("counts".to_string());
     // Read again when the feed says it missed messages.
     let cards = Resource::new(move || feed.resync.get(), |_| get_overview());
@@ -39,13 +42,17 @@ pub fn OverviewPage() -> impl IntoView {
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
-            <h1>"Queues"</h1>
+            <h1>{t!(i18n, "overview-title")}</h1>
             <LiveStatus feed/>
             <section aria-labelledby="throughput-heading">
                 <div class="span-switch">
-                    <h2 id="throughput-heading">"Throughput"</h2>
-                    <a href=crate::mount_path::href("/") aria-current=move || (!day()).then_some("page")>"Last hour"</a>
-                    <a href=crate::mount_path::href("/?span=day") aria-current=move || day().then_some("page")>"Last day"</a>
+                    <h2 id="throughput-heading">{t!(i18n, "overview-throughput")}</h2>
+                    <a href=crate::mount_path::href("/") aria-current=move || (!day()).then_some("page")>
+                        {t!(i18n, "overview-last-hour")}
+                    </a>
+                    <a href=crate::mount_path::href("/?span=day") aria-current=move || day().then_some("page")>
+                        {t!(i18n, "overview-last-day")}
+                    </a>
                 </div>
                 <Transition fallback=|| ()>
                     {move || {
@@ -56,13 +63,13 @@ pub fn OverviewPage() -> impl IntoView {
                     }}
                 </Transition>
             </section>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     cards
                         .get()
                         .map(|result| match result {
                             Ok(cards) if cards.is_empty() => {
-                                view! { <p>"No queues yet: enqueue a job and it appears here."</p> }.into_any()
+                                view! { <p>{t!(i18n, "overview-no-queues")}</p> }.into_any()
                             }
                             Ok(cards) => {
                                 view! {
@@ -75,7 +82,7 @@ pub fn OverviewPage() -> impl IntoView {
                             Err(error) => {
                                 view! {
                                     <p class="error" role="alert">
-                                        {error_text(&error)} " " <a href=crate::mount_path::href("/login")>"Sign in"</a>
+                                        {error_text(&error)} " " <a href=crate::mount_path::href("/login")>{t!(i18n, "overview-sign-in")}</a>
                                     </p>
                                 }
                                     .into_any()
@@ -88,13 +95,24 @@ pub fn OverviewPage() -> impl IntoView {
                     let list = saved.get().and_then(Result::ok).filter(|list| !list.is_empty())?;
                     Some(
                         view! {
-                            <h2>"Saved searches"</h2>
-                            <ul class="saved-searches" aria-label="Saved searches">
+                            <h2>{t!(i18n, "overview-saved-searches")}</h2>
+                            <ul class="saved-searches" aria-label=t!(i18n, "overview-saved-searches")>
                                 {list
                                     .into_iter()
                                     .map(|saved| {
-                                        let count = saved.count.as_ref().map(|c| c.text()).unwrap_or_default();
-                                        let (name, count_attr) = (saved.name.clone(), count.clone());
+                                        let count_attr = saved.count.as_ref().map(|c| c.text()).unwrap_or_default();
+                                        let count = saved
+                                            .count
+                                            .as_ref()
+                                            .map(|c| {
+                                                if c.at_least {
+                                                    t!(i18n, "overview-at-least", count = c.count)
+                                                } else {
+                                                    i18n.number(c.count)
+                                                }
+                                            })
+                                            .unwrap_or_default();
+                                        let name = saved.name.clone();
                                         let href = crate::mount_path::href(&format!("/search?q={}", query_value(&saved.q)));
                                         view! {
                                             <li data-saved=name>
@@ -116,6 +134,7 @@ pub fn OverviewPage() -> impl IntoView {
 
 #[component]
 fn QueueCardView(card: QueueCard) -> impl IntoView {
+    let i18n = use_i18n();
     let feed = use_live_feed();
     let heading = format!("queue-{}", card.name);
     let labelled_by = heading.clone();
@@ -125,7 +144,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
         <article class="card" aria-labelledby=labelled_by data-queue=card.name.clone()>
             <h2 id=heading>
                 <a href=crate::mount_path::href(&format!("/queues/{}", card.name))>{card.name.clone()}</a>
-                {card.counts.paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
+                {card.counts.paused.then(|| view! { <span class="badge badge-paused">{i18n.job_state("paused")}</span> })}
             </h2>
             <dl class="counts">
                 {counts
@@ -139,8 +158,8 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
                         };
                         view! {
                             <div class=format!("count count-{state}")>
-                                <dt>{state}</dt>
-                                <dd data-count=state>{move || crate::i18n::use_i18n().number(value())}</dd>
+                                <dt>{i18n.job_state(state)}</dt>
+                                <dd data-count=state>{move || i18n.number(value())}</dd>
                             </div>
                         }
                     })
@@ -149,28 +168,32 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
             {(!card.warnings.is_empty())
                 .then(|| {
                     view! {
-                        <ul class="warnings" aria-label="Warnings">
-                            {card.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}
+                        <ul class="warnings" aria-label=t!(i18n, "overview-warnings")>
+                            {card.warnings.iter().map(|w| view! { <li>{w.text(i18n)}</li> }).collect_view()}
                         </ul>
                     }
                 })}
             <div class="charts">
-                <MinuteChart label="Processed" values=card.completed_per_minute.clone() class="processed"/>
-                <MinuteChart label="Failed" values=card.failed_per_minute.clone() class="failed"/>
+                <MinuteChart
+                    label=t!(i18n, "overview-processed")
+                    values=card.completed_per_minute.clone()
+                    class="processed"
+                />
+                <MinuteChart label=t!(i18n, "overview-failed") values=card.failed_per_minute.clone() class="failed"/>
                 <BacklogChart values=card.waiting_per_minute.clone()/>
             </div>
-            <dl class="timings" aria-label="Last hour's completed jobs">
-                <dt>"Wait p50 / p95"</dt>
-                <dd data-timing="wait">{percentiles(card.wait_ms)}</dd>
-                <dt>"Run p50 / p95"</dt>
-                <dd data-timing="run">{percentiles(card.run_ms)}</dd>
+            <dl class="timings" aria-label=t!(i18n, "overview-timings")>
+                <dt>{t!(i18n, "overview-wait-percentiles")}</dt>
+                <dd data-timing="wait">{percentiles(i18n, card.wait_ms)}</dd>
+                <dt>{t!(i18n, "overview-run-percentiles")}</dt>
+                <dd data-timing="run">{percentiles(i18n, card.run_ms)}</dd>
             </dl>
-            <p class="workers">{format!("{} online", format!("{} workers", crate::i18n::use_i18n().number(card.workers)))}</p>
+            <p class="workers">{t!(i18n, "overview-workers-online", count = card.workers)}</p>
         </article>
     }
 }
 
 /// `120 ms / 2.5 s`, or a dash when nothing completed.
-fn percentiles(value: Option<(u64, u64)>) -> String {
-    value.map(|(p50, p95)| format!("{} / {}", crate::i18n::use_i18n().duration(p50), crate::i18n::use_i18n().duration(p95))).unwrap_or_else(|| "—".into())
+fn percentiles(i18n: I18n, value: Option<(u64, u64)>) -> String {
+    value.map(|(p50, p95)| format!("{} / {}", i18n.duration(p50), i18n.duration(p95))).unwrap_or_else(|| "—".into())
 }

@@ -8,8 +8,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
-use crate::format::query_value;
+use crate::format::{decimal, query_value};
+use crate::i18n::use_i18n;
 use crate::session::{error_text, use_viewer};
+use crate::t;
 use crate::types::{JobRow, QueueCounts, QueuePage};
 
 const STATES: [&str; 7] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"];
@@ -44,6 +46,7 @@ pub async fn queue_action(queue: String, action: String, csrf: String) -> Result
 /// resume for those allowed.
 #[component]
 pub fn QueuePageView() -> impl IntoView {
+    let i18n = use_i18n();
     let params = use_params_map();
     let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
@@ -64,7 +67,7 @@ pub fn QueuePageView() -> impl IntoView {
     let action_error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     let maintained = move || {
         maintain.value().get().map(|result| match result {
-            Ok(n) => view! { <p role="status" class="note">{format!("Done: {n} jobs.")}</p> }.into_any(),
+            Ok(n) => view! { <p role="status" class="note">{t!(i18n, "queue-maintained", count = n)}</p> }.into_any(),
             Err(e) => view! { <p role="alert" class="error">{error_text(&e)}</p> }.into_any(),
         })
     };
@@ -72,7 +75,7 @@ pub fn QueuePageView() -> impl IntoView {
         <SignInGuard staff_only=true/>
         <section class="page">
             <LiveStatus feed/>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     page.get()
                         .map(|result| match result {
@@ -101,17 +104,18 @@ fn QueueView(
     /// Where in the state's jobs this page starts.
     cursor: u64,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let name = page.name.clone();
     let searching = page.search.is_some();
     let live = LiveRows::follow(&page, cursor);
     let counts = live.counts;
     // Paused or resumed elsewhere: the button follows the badge.
     let toggle = move || if counts.get().paused { "resume" } else { "pause" };
-    let label = move || if counts.get().paused { "Resume" } else { "Pause" };
+    let label = move || if counts.get().paused { t!(i18n, "queue-resume") } else { t!(i18n, "queue-pause") };
     view! {
         <h1>
             {page.name.clone()}
-            {move || counts.get().paused.then(|| view! { <span class="badge badge-paused">"paused"</span> })}
+            {move || counts.get().paused.then(|| view! { <span class="badge badge-paused">{i18n.job_state("paused")}</span> })}
         </h1>
         {page
             .can_operate
@@ -129,19 +133,26 @@ fn QueueView(
                     </div>
                 }
             })}
-        <form method="get" class="filters" role="search" aria-label="Find jobs">
+        <form method="get" class="filters" role="search" aria-label=t!(i18n, "queue-find-jobs")>
             <input type="hidden" name="state" value=page.state.clone()/>
-            <label for="job-search">"Job id or name"</label>
+            <label for="job-search">{t!(i18n, "queue-search-label")}</label>
             <input id="job-search" name="q" value=page.search.clone().unwrap_or_default()/>
-            <button type="submit">"Search"</button>
-            {searching.then(|| view! { <a href=crate::mount_path::href(&format!("/queues/{}?state={}", page.name, page.state))>"Clear"</a> })}
+            <button type="submit">{t!(i18n, "queue-search")}</button>
+            {searching
+                .then(|| {
+                    view! {
+                        <a href=crate::mount_path::href(
+                            &format!("/queues/{}?state={}", page.name, page.state),
+                        )>{t!(i18n, "queue-clear")}</a>
+                    }
+                })}
         </form>
-        <nav class="tabs" aria-label="Job states">
+        <nav class="tabs" aria-label=t!(i18n, "queue-states")>
             {STATES
                 .iter()
                 .map(|s| {
                     let current = *s == page.state;
-                    let count = move || counts.get().get(s).unwrap_or(0);
+                    let count = move || i18n.number(counts.get().get(s).unwrap_or(0));
                     view! {
                         <a
                             href=crate::mount_path::href(&format!("/queues/{}?state={s}", page.name))
@@ -149,7 +160,7 @@ fn QueueView(
                             class=format!("tab-{s}")
                             class:current=current
                         >
-                            {*s}
+                            {i18n.job_state(s)}
                             " "
                             <span class="tab-count">{count}</span>
                         </a>
@@ -169,7 +180,7 @@ fn QueueView(
                             <p>
                                 <a href=crate::mount_path::href(
                                     &format!("/queues/{queue}?state={state}&cursor={next}{search}"),
-                                )>"Next page"</a>
+                                )>{t!(i18n, "queue-next-page")}</a>
                             </p>
                         }
                     })}
@@ -225,27 +236,30 @@ fn maintenance_fields(queue: &str, action: &'static str, state: &str, csrf: &str
 /// asks to confirm (works without JavaScript too).
 #[component]
 fn Maintenance(queue: String, state: String, csrf: String, maintain: ServerAction<QueueMaintain>) -> impl IntoView {
+    let i18n = use_i18n();
     let retryable = matches!(state.as_str(), "dead" | "cancelled" | "retrying");
     let cleanable = matches!(state.as_str(), "completed" | "dead" | "cancelled" | "waiting" | "delayed");
     let fields = |action| maintenance_fields(&queue, action, &state, &csrf);
     let (drain, clean, retry) = (fields("drain"), fields("clean"), fields("retry-all"));
+    // The state's name in the page's language.
+    let name = i18n.job_state(&state);
     let (age_label, clean_button) =
-        (format!("Delete {state} jobs older than (minutes)"), format!("Delete old {state} jobs"));
-    let retry_button = format!("Retry all {state} jobs");
+        (t!(i18n, "queue-clean-age", state = name.clone()), t!(i18n, "queue-clean-button", state = name.clone()));
+    let (clean_summary, retry_summary) =
+        (t!(i18n, "queue-clean-summary", state = name.clone()), t!(i18n, "queue-retry-summary", state = name.clone()));
+    let retry_warning = t!(i18n, "queue-retry-warning", state = name.clone());
+    let retry_button = t!(i18n, "queue-retry-button", state = name);
     view! {
-        <Confirm
-            summary="Drain…"
-            warning="Deletes every waiting and delayed job of this queue. Active jobs finish. This cannot be undone."
-        >
+        <Confirm summary=t!(i18n, "queue-drain-summary") warning=t!(i18n, "queue-drain-warning")>
             <ActionForm action=maintain attr:class="inline">
                 {drain}
-                <button type="submit" class="danger">"Drain queue"</button>
+                <button type="submit" class="danger">{t!(i18n, "queue-drain-button")}</button>
             </ActionForm>
         </Confirm>
         {cleanable
             .then(|| {
                 view! {
-                    <Confirm summary=format!("Clean {state}…")>
+                    <Confirm summary=clean_summary>
                         <ActionForm action=maintain attr:class="inline">
                             {clean}
                             <label for="clean-age">{age_label}</label>
@@ -258,10 +272,7 @@ fn Maintenance(queue: String, state: String, csrf: String, maintain: ServerActio
         {retryable
             .then(|| {
                 view! {
-                    <Confirm
-                        summary=format!("Retry all {state}…")
-                        warning=format!("Moves every {state} job of this queue back to waiting with fresh attempts.")
-                    >
+                    <Confirm summary=retry_summary warning=retry_warning>
                         <ActionForm action=maintain attr:class="inline">
                             {retry}
                             <button type="submit">{retry_button}</button>
@@ -274,11 +285,20 @@ fn Maintenance(queue: String, state: String, csrf: String, maintain: ServerActio
 
 #[component]
 fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
+    let i18n = use_i18n();
     if jobs.is_empty() {
-        return view! { <p class="empty">"No jobs in this state."</p> }.into_any();
+        return view! { <p class="empty">{t!(i18n, "queue-no-jobs")}</p> }.into_any();
     }
+    let columns = vec![
+        t!(i18n, "queue-column-id"),
+        t!(i18n, "queue-column-name"),
+        t!(i18n, "queue-column-owner"),
+        t!(i18n, "queue-column-created"),
+        t!(i18n, "queue-column-attempts"),
+        t!(i18n, "queue-column-progress"),
+    ];
     view! {
-        <DataTable caption="Jobs" class="jobs" columns=&["Id", "Name", "Owner", "Created", "Attempts", "Progress"]>
+        <DataTable caption=t!(i18n, "queue-jobs-caption") class="jobs" columns=columns>
                     {jobs
                         .into_iter()
                         .map(|job| {
@@ -291,13 +311,15 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
                                     <td>{job.name}</td>
                                     <td>{job.owner.unwrap_or_default()}</td>
                                     <td><When at=job.created_at/></td>
-                                    <td>{format!("{}/{}", job.attempts, job.max_attempts)}</td>
+                                    <td>{format!("{}/{}", i18n.number(job.attempts.into()), i18n.number(job.max_attempts.into()))}</td>
                                     <td>
                                         {job
                                             .percent
                                             .map(|_| {
                                                 view! {
-                                                    <progress max="100" value=percent>{format!("{percent:.0}%")}</progress>
+                                                    <progress max="100" value=percent>
+                                                        {format!("{}%", decimal(i18n.language(), percent, 0))}
+                                                    </progress>
                                                     " "
                                                     {job.stage.clone().unwrap_or_default()}
                                                 }
@@ -310,4 +332,21 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
                 </DataTable>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{I18n, Language};
+    use crate::t;
+
+    #[test]
+    fn maintenance_texts_count_jobs() {
+        let i18n = I18n::new(Language::En);
+        assert_eq!(t!(i18n, "queue-maintained", count = 3), "Done: 3 jobs.");
+        assert_eq!(t!(i18n, "queue-maintained", count = 1), "Done: 1 job.");
+        let state = i18n.job_state("dead");
+        assert_eq!(t!(i18n, "queue-retry-summary", state = state), "Retry all dead…");
+        let i18n = I18n::new(Language::Mn);
+        assert_eq!(t!(i18n, "queue-maintained", count = 1_200), "Дууслаа: 1,200 ажил.");
+    }
 }

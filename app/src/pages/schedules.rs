@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::components::when::When;
+use crate::i18n::use_i18n;
 use crate::session::{error_text, use_viewer};
+use crate::t;
 use crate::types::ScheduleRow;
 
 #[server(input = GetUrl, endpoint = "get_schedules")]
@@ -25,13 +27,14 @@ pub fn SchedulesPage() -> impl IntoView {
     let action = ServerAction::<ScheduleAction>::new();
     let rows = Resource::new(move || action.version().get(), |_| get_schedules());
     let viewer = use_viewer();
+    let i18n = use_i18n();
     let outcome = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
-            <h1>"Schedules"</h1>
+            <h1>{t!(i18n, "schedules-title")}</h1>
             {move || outcome().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     let viewer = viewer.get().and_then(|v| v.ok().flatten());
                     let csrf = viewer.as_ref().map(|v| v.csrf.clone()).unwrap_or_default();
@@ -40,7 +43,7 @@ pub fn SchedulesPage() -> impl IntoView {
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                             Ok(rows) if rows.is_empty() => {
-                                view! { <p class="empty">"No schedules."</p> }.into_any()
+                                view! { <p class="empty">{t!(i18n, "schedules-empty")}</p> }.into_any()
                             }
                             Ok(rows) => view! { <ScheduleTable rows csrf can_operate action/> }.into_any(),
                         })
@@ -57,10 +60,19 @@ fn ScheduleTable(
     can_operate: bool,
     action: ServerAction<ScheduleAction>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let rows = RwSignal::new(rows);
     reread_after_next_fire(rows);
+    let columns = vec![
+        t!(i18n, "schedules-col-schedule"),
+        t!(i18n, "schedules-col-runs"),
+        t!(i18n, "schedules-col-next-fire"),
+        t!(i18n, "schedules-col-last-fire"),
+        t!(i18n, "schedules-col-recent-fires"),
+        String::new(),
+    ];
     view! {
-        <DataTable caption="Schedules" class="jobs schedules" columns=&["Schedule", "Runs", "Next fire", "Last fire", "Recent fires", ""]>
+        <DataTable caption=t!(i18n, "schedules-table") class="jobs schedules" columns>
                     // A row is drawn again only when what it shows changed (the schedule
                     // that fired), so focus elsewhere stays put.
                     <For
@@ -79,12 +91,17 @@ fn ScheduleRowView(
     can_operate: bool,
     action: ServerAction<ScheduleAction>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let buttons = can_operate.then(|| {
-        let toggle = if row.paused { "resume" } else { "pause" };
-        [(toggle, if row.paused { "Resume" } else { "Pause" }), ("run", "Run now")]
-            .map(|(name, label)| {
+        let schedule = row.name.as_str();
+        let toggle = if row.paused {
+            ("resume", t!(i18n, "schedules-resume"), t!(i18n, "schedules-resume-label", name = schedule))
+        } else {
+            ("pause", t!(i18n, "schedules-pause"), t!(i18n, "schedules-pause-label", name = schedule))
+        };
+        [toggle, ("run", t!(i18n, "schedules-run-now"), t!(i18n, "schedules-run-now-label", name = schedule))]
+            .map(|(name, label, aria)| {
                 let (schedule, csrf) = (row.name.clone(), csrf.clone());
-                let aria = format!("{label} {schedule}");
                 view! {
                     <ActionForm action=action attr:class="inline">
                         <input type="hidden" name="name" value=schedule/>
@@ -113,8 +130,8 @@ fn ScheduleRowView(
         <tr data-schedule=row.name.clone()>
             <td>
                 <strong>{row.name.clone()}</strong>
-                {row.paused.then(|| view! { " " <span class="badge badge-paused">"paused"</span> })}
-                {(!row.enabled).then(|| view! { " " <span class="badge">"disabled"</span> })}
+                {row.paused.then(|| view! { " " <span class="badge badge-paused">{i18n.job_state("paused")}</span> })}
+                {(!row.enabled).then(|| view! { " " <span class="badge">{t!(i18n, "schedules-disabled")}</span> })}
                 <div class="muted">{format!("{} → {}", row.job_name, row.queue)}</div>
             </td>
             <td>
@@ -127,17 +144,18 @@ fn ScheduleRowView(
             <td data-next-fire="">{next}</td>
             <td data-last-fire="">{last}</td>
             <td>
-                <span class="muted">{format!("{} on schedule", format!("{} fires", crate::i18n::use_i18n().number(row.runs)))}</span>
+                <span class="muted">{t!(i18n, "schedules-fires-on-schedule", count = row.runs)}</span>
                 <ul class="fires">
                     {row
                         .recent
                         .iter()
                         .map(|fire| {
-                            let how = if fire.manual { "by hand" } else { "on time" };
+                            let how = if fire.manual { t!(i18n, "schedules-by-hand") } else { t!(i18n, "schedules-on-time") };
+                            let jobs = t!(i18n, "common-jobs", count = fire.jobs as u64);
                             view! {
                                 <li>
                                     <When at=fire.fired_at/>
-                                    {format!(" · {} · {how}", format!("{} jobs", crate::i18n::use_i18n().number(fire.jobs as u64)))}
+                                    {format!(" · {jobs} · {how}")}
                                 </li>
                             }
                         })

@@ -11,7 +11,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::confirm::Confirm;
 use crate::format::query_value;
+use crate::i18n::{I18n, use_i18n};
 use crate::session::{error_text, use_viewer};
+use crate::t;
 use crate::types::{BulkResultView, MatchCountView, SavedSearchView, SearchView};
 
 #[server(input = GetUrl, endpoint = "search_jobs")]
@@ -59,8 +61,16 @@ pub async fn delete_saved_search(id: i64, csrf: String) -> Result<(), AppError> 
 const EXAMPLES: [&str; 4] =
     ["state:dead after:1d", "queue:sync payload.connection_id:5", "error:timeout name:charge", "\"read timed out\""];
 
+/// How many jobs match, in the page's language: `12,000`, or `10,000+` when counting
+/// stopped there.
+fn match_count_text(i18n: I18n, count: &MatchCountView) -> String {
+    let number = i18n.number(count.count);
+    if count.at_least { format!("{number}+") } else { number }
+}
+
 #[component]
 pub fn SearchPage() -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let cursor = move || query.read().get("cursor");
@@ -80,9 +90,9 @@ pub fn SearchPage() -> impl IntoView {
     view! {
         <SignInGuard/>
         <section class="page">
-            <h1>"Search"</h1>
-            <form method="get" class="search" role="search" aria-label="Search jobs">
-                <label for="search-q">"Query"</label>
+            <h1>{t!(i18n, "search-title")}</h1>
+            <form method="get" class="search" role="search" aria-label=t!(i18n, "search-form-label")>
+                <label for="search-q">{t!(i18n, "search-query")}</label>
                 <input
                     id="search-q"
                     name="q"
@@ -107,10 +117,11 @@ pub fn SearchPage() -> impl IntoView {
                         }}
                     </Transition>
                 </datalist>
-                <button type="submit">"Search"</button>
+                <button type="submit">{t!(i18n, "search-submit")}</button>
             </form>
             <p class="hint">
-                "Qualifiers: queue: state: name: owner: id: error: before: after: payload.path: — or words. Try "
+                {t!(i18n, "search-hint")}
+                " "
                 {EXAMPLES
                     .iter()
                     .map(|example| {
@@ -137,13 +148,13 @@ pub fn SearchPage() -> impl IntoView {
                     Some(view! { <ActOnMatches q=q() count can_operate=viewer.can_operate() csrf=viewer.csrf act/> })
                 }}
             </Suspense>
-            <Suspense fallback=|| view! { <p>"Searching…"</p> }>
+            <Suspense fallback=move || view! { <p>{t!(i18n, "search-searching")}</p> }>
                 {move || {
                     page.get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                             Ok(page) if page.rows.is_empty() && page.next.is_none() => {
-                                view! { <p class="empty">"No jobs match."</p> }.into_any()
+                                view! { <p class="empty">{t!(i18n, "search-empty")}</p> }.into_any()
                             }
                             Ok(page) => view! { <SearchTable page q=q()/> }.into_any(),
                         })
@@ -155,19 +166,31 @@ pub fn SearchPage() -> impl IntoView {
 
 #[component]
 fn SearchTable(page: SearchView, q: String) -> impl IntoView {
+    let i18n = use_i18n();
     let next = page.next.map(|cursor| {
         view! {
             <p>
                 <a rel="next" href=crate::mount_path::href(&format!("/search?q={}&cursor={}", query_value(&q), query_value(&cursor)))>
-                    "Next page"
+                    {t!(i18n, "search-next-page")}
                 </a>
             </p>
         }
     });
-    let note = page.rows.is_empty().then(|| view! { <p class="empty">"None on this page; there may be more."</p> });
+    let note = page.rows.is_empty().then(|| view! { <p class="empty">{t!(i18n, "search-none-on-page")}</p> });
+    let columns = vec![
+        t!(i18n, "search-col-queue"),
+        t!(i18n, "search-col-job"),
+        t!(i18n, "search-col-name"),
+        t!(i18n, "search-col-owner"),
+        t!(i18n, "search-col-state"),
+        t!(i18n, "search-col-attempts"),
+        t!(i18n, "search-col-created"),
+        t!(i18n, "search-col-finished"),
+        t!(i18n, "search-col-error"),
+    ];
     view! {
         {note}
-        <DataTable caption="Jobs found" class="jobs search-results" columns=&["Queue", "Job", "Name", "Owner", "State", "Attempts", "Created", "Finished", "Error"]>
+        <DataTable caption=t!(i18n, "search-table") class="jobs search-results" columns>
                     {page
                         .rows
                         .into_iter()
@@ -183,11 +206,11 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
                                     <td>{row.name}</td>
                                     <td>{row.owner.unwrap_or_default()}</td>
                                     <td>
-                                        <span class=format!("badge badge-state badge-{}", row.state)>{row.state.clone()}</span>
+                                        <span class=format!("badge badge-state badge-{}", row.state)>{i18n.job_state(&row.state)}</span>
                                     </td>
-                                    <td>{row.attempts}</td>
+                                    <td>{i18n.number(u64::from(row.attempts))}</td>
                                     <td><When at=row.created_at/></td>
-                                    <td>{row.finished_at.map(|ms| crate::i18n::use_i18n().date_time(ms)).unwrap_or_default()}</td>
+                                    <td>{row.finished_at.map(|ms| i18n.date_time(ms)).unwrap_or_default()}</td>
                                     <td class="error-cell">{row.error.unwrap_or_default()}</td>
                                 </tr>
                             }
@@ -208,6 +231,7 @@ fn SavedSearches(
     save: ServerAction<SaveSearch>,
     forget: ServerAction<DeleteSavedSearch>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let error = move || {
         let failed = save.value().get().and_then(Result::err).or_else(|| forget.value().get().and_then(Result::err));
         failed.map(|e| view! { <p class="error" role="alert">{error_text(&e)}</p> })
@@ -216,12 +240,12 @@ fn SavedSearches(
         .into_iter()
         .map(|saved| {
             let csrf = csrf.clone();
-            let label = format!("Delete saved search {}", saved.name);
+            let label = t!(i18n, "search-delete-saved-label", name = saved.name.as_str());
             view! {
                 <li data-saved=saved.name.clone()>
                     <a href=crate::mount_path::href(&format!("/search?q={}", query_value(&saved.q)))>{saved.name.clone()}</a>
                     " "
-                    <span class="badge">{saved.count.as_ref().map(MatchCountView::text).unwrap_or_default()}</span>
+                    <span class="badge">{saved.count.as_ref().map(|count| match_count_text(i18n, count)).unwrap_or_default()}</span>
                     <ActionForm action=forget attr:class="inline">
                         <input type="hidden" name="id" value=saved.id/>
                         <input type="hidden" name="csrf" value=csrf/>
@@ -234,17 +258,17 @@ fn SavedSearches(
     let form = (!q.trim().is_empty()).then(|| {
         view! {
             <ActionForm action=save attr:class="inline save-search">
-                <label for="save-name">"Save this search as"</label>
+                <label for="save-name">{t!(i18n, "search-save-as")}</label>
                 <input id="save-name" name="name" required maxlength="100"/>
                 <input type="hidden" name="q" value=q/>
                 <input type="hidden" name="csrf" value=csrf.clone()/>
-                <button type="submit">"Save"</button>
+                <button type="submit">{t!(i18n, "search-save")}</button>
             </ActionForm>
         }
     });
     view! {
         <div class="saved-searches">
-            <ul class="inline-list" aria-label="Saved searches">{items}</ul>
+            <ul class="inline-list" aria-label=t!(i18n, "search-saved-label")>{items}</ul>
             {form}
             {error}
         </div>
@@ -260,23 +284,40 @@ fn ActOnMatches(
     csrf: String,
     act: ServerAction<SearchAct>,
 ) -> impl IntoView {
-    let total = count.text();
+    let i18n = use_i18n();
+    let total = match_count_text(i18n, &count);
     let export =
         |format: &str| crate::mount_path::href(&format!("/api/v1/search/export?q={}&format={format}", query_value(&q)));
     let actions = can_operate.then(|| {
+        let total = total.as_str();
         [
-            ("retry", "Retry", "Runs again, in place, every matching dead, cancelled or retrying job."),
+            (
+                "retry",
+                t!(i18n, "search-retry-all", total = total),
+                t!(i18n, "search-retry-all-matching", total = total),
+                t!(i18n, "search-retry-warning"),
+            ),
             (
                 "cancel",
-                "Cancel",
-                "Cancels every matching waiting, delayed or retrying job; running ones are asked to stop.",
+                t!(i18n, "search-cancel-all", total = total),
+                t!(i18n, "search-cancel-all-matching", total = total),
+                t!(i18n, "search-cancel-warning"),
             ),
-            ("requeue", "Requeue", "Adds a new job with the same name and payload for every match."),
-            ("delete", "Delete", "Deletes every matching job from Redis and from the history. This cannot be undone."),
+            (
+                "requeue",
+                t!(i18n, "search-requeue-all", total = total),
+                t!(i18n, "search-requeue-all-matching", total = total),
+                t!(i18n, "search-requeue-warning"),
+            ),
+            (
+                "delete",
+                t!(i18n, "search-delete-all", total = total),
+                t!(i18n, "search-delete-all-matching", total = total),
+                t!(i18n, "search-delete-warning"),
+            ),
         ]
-        .map(|(action, verb, warning)| {
+        .map(|(action, summary, button, warning)| {
             let (q, csrf) = (q.clone(), csrf.clone());
-            let (summary, button) = (format!("{verb} all {total}…"), format!("{verb} all {total} matching"));
             view! {
                 <Confirm summary=summary warning=warning>
                     <ActionForm action=act attr:class="inline">
@@ -299,7 +340,15 @@ fn ActOnMatches(
         act.value().get().map(move |result| match result {
             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
             Ok(done) => {
-                let summary = format!("{}: {} of {} matching jobs changed.", done.action, done.changed, done.matched);
+                let action = match done.action.as_str() {
+                    "retry" => t!(i18n, "search-action-retry"),
+                    "cancel" => t!(i18n, "search-action-cancel"),
+                    "requeue" => t!(i18n, "search-action-requeue"),
+                    "delete" => t!(i18n, "search-action-delete"),
+                    other => other.to_string(),
+                };
+                let summary =
+                    t!(i18n, "search-bulk-result", action = action, changed = done.changed, matched = done.matched);
                 let more = done.next.clone().map(|cursor| {
                     view! {
                         <ActionForm action=act attr:class="inline">
@@ -307,14 +356,14 @@ fn ActOnMatches(
                             <input type="hidden" name="action" value=done.action.clone()/>
                             <input type="hidden" name="cursor" value=cursor/>
                             <input type="hidden" name="csrf" value=csrf.clone()/>
-                            <button type="submit">"Continue"</button>
+                            <button type="submit">{t!(i18n, "search-continue")}</button>
                         </ActionForm>
                     }
                 });
                 view! {
                     <p role="status" class="note bulk-result">
                         {summary}
-                        {done.next.is_some().then_some(" More remain.")}
+                        {done.next.is_some().then(|| format!(" {}", t!(i18n, "search-more-remain")))}
                     </p>
                     {more}
                 }
@@ -324,10 +373,16 @@ fn ActOnMatches(
     };
     view! {
         <div class="toolbar search-actions">
-            <p class="match-count" data-count=count.count>{format!("{total} jobs match.")}</p>
-            <a href=export("csv") download="hoist-jobs.csv">"Export CSV"</a>
+            <p class="match-count" data-count=count.count>
+                {if count.at_least {
+                    t!(i18n, "search-matches-at-least", count = count.count)
+                } else {
+                    t!(i18n, "search-matches", count = count.count)
+                }}
+            </p>
+            <a href=export("csv") download="hoist-jobs.csv">{t!(i18n, "search-export-csv")}</a>
             " "
-            <a href=export("jsonl") download="hoist-jobs.jsonl">"Export JSON lines"</a>
+            <a href=export("jsonl") download="hoist-jobs.jsonl">{t!(i18n, "search-export-jsonl")}</a>
             {actions}
         </div>
         {outcome}

@@ -5,7 +5,9 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::i18n::{I18n, use_i18n};
 use crate::session::{error_text, use_viewer};
+use crate::t;
 use crate::types::{ROLES, UserRow};
 
 #[server(input = GetUrl, endpoint = "get_users")]
@@ -31,9 +33,13 @@ pub async fn change_user(
     crate::backend::backend()?.change_user(username, role, disabled, allowed_jobs, csrf).await
 }
 
-fn role_options(selected: &str) -> impl IntoView + use<> {
+/// The roles to choose from: each shown in the page's language, its value as stored.
+fn role_options(i18n: I18n, selected: &str) -> impl IntoView + use<> {
     let selected = selected.to_string();
-    ROLES.map(|role| view! { <option value=role selected=role == selected>{role}</option> }).into_iter().collect_view()
+    ROLES
+        .map(|role| view! { <option value=role selected=role == selected>{i18n.role(role)}</option> })
+        .into_iter()
+        .collect_view()
 }
 
 /// User accounts (admins only): add, disable or enable, change role.
@@ -43,6 +49,7 @@ pub fn UsersPage() -> impl IntoView {
     let change = ServerAction::<ChangeUser>::new();
     let users = Resource::new(move || (add.version().get(), change.version().get()), |_| get_users());
     let viewer = use_viewer();
+    let i18n = use_i18n();
     let failure = move || {
         add.value()
             .get()
@@ -53,9 +60,9 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <SignInGuard staff_only=true/>
         <section class="page">
-            <h1>"Users"</h1>
+            <h1>{t!(i18n, "users-title")}</h1>
             {failure}
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=move || view! { <p>{t!(i18n, "common-loading")}</p> }>
                 {move || {
                     let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
                     users
@@ -77,44 +84,59 @@ fn UserTable(
     add: ServerAction<AddUser>,
     change: ServerAction<ChangeUser>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let rows = users.into_iter().map(|user| view! { <UserRowView user csrf=csrf.clone() change/> }).collect_view();
+    let columns = vec![
+        t!(i18n, "users-col-user"),
+        t!(i18n, "users-col-role"),
+        t!(i18n, "users-col-status"),
+        t!(i18n, "users-col-may-enqueue"),
+        t!(i18n, "users-col-created"),
+        String::new(),
+    ];
     view! {
-        <DataTable caption="Users" class="jobs users" columns=&["User", "Role", "Status", "May enqueue", "Created", ""]>{rows}</DataTable>
-        <h2>"Add a user"</h2>
+        <DataTable caption=t!(i18n, "users-table") class="jobs users" columns>{rows}</DataTable>
+        <h2>{t!(i18n, "users-add-title")}</h2>
         <ActionForm action=add attr:class="form narrow">
             <input type="hidden" name="csrf" value=csrf/>
-            <label for="new-username">"Username"</label>
+            <label for="new-username">{t!(i18n, "users-username")}</label>
             <input id="new-username" name="username" required autocomplete="off"/>
-            <label for="new-password">"Password"</label>
+            <label for="new-password">{t!(i18n, "users-password")}</label>
             <input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"/>
-            <label for="new-role">"Role"</label>
+            <label for="new-role">{t!(i18n, "users-role")}</label>
             <select id="new-role" name="role">
-                {role_options("viewer")}
+                {role_options(i18n, "viewer")}
             </select>
-            <button type="submit">"Add user"</button>
+            <button type="submit">{t!(i18n, "users-add")}</button>
         </ActionForm>
     }
 }
 
 #[component]
 fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) -> impl IntoView {
-    let status = if user.disabled { "disabled" } else { "active" };
-    let (flip, flip_label) = if user.disabled { ("false", "Enable") } else { ("true", "Disable") };
+    let i18n = use_i18n();
     let name = user.username;
-    let (role_user, role_csrf, role_label) = (name.clone(), csrf.clone(), format!("Role of {name}"));
-    let (flip_user, flip_aria) = (name.clone(), format!("{flip_label} {name}"));
-    let options = role_options(&user.role);
+    let status = if user.disabled { t!(i18n, "users-status-disabled") } else { t!(i18n, "users-status-active") };
+    let (flip, flip_label, flip_aria) = if user.disabled {
+        ("false", t!(i18n, "users-enable"), t!(i18n, "users-enable-label", name = name.as_str()))
+    } else {
+        ("true", t!(i18n, "users-disable"), t!(i18n, "users-disable-label", name = name.as_str()))
+    };
+    let (role_user, role_csrf) = (name.clone(), csrf.clone());
+    let role_label = t!(i18n, "users-role-label", name = name.as_str());
+    let flip_user = name.clone();
+    let options = role_options(i18n, &user.role);
     let row_key = name.clone();
     // Only end users are limited to allowed jobs; staff enqueue by role.
     let allowed = (user.role == "user").then(|| {
         let (allowed_user, allowed_csrf) = (name.clone(), csrf.clone());
-        let label = format!("Jobs {name} may enqueue (queue/job-name, comma-separated)");
+        let label = t!(i18n, "users-allowed-label", name = name.as_str());
         view! {
             <ActionForm action=change attr:class="inline">
                 <input type="hidden" name="username" value=allowed_user/>
                 <input type="hidden" name="csrf" value=allowed_csrf/>
                 <input name="allowed_jobs" value=user.allowed_jobs.clone() aria-label=label placeholder="sync/sync-connection"/>
-                <button type="submit">"Save"</button>
+                <button type="submit">{t!(i18n, "users-save")}</button>
             </ActionForm>
         }
     });
@@ -128,7 +150,7 @@ fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) ->
                     <select name="role" aria-label=role_label>
                         {options}
                     </select>
-                    <button type="submit">"Change role"</button>
+                    <button type="submit">{t!(i18n, "users-change-role")}</button>
                 </ActionForm>
             </td>
             <td>{status}</td>

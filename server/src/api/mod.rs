@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`: thin handlers over the services.
 
+pub mod account;
 pub mod admin;
 pub mod connections;
 pub mod dead_letters;

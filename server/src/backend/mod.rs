@@ -40,6 +40,15 @@ impl ServerBackend {
         Principal::from_request_parts(&mut parts, &self.state).await
     }
 
+    /// Makes the response set the `hoist_lang` cookie.
+    fn set_language_cookie(&self, language: Option<app::i18n::Language>) {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            let mount = crate::mount_path::of_current_request();
+            let cookie = crate::services::account::language_cookie(language, &mount.0, self.state.secure_cookies);
+            response.append_header(axum::http::header::SET_COOKIE, cookie);
+        }
+    }
+
     /// The caller of a server function that changes something: a session whose CSRF token
     /// the form sent back.
     pub(crate) async fn acting_principal(&self, csrf: &str) -> Result<Principal, ApiError> {
@@ -98,10 +107,12 @@ impl Backend for ServerBackend {
                 Ok(session) => session.get::<String>(crate::auth::principal::SESSION_CSRF).await.ok().flatten(),
                 Err(_) => None,
             };
+            let language = crate::services::account::language(&self.state, principal.user_id).await?;
             Ok(Some(Viewer {
                 username: principal.username,
                 role: principal.role.as_str().to_string(),
                 csrf: csrf.unwrap_or_default(),
+                language,
             }))
         })
     }
@@ -113,10 +124,16 @@ impl Backend for ServerBackend {
                 leptos_axum::extract().await.map_err(|e| AppError::internal(e.to_string()))?;
             let request = crate::auth::login::LoginRequest { username, password };
             let signed_in = crate::auth::login::sign_in(&self.state, addr.ip(), &session, request).await?;
+            // The user's stored language becomes this browser's.
+            let language = crate::services::account::language(&self.state, signed_in.user.id).await?;
+            if language.is_some() {
+                self.set_language_cookie(language);
+            }
             Ok(Viewer {
                 username: signed_in.user.username,
                 role: signed_in.user.role.as_str().to_string(),
                 csrf: signed_in.csrf_token,
+                language,
             })
         })
     }
@@ -126,6 +143,19 @@ impl Backend for ServerBackend {
             self.acting_principal(&csrf).await?;
             let session: Session = leptos_axum::extract().await.map_err(|e| AppError::internal(e.to_string()))?;
             session.flush().await.map_err(|e| AppError::internal(e.to_string()))?;
+            Ok(())
+        })
+    }
+
+    fn set_language(&self, language: String, csrf: Option<String>) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move {
+            let language = crate::services::account::parse_language(&language)?;
+            // Signed in: stored with the user too (a wrong token stores nothing and says so).
+            if let Some(csrf) = csrf.filter(|c| !c.is_empty()) {
+                let principal = self.acting_principal(&csrf).await?;
+                crate::services::account::set_language(&self.state, &principal, Some(language)).await?;
+            }
+            self.set_language_cookie(Some(language));
             Ok(())
         })
     }
@@ -152,7 +182,7 @@ impl Backend for ServerBackend {
                 cards.push(QueueCard {
                     name,
                     counts: counts_view(&health.counts),
-                    warnings: health.warnings,
+                    warnings: health.issues,
                     workers: workers as u64,
                     completed_per_minute: stats.iter().map(|m| m.completed).collect(),
                     failed_per_minute: stats.iter().map(|m| m.failed).collect(),

@@ -10,6 +10,8 @@ use super::{ServerBackend, client_addr};
 const RECENT_FIRES: usize = 5;
 
 pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, AppError> {
+    // The request's language, for the expressions in words.
+    let language = app::i18n::request_language();
     let principal = backend.principal().await?;
     let details = crate::services::schedules::list_with_recent(&backend.state, &principal, RECENT_FIRES).await?;
     let mut rows = Vec::with_capacity(details.len());
@@ -20,7 +22,7 @@ pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ScheduleRow>, Ap
                 .map(|f| FireView { fired_at: f.fired_at, jobs: f.job_ids.len(), manual: f.manual, by: f.by })
                 .collect(),
             name: info.spec.name,
-            cron_words: crate::cron_words::describe(&info.spec.cron),
+            cron_words: crate::cron_words::describe(&info.spec.cron, language),
             cron: info.spec.cron,
             timezone: info.spec.timezone,
             queue: info.spec.queue,

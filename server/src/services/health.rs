@@ -1,5 +1,7 @@
 //! Queue health: the counts plus warnings an operator should act on.
 
+use app::i18n::{I18n, Language};
+use app::types::HealthWarning;
 use hoist_queue::Counts;
 use serde::Serialize;
 
@@ -32,7 +34,11 @@ pub struct QueueHealth {
     pub healthy: bool,
     pub paused: bool,
     pub counts: Counts,
+    /// What is wrong, in English words.
     pub warnings: Vec<String>,
+    /// The same, as data (the dashboard words it in the page's language).
+    #[serde(skip)]
+    pub issues: Vec<HealthWarning>,
     pub thresholds: HealthThresholds,
 }
 
@@ -45,31 +51,31 @@ pub async fn queue_health(
     let queue = crate::services::jobs::queue(state, queue_name)?;
     let counts = queue.counts().await?;
     let thresholds = HealthThresholds::for_queue(queue_name);
-    let mut warnings = vec![];
+    let mut issues = vec![];
     if counts.dead > thresholds.max_dead {
-        warnings
-            .push(format!("{} failed jobs in the dead-letter queue (more than {})", counts.dead, thresholds.max_dead));
+        issues.push(HealthWarning::TooManyDead { count: counts.dead, limit: thresholds.max_dead });
     }
     if counts.waiting > thresholds.max_waiting {
-        warnings.push(format!("{} jobs waiting (more than {})", counts.waiting, thresholds.max_waiting));
+        issues.push(HealthWarning::TooManyWaiting { count: counts.waiting, limit: thresholds.max_waiting });
     }
     // Start times are Redis's: compare them with Redis's clock, not this server's.
     if let Some(started) = queue.oldest_active_started_at().await?
         && let running_for = queue.redis_time().await? - started
         && running_for > thresholds.max_active_age_ms
     {
-        warnings.push(format!(
-            "a job has been active for {} s (more than {} s)",
-            running_for / 1000,
-            thresholds.max_active_age_ms / 1000
-        ));
+        issues.push(HealthWarning::ActiveTooLong {
+            seconds: (running_for / 1000).max(0) as u64,
+            limit_seconds: (thresholds.max_active_age_ms / 1000).max(0) as u64,
+        });
     }
+    let warnings: Vec<String> = issues.iter().map(|issue| issue.text(I18n::new(Language::En))).collect();
     Ok(QueueHealth {
         queue: queue_name.to_string(),
         healthy: warnings.is_empty() && !counts.paused,
         paused: counts.paused,
         counts,
         warnings,
+        issues,
         thresholds,
     })
 }

@@ -1,6 +1,7 @@
 //! Every operation, written once: REST handlers, server functions and the WebSocket call
 //! these with the caller, and these check what the caller may do.
 
+pub mod account;
 pub mod admin;
 pub mod connections;
 pub mod dead_letters;
