@@ -23,6 +23,7 @@ pub struct Args {
 
 pub struct Client {
     pub app: axum::Router,
+    /// The `Cookie` header this client sends (every cookie it was given, as a browser).
     pub cookie: Option<String>,
     pub addr: SocketAddr,
 }
@@ -58,10 +59,32 @@ impl Client {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        if let Some(set) = headers.get(header::SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
-            self.cookie = Some(pair);
+        let given: Vec<&str> = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+        if given.is_empty() {
+            return self.reply(status, headers, response).await;
         }
+        // What this client holds (`cookie` may have been set by hand), then what it was given.
+        let mut jar: std::collections::BTreeMap<String, String> = self
+            .cookie
+            .iter()
+            .flat_map(|c| c.split("; "))
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        for set in given {
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() || set.split(';').any(|attribute| attribute.trim() == "Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_string(), value.to_string());
+            }
+        }
+        let pairs: Vec<String> = jar.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        self.cookie = (!pairs.is_empty()).then(|| pairs.join("; "));
+        self.reply(status, headers, response).await
+    }
+
+    async fn reply(&self, status: StatusCode, headers: axum::http::HeaderMap, response: axum::response::Response) -> Reply {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         // A body that is not JSON (an export, a page) comes back as its text.
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| match bytes.is_empty() {
