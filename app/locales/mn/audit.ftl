@@ -10,3 +10,9 @@ audit-col-parameters = Параметрүүд
 audit-col-result = Үр дүн
 audit-col-from = Хаанаас
 audit-older = Өмнөх бичлэгүүд
+# Үйлдлийн үр дүн, серверийн бүртгэснээр.
+audit-result-ok = амжилттай
+audit-result-failed = амжилтгүй
+audit-result-ok-jobs = амжилттай: { $count } ажил
+audit-result-ok-of = амжилттай: { $changed } / { $matched } ажил
+audit-result-failed-after = { $changed } / { $matched } ажлыг өөрчилсний дараа амжилтгүй болсон: { $error }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
-use crate::i18n::use_i18n;
+use crate::i18n::{I18n, use_i18n};
 use crate::session::error_text;
 use crate::t;
 use crate::types::AuditView;
@@ -68,7 +68,7 @@ fn AuditTable(log: AuditView) -> impl IntoView {
                                     <td class="mono">{e.action}</td>
                                     <td class="mono">{e.target}</td>
                                     <td class="mono params">{e.params}</td>
-                                    <td>{e.result}</td>
+                                    <td>{result_text(i18n, &e.result)}</td>
                                     <td>{e.client_addr.unwrap_or_default()}</td>
                                 </tr>
                             }
@@ -76,5 +76,57 @@ fn AuditTable(log: AuditView) -> impl IntoView {
                         .collect_view()}
                 </DataTable>
         {log.next.map(|id| view! { <p><a href=crate::mount_path::href(&format!("/audit?before={id}"))>{t!(i18n, "audit-older")}</a></p> })}
+    }
+}
+
+/// An audit entry's result in the page's language. The server records it in fixed English
+/// forms (`ok`, `failed`, `ok: 3 jobs`, `ok: 2 of 5 jobs`, `failed after changing 2 of 5
+/// jobs: …`); anything else is shown as recorded.
+fn result_text(i18n: I18n, result: &str) -> String {
+    let of = |text: &str| {
+        let (changed, matched) = text.split_once(" of ")?;
+        Some((changed.parse::<u64>().ok()?, matched.parse::<u64>().ok()?))
+    };
+    if result == "ok" {
+        return t!(i18n, "audit-result-ok");
+    }
+    if result == "failed" {
+        return t!(i18n, "audit-result-failed");
+    }
+    if let Some(counted) = result.strip_prefix("ok: ").and_then(|rest| rest.strip_suffix(" jobs")) {
+        if let Ok(count) = counted.parse::<u64>() {
+            return t!(i18n, "audit-result-ok-jobs", count = count);
+        }
+        if let Some((changed, matched)) = of(counted) {
+            return t!(i18n, "audit-result-ok-of", changed = changed, matched = matched);
+        }
+    }
+    if let Some((counted, error)) =
+        result.strip_prefix("failed after changing ").and_then(|rest| rest.split_once(" jobs: "))
+        && let Some((changed, matched)) = of(counted)
+    {
+        return t!(i18n, "audit-result-failed-after", changed = changed, matched = matched, error = error);
+    }
+    result.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Language;
+
+    #[test]
+    fn recorded_results_read_in_each_language() {
+        let (en, mn) = (I18n::new(Language::En), I18n::new(Language::Mn));
+        assert_eq!(result_text(en, "ok"), "ok");
+        assert_eq!(result_text(mn, "failed"), "амжилтгүй");
+        assert_eq!(result_text(en, "ok: 1 jobs"), "ok: 1 job");
+        assert_eq!(result_text(en, "ok: 1200 jobs"), "ok: 1,200 jobs");
+        assert_eq!(result_text(mn, "ok: 2 of 5 jobs"), "амжилттай: 2 / 5 ажил");
+        assert_eq!(
+            result_text(en, "failed after changing 2 of 5 jobs: boom"),
+            "failed after changing 2 of 5 jobs: boom"
+        );
+        assert_eq!(result_text(en, "something else"), "something else");
     }
 }

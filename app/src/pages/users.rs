@@ -142,7 +142,7 @@ fn UserRowView(user: UserRow, csrf: String, change: ServerAction<ChangeUser>) ->
     });
     view! {
         <tr data-user=row_key>
-            <td>{name}</td>
+            <td translate="no">{name}</td>
             <td>
                 <ActionForm action=change attr:class="inline">
                     <input type="hidden" name="username" value=role_user/>

@@ -84,7 +84,12 @@ impl Client {
         self.reply(status, headers, response).await
     }
 
-    async fn reply(&self, status: StatusCode, headers: axum::http::HeaderMap, response: axum::response::Response) -> Reply {
+    async fn reply(
+        &self,
+        status: StatusCode,
+        headers: axum::http::HeaderMap,
+        response: axum::response::Response,
+    ) -> Reply {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         // A body that is not JSON (an export, a page) comes back as its text.
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| match bytes.is_empty() {
