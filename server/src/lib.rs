@@ -35,6 +35,7 @@ pub mod services;
 pub mod site;
 pub mod state;
 pub mod telemetry;
+pub mod throughput_cache;
 pub mod tokens;
 pub mod transport;
 pub mod users;

@@ -74,6 +74,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         host_auth: None,
         // The builder sets the configured ones; `build_state` does not read processor settings.
         queue_names: Default::default(),
+        throughput: Default::default(),
     };
     Ok((state, admin))
 }

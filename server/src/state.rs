@@ -43,6 +43,8 @@ pub struct AppState {
     /// The built-in processors' queues (`HOIST_SYNC_QUEUE`...), which services enqueue to
     /// whether or not this process runs the processors. Default: their default names.
     pub queue_names: Arc<crate::processors::QueueNames>,
+    /// The throughput chart's closed minutes, so each read fetches only new ones.
+    pub throughput: Arc<crate::throughput_cache::ThroughputCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

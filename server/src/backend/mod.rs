@@ -207,14 +207,16 @@ impl Backend for ServerBackend {
             let bars = (minutes / bar_minutes) as usize;
             let (mut completed, mut failed) = (vec![0u64; bars], vec![0u64; bars]);
             let mut first_minute = None;
-            for name in hoist_queue::Queue::list_all(&self.state.engine).await.map_err(ApiError::from)? {
+            let names = hoist_queue::Queue::list_all(&self.state.engine).await.map_err(ApiError::from)?;
+            self.state.throughput.retain(&names);
+            for name in names {
                 let queue = hoist_queue::Queue::new(&self.state.engine, &name).map_err(ApiError::from)?;
-                let stats = queue.recent_stats(minutes).await.map_err(ApiError::from)?;
-                first_minute = first_minute.or(stats.first().map(|m| m.minute));
-                for (i, minute) in stats.iter().enumerate() {
+                let (from, counts) = self.state.throughput.recent(&queue, minutes).await.map_err(ApiError::from)?;
+                first_minute = first_minute.or(Some(from));
+                for (i, (done, failures)) in counts.iter().enumerate() {
                     let bar = (i / bar_minutes as usize).min(bars - 1);
-                    completed[bar] += minute.completed;
-                    failed[bar] += minute.failed;
+                    completed[bar] += done;
+                    failed[bar] += failures;
                 }
             }
             let from = match first_minute {
