@@ -80,10 +80,13 @@ impl Language {
         for item in header.split(',') {
             let mut parts = item.split(';');
             let Some(language) = parts.next().and_then(Language::from_tag) else { continue };
-            let weight = parts
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
+            // RFC 9110: `q` is case-insensitive and between 0 and 1; an item with a
+            // malformed weight is skipped.
+            let weight = match parts.map(str::trim).find(|p| p.len() > 2 && p[..2].eq_ignore_ascii_case("q=")) {
+                None => Some(1.0),
+                Some(q) => q[2..].trim().parse::<f32>().ok().filter(|w| (0.0..=1.0).contains(w)),
+            };
+            let Some(weight) = weight else { continue };
             if weight > 0.0 && best.is_none_or(|(w, _)| weight > w) {
                 best = Some((weight, language));
             }
@@ -96,8 +99,8 @@ impl Language {
         header
             .split(';')
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == LANGUAGE_COOKIE)
-            .and_then(|(_, value)| Language::from_tag(value))
+            .filter(|(name, _)| *name == LANGUAGE_COOKIE)
+            .find_map(|(_, value)| Language::from_tag(value))
     }
 
     /// The language of a request: its `hoist_lang` cookie, else its `Accept-Language`,
@@ -287,9 +290,16 @@ pub fn use_i18n() -> I18n {
 
 /// The language of the request being served (English outside a request), for server
 /// code that writes text the page shows.
+///
+/// A `Language` in the request's extensions wins: the server puts the signed-in user's
+/// stored choice there.
 #[cfg(feature = "ssr")]
 pub fn request_language() -> Language {
-    use_context::<http::request::Parts>().map(|parts| Language::of_request(&parts.headers)).unwrap_or_default()
+    use_context::<http::request::Parts>()
+        .map(|parts| {
+            parts.extensions.get::<Language>().copied().unwrap_or_else(|| Language::of_request(&parts.headers))
+        })
+        .unwrap_or_default()
 }
 
 /// On the server: the request's language. In the browser: what the server wrote into
@@ -459,9 +469,14 @@ mod tests {
         assert_eq!(Language::from_accept_language("fr-FR,mn;q=0.9,en;q=0.8"), Some(Language::Mn));
         assert_eq!(Language::from_accept_language("en;q=0.5, mn;q=0.7"), Some(Language::Mn));
         assert_eq!(Language::from_accept_language("mn;q=0, en"), Some(Language::En));
+        assert_eq!(Language::from_accept_language("mn;Q=0, en;q=0.5"), Some(Language::En), "Q is q");
+        assert_eq!(Language::from_accept_language("mn;q=abc, en;q=0.1"), Some(Language::En), "bad weight: skipped");
+        assert_eq!(Language::from_accept_language("mn;q=2, en;q=0.1"), Some(Language::En), "weights are at most 1");
+        assert_eq!(Language::from_accept_language("*, mn;q=0.3"), Some(Language::Mn));
         assert_eq!(Language::from_accept_language("de, fr"), None);
         assert_eq!(Language::from_accept_language(""), None);
         assert_eq!(Language::from_cookie_header("a=b; hoist_lang=mn; c=d"), Some(Language::Mn));
         assert_eq!(Language::from_cookie_header("xhoist_lang=mn"), None);
+        assert_eq!(Language::from_cookie_header("hoist_lang=xx; hoist_lang=mn"), Some(Language::Mn));
     }
 }

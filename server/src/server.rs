@@ -106,7 +106,8 @@ pub fn router(state: AppState) -> Router {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
-        .route_layer(axum::middleware::from_fn(crate::mount_path::restore_full_path));
+        .route_layer(axum::middleware::from_fn(crate::mount_path::restore_full_path))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::services::account::stored_language));
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("hoist_session")
         .with_secure(state.secure_cookies)

@@ -235,6 +235,7 @@ async fn bulk_enqueue_health_and_maintenance() {
     let r = admin.send("GET", "/api/v1/queues/bulk/health", None, &[]).await;
     assert_eq!(r.body["healthy"], false);
     assert!(r.body["warnings"][0].as_str().unwrap().contains("1,001 jobs waiting"), "{:?}", r.body);
+    assert_eq!(r.body["issues"][0], serde_json::json!({ "kind": "too_many_waiting", "count": 1001, "limit": 1000 }));
 
     let r = admin.send("POST", "/api/v1/queues/bulk/maintenance", Some(json!({ "action": "drain" })), &h).await;
     assert_eq!((r.status, r.body["affected"].as_u64()), (StatusCode::OK, Some(1001)));

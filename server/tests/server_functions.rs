@@ -155,6 +155,8 @@ async fn the_language_is_the_browsers_and_the_users() {
     let (cookie, csrf) = (signed_in.cookie.unwrap(), signed_in.body["csrf"].as_str().unwrap().to_string());
     let answer = call(app, "set_language", Some("language=mn&csrf=wrong"), Some(SITE), Some(&cookie)).await;
     assert_error(&answer, StatusCode::FORBIDDEN, "forbidden");
+    assert!(answer.cookies.is_empty(), "a refused choice sets no cookie");
+    assert_eq!(call(app, "get_viewer", None, None, Some(&cookie)).await.body["language"], Value::Null, "nor is stored");
     let answer = call(app, "set_language", Some(&format!("language=mn&csrf={csrf}")), Some(SITE), Some(&cookie)).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     assert_eq!(answer.cookies, ["hoist_lang=mn"]);

@@ -31,7 +31,7 @@ job-no-log-lines = Лог мөр алга.
 job-error-retryable = дахин оролдож болох
 job-error-permanent = байнгын
 job-error-timeout = хугацаа хэтэрсэн
-job-error-panic = panic
+job-error-panic = уналт (panic)
 job-error-stalled = гацсан
 # The progress bar (also on My jobs).
 job-progress = Явц

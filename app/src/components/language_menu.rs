@@ -1,11 +1,13 @@
 //! Switching the dashboard's language: a button naming the other language in its own
 //! words. The choice is stored with the signed-in user and in a cookie, then the page
 //! loads again in it (every text, and what the server words, such as cron in words).
+//! A choice made in another browser needs nothing here: the server renders a signed-in
+//! user's pages in their stored language and sets the cookie to it.
 
 use leptos::prelude::*;
 
 use crate::i18n::{Language, use_i18n};
-use crate::session::{SetLanguage, ViewerResource};
+use crate::session::{SetLanguage, ViewerResource, error_text};
 use crate::t;
 
 #[component]
@@ -18,19 +20,9 @@ pub fn LanguageMenu(viewer: ViewerResource) -> impl IntoView {
             reload();
         }
     });
-    // Signed in with a stored choice other than this page's (it was changed in another
-    // browser): make it this browser's too.
-    Effect::new(move |_| {
-        if let Some(Ok(Some(user))) = viewer.get()
-            && let Some(stored) = user.language
-            && stored != current
-            && set.version().get_untracked() == 0
-        {
-            set.dispatch(SetLanguage { language: stored.code().to_string(), csrf: None });
-        }
-    });
     let csrf = move || viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-    Language::ALL
+    let failed = move || set.value().get().and_then(|result| result.err()).map(|e| error_text(&e));
+    let forms = Language::ALL
         .into_iter()
         .filter(|language| *language != current)
         .map(|language| {
@@ -44,7 +36,11 @@ pub fn LanguageMenu(viewer: ViewerResource) -> impl IntoView {
                 </ActionForm>
             }
         })
-        .collect_view()
+        .collect_view();
+    view! {
+        {forms}
+        {move || failed().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+    }
 }
 
 /// Loads the page again, where it is.

@@ -254,7 +254,7 @@ fn DeadRowView(
             <td class="mono">
                 <a href=crate::mount_path::href(&format!("/queues/{}/jobs/{}", row.queue, row.id))>{row.name.clone()}</a>
             </td>
-            <td class="error-cell">{row.error.clone()}</td>
+            <td class="error-cell" translate="no">{row.error.clone()}</td>
             <td>{row.attempts}</td>
             <td><When at=row.died_at/></td>
             <td>

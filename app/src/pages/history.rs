@@ -130,7 +130,7 @@ fn HistoryTable(page: HistoryView, filter: HistoryFilter) -> impl IntoView {
                                     <td>{i18n.number(u64::from(row.attempts))}</td>
                                     <td><When at=row.finished_at/></td>
                                     <td>{row.duration_ms.map(|ms| i18n.duration(ms.max(0) as u64)).unwrap_or_default()}</td>
-                                    <td class="error-cell">{row.error.unwrap_or_default()}</td>
+                                    <td class="error-cell" translate="no">{row.error.unwrap_or_default()}</td>
                                 </tr>
                             }
                         })

@@ -65,7 +65,7 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
                                     <td>
                                         <span class=format!("badge badge-{state}")>{state_text}</span>
                                     </td>
-                                    <td>{c.detail}</td>
+                                    <td translate="no">{c.detail}</td>
                                 </tr>
                             }
                         })

@@ -243,7 +243,7 @@ fn JobView(
                                     {(!e.causes.is_empty())
                                         .then(|| {
                                             view! {
-                                                <ul class="causes">
+                                                <ul class="causes" translate="no">
                                                     {e.causes.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}
                                                 </ul>
                                             }
@@ -276,9 +276,10 @@ pub fn ProgressBar(progress: ProgressView) -> impl IntoView {
             <progress max="100" value=percent aria-label=t!(i18n, "job-progress")>{shown.clone()}</progress>
             <span>
                 {shown}
-                {progress.stage.map(|s| format!(" · {s}"))}
+                // The handler's own words: data, not the dashboard's.
+                {progress.stage.map(|s| view! { " · " <span translate="no">{s}</span> })}
                 {eta}
-                {progress.message.map(|m| format!(" · {m}"))}
+                {progress.message.map(|m| view! { " · " <span translate="no">{m}</span> })}
             </span>
         </div>
     }

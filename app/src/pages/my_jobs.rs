@@ -78,7 +78,7 @@ fn Mine(mine: MyJobs, csrf: String, sync: ServerAction<SyncConnection>, feed: Li
                                     let label = t!(i18n, "my-jobs-sync-label", bank = c.institution.clone());
                                     view! {
                                         <tr data-connection=c.id>
-                                            <td>{c.institution.clone()}</td>
+                                            <td translate="no">{c.institution.clone()}</td>
                                             <td>{connection_status(i18n, &c.status)}</td>
                                             <td>
                                                 {c

@@ -321,7 +321,7 @@ fn JobTable(jobs: Vec<JobRow>, queue: String) -> impl IntoView {
                                                         {format!("{}%", decimal(i18n.language(), percent, 0))}
                                                     </progress>
                                                     " "
-                                                    {job.stage.clone().unwrap_or_default()}
+                                                    <span translate="no">{job.stage.clone().unwrap_or_default()}</span>
                                                 }
                                             })}
                                     </td>

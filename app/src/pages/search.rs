@@ -100,6 +100,7 @@ pub fn SearchPage() -> impl IntoView {
                     list="search-suggestions"
                     autocomplete="off"
                     spellcheck="false"
+                    translate="no"
                     placeholder="queue:sync state:dead payload.connection_id:5 timeout"
                     value=q
                     on:input=move |ev| typed.set(event_target_value(&ev))
@@ -126,7 +127,8 @@ pub fn SearchPage() -> impl IntoView {
                     .iter()
                     .map(|example| {
                         view! {
-                            <a class="mono example" href=crate::mount_path::href(&format!("/search?q={}", query_value(example)))>
+                            // Query syntax, the same in every language.
+                            <a class="mono example" translate="no" href=crate::mount_path::href(&format!("/search?q={}", query_value(example)))>
                                 {*example}
                             </a>
                             " "
@@ -211,7 +213,7 @@ fn SearchTable(page: SearchView, q: String) -> impl IntoView {
                                     <td>{i18n.number(u64::from(row.attempts))}</td>
                                     <td><When at=row.created_at/></td>
                                     <td>{row.finished_at.map(|ms| i18n.date_time(ms)).unwrap_or_default()}</td>
-                                    <td class="error-cell">{row.error.unwrap_or_default()}</td>
+                                    <td class="error-cell" translate="no">{row.error.unwrap_or_default()}</td>
                                 </tr>
                             }
                         })

@@ -107,7 +107,12 @@ impl Backend for ServerBackend {
                 Ok(session) => session.get::<String>(crate::auth::principal::SESSION_CSRF).await.ok().flatten(),
                 Err(_) => None,
             };
-            let language = crate::services::account::language(&self.state, principal.user_id).await?;
+            // The language is a nicety: a failed read leaves the viewer signed in.
+            let language =
+                crate::services::account::language(&self.state, principal.user_id).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "reading the user's language");
+                    None
+                });
             Ok(Some(Viewer {
                 username: principal.username,
                 role: principal.role.as_str().to_string(),
@@ -125,7 +130,11 @@ impl Backend for ServerBackend {
             let request = crate::auth::login::LoginRequest { username, password };
             let signed_in = crate::auth::login::sign_in(&self.state, addr.ip(), &session, request).await?;
             // The user's stored language becomes this browser's.
-            let language = crate::services::account::language(&self.state, signed_in.user.id).await?;
+            let language =
+                crate::services::account::language(&self.state, signed_in.user.id).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "reading the user's language");
+                    None
+                });
             if language.is_some() {
                 self.set_language_cookie(language);
             }
@@ -151,9 +160,16 @@ impl Backend for ServerBackend {
         Box::pin(async move {
             let language = crate::services::account::parse_language(&language)?;
             // Signed in: stored with the user too (a wrong token stores nothing and says so).
+            // A session that ended while the page was open: the browser's choice only. A
+            // wrong token is refused (nothing stored, no cookie).
             if let Some(csrf) = csrf.filter(|c| !c.is_empty()) {
-                let principal = self.acting_principal(&csrf).await?;
-                crate::services::account::set_language(&self.state, &principal, Some(language)).await?;
+                match self.acting_principal(&csrf).await {
+                    Ok(principal) => {
+                        crate::services::account::set_language(&self.state, &principal, Some(language)).await?
+                    }
+                    Err(ApiError::Unauthenticated) => {}
+                    Err(error) => return Err(error.into()),
+                }
             }
             self.set_language_cookie(Some(language));
             Ok(())

@@ -5,7 +5,11 @@
 //! `app::i18n`): signing in and every change set the cookie from the stored choice.
 
 use app::i18n::{LANGUAGE_COOKIE, Language};
-use axum::http::HeaderValue;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_sessions::Session;
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
@@ -38,6 +42,38 @@ pub async fn set_language(state: &AppState, principal: &Principal, language: Opt
         .execute(&state.db.pool)
         .await?;
     Ok(())
+}
+
+/// Middleware for the dashboard's pages: a signed-in user's stored language is the
+/// page's, whatever the browser's cookie says (it was changed in another browser, or the
+/// cookie is gone), and the response sets the cookie to it. So a page is rendered once,
+/// in the right language, with no reload.
+pub async fn stored_language(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let stored = match request.extensions().get::<Session>() {
+        Some(session) => match session.get::<i64>(crate::auth::principal::SESSION_USER).await {
+            Ok(Some(user_id)) => language(&state, user_id).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "reading the user's language");
+                None
+            }),
+            _ => None,
+        },
+        None => None,
+    };
+    let Some(stored) = stored else { return next.run(request).await };
+    let from_cookie = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(Language::from_cookie_header);
+    // What the page renders in (see `app::i18n::request_language`).
+    request.extensions_mut().insert(stored);
+    let mount = request.extensions().get::<crate::mount_path::MountPath>().map(|m| m.0.clone()).unwrap_or_default();
+    let mut response = next.run(request).await;
+    if from_cookie != Some(stored) {
+        response.headers_mut().append(header::SET_COOKIE, language_cookie(Some(stored), &mount, state.secure_cookies));
+    }
+    response
 }
 
 /// The `Set-Cookie` value that makes `language` the browser's choice (a year; removed

@@ -36,8 +36,10 @@ pub struct QueueHealth {
     pub counts: Counts,
     /// What is wrong, in English words.
     pub warnings: Vec<String>,
-    /// The same, as data (the dashboard words it in the page's language).
-    #[serde(skip)]
+    /// The same, as data: `{"kind": "too_many_dead" | "too_many_waiting", "count",
+    /// "limit"}` or `{"kind": "active_too_long", "seconds", "limit_seconds"}` (the
+    /// dashboard words them in the page's language).
+    #[schema(value_type = Vec<Object>)]
     pub issues: Vec<HealthWarning>,
     pub thresholds: HealthThresholds,
 }
