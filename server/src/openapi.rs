@@ -69,6 +69,8 @@ impl Modify for Security {
         crate::auth::login::login,
         crate::auth::login::logout,
         crate::auth::login::me,
+        crate::api::limits::limits,
+        crate::api::limits::set_limits,
         crate::api::account::language,
         crate::api::account::set_language,
         crate::api::jobs::list_queues,

@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues/{queue}/jobs/{id}", get(crate::api::jobs::get_job).delete(crate::api::jobs::remove_job))
         .route("/api/v1/queues/{queue}/jobs/bulk", post(crate::api::jobs::enqueue_bulk))
         .route("/api/v1/queues/{queue}/health", get(crate::api::jobs::queue_health))
+        .route("/api/v1/queues/{queue}/limits", get(crate::api::limits::limits).put(crate::api::limits::set_limits))
         .route("/api/v1/queues/{queue}/maintenance", post(crate::api::jobs::maintenance))
         .route("/api/v1/queues/{queue}/jobs/{id}/retry-edited", post(crate::api::jobs::retry_edited))
         .route("/api/v1/queues/{queue}/jobs/{id}/duplicate", post(crate::api::jobs::duplicate))

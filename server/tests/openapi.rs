@@ -34,6 +34,8 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("post", "/api/v1/queues/{queue}/jobs/{id}/duplicate"),
         ("post", "/api/v1/queues/{queue}/{action}"),
         ("get", "/api/v1/queues/{queue}/health"),
+        ("get", "/api/v1/queues/{queue}/limits"),
+        ("put", "/api/v1/queues/{queue}/limits"),
         ("post", "/api/v1/queues/{queue}/maintenance"),
         ("get", "/api/v1/queues/{queue}/metrics"),
         ("get", "/api/v1/dead-letters"),

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod dead_letters;
 pub mod history;
 pub mod jobs;
+pub mod limits;
 pub mod notifications;
 pub mod schedules;
 pub mod search;

@@ -9,6 +9,7 @@ pub mod health;
 pub mod history;
 pub mod history_quarantine;
 pub mod jobs;
+pub mod limits;
 pub mod notifications;
 pub mod schedules;
 pub mod search;

@@ -1,0 +1,88 @@
+//! `/api/v1/queues/{queue}/limits`: the limits every worker of a queue obeys together.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use hoist_queue::{QueueLimits, RateLimit};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, ApiPath};
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::client_addr::ClientAddr;
+use crate::services::limits as service;
+use crate::state::AppState;
+
+/// A queue's limits across all its workers; `null` parts are not limited.
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most jobs active at once across every worker (1 to 100,000).
+    #[schema(required, nullable, minimum = 1, maximum = 100000)]
+    pub concurrency: Option<u32>,
+    /// Most job starts per window across every worker.
+    #[schema(required, nullable)]
+    pub rate: Option<Rate>,
+}
+
+/// `max` job starts per `per_ms` milliseconds.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub max: u32,
+    /// The window, in milliseconds (at least 1).
+    #[schema(minimum = 1)]
+    pub per_ms: u64,
+}
+
+impl From<QueueLimits> for Limits {
+    fn from(limits: QueueLimits) -> Self {
+        Limits {
+            concurrency: limits.concurrency,
+            rate: limits.rate.map(|rate| Rate { max: rate.max, per_ms: rate.per.as_millis() as u64 }),
+        }
+    }
+}
+
+impl From<Limits> for QueueLimits {
+    fn from(limits: Limits) -> Self {
+        QueueLimits {
+            concurrency: limits.concurrency,
+            rate: limits.rate.map(|rate| RateLimit { max: rate.max, per: Duration::from_millis(rate.per_ms) }),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/limits", tag = "queues", params(("queue" = String, Path, description = "Queue name")), responses((status = 200, body = Limits), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role", body = crate::openapi::ErrorBody)))]
+pub async fn limits(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(queue): ApiPath<String>,
+) -> Result<Json<Limits>, ApiError> {
+    Ok(Json(service::limits(&state, &principal, &queue).await?.into()))
+}
+
+/// Replaces the queue's limits; every process obeys them from its next claim, and idle
+/// workers are woken at once.
+#[utoipa::path(put, path = "/api/v1/queues/{queue}/limits", tag = "queues", params(("queue" = String, Path, description = "Queue name")), request_body = Limits, responses((status = 200, description = "The limits now in force", body = Limits), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role, or CSRF header missing", body = crate::openapi::ErrorBody)))]
+pub async fn set_limits(
+    State(state): State<AppState>,
+    principal: Principal,
+    addr: ClientAddr,
+    ApiPath(queue): ApiPath<String>,
+    ApiJson(limits): ApiJson<Limits>,
+) -> Result<Json<Limits>, ApiError> {
+    let set = service::set_limits(&state, &principal, Some(addr.ip().to_string()), &queue, limits.into())
+        .await
+        .map_err(|error| match error {
+            // The engine names the window `rate.per`; here it is `rate.per_ms`.
+            ApiError::Invalid { field, message } if field == "rate.per" => {
+                ApiError::Invalid { field: "rate.per_ms".into(), message }
+            }
+            other => other,
+        })?;
+    Ok(Json(set.into()))
+}

@@ -1,0 +1,61 @@
+//! A queue's limits, obeyed by every worker of it together: a cap on its active jobs
+//! and on job starts per window. They live in Redis and each claim reads them, so a
+//! change takes effect in every process at its next claim; idle workers are woken at
+//! once so a raised limit starts more jobs right away.
+
+use hoist_queue::QueueLimits;
+use serde_json::json;
+
+use crate::api_error::ApiError;
+use crate::audit::{self, AuditEntry};
+use crate::auth::Principal;
+use crate::policy::{Action, authorize};
+use crate::state::AppState;
+
+/// The engine's bounds, checked here so each refusal names its own field (input that is
+/// refused changes nothing and is not audited).
+fn check(limits: &QueueLimits) -> Result<(), ApiError> {
+    if limits.concurrency.is_some_and(|n| !(1..=100_000).contains(&n)) {
+        return Err(ApiError::invalid("concurrency", "must be 1 to 100,000 (pause the queue to stop it)"));
+    }
+    if let Some(rate) = limits.rate {
+        if !(1..=1_000_000).contains(&rate.max) {
+            return Err(ApiError::invalid("rate.max", "must be 1 to 1,000,000"));
+        }
+        if rate.per.is_zero() || rate.per > std::time::Duration::from_secs(365 * 24 * 3600) {
+            return Err(ApiError::invalid("rate.per", "must be 1 ms to 365 days"));
+        }
+    }
+    Ok(())
+}
+
+/// The limits in force on `queue_name` (none set: no cap).
+pub async fn limits(state: &AppState, principal: &Principal, queue_name: &str) -> Result<QueueLimits, ApiError> {
+    authorize(principal, Action::WatchQueues)?;
+    let queue = crate::services::jobs::queue(state, queue_name)?;
+    Ok(queue.limits().await?)
+}
+
+/// Replaces `queue_name`'s limits (`None` parts remove that limit); audited as
+/// `queue.limits` with the new values.
+pub async fn set_limits(
+    state: &AppState,
+    principal: &Principal,
+    client_addr: Option<String>,
+    queue_name: &str,
+    limits: QueueLimits,
+) -> Result<QueueLimits, ApiError> {
+    authorize(principal, Action::ControlQueue)?;
+    let queue = crate::services::jobs::queue(state, queue_name)?;
+    check(&limits)?;
+    let outcome = queue.set_limits(&limits).await;
+    let params = json!({
+        "concurrency": limits.concurrency,
+        "rate": limits.rate.map(|rate| json!({ "max": rate.max, "per_ms": rate.per.as_millis() as u64 })),
+    });
+    let result = if outcome.is_ok() { "ok" } else { "failed" };
+    let entry = AuditEntry { action: "queue.limits", target: queue_name.to_string(), params, result, client_addr };
+    audit::record(&state.db, principal, entry).await?;
+    outcome?;
+    Ok(queue.limits().await?)
+}

@@ -1,0 +1,149 @@
+//! A queue's limits over the API: read, set, refused with the field named, audited, for
+//! operators only; and a change reaches every process at once — three workers, each in a
+//! connection of its own, start what a raised cap allows within a second, and stop
+//! starting beyond a lowered one.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use hoist_queue::{NewJob, Queue, RedisConnection, WorkerOptions};
+use hoist_server::users::{Role, create_user};
+use serde_json::json;
+
+#[tokio::test]
+async fn limits_are_read_set_checked_and_audited() {
+    let t = common::TestApp::start().await;
+    create_user(&t.db, "vera", "vera-password", Role::Viewer).await.unwrap();
+    let (mut vera, vera_csrf) = t.client("vera", "vera-password", "10.1.0.9:1").await;
+    let mut admin = t.admin;
+    let csrf = [("x-csrf-token", t.csrf.as_str())];
+
+    let r = admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!({ "concurrency": null, "rate": null })));
+
+    let limits = json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 } });
+    let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(limits.clone()), &csrf).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, limits.clone()));
+    assert_eq!(admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.body, limits);
+
+    for (body, field) in [
+        (json!({ "concurrency": 0, "rate": null }), "concurrency"),
+        (json!({ "concurrency": 100001, "rate": null }), "concurrency"),
+        (json!({ "concurrency": null, "rate": { "max": 0, "per_ms": 1000 } }), "rate.max"),
+        (json!({ "concurrency": null, "rate": { "max": 5, "per_ms": 0 } }), "rate.per_ms"),
+    ] {
+        let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(body.clone()), &csrf).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.body["error"]["field"], field, "{body}: {:?}", r.body);
+    }
+    let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(json!({ "concurrency": 2, "burst": 1 })), &csrf).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "unknown fields are refused: {:?}", r.body);
+    assert_eq!(
+        admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.body,
+        limits,
+        "refusals change nothing"
+    );
+
+    // Removing a limit is `null`.
+    let r = admin
+        .send("PUT", "/api/v1/queues/mail/limits", Some(json!({ "concurrency": null, "rate": null })), &csrf)
+        .await;
+    assert_eq!(r.body, json!({ "concurrency": null, "rate": null }));
+
+    assert_eq!(vera.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.status, StatusCode::OK);
+    let r = vera
+        .send("PUT", "/api/v1/queues/mail/limits", Some(limits.clone()), &[("x-csrf-token", vera_csrf.as_str())])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let audited: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor_name, params, result FROM audit_log WHERE action = 'queue.limits' AND target = 'mail' ORDER BY id",
+    )
+    .fetch_all(&t.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 2, "the two changes; refused input changes nothing and is not audited: {audited:?}");
+    assert_eq!(audited[0].0, "admin");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&audited[0].1).unwrap(),
+        json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 } })
+    );
+    assert_eq!(audited[0].2, "ok");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&audited[1].1).unwrap(),
+        json!({ "concurrency": null, "rate": null })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_changed_cap_reaches_three_processes_within_a_second() {
+    let t = common::TestApp::start().await;
+    let mut admin = t.admin;
+    let csrf = [("x-csrf-token", t.csrf.as_str())];
+    let cap = |n: u32| json!({ "concurrency": n, "rate": null });
+    assert_eq!(admin.send("PUT", "/api/v1/queues/capped/limits", Some(cap(1)), &csrf).await.status, StatusCode::OK);
+
+    let producer = Queue::new(&RedisConnection::connect(&t.redis.url()).await.unwrap(), "capped").unwrap();
+    for n in 0..60 {
+        producer.enqueue(NewJob::new("slow", json!({ "n": n }))).await.unwrap();
+    }
+    // Three processes: each its own connection, its own worker of concurrency 4, and its
+    // own count of jobs running.
+    let stop = hoist_queue::CancellationToken::new();
+    let mut running = vec![];
+    let mut workers = vec![];
+    for _ in 0..3 {
+        let queue = Queue::new(&RedisConnection::connect(&t.redis.url()).await.unwrap(), "capped").unwrap();
+        let now_running = Arc::new(AtomicUsize::new(0));
+        running.push(now_running.clone());
+        let handler = hoist_queue::handler_fn(move |_| {
+            let now_running = now_running.clone();
+            async move {
+                now_running.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                now_running.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!(null))
+            }
+        });
+        let options = WorkerOptions { concurrency: 4, ..WorkerOptions::default() };
+        let worker = hoist_queue::Worker::new(queue, hoist_queue::Handlers::new().on("slow", handler), options);
+        workers.push(tokio::spawn(worker.run(stop.clone())));
+    }
+    let total = |running: &[Arc<AtomicUsize>]| running.iter().map(|r| r.load(Ordering::SeqCst)).sum::<usize>();
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(total(&running), 1, "the cap of 1 holds across the three");
+
+    let raised = Instant::now();
+    assert_eq!(admin.send("PUT", "/api/v1/queues/capped/limits", Some(cap(9)), &csrf).await.status, StatusCode::OK);
+    while total(&running) < 9 {
+        assert!(
+            raised.elapsed() < Duration::from_secs(1),
+            "9 running within a second; {} after {:?}",
+            total(&running),
+            raised.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = raised.elapsed();
+    let per_process: Vec<usize> = running.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+    assert!(per_process.iter().all(|&n| n >= 1), "every process took part: {per_process:?}");
+    println!("raised cap seen by all three processes in {took:?}: {per_process:?}");
+
+    // Lowered: what runs finishes; no process starts beyond the new cap.
+    assert_eq!(admin.send("PUT", "/api/v1/queues/capped/limits", Some(cap(2)), &csrf).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1700)).await; // the nine finish
+    let watch_until = Instant::now() + Duration::from_millis(2000);
+    while Instant::now() < watch_until {
+        assert!(total(&running) <= 2, "at most 2 running after the cap went down: {}", total(&running));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    for worker in workers {
+        worker.await.unwrap().unwrap();
+    }
+}
