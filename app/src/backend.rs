@@ -10,8 +10,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::types::{
-    AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail, MatchCountView, MyJobs, QueueCard,
-    QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
+    AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail, LimitsView, MatchCountView, MyJobs,
+    QueueCard, QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
 };
 
 /// A boxed future, so the trait stays object safe.
@@ -54,6 +54,9 @@ pub trait Backend: Send + Sync + 'static {
         older_than_minutes: Option<u64>,
         csrf: String,
     ) -> BoxFuture<'_, Result<u64, AppError>>;
+    /// Replaces a queue's limits (`None`: that limit removed); `csrf` must be the
+    /// session's token.
+    fn queue_set_limits(&self, queue: String, limits: LimitsView, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// `pause` or `resume` a queue; `csrf` must be the session's token.
     fn queue_action(&self, queue: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     fn job(&self, queue: String, id: String) -> BoxFuture<'_, Result<JobDetail, AppError>>;

@@ -155,6 +155,18 @@ pub struct QueuePage {
     pub can_operate: bool,
     /// The id or name searched for, if any.
     pub search: Option<String>,
+    /// The limits every worker of the queue obeys together.
+    pub limits: LimitsView,
+}
+
+/// A queue's limits across all its workers; `None`: not limited.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsView {
+    /// Most jobs active at once.
+    pub concurrency: Option<u32>,
+    /// Most job starts per `rate_per_ms`.
+    pub rate_max: Option<u32>,
+    pub rate_per_ms: Option<u64>,
 }
 
 /// A job's progress as the dashboard shows it.

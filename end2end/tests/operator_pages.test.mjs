@@ -25,6 +25,39 @@ async function adminPage(path) {
   return page;
 }
 
+test("an operator sets a queue's limits on its page; a viewer sees them but cannot change them", async () => {
+  const page = await adminPage("/queues/demo");
+  const inForce = page.locator('[data-limits="in-force"]');
+  assert.match(await inForce.textContent(), /No limits across workers/);
+  await page.getByText("Change limits…").click();
+  await page.getByLabel("Most active at once").fill("3");
+  await page.getByLabel("Most starts per window").fill("10");
+  await page.getByLabel("Window (seconds)").fill("60");
+  await page.getByRole("button", { name: "Save limits" }).click();
+  await page.locator('[data-limits="in-force"]', { hasText: "At most 3 active at once" }).waitFor();
+  assert.match(await page.locator('[data-limits="in-force"]').textContent(), /at most 10 starts per 1 min 0 s/);
+  const limits = await api("GET", "/api/v1/queues/demo/limits");
+  assert.deepEqual(limits.body, { concurrency: 3, rate: { max: 10, per_ms: 60000 } });
+
+  // A window without its count is refused, naming the box.
+  await page.locator(".limits details").evaluate((details) => (details.open = true));
+  await page.getByLabel("Most starts per window").fill("");
+  await page.getByRole("button", { name: "Save limits" }).click();
+  await page.locator(".limits .error", { hasText: "needs its most starts" }).waitFor();
+
+  const created = await api("POST", "/api/v1/users", { username: "lim-viewer", password: "lim-viewer-password", role: "viewer" });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const viewer = await stack.newPage();
+  await signIn(stack, viewer, "lim-viewer", "lim-viewer-password");
+  await viewer.goto(`${stack.baseUrl}/queues/demo`);
+  await waitForHydration(viewer);
+  assert.match(await viewer.locator('[data-limits="in-force"]').textContent(), /At most 3 active at once/);
+  assert.equal(await viewer.getByText("Change limits…").count(), 0, "no form for a viewer");
+
+  // Back to none, for the tests after this one.
+  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: null, rate: null })).status, 200);
+});
+
 test("pausing a queue from its page stops processing; resuming restarts it", async () => {
   const page = await adminPage("/queues/demo");
   await page.getByRole("button", { name: "Pause" }).click();

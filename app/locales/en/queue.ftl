@@ -32,3 +32,14 @@ queue-column-owner = Owner
 queue-column-created = Created
 queue-column-attempts = Attempts
 queue-column-progress = Progress
+
+# The limits all workers of the queue obey together (components/queue_limits.rs).
+queue-limits-title = Limits
+queue-limits-none = No limits across workers: each takes as many jobs as its own concurrency allows.
+queue-limits-concurrency = At most { $count } active at once across all workers
+queue-limits-rate = at most { $max } starts per { $per }
+queue-limits-change = Change limits…
+queue-limits-concurrency-label = Most active at once (empty: no cap)
+queue-limits-rate-max-label = Most starts per window (empty: no rate limit)
+queue-limits-rate-per-label = Window (seconds)
+queue-limits-save = Save limits

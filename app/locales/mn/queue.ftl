@@ -29,3 +29,14 @@ queue-column-owner = Эзэмшигч
 queue-column-created = Үүсгэсэн
 queue-column-attempts = Оролдлого
 queue-column-progress = Явц
+
+# Дарааллын бүх ажилчны хамтдаа мөрдөх хязгаар (components/queue_limits.rs).
+queue-limits-title = Хязгаар
+queue-limits-none = Ажилчдын нийтлэг хязгаар алга: ажилчин бүр өөрийн зэрэгцээ ажиллах тоогоор ажил авна.
+queue-limits-concurrency = Бүх ажилчин нийлээд нэг зэрэг хамгийн ихдээ { $count } ажил
+queue-limits-rate = { $per } тутамд хамгийн ихдээ { $max } эхлэл
+queue-limits-change = Хязгаар өөрчлөх…
+queue-limits-concurrency-label = Нэг зэрэг ажиллах хамгийн их тоо (хоосон: хязгааргүй)
+queue-limits-rate-max-label = Нэг цонхонд эхлэх хамгийн их тоо (хоосон: хурдны хязгааргүй)
+queue-limits-rate-per-label = Цонх (секунд)
+queue-limits-save = Хязгаар хадгалах

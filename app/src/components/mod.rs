@@ -8,6 +8,7 @@ pub mod language_menu;
 pub mod layout;
 pub mod live;
 pub mod minute_chart;
+pub mod queue_limits;
 pub mod sign_in_guard;
 pub mod table_head;
 pub mod theme_toggle;

@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
+use crate::components::queue_limits::{QueueLimits, QueueSetLimits};
 use crate::format::{decimal, query_value};
 use crate::i18n::use_i18n;
 use crate::session::{error_text, use_viewer};
@@ -55,11 +56,13 @@ pub fn QueuePageView() -> impl IntoView {
     let search = move || query.read().get("q").filter(|q| !q.trim().is_empty());
     let action = ServerAction::<QueueAction>::new();
     let maintain = ServerAction::<QueueMaintain>::new();
+    let set_limits = ServerAction::<QueueSetLimits>::new();
     // Counts of every queue, pushed as they change; this page reads its own.
     let feed = provide_live_feed("counts".to_string());
     let page = Resource::new(
         move || {
-            (name(), state(), cursor(), search(), action.version().get(), maintain.version().get(), feed.resync.get())
+            let versions = (action.version().get(), maintain.version().get(), set_limits.version().get());
+            (name(), state(), cursor(), search(), versions, feed.resync.get())
         },
         |(name, state, cursor, search, ..)| get_queue_page(name, state, cursor, search),
     );
@@ -84,7 +87,7 @@ pub fn QueuePageView() -> impl IntoView {
                             }
                             Ok(page) => {
                                 let csrf = viewer.get().and_then(|v| v.ok().flatten()).map(|v| v.csrf).unwrap_or_default();
-                                view! { <QueueView page csrf action maintain cursor=cursor()/> }.into_any()
+                                view! { <QueueView page csrf action maintain set_limits cursor=cursor()/> }.into_any()
                             }
                         })
                 }}
@@ -101,6 +104,7 @@ fn QueueView(
     csrf: String,
     action: ServerAction<QueueAction>,
     maintain: ServerAction<QueueMaintain>,
+    set_limits: ServerAction<QueueSetLimits>,
     /// Where in the state's jobs this page starts.
     cursor: u64,
 ) -> impl IntoView {
@@ -110,6 +114,7 @@ fn QueueView(
     let live = LiveRows::follow(&page, cursor);
     let counts = live.counts;
     // Paused or resumed elsewhere: the button follows the badge.
+    let limits_csrf = csrf.clone();
     let toggle = move || if counts.get().paused { "resume" } else { "pause" };
     let label = move || if counts.get().paused { t!(i18n, "queue-resume") } else { t!(i18n, "queue-pause") };
     view! {
@@ -133,6 +138,13 @@ fn QueueView(
                     </div>
                 }
             })}
+        <QueueLimits
+            queue=page.name.clone()
+            limits=page.limits.clone()
+            can_operate=page.can_operate
+            csrf=limits_csrf
+            set=set_limits
+        />
         <form method="get" class="filters" role="search" aria-label=t!(i18n, "queue-find-jobs")>
             <input type="hidden" name="state" value=page.state.clone()/>
             <label for="job-search">{t!(i18n, "queue-search-label")}</label>

@@ -11,8 +11,8 @@ use app::backend::{Backend, BoxFuture};
 use app::error::AppError;
 use app::types::{
     AttemptError, AuditView, BulkResultView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow,
-    MatchCountView, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage, SavedSearchView, ScheduleRow,
-    SearchView, SystemStatus, Throughput, UserRow, Viewer,
+    LimitsView, MatchCountView, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage, SavedSearchView,
+    ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
 };
 use hoist_queue::TimingHistogram;
 use tower_sessions::Session;
@@ -294,7 +294,31 @@ impl Backend for ServerBackend {
                 })
                 .collect();
             let can_operate = policy::may(&principal, Action::ControlQueue);
-            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search })
+            let limits = crate::services::limits::limits(&self.state, &principal, &queue).await?;
+            let limits = LimitsView {
+                concurrency: limits.concurrency,
+                rate_max: limits.rate.map(|rate| rate.max),
+                rate_per_ms: limits.rate.map(|rate| rate.per.as_millis() as u64),
+            };
+            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search, limits })
+        })
+    }
+
+    fn queue_set_limits(&self, queue: String, limits: LimitsView, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move {
+            let principal = self.acting_principal(&csrf).await?;
+            let rate = match (limits.rate_max, limits.rate_per_ms) {
+                (Some(max), Some(per_ms)) => {
+                    Some(hoist_queue::RateLimit { max, per: std::time::Duration::from_millis(per_ms) })
+                }
+                (None, None) => None,
+                (Some(_), None) => return Err(AppError::invalid("rate_per", "a rate limit needs its window")),
+                (None, Some(_)) => return Err(AppError::invalid("rate_max", "a rate limit needs its most starts")),
+            };
+            let limits = hoist_queue::QueueLimits { concurrency: limits.concurrency, rate };
+            crate::services::limits::set_limits(&self.state, &principal, Some(client_addr().await?), &queue, limits)
+                .await?;
+            Ok(())
         })
     }
 

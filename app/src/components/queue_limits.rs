@@ -1,0 +1,103 @@
+//! A queue's limits on its page: what is in force across all its workers, and for
+//! operators a form to change them (every worker obeys the new ones from its next claim).
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::i18n::use_i18n;
+use crate::session::error_text;
+use crate::t;
+use crate::types::LimitsView;
+
+#[server(endpoint = "queue_set_limits")]
+pub async fn queue_set_limits(
+    queue: String,
+    concurrency: String,
+    rate_max: String,
+    rate_per_seconds: String,
+    csrf: String,
+) -> Result<(), AppError> {
+    // An empty box is no limit; anything else must be a whole number.
+    fn number<T: std::str::FromStr>(field: &str, text: &str) -> Result<Option<T>, AppError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| AppError::invalid(field, format!("{text:?} is not a whole number")))
+    }
+    let per_seconds: Option<u64> = number("rate_per_seconds", &rate_per_seconds)?;
+    let limits = LimitsView {
+        concurrency: number("concurrency", &concurrency)?,
+        rate_max: number("rate_max", &rate_max)?,
+        rate_per_ms: per_seconds.map(|s| s.saturating_mul(1000)),
+    };
+    crate::backend::backend()?.queue_set_limits(queue, limits, csrf).await
+}
+
+#[component]
+pub fn QueueLimits(
+    queue: String,
+    limits: LimitsView,
+    can_operate: bool,
+    csrf: String,
+    set: ServerAction<QueueSetLimits>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let mut in_force = vec![];
+    if let Some(count) = limits.concurrency {
+        in_force.push(t!(i18n, "queue-limits-concurrency", count = count));
+    }
+    if let (Some(max), Some(per)) = (limits.rate_max, limits.rate_per_ms) {
+        in_force.push(t!(i18n, "queue-limits-rate", max = max, per = i18n.duration(per)));
+    }
+    let summary = if in_force.is_empty() { t!(i18n, "queue-limits-none") } else { in_force.join(" · ") };
+    let failed = move || set.value().get().and_then(|result| result.err()).map(|e| error_text(&e));
+    let text = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    view! {
+        <section class="limits" aria-labelledby="limits-title">
+            <h2 id="limits-title" class="small-heading">{t!(i18n, "queue-limits-title")}</h2>
+            <p data-limits="in-force">{summary}</p>
+            {can_operate
+                .then(|| {
+                    view! {
+                        <details class="confirm">
+                            <summary>{t!(i18n, "queue-limits-change")}</summary>
+                            <ActionForm action=set attr:class="form limits-form">
+                                <input type="hidden" name="queue" value=queue/>
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <label for="limit-concurrency">{t!(i18n, "queue-limits-concurrency-label")}</label>
+                                <input
+                                    id="limit-concurrency"
+                                    name="concurrency"
+                                    type="number"
+                                    min="1"
+                                    max="100000"
+                                    value=text(limits.concurrency.map(u64::from))
+                                />
+                                <label for="limit-rate-max">{t!(i18n, "queue-limits-rate-max-label")}</label>
+                                <input
+                                    id="limit-rate-max"
+                                    name="rate_max"
+                                    type="number"
+                                    min="1"
+                                    max="1000000"
+                                    value=text(limits.rate_max.map(u64::from))
+                                />
+                                <label for="limit-rate-per">{t!(i18n, "queue-limits-rate-per-label")}</label>
+                                <input
+                                    id="limit-rate-per"
+                                    name="rate_per_seconds"
+                                    type="number"
+                                    min="1"
+                                    max="31536000"
+                                    value=text(limits.rate_per_ms.map(|ms| ms.div_ceil(1000)))
+                                />
+                                <button type="submit">{t!(i18n, "queue-limits-save")}</button>
+                            </ActionForm>
+                        </details>
+                    }
+                })}
+            {move || failed().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        </section>
+    }
+}
