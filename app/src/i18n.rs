@@ -1,5 +1,5 @@
 //! The dashboard in English and Mongolian: every text a page shows comes from the
-//! Fluent files in `app/locales/<language>/`, looked up by message id with [`t!`].
+//! Fluent files in `app/locales/<language>/`, looked up by message id with [`t!`](crate::t!).
 //!
 //! The language is fixed for a page load. The server picks it (the `hoist_lang` cookie,
 //! which signing in and the language menu set from the user's stored choice, else the
