@@ -2,7 +2,7 @@
 //! `*/10 * * * * *` reads "Every 10 seconds" or "10 секунд тутам", `0 3 * * *` "At 03:00,
 //! every day" or "Өдөр бүр 03:00 цагт". croner's describer does the parsing and the
 //! English, which is smoothed where it reads oddly ("At every 10 seconds"); the Mongolian
-//! is built in [`mongolian`], whose word order differs.
+//! is built in the `mongolian` module, whose word order differs.
 
 use std::str::FromStr;
 
