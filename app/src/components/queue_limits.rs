@@ -52,7 +52,6 @@ pub fn QueueLimits(
     }
     let summary = if in_force.is_empty() { t!(i18n, "queue-limits-none") } else { in_force.join(" · ") };
     let failed = move || set.value().get().and_then(|result| result.err()).map(|e| error_text(&e));
-    let text = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
     view! {
         <section class="limits" aria-labelledby="limits-title">
             <h2 id="limits-title" class="small-heading">{t!(i18n, "queue-limits-title")}</h2>
@@ -65,33 +64,24 @@ pub fn QueueLimits(
                             <ActionForm action=set attr:class="form limits-form">
                                 <input type="hidden" name="queue" value=queue/>
                                 <input type="hidden" name="csrf" value=csrf/>
-                                <label for="limit-concurrency">{t!(i18n, "queue-limits-concurrency-label")}</label>
-                                <input
-                                    id="limit-concurrency"
-                                    name="concurrency"
-                                    type="number"
-                                    min="1"
-                                    max="100000"
-                                    value=text(limits.concurrency.map(u64::from))
-                                />
-                                <label for="limit-rate-max">{t!(i18n, "queue-limits-rate-max-label")}</label>
-                                <input
-                                    id="limit-rate-max"
-                                    name="rate_max"
-                                    type="number"
-                                    min="1"
-                                    max="1000000"
-                                    value=text(limits.rate_max.map(u64::from))
-                                />
-                                <label for="limit-rate-per">{t!(i18n, "queue-limits-rate-per-label")}</label>
-                                <input
-                                    id="limit-rate-per"
-                                    name="rate_per_seconds"
-                                    type="number"
-                                    min="1"
-                                    max="31536000"
-                                    value=text(limits.rate_per_ms.map(|ms| ms.div_ceil(1000)))
-                                />
+                                {number_field(
+                                    "concurrency",
+                                    t!(i18n, "queue-limits-concurrency-label"),
+                                    100_000,
+                                    limits.concurrency.map(u64::from),
+                                )}
+                                {number_field(
+                                    "rate_max",
+                                    t!(i18n, "queue-limits-rate-max-label"),
+                                    1_000_000,
+                                    limits.rate_max.map(u64::from),
+                                )}
+                                {number_field(
+                                    "rate_per_seconds",
+                                    t!(i18n, "queue-limits-rate-per-label"),
+                                    365 * 24 * 3600,
+                                    limits.rate_per_ms.map(|ms| ms.div_ceil(1000)),
+                                )}
                                 <button type="submit">{t!(i18n, "queue-limits-save")}</button>
                             </ActionForm>
                         </details>
@@ -99,5 +89,21 @@ pub fn QueueLimits(
                 })}
             {move || failed().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </section>
+    }
+}
+
+/// A labelled box for a whole number from 1 to `max`, empty for "no limit".
+fn number_field(name: &'static str, label: String, max: u64, value: Option<u64>) -> impl IntoView {
+    let id = format!("limit-{name}");
+    view! {
+        <label for=id.clone()>{label}</label>
+        <input
+            id=id
+            name=name
+            type="number"
+            min="1"
+            max=max.to_string()
+            value=value.map(|n| n.to_string()).unwrap_or_default()
+        />
     }
 }
