@@ -54,7 +54,7 @@ pub fn QueueLimits(
     let failed = move || set.value().get().and_then(|result| result.err()).map(|e| error_text(&e));
     view! {
         <section class="limits" aria-labelledby="limits-title">
-            <h2 id="limits-title" class="small-heading">{t!(i18n, "queue-limits-title")}</h2>
+            <h2 id="limits-title" class="limits-title">{t!(i18n, "queue-limits-title")}</h2>
             <p data-limits="in-force">{summary}</p>
             {can_operate
                 .then(|| {
