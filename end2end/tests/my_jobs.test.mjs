@@ -39,6 +39,16 @@ test("an end user syncs a connection and watches the bar reach 100%", async () =
   assert.equal(await mine.locator("progress").getAttribute("value"), "100");
   await stack.screenshot(page, "my-jobs");
 
+  // Their job's page names its queue without a link to the staff-only queue page.
+  await mine.locator("a.mono").click();
+  await page.waitForURL(/\/queues\/sync\/jobs\//);
+  await waitForHydration(page);
+  await page.locator("h1").first().waitFor();
+  assert.equal(await page.locator(".crumbs a").count(), 0, "no link to the queue page");
+  assert.equal(await page.locator(".crumbs").textContent().then((t) => t.startsWith("sync")), true);
+  await page.goto(`${stack.baseUrl}/me`);
+  await waitForHydration(page);
+
   // The overview is for staff: an end user who types it in is back on their own jobs.
   await page.goto(`${stack.baseUrl}/`);
   await waitForHydration(page);

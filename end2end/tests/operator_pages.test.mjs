@@ -383,6 +383,7 @@ test("a dead job is fixed and retried from its page, duplicated, and its enqueue
   assert.deepEqual([copy.name, copy.payload], ["demo-sync", fixed.payload]);
   await waitForHydration(page);
   assert.equal(await page.locator(".crumbs .mono").textContent(), copyId, "the copy's own page");
+  assert.equal(await page.locator(".crumbs a").getAttribute("href"), "/queues/demo", "staff get a link to the queue");
   // Back is the original's page, and stays there.
   await page.goBack();
   await page.waitForURL((url) => url.pathname.endsWith(id));

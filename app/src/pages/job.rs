@@ -138,7 +138,18 @@ fn JobView(
         job.started_at.zip(job.finished_at).map(|(started, finished)| finished.saturating_sub(started).max(0) as u64);
     view! {
         <p class="crumbs">
-            <a href=crate::mount_path::href(&format!("/queues/{}", job.queue))>{job.queue.clone()}</a>
+            {
+                // The queue's page is for staff: an end user reads its name, with no link to
+                // a page that would only send them back.
+                let (queue, viewer) = (job.queue.clone(), use_viewer());
+                move || match viewer.get() {
+                    Some(Ok(Some(v))) if v.is_staff() => {
+                        view! { <a href=crate::mount_path::href(&format!("/queues/{queue}"))>{queue.clone()}</a> }
+                            .into_any()
+                    }
+                    _ => view! { <span>{queue.clone()}</span> }.into_any(),
+                }
+            }
             " / "
             <span class="mono">{job.id.clone()}</span>
         </p>
