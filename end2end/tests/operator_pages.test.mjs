@@ -54,6 +54,17 @@ test("an operator sets a queue's limits on its page; a viewer sees them but cann
   assert.match(await viewer.locator('[data-limits="in-force"]').textContent(), /At most 3 active at once/);
   assert.equal(await viewer.getByText("Change limits…").count(), 0, "no form for a viewer");
 
+  // A window set to the millisecond over the API survives a save that changes another box.
+  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: 3, rate: { max: 10, per_ms: 1500 } })).status, 200);
+  await page.reload();
+  await waitForHydration(page);
+  await page.locator(".limits details").evaluate((details) => (details.open = true));
+  assert.equal(await page.getByLabel("Window (seconds)").inputValue(), "1.5");
+  await page.getByLabel("Most active at once").fill("4");
+  await page.getByRole("button", { name: "Save limits" }).click();
+  await page.locator('[data-limits="in-force"]', { hasText: "At most 4 active at once" }).waitFor();
+  assert.deepEqual((await api("GET", "/api/v1/queues/demo/limits")).body, { concurrency: 4, rate: { max: 10, per_ms: 1500 } });
+
   // Back to none, for the tests after this one.
   assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: null, rate: null })).status, 200);
 });

@@ -32,7 +32,10 @@ impl ThroughputCache {
         let first_unknown = {
             let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
             let known = closed.get(queue.name());
-            (from..now).find(|minute| !known.is_some_and(|k| k.contains_key(minute))).unwrap_or(now)
+            let unknown = (from..now).find(|minute| !known.is_some_and(|k| k.contains_key(minute))).unwrap_or(now);
+            // The last two closed minutes are read again each time: should Redis's clock
+            // step back (a failover to a node behind), they would still be written to.
+            unknown.min(now - 2).max(from)
         };
         let fresh = queue.stats(first_unknown, now).await?;
         let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
@@ -59,7 +62,8 @@ impl ThroughputCache {
 
     /// Forgets a queue that no longer exists.
     pub fn retain(&self, queues: &[String]) {
+        let queues: std::collections::HashSet<&str> = queues.iter().map(String::as_str).collect();
         let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
-        closed.retain(|name, _| queues.contains(name));
+        closed.retain(|name, _| queues.contains(name.as_str()));
     }
 }

@@ -42,6 +42,9 @@ async fn limits_are_read_set_checked_and_audited() {
     }
     let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(json!({ "concurrency": 2, "burst": 1 })), &csrf).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "unknown fields are refused: {:?}", r.body);
+    let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(json!({ "concurrency": 2 })), &csrf).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a left-out limit is not taken as removed: {:?}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("rate"), "{:?}", r.body);
     assert_eq!(
         admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.body,
         limits,

@@ -58,8 +58,9 @@ async fn the_day_chart_reads_closed_minutes_once_and_counts_like_redis() {
     let before = hgetall_calls(&redis.url()).await;
     let (_, counts) = cache.recent(&queue, 1440).await.unwrap();
     let second_read = hgetall_calls(&redis.url()).await - before;
-    // The open minute, and the one that closed in between if the clock crossed a minute.
-    assert!(second_read <= 2, "the second read fetched {second_read} minutes");
+    // The open minute and the last two closed ones (read again in case Redis's clock
+    // stepped back), and one more if the clock crossed a minute in between.
+    assert!(second_read <= 4, "the second read fetched {second_read} minutes");
     let total: (u64, u64) = counts.iter().fold((0, 0), |(c, f), (dc, df)| (c + dc, f + df));
     assert_eq!(total, (7, 1));
     // The last hour is the day's tail.

@@ -17,19 +17,28 @@ pub async fn queue_set_limits(
     rate_per_seconds: String,
     csrf: String,
 ) -> Result<(), AppError> {
-    // An empty box is no limit; anything else must be a whole number.
+    // An empty box is no limit; anything else must be a number.
     fn number<T: std::str::FromStr>(field: &str, text: &str) -> Result<Option<T>, AppError> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
         }
-        text.parse().map(Some).map_err(|_| AppError::invalid(field, format!("{text:?} is not a whole number")))
+        text.parse().map(Some).map_err(|_| AppError::invalid(field, format!("{text:?} is not a number")))
     }
-    let per_seconds: Option<u64> = number("rate_per_seconds", &rate_per_seconds)?;
+    // The window in seconds, to the millisecond (`1.5`), so a window set over the API
+    // in milliseconds comes back unchanged when only another box was edited.
+    let per_seconds: Option<f64> = number("rate_per_seconds", &rate_per_seconds)?;
+    let rate_per_ms = match per_seconds {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 365.0 * 24.0 * 3600.0 => {
+            Some((seconds * 1000.0).round() as u64)
+        }
+        Some(_) => return Err(AppError::invalid("rate_per_seconds", "the window must be 1 ms to 365 days")),
+        None => None,
+    };
     let limits = LimitsView {
         concurrency: number("concurrency", &concurrency)?,
         rate_max: number("rate_max", &rate_max)?,
-        rate_per_ms: per_seconds.map(|s| s.saturating_mul(1000)),
+        rate_per_ms,
     };
     crate::backend::backend()?.queue_set_limits(queue, limits, csrf).await
 }
@@ -76,11 +85,10 @@ pub fn QueueLimits(
                                     1_000_000,
                                     limits.rate_max.map(u64::from),
                                 )}
-                                {number_field(
+                                {seconds_field(
                                     "rate_per_seconds",
                                     t!(i18n, "queue-limits-rate-per-label"),
-                                    365 * 24 * 3600,
-                                    limits.rate_per_ms.map(|ms| ms.div_ceil(1000)),
+                                    limits.rate_per_ms,
                                 )}
                                 <button type="submit">{t!(i18n, "queue-limits-save")}</button>
                             </ActionForm>
@@ -105,5 +113,15 @@ fn number_field(name: &'static str, label: String, max: u64, value: Option<u64>)
             max=max.to_string()
             value=value.map(|n| n.to_string()).unwrap_or_default()
         />
+    }
+}
+
+/// A labelled box for a window in seconds, to the millisecond (`60`, `1.5`).
+fn seconds_field(name: &'static str, label: String, ms: Option<u64>) -> impl IntoView {
+    let id = format!("limit-{name}");
+    let value = ms.map(|ms| if ms % 1000 == 0 { (ms / 1000).to_string() } else { format!("{}", ms as f64 / 1000.0) });
+    view! {
+        <label for=id.clone()>{label}</label>
+        <input id=id name=name type="number" min="0.001" step="0.001" max="31536000" value=value.unwrap_or_default()/>
     }
 }

@@ -20,10 +20,18 @@ use crate::state::AppState;
 pub struct Limits {
     /// Most jobs active at once across every worker (1 to 100,000).
     #[schema(required, nullable, minimum = 1, maximum = 100000)]
+    #[serde(deserialize_with = "present")]
     pub concurrency: Option<u32>,
     /// Most job starts per window across every worker.
     #[schema(required, nullable)]
+    #[serde(deserialize_with = "present")]
     pub rate: Option<Rate>,
+}
+
+/// Reads a field that must be there, though it may be `null`: a PUT that leaves one out
+/// is refused rather than taken as removing that limit.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(deserializer)
 }
 
 /// `max` job starts per `per_ms` milliseconds.
@@ -33,8 +41,8 @@ pub struct Rate {
     /// 1 to 1,000,000.
     #[schema(minimum = 1, maximum = 1000000)]
     pub max: u32,
-    /// The window, in milliseconds (at least 1).
-    #[schema(minimum = 1)]
+    /// The window, in milliseconds (1 to 365 days).
+    #[schema(minimum = 1, maximum = 31536000000_u64)]
     pub per_ms: u64,
 }
 

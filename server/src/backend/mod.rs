@@ -312,12 +312,29 @@ impl Backend for ServerBackend {
                     Some(hoist_queue::RateLimit { max, per: std::time::Duration::from_millis(per_ms) })
                 }
                 (None, None) => None,
-                (Some(_), None) => return Err(AppError::invalid("rate_per", "a rate limit needs its window")),
+                (Some(_), None) => {
+                    return Err(AppError::invalid("rate_per_seconds", "a rate limit needs its window"));
+                }
                 (None, Some(_)) => return Err(AppError::invalid("rate_max", "a rate limit needs its most starts")),
             };
             let limits = hoist_queue::QueueLimits { concurrency: limits.concurrency, rate };
-            crate::services::limits::set_limits(&self.state, &principal, Some(client_addr().await?), &queue, limits)
-                .await?;
+            let addr = Some(client_addr().await?);
+            crate::services::limits::set_limits(&self.state, &principal, addr, &queue, limits).await.map_err(
+                |error| {
+                    // The service names the API's fields; the form's boxes are named apart.
+                    match error {
+                        ApiError::Invalid { field, message } => {
+                            let field = match field.as_str() {
+                                "rate.max" => "rate_max".to_string(),
+                                "rate.per" => "rate_per_seconds".to_string(),
+                                _ => field,
+                            };
+                            ApiError::Invalid { field, message }
+                        }
+                        other => other,
+                    }
+                },
+            )?;
             Ok(())
         })
     }

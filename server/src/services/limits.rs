@@ -16,14 +16,17 @@ use crate::state::AppState;
 /// refused changes nothing and is not audited).
 fn check(limits: &QueueLimits) -> Result<(), ApiError> {
     if limits.concurrency.is_some_and(|n| !(1..=100_000).contains(&n)) {
-        return Err(ApiError::invalid("concurrency", "must be 1 to 100,000 (pause the queue to stop it)"));
+        return Err(ApiError::invalid(
+            "concurrency",
+            "the cap on active jobs must be 1 to 100,000 (pause the queue to stop it)",
+        ));
     }
     if let Some(rate) = limits.rate {
         if !(1..=1_000_000).contains(&rate.max) {
-            return Err(ApiError::invalid("rate.max", "must be 1 to 1,000,000"));
+            return Err(ApiError::invalid("rate.max", "the most starts per window must be 1 to 1,000,000"));
         }
         if rate.per.is_zero() || rate.per > std::time::Duration::from_secs(365 * 24 * 3600) {
-            return Err(ApiError::invalid("rate.per", "must be 1 ms to 365 days"));
+            return Err(ApiError::invalid("rate.per", "the window must be 1 ms to 365 days"));
         }
     }
     Ok(())
