@@ -19,13 +19,8 @@ use crate::state::AppState;
 pub struct LanguageSetting {
     /// `en` or `mn`, or `null` (required: an empty body does not clear the choice).
     #[schema(required, nullable, max_length = 2, example = "mn")]
-    #[serde(deserialize_with = "present")]
+    #[serde(deserialize_with = "super::required_nullable")]
     pub language: Option<String>,
-}
-
-/// Reads a field that must be there, though it may be `null`.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(deserializer)
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me/language", tag = "auth", responses((status = 200, body = LanguageSetting), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody)))]

@@ -20,18 +20,12 @@ use crate::state::AppState;
 pub struct Limits {
     /// Most jobs active at once across every worker (1 to 100,000).
     #[schema(required, nullable, minimum = 1, maximum = 100000)]
-    #[serde(deserialize_with = "present")]
+    #[serde(deserialize_with = "super::required_nullable")]
     pub concurrency: Option<u32>,
     /// Most job starts per window across every worker.
     #[schema(required, nullable)]
-    #[serde(deserialize_with = "present")]
+    #[serde(deserialize_with = "super::required_nullable")]
     pub rate: Option<Rate>,
-}
-
-/// Reads a field that must be there, though it may be `null`: a PUT that leaves one out
-/// is refused rather than taken as removing that limit.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(deserializer)
 }
 
 /// `max` job starts per `per_ms` milliseconds.

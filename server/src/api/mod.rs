@@ -37,6 +37,17 @@ pub struct Affected {
     pub affected: u64,
 }
 
+/// Reads a field that must be present in a request body, though it may be `null`
+/// (`#[serde(deserialize_with = "required_nullable")]`): a client that leaves it out is
+/// refused rather than taken to mean "none".
+pub(crate) fn required_nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer)
+}
+
 /// The id of something created.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Created {

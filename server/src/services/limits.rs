@@ -12,20 +12,22 @@ use crate::auth::Principal;
 use crate::policy::{Action, authorize};
 use crate::state::AppState;
 
-/// The engine's bounds, checked here so each refusal names its own field (input that is
+/// The engine's bounds (`Queue::set_limits` checks them too, naming only `rate`), checked
+/// here so each refusal names its own field (input that is
 /// refused changes nothing and is not audited).
 fn check(limits: &QueueLimits) -> Result<(), ApiError> {
-    if limits.concurrency.is_some_and(|n| !(1..=100_000).contains(&n)) {
+    use hoist_queue::{MAX_CONCURRENCY_LIMIT, MAX_OPTION_DURATION, MAX_RATE_LIMIT};
+    if limits.concurrency.is_some_and(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(&n)) {
         return Err(ApiError::invalid(
             "concurrency",
             "the cap on active jobs must be 1 to 100,000 (pause the queue to stop it)",
         ));
     }
     if let Some(rate) = limits.rate {
-        if !(1..=1_000_000).contains(&rate.max) {
+        if !(1..=MAX_RATE_LIMIT).contains(&rate.max) {
             return Err(ApiError::invalid("rate.max", "the most starts per window must be 1 to 1,000,000"));
         }
-        if rate.per.is_zero() || rate.per > std::time::Duration::from_secs(365 * 24 * 3600) {
+        if rate.per.is_zero() || rate.per > MAX_OPTION_DURATION {
             return Err(ApiError::invalid("rate.per", "the window must be 1 ms to 365 days"));
         }
     }
