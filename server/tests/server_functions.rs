@@ -168,6 +168,47 @@ async fn the_language_is_the_browsers_and_the_users() {
     assert!(elsewhere.cookies.contains(&"hoist_lang=mn".to_string()), "{:?}", elsewhere.cookies);
 }
 
+/// The queue limits form: each box's bad value is refused naming that box, and nothing
+/// changes.
+#[tokio::test]
+async fn the_limits_form_names_the_box_at_fault() {
+    let t = common::TestApp::start().await;
+    let app = &t.app;
+    let form = format!("username=admin&password={}", common::ADMIN_PASSWORD);
+    let signed_in = call(app, "sign_in", Some(&form), Some(SITE), None).await;
+    let (cookie, csrf) = (signed_in.cookie.unwrap(), signed_in.body["csrf"].as_str().unwrap().to_string());
+    let set = |boxes: &str| format!("queue=q&{boxes}&csrf={csrf}");
+    for (boxes, field) in [
+        ("concurrency=abc&rate_max=&rate_per_seconds=", "concurrency"),
+        ("concurrency=0&rate_max=&rate_per_seconds=", "concurrency"),
+        ("concurrency=100001&rate_max=&rate_per_seconds=", "concurrency"),
+        ("concurrency=&rate_max=0&rate_per_seconds=1", "rate_max"),
+        ("concurrency=&rate_max=5&rate_per_seconds=0", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=-3", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=NaN", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=40000000", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=", "rate_per_seconds"),
+        ("concurrency=&rate_max=&rate_per_seconds=2", "rate_max"),
+    ] {
+        let answer = call(app, "queue_set_limits", Some(&set(boxes)), Some(SITE), Some(&cookie)).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid");
+        assert_eq!(answer.body["error"]["field"], field, "{boxes}: {:?}", answer.body);
+    }
+    let answer = call(
+        app,
+        "queue_set_limits",
+        Some(&set("concurrency=3&rate_max=5&rate_per_seconds=1.5")),
+        Some(SITE),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let engine = hoist_queue::RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let limits = hoist_queue::Queue::new(&engine, "q").unwrap().limits().await.unwrap();
+    assert_eq!(limits.concurrency, Some(3));
+    assert_eq!(limits.rate.map(|r| (r.max, r.per.as_millis())), Some((5, 1500)));
+}
+
 /// Under `/api/v1`, errors the framework writes (unknown route, wrong method, a bad path
 /// parameter) have the API's body too.
 #[tokio::test]
