@@ -167,6 +167,8 @@ pub struct LimitsView {
     /// Most job starts per `rate_per_ms`.
     pub rate_max: Option<u32>,
     pub rate_per_ms: Option<u64>,
+    /// Jobs each process runs at once, in place of its own setting.
+    pub process_concurrency: Option<u32>,
 }
 
 /// A job's progress as the dashboard shows it.

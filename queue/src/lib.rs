@@ -34,6 +34,7 @@ mod handler;
 mod id;
 mod lockout;
 pub mod names;
+mod process;
 mod queue;
 mod role;
 #[cfg(feature = "scheduler")]
@@ -64,8 +65,13 @@ pub use handler::{
     handler_fn,
 };
 pub use lockout::Lockout;
+pub use process::{
+    MAX_LISTED_JOBS, MAX_PROCESS_ID_BYTES, PROCESS_FORGET_AFTER, PROCESS_GONE_AFTER, PROCESS_HEARTBEAT, Process,
+    ProcessCommand, ProcessInfo, ProcessJob, ProcessOptions, ProcessQueue, ProcessRegistry, ProcessState,
+};
 pub use queue::{
-    CancelOutcome, MAX_BATCH_ID_BYTES, MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT, Queue, QueueConfig, Retention,
+    CancelOutcome, MAX_BATCH_ID_BYTES, MAX_CONCURRENCY_LIMIT, MAX_PROCESS_CONCURRENCY, MAX_RATE_LIMIT, Queue,
+    QueueConfig, Retention,
 };
 pub use role::Role;
 #[cfg(feature = "scheduler")]
@@ -80,7 +86,7 @@ pub use types::{
     KeyRateLimit, MAX_OPTION_DURATION, MAX_PRIORITY, MinuteStats, NewJob, Progress, QueueLimits, QueueTotals,
     RateLimit, ServerSettings, Unarchived, Unindexed, UnreadableJob,
 };
-pub use worker::{Worker, WorkerOptions, WorkerStatus, process_id};
+pub use worker::{RunningJob, Worker, WorkerOptions, WorkerStatus, process_id};
 
 /// Re-exported so handlers and callers use the same token type.
 pub use tokio_util::sync::CancellationToken;

@@ -243,6 +243,11 @@ pub struct QueueLimits {
     pub concurrency: Option<u32>,
     /// Most job starts per window across all workers.
     pub rate: Option<RateLimit>,
+    /// Jobs each process runs at once, in place of the concurrency it was started with
+    /// (`None`: each its own). Processes hear a change at once and apply it to their next
+    /// claim; jobs already running finish.
+    #[serde(default)]
+    pub process_concurrency: Option<u32>,
 }
 
 /// `max` starts per `per`.

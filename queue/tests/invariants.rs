@@ -388,7 +388,7 @@ fn limits() -> impl Strategy<Value = QueueLimits> {
     let rate = prop::option::of(
         (prop::sample::select(vec![0u32, 1, 3, u32::MAX]), duration()).prop_map(|(max, per)| RateLimit { max, per }),
     );
-    (concurrency, rate).prop_map(|(concurrency, rate)| QueueLimits { concurrency, rate })
+    (concurrency, rate).prop_map(|(concurrency, rate)| QueueLimits { concurrency, rate, process_concurrency: None })
 }
 
 fn big_u64() -> impl Strategy<Value = u64> {

@@ -93,7 +93,7 @@ async fn a_handler_can_defer_to_the_next_free_slot_without_spending_an_attempt()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_concurrency_is_never_exceeded_across_workers() {
     let s = setup().await;
-    s.queue.set_limits(&QueueLimits { concurrency: Some(3), rate: None }).await.unwrap();
+    s.queue.set_limits(&QueueLimits { concurrency: Some(3), rate: None, process_concurrency: None }).await.unwrap();
     assert_eq!(s.queue.limits().await.unwrap().concurrency, Some(3));
     let now = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -122,7 +122,9 @@ async fn global_concurrency_is_never_exceeded_across_workers() {
     for worker in workers {
         worker.stop().await;
     }
-    assert!(s.queue.set_limits(&QueueLimits { concurrency: Some(0), rate: None }).await.is_err());
+    assert!(
+        s.queue.set_limits(&QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None }).await.is_err()
+    );
 }
 
 /// Not a test of its own: the worker process of
@@ -148,7 +150,14 @@ async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
     let s = setup().await;
     let queue = Queue::new(&s.redis, "throttled").unwrap();
     let window = Duration::from_millis(500);
-    queue.set_limits(&QueueLimits { concurrency: None, rate: Some(RateLimit { max: 5, per: window }) }).await.unwrap();
+    queue
+        .set_limits(&QueueLimits {
+            concurrency: None,
+            rate: Some(RateLimit { max: 5, per: window }),
+            process_concurrency: None,
+        })
+        .await
+        .unwrap();
     let mut children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(std::env::current_exe().unwrap())
@@ -193,13 +202,24 @@ async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
 async fn limits_out_of_range_are_refused_and_a_bad_stored_window_drops_no_job() {
     let s = setup().await;
     for (limits, field) in [
-        (QueueLimits { concurrency: Some(0), rate: None }, "concurrency"),
-        (QueueLimits { concurrency: Some(100_001), rate: None }, "concurrency"),
+        (QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None }, "concurrency"),
+        (QueueLimits { concurrency: Some(100_001), rate: None, process_concurrency: None }, "concurrency"),
         (
-            QueueLimits { concurrency: None, rate: Some(RateLimit { max: 1, per: Duration::from_millis(u64::MAX) }) },
+            QueueLimits {
+                concurrency: None,
+                rate: Some(RateLimit { max: 1, per: Duration::from_millis(u64::MAX) }),
+                process_concurrency: None,
+            },
             "rate",
         ),
-        (QueueLimits { concurrency: None, rate: Some(RateLimit { max: 0, per: Duration::from_secs(1) }) }, "rate"),
+        (
+            QueueLimits {
+                concurrency: None,
+                rate: Some(RateLimit { max: 0, per: Duration::from_secs(1) }),
+                process_concurrency: None,
+            },
+            "rate",
+        ),
     ] {
         let err = s.queue.set_limits(&limits).await.unwrap_err();
         assert!(matches!(err, QueueError::InvalidOption { field: f, .. } if f == field), "{limits:?}: {err}");

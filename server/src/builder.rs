@@ -273,6 +273,10 @@ impl Hoist {
     /// schedules, the history copier and session housekeeping. Stop with
     /// [`Running::stop`], which lets running jobs finish.
     pub async fn start(&self) -> anyhow::Result<Running> {
+        self.start_as("embedded").await
+    }
+
+    async fn start_as(&self, kind: &str) -> anyhow::Result<Running> {
         if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!("Hoist::start was called twice: its workers are already running");
         }
@@ -290,7 +294,8 @@ impl Hoist {
             crate::processors::demo::declare_schedule(&state.engine, &state.queue_names).await?;
         }
         let runtime =
-            crate::runtime::Runtime::start(&state.engine, &self.registry, &state.archiving, &self.workers).await?;
+            crate::runtime::Runtime::start(&state.engine, &self.registry, &state.archiving, &self.workers, kind)
+                .await?;
         let history_stop = CancellationToken::new();
         let history_writer = tokio::spawn(crate::history::run_writer(
             state.db.clone(),
@@ -312,7 +317,8 @@ impl Hoist {
             reason: format!("cannot listen on {}: {e}", self.http.addr),
         })?;
         let addr = listener.local_addr()?;
-        let running = self.start().await?;
+        let running = self.start_as("serve").await?;
+        let process = running.runtime.process().clone();
         if self.http.demo {
             let (user, password) = crate::processors::demo::DEMO_USER;
             println!("Demo mode: end user `{user}` with password `{password}` owns the demo bank connections");
@@ -323,7 +329,14 @@ impl Hoist {
             header_read_timeout: std::time::Duration::from_secs(self.http.header_read_timeout),
             max_connections: self.http.max_connections as usize,
         };
-        crate::transport::serve(listener, self.router(), limits, crate::server::shutdown_signal()).await?;
+        // Ctrl-C, SIGTERM, or a Stop from the dashboard.
+        let shutdown = async move {
+            tokio::select! {
+                _ = crate::server::shutdown_signal() => {}
+                _ = process.stop_requested() => tracing::info!("stopping: asked to through Redis"),
+            }
+        };
+        crate::transport::serve(listener, self.router(), limits, shutdown).await?;
         // HTTP has stopped taking requests; now let running jobs finish.
         running.stop().await;
         tracing::info!("stopped");
@@ -342,9 +355,18 @@ pub struct Running {
 }
 
 impl Running {
-    /// True while every worker claims jobs (for a readiness probe).
+    /// True while every worker claims jobs (for a readiness probe); false once the
+    /// process was quieted.
     pub fn accepting_jobs(&self) -> bool {
         self.runtime.accepting_jobs()
+    }
+
+    /// Completes when an admin sent this process Stop (from the Processes page or the
+    /// API). The workers and scheduler are winding down already; an application that
+    /// should exit too awaits this beside its own shutdown signal, then calls
+    /// [`Running::stop`].
+    pub async fn stop_requested(&self) {
+        self.runtime.process().stop_requested().await
     }
 
     /// Stops claiming jobs, lets running ones finish (each worker's grace period), then

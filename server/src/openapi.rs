@@ -71,6 +71,8 @@ impl Modify for Security {
         crate::auth::login::me,
         crate::api::limits::limits,
         crate::api::limits::set_limits,
+        crate::api::processes::list,
+        crate::api::processes::command,
         crate::api::account::language,
         crate::api::account::set_language,
         crate::api::jobs::list_queues,

@@ -146,6 +146,8 @@ pub fn router(state: AppState) -> Router {
             get(crate::api::schedules::get).put(crate::api::schedules::put).delete(crate::api::schedules::delete),
         )
         .route("/api/v1/schedules/{name}/{action}", post(crate::api::schedules::action))
+        .route("/api/v1/processes", get(crate::api::processes::list))
+        .route("/api/v1/processes/{id}/{command}", post(crate::api::processes::command))
         .route("/api/v1/dead-letters", get(crate::api::dead_letters::list))
         .route("/api/v1/dead-letters/requeue", post(crate::api::dead_letters::requeue))
         .route("/api/v1/dead-letters/purge", post(crate::api::dead_letters::purge))

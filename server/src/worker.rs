@@ -41,7 +41,8 @@ pub async fn run(
     // The recorder goes in before any worker starts: a counter touched before it would be
     // lost (the first attempts of a queue that was waiting for this process).
     let process_metrics = crate::metrics::Metrics::new(false);
-    let runtime = Runtime::start(&engine, &registry, &archiving, &workers).await?;
+    let runtime = Runtime::start(&engine, &registry, &archiving, &workers, "worker").await?;
+    let process = runtime.process().clone();
     let runtime = Arc::new(tokio::sync::Mutex::new(Some(runtime)));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Invalid {
         variable: "HOIST_WORKER_ADDR",
@@ -74,7 +75,14 @@ pub async fn run(
     // Probes only: the same slow-client limits as `serve`, with room for a few probers.
     let limits =
         crate::transport::ServeLimits { header_read_timeout: std::time::Duration::from_secs(10), max_connections: 64 };
-    crate::transport::serve(listener, app, limits, crate::server::shutdown_signal()).await?;
+    // Ctrl-C, SIGTERM, or a Stop from the dashboard.
+    let shutdown = async move {
+        tokio::select! {
+            _ = crate::server::shutdown_signal() => {}
+            _ = process.stop_requested() => tracing::info!("stopping: asked to through Redis"),
+        }
+    };
+    crate::transport::serve(listener, app, limits, shutdown).await?;
     if let Some(runtime) = runtime.lock().await.take() {
         runtime.stop().await;
     }

@@ -664,3 +664,154 @@ async fn a_job_enqueued_over_rest_runs_in_the_callers_trace_in_another_process()
     let traceparent = view["trace"]["traceparent"].as_str().unwrap();
     assert!(traceparent.starts_with(&format!("00-{caller_trace}-")), "{traceparent}");
 }
+
+/// The Processes API on real processes: a `hoist serve` (dashboard only) and two `hoist
+/// worker`s list themselves with what they run; Quiet makes one finish its running jobs
+/// and take no new ones (its readiness probe says so); Stop makes the other finish its
+/// jobs and exit by itself. Both are audited; a stopped process refuses commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_and_stop_reach_real_worker_processes_through_the_api() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let (port, quiet_port, stop_port) = (free_port(), free_port(), free_port());
+    let env = [
+        ("HOIST_ADDR", format!("127.0.0.1:{port}")),
+        ("HOIST_ADMIN_PASSWORD", "admin-password-1".into()),
+        ("HOIST_PROCESSORS", String::new()),
+    ];
+    let _serve = spawn("serve", &redis, &database, &env);
+    let mut to_quiet = spawn_worker(&redis, &database, quiet_port);
+    let mut to_stop = spawn_worker(&redis, &database, stop_port);
+    let (quiet_pid, stop_pid) = (to_quiet.0.id(), to_stop.0.id());
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_until("the server to answer", Duration::from_secs(30), || async {
+        http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let (cookie, csrf) = sign_in_as_admin(&http, &base).await;
+    let processes = || async {
+        let reply = http.get(format!("{base}/api/v1/processes")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        reply.json::<serde_json::Value>().await.unwrap()["processes"].as_array().unwrap().clone()
+    };
+    let by_pid = |list: &[serde_json::Value], pid: u32| list.iter().find(|p| p["pid"] == pid).cloned();
+    let command = |id: String, command: &'static str| {
+        let (http, cookie, csrf, base) = (http.clone(), cookie.clone(), csrf.clone(), base.clone());
+        async move {
+            let reply = http
+                .post(format!("{base}/api/v1/processes/{id}/{command}"))
+                .header("cookie", cookie)
+                .header("x-csrf-token", csrf)
+                .send()
+                .await
+                .unwrap();
+            (reply.status().as_u16(), reply.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "demo").unwrap();
+    wait_until("three processes listed", Duration::from_secs(30), || async {
+        let list = processes().await;
+        list.len() == 3 && by_pid(&list, quiet_pid).is_some() && by_pid(&list, stop_pid).is_some()
+    })
+    .await;
+    let list = processes().await;
+    let serve = list.iter().find(|p| p["kind"] == "serve").expect("the serve process");
+    assert_eq!((serve["queues"].as_array().unwrap().len(), &serve["scheduler"]), (0, &json!(true)));
+    let worker = by_pid(&list, quiet_pid).unwrap();
+    assert_eq!(
+        (&worker["kind"], &worker["state"], &worker["gone"]),
+        (&json!("worker"), &json!("running"), &json!(false))
+    );
+    let demo = worker["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "demo").unwrap().clone();
+    assert_eq!((&demo["concurrency"], &demo["configured_concurrency"]), (&json!(2), &json!(2)));
+    let (quiet_id, stop_id) = (
+        worker["id"].as_str().unwrap().to_string(),
+        by_pid(&list, stop_pid).unwrap()["id"].as_str().unwrap().to_string(),
+    );
+
+    // Two long jobs for each worker; each lists its two with their names.
+    let long =
+        |n: usize| (0..n).map(|i| NewJob::new("demo-sync", json!({ "duration_ms": 8000 + i }))).collect::<Vec<_>>();
+    queue.enqueue_bulk(long(4)).await.unwrap();
+    wait_until("each worker running two", Duration::from_secs(30), || async {
+        let list = processes().await;
+        [quiet_pid, stop_pid].iter().all(|&pid| {
+            by_pid(&list, pid).is_some_and(|p| p["running"] == 2 && p["jobs"].as_array().unwrap().len() == 2)
+        })
+    })
+    .await;
+    let running_before: Vec<String> = by_pid(&processes().await, quiet_pid).unwrap()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_string())
+        .collect();
+
+    // Quiet: it finishes its two and takes none of the next four.
+    let (status, body) = command(quiet_id.clone(), "quiet").await;
+    assert_eq!((status, body), (202, json!({ "process": quiet_id, "command": "quiet" })));
+    wait_until("the worker to report quiet", Duration::from_secs(10), || async {
+        by_pid(&processes().await, quiet_pid).is_some_and(|p| p["state"] == "quiet")
+    })
+    .await;
+    let ready = http.get(format!("http://127.0.0.1:{quiet_port}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "a quiet worker is not ready for jobs");
+    let later: Vec<String> = queue.enqueue_bulk(long(4)).await.unwrap().into_iter().map(|e| e.id).collect();
+    for id in &running_before {
+        wait_until("the quiet worker's jobs to complete", Duration::from_secs(30), || async {
+            queue.get_job(id).await.unwrap().is_some_and(|j| j.state == JobState::Completed)
+        })
+        .await;
+    }
+
+    // Stop: the other finishes what it runs and exits by itself, cleanly.
+    let (status, _) = command(stop_id.clone(), "stop").await;
+    assert_eq!(status, 202);
+    let exited = tokio::task::spawn_blocking(move || {
+        for _ in 0..600 {
+            if let Some(status) = to_stop.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert!(exited.expect("the stopped worker exits within 30 s").success());
+    let list = processes().await;
+    assert_eq!(by_pid(&list, stop_pid).unwrap()["state"], "stopped");
+    assert_eq!(by_pid(&list, quiet_pid).unwrap()["running"], 0);
+    // Whatever the stopped worker took of the later four completed before it exited;
+    // the quiet one took none; the rest wait.
+    for id in &later {
+        let job = queue.get_job(id).await.unwrap().unwrap();
+        if let Some(worker) = &job.worker {
+            assert_eq!(pid_of(worker), stop_pid.to_string(), "the quiet worker took a new job: {job:?}");
+            assert_eq!(job.state, JobState::Completed, "a stop lets running jobs finish: {job:?}");
+        } else {
+            assert_eq!(job.state, JobState::Waiting);
+        }
+    }
+    let (status, body) = command(stop_id.clone(), "stop").await;
+    assert_eq!((status, &body["error"]["code"]), (409, &json!("conflict")), "{body}");
+    let (status, _) = command("no-such-process".into(), "quiet").await;
+    assert_eq!(status, 404);
+    let (status, _) = command(quiet_id.clone(), "reboot").await;
+    assert_eq!(status, 404);
+    stop(&mut to_quiet);
+
+    let db = Db::connect(database.url()).await.unwrap();
+    let audited: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT action, target, result FROM audit_log WHERE action LIKE 'process.%' ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audited,
+        [("process.quiet".into(), quiet_id, "ok".into()), ("process.stop".into(), stop_id, "ok".into())]
+    );
+}

@@ -179,16 +179,19 @@ async fn the_limits_form_names_the_box_at_fault() {
     let (cookie, csrf) = (signed_in.cookie.unwrap(), signed_in.body["csrf"].as_str().unwrap().to_string());
     let set = |boxes: &str| format!("queue=q&{boxes}&csrf={csrf}");
     for (boxes, field) in [
-        ("concurrency=abc&rate_max=&rate_per_seconds=", "concurrency"),
-        ("concurrency=0&rate_max=&rate_per_seconds=", "concurrency"),
-        ("concurrency=100001&rate_max=&rate_per_seconds=", "concurrency"),
-        ("concurrency=&rate_max=0&rate_per_seconds=1", "rate_max"),
-        ("concurrency=&rate_max=5&rate_per_seconds=0", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=-3", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=NaN", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=40000000", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=", "rate_per_seconds"),
-        ("concurrency=&rate_max=&rate_per_seconds=2", "rate_max"),
+        ("concurrency=abc&rate_max=&rate_per_seconds=&process_concurrency=", "concurrency"),
+        ("concurrency=0&rate_max=&rate_per_seconds=&process_concurrency=", "concurrency"),
+        ("concurrency=100001&rate_max=&rate_per_seconds=&process_concurrency=", "concurrency"),
+        ("concurrency=&rate_max=0&rate_per_seconds=1&process_concurrency=", "rate_max"),
+        ("concurrency=&rate_max=5&rate_per_seconds=0&process_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=-3&process_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=NaN&process_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=40000000&process_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=&process_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=&rate_per_seconds=2&process_concurrency=", "rate_max"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=0", "process_concurrency"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=10001", "process_concurrency"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=x", "process_concurrency"),
     ] {
         let answer = call(app, "queue_set_limits", Some(&set(boxes)), Some(SITE), Some(&cookie)).await;
         assert_error(&answer, StatusCode::BAD_REQUEST, "invalid");
@@ -197,7 +200,7 @@ async fn the_limits_form_names_the_box_at_fault() {
     let answer = call(
         app,
         "queue_set_limits",
-        Some(&set("concurrency=3&rate_max=5&rate_per_seconds=1.5")),
+        Some(&set("concurrency=3&rate_max=5&rate_per_seconds=1.5&process_concurrency=2")),
         Some(SITE),
         Some(&cookie),
     )
@@ -207,6 +210,7 @@ async fn the_limits_form_names_the_box_at_fault() {
     let limits = hoist_queue::Queue::new(&engine, "q").unwrap().limits().await.unwrap();
     assert_eq!(limits.concurrency, Some(3));
     assert_eq!(limits.rate.map(|r| (r.max, r.per.as_millis())), Some((5, 1500)));
+    assert_eq!(limits.process_concurrency, Some(2));
 }
 
 /// Under `/api/v1`, errors the framework writes (unknown route, wrong method, a bad path

@@ -1,5 +1,6 @@
 //! A queue's limits on its page: what is in force across all its workers, and for
-//! operators a form to change them (every worker obeys the new ones from its next claim).
+//! operators a form to change them (every worker obeys the new ones from its next claim;
+//! a per-process concurrency reaches every process at once over Pub/Sub).
 
 use leptos::prelude::*;
 
@@ -15,6 +16,7 @@ pub async fn queue_set_limits(
     concurrency: String,
     rate_max: String,
     rate_per_seconds: String,
+    process_concurrency: String,
     csrf: String,
 ) -> Result<(), AppError> {
     // An empty box is no limit; anything else must be a number.
@@ -35,6 +37,7 @@ pub async fn queue_set_limits(
         concurrency: number("concurrency", &concurrency)?,
         rate_max: number("rate_max", &rate_max)?,
         rate_per_ms,
+        process_concurrency: number("process_concurrency", &process_concurrency)?,
     };
     crate::backend::backend()?.queue_set_limits(queue, limits, csrf).await
 }
@@ -54,6 +57,9 @@ pub fn QueueLimits(
     }
     if let (Some(max), Some(per)) = (limits.rate_max, limits.rate_per_ms) {
         in_force.push(t!(i18n, "queue-limits-rate", max = max, per = i18n.duration(per)));
+    }
+    if let Some(count) = limits.process_concurrency {
+        in_force.push(t!(i18n, "queue-limits-process", count = count));
     }
     let summary = if in_force.is_empty() { t!(i18n, "queue-limits-none") } else { in_force.join(" · ") };
     let failed = move || set.value().get().and_then(|result| result.err()).map(|e| error_text(&e));
@@ -85,6 +91,12 @@ pub fn QueueLimits(
                                     "rate_per_seconds",
                                     t!(i18n, "queue-limits-rate-per-label"),
                                     limits.rate_per_ms,
+                                )}
+                                {number_field(
+                                    "process_concurrency",
+                                    t!(i18n, "queue-limits-process-label"),
+                                    10_000,
+                                    limits.process_concurrency.map(u64::from),
                                 )}
                                 <button type="submit">{t!(i18n, "queue-limits-save")}</button>
                             </ActionForm>

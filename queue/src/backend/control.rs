@@ -4,7 +4,7 @@
 use super::keys::registry;
 use super::{Backend, scripts};
 use crate::error::Result;
-use crate::types::{JobState, RateLimit};
+use crate::types::{JobState, QueueLimits};
 
 /// Which jobs an action takes: these ids, or the first `limit` of the state's set.
 pub(crate) enum Selection<'a> {
@@ -40,13 +40,15 @@ impl Backend {
         Ok(changed == 1)
     }
 
-    pub(crate) async fn set_limits(&self, concurrency: Option<u32>, rate: Option<RateLimit>) -> Result<()> {
+    pub(crate) async fn set_limits(&self, limits: &QueueLimits) -> Result<()> {
+        let text = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
         let mut call = self.script(&scripts::SET_LIMITS);
-        call.arg(concurrency.map(|n| n.to_string()).unwrap_or_default());
-        match rate {
+        call.arg(text(limits.concurrency));
+        match limits.rate {
             Some(rate) => call.arg(rate.max).arg(rate.per.as_millis() as u64),
             None => call.arg("").arg(""),
         };
+        call.arg(text(limits.process_concurrency)).arg(self.keys.limits_channel());
         let _: i64 = self.eval("set_limits", &call).await?;
         Ok(())
     }

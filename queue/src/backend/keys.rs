@@ -162,6 +162,49 @@ impl QueueKeys {
     pub fn workers(&self) -> String {
         self.key("workers")
     }
+
+    /// Pub/Sub channel on which a change of the queue's limits is announced.
+    pub fn limits_channel(&self) -> String {
+        self.key("limits")
+    }
+}
+
+/// The keys of the process registry (see `crate::Process`), all under the hash tag
+/// `{processes}` so one script reads and writes them together on a cluster.
+#[derive(Clone, Debug)]
+pub struct ProcessKeys {
+    prefix: String,
+}
+
+impl ProcessKeys {
+    pub fn new(root: &str) -> Self {
+        ProcessKeys { prefix: format!("{root}:{{processes}}:") }
+    }
+
+    /// Every process and when it last checked in.
+    pub fn registry(&self) -> String {
+        format!("{}all", self.prefix)
+    }
+
+    /// What a process reported at its last check-in (JSON), expiring when it is forgotten.
+    pub fn info(&self, id: &str) -> String {
+        format!("{}info:{id}", self.prefix)
+    }
+
+    /// The prefix of every `info` key, for the script that reads them all.
+    pub fn info_prefix(&self) -> String {
+        format!("{}info:", self.prefix)
+    }
+
+    /// The last command sent to a process, kept until it checks in and acts on it.
+    pub fn command(&self, id: &str) -> String {
+        format!("{}command:{id}", self.prefix)
+    }
+
+    /// Pub/Sub channel on which commands are announced (`ID COMMAND`).
+    pub fn channel(&self) -> String {
+        format!("{}control", self.prefix)
+    }
 }
 
 /// The counter of one subject of a lockout: `ROOT:{lockout:NAME}:SUBJECT`. Every subject

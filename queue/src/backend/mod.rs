@@ -12,6 +12,7 @@ mod decode;
 mod errors;
 pub(crate) mod keys;
 pub(crate) mod lockouts;
+pub(crate) mod processes;
 mod reads;
 pub(crate) mod record;
 pub(crate) mod roles;
@@ -30,7 +31,7 @@ pub(crate) use control::Selection;
 pub(crate) use decode::{array, decode_events, entry_events, field_map, int, split_position, strings, text};
 pub(crate) use errors::{from_code, script_error};
 pub(crate) use reads::{queue_names, server_settings, server_version};
-pub(crate) use transitions::{Claim, Claimed, Completion, Failure};
+pub(crate) use transitions::{Claim, Claimed, Completion, Failure, WorkerSignal};
 
 use crate::connection::RedisConnection;
 use crate::error::Result;

@@ -308,13 +308,14 @@ impl Backend {
 
     pub(crate) async fn limits(&self) -> Result<QueueLimits> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.meta()).arg(&["concurrency", "rate_max", "rate_window"]);
-        let (concurrency, max, window): (Option<u32>, Option<u32>, Option<u64>) = self.query("limits", &cmd).await?;
+        cmd.arg(self.keys.meta()).arg(&["concurrency", "rate_max", "rate_window", "process_concurrency"]);
+        let (concurrency, max, window, process_concurrency): (Option<u32>, Option<u32>, Option<u64>, Option<u32>) =
+            self.query("limits", &cmd).await?;
         let rate = match (max, window) {
             (Some(max), Some(window)) => Some(RateLimit { max, per: Duration::from_millis(window) }),
             _ => None,
         };
-        Ok(QueueLimits { concurrency, rate })
+        Ok(QueueLimits { concurrency, rate, process_concurrency })
     }
 
     pub(crate) async fn is_paused(&self) -> Result<bool> {

@@ -114,6 +114,14 @@ pub static GIVE_BACK_ATTEMPT: LazyLock<Script> =
 pub static HOLD_ROLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/hold_role.lua")));
 pub static RELEASE_ROLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../lua/release_role.lua")));
 
+/// The process registry (see `crate::Process`): its own keys under one hash tag.
+pub static RECORD_PROCESS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/record_process.lua")));
+pub static READ_PROCESSES: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/read_processes.lua")));
+pub static SIGNAL_PROCESS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../../lua/signal_process.lua")));
+
 /// A worker's check-in: one key, stamped with Redis's time.
 pub static RECORD_HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../lua/record_heartbeat.lua")));

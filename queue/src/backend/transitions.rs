@@ -242,12 +242,19 @@ impl Backend {
         Ok(popped.is_some())
     }
 
-    /// The ids of active jobs whose cancellation is asked for, as they are asked (Pub/Sub;
-    /// the stream ends when the connection does).
-    pub(crate) async fn cancellations(&self) -> Result<impl Stream<Item = String> + use<>> {
+    /// What workers of this queue are told as it happens (Pub/Sub; the stream ends when the
+    /// connection does): cancellations of active jobs, and changes of the queue's limits.
+    pub(crate) async fn signals(&self) -> Result<impl Stream<Item = WorkerSignal> + use<>> {
         let mut pubsub = self.redis.pubsub_client().await?.get_async_pubsub().await?;
-        pubsub.subscribe(self.keys.cancel_channel()).await?;
-        Ok(pubsub.into_on_message().map(|message| message.get_payload::<String>().unwrap_or_default()))
+        let limits = self.keys.limits_channel();
+        pubsub.subscribe(&[self.keys.cancel_channel(), limits.clone()]).await?;
+        Ok(pubsub.into_on_message().map(move |message| {
+            if message.get_channel_name() == limits {
+                WorkerSignal::LimitsChanged
+            } else {
+                WorkerSignal::Cancel(message.get_payload::<String>().unwrap_or_default())
+            }
+        }))
     }
 
     /// The claim part of a reply: `[due in (ms) or -1, Redis's time, job fields...]`.
@@ -258,6 +265,15 @@ impl Backend {
         let jobs = items.map(|item| decode_claimed(&self.queue, item, now, worker)).collect::<Result<Vec<_>>>()?;
         Ok(Claimed { jobs, due_in })
     }
+}
+
+/// A message to the workers of a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum WorkerSignal {
+    /// Stop the active job with this id.
+    Cancel(String),
+    /// The queue's limits changed: read them again.
+    LimitsChanged,
 }
 
 /// The enqueue script's dedup field: the key, led by byte 1 when it holds only while the

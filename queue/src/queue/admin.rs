@@ -12,6 +12,8 @@ use crate::types::{JobState, MAX_OPTION_DURATION, QueueLimits};
 pub const MAX_CONCURRENCY_LIMIT: u32 = 100_000;
 /// The most job starts per window a queue's rate limit may allow.
 pub const MAX_RATE_LIMIT: u32 = 1_000_000;
+/// The highest per-process concurrency [`Queue::set_limits`] accepts.
+pub const MAX_PROCESS_CONCURRENCY: u32 = 10_000;
 
 /// The largest age `clean` passes to Redis (about 31,700 years): anything older is
 /// "older than anything", and the script's arithmetic stays exact.
@@ -33,8 +35,17 @@ impl Queue {
         self.backend().resume().await
     }
 
-    /// Sets the limits all workers of this queue obey together (global concurrency, job
-    /// starts per window), and wakes idle workers so a raised limit takes effect at once.
+    /// Sets the limits all workers of this queue obey (global concurrency, job starts per
+    /// window, each process's concurrency), and wakes idle workers so a raised limit takes
+    /// effect at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(queue: hoist_queue::Queue) -> hoist_queue::Result<()> {
+    /// use hoist_queue::QueueLimits;
+    /// // At most 20 running across every process, and 4 in any one of them.
+    /// queue.set_limits(&QueueLimits { concurrency: Some(20), process_concurrency: Some(4), ..Default::default() }).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_limits(&self, limits: &QueueLimits) -> Result<()> {
         let invalid = |field, reason: &str| QueueError::InvalidOption { field, reason: reason.to_string() };
         if limits.concurrency.is_some_and(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(&n)) {
@@ -45,7 +56,10 @@ impl Queue {
         {
             return Err(invalid("rate", "needs a max of 1 to 1,000,000 and a window of 1 ms to 365 days"));
         }
-        self.backend().set_limits(limits.concurrency, limits.rate).await
+        if limits.process_concurrency.is_some_and(|n| !(1..=MAX_PROCESS_CONCURRENCY).contains(&n)) {
+            return Err(invalid("process_concurrency", "must be 1 to 10,000"));
+        }
+        self.backend().set_limits(limits).await
     }
 
     /// Takes one slot of a sliding-window limit on `key` (e.g. "at most 10 per owner per

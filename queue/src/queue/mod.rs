@@ -19,7 +19,7 @@ use crate::connection::RedisConnection;
 use crate::error::{QueueError, Result};
 use crate::keys::{MAX_OWNER_BYTES, validate_queue_name};
 
-pub use admin::{MAX_CONCURRENCY_LIMIT, MAX_RATE_LIMIT};
+pub use admin::{MAX_CONCURRENCY_LIMIT, MAX_PROCESS_CONCURRENCY, MAX_RATE_LIMIT};
 pub use batch::MAX_BATCH_ID_BYTES;
 
 /// How many finished jobs a queue keeps in Redis, by count and by age. SQL history keeps

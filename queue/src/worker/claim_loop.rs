@@ -18,6 +18,14 @@ use crate::error::Result;
 use crate::handler::Handler;
 use crate::queue::Queue;
 
+/// Which of the worker's claim loops this is: its share of the concurrency depends on it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Lane {
+    pub(super) index: usize,
+    pub(super) of: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
     queue: Queue,
     handler: Arc<dyn Handler>,
@@ -25,12 +33,13 @@ pub(super) async fn run(
     id: String,
     status: WorkerStatus,
     calls: Arc<CallsInFlight>,
+    lane: Lane,
     shutdown: CancellationToken,
 ) -> Result<()> {
     {
-        let concurrency = options.concurrency.max(1);
         queue.register().await.ok();
         let running: RunningMap = Arc::new(Mutex::new(HashMap::new()));
+        status.control.lanes.lock().expect("lanes").push(running.clone());
         let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<Finished>();
         let background = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -46,23 +55,32 @@ pub(super) async fn run(
             background.clone(),
         ));
         tasks.spawn(super::stall_sweeper::run(queue.clone(), options.stall_check_interval, background.clone()));
-        tasks.spawn(super::cancel_listener::run(queue.clone(), running.clone(), background.clone()));
+        // One listener per worker keeps its concurrency in step with the queue's limits.
+        let limits = (lane.index == 0).then(|| status.clone());
+        tasks.spawn(super::signal_listener::run(queue.clone(), running.clone(), limits, background.clone()));
 
         let jobs = TaskTracker::new();
         let mut pending: Vec<Finished> = vec![];
         let mut failures = 0u32;
+        let concurrency = status.lane_share(lane.index, lane.of);
         tracing::info!(queue = queue.name(), worker = %id, concurrency, "worker started");
-        status.accepting.store(true, std::sync::atomic::Ordering::SeqCst);
+        status.accepting.store(!status.is_quiet(), std::sync::atomic::Ordering::SeqCst);
         let mut reported = 0usize;
 
         let mut next_due: Option<Duration>;
         while !shutdown.is_cancelled() {
+            // Armed before the concurrency is read, so a change made while this round
+            // talks to Redis still wakes it.
+            let control = status.control.clone();
+            let changed = control.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             while let Ok(done) = finished_rx.try_recv() {
                 pending.push(done);
             }
             let in_flight = running.lock().expect("running map").len();
             status.report_running(&mut reported, in_flight);
-            let free = concurrency.saturating_sub(in_flight);
+            let free = status.lane_share(lane.index, lane.of).saturating_sub(in_flight);
             match calls.track(flush_and_claim(&queue, &id, &options, &mut pending, free)).await {
                 Ok(Claimed { jobs: claimed, due_in }) => {
                     failures = 0;
@@ -83,7 +101,7 @@ pub(super) async fn run(
             }
 
             let in_flight = running.lock().expect("running map").len();
-            let has_room = in_flight < concurrency;
+            let has_room = in_flight < status.lane_share(lane.index, lane.of);
             let _ = want_wake_tx.send(has_room);
             // Wake on the next due delayed job, and at least every 5 s as a safety net.
             let sleep_for = next_due.unwrap_or(Duration::from_secs(5)).min(Duration::from_secs(5));
@@ -91,6 +109,7 @@ pub(super) async fn run(
                 _ = shutdown.cancelled() => break,
                 Some(done) = finished_rx.recv() => pending.push(done),
                 _ = wake.notified(), if has_room => {}
+                _ = &mut changed => {}
                 _ = tokio::time::sleep(sleep_for) => {}
             }
             let _ = want_wake_tx.send(false);

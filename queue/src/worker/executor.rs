@@ -44,6 +44,9 @@ pub(super) struct Finished {
 /// this worker under a new lease while a stale attempt is still winding down.
 pub(super) struct Running {
     pub(super) id: String,
+    pub(super) name: String,
+    /// By Redis's clock (epoch ms).
+    pub(super) started_at: Option<i64>,
     pub(super) cancel: CancellationToken,
     /// Why the token fired, decided by whoever fired it first.
     pub(super) reason: Arc<Mutex<Option<StopReason>>>,
@@ -69,7 +72,13 @@ pub(super) fn start_job(
     let reason = Arc::new(Mutex::new(None));
     running.lock().expect("running map").insert(
         (job.id.clone(), lease.clone()),
-        Running { id: job.id.clone(), cancel: cancel.clone(), reason: reason.clone() },
+        Running {
+            id: job.id.clone(),
+            name: job.name.clone(),
+            started_at: job.started_at,
+            cancel: cancel.clone(),
+            reason: reason.clone(),
+        },
     );
     let ctx = JobContext {
         job: job.clone(),

@@ -5,20 +5,24 @@
 //! as the next claim), the [`executor`] (runs one attempt under its timeout and
 //! cancellation), the [`wakeup`] listener that parks on Redis until a job arrives, the
 //! [`lease_keeper`] that renews all leases in one call and sends heartbeats, the
-//! [`stall_sweeper`] and the [`cancel_listener`]. Every call to Redis goes through the
-//! storage seam ([`crate::backend`]).
+//! [`stall_sweeper`] and the [`signal_listener`] (cancellations, and limit changes that
+//! set this process's concurrency live). Every call to Redis goes through the storage seam
+//! ([`crate::backend`]).
 
-mod cancel_listener;
 mod claim_loop;
 mod completer;
 mod executor;
 mod lease_keeper;
+mod signal_listener;
 mod stall_sweeper;
 mod wakeup;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use tokio_util::sync::CancellationToken;
 
@@ -78,28 +82,127 @@ pub struct Worker {
     status: WorkerStatus,
 }
 
-/// A live view of a running worker, cheap to clone (e.g. for a readiness probe).
+/// A live view of a running worker, and its controls, cheap to clone (e.g. for a
+/// readiness probe, or the [`crate::Process`] that reports it and quiets it).
 #[derive(Clone, Debug, Default)]
 pub struct WorkerStatus {
-    accepting: Arc<std::sync::atomic::AtomicBool>,
-    running: Arc<std::sync::atomic::AtomicUsize>,
+    accepting: Arc<AtomicBool>,
+    running: Arc<AtomicUsize>,
+    control: Arc<WorkerControl>,
+}
+
+/// What can change while a worker runs, shared by its claim loops.
+#[derive(Default)]
+struct WorkerControl {
+    /// The concurrency the worker was started with.
+    configured: AtomicUsize,
+    /// The concurrency in force: the queue's per-process limit when set, else `configured`.
+    concurrency: AtomicUsize,
+    quiet: AtomicBool,
+    /// Wakes the claim loops when the concurrency or quiet changes.
+    changed: Notify,
+    /// Each claim loop's running attempts, for the list of jobs running now.
+    lanes: Mutex<Vec<RunningMap>>,
+}
+
+impl std::fmt::Debug for WorkerControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerControl")
+            .field("configured", &self.configured)
+            .field("concurrency", &self.concurrency)
+            .field("quiet", &self.quiet)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A job a worker is running now.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunningJob {
+    pub id: String,
+    pub name: String,
+    /// When this attempt started, by Redis's clock (epoch ms).
+    pub started_at: Option<i64>,
 }
 
 impl WorkerStatus {
-    /// True while the worker claims new jobs; false before it starts and from the moment
-    /// its shutdown begins.
+    /// True while the worker claims new jobs; false before it starts, while it is quiet,
+    /// and from the moment its shutdown begins.
     pub fn accepting_jobs(&self) -> bool {
-        self.accepting.load(std::sync::atomic::Ordering::SeqCst)
+        self.accepting.load(SeqCst)
     }
 
     /// Jobs running right now.
     pub fn running_jobs(&self) -> usize {
-        self.running.load(std::sync::atomic::Ordering::SeqCst)
+        self.running.load(SeqCst)
+    }
+
+    /// The jobs running right now, oldest first.
+    pub fn running_job_list(&self) -> Vec<RunningJob> {
+        let lanes = self.control.lanes.lock().expect("lanes");
+        let mut jobs: Vec<RunningJob> = lanes
+            .iter()
+            .flat_map(|lane| {
+                lane.lock()
+                    .expect("running map")
+                    .values()
+                    .map(|r| RunningJob { id: r.id.clone(), name: r.name.clone(), started_at: r.started_at })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        jobs.sort_by_key(|job| job.started_at);
+        jobs
+    }
+
+    /// Jobs this worker runs at once now: the queue's per-process concurrency
+    /// ([`crate::QueueLimits::process_concurrency`]) when one is set, else its own.
+    pub fn concurrency(&self) -> usize {
+        self.control.concurrency.load(SeqCst)
+    }
+
+    /// The concurrency the worker was started with.
+    pub fn configured_concurrency(&self) -> usize {
+        self.control.configured.load(SeqCst)
+    }
+
+    /// Stops taking new jobs for good; running jobs finish and are acknowledged. The
+    /// worker keeps running (its leases renewed) until its shutdown.
+    pub fn quiet(&self) {
+        self.control.quiet.store(true, SeqCst);
+        self.accepting.store(false, SeqCst);
+        self.control.changed.notify_waiters();
+    }
+
+    /// True once [`WorkerStatus::quiet`] was called.
+    pub fn is_quiet(&self) -> bool {
+        self.control.quiet.load(SeqCst)
+    }
+
+    fn configure(&self, concurrency: usize) {
+        self.control.configured.store(concurrency, SeqCst);
+        self.control.concurrency.store(concurrency, SeqCst);
+    }
+
+    /// Applies the queue's per-process limit (`None`: back to the configured figure).
+    pub(crate) fn apply_process_limit(&self, limit: Option<u32>) {
+        let concurrency = limit.map_or_else(|| self.configured_concurrency(), |n| n as usize);
+        if self.control.concurrency.swap(concurrency, SeqCst) != concurrency {
+            tracing::info!(concurrency, "this process's concurrency changed");
+            self.control.changed.notify_waiters();
+        }
+    }
+
+    /// Lane `lane`'s part of the concurrency in force, split over `lanes` claim loops
+    /// (together they never exceed it); 0 while quiet.
+    fn lane_share(&self, lane: usize, lanes: usize) -> usize {
+        if self.is_quiet() {
+            return 0;
+        }
+        let total = self.concurrency();
+        total / lanes + usize::from(lane < total % lanes)
     }
 
     /// Claim loops share one counter; each adds the change since its last report.
     fn report_running(&self, reported: &mut usize, now: usize) {
-        use std::sync::atomic::Ordering::SeqCst;
         if now > *reported {
             self.running.fetch_add(now - *reported, SeqCst);
         } else {
@@ -119,7 +222,9 @@ const IDLE_POLL: Duration = Duration::from_millis(20);
 impl Worker {
     pub fn new(queue: Queue, handler: impl Handler, options: WorkerOptions) -> Self {
         let id = options.id.clone().unwrap_or_else(process_id);
-        Worker { queue, handler: Arc::new(handler), options, id, status: WorkerStatus::default() }
+        let status = WorkerStatus::default();
+        status.configure(options.concurrency.max(1));
+        Worker { queue, handler: Arc::new(handler), options, id, status }
     }
 
     pub fn id(&self) -> &str {
@@ -173,21 +278,26 @@ impl Worker {
         let Worker { queue, handler, options, id, status } = self;
         let loops = options.claim_loops.clamp(1, options.concurrency.max(1));
         let calls = Arc::new(CallsInFlight::default());
-        if loops == 1 {
-            return claim_loop::run(queue, handler, options, id, status, calls, shutdown).await;
+        // A per-process concurrency set on the queue applies from the first claim (best
+        // effort: the signal listener reads it again once subscribed).
+        if let Ok(limits) = queue.limits().await {
+            status.apply_process_limit(limits.process_concurrency);
         }
-        // Split the concurrency over the loops; together they never exceed it.
-        let lanes = (0..loops).map(|lane| {
-            let share = options.concurrency / loops + usize::from(lane < options.concurrency % loops);
-            let options = WorkerOptions { concurrency: share, claim_loops: 1, ..options.clone() };
-            let lane_id = format!("{id}.{lane}");
+        if loops == 1 {
+            let lane = claim_loop::Lane { index: 0, of: 1 };
+            return claim_loop::run(queue, handler, options, id, status, calls, lane, shutdown).await;
+        }
+        // The loops split the concurrency in force between them (`WorkerStatus::lane_share`).
+        let lanes = (0..loops).map(|index| {
+            let lane_id = format!("{id}.{index}");
             claim_loop::run(
                 queue.clone(),
                 handler.clone(),
-                options,
+                options.clone(),
                 lane_id,
                 status.clone(),
                 calls.clone(),
+                claim_loop::Lane { index, of: loops },
                 shutdown.clone(),
             )
         });
@@ -201,9 +311,7 @@ impl Worker {
 /// A name for this process that no other process shares: `HOST-PID-RANDOM` (a worker's
 /// default id, and a [`crate::Role`] holder's).
 pub fn process_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-    let host = if host.is_empty() { "worker".to_string() } else { host };
-    format!("{host}-{}-{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff)
+    format!("{}-{}-{:06x}", crate::process::host_name(), std::process::id(), rand::random::<u32>() & 0xff_ffff)
 }
 
 /// How long to wait after `failures` failed calls in a row: 200 ms doubling to 5 s.

@@ -26,6 +26,11 @@ pub struct Limits {
     #[schema(required, nullable)]
     #[serde(deserialize_with = "super::required_nullable")]
     pub rate: Option<Rate>,
+    /// Jobs each process runs at once (1 to 10,000), in place of the concurrency it was
+    /// started with; `null`: each its own. Every process applies a change within moments.
+    #[schema(required, nullable, minimum = 1, maximum = 10000)]
+    #[serde(deserialize_with = "super::required_nullable")]
+    pub process_concurrency: Option<u32>,
 }
 
 /// `max` job starts per `per_ms` milliseconds.
@@ -45,6 +50,7 @@ impl From<QueueLimits> for Limits {
         Limits {
             concurrency: limits.concurrency,
             rate: limits.rate.map(|rate| Rate { max: rate.max, per_ms: rate.per.as_millis() as u64 }),
+            process_concurrency: limits.process_concurrency,
         }
     }
 }
@@ -54,6 +60,7 @@ impl From<Limits> for QueueLimits {
         QueueLimits {
             concurrency: limits.concurrency,
             rate: limits.rate.map(|rate| RateLimit { max: rate.max, per: Duration::from_millis(rate.per_ms) }),
+            process_concurrency: limits.process_concurrency,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod history;
 pub mod jobs;
 pub mod limits;
 pub mod notifications;
+pub mod processes;
 pub mod schedules;
 pub mod search;
 

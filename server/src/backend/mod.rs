@@ -299,6 +299,7 @@ impl Backend for ServerBackend {
                 concurrency: limits.concurrency,
                 rate_max: limits.rate.map(|rate| rate.max),
                 rate_per_ms: limits.rate.map(|rate| rate.per.as_millis() as u64),
+                process_concurrency: limits.process_concurrency,
             };
             Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search, limits })
         })
@@ -317,7 +318,11 @@ impl Backend for ServerBackend {
                 }
                 (None, Some(_)) => return Err(AppError::invalid("rate_max", "a rate limit needs its most starts")),
             };
-            let limits = hoist_queue::QueueLimits { concurrency: limits.concurrency, rate };
+            let limits = hoist_queue::QueueLimits {
+                concurrency: limits.concurrency,
+                rate,
+                process_concurrency: limits.process_concurrency,
+            };
             let addr = Some(client_addr().await?);
             crate::services::limits::set_limits(&self.state, &principal, addr, &queue, limits).await.map_err(
                 |error| {

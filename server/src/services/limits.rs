@@ -1,7 +1,8 @@
-//! A queue's limits, obeyed by every worker of it together: a cap on its active jobs
-//! and on job starts per window. They live in Redis and each claim reads them, so a
-//! change takes effect in every process at its next claim; idle workers are woken at
-//! once so a raised limit starts more jobs right away.
+//! A queue's limits, obeyed by every worker of it together: a cap on its active jobs,
+//! on job starts per window, and on the jobs each process runs at once. They live in
+//! Redis and each claim reads the first two, so a change takes effect in every process
+//! at its next claim; idle workers are woken at once so a raised limit starts more jobs
+//! right away, and every process hears a per-process change over Pub/Sub.
 
 use hoist_queue::QueueLimits;
 use serde_json::json;
@@ -16,12 +17,15 @@ use crate::state::AppState;
 /// here so each refusal names its own field (input that is
 /// refused changes nothing and is not audited).
 fn check(limits: &QueueLimits) -> Result<(), ApiError> {
-    use hoist_queue::{MAX_CONCURRENCY_LIMIT, MAX_OPTION_DURATION, MAX_RATE_LIMIT};
+    use hoist_queue::{MAX_CONCURRENCY_LIMIT, MAX_OPTION_DURATION, MAX_PROCESS_CONCURRENCY, MAX_RATE_LIMIT};
     if limits.concurrency.is_some_and(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(&n)) {
         return Err(ApiError::invalid(
             "concurrency",
             "the cap on active jobs must be 1 to 100,000 (pause the queue to stop it)",
         ));
+    }
+    if limits.process_concurrency.is_some_and(|n| !(1..=MAX_PROCESS_CONCURRENCY).contains(&n)) {
+        return Err(ApiError::invalid("process_concurrency", "each process's concurrency must be 1 to 10,000"));
     }
     if let Some(rate) = limits.rate {
         if !(1..=MAX_RATE_LIMIT).contains(&rate.max) {
@@ -57,6 +61,7 @@ pub async fn set_limits(
     let params = json!({
         "concurrency": limits.concurrency,
         "rate": limits.rate.map(|rate| json!({ "max": rate.max, "per_ms": rate.per.as_millis() as u64 })),
+        "process_concurrency": limits.process_concurrency,
     });
     let result = if outcome.is_ok() { "ok" } else { "failed" };
     let entry = AuditEntry { action: "queue.limits", target: queue_name.to_string(), params, result, client_addr };

@@ -11,5 +11,6 @@ pub mod history_quarantine;
 pub mod jobs;
 pub mod limits;
 pub mod notifications;
+pub mod processes;
 pub mod schedules;
 pub mod search;
