@@ -11,7 +11,8 @@ use leptos::prelude::*;
 
 use crate::types::{
     AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail, LimitsView, MatchCountView, MyJobs,
-    QueueCard, QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
+    ProcessRow, QueueCard, QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow,
+    Viewer,
 };
 
 /// A boxed future, so the trait stays object safe.
@@ -101,6 +102,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<u64, AppError>>;
     /// Every schedule with its last fires.
     fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, AppError>>;
+    /// Every process running workers or the scheduler (staff).
+    fn processes(&self) -> BoxFuture<'_, Result<Vec<ProcessRow>, AppError>>;
+    /// Sends `quiet` or `stop` to a process (admins and operators).
+    fn process_command(&self, id: String, command: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// `pause`, `resume` or `run` (now) a schedule.
     fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// Finished jobs from the SQL history, newest first.

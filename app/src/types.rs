@@ -437,3 +437,51 @@ impl Viewer {
         self.role == "admin"
     }
 }
+
+/// A process that runs workers or the scheduler, as the Processes page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRow {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    /// `serve`, `worker`, or what an embedding application calls itself.
+    pub kind: String,
+    pub version: String,
+    pub started_at: i64,
+    pub last_seen: i64,
+    /// `running`, `quiet`, `stopping` or `stopped`, as it last said.
+    pub state: String,
+    /// Its check-ins lapsed without a clean stop.
+    pub gone: bool,
+    pub scheduler: bool,
+    pub queues: Vec<ProcessQueueRow>,
+    /// Jobs running in it, oldest first (at most 1,000 listed).
+    pub jobs: Vec<ProcessJobRow>,
+    pub running: usize,
+}
+
+impl ProcessRow {
+    /// Whether a command would reach it (not gone, not stopped or stopping).
+    pub fn listens(&self) -> bool {
+        !self.gone && matches!(self.state.as_str(), "running" | "quiet")
+    }
+}
+
+/// One queue a process works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessQueueRow {
+    pub queue: String,
+    pub concurrency: usize,
+    pub configured_concurrency: usize,
+    pub running: usize,
+    pub accepting: bool,
+}
+
+/// A job running in a process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessJobRow {
+    pub queue: String,
+    pub id: String,
+    pub name: String,
+    pub started_at: Option<i64>,
+}

@@ -38,6 +38,8 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("put", "/api/v1/queues/{queue}/limits"),
         ("post", "/api/v1/queues/{queue}/maintenance"),
         ("get", "/api/v1/queues/{queue}/metrics"),
+        ("get", "/api/v1/processes"),
+        ("post", "/api/v1/processes/{id}/{command}"),
         ("get", "/api/v1/dead-letters"),
         ("post", "/api/v1/dead-letters/requeue"),
         ("post", "/api/v1/dead-letters/purge"),

@@ -4,6 +4,7 @@ layout-main-nav = Main
 layout-nav-overview = Overview
 layout-nav-dead-letters = Dead letters
 layout-nav-schedules = Schedules
+layout-nav-processes = Processes
 layout-nav-history = History
 layout-nav-search = Search
 layout-nav-my-jobs = My jobs

@@ -4,6 +4,7 @@ layout-main-nav = Үндсэн цэс
 layout-nav-overview = Тойм
 layout-nav-dead-letters = Үхсэн ажлууд
 layout-nav-schedules = Хуваарь
+layout-nav-processes = Процессууд
 layout-nav-history = Түүх
 layout-nav-search = Хайх
 layout-nav-my-jobs = Миний ажлууд

@@ -92,6 +92,7 @@ fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
             ("/", msg("layout-nav-overview")),
             ("/dead", msg("layout-nav-dead-letters")),
             ("/schedules", msg("layout-nav-schedules")),
+            ("/processes", msg("layout-nav-processes")),
             ("/history", msg("layout-nav-history")),
         ]);
     }

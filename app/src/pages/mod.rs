@@ -9,6 +9,7 @@ pub mod login;
 pub mod my_jobs;
 pub mod not_found;
 pub mod overview;
+pub mod processes;
 pub mod queue;
 pub mod schedules;
 pub mod search;

@@ -4,6 +4,7 @@
 
 mod admin;
 mod history;
+mod processes;
 mod schedules;
 mod search;
 
@@ -11,8 +12,8 @@ use app::backend::{Backend, BoxFuture};
 use app::error::AppError;
 use app::types::{
     AttemptError, AuditView, BulkResultView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow,
-    LimitsView, MatchCountView, MyJob, MyJobs, ProgressView, QueueCard, QueueCounts, QueuePage, SavedSearchView,
-    ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
+    LimitsView, MatchCountView, MyJob, MyJobs, ProcessRow, ProgressView, QueueCard, QueueCounts, QueuePage,
+    SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
 };
 use hoist_queue::TimingHistogram;
 use tower_sessions::Session;
@@ -632,6 +633,14 @@ impl Backend for ServerBackend {
 
     fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(schedules::act(self, name, action, csrf))
+    }
+
+    fn processes(&self) -> BoxFuture<'_, Result<Vec<ProcessRow>, AppError>> {
+        Box::pin(processes::list(self))
+    }
+
+    fn process_command(&self, id: String, command: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(processes::command(self, id, command, csrf))
     }
 
     fn history(&self, filter: HistoryFilter) -> BoxFuture<'_, Result<HistoryView, AppError>> {
