@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { ADMIN_PASSWORD, apiSession, eventually, signIn, sleep, startStack, waitForHydration } from "../support/harness.mjs";
 
 let stack;
@@ -37,7 +37,7 @@ test("an operator sets a queue's limits on its page; a viewer sees them but cann
   await page.locator('[data-limits="in-force"]', { hasText: "At most 3 active at once" }).waitFor();
   assert.match(await page.locator('[data-limits="in-force"]').textContent(), /at most 10 starts per 1 min 0 s/);
   const limits = await api("GET", "/api/v1/queues/demo/limits");
-  assert.deepEqual(limits.body, { concurrency: 3, rate: { max: 10, per_ms: 60000 } });
+  assert.deepEqual(limits.body, { concurrency: 3, rate: { max: 10, per_ms: 60000 }, process_concurrency: null });
 
   // A window without its count is refused, naming the box.
   await page.locator(".limits details").evaluate((details) => (details.open = true));
@@ -55,18 +55,24 @@ test("an operator sets a queue's limits on its page; a viewer sees them but cann
   assert.equal(await viewer.getByText("Change limits…").count(), 0, "no form for a viewer");
 
   // A window set to the millisecond over the API survives a save that changes another box.
-  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: 3, rate: { max: 10, per_ms: 1500 } })).status, 200);
+  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: 3, rate: { max: 10, per_ms: 1500 }, process_concurrency: null })).status, 200);
   await page.reload();
   await waitForHydration(page);
   await page.locator(".limits details").evaluate((details) => (details.open = true));
   assert.equal(await page.getByLabel("Window (seconds)").inputValue(), "1.5");
   await page.getByLabel("Most active at once").fill("4");
+  await page.getByLabel("Most at once in each process").fill("3");
   await page.getByRole("button", { name: "Save limits" }).click();
   await page.locator('[data-limits="in-force"]', { hasText: "At most 4 active at once" }).waitFor();
-  assert.deepEqual((await api("GET", "/api/v1/queues/demo/limits")).body, { concurrency: 4, rate: { max: 10, per_ms: 1500 } });
+  assert.match(await page.locator('[data-limits="in-force"]').textContent(), /3 at once in each process/);
+  assert.deepEqual((await api("GET", "/api/v1/queues/demo/limits")).body, {
+    concurrency: 4,
+    rate: { max: 10, per_ms: 1500 },
+    process_concurrency: 3,
+  });
 
   // Back to none, for the tests after this one.
-  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: null, rate: null })).status, 200);
+  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: null, rate: null, process_concurrency: null })).status, 200);
 });
 
 test("pausing a queue from its page stops processing; resuming restarts it", async () => {
@@ -485,11 +491,11 @@ test("each role sees only the pages it can use", async () => {
     return page.locator('nav[aria-label="Main"] a').allTextContents();
   };
   assert.deepEqual(await links("admin", ADMIN_PASSWORD), [
-    "Overview", "Dead letters", "Schedules", "History", "Search", "My jobs", "Audit log", "Users", "Status",
+    "Overview", "Dead letters", "Schedules", "Processes", "History", "Search", "My jobs", "Audit log", "Users", "Status",
   ]);
   assert.deepEqual(
     await links("vic", "vic-password"),
-    ["Overview", "Dead letters", "Schedules", "History", "Search", "My jobs", "Status"],
+    ["Overview", "Dead letters", "Schedules", "Processes", "History", "Search", "My jobs", "Status"],
   );
   assert.deepEqual(await links("ulla", "ulla-password"), ["Search", "My jobs", "Status"]);
 
@@ -553,5 +559,46 @@ test("read-only pages are complete without JavaScript", async () => {
     const body = await page.locator("main").textContent();
     assert.ok(body.includes(text), `${path} shows ${text} without JavaScript`);
     assert.ok(!body.includes("Loading…"), `${path} is not left loading`);
+  }
+});
+
+test("the processes page lists every process live; quiet and stop reach a real worker", async () => {
+  // A `hoist worker` beside the server, on its Redis and database.
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const worker = spawn(stack.bin, ["worker"], {
+    env: { ...process.env, ...stack.serverEnv, HOIST_PROCESSORS: "all", HOIST_WORKER_ADDR: `127.0.0.1:${port}`, RUST_LOG: "warn" },
+    stdio: "ignore",
+  });
+  let exited = null;
+  worker.on("exit", (code) => (exited = code));
+  try {
+    const page = await adminPage("/processes");
+    // Live: the worker appears without a reload, beside the server.
+    const row = page.locator(`tr[data-process][data-state="running"]`, { hasText: ` · ${worker.pid}` });
+    await row.waitFor({ timeout: 20000 });
+    assert.match(await row.textContent(), /worker · /);
+    assert.match(await page.locator("tr[data-process]", { hasText: "serve · " }).textContent(), /scheduler/);
+    // A long job shows under the process that runs it, with its name and start.
+    const r = await api("POST", "/api/v1/queues/demo/jobs", { name: "demo-sync", payload: { duration_ms: 15000 } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await page.locator(`[data-process-job="${r.body.id}"]`).waitFor({ timeout: 20000 });
+    await page.locator("li[data-process-queue=demo]", { hasText: "1 running of" }).first().waitFor();
+
+    await row.getByRole("button", { name: /^Quiet/ }).click();
+    const quiet = page.locator(`tr[data-process][data-state="quiet"]`, { hasText: ` · ${worker.pid}` });
+    await quiet.waitFor({ timeout: 10000 });
+    assert.equal(await quiet.getByRole("button", { name: /^Quiet/ }).count(), 0, "no Quiet for a quiet process");
+    await quiet.getByText("Stop…").click();
+    await quiet.getByRole("button", { name: /^Stop .+ · \d+$/ }).click();
+    await eventually(() => exited !== null, "the worker to exit", 30000);
+    assert.equal(exited, 0, "a graceful exit");
+    await page.locator(`tr[data-process][data-state="stopped"]`, { hasText: ` · ${worker.pid}` }).waitFor({ timeout: 10000 });
+    await stack.screenshot(page, "processes");
+    const audit = await api("GET", "/api/v1/audit");
+    const actions = audit.body.map((e) => e.action);
+    assert.ok(actions.includes("process.quiet") && actions.includes("process.stop"), JSON.stringify(actions));
+    assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
+  } finally {
+    if (exited === null) worker.kill("SIGKILL");
   }
 });

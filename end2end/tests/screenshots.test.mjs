@@ -39,6 +39,7 @@ for (const [size, viewport] of Object.entries(SIZES)) {
         ["job", jobPath],
         ["dead-letters", "/dead"],
         ["schedules", "/schedules"],
+        ["processes", "/processes"],
         ["history", "/history"],
         ["search", "/search?q=name:demo-sync"],
         ["audit", "/audit"],

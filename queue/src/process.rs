@@ -414,8 +414,10 @@ impl Process {
         let queues = workers
             .iter()
             .map(|(queue, status)| {
+                // The list, not the worker's counter: that one is updated between claims.
                 let list = status.running_job_list();
-                running += list.len();
+                let on_queue = list.len();
+                running += on_queue;
                 jobs.extend(list.into_iter().map(|job| ProcessJob {
                     queue: queue.clone(),
                     id: job.id,
@@ -426,7 +428,7 @@ impl Process {
                     queue: queue.clone(),
                     concurrency: status.concurrency(),
                     configured_concurrency: status.configured_concurrency(),
-                    running: status.running_jobs(),
+                    running: on_queue,
                     accepting: status.accepting_jobs(),
                 }
             })

@@ -64,7 +64,10 @@ async fn a_process_reports_its_work_and_obeys_quiet_and_stop_sent_through_redis(
     assert!(!seen.gone && seen.scheduler);
     assert!(seen.started_at <= seen.last_seen);
     let queue = &seen.queues[0];
-    assert_eq!((queue.queue.as_str(), queue.concurrency, queue.configured_concurrency), (s.queue.name(), 3, 3));
+    assert_eq!(
+        (queue.queue.as_str(), queue.concurrency, queue.configured_concurrency, queue.running),
+        (s.queue.name(), 3, 3, 3)
+    );
     assert!(queue.accepting);
     assert!(seen.jobs.iter().all(|j| j.name == "slow" && j.queue == s.queue.name() && j.started_at.is_some()));
 
