@@ -74,6 +74,7 @@ fn scope_of(method: &str, path: &str) -> Option<Scope> {
         || p.ends_with("/resume")
         || p.ends_with("/maintenance")
         || p.ends_with("/limits")
+        || p.starts_with("/api/v1/processes")
     {
         return Some(Scope::QueuesAdmin);
     }
@@ -132,7 +133,14 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
         Route { user_denied_status: StatusCode::NOT_FOUND, ..route("DELETE", job_path(4, ""), None, OPERATORS) },
         route("GET", "/api/v1/queues/q/health", None, STAFF),
         route("GET", "/api/v1/queues/q/limits", None, STAFF),
-        route("PUT", "/api/v1/queues/q/limits", Some(json!({ "concurrency": 5, "rate": null })), OPERATORS),
+        route(
+            "PUT",
+            "/api/v1/queues/q/limits",
+            Some(json!({ "concurrency": 5, "rate": null, "process_concurrency": null })),
+            OPERATORS,
+        ),
+        route("GET", "/api/v1/processes", None, STAFF),
+        route("POST", "/api/v1/processes/nobody/quiet", None, OPERATORS),
         route("GET", "/api/v1/queues/q/metrics", None, STAFF),
         route("POST", "/api/v1/queues/q/pause", None, OPERATORS),
         route("POST", "/api/v1/queues/q/resume", None, OPERATORS),
