@@ -258,6 +258,7 @@ impl I18n {
             "failed" => t!(i18n, "state-failed"),
             "dead" => t!(i18n, "state-dead"),
             "cancelled" => t!(i18n, "state-cancelled"),
+            "expired" => t!(i18n, "state-expired"),
             "paused" => t!(i18n, "state-paused"),
             other => other.to_string(),
         }

@@ -109,6 +109,7 @@ pub struct QueueCounts {
     pub completed: u64,
     pub dead: u64,
     pub cancelled: u64,
+    pub expired: u64,
     pub paused: bool,
 }
 
@@ -123,6 +124,7 @@ impl QueueCounts {
             "completed" => self.completed,
             "dead" => self.dead,
             "cancelled" => self.cancelled,
+            "expired" => self.expired,
             _ => return None,
         })
     }

@@ -1,6 +1,6 @@
 -- complete_jobs: active -> completed for a batch of jobs, then claim the next jobs in the same
 -- round trip.
--- KEYS: wait delayed retry active completed dead meta events marker limiter archive dedup owners
+-- KEYS: wait delayed retry active completed dead meta events marker limiter archive dedup owners expired expiring
 -- ARGV[3] keep completed (count, -1 = no limit), ARGV[4] keep completed (age ms, 0 = no
 -- limit), ARGV[5] claim count, ARGV[6] lease (ms) for the claim, ARGV[7] worker token,
 -- ARGV[8] number of completions, ARGV[9] their run times added up (ms), ARGV[10] their

@@ -1,6 +1,6 @@
 -- enqueue_jobs: new jobs -> waiting or delayed (one call for a whole batch).
--- KEYS: wait delayed events marker dedup seq owners meta unindexed
--- ARGV[3] number of jobs (1..MAX_ITEMS), then 11 fields per job:
+-- KEYS: wait delayed events marker dedup seq owners meta unindexed expiring
+-- ARGV[3] number of jobs (1..MAX_ITEMS), then 12 fields per job:
 --   id (a job id: 26 characters of Crockford base 32),
 --   spec (JSON the engine's client reads, without its opening brace and creation time,
 --   which this script adds from Redis's clock: `"name":..,"payload":..}`),
@@ -9,14 +9,16 @@
 --   dedup key (led by byte 1 when it holds only while its job is unfinished, else while
 --   the job exists), name, owner (for the event and the owner's index: "owner" when its
 --   index key segment is the owner itself, else "owner" NUL "segment"), rate-limit key
---   ("" for none), its max per window (1..1,000,000), its window (ms, 1..MAX_DURATION_MS)
+--   ("" for none), its max per window (1..1,000,000), its window (ms, 1..MAX_DURATION_MS),
+--   start within (ms from now, 1..MAX_DURATION_MS and longer than the delay, "" for no
+--   deadline: not started by then, the job ends expired)
 -- Every field a job adds costs Redis time per job: optional facts ride in fields that are
 -- there anyway, and cost only when used.
 -- Returns per job 0 when it was added, or the id of the existing job holding its dedup key, or
 -- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
 local n = int_arg(3, 'jobs', 1, MAX_ITEMS)
-local FIELDS = 11
-local FINISHED = { completed = true, dead = true, cancelled = true }
+local FIELDS = 12
+local FINISHED = { completed = true, dead = true, cancelled = true, expired = true }
 if #ARGV ~= 3 + n * FIELDS then bad_arg('jobs', #ARGV) end
 
 -- First pass, before any write: every field is checked. Inline rather than through
@@ -50,6 +52,10 @@ for i = 0, n - 1 do
     int_arg(b + 9, 'rate_limit.max', 1, 1000000)
     int_arg(b + 10, 'rate_limit.per', 1, MAX_DURATION_MS)
   end
+  if ARGV[b + 11] ~= '' then
+    local within = int_arg(b + 11, 'expires_in', 1, MAX_DURATION_MS)
+    if within <= delay then bad_arg('expires_in', ARGV[b + 11]) end
+  end
 end
 
 -- Every keyed limit must have room for all of this batch's jobs.
@@ -79,7 +85,7 @@ local woke = false
 local added = events('added', 'name', 'owner', 'state')
 -- One INCRBY and one ZADD per set for the whole batch instead of one per job.
 local seq = redis.call('INCRBY', k.seq, n) - n
-local waiting, delayed = {}, {}
+local waiting, delayed, expiring = {}, {}, {}
 -- Owned jobs: { id, tag, ... } for the owners hash and, per tag, { seq, id, ... }.
 local owned, by_owner = {}, {}
 -- { now, id, ... } of the jobs added, for the search index.
@@ -145,6 +151,12 @@ for i = 0, n - 1 do
       list[#list + 1] = text_of(seq + i + 1)
       list[#list + 1] = id
     end
+    if ARGV[b + 11] ~= '' then
+      local expires_at = text_of(now + tonumber(ARGV[b + 11]))
+      redis.call('HSET', job_key(id), 'expires_at', expires_at)
+      expiring[#expiring + 1] = expires_at
+      expiring[#expiring + 1] = id
+    end
     local rate_key = ARGV[b + 8]
     if rate_key ~= '' then
       take_key_slot(wanted[rate_key].zkey, id, wanted[rate_key].window)
@@ -160,7 +172,7 @@ for i = 0, n - 1 do
     end
   end
 end
-for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed } }) do
+for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed }, { k.expiring, expiring } }) do
   local pairs_ = batch[2]
   for from = 1, #pairs_, 2000 do
     redis.call('ZADD', batch[1], unpack(pairs_, from, math.min(from + 1999, #pairs_)))

@@ -1,12 +1,12 @@
 -- obliterate_queue: delete a queue's jobs and keys in batches. Refuses while jobs are active
 -- unless ARGV[4] = "force".
--- KEYS: wait delayed retry active completed dead cancelled meta events marker dedup seq limiter archive owners unindexed
+-- KEYS: wait delayed retry active completed dead cancelled meta events marker dedup seq limiter archive owners unindexed expired expiring
 -- ARGV[3] batch size (1..10,000). Returns the number of jobs deleted in this call (0 = all gone),
 -- or -4 when active jobs block it.
 local batch = int_arg(3, 'batch', 1, 10000)
 if ARGV[4] ~= 'force' and active_count() > 0 then return -4 end
 local deleted = 0
-for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead, k.cancelled }) do
+for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead, k.cancelled, k.expired }) do
   if deleted < batch then
     local ids = redis.call('ZRANGE', set, 0, batch - deleted - 1)
     if #ids > 0 then

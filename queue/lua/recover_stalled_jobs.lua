@@ -1,7 +1,8 @@
 -- recover_stalled_jobs: active jobs whose lease lapsed (worker crashed or hung) -> waiting,
 -- or -> dead once they stalled more than their max_stalls, or -> cancelled when their
--- cancellation had been asked for. Reads only expired leases.
--- KEYS: wait active dead cancelled meta events marker archive unindexed
+-- cancellation had been asked for. Reads only expired leases. Also ends as expired the
+-- jobs not started by their deadline.
+-- KEYS: wait delayed active dead cancelled meta events marker archive unindexed expired expiring
 -- ARGV[3] max jobs per call (1..10,000).
 -- Returns { recovered count, dead count }.
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now_text, 'LIMIT', 0, int_arg(3, 'limit', 1, 10000))
@@ -53,4 +54,7 @@ emit_all(cancelled)
 archive_finished(finished)
 index_live(requeued)
 flush_stats()
+-- Jobs past their start-by deadline expire here too, so they are counted as expired even
+-- while no worker claims (a paused queue, a full one).
+expire_overdue(1000)
 return { recovered, died }

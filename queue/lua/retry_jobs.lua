@@ -1,13 +1,13 @@
--- retry_jobs: dead or cancelled (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
+-- retry_jobs: dead, cancelled or expired (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
 -- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
--- KEYS: wait retry dead cancelled events marker seq meta unindexed
+-- KEYS: wait retry dead cancelled expired events marker seq meta unindexed
 -- ARGV[3] source state, ARGV[4] "ids", "all" or "edited", ARGV[5] limit for "all"
 -- (1..10,000), then ids; for "edited" one id and the job's new payload (JSON the client
 -- checked), which replaces the old one in its spec as it moves.
 -- Returns the number of jobs moved; for "edited" 1, 0 (not in the source state), or -1
 -- (a job stored before specs held its payload: nothing to edit).
 local from = ARGV[3]
-if from ~= 'dead' and from ~= 'cancelled' and from ~= 'retrying' then
+if from ~= 'dead' and from ~= 'cancelled' and from ~= 'expired' and from ~= 'retrying' then
   return redis.error_reply('HOIST_BAD_STATE cannot retry from ' .. from)
 end
 local set = state_set(from)

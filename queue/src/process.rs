@@ -31,7 +31,7 @@ pub const PROCESS_FORGET_AFTER: Duration = Duration::from_secs(600);
 /// Longest process id, in bytes.
 pub const MAX_PROCESS_ID_BYTES: usize = 200;
 /// The most running jobs a check-in lists (the count is always whole).
-pub const MAX_LISTED_JOBS: usize = 1_000;
+pub const MAX_LISTED_JOBS: usize = 100;
 
 /// What a process is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,7 +127,8 @@ pub struct ProcessInfo {
     pub kind: String,
     /// The version of the program it runs.
     pub version: String,
-    /// When it started, by Redis's clock (epoch ms).
+    /// When it started, by Redis's clock (epoch ms; its own clock if Redis did not answer
+    /// as it started).
     pub started_at: i64,
     /// Its last check-in, by Redis's clock (epoch ms).
     pub last_seen: i64,
@@ -236,19 +237,19 @@ impl Default for ProcessOptions {
 /// let process = Process::new(&redis, ProcessOptions { kind: "billing-app".into(), ..Default::default() })?;
 /// let worker = Worker::new(queue, handlers, WorkerOptions::default());
 /// process.add_worker("invoices", worker.status());
-/// let shutdown = CancellationToken::new();
-/// let registry = tokio::spawn({
-///     let (process, shutdown) = (process.clone(), shutdown.clone());
-///     async move { process.run(shutdown).await }
+/// let (stop_workers, stop_check_ins) = (CancellationToken::new(), CancellationToken::new());
+/// let check_ins = tokio::spawn({
+///     let (process, token) = (process.clone(), stop_check_ins.clone());
+///     async move { process.run(token).await }
 /// });
-/// let stop = { let process = process.clone(); async move { process.stop_requested().await } };
-/// tokio::select! {
-///     ended = worker.run(shutdown.clone()) => ended?,
-///     _ = stop => {
-///         // a Stop from the dashboard; the worker is quiet already, so shut down
-///     }
-/// }
-/// shutdown.cancel();
+/// let working = tokio::spawn(worker.run(stop_workers.clone()));
+/// // A Stop from the dashboard (or the application's own signal): drain, then say stopped.
+/// process.stop_requested().await;
+/// process.begin_stop();
+/// stop_workers.cancel();
+/// working.await.expect("worker task")?;
+/// stop_check_ins.cancel();
+/// check_ins.await.expect("check-in task")?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -297,10 +298,12 @@ impl Process {
 
     /// Reports `status` (the worker of `queue`) at each check-in; a quiet process quiets it.
     pub fn add_worker(&self, queue: &str, status: WorkerStatus) {
+        // Under the lock `quiet` takes: a quiet in between cannot miss this worker.
+        let mut workers = self.inner.workers.lock().expect("workers");
         if self.is_quiet() {
             status.quiet();
         }
-        self.inner.workers.lock().expect("workers").push((queue.to_string(), status));
+        workers.push((queue.to_string(), status));
     }
 
     /// Says whether this process runs the scheduler.
@@ -310,12 +313,14 @@ impl Process {
 
     /// Every worker stops taking new jobs; running ones finish.
     pub fn quiet(&self) {
+        let workers = self.inner.workers.lock().expect("workers");
         if !self.inner.quiet.swap(true, SeqCst) {
             tracing::info!(process = %self.inner.id, "quiet: taking no new jobs");
         }
-        for (_, status) in self.inner.workers.lock().expect("workers").iter() {
+        for (_, status) in workers.iter() {
             status.quiet();
         }
+        drop(workers);
         self.inner.changed.notify_one();
     }
 
@@ -358,14 +363,18 @@ impl Process {
         };
         let listening = shutdown.child_token();
         let listener = tokio::spawn(self.clone().listen(listening.clone()));
+        // Also when this future is dropped: the listener must not outlive it.
+        let _stop_listening = listening.clone().drop_guard();
         let mut failures = 0u32;
+        let mut first = true;
         loop {
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let pause = match self.check_in(started_at, false).await {
+            let pause = match self.check_in(started_at, first, false).await {
                 Ok(()) => {
                     failures = 0;
+                    first = false;
                     PROCESS_HEARTBEAT
                 }
                 Err(e) => {
@@ -384,14 +393,14 @@ impl Process {
         let _ = listener.await;
         // Bounded: with Redis gone the last check-in is skipped, and the process shows as
         // gone once its check-ins lapse.
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.check_in(started_at, true)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.check_in(started_at, true, true)).await;
         Ok(())
     }
 
-    async fn check_in(&self, started_at: i64, stopped: bool) -> Result<()> {
+    async fn check_in(&self, started_at: i64, fresh: bool, stopped: bool) -> Result<()> {
         let report = self.report(started_at, stopped);
         let json = serde_json::to_string(&report).map_err(|e| QueueError::Protocol(e.to_string()))?;
-        let (_, command) = self.inner.store.record(&self.inner.id, &json, PROCESS_FORGET_AFTER).await?;
+        let (_, command) = self.inner.store.record(&self.inner.id, &json, PROCESS_FORGET_AFTER, fresh).await?;
         if !stopped && let Some(command) = command.as_deref().and_then(ProcessCommand::parse) {
             self.obey(command);
         }

@@ -24,10 +24,12 @@ pub enum JobState {
     /// Failed permanently or ran out of attempts: the dead-letter queue.
     Dead,
     Cancelled,
+    /// Not started by its deadline (`JobOptions::expires_in`): it never runs.
+    Expired,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 7] = [
+    pub const ALL: [JobState; 8] = [
         JobState::Waiting,
         JobState::Delayed,
         JobState::Retrying,
@@ -35,6 +37,7 @@ impl JobState {
         JobState::Completed,
         JobState::Dead,
         JobState::Cancelled,
+        JobState::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl JobState {
             JobState::Completed => "completed",
             JobState::Dead => "dead",
             JobState::Cancelled => "cancelled",
+            JobState::Expired => "expired",
         }
     }
 
@@ -55,7 +59,7 @@ impl JobState {
 
     /// Completed, dead and cancelled jobs never run again unless retried by hand.
     pub fn is_finished(self) -> bool {
-        matches!(self, JobState::Completed | JobState::Dead | JobState::Cancelled)
+        matches!(self, JobState::Completed | JobState::Dead | JobState::Cancelled | JobState::Expired)
     }
 }
 
@@ -205,6 +209,13 @@ pub struct JobOptions {
     /// A sliding-window limit shared by every job naming the same key (e.g. at most 10
     /// per owner per hour); enqueueing beyond it fails with `RateLimited`.
     pub rate_limit: Option<KeyRateLimit>,
+    /// The job must start within this long of being enqueued (1 ms to 365 days, longer
+    /// than `delay`); one not started by then ends [`JobState::Expired`] instead of
+    /// running late. Its first attempt counts: a retry after a failed start is not held
+    /// to it.
+    #[serde(with = "crate::serde_millis::opt_millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub expires_in: Option<Duration>,
 }
 
 /// How long a job's dedup key keeps other jobs with the same key from being added.
@@ -243,9 +254,10 @@ pub struct QueueLimits {
     pub concurrency: Option<u32>,
     /// Most job starts per window across all workers.
     pub rate: Option<RateLimit>,
-    /// Jobs each process runs at once, in place of the concurrency it was started with
-    /// (`None`: each its own). Processes hear a change at once and apply it to their next
-    /// claim; jobs already running finish.
+    /// Jobs each worker of the queue (one per process, in `hoist serve` and `hoist
+    /// worker`) runs at once, in place of the concurrency it was started with (`None`:
+    /// each its own). Workers hear a change at once and apply it to their next claim;
+    /// jobs already running finish.
     #[serde(default)]
     pub process_concurrency: Option<u32>,
 }
@@ -273,6 +285,7 @@ impl Default for JobOptions {
             owner: None,
             max_stalls: 1,
             rate_limit: None,
+            expires_in: None,
         }
     }
 }
@@ -432,6 +445,9 @@ pub struct Job {
     pub created_at: i64,
     pub run_at: i64,
     pub started_at: Option<i64>,
+    /// The deadline to start by (epoch ms, Redis's clock), for a job enqueued with
+    /// `expires_in`.
+    pub expires_at: Option<i64>,
     /// The worker that ran (or runs) the latest attempt.
     #[serde(default)]
     pub worker: Option<String>,
@@ -460,6 +476,7 @@ pub struct Counts {
     pub completed: u64,
     pub dead: u64,
     pub cancelled: u64,
+    pub expired: u64,
     pub paused: bool,
 }
 
@@ -473,6 +490,7 @@ impl Counts {
             JobState::Completed => self.completed,
             JobState::Dead => self.dead,
             JobState::Cancelled => self.cancelled,
+            JobState::Expired => self.expired,
         }
     }
 }

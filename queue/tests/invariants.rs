@@ -371,6 +371,7 @@ fn build_options(
         owner,
         max_stalls,
         rate_limit,
+        expires_in: None,
     }
 }
 

@@ -101,7 +101,7 @@ async fn a_process_reports_its_work_and_obeys_quiet_and_stop_sent_through_redis(
     let last = find(&registry, process.id()).await.expect("still listed");
     assert_eq!(last.state, ProcessState::Stopped);
     assert!(!last.gone, "a process that stopped cleanly is not gone");
-    // A quiet sent after the stop does not take it back, and unknown ids are refused.
+    // Unknown ids and ids with spaces are refused.
     assert!(!registry.send("no-such-process", ProcessCommand::Quiet).await.unwrap());
     assert!(registry.send("has space", ProcessCommand::Quiet).await.is_err());
 }
@@ -194,5 +194,40 @@ async fn a_worker_started_after_the_limit_was_set_obeys_it_from_its_first_claim(
     assert_eq!(s.queue.counts().await.unwrap().active, 1, "more than the per-process limit ran");
     gate.add_permits(10);
     shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_command_for_an_earlier_run_is_not_obeyed_by_the_next_run_under_the_same_id() {
+    let s = setup().await;
+    let options = || ProcessOptions { id: Some("pod-7".into()), ..ProcessOptions::default() };
+    let registry = ProcessRegistry::new(&s.redis);
+    let first = Process::new(&s.redis, options()).unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let (process, stop) = (first.clone(), stop.clone());
+        async move { process.run(stop).await }
+    });
+    eventually("the first run to check in", Duration::from_secs(5), || async { find(&registry, "pod-7").await }).await;
+    assert!(registry.send("pod-7", ProcessCommand::Stop).await.unwrap());
+    tokio::time::timeout(Duration::from_secs(5), first.stop_requested()).await.expect("stop heard");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    // The pod restarts under its name: the old Stop is not for it.
+    let second = Process::new(&s.redis, options()).unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let (process, stop) = (second.clone(), stop.clone());
+        async move { process.run(stop).await }
+    });
+    eventually("the second run to check in", Duration::from_secs(5), || async {
+        find(&registry, "pod-7").await.filter(|p| p.state == ProcessState::Running)
+    })
+    .await;
+    let stopped = tokio::time::timeout(Duration::from_millis(1500), second.stop_requested()).await;
+    assert!(stopped.is_err(), "the restarted process obeyed its predecessor's Stop");
+    assert!(!second.is_quiet());
+    stop.cancel();
     task.await.unwrap().unwrap();
 }

@@ -12,6 +12,7 @@ state-completed = completed
 state-failed = failed
 state-dead = dead
 state-cancelled = cancelled
+state-expired = expired
 state-paused = paused
 role-admin = admin
 role-operator = operator

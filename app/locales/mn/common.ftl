@@ -9,6 +9,7 @@ state-completed = дууссан
 state-failed = амжилтгүй
 state-dead = үхсэн
 state-cancelled = цуцалсан
+state-expired = хугацаа хэтэрсэн
 state-paused = түр зогсоосон
 role-admin = админ
 role-operator = оператор

@@ -55,7 +55,7 @@ pub fn HistoryPage() -> impl IntoView {
                 {field("owner", t!(i18n, "history-field-owner"), "text")}
                 <label for="history-status">{t!(i18n, "history-field-status")}</label>
                 <select id="history-status" name="status">
-                    {["", "completed", "dead", "cancelled"]
+                    {["", "completed", "dead", "cancelled", "expired"]
                         .map(|s| {
                             view! {
                                 <option value=s selected=move || query.read().get("status").as_deref() == Some(s)>

@@ -110,7 +110,7 @@ fn JobView(
         "waiting" => vec![cancel, remove],
         "delayed" | "retrying" => vec![promote, cancel, remove],
         "active" => vec![cancel],
-        "dead" | "cancelled" => vec![retry, remove],
+        "dead" | "cancelled" | "expired" => vec![retry, remove],
         _ => vec![remove],
     };
     let buttons = job.can_operate.then(|| {

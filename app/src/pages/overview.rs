@@ -138,7 +138,7 @@ fn QueueCardView(card: QueueCard) -> impl IntoView {
     let feed = use_live_feed();
     let heading = format!("queue-{}", card.name);
     let labelled_by = heading.clone();
-    let counts = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"]
+    let counts = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled", "expired"]
         .map(|state| (state, card.counts.get(state).unwrap_or(0)));
     view! {
         <article class="card" aria-labelledby=labelled_by data-queue=card.name.clone()>

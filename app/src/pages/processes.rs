@@ -90,10 +90,16 @@ fn ProcessTable(
             fallback=move || view! { <p class="empty">{t!(i18n, "processes-empty")}</p> }
         >
             <DataTable caption=t!(i18n, "processes-table") class="jobs processes" columns=columns.clone()>
-                // A row is drawn again only when what it shows changed.
+                // A row is drawn again only when what it does changed (not at every
+                // check-in), so an open Stop confirmation and focus stay put.
                 <For
                     each=move || rows.get()
-                    key=|row| (row.id.clone(), row.last_seen, row.state.clone(), row.gone)
+                    key=|row| {
+                        let jobs: Vec<&str> = row.jobs.iter().map(|job| job.id.as_str()).collect();
+                        let queues: Vec<(usize, usize, bool)> =
+                            row.queues.iter().map(|q| (q.running, q.concurrency, q.accepting)).collect();
+                        (row.id.clone(), row.state.clone(), row.gone, row.running, jobs.join(","), queues)
+                    }
                     children=move |row| {
                         view! { <ProcessRowView row csrf=csrf.get_value() can_operate action/> }.into_any()
                     }

@@ -15,7 +15,7 @@ use crate::session::{error_text, use_viewer};
 use crate::t;
 use crate::types::{JobRow, QueueCounts, QueuePage};
 
-const STATES: [&str; 7] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled"];
+const STATES: [&str; 8] = ["waiting", "active", "delayed", "retrying", "completed", "dead", "cancelled", "expired"];
 
 #[server(input = GetUrl, endpoint = "get_queue_page")]
 pub async fn get_queue_page(
@@ -249,8 +249,8 @@ fn maintenance_fields(queue: &str, action: &'static str, state: &str, csrf: &str
 #[component]
 fn Maintenance(queue: String, state: String, csrf: String, maintain: ServerAction<QueueMaintain>) -> impl IntoView {
     let i18n = use_i18n();
-    let retryable = matches!(state.as_str(), "dead" | "cancelled" | "retrying");
-    let cleanable = matches!(state.as_str(), "completed" | "dead" | "cancelled" | "waiting" | "delayed");
+    let retryable = matches!(state.as_str(), "dead" | "cancelled" | "expired" | "retrying");
+    let cleanable = matches!(state.as_str(), "completed" | "dead" | "cancelled" | "expired" | "waiting" | "delayed");
     let fields = |action| maintenance_fields(&queue, action, &state, &csrf);
     let (drain, clean, retry) = (fields("drain"), fields("clean"), fields("retry-all"));
     // The state's name in the page's language.

@@ -68,6 +68,8 @@ local NEXT_COUNT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] =
 
 local function claim_jobs(count, lease_ms, token)
   local deadline = text_of(now + lease_ms)
+  -- Before promotion: a delayed job past its start-by deadline expires, never runs.
+  expire_overdue(1000)
   local due = promote_due(1000)
   local out = { 0, now }
   local limited_until = -1

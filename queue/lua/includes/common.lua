@@ -12,6 +12,9 @@
 --   completed  ZSET  id -> finished at (ms)
 --   dead       ZSET  id -> finished at (ms): the dead-letter queue
 --   cancelled  ZSET  id -> finished at (ms)
+--   expired    ZSET  id -> finished at (ms): not started by their deadline
+--   expiring   ZSET  id -> start-by deadline (ms), for jobs enqueued with one; an entry
+--                    outlives its job's start and is dropped when its time comes
 --   meta       HASH  paused flag, limits, archiving
 --   events     STREAM capped event log
 --   marker     LIST  wake-up tokens idle workers block on
@@ -295,6 +298,43 @@ local function mark_cancelled(id, jk)
   archive_finished({ now_text, id })
 end
 
+-- Ends job `id` expired, once it is out of its state's set: it was not started by its
+-- deadline and never will be. The caller emits the event.
+local function mark_expired(id, jk)
+  redis.call('HSET', jk, 'state', 'expired', 'finished_at', now_text)
+  redis.call('ZADD', k.expired, now_text, id)
+  archive_finished({ now_text, id })
+end
+
+-- Ends as expired (at most `limit`) the jobs whose start-by deadline passed while they
+-- waited or were delayed, never having started; the entries of jobs that started or are
+-- gone are dropped. In the usual case (no deadline due) one read. Returns how many.
+local function expire_overdue(limit)
+  local first = redis.call('ZRANGE', k.expiring, '0', '0', 'WITHSCORES')
+  if not first[2] or tonumber(first[2]) > now then return 0 end
+  local due = redis.call('ZRANGEBYSCORE', k.expiring, '-inf', now_text, 'LIMIT', 0, limit)
+  redis.call('ZREM', k.expiring, unpack(due))
+  local expired = events('expired')
+  local n = 0
+  for _, id in ipairs(due) do
+    local jk = job_key(id)
+    local f = redis.call('HMGET', jk, 'state', 'started_at')
+    local from = (f[1] == 'waiting' and k.wait) or (f[1] == 'delayed' and k.delayed) or nil
+    if from and not f[2] then
+      redis.call('ZREM', from, id)
+      mark_expired(id, jk)
+      add_event(expired, id)
+      n = n + 1
+    end
+  end
+  emit_all(expired)
+  if n > 0 then
+    minute_stats('expired', n)
+    flush_stats()
+  end
+  return n
+end
+
 -- Drops the jobs ids[from..to] from their owners' indexes (one HMGET for the batch).
 local function forget_owners(ids, from, to)
   local tags = redis.call('HMGET', k.owners, unpack(ids, from, to))
@@ -363,7 +403,7 @@ end
 -- The key of each state's set, by state name (nil for a name that is not a state).
 local STATE_KEY_NAMES = {
   waiting = 'wait', delayed = 'delayed', retrying = 'retry', active = 'active',
-  completed = 'completed', dead = 'dead', cancelled = 'cancelled',
+  completed = 'completed', dead = 'dead', cancelled = 'cancelled', expired = 'expired',
 }
 local function state_set(state)
   local name = STATE_KEY_NAMES[state]

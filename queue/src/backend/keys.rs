@@ -94,6 +94,7 @@ impl QueueKeys {
             Completed => "completed",
             Dead => "dead",
             Cancelled => "cancelled",
+            Expired => "expired",
         })
     }
 

@@ -26,11 +26,18 @@ impl ProcessStore {
     }
 
     /// Checks in with `info`; returns Redis's time and the command waiting for this
-    /// process, if any.
-    pub(crate) async fn record(&self, id: &str, info: &str, forget_after: Duration) -> Result<(i64, Option<String>)> {
+    /// process, if any. `fresh` (the first and last check-in of a run) drops a command
+    /// left for an earlier run under the same id.
+    pub(crate) async fn record(
+        &self,
+        id: &str,
+        info: &str,
+        forget_after: Duration,
+        fresh: bool,
+    ) -> Result<(i64, Option<String>)> {
         let mut call = scripts::RECORD_PROCESS.prepare_invoke();
         call.key(self.keys.registry()).key(self.keys.info(id)).key(self.keys.command(id));
-        call.arg(id).arg(info).arg(forget_after.as_millis() as u64);
+        call.arg(id).arg(info).arg(forget_after.as_millis() as u64).arg(if fresh { "1" } else { "0" });
         let (now, command): (i64, String) = eval_traced("record_process", id, &self.redis, &call).await?;
         Ok((now, Some(command).filter(|c| !c.is_empty())))
     }

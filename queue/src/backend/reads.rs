@@ -301,9 +301,19 @@ impl Backend {
             }
         }
         pipe.hexists(self.keys.meta(), "paused");
-        let (w, d, r, a, c, x, k, paused): (u64, u64, u64, u64, u64, u64, u64, bool) =
+        let (w, d, r, a, c, x, k, e, paused): (u64, u64, u64, u64, u64, u64, u64, u64, bool) =
             self.query("counts", &pipe).await?;
-        Ok(Counts { waiting: w, delayed: d, retrying: r, active: a, completed: c, dead: x, cancelled: k, paused })
+        Ok(Counts {
+            waiting: w,
+            delayed: d,
+            retrying: r,
+            active: a,
+            completed: c,
+            dead: x,
+            cancelled: k,
+            expired: e,
+            paused,
+        })
     }
 
     pub(crate) async fn limits(&self) -> Result<QueueLimits> {

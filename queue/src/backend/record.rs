@@ -135,6 +135,7 @@ fn decode<'a>(queue: &str, id: &str, get: impl Fn(&str) -> Option<&'a str>) -> R
         created_at: spec.created_at,
         run_at: num("run_at").unwrap_or(spec.created_at),
         started_at: num("started_at"),
+        expires_at: num("expires_at"),
         worker: non_empty(get("worker")),
         finished_at: num("finished_at"),
         // A field written by another version must not make the job unreadable.

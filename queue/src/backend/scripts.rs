@@ -18,7 +18,7 @@ pub struct QueueScript {
 }
 
 /// The queue keys a script may declare (see `lua/includes/common.lua`).
-pub const QUEUE_KEY_NAMES: [&str; 16] = [
+pub const QUEUE_KEY_NAMES: [&str; 18] = [
     "wait",
     "delayed",
     "retry",
@@ -26,6 +26,8 @@ pub const QUEUE_KEY_NAMES: [&str; 16] = [
     "completed",
     "dead",
     "cancelled",
+    "expired",
+    "expiring",
     "meta",
     "events",
     "marker",

@@ -73,6 +73,10 @@ impl Backend {
                 Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
                 None => call.arg("").arg(0).arg(0),
             };
+            match o.expires_in {
+                Some(within) => call.arg(within.as_millis() as u64),
+                None => call.arg(""),
+            };
             ids.push(id);
         }
         let reply: redis::Value = self.eval("enqueue", &call).await?;

@@ -125,7 +125,7 @@ impl Queue {
     /// Retries one job, whatever finished state it is in.
     pub async fn retry_job(&self, id: &str) -> Result<()> {
         let job = self.get_job(id).await?.ok_or_else(|| QueueError::NotFound { id: id.into() })?;
-        if !matches!(job.state, JobState::Dead | JobState::Cancelled | JobState::Retrying) {
+        if !matches!(job.state, JobState::Dead | JobState::Cancelled | JobState::Expired | JobState::Retrying) {
             return Err(QueueError::WrongState { id: id.into(), state: job.state.to_string(), action: "retry" });
         }
         self.retry(job.state, &[id.to_string()]).await?;

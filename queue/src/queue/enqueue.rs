@@ -64,6 +64,11 @@ impl Queue {
         if o.delay.is_some_and(|d| d > MAX_OPTION_DURATION) {
             return Err(invalid("delay", "must be at most 365 days"));
         }
+        if let Some(within) = o.expires_in
+            && (within.as_millis() == 0 || within > MAX_OPTION_DURATION || within <= o.delay.unwrap_or_default())
+        {
+            return Err(invalid("expires_in", "must be 1 ms to 365 days, and longer than the delay"));
+        }
         let backoff_too_long = match &o.backoff {
             crate::types::Backoff::None => false,
             crate::types::Backoff::Fixed { delay } => *delay > MAX_OPTION_DURATION,

@@ -128,7 +128,7 @@ impl WorkerStatus {
     /// True while the worker claims new jobs; false before it starts, while it is quiet,
     /// and from the moment its shutdown begins.
     pub fn accepting_jobs(&self) -> bool {
-        self.accepting.load(SeqCst)
+        self.accepting.load(SeqCst) && !self.is_quiet()
     }
 
     /// Jobs running right now.

@@ -46,7 +46,7 @@ pub async fn get_job(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// waiting (default), delayed, retrying, active, completed, dead or cancelled.
+    /// waiting (default), delayed, retrying, active, completed, dead, cancelled or expired.
     pub state: Option<String>,
     /// Only this owner's jobs (end users always see only their own).
     pub owner: Option<String>,

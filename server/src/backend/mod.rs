@@ -81,6 +81,7 @@ fn counts_view(c: &hoist_queue::Counts) -> QueueCounts {
         completed: c.completed,
         dead: c.dead,
         cancelled: c.cancelled,
+        expired: c.expired,
         paused: c.paused,
     }
 }

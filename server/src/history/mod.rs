@@ -103,7 +103,9 @@ impl HistoryRecord {
     /// [`HistoryRecord::of`], taking the job apart instead of copying it.
     pub fn from_job(job: Job) -> Option<Self> {
         let status = match job.state {
-            JobState::Completed | JobState::Dead | JobState::Cancelled => job.state.as_str().to_string(),
+            JobState::Completed | JobState::Dead | JobState::Cancelled | JobState::Expired => {
+                job.state.as_str().to_string()
+            }
             _ => return None,
         };
         let finished_at = job.finished_at?;

@@ -66,9 +66,9 @@ pub async fn search(db: &Db, query: &HistoryQuery) -> anyhow::Result<Result<Hist
         return Ok(Err(BadQuery { field: "limit", message: "must be 1 to 500".into() }));
     }
     if let Some(status) = &query.status
-        && !matches!(status.as_str(), "completed" | "dead" | "cancelled")
+        && !matches!(status.as_str(), "completed" | "dead" | "cancelled" | "expired")
     {
-        return Ok(Err(BadQuery { field: "status", message: "must be completed, dead or cancelled".into() }));
+        return Ok(Err(BadQuery { field: "status", message: "must be completed, dead, cancelled or expired".into() }));
     }
     // Live rows (the search index's) have no ending yet.
     let mut clauses: Vec<String> = vec!["finished_at IS NOT NULL".into()];

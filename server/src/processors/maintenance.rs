@@ -187,14 +187,15 @@ async fn prune(cx: MaintenanceContext, _ctx: JobContext) -> JobResult {
 /// (`None`: kept however old). They are the retention the server's queues run with: the
 /// server opens every queue with the engine's default [`QueueConfig`] (no setting changes
 /// it), so pruning at other ages would contradict what the queues themselves keep.
-/// Cancelled jobs have no retention of their own in the engine (it trims the completed
-/// and dead sets as jobs end), so they age as dead ones do.
-pub fn finished_job_ages() -> [(JobState, Option<Duration>); 3] {
+/// Cancelled and expired jobs have no retention of their own in the engine (it trims the
+/// completed and dead sets as jobs end), so they age as dead ones do.
+pub fn finished_job_ages() -> [(JobState, Option<Duration>); 4] {
     let config = QueueConfig::default();
     [
         (JobState::Completed, config.completed.max_age),
         (JobState::Dead, config.dead.max_age),
         (JobState::Cancelled, config.dead.max_age),
+        (JobState::Expired, config.dead.max_age),
     ]
 }
 

@@ -18,8 +18,8 @@ pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Process
     Ok(ProcessRegistry::new(&state.engine).list().await?)
 }
 
-/// Sends `command` to process `id`: 404 when it is not registered, 409 when it is gone or
-/// stopped already (nothing would act on it). Returns the process as it was.
+/// Sends `command` to process `id`: 404 when it is not registered, 409 when it is gone,
+/// stopping or stopped (nothing would act on it). Returns the process as it was.
 pub async fn command(
     state: &AppState,
     principal: &Principal,
@@ -38,8 +38,8 @@ pub async fn command(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("process {id}")))?;
-    if process.gone || process.state == ProcessState::Stopped {
-        let why = if process.gone { "has stopped checking in" } else { "has stopped" };
+    if process.gone || matches!(process.state, ProcessState::Stopped | ProcessState::Stopping) {
+        let why = if process.gone { "has stopped checking in" } else { "is stopping or has stopped" };
         return Err(ApiError::Conflict { message: format!("process {id} {why}"), existing_id: None });
     }
     let sent = registry.send(id, command).await;

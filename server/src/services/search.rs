@@ -203,7 +203,7 @@ async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>, chang
         let ids: Vec<String> = hits.iter().map(|h| h.job_id.clone()).collect();
         *changed += match action {
             BulkAction::Retry => match job_state {
-                Some(from @ (JobState::Dead | JobState::Cancelled | JobState::Retrying)) => {
+                Some(from @ (JobState::Dead | JobState::Cancelled | JobState::Expired | JobState::Retrying)) => {
                     queue.retry(from, &ids).await?
                 }
                 _ => 0,
