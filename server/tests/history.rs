@@ -104,7 +104,11 @@ async fn exercise_sql(database: &TestDatabase) {
     assert_eq!(bad.field, "cursor");
 
     assert_eq!(history::prune(&db, 2_500).await.unwrap(), 2);
-    assert_eq!(search(&db, all).await, ["j4", "j3"]);
+    assert_eq!(search(&db, all.clone()).await, ["j4", "j3"]);
+
+    // Expired jobs (not started by their deadline) are a finished status of their own.
+    history::record(&db, &[record("sync", "j5", "7", "expired", 4_000, json!({}))]).await.unwrap();
+    assert_eq!(search(&db, HistoryQuery { status: Some("expired".into()), ..all }).await, ["j5"]);
 }
 
 #[tokio::test]
@@ -136,6 +140,15 @@ async fn finished_jobs_are_copied_once_with_their_errors() {
         }),
         WorkerOptions { concurrency: 4, ..WorkerOptions::default() },
     );
+    // Not started within 30 ms: the worker's first claim ends it expired.
+    let stale = queue
+        .enqueue(
+            NewJob::new("charge", json!({ "amount": 1 }))
+                .with_options(JobOptions { expires_in: Some(Duration::from_millis(30)), ..Default::default() }),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
     let running = tokio::spawn(worker.run(shutdown.clone()));
     let ok = queue.enqueue(NewJob::new("charge", json!({ "amount": 12 }))).await.unwrap();
     let bad = queue
@@ -155,16 +168,18 @@ async fn finished_jobs_are_copied_once_with_their_errors() {
     queue.cancel(&later.id).await.unwrap();
     for _ in 0..200 {
         let c = queue.counts().await.unwrap();
-        if c.completed == 1 && c.dead == 1 {
+        if c.completed == 1 && c.dead == 1 && c.expired == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(history::copy_batch(&db, &queue, 500).await.unwrap(), 3);
+    assert_eq!(history::copy_batch(&db, &queue, 500).await.unwrap(), 4);
     assert_eq!(history::copy_batch(&db, &queue, 500).await.unwrap(), 0, "nothing left to copy");
 
     let all = history::search(&db, &HistoryQuery::default()).await.unwrap().unwrap().records;
-    assert_eq!(all.len(), 3);
+    assert_eq!(all.len(), 4);
+    let expired = all.iter().find(|r| r.job_id == stale.id).expect("the expired job's record");
+    assert_eq!((expired.status.as_str(), expired.started_at), ("expired", None));
     let by_id = |id: &str| all.iter().find(|r| r.job_id == id).unwrap().clone();
     let done = by_id(&ok.id);
     assert_eq!((done.status.as_str(), done.result.clone()), ("completed", Some(json!({ "charged": 12 }))));

@@ -408,3 +408,60 @@ async fn operators_retry_with_an_edited_payload_and_duplicate_jobs() {
     );
     assert!(audit[2].2.contains(&copy), "the copy's id is in the entry: {}", audit[2].2);
 }
+
+/// `options.expires_in` over REST: a job not started in time is listed under `expired`,
+/// counted, and retried by an operator; an end user may not set it.
+#[tokio::test]
+async fn a_job_not_started_by_its_deadline_is_listed_as_expired_and_can_be_retried() {
+    let t = common::TestApp::start().await;
+    let mut admin = t.admin;
+    let csrf = [("x-csrf-token", t.csrf.as_str())];
+    let engine = hoist_queue::RedisConnection::connect(&t.redis.url()).await.unwrap();
+    let queue = hoist_queue::Queue::new(&engine, "deadlines").unwrap();
+    queue.pause().await.unwrap();
+    let body = json!({ "name": "report", "payload": {}, "options": { "expires_in": 100 } });
+    let r = admin.send("POST", "/api/v1/queues/deadlines/jobs", Some(body), &csrf).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let bad = json!({ "name": "report", "options": { "expires_in": 1000, "delay": 2000 } });
+    let r = admin.send("POST", "/api/v1/queues/deadlines/jobs", Some(bad), &csrf).await;
+    assert_eq!((r.status, &r.body["error"]["field"]), (StatusCode::BAD_REQUEST, &json!("expires_in")), "{:?}", r.body);
+
+    // A worker of the queue, paused, sweeps it out once its deadline passed.
+    let stop = hoist_queue::CancellationToken::new();
+    let options = hoist_queue::WorkerOptions {
+        stall_check_interval: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let handlers =
+        hoist_queue::Handlers::new().on("report", hoist_queue::handler_fn(|_| async { Ok(json!({ "done": true })) }));
+    let worker = tokio::spawn(hoist_queue::Worker::new(queue.clone(), handlers, options).run(stop.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = admin.send("GET", "/api/v1/queues/deadlines/jobs?state=expired", None, &[]).await;
+        if r.body["jobs"].as_array().is_some_and(|jobs| jobs.iter().any(|j| j["id"] == id.as_str())) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the job was not listed as expired: {:?}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let job = admin.send("GET", &format!("/api/v1/queues/deadlines/jobs/{id}"), None, &[]).await;
+    assert_eq!(job.body["state"], "expired", "{:?}", job.body);
+    let queues = admin.send("GET", "/api/v1/queues", None, &[]).await;
+    let listed = queues.body.as_array().unwrap().iter().find(|q| q["name"] == "deadlines").cloned().unwrap();
+    assert_eq!(listed["counts"]["expired"], 1, "{listed}");
+
+    queue.resume().await.unwrap();
+    let r = admin.send("POST", &format!("/api/v1/queues/deadlines/jobs/{id}/retry"), None, &csrf).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    loop {
+        let job = admin.send("GET", &format!("/api/v1/queues/deadlines/jobs/{id}"), None, &[]).await;
+        if job.body["state"] == "completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(10), "{:?}", job.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+}
