@@ -210,6 +210,9 @@ pub struct JobDetail {
     pub attempts: u32,
     pub max_attempts: u32,
     pub timeout_ms: Option<u64>,
+    /// The deadline to start by (epoch ms), for a job enqueued with `expires_in`.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
     pub dedup_key: Option<String>,
     pub created_at: i64,
     pub run_at: i64,

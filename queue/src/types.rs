@@ -329,7 +329,7 @@ impl NewJob {
     }
 
     /// A new job like `job`: the same name, payload, priority, attempts, backoff, timeout,
-    /// owner and stall limit, to run now. Not its dedup key (the copy would dedupe to the
+    /// owner, stall limit and time to start within (counted from now), to run now. Not its dedup key (the copy would dedupe to the
     /// original) nor its trace (the copy starts its own).
     ///
     /// ```no_run
@@ -348,6 +348,7 @@ impl NewJob {
             timeout: job.timeout_ms.map(Duration::from_millis),
             owner: job.owner.clone(),
             max_stalls: job.max_stalls,
+            expires_in: job.expires_at.map(|at| Duration::from_millis(at.saturating_sub(job.created_at).max(1) as u64)),
             ..JobOptions::default()
         };
         NewJob::new(job.name.clone(), job.payload.clone()).with_options(options)

@@ -10,6 +10,7 @@ job-attempts-of = { $attempts } of { $max }
 job-priority = Priority
 job-timeout = Timeout
 job-timeout-none = none
+job-start-by = Start by (or expire)
 job-dedup-key = Dedup key
 job-created = Created
 job-runs-at = Runs at

@@ -10,6 +10,7 @@ job-attempts-of = { $attempts } / { $max }
 job-priority = Эрэмбэ
 job-timeout = Хугацааны хязгаар
 job-timeout-none = байхгүй
+job-start-by = Эхлэх эцсийн хугацаа (хэтэрвэл хүчингүй)
 job-dedup-key = Давхардлын түлхүүр
 job-created = Үүссэн
 job-runs-at = Ажиллах цаг

@@ -185,6 +185,10 @@ fn JobView(
             <dd>{job.priority}</dd>
             <dt>{t!(i18n, "job-timeout")}</dt>
             <dd>{job.timeout_ms.map(|ms| i18n.duration(ms)).unwrap_or_else(|| t!(i18n, "job-timeout-none"))}</dd>
+            {job.expires_at.map(|at| view! {
+                <dt>{t!(i18n, "job-start-by")}</dt>
+                <dd data-start-by=""><When at/></dd>
+            })}
             <dt>{t!(i18n, "job-dedup-key")}</dt>
             <dd>{job.dedup_key.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>{t!(i18n, "job-created")}</dt>

@@ -387,6 +387,7 @@ impl Backend for ServerBackend {
                 attempts: job.attempts,
                 max_attempts: job.max_attempts,
                 timeout_ms: job.timeout_ms,
+                expires_at: job.expires_at,
                 dedup_key: job.dedup_key.clone(),
                 created_at: job.created_at,
                 run_at: job.run_at,
