@@ -1,6 +1,6 @@
 -- cancel_job: waiting / delayed / retrying -> cancelled at once; an active job is flagged
 -- and its worker told on the `cancel` channel, so the handler's token fires.
--- KEYS: wait delayed retry active completed dead cancelled meta events archive
+-- KEYS: wait delayed retry active completed dead cancelled expired meta events archive
 -- ARGV[3] id, ARGV[4] channel for cancel signals.
 -- Returns 1 cancelled, 2 cancellation requested (active), -1 no such job, -3 already finished.
 local id = ARGV[3]
@@ -15,7 +15,7 @@ if state == 'active' then
   emit('cancelling', id)
   return 2
 end
-if state == 'completed' or state == 'dead' or state == 'cancelled' then return -3 end
+if state == 'completed' or state == 'dead' or state == 'cancelled' or state == 'expired' then return -3 end
 redis.call('ZREM', state_set(state), id)
 mark_cancelled(id, jk)
 emit('cancelled', id)

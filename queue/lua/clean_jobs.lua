@@ -1,7 +1,7 @@
 -- clean_jobs: delete jobs of one state that entered it at least ARGV[4] ms ago (drain is clean
 -- of "waiting" at any age). Active jobs are never cleaned; finished jobs the history store
 -- has not copied yet stay until it has.
--- KEYS: wait delayed retry active completed dead cancelled meta events dedup archive owners
+-- KEYS: wait delayed retry active completed dead cancelled expired meta events dedup archive owners
 -- ARGV[3] state, ARGV[4] age (ms, 0..10^15), ARGV[5] most jobs to look at (1..10,000),
 -- ARGV[6] where to start looking (rank in the set, from the previous call's reply).
 -- Finished sets are ordered by finish time; delayed and retrying ones by run-at time, so

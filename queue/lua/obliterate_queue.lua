@@ -27,7 +27,7 @@ if deleted == 0 then
       end
     end
   end
-  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners, k.unindexed)
+  redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners, k.unindexed, k.expiring)
   -- The running totals go with the queue (a queue made again counts from zero); the
   -- per-minute statistics expire by themselves.
   redis.call('DEL', prefix .. 'totals')

@@ -1,7 +1,7 @@
 -- remove_jobs: delete jobs in any state but active (an active job is cancelled instead), or
 -- only those in one state (purging the dead-letter queue must not delete a job that was
 -- requeued since it was selected).
--- KEYS: wait delayed retry active completed dead cancelled meta events dedup archive owners
+-- KEYS: wait delayed retry active completed dead cancelled expired meta events dedup archive owners
 -- ARGV[3] the state the jobs must be in ("" = any but active), ARGV[4..] ids.
 -- Returns { removed count, ids refused because active }.
 local only = ARGV[3]

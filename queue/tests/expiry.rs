@@ -65,11 +65,31 @@ async fn jobs_not_started_by_their_deadline_expire_and_never_run() {
         s.queue.list_jobs(JobState::Expired, 0, 10).await.unwrap().jobs.into_iter().map(|j| j.id).collect();
     assert_eq!(listed, HashSet::from([late_waiting.clone(), late_delayed.clone()]));
 
+    // Finished: it cannot be cancelled; it can be removed, and cleaned by age.
+    let refused = s.queue.cancel(&late_delayed).await.expect_err("an expired job is finished");
+    assert!(refused.to_string().contains("expired"), "{refused}");
+
     // Retried by hand, an expired job runs (its deadline was for its first start).
     s.queue.retry_job(&late_waiting).await.unwrap();
     wait_for_state(&s.queue, &late_waiting, JobState::Completed).await;
     assert!(ran.lock().unwrap().contains(&late_waiting));
+    assert_eq!(s.queue.clean(JobState::Expired, Duration::ZERO).await.unwrap(), 1);
+    assert!(s.queue.get_job(&late_delayed).await.unwrap().is_none());
+    assert_eq!(s.queue.counts().await.unwrap().expired, 0);
     worker.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_job_can_be_removed() {
+    let s = setup().await;
+    s.queue.pause().await.unwrap();
+    let id = s.queue.enqueue(expiring("late", 20, None)).await.unwrap().id;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.queue.recover_stalled().await.unwrap();
+    assert_eq!(s.queue.get_job(&id).await.unwrap().unwrap().state, JobState::Expired);
+    s.queue.remove(&id).await.unwrap();
+    assert!(s.queue.get_job(&id).await.unwrap().is_none());
+    assert_eq!(s.queue.counts().await.unwrap().expired, 0);
 }
 
 #[tokio::test]

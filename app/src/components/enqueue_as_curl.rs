@@ -22,6 +22,10 @@ pub fn enqueue_as_curl(job: &JobDetail) -> Option<String> {
         if let Some(timeout) = job.timeout_ms {
             options["timeout"] = timeout.into();
         }
+        // The same time to start within, counted from the new enqueue.
+        if let Some(at) = job.expires_at {
+            options["expires_in"] = (at - job.created_at).max(1).into();
+        }
         if let Some(owner) = &job.owner {
             options["owner"] = owner.clone().into();
         }
@@ -89,6 +93,7 @@ mod tests {
             attempts: 3,
             max_attempts: 3,
             timeout_ms: Some(5_000),
+            expires_at: None,
             dedup_key: None,
             created_at: 0,
             run_at: 0,
