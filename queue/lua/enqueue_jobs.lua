@@ -1,29 +1,30 @@
 -- enqueue_jobs: new jobs -> waiting or delayed (one call for a whole batch).
 -- KEYS: wait delayed events marker dedup seq owners meta unindexed expiring
--- ARGV[3] number of jobs (1..MAX_ITEMS), then 12 fields per job:
+-- ARGV[3] number of jobs (1..MAX_ITEMS), then 11 fields per job:
 --   id (a job id: 26 characters of Crockford base 32),
 --   spec (JSON the engine's client reads, without its opening brace and creation time,
 --   which this script adds from Redis's clock: `"name":..,"payload":..}`),
 --   opts (the retry policy scripts read, see job_opts), priority (0..1000),
---   delay (ms, 0..MAX_DURATION_MS; 0 = waiting at once),
+--   delay (ms, 0..MAX_DURATION_MS; 0 = waiting at once), or `delay;within` for a job that
+--   must start within `within` ms of now (1..MAX_DURATION_MS and longer than the delay;
+--   not started by then, the job ends expired): a deadline rides in this field, so jobs
+--   without one pay nothing for it,
 --   dedup key (led by byte 1 when it holds only while its job is unfinished, else while
 --   the job exists), name, owner (for the event and the owner's index: "owner" when its
 --   index key segment is the owner itself, else "owner" NUL "segment"), rate-limit key
---   ("" for none), its max per window (1..1,000,000), its window (ms, 1..MAX_DURATION_MS),
---   start within (ms from now, 1..MAX_DURATION_MS and longer than the delay, "" for no
---   deadline: not started by then, the job ends expired)
+--   ("" for none), its max per window (1..1,000,000), its window (ms, 1..MAX_DURATION_MS)
 -- Every field a job adds costs Redis time per job: optional facts ride in fields that are
 -- there anyway, and cost only when used.
 -- Returns per job 0 when it was added, or the id of the existing job holding its dedup key, or
 -- { -5, retry_after_ms } when a rate-limit key is full: then no job of the batch is added.
 local n = int_arg(3, 'jobs', 1, MAX_ITEMS)
-local FIELDS = 12
+local FIELDS = 11
 local FINISHED = { completed = true, dead = true, cancelled = true, expired = true }
 if #ARGV ~= 3 + n * FIELDS then bad_arg('jobs', #ARGV) end
 
 -- First pass, before any write: every field is checked. Inline rather than through
 -- int_arg and text_arg: a Lua function call per field was a tenth of a bulk enqueue.
-local delays = {}
+local delays, withins = {}, {}
 for i = 0, n - 1 do
   local b = 4 + i * FIELDS
   -- The client makes ids (ULIDs, checked there); here only what keeps a job's keys its
@@ -35,6 +36,15 @@ for i = 0, n - 1 do
   local priority = tonumber(ARGV[b + 3])
   if not priority or priority < 0 or priority > 1000 or priority % 1 ~= 0 then bad_arg('priority', ARGV[b + 3]) end
   local delay = tonumber(ARGV[b + 4])
+  if not delay then
+    local d, w = string.match(ARGV[b + 4], '^(%d+);(%d+)$')
+    delay = tonumber(d)
+    local within = tonumber(w)
+    if not within or within < 1 or within > MAX_DURATION_MS or (delay and within <= delay) then
+      bad_arg('expires_in', ARGV[b + 4])
+    end
+    withins[i] = within
+  end
   if not delay or delay < 0 or delay > MAX_DURATION_MS or delay % 1 ~= 0 then bad_arg('delay', ARGV[b + 4]) end
   delays[i] = delay
   -- '#' .. id names a job's reverse entry in the dedup hash: no key may look like one.
@@ -51,10 +61,6 @@ for i = 0, n - 1 do
     if #ARGV[b + 8] > 200 then bad_arg('rate_limit.key', #ARGV[b + 8]) end
     int_arg(b + 9, 'rate_limit.max', 1, 1000000)
     int_arg(b + 10, 'rate_limit.per', 1, MAX_DURATION_MS)
-  end
-  if ARGV[b + 11] ~= '' then
-    local within = int_arg(b + 11, 'expires_in', 1, MAX_DURATION_MS)
-    if within <= delay then bad_arg('expires_in', ARGV[b + 11]) end
   end
 end
 
@@ -151,8 +157,9 @@ for i = 0, n - 1 do
       list[#list + 1] = text_of(seq + i + 1)
       list[#list + 1] = id
     end
-    if ARGV[b + 11] ~= '' then
-      local expires_at = text_of(now + tonumber(ARGV[b + 11]))
+    local within = withins[i]
+    if within then
+      local expires_at = text_of(now + within)
       redis.call('HSET', job_key(id), 'expires_at', expires_at)
       expiring[#expiring + 1] = expires_at
       expiring[#expiring + 1] = id
@@ -172,6 +179,8 @@ for i = 0, n - 1 do
     end
   end
 end
+-- The claim looks at the deadlines only once a queue has had one.
+if #expiring > 0 then redis.call('HSET', k.meta, 'expiring', '1') end
 for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed }, { k.expiring, expiring } }) do
   local pairs_ = batch[2]
   for from = 1, #pairs_, 2000 do

@@ -15,7 +15,8 @@
 --   expired    ZSET  id -> finished at (ms): not started by their deadline
 --   expiring   ZSET  id -> start-by deadline (ms), for jobs enqueued with one; an entry
 --                    outlives its job's start and is dropped when its time comes
---   meta       HASH  paused flag, limits, archiving
+--   meta       HASH  paused flag, limits, archiving, `expiring` once a job with a deadline
+--                    was enqueued (until then the deadline set is not even looked at)
 --   events     STREAM capped event log
 --   marker     LIST  wake-up tokens idle workers block on
 --   dedup      HASH  dedup key -> job id, and '#' .. id -> its dedup key
@@ -225,7 +226,7 @@ end
 local meta_cache = nil
 local function meta()
   if meta_cache == nil then
-    local m = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window', 'archive')
+    local m = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window', 'archive', 'expiring')
     local concurrency, rate_max, window = tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
     -- set_limits checks these; a value outside its range (written by hand or by an older
     -- version) is ignored rather than allowed to fail a claim half-way.
@@ -234,7 +235,7 @@ local function meta()
       rate_max, window = nil, nil
     end
     meta_cache = { paused = m[1], concurrency = concurrency, rate_max = rate_max, rate_window = window,
-      archive = m[5] }
+      archive = m[5], expiring = m[6] }
   end
   return meta_cache
 end
@@ -310,6 +311,7 @@ end
 -- waited or were delayed, never having started; the entries of jobs that started or are
 -- gone are dropped. In the usual case (no deadline due) one read. Returns how many.
 local function expire_overdue(limit)
+  if not meta().expiring then return 0 end
   local first = redis.call('ZRANGE', k.expiring, '0', '0', 'WITHSCORES')
   if not first[2] or tonumber(first[2]) > now then return 0 end
   local due = redis.call('ZRANGEBYSCORE', k.expiring, '-inf', now_text, 'LIMIT', 0, limit)

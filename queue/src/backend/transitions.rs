@@ -65,17 +65,13 @@ impl Backend {
                 .arg(encode_spec_body(job, payload))
                 .arg(encode_opts(o))
                 .arg(o.priority)
-                .arg(o.delay.map_or(0, |d| d.as_millis() as u64))
+                .arg(delay_field(o))
                 .arg(dedup_field(o))
                 .arg(&job.name)
                 .arg(owner_field(o));
             match &o.rate_limit {
                 Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
                 None => call.arg("").arg(0).arg(0),
-            };
-            match o.expires_in {
-                Some(within) => call.arg(within.as_millis() as u64),
-                None => call.arg(""),
             };
             ids.push(id);
         }
@@ -268,6 +264,17 @@ impl Backend {
         let now = items.next().as_ref().and_then(int).unwrap_or_default();
         let jobs = items.map(|item| decode_claimed(&self.queue, item, now, worker)).collect::<Result<Vec<_>>>()?;
         Ok(Claimed { jobs, due_in })
+    }
+}
+
+/// The enqueue script's delay field: the delay in ms, or `delay;within` when the job must
+/// start within `within` ms (a deadline rides in a field every job has, so jobs without
+/// one cost nothing more).
+fn delay_field(options: &crate::types::JobOptions) -> String {
+    let delay = options.delay.map_or(0, |d| d.as_millis() as u64);
+    match options.expires_in {
+        Some(within) => format!("{delay};{}", within.as_millis()),
+        None => delay.to_string(),
     }
 }
 
