@@ -102,32 +102,7 @@ async fn a_changed_cap_reaches_three_processes_within_a_second() {
     let cap = |n: u32| json!({ "concurrency": n, "rate": null, "process_concurrency": null });
     assert_eq!(admin.send("PUT", "/api/v1/queues/capped/limits", Some(cap(1)), &csrf).await.status, StatusCode::OK);
 
-    let producer = Queue::new(&RedisConnection::connect(&t.redis.url()).await.unwrap(), "capped").unwrap();
-    for n in 0..60 {
-        producer.enqueue(NewJob::new("slow", json!({ "n": n }))).await.unwrap();
-    }
-    // Three processes: each its own connection, its own worker of concurrency 4, and its
-    // own count of jobs running.
-    let stop = hoist_queue::CancellationToken::new();
-    let mut running = vec![];
-    let mut workers = vec![];
-    for _ in 0..3 {
-        let queue = Queue::new(&RedisConnection::connect(&t.redis.url()).await.unwrap(), "capped").unwrap();
-        let now_running = Arc::new(AtomicUsize::new(0));
-        running.push(now_running.clone());
-        let handler = hoist_queue::handler_fn(move |_| {
-            let now_running = now_running.clone();
-            async move {
-                now_running.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                now_running.fetch_sub(1, Ordering::SeqCst);
-                Ok(json!(null))
-            }
-        });
-        let options = WorkerOptions { concurrency: 4, ..WorkerOptions::default() };
-        let worker = hoist_queue::Worker::new(queue, hoist_queue::Handlers::new().on("slow", handler), options);
-        workers.push(tokio::spawn(worker.run(stop.clone())));
-    }
+    let (stop, running, workers) = three_processes(&t.redis.url(), "capped", 4).await;
     let total = |running: &[Arc<AtomicUsize>]| running.iter().map(|r| r.load(Ordering::SeqCst)).sum::<usize>();
 
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -171,30 +146,7 @@ async fn a_changed_per_process_concurrency_reaches_three_processes_within_a_seco
     let mut admin = t.admin;
     let csrf = [("x-csrf-token", t.csrf.as_str())];
     let per_process = |n: Option<u32>| json!({ "concurrency": null, "rate": null, "process_concurrency": n });
-    let producer = Queue::new(&RedisConnection::connect(&t.redis.url()).await.unwrap(), "spread").unwrap();
-    for n in 0..60 {
-        producer.enqueue(NewJob::new("slow", json!({ "n": n }))).await.unwrap();
-    }
-    let stop = hoist_queue::CancellationToken::new();
-    let mut running = vec![];
-    let mut workers = vec![];
-    for _ in 0..3 {
-        let queue = Queue::new(&RedisConnection::connect(&t.redis.url()).await.unwrap(), "spread").unwrap();
-        let now_running = Arc::new(AtomicUsize::new(0));
-        running.push(now_running.clone());
-        let handler = hoist_queue::handler_fn(move |_| {
-            let now_running = now_running.clone();
-            async move {
-                now_running.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                now_running.fetch_sub(1, Ordering::SeqCst);
-                Ok(json!(null))
-            }
-        });
-        let options = WorkerOptions { concurrency: 1, ..WorkerOptions::default() };
-        let worker = hoist_queue::Worker::new(queue, hoist_queue::Handlers::new().on("slow", handler), options);
-        workers.push(tokio::spawn(worker.run(stop.clone())));
-    }
+    let (stop, running, workers) = three_processes(&t.redis.url(), "spread", 1).await;
     let each = |running: &[Arc<AtomicUsize>]| running.iter().map(|r| r.load(Ordering::SeqCst)).collect::<Vec<_>>();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(each(&running), [1, 1, 1], "each process runs its own 1");
@@ -222,4 +174,38 @@ async fn a_changed_per_process_concurrency_reaches_three_processes_within_a_seco
     for worker in workers {
         worker.await.unwrap().unwrap();
     }
+}
+
+/// 60 slow jobs on `queue_name`, and three processes working it: each its own connection,
+/// its own worker of `concurrency`, and its own count of jobs running.
+async fn three_processes(
+    redis_url: &str,
+    queue_name: &str,
+    concurrency: usize,
+) -> (hoist_queue::CancellationToken, Vec<Arc<AtomicUsize>>, Vec<tokio::task::JoinHandle<hoist_queue::Result<()>>>) {
+    let producer = Queue::new(&RedisConnection::connect(redis_url).await.unwrap(), queue_name).unwrap();
+    for n in 0..60 {
+        producer.enqueue(NewJob::new("slow", json!({ "n": n }))).await.unwrap();
+    }
+    let stop = hoist_queue::CancellationToken::new();
+    let mut running = vec![];
+    let mut workers = vec![];
+    for _ in 0..3 {
+        let queue = Queue::new(&RedisConnection::connect(redis_url).await.unwrap(), queue_name).unwrap();
+        let now_running = Arc::new(AtomicUsize::new(0));
+        running.push(now_running.clone());
+        let handler = hoist_queue::handler_fn(move |_| {
+            let now_running = now_running.clone();
+            async move {
+                now_running.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                now_running.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!(null))
+            }
+        });
+        let options = WorkerOptions { concurrency, ..WorkerOptions::default() };
+        let worker = hoist_queue::Worker::new(queue, hoist_queue::Handlers::new().on("slow", handler), options);
+        workers.push(tokio::spawn(worker.run(stop.clone())));
+    }
+    (stop, running, workers)
 }
