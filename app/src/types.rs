@@ -466,7 +466,8 @@ pub struct ProcessRow {
 }
 
 impl ProcessRow {
-    /// Whether a command would reach it (not gone, not stopped or stopping).
+    /// Whether a command would reach it (not gone, not stopped or stopping): the engine's
+    /// `ProcessInfo::listens`, which this crate cannot call.
     pub fn listens(&self) -> bool {
         !self.gone && matches!(self.state.as_str(), "running" | "quiet")
     }

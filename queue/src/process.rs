@@ -146,6 +146,13 @@ pub struct ProcessInfo {
     pub running: usize,
 }
 
+impl ProcessInfo {
+    /// Whether a command would reach it: it checks in and is neither stopping nor stopped.
+    pub fn listens(&self) -> bool {
+        !self.gone && matches!(self.state, ProcessState::Running | ProcessState::Quiet)
+    }
+}
+
 /// Reads the registry and sends commands, from any process.
 ///
 /// ```no_run

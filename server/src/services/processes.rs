@@ -2,7 +2,7 @@
 //! embedding application): listed from the engine's registry, and quieted or stopped
 //! through Redis. Commands are audited as `process.quiet` and `process.stop`.
 
-use hoist_queue::{MAX_PROCESS_ID_BYTES, ProcessCommand, ProcessInfo, ProcessRegistry, ProcessState};
+use hoist_queue::{MAX_PROCESS_ID_BYTES, ProcessCommand, ProcessInfo, ProcessRegistry};
 use serde_json::json;
 
 use crate::api_error::ApiError;
@@ -38,7 +38,7 @@ pub async fn command(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("process {id}")))?;
-    if process.gone || matches!(process.state, ProcessState::Stopped | ProcessState::Stopping) {
+    if !process.listens() {
         let why = if process.gone { "has stopped checking in" } else { "is stopping or has stopped" };
         return Err(ApiError::Conflict { message: format!("process {id} {why}"), existing_id: None });
     }
