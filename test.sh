@@ -22,7 +22,7 @@ cargo check -p hoist-queue --no-default-features --features tls --tests --exampl
 
 say "hostile-input suite against a real hoist serve (ends with one line: N passed, M failed)"
 # --workspace: the same features as the run above, so nothing is compiled again.
-cargo test --workspace --test hostile -- --nocapture
+cargo test --workspace --test integration hostile_suite -- --nocapture
 
 say "the REST API fuzzed against its OpenAPI document (schemathesis, against a real hoist serve)"
 scripts/fuzz-openapi.sh

@@ -171,6 +171,8 @@ pub struct LimitsView {
     pub rate_per_ms: Option<u64>,
     /// Jobs each process runs at once, in place of its own setting.
     pub process_concurrency: Option<u32>,
+    /// Most jobs of any one group active at once.
+    pub group_concurrency: Option<u32>,
 }
 
 /// A job's progress as the dashboard shows it.
@@ -203,6 +205,8 @@ pub struct JobDetail {
     pub name: String,
     pub state: String,
     pub owner: Option<String>,
+    /// The job's group, when it has one (fair groups).
+    pub group: Option<String>,
     pub payload: String,
     pub payload_bytes: usize,
     pub result: Option<String>,

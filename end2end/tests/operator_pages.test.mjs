@@ -37,7 +37,7 @@ test("an operator sets a queue's limits on its page; a viewer sees them but cann
   await page.locator('[data-limits="in-force"]', { hasText: "At most 3 active at once" }).waitFor();
   assert.match(await page.locator('[data-limits="in-force"]').textContent(), /at most 10 starts per 1 min 0 s/);
   const limits = await api("GET", "/api/v1/queues/demo/limits");
-  assert.deepEqual(limits.body, { concurrency: 3, rate: { max: 10, per_ms: 60000 }, process_concurrency: null });
+  assert.deepEqual(limits.body, { concurrency: 3, rate: { max: 10, per_ms: 60000 }, process_concurrency: null, group_concurrency: null });
 
   // A window without its count is refused, naming the box.
   await page.locator(".limits details").evaluate((details) => (details.open = true));
@@ -55,24 +55,27 @@ test("an operator sets a queue's limits on its page; a viewer sees them but cann
   assert.equal(await viewer.getByText("Change limits…").count(), 0, "no form for a viewer");
 
   // A window set to the millisecond over the API survives a save that changes another box.
-  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: 3, rate: { max: 10, per_ms: 1500 }, process_concurrency: null })).status, 200);
+  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: 3, rate: { max: 10, per_ms: 1500 }, process_concurrency: null, group_concurrency: null })).status, 200);
   await page.reload();
   await waitForHydration(page);
   await page.locator(".limits details").evaluate((details) => (details.open = true));
   assert.equal(await page.getByLabel("Window (seconds)").inputValue(), "1.5");
   await page.getByLabel("Most active at once").fill("4");
   await page.getByLabel("Most at once in each process").fill("3");
+  await page.getByLabel("Most at once of any one group").fill("2");
   await page.getByRole("button", { name: "Save limits" }).click();
   await page.locator('[data-limits="in-force"]', { hasText: "At most 4 active at once" }).waitFor();
   assert.match(await page.locator('[data-limits="in-force"]').textContent(), /3 at once in each process/);
+  assert.match(await page.locator('[data-limits="in-force"]').textContent(), /2 at once of each group/);
   assert.deepEqual((await api("GET", "/api/v1/queues/demo/limits")).body, {
     concurrency: 4,
     rate: { max: 10, per_ms: 1500 },
     process_concurrency: 3,
+    group_concurrency: 2,
   });
 
   // Back to none, for the tests after this one.
-  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: null, rate: null, process_concurrency: null })).status, 200);
+  assert.equal((await api("PUT", "/api/v1/queues/demo/limits", { concurrency: null, rate: null, process_concurrency: null, group_concurrency: null })).status, 200);
 });
 
 test("pausing a queue from its page stops processing; resuming restarts it", async () => {

@@ -1,5 +1,5 @@
 -- claim_jobs: waiting -> active, for up to ARGV[3] jobs.
--- KEYS: wait delayed retry active dead meta events marker limiter expired expiring archive
+-- KEYS: wait delayed retry active dead meta events marker limiter expired expiring archive groups group_active
 -- ARGV[3] count (0..MAX_ITEMS), ARGV[4] lease (ms, 1..MAX_DURATION_MS), ARGV[5] worker token.
 -- Returns { due in (ms) or -1, now, fields of each claimed job... } (see claim_jobs).
 local count = int_arg(3, 'count', 0, MAX_ITEMS)

@@ -1,6 +1,6 @@
 -- complete_jobs: active -> completed for a batch of jobs, then claim the next jobs in the same
 -- round trip.
--- KEYS: wait delayed retry active completed dead meta events marker limiter archive dedup owners expired expiring
+-- KEYS: wait delayed retry active completed dead meta events marker limiter archive dedup owners expired expiring groups group_active
 -- ARGV[3] keep completed (count, -1 = no limit), ARGV[4] keep completed (age ms, 0 = no
 -- limit), ARGV[5] claim count, ARGV[6] lease (ms) for the claim, ARGV[7] worker token,
 -- ARGV[8] number of completions, ARGV[9] their run times added up (ms), ARGV[10] their
@@ -32,6 +32,7 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', ARGV[b + 2], 'lease', '')
+    group_left_active(jk)
     if current[2] and current[2] ~= '' then redis.call('HSET', jk, 'cancel', '') end
     done[#done + 1] = id
     finished[#finished + 1] = now_text

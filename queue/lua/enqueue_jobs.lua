@@ -1,10 +1,12 @@
 -- enqueue_jobs: new jobs -> waiting or delayed (one call for a whole batch).
--- KEYS: wait delayed events marker dedup seq owners meta unindexed expiring
+-- KEYS: wait delayed events marker dedup seq owners meta unindexed expiring groups group_active
 -- ARGV[3] number of jobs (1..MAX_ITEMS), then 11 fields per job:
 --   id (a job id: 26 characters of Crockford base 32),
 --   spec (JSON the engine's client reads, without its opening brace and creation time,
 --   which this script adds from Redis's clock: `"name":..,"payload":..}`),
---   opts (the retry policy scripts read, see job_opts), priority (0..1000),
+--   opts (the retry policy scripts read, see job_opts), priority (0..1000), or
+--   `priority;group` for a job of a group (see "Fair groups" in common.lua; the group's
+--   key segment, escaped as owner tags are, at most 600 bytes),
 --   delay (ms, 0..MAX_DURATION_MS; 0 = waiting at once), or `delay;within` for a job that
 --   must start within `within` ms of now (1..MAX_DURATION_MS and longer than the delay;
 --   not started by then, the job ends expired): a deadline rides in this field, so jobs
@@ -24,7 +26,7 @@ if #ARGV ~= 3 + n * FIELDS then bad_arg('jobs', #ARGV) end
 
 -- First pass, before any write: every field is checked. Inline rather than through
 -- int_arg and text_arg: a Lua function call per field was a tenth of a bulk enqueue.
-local delays, withins = {}, {}
+local delays, withins, groups, priorities = {}, {}, {}, {}
 for i = 0, n - 1 do
   local b = 4 + i * FIELDS
   -- The client makes ids (ULIDs, checked there); here only what keeps a job's keys its
@@ -34,7 +36,15 @@ for i = 0, n - 1 do
   if ARGV[b + 1] == '' then bad_arg('spec', '') end
   if ARGV[b + 2] == '' then bad_arg('opts', '') end
   local priority = tonumber(ARGV[b + 3])
+  if not priority then
+    local p, group = string.match(ARGV[b + 3], '^(%d+);(.+)$')
+    -- The segment's own alphabet (keys.rs, key_segment): nothing that could leave its key.
+    if not group or #group > 600 or string.find(group, '[^%w%-_%.:@%%]') then bad_arg('group', ARGV[b + 3]) end
+    priority = tonumber(p)
+    groups[i] = group
+  end
   if not priority or priority < 0 or priority > 1000 or priority % 1 ~= 0 then bad_arg('priority', ARGV[b + 3]) end
+  priorities[i] = priority
   local delay = tonumber(ARGV[b + 4])
   if not delay then
     local d, w = string.match(ARGV[b + 4], '^(%d+);(%d+)$')
@@ -86,6 +96,18 @@ for i = 0, n - 1 do
   end
 end
 
+-- One read of the settings for the batch: whether the queue is grouped, and archived.
+local settings = redis.call('HMGET', k.meta, 'grouped', 'archive')
+local grouped = settings[1]
+if not grouped and next(groups) ~= nil then
+  -- The queue's first job with a group: from now on every waiting job is also in its
+  -- group's set, those already waiting in the set of the jobs without a group.
+  redis.call('HSET', k.meta, 'grouped', '1')
+  grouped = '1'
+  if redis.call('ZUNIONSTORE', group_key(''), 1, k.wait) > 0 then queue_group('') end
+end
+-- The waiting jobs by group: { tag = { score, id, ... } }.
+local waiting_by_group = {}
 local out = {}
 local woke = false
 local added = events('added', 'name', 'owner', 'state')
@@ -99,7 +121,7 @@ local added_ids = {}
 for i = 0, n - 1 do
   local b = 4 + i * FIELDS
   local id, spec, opts = ARGV[b], '{"created_at":' .. now_text .. ',' .. ARGV[b + 1], ARGV[b + 2]
-  local priority, delay, dedup = tonumber(ARGV[b + 3]), delays[i], ARGV[b + 5]
+  local priority, delay, dedup = priorities[i], delays[i], ARGV[b + 5]
   local until_finished = false
   if dedup ~= '' and string.byte(dedup) == 1 then
     dedup = string.sub(dedup, 2)
@@ -137,7 +159,18 @@ for i = 0, n - 1 do
       redis.call('HSET', job_key(id), 'spec', spec, 'opts', opts, 'score', score, 'state', state)
       waiting[#waiting + 1] = score
       waiting[#waiting + 1] = id
+      if grouped then
+        local tag = groups[i] or ''
+        local list = waiting_by_group[tag]
+        if not list then
+          list = {}
+          waiting_by_group[tag] = list
+        end
+        list[#list + 1] = score
+        list[#list + 1] = id
+      end
     end
+    if groups[i] then redis.call('HSET', job_key(id), 'group', groups[i]) end
     local owner = ARGV[b + 7]
     if owner ~= '' then
       local tag = owner
@@ -187,6 +220,12 @@ for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed }, { k.expiri
     redis.call('ZADD', batch[1], unpack(pairs_, from, math.min(from + 1999, #pairs_)))
   end
 end
+for tag, list in pairs(waiting_by_group) do
+  for from = 1, #list, 2000 do
+    redis.call('ZADD', group_key(tag), unpack(list, from, math.min(from + 1999, #list)))
+  end
+  if group_has_room(tag) then queue_group(tag) end
+end
 for from = 1, #owned, 2000 do
   redis.call('HSET', k.owners, unpack(owned, from, math.min(from + 1999, #owned)))
 end
@@ -195,7 +234,6 @@ for tag, list in pairs(by_owner) do
     redis.call('ZADD', owner_key(tag), unpack(list, from, math.min(from + 1999, #list)))
   end
 end
--- One HEXISTS rather than the settings' HMGET: a single enqueue is a few Redis calls.
-index_live(added_ids, #added_ids > 0 and redis.call('HEXISTS', k.meta, 'archive') == 1)
+index_live(added_ids, #added_ids > 0 and settings[2] ~= false)
 emit_all(added)
 return out

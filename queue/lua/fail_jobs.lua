@@ -1,6 +1,6 @@
 -- fail_jobs: active -> retrying (backoff), waiting (no backoff) or dead, for a batch of jobs.
 -- The retry policy stored on the job decides; nothing else retries.
--- KEYS: wait retry active dead meta events marker archive dedup owners unindexed
+-- KEYS: wait retry active dead meta events marker archive dedup owners unindexed groups group_active
 -- ARGV[3] keep dead (count, -1 = no limit), ARGV[4] keep dead (age ms, 0 = no limit),
 -- ARGV[5] number of failures, then 5 fields each:
 --   id, lease token, error record JSON (its "at" is set here, by Redis's clock),
@@ -49,6 +49,7 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     redis.call('ZREM', k.active, id)
+    group_left_active(jk)
     redis.call('HDEL', jk, 'lease', 'cancel')
     redis.call('RPUSH', jk .. ':errors', record)
     redis.call('LTRIM', jk .. ':errors', -100, -1)
@@ -73,7 +74,7 @@ for i = 0, n - 1 do
       else
         -- Ready again now: its wait is counted from here, not from its first run time.
         redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-        redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
+        to_wait(id, redis.call('HGET', jk, 'score'))
         wake_workers()
       end
       add_event(retrying, id, attempts, delay)

@@ -1,6 +1,6 @@
 -- obliterate_queue: delete a queue's jobs and keys in batches. Refuses while jobs are active
 -- unless ARGV[4] = "force".
--- KEYS: wait delayed retry active completed dead cancelled meta events marker dedup seq limiter archive owners unindexed expired expiring
+-- KEYS: wait delayed retry active completed dead cancelled meta events marker dedup seq limiter archive owners unindexed expired expiring groups group_active
 -- ARGV[3] batch size (1..10,000). Returns the number of jobs deleted in this call (0 = all gone),
 -- or -4 when active jobs block it.
 local batch = int_arg(3, 'batch', 1, 10000)
@@ -27,6 +27,13 @@ if deleted == 0 then
       end
     end
   end
+  -- A group's waiting set is in the turn order, or held out of it by the cap (and then
+  -- its group has active jobs); the claim empties the others. Jobs without a group: ''.
+  local groups = { [''] = true }
+  for _, tag in ipairs(redis.call('ZRANGE', k.groups, 0, -1)) do groups[tag] = true end
+  for _, tag in ipairs(redis.call('HKEYS', k.group_active)) do groups[tag] = true end
+  for tag in pairs(groups) do redis.call('DEL', group_key(tag)) end
+  redis.call('DEL', k.groups, k.group_active)
   redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners, k.unindexed, k.expiring)
   -- The running totals go with the queue (a queue made again counts from zero); the
   -- per-minute statistics expire by themselves.

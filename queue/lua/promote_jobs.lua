@@ -1,5 +1,5 @@
 -- promote_jobs: delayed or retrying -> waiting now.
--- KEYS: wait delayed retry events marker
+-- KEYS: wait delayed retry events marker meta groups group_active
 -- ARGV[3] "ids" or "all", ARGV[4] limit for "all" (1..10,000), then ids.
 -- Returns the number of jobs promoted.
 local moved = 0
@@ -8,7 +8,7 @@ local function promote(set, id)
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
     redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-    redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
+    to_wait(id, redis.call('HGET', jk, 'score'))
     add_event(waiting, id, 1)
     moved = moved + 1
     return true

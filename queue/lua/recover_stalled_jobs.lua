@@ -2,7 +2,7 @@
 -- or -> dead once they stalled more than their max_stalls, or -> cancelled when their
 -- cancellation had been asked for. Reads only expired leases. Also ends as expired the
 -- jobs not started by their deadline.
--- KEYS: wait delayed active dead cancelled meta events marker archive unindexed expired expiring
+-- KEYS: wait delayed active dead cancelled meta events marker archive unindexed expired expiring groups group_active
 -- ARGV[3] max jobs per call (1..10,000).
 -- Returns { recovered count, dead count }.
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now_text, 'LIMIT', 0, int_arg(3, 'limit', 1, 10000))
@@ -14,6 +14,7 @@ local requeued = {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', k.active, id)
   local jk = job_key(id)
+  group_left_active(jk)
   local cancel = redis.call('HGET', jk, 'cancel')
   if cancel and cancel ~= '' then
     -- Asked to stop, and stopped: nobody runs it now, so it ends here.
@@ -40,7 +41,7 @@ for _, id in ipairs(expired) do
       died = died + 1
     else
       redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-      redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
+      to_wait(id, redis.call('HGET', jk, 'score'))
       wake_workers()
       requeued[#requeued + 1] = now_text
       requeued[#requeued + 1] = id

@@ -1,6 +1,6 @@
 -- release_job: active -> waiting without spending an attempt (a worker shutting down hands
 -- back jobs it will not finish; a handler defers its job).
--- KEYS: wait delayed active events marker
+-- KEYS: wait delayed active events marker meta groups group_active
 -- ARGV[3] id, ARGV[4] lease token, ARGV[5] run again after (ms, 0..MAX_DURATION_MS;
 -- 0 = at once).
 -- Returns 1, -1 no such job, -2 lease lost.
@@ -10,6 +10,7 @@ local jk = job_key(id)
 local owned = check_lease(id, lease)
 if owned ~= 1 then return owned end
 redis.call('ZREM', k.active, id)
+group_left_active(jk)
 redis.call('HDEL', jk, 'lease', 'cancel')
 redis.call('HINCRBY', jk, 'attempts', -1)
 if after > 0 then
@@ -19,7 +20,7 @@ if after > 0 then
   emit('delayed', id, 'run_at', run_at)
 else
   redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-  redis.call('ZADD', k.wait, redis.call('HGET', jk, 'score'), id)
+  to_wait(id, redis.call('HGET', jk, 'score'))
   emit('waiting', id)
 end
 wake_workers()

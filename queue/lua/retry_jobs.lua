@@ -1,6 +1,6 @@
 -- retry_jobs: dead, cancelled or expired (or, with ARGV[3] = "retrying", waiting-out-backoff) jobs ->
 -- waiting with a fresh set of attempts. Requeueing from the dead-letter queue is this.
--- KEYS: wait retry dead cancelled expired events marker seq meta unindexed
+-- KEYS: wait retry dead cancelled expired events marker seq meta unindexed groups group_active
 -- ARGV[3] source state, ARGV[4] "ids", "all" or "edited", ARGV[5] limit for "all"
 -- (1..10,000), then ids; for "edited" one id and the job's new payload (JSON the client
 -- checked), which replaces the old one in its spec as it moves.
@@ -46,7 +46,7 @@ for _, id in ipairs(ids) do
     local score = next_score(priority)
     redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score, 'run_at', now_text)
     redis.call('HDEL', jk, 'finished_at', 'cancel')
-    redis.call('ZADD', k.wait, score, id)
+    to_wait(id, score)
     add_event(waiting, id, from)
     retried[#retried + 1] = now_text
     retried[#retried + 1] = id

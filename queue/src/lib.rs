@@ -54,7 +54,7 @@ mod worker;
 // The storage seam's parts, by their short names inside the crate.
 pub(crate) use backend::keys;
 
-pub use backend::keys::{MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
+pub use backend::keys::{MAX_GROUP_BYTES, MAX_OWNER_BYTES, MAX_QUEUE_NAME, validate_queue_name};
 pub use backend::round_trips;
 #[cfg(feature = "sentinel")]
 pub use connection::check_sentinel_url;

@@ -216,6 +216,13 @@ pub struct JobOptions {
     #[serde(with = "crate::serde_millis::opt_millis")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub expires_in: Option<Duration>,
+    /// The group the job belongs to (a tenant, an organisation; 1 to 200 bytes without
+    /// control characters). Once a queue has had a job with a group, its workers serve
+    /// the groups in turn, one job each, so one group's backlog does not hold back
+    /// another's jobs, and [`QueueLimits::group_concurrency`] caps each group's active
+    /// jobs. Priority orders jobs within a group.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// How long a job's dedup key keeps other jobs with the same key from being added.
@@ -260,6 +267,10 @@ pub struct QueueLimits {
     /// jobs already running finish.
     #[serde(default)]
     pub process_concurrency: Option<u32>,
+    /// Most jobs of any one group ([`JobOptions::group`]) active at once across all
+    /// workers (`None`: no cap). Groups are served in turn either way.
+    #[serde(default)]
+    pub group_concurrency: Option<u32>,
 }
 
 /// `max` starts per `per`.
@@ -286,6 +297,7 @@ impl Default for JobOptions {
             max_stalls: 1,
             rate_limit: None,
             expires_in: None,
+            group: None,
         }
     }
 }
@@ -347,6 +359,7 @@ impl NewJob {
             backoff: job.backoff.clone(),
             timeout: job.timeout_ms.map(Duration::from_millis),
             owner: job.owner.clone(),
+            group: job.group.clone(),
             max_stalls: job.max_stalls,
             expires_in: job.expires_at.map(|at| Duration::from_millis(at.saturating_sub(job.created_at).max(1) as u64)),
             ..JobOptions::default()
@@ -432,6 +445,9 @@ pub struct Job {
     pub name: String,
     pub payload: serde_json::Value,
     pub owner: Option<String>,
+    /// The job's group ([`JobOptions::group`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub state: JobState,
     pub priority: u16,
     /// Attempts started so far.

@@ -49,7 +49,7 @@ const STATE_KEYS: [(JobState, &str); 8] = [
 ];
 
 /// The other per-queue keys: name and Redis type.
-const FIXED_KEYS: [(&str, &str); 12] = [
+const FIXED_KEYS: [(&str, &str); 14] = [
     ("meta", "hash"),
     ("totals", "hash"),
     ("events", "stream"),
@@ -65,6 +65,9 @@ const FIXED_KEYS: [(&str, &str); 12] = [
     ("workers", "zset"),
     // Start-by deadlines; an entry outlives its job's start and is dropped when due.
     ("expiring", "zset"),
+    // A grouped queue's turn order and active jobs per group.
+    ("groups", "zset"),
+    ("group_active", "hash"),
 ];
 
 /// What `id.rs` makes: 26 characters of Crockford's base 32.
@@ -75,8 +78,8 @@ fn is_job_id(id: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'H' | b'J' | b'K' | b'M' | b'N' | b'P'..=b'T' | b'V'..=b'Z'))
 }
 
-/// `owner_tag` of keys.rs: the owner's index key segment.
-fn owner_tag(owner: &str) -> String {
+/// `key_segment` of keys.rs: the owner's index key segment.
+fn key_segment(owner: &str) -> String {
     owner
         .bytes()
         .map(|b| {
@@ -374,6 +377,9 @@ fn build_options(
         owner,
         max_stalls,
         rate_limit,
+        // A fifth of the jobs carry a group (one of a few, one needing escapes), so a queue
+        // turns grouped part-way through a run, with jobs of no group waiting already.
+        group: (priority % 5 == 1).then(|| ["acme", "globex", "a b{c}"][(max_attempts % 3) as usize].to_string()),
         // A third of the jobs must start within a short window after their delay (derived
         // from the other drawn values, so a failing case still shrinks): some expire while
         // the run goes on, through the claim and the sweep.
@@ -397,7 +403,13 @@ fn limits() -> impl Strategy<Value = QueueLimits> {
     let rate = prop::option::of(
         (prop::sample::select(vec![0u32, 1, 3, u32::MAX]), duration()).prop_map(|(max, per)| RateLimit { max, per }),
     );
-    (concurrency, rate).prop_map(|(concurrency, rate)| QueueLimits { concurrency, rate, process_concurrency: None })
+    let group = prop::option::of(prop::sample::select(vec![0u32, 1, 2]));
+    (concurrency, rate, group).prop_map(|(concurrency, rate, group_concurrency)| QueueLimits {
+        concurrency,
+        rate,
+        process_concurrency: None,
+        group_concurrency,
+    })
 }
 
 fn big_u64() -> impl Strategy<Value = u64> {
@@ -1010,6 +1022,92 @@ struct Spec {
     owner: Option<String>,
     #[serde(default)]
     dedup: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+/// Fair groups: on a grouped queue every waiting job is in its group's set at its wait
+/// score, each group's active count is its active jobs, and every group with a waiting
+/// job and room under the cap is in the turn order (else its jobs would never run). An
+/// ungrouped queue has none of these keys.
+async fn check_groups(
+    conn: &mut MultiplexedConnection,
+    q: &str,
+    prefix: &str,
+    jobs: &BTreeMap<String, HashMap<String, String>>,
+    specs: &BTreeMap<String, Spec>,
+    group_sets: &[String],
+    broken: &mut Vec<String>,
+) -> Result<(), String> {
+    let (grouped, cap): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+        .arg(format!("{prefix}meta"))
+        .arg("grouped")
+        .arg("group_concurrency")
+        .query_async(conn)
+        .await
+        .map_err(redis_err)?;
+    let turns: Vec<String> =
+        redis::cmd("ZRANGE").arg(format!("{prefix}groups")).arg(0).arg(-1).query_async(conn).await.map_err(redis_err)?;
+    let active: HashMap<String, i64> =
+        redis::cmd("HGETALL").arg(format!("{prefix}group_active")).query_async(conn).await.map_err(redis_err)?;
+    for (id, spec) in specs {
+        let stored = jobs.get(id).and_then(|f| f.get("group"));
+        if spec.group.as_deref().map(key_segment).as_ref() != stored {
+            broken.push(format!("[{q}] job {id} of group {:?} has the group field {stored:?}", spec.group));
+        }
+    }
+    if grouped.is_none() {
+        if !group_sets.is_empty() || !turns.is_empty() || !active.is_empty() {
+            broken.push(format!("[{q}] ungrouped, yet groups {group_sets:?}, turns {turns:?}, active {active:?}"));
+        }
+        return Ok(());
+    }
+    let mut sets: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    for tag in group_sets {
+        let members: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(format!("{prefix}group:{tag}"))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(conn)
+            .await
+            .map_err(redis_err)?;
+        sets.insert(tag.clone(), members.into_iter().collect());
+    }
+    let mut running: HashMap<String, i64> = HashMap::new();
+    let mut waiting_groups: BTreeSet<String> = BTreeSet::new();
+    for (id, fields) in jobs {
+        let tag = fields.get("group").cloned().unwrap_or_default();
+        match fields.get("state").map(String::as_str) {
+            Some("waiting") => {
+                let score = fields.get("score").and_then(|v| v.parse::<f64>().ok());
+                let filed = sets.get(&tag).and_then(|set| set.get(id)).copied();
+                if filed.is_none() || filed != score {
+                    broken.push(format!("[{q}] waiting job {id} of group {tag:?} is at {filed:?} in its group's set"));
+                }
+                waiting_groups.insert(tag);
+            }
+            Some("active") if !tag.is_empty() => *running.entry(tag).or_default() += 1,
+            _ => {}
+        }
+    }
+    for (tag, n) in &active {
+        if running.get(tag).copied().unwrap_or(0) != *n {
+            broken.push(format!("[{q}] group {tag:?} counts {n} active, runs {:?}", running.get(tag)));
+        }
+    }
+    for (tag, n) in &running {
+        if !active.contains_key(tag) {
+            broken.push(format!("[{q}] group {tag:?} runs {n} jobs but counts none"));
+        }
+    }
+    for tag in &waiting_groups {
+        let has_room = tag.is_empty() || cap.is_none_or(|cap| (active.get(tag).copied().unwrap_or(0) as u64) < cap);
+        if has_room && !turns.contains(tag) {
+            broken.push(format!("[{q}] group {tag:?} has waiting jobs and room, but no turn"));
+        }
+    }
+    Ok(())
 }
 
 /// Every broken invariant of the queues' keys, as readable lines.
@@ -1056,7 +1154,8 @@ async fn check_queue(
 
     let mut job_ids: BTreeSet<String> = BTreeSet::new();
     let mut lists: Vec<(String, &str)> = vec![];
-    let mut owner_tags: Vec<String> = vec![];
+    let mut key_segments: Vec<String> = vec![];
+    let mut group_sets: Vec<String> = vec![];
     for (suffix, (kind, ttl)) in suffixes.iter().zip(&typed) {
         // Expired (a rate window's key) between the listing and this read: gone, not wrong.
         if kind == "none" {
@@ -1097,9 +1196,12 @@ async fn check_queue(
                     job_ids.insert(id.to_string());
                 }
             }
+        } else if let Some(tag) = suffix.strip_prefix("group:") {
+            want("zset", broken);
+            group_sets.push(tag.to_string());
         } else if let Some(tag) = suffix.strip_prefix("owner:") {
             want("zset", broken);
-            owner_tags.push(tag.to_string());
+            key_segments.push(tag.to_string());
         } else if let Some(minute) = suffix.strip_prefix("stats:") {
             want("hash", broken);
             if minute.parse::<i64>().is_err() {
@@ -1259,7 +1361,7 @@ async fn check_queue(
     let owners: HashMap<String, String> =
         redis::cmd("HGETALL").arg(format!("{prefix}owners")).query_async(conn).await.map_err(redis_err)?;
     let mut indexed: HashMap<String, Vec<String>> = HashMap::new();
-    for tag in &owner_tags {
+    for tag in &key_segments {
         let members: Vec<String> = redis::cmd("ZRANGE")
             .arg(format!("{prefix}owner:{tag}"))
             .arg(0)
@@ -1290,11 +1392,13 @@ async fn check_queue(
     }
     for (id, spec) in &specs {
         if let Some(owner) = &spec.owner
-            && owners.get(id) != Some(&owner_tag(owner))
+            && owners.get(id) != Some(&key_segment(owner))
         {
             broken.push(format!("[{q}] job {id} of owner {owner:?} is filed under {:?}", owners.get(id)));
         }
     }
+
+    check_groups(conn, q, prefix, &jobs, &specs, &group_sets, broken).await?;
 
     // Archive: only jobs, and only while archiving is on.
     let archive: Vec<String> = redis::cmd("ZRANGE")

@@ -93,7 +93,7 @@ async fn a_handler_can_defer_to_the_next_free_slot_without_spending_an_attempt()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_concurrency_is_never_exceeded_across_workers() {
     let s = setup().await;
-    s.queue.set_limits(&QueueLimits { concurrency: Some(3), rate: None, process_concurrency: None }).await.unwrap();
+    s.queue.set_limits(&QueueLimits { concurrency: Some(3), rate: None, process_concurrency: None, group_concurrency: None }).await.unwrap();
     assert_eq!(s.queue.limits().await.unwrap().concurrency, Some(3));
     let now = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -123,7 +123,7 @@ async fn global_concurrency_is_never_exceeded_across_workers() {
         worker.stop().await;
     }
     assert!(
-        s.queue.set_limits(&QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None }).await.is_err()
+        s.queue.set_limits(&QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None, group_concurrency: None }).await.is_err()
     );
 }
 
@@ -155,6 +155,7 @@ async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
             concurrency: None,
             rate: Some(RateLimit { max: 5, per: window }),
             process_concurrency: None,
+            group_concurrency: None,
         })
         .await
         .unwrap();
@@ -202,13 +203,14 @@ async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
 async fn limits_out_of_range_are_refused_and_a_bad_stored_window_drops_no_job() {
     let s = setup().await;
     for (limits, field) in [
-        (QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None }, "concurrency"),
-        (QueueLimits { concurrency: Some(100_001), rate: None, process_concurrency: None }, "concurrency"),
+        (QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None, group_concurrency: None }, "concurrency"),
+        (QueueLimits { concurrency: Some(100_001), rate: None, process_concurrency: None, group_concurrency: None }, "concurrency"),
         (
             QueueLimits {
                 concurrency: None,
                 rate: Some(RateLimit { max: 1, per: Duration::from_millis(u64::MAX) }),
                 process_concurrency: None,
+                group_concurrency: None,
             },
             "rate",
         ),
@@ -217,9 +219,12 @@ async fn limits_out_of_range_are_refused_and_a_bad_stored_window_drops_no_job() 
                 concurrency: None,
                 rate: Some(RateLimit { max: 0, per: Duration::from_secs(1) }),
                 process_concurrency: None,
+                group_concurrency: None,
             },
             "rate",
         ),
+        (QueueLimits { group_concurrency: Some(0), ..QueueLimits::default() }, "group_concurrency"),
+        (QueueLimits { group_concurrency: Some(100_001), ..QueueLimits::default() }, "group_concurrency"),
     ] {
         let err = s.queue.set_limits(&limits).await.unwrap_err();
         assert!(matches!(err, QueueError::InvalidOption { field: f, .. } if f == field), "{limits:?}: {err}");

@@ -272,6 +272,9 @@ pub fn restrict_end_user_job(
     }
     let me = principal.user_id.to_string();
     options.owner = Some(me.clone());
+    // Each end user is a group of their own: one user's burst waits its turn behind
+    // another user's single job instead of ahead of it.
+    options.group = Some(format!("user:{me}"));
     if let Some(key) = &options.dedup_key {
         options.dedup_key = Some(format!("user:{me}:{key}"));
     }
@@ -387,6 +390,7 @@ mod tests {
             JobOptions { dedup_key: Some("k".into()), delay: Some(Duration::from_secs(60)), ..Default::default() };
         restrict_end_user_job(&user, &allowed, "sync", "sync-connection", &mut options).unwrap();
         assert_eq!(options.owner.as_deref(), Some("7"));
+        assert_eq!(options.group.as_deref(), Some("user:7"));
         assert_eq!(options.dedup_key.as_deref(), Some("user:7:k"));
         assert_eq!(options.rate_limit.map(|r| (r.key, r.max)), Some(("user:7".to_string(), END_USER_JOBS_PER_MINUTE)));
 
@@ -400,6 +404,7 @@ mod tests {
             (JobOptions { priority: 1, ..Default::default() }, "options.priority"),
             (JobOptions { max_attempts: 100, ..Default::default() }, "options.max_attempts"),
             (JobOptions { owner: Some("8".into()), ..Default::default() }, "options.owner"),
+            (JobOptions { group: Some("user:8".into()), ..Default::default() }, "options.group"),
             (
                 JobOptions {
                     rate_limit: Some(hoist_queue::KeyRateLimit {

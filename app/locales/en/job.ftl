@@ -5,6 +5,7 @@ job-action-promote = Run now
 job-action-retry = Retry
 job-duplicate = Duplicate
 job-owner = Owner
+job-group = Group
 job-attempts = Attempts
 job-attempts-of = { $attempts } of { $max }
 job-priority = Priority

@@ -5,6 +5,7 @@ job-action-promote = Одоо ажиллуулах
 job-action-retry = Дахин оролдох
 job-duplicate = Хуулбар үүсгэх
 job-owner = Эзэмшигч
+job-group = Бүлэг
 job-attempts = Оролдлого
 job-attempts-of = { $attempts } / { $max }
 job-priority = Эрэмбэ

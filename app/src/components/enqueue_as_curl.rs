@@ -29,6 +29,9 @@ pub fn enqueue_as_curl(job: &JobDetail) -> Option<String> {
         if let Some(owner) = &job.owner {
             options["owner"] = owner.clone().into();
         }
+        if let Some(group) = &job.group {
+            options["group"] = group.clone().into();
+        }
         body["options"] = options;
     }
     let body = body.to_string();
@@ -86,6 +89,7 @@ mod tests {
             name: "send-email".into(),
             state: "dead".into(),
             owner: Some("user-7".into()),
+            group: None,
             payload: payload.into(),
             payload_bytes: payload.len(),
             result: None,

@@ -1,6 +1,7 @@
 //! A queue's limits on its page: what is in force across all its workers, and for
 //! operators a form to change them (every worker obeys the new ones from its next claim;
-//! a per-process concurrency reaches every process at once over Pub/Sub).
+//! a per-process concurrency reaches every process at once over Pub/Sub; a group cap
+//! bounds the active jobs of each group of a queue whose jobs carry groups).
 
 use leptos::prelude::*;
 
@@ -17,6 +18,7 @@ pub async fn queue_set_limits(
     rate_max: String,
     rate_per_seconds: String,
     process_concurrency: String,
+    group_concurrency: String,
     csrf: String,
 ) -> Result<(), AppError> {
     // An empty box is no limit; anything else must be a number.
@@ -38,6 +40,7 @@ pub async fn queue_set_limits(
         rate_max: number("rate_max", &rate_max)?,
         rate_per_ms,
         process_concurrency: number("process_concurrency", &process_concurrency)?,
+        group_concurrency: number("group_concurrency", &group_concurrency)?,
     };
     crate::backend::backend()?.queue_set_limits(queue, limits, csrf).await
 }
@@ -60,6 +63,9 @@ pub fn QueueLimits(
     }
     if let Some(count) = limits.process_concurrency {
         in_force.push(t!(i18n, "queue-limits-process", count = count));
+    }
+    if let Some(count) = limits.group_concurrency {
+        in_force.push(t!(i18n, "queue-limits-group", count = count));
     }
     let summary = if in_force.is_empty() { t!(i18n, "queue-limits-none") } else { in_force.join(" · ") };
     let failed = move || set.value().get().and_then(|result| result.err()).map(|e| error_text(&e));
@@ -97,6 +103,12 @@ pub fn QueueLimits(
                                     t!(i18n, "queue-limits-process-label"),
                                     10_000,
                                     limits.process_concurrency.map(u64::from),
+                                )}
+                                {number_field(
+                                    "group_concurrency",
+                                    t!(i18n, "queue-limits-group-label"),
+                                    100_000,
+                                    limits.group_concurrency.map(u64::from),
                                 )}
                                 <button type="submit">{t!(i18n, "queue-limits-save")}</button>
                             </ActionForm>

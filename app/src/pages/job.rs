@@ -179,6 +179,10 @@ fn JobView(
         <dl class="facts">
             <dt>{t!(i18n, "job-owner")}</dt>
             <dd>{job.owner.clone().unwrap_or_else(|| "—".into())}</dd>
+            {job.group.clone().map(|group| view! {
+                <dt>{t!(i18n, "job-group")}</dt>
+                <dd data-group="">{group}</dd>
+            })}
             <dt>{t!(i18n, "job-attempts")}</dt>
             <dd>{t!(i18n, "job-attempts-of", attempts = job.attempts, max = job.max_attempts)}</dd>
             <dt>{t!(i18n, "job-priority")}</dt>

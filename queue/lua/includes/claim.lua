@@ -16,7 +16,7 @@ local function promote_due(limit)
         local jk = job_key(id)
         local score = redis.call('HGET', jk, 'score')
         if score then
-          redis.call('ZADD', k.wait, score, id)
+          to_wait(id, score)
           redis.call('HSET', jk, 'state', 'waiting')
           add_event(waiting, id)
         end
@@ -56,6 +56,43 @@ local function room_under_limits(count)
   return count, -1
 end
 
+-- Takes up to `count` waiting jobs of a grouped queue out of the wait set, one per group
+-- in turn (see "Fair groups" in common.lua): a group served goes to the back of the turn
+-- order, one that has no waiting job left or reached the group cap leaves it. Entries of
+-- jobs no longer waiting are dropped on the way, at most `count + 1000` steps per claim.
+local function take_grouped(count)
+  local ids = {}
+  local cap = meta().group_concurrency
+  local steps = count + 1000
+  while #ids < count and steps > 0 do
+    steps = steps - 1
+    local tag = redis.call('ZRANGE', k.groups, '0', '0')[1]
+    if not tag then break end
+    local capped = tag ~= '' and cap
+    local active = 0
+    if capped then active = tonumber(redis.call('HGET', k.group_active, tag) or '0') end
+    local id = nil
+    if not capped or active < cap then
+      local gk = group_key(tag)
+      id = redis.call('ZRANGE', gk, '0', '0')[1]
+      if id then
+        redis.call('ZREM', gk, id)
+        if redis.call('ZREM', k.wait, id) == 1 then
+          ids[#ids + 1] = id
+          if tag ~= '' then active = redis.call('HINCRBY', k.group_active, tag, 1) end
+          if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
+            redis.call('ZADD', k.groups, next_turn(), tag)
+          else
+            redis.call('ZREM', k.groups, tag)
+          end
+        end
+      end
+    end
+    if not id then redis.call('ZREM', k.groups, tag) end
+  end
+  return ids
+end
+
 -- Returns { due_in, now, job1, job2, ... } for up to `count` jobs (each positional, see
 -- below), each now active under a lease `token:attempt` that expires `lease_ms` from now
 -- by Redis's clock. due_in is how long (ms) the worker may wait before looking again
@@ -79,9 +116,14 @@ local function claim_jobs(count, lease_ms, token)
   if count > 0 then
     -- ZRANGE and ZREMRANGEBYRANK rather than ZPOPMIN, whose reply formats every score
     -- with printf; counts go as text for the same reason.
-    local last = text_of(count - 1)
-    local ids = redis.call('ZRANGE', k.wait, '0', last)
-    if #ids > 0 then redis.call('ZREMRANGEBYRANK', k.wait, '0', last) end
+    local ids
+    if meta().grouped then
+      ids = take_grouped(count)
+    else
+      local last = text_of(count - 1)
+      ids = redis.call('ZRANGE', k.wait, '0', last)
+      if #ids > 0 then redis.call('ZREMRANGEBYRANK', k.wait, '0', last) end
+    end
     local leases = {}
     local started = events('active', 'attempt')
     for _, id in ipairs(ids) do

@@ -30,12 +30,17 @@
 --                    store indexes). A list, not a set: 40 bytes an entry instead of
 --                    ~130, and the index skips jobs that ended (the copy's to record)
 
+--   groups     ZSET  group tag -> turn: the groups of a grouped queue (below) that have
+--                    waiting jobs and room under the queue's group cap, lowest turn next
+--   group_active HASH group tag -> its active jobs (jobs with a group only)
 --   owners     HASH  id -> owner tag, for every job enqueued with an owner (absent
 --                    when the queue holds none)
 -- and, one per owner, the owner index owner_key(tag) = prefix .. "owner:" .. tag
 --                       ZSET  id -> enqueue sequence: the owner's jobs, newest last. The
---                             tag is the owner escaped by `owner_tag` in keys.rs (which
+--                             tag is the owner escaped by `key_segment` in keys.rs (which
 --                             builds the same name); enqueue receives it from the client.
+-- and, one per group of a grouped queue, group_key(tag) = prefix .. "group:" .. tag
+--                       ZSET  id -> wait score: the group's waiting jobs (see "Fair groups").
 -- and ARGV[1] = the queue's key prefix ("hoist:{name}:"), from which job keys
 -- (prefix .. "job:" .. id) and per-minute statistics keys are formed. They share the
 -- hash tag, so they live in the same slot even though they cannot be declared upfront.
@@ -226,8 +231,11 @@ end
 local meta_cache = nil
 local function meta()
   if meta_cache == nil then
-    local m = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window', 'archive', 'expiring')
+    local m = redis.call('HMGET', k.meta, 'paused', 'concurrency', 'rate_max', 'rate_window', 'archive', 'expiring',
+      'grouped', 'group_concurrency')
     local concurrency, rate_max, window = tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
+    local group_cap = tonumber(m[8])
+    if group_cap and group_cap < 1 then group_cap = nil end
     -- set_limits checks these; a value outside its range (written by hand or by an older
     -- version) is ignored rather than allowed to fail a claim half-way.
     if concurrency and concurrency < 1 then concurrency = nil end
@@ -235,9 +243,75 @@ local function meta()
       rate_max, window = nil, nil
     end
     meta_cache = { paused = m[1], concurrency = concurrency, rate_max = rate_max, rate_window = window,
-      archive = m[5], expiring = m[6] }
+      archive = m[5], expiring = m[6], grouped = m[7], group_concurrency = group_cap }
   end
   return meta_cache
+end
+
+-- Fair groups. A job may carry a group (a tenant, say); once a queue has had one (meta
+-- `grouped`), its claim serves the groups in turn instead of the wait set's order, so a
+-- group with 100,000 waiting jobs does not hold back another group's few, and the
+-- queue's group cap (meta `group_concurrency`) bounds the active jobs of each group.
+-- Jobs without a group form the group '' (never capped) and take their turns too.
+-- Every waiting job of a grouped queue is in `wait` as before (counts, lists and the
+-- scripts that remove or cancel jobs see no difference) and also in its group's set; an
+-- entry of a group's set whose job is no longer waiting is dropped when the claim meets it.
+-- Priority orders jobs within a group, not between groups.
+local function group_key(tag)
+  return prefix .. 'group:' .. tag
+end
+
+-- The turn after the last group's: a group given it goes to the back.
+local function next_turn()
+  local last = redis.call('ZRANGE', k.groups, '-1', '-1', 'WITHSCORES')
+  if last[2] then return text_of(tonumber(last[2]) + 1) end
+  return '1'
+end
+
+-- Whether group `tag`, with `active` jobs active (read when nil), may start one more.
+local function group_has_room(tag, active)
+  local cap = meta().group_concurrency
+  if tag == '' or not cap then return true end
+  active = active or tonumber(redis.call('HGET', k.group_active, tag) or '0')
+  return active < cap
+end
+
+-- Puts group `tag` in the turn order, at the back, unless it is there already.
+local function queue_group(tag)
+  redis.call('ZADD', k.groups, 'NX', next_turn(), tag)
+end
+
+-- Puts waiting job `id` in the wait set at `score` and, on a grouped queue, in its
+-- group's set. `tag` is its group ('' for none), or nil to read it from the job.
+-- Every move into the wait set goes through here; scripts that call it declare
+-- `wait meta groups group_active`.
+local function to_wait(id, score, tag)
+  redis.call('ZADD', k.wait, score, id)
+  if meta().grouped then
+    if tag == nil then tag = redis.call('HGET', job_key(id), 'group') or '' end
+    redis.call('ZADD', group_key(tag), score, id)
+    if group_has_room(tag) then queue_group(tag) end
+  end
+end
+
+-- Active job `jk` left the active set (finished, failed, recovered, handed back): its
+-- group has one active job fewer, and takes turns again if the cap had held it out (a
+-- waiting worker is woken for it). Every move out of the active set goes through here;
+-- scripts that call it declare `meta groups group_active marker`.
+local function group_left_active(jk)
+  if not meta().grouped then return end
+  local tag = redis.call('HGET', jk, 'group')
+  if not tag then return end
+  local active = redis.call('HINCRBY', k.group_active, tag, -1)
+  if active <= 0 then
+    redis.call('HDEL', k.group_active, tag)
+    active = 0
+  end
+  if group_has_room(tag, active) and redis.call('EXISTS', group_key(tag)) == 1
+      and not redis.call('ZSCORE', k.groups, tag) then
+    queue_group(tag)
+    wake_workers()
+  end
 end
 
 -- Whether a history store copies this queue's finished jobs.

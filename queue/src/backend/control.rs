@@ -48,7 +48,7 @@ impl Backend {
             Some(rate) => call.arg(rate.max).arg(rate.per.as_millis() as u64),
             None => call.arg("").arg(""),
         };
-        call.arg(text(limits.process_concurrency)).arg(self.keys.limits_channel());
+        call.arg(text(limits.process_concurrency)).arg(text(limits.group_concurrency)).arg(self.keys.limits_channel());
         let _: i64 = self.eval("set_limits", &call).await?;
         Ok(())
     }

@@ -32,13 +32,16 @@ pub fn validate_queue_name(name: &str) -> Result<(), QueueError> {
 /// times as long.
 pub const MAX_OWNER_BYTES: usize = 200;
 
+/// Longest accepted group of a job, in bytes; its key segment is escaped as an owner's.
+pub const MAX_GROUP_BYTES: usize = 200;
+
 /// The key segment of an owner: the owner's bytes with ASCII letters, digits and `-_.:@`
 /// kept and every other byte written `%XX` (upper-case hex), so `42` stays `42` and
 /// `a b{c}` becomes `a%20b%7Bc%7D`. One owner has one segment and two owners never share
 /// one (the encoding is reversible); it holds no braces (the key's hash tag stays
 /// `{queue}`), no whitespace or control characters, and is at most 600 bytes for an owner
 /// of at most [`MAX_OWNER_BYTES`] (enqueue refuses longer ones).
-pub(crate) fn owner_tag(owner: &str) -> String {
+pub(crate) fn key_segment(owner: &str) -> String {
     let mut tag = String::with_capacity(owner.len());
     for byte in owner.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':' | b'@') {
@@ -104,9 +107,9 @@ impl QueueKeys {
 
     /// The owner index of `owner`: a sorted set of the ids of the owner's jobs in this
     /// queue, scored by the queue's enqueue sequence (so newest last). `owner:` followed by
-    /// [`owner_tag`]; `owner_key` in `includes/common.lua` forms the same name from the tag.
+    /// [`key_segment`]; `owner_key` in `includes/common.lua` forms the same name from the tag.
     pub fn owner_index(&self, owner: &str) -> String {
-        self.key(&format!("owner:{}", owner_tag(owner)))
+        self.key(&format!("owner:{}", key_segment(owner)))
     }
 
     pub fn job_errors(&self, id: &str) -> String {
@@ -279,8 +282,8 @@ mod tests {
         assert_eq!(keys.owner_index("a b{c}"), "hoist:{emails}:owner:a%20b%7Bc%7D");
         assert_eq!(keys.owner_index("ü%"), "hoist:{emails}:owner:%C3%BC%25");
         // "%41" itself is escaped, so it cannot collide with the owner "A".
-        assert_ne!(owner_tag("%41"), owner_tag("A"));
-        let longest = owner_tag(&"\n".repeat(MAX_OWNER_BYTES));
+        assert_ne!(key_segment("%41"), key_segment("A"));
+        let longest = key_segment(&"\n".repeat(MAX_OWNER_BYTES));
         assert!(longest.len() <= 3 * MAX_OWNER_BYTES);
         for owner in ["}{", "x\r\n\t", "{other}"] {
             let key = keys.owner_index(owner);

@@ -318,14 +318,15 @@ impl Backend {
 
     pub(crate) async fn limits(&self) -> Result<QueueLimits> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.meta()).arg(&["concurrency", "rate_max", "rate_window", "process_concurrency"]);
-        let (concurrency, max, window, process_concurrency): (Option<u32>, Option<u32>, Option<u64>, Option<u32>) =
+        cmd.arg(self.keys.meta()).arg(&["concurrency", "rate_max", "rate_window", "process_concurrency", "group_concurrency"]);
+        type Fields = (Option<u32>, Option<u32>, Option<u64>, Option<u32>, Option<u32>);
+        let (concurrency, max, window, process_concurrency, group_concurrency): Fields =
             self.query("limits", &cmd).await?;
         let rate = match (max, window) {
             (Some(max), Some(window)) => Some(RateLimit { max, per: Duration::from_millis(window) }),
             _ => None,
         };
-        Ok(QueueLimits { concurrency, rate, process_concurrency })
+        Ok(QueueLimits { concurrency, rate, process_concurrency, group_concurrency })
     }
 
     pub(crate) async fn is_paused(&self) -> Result<bool> {

@@ -30,6 +30,10 @@ pub(crate) fn encode_spec_body(job: &NewJob, payload: &str) -> String {
         spec.push_str(",\"owner\":");
         spec.push_str(&quote(owner));
     }
+    if let Some(group) = &o.group {
+        spec.push_str(",\"group\":");
+        spec.push_str(&quote(group));
+    }
     if let Some(timeout) = o.timeout {
         spec.push_str(&format!(",\"timeout_ms\":{}", timeout.as_millis()));
     }
@@ -58,6 +62,8 @@ struct Spec {
     name: String,
     #[serde(default)]
     owner: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
@@ -104,6 +110,7 @@ fn decode<'a>(queue: &str, id: &str, get: impl Fn(&str) -> Option<&'a str>) -> R
         None => Spec {
             name: get("name").unwrap_or_default().to_string(),
             owner: non_empty(get("owner")),
+            group: None,
             timeout_ms: num("timeout_ms").filter(|t| *t > 0).map(|t| t as u64),
             dedup: non_empty(get("dedup")),
             created_at: num("created_at").unwrap_or(0),
@@ -123,6 +130,7 @@ fn decode<'a>(queue: &str, id: &str, get: impl Fn(&str) -> Option<&'a str>) -> R
         name: spec.name,
         payload: spec.payload,
         owner: spec.owner,
+        group: spec.group,
         state,
         priority: opts.priority,
         attempts: num("attempts").unwrap_or(0).max(0) as u32,

@@ -18,7 +18,7 @@ pub struct QueueScript {
 }
 
 /// The queue keys a script may declare (see `lua/includes/common.lua`).
-pub const QUEUE_KEY_NAMES: [&str; 18] = [
+pub const QUEUE_KEY_NAMES: [&str; 20] = [
     "wait",
     "delayed",
     "retry",
@@ -37,6 +37,8 @@ pub const QUEUE_KEY_NAMES: [&str; 18] = [
     "archive",
     "unindexed",
     "owners",
+    "groups",
+    "group_active",
 ];
 
 /// The key names on the script's `-- KEYS:` line (words up to any parenthesis).

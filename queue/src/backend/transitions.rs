@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
-use super::keys::owner_tag;
+use super::keys::key_segment;
 use super::record::{decode_claimed, encode_opts, encode_spec_body};
 use super::{Backend, array, int, scripts, strings};
 use crate::error::{QueueError, Result};
@@ -64,7 +64,7 @@ impl Backend {
             call.arg(&id)
                 .arg(encode_spec_body(job, payload))
                 .arg(encode_opts(o))
-                .arg(o.priority)
+                .arg(priority_field(o))
                 .arg(delay_field(o))
                 .arg(dedup_field(o))
                 .arg(&job.name)
@@ -278,6 +278,15 @@ fn delay_field(options: &crate::types::JobOptions) -> String {
     }
 }
 
+/// The enqueue script's priority field: the priority, or `priority;segment` for a job of
+/// a group (a group rides in a field every job has, so jobs without one cost nothing more).
+fn priority_field(options: &JobOptions) -> String {
+    match options.group.as_deref() {
+        Some(group) => format!("{};{}", options.priority, key_segment(group)),
+        None => options.priority.to_string(),
+    }
+}
+
 /// A message to the workers of a queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum WorkerSignal {
@@ -302,7 +311,7 @@ fn dedup_field(options: &JobOptions) -> std::borrow::Cow<'_, str> {
 fn owner_field(options: &JobOptions) -> std::borrow::Cow<'_, str> {
     match options.owner.as_deref() {
         None => "".into(),
-        Some(owner) => match owner_tag(owner) {
+        Some(owner) => match key_segment(owner) {
             tag if tag == owner => owner.into(),
             tag => format!("{owner}\0{tag}").into(),
         },

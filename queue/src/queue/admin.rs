@@ -59,6 +59,9 @@ impl Queue {
         if limits.process_concurrency.is_some_and(|n| !(1..=MAX_PROCESS_CONCURRENCY).contains(&n)) {
             return Err(invalid("process_concurrency", "must be 1 to 10,000"));
         }
+        if limits.group_concurrency.is_some_and(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(&n)) {
+            return Err(invalid("group_concurrency", "must be 1 to 100,000"));
+        }
         self.backend().set_limits(limits).await
     }
 

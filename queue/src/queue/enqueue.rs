@@ -3,6 +3,7 @@
 use super::{Queue, check_owner};
 use crate::error::{QueueError, Result};
 use crate::types::{Enqueued, MAX_OPTION_DURATION, MAX_PRIORITY, NewJob};
+use crate::keys::MAX_GROUP_BYTES;
 
 impl Queue {
     /// Adds one job. With a dedup key that an existing job holds, that job's id comes
@@ -90,6 +91,9 @@ impl Queue {
         }
         if let Some(owner) = &o.owner {
             check_owner(owner)?;
+        }
+        if let Some(group) = &o.group {
+            super::check_label("group", group, MAX_GROUP_BYTES)?;
         }
         if let crate::types::Backoff::Exponential { jitter, base, .. } = &o.backoff
             && (!(0.0..=1.0).contains(jitter) || base.is_zero())

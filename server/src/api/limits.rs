@@ -31,6 +31,11 @@ pub struct Limits {
     #[schema(required, nullable, minimum = 1, maximum = 10000)]
     #[serde(deserialize_with = "super::required_nullable")]
     pub process_concurrency: Option<u32>,
+    /// Most jobs of any one group (`options.group`) active at once across every worker
+    /// (1 to 100,000); `null`: no cap. Groups are served in turn either way.
+    #[schema(required, nullable, minimum = 1, maximum = 100000)]
+    #[serde(deserialize_with = "super::required_nullable")]
+    pub group_concurrency: Option<u32>,
 }
 
 /// `max` job starts per `per_ms` milliseconds.
@@ -51,6 +56,7 @@ impl From<QueueLimits> for Limits {
             concurrency: limits.concurrency,
             rate: limits.rate.map(|rate| Rate { max: rate.max, per_ms: rate.per.as_millis() as u64 }),
             process_concurrency: limits.process_concurrency,
+            group_concurrency: limits.group_concurrency,
         }
     }
 }
@@ -61,6 +67,7 @@ impl From<Limits> for QueueLimits {
             concurrency: limits.concurrency,
             rate: limits.rate.map(|rate| RateLimit { max: rate.max, per: Duration::from_millis(rate.per_ms) }),
             process_concurrency: limits.process_concurrency,
+            group_concurrency: limits.group_concurrency,
         }
     }
 }

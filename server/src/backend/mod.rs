@@ -302,6 +302,7 @@ impl Backend for ServerBackend {
                 rate_max: limits.rate.map(|rate| rate.max),
                 rate_per_ms: limits.rate.map(|rate| rate.per.as_millis() as u64),
                 process_concurrency: limits.process_concurrency,
+                group_concurrency: limits.group_concurrency,
             };
             Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search, limits })
         })
@@ -324,6 +325,7 @@ impl Backend for ServerBackend {
                 concurrency: limits.concurrency,
                 rate,
                 process_concurrency: limits.process_concurrency,
+                group_concurrency: limits.group_concurrency,
             };
             let addr = Some(client_addr().await?);
             crate::services::limits::set_limits(&self.state, &principal, addr, &queue, limits).await.map_err(
@@ -413,6 +415,7 @@ impl Backend for ServerBackend {
                     .collect(),
                 logs: job.logs.clone(),
                 owner: job.owner.clone(),
+                group: job.group.clone(),
                 name: job.name.clone(),
                 id: job.id,
             })

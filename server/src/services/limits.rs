@@ -1,5 +1,6 @@
 //! A queue's limits, obeyed by every worker of it together: a cap on its active jobs,
-//! on job starts per window, and on the jobs each process runs at once. They live in
+//! on job starts per window, on the jobs each process runs at once, and on the active
+//! jobs of any one group. They live in
 //! Redis and each claim reads the first two, so a change takes effect in every process
 //! at its next claim; idle workers are woken at once so a raised limit starts more jobs
 //! right away, and every process hears a per-process change over Pub/Sub.
@@ -26,6 +27,9 @@ fn check(limits: &QueueLimits) -> Result<(), ApiError> {
     }
     if limits.process_concurrency.is_some_and(|n| !(1..=MAX_PROCESS_CONCURRENCY).contains(&n)) {
         return Err(ApiError::invalid("process_concurrency", "each process's concurrency must be 1 to 10,000"));
+    }
+    if limits.group_concurrency.is_some_and(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(&n)) {
+        return Err(ApiError::invalid("group_concurrency", "the cap on each group's active jobs must be 1 to 100,000"));
     }
     if let Some(rate) = limits.rate {
         if !(1..=MAX_RATE_LIMIT).contains(&rate.max) {
@@ -62,6 +66,7 @@ pub async fn set_limits(
         "concurrency": limits.concurrency,
         "rate": limits.rate.map(|rate| json!({ "max": rate.max, "per_ms": rate.per.as_millis() as u64 })),
         "process_concurrency": limits.process_concurrency,
+        "group_concurrency": limits.group_concurrency,
     });
     let result = if outcome.is_ok() { "ok" } else { "failed" };
     let entry = AuditEntry { action: "queue.limits", target: queue_name.to_string(), params, result, client_addr };

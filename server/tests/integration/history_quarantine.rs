@@ -7,7 +7,7 @@
 //! versions may hold one in their name (those are written here straight into Redis).
 //! SQLite takes NUL, so there a trigger stands in for a refusal.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! callers get 401 everywhere. A token may do what its user's role allows only when it
 //! holds the route's scope.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::Client;
@@ -136,7 +136,7 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
         route(
             "PUT",
             "/api/v1/queues/q/limits",
-            Some(json!({ "concurrency": 5, "rate": null, "process_concurrency": null })),
+            Some(json!({ "concurrency": 5, "rate": null, "process_concurrency": null, "group_concurrency": null })),
             OPERATORS,
         ),
         route("GET", "/api/v1/processes", None, STAFF),

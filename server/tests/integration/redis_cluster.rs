@@ -2,7 +2,7 @@
 //! nodes): the REST API enqueues and lists, the dashboard's queue list shows the queues,
 //! and the server's workers run the jobs of several queues.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `/api/v1/processes` by role, and its refusals: staff read the list, admins and
 //! operators quiet and stop; each refusal names what is wrong.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

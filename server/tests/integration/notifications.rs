@@ -3,7 +3,7 @@
 //! the 11th notice in an hour is refused, 451 is retried and 550 dead-lettered with the
 //! server's reply, addresses are masked in logs, and without SMTP the outbox gets the mail.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! connection of its own, start what a raised cap allows within a second, and stop
 //! starting beyond a lowered one.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,21 +25,23 @@ async fn limits_are_read_set_checked_and_audited() {
     let r = admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await;
     assert_eq!(
         (r.status, r.body.clone()),
-        (StatusCode::OK, json!({ "concurrency": null, "rate": null, "process_concurrency": null }))
+        (StatusCode::OK, json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null }))
     );
 
-    let limits = json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 }, "process_concurrency": 3 });
+    let limits = json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 }, "process_concurrency": 3, "group_concurrency": 2 });
     let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(limits.clone()), &csrf).await;
     assert_eq!((r.status, r.body.clone()), (StatusCode::OK, limits.clone()));
     assert_eq!(admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.body, limits);
 
     for (body, field) in [
-        (json!({ "concurrency": 0, "rate": null, "process_concurrency": null }), "concurrency"),
-        (json!({ "concurrency": 100001, "rate": null, "process_concurrency": null }), "concurrency"),
-        (json!({ "concurrency": null, "rate": { "max": 0, "per_ms": 1000 }, "process_concurrency": null }), "rate.max"),
-        (json!({ "concurrency": null, "rate": { "max": 5, "per_ms": 0 }, "process_concurrency": null }), "rate.per_ms"),
-        (json!({ "concurrency": null, "rate": null, "process_concurrency": 0 }), "process_concurrency"),
-        (json!({ "concurrency": null, "rate": null, "process_concurrency": 10001 }), "process_concurrency"),
+        (json!({ "concurrency": 0, "rate": null, "process_concurrency": null, "group_concurrency": null }), "concurrency"),
+        (json!({ "concurrency": 100001, "rate": null, "process_concurrency": null, "group_concurrency": null }), "concurrency"),
+        (json!({ "concurrency": null, "rate": { "max": 0, "per_ms": 1000 }, "process_concurrency": null, "group_concurrency": null }), "rate.max"),
+        (json!({ "concurrency": null, "rate": { "max": 5, "per_ms": 0 }, "process_concurrency": null, "group_concurrency": null }), "rate.per_ms"),
+        (json!({ "concurrency": null, "rate": null, "process_concurrency": 0, "group_concurrency": null }), "process_concurrency"),
+        (json!({ "concurrency": null, "rate": null, "process_concurrency": 10001, "group_concurrency": null }), "process_concurrency"),
+        (json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": 0 }), "group_concurrency"),
+        (json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": 100001 }), "group_concurrency"),
     ] {
         let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(body.clone()), &csrf).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
@@ -63,11 +65,11 @@ async fn limits_are_read_set_checked_and_audited() {
         .send(
             "PUT",
             "/api/v1/queues/mail/limits",
-            Some(json!({ "concurrency": null, "rate": null, "process_concurrency": null })),
+            Some(json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null })),
             &csrf,
         )
         .await;
-    assert_eq!(r.body, json!({ "concurrency": null, "rate": null, "process_concurrency": null }));
+    assert_eq!(r.body, json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null }));
 
     assert_eq!(vera.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.status, StatusCode::OK);
     let r = vera
@@ -85,12 +87,12 @@ async fn limits_are_read_set_checked_and_audited() {
     assert_eq!(audited[0].0, "admin");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&audited[0].1).unwrap(),
-        json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 }, "process_concurrency": 3 })
+        json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 }, "process_concurrency": 3, "group_concurrency": 2 })
     );
     assert_eq!(audited[0].2, "ok");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&audited[1].1).unwrap(),
-        json!({ "concurrency": null, "rate": null, "process_concurrency": null })
+        json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null })
     );
 }
 
@@ -99,7 +101,7 @@ async fn a_changed_cap_reaches_three_processes_within_a_second() {
     let t = common::TestApp::start().await;
     let mut admin = t.admin;
     let csrf = [("x-csrf-token", t.csrf.as_str())];
-    let cap = |n: u32| json!({ "concurrency": n, "rate": null, "process_concurrency": null });
+    let cap = |n: u32| json!({ "concurrency": n, "rate": null, "process_concurrency": null, "group_concurrency": null });
     assert_eq!(admin.send("PUT", "/api/v1/queues/capped/limits", Some(cap(1)), &csrf).await.status, StatusCode::OK);
 
     let (stop, running, workers) = three_processes(&t.redis.url(), "capped", 4).await;

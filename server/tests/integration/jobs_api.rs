@@ -1,6 +1,6 @@
 //! The jobs and queues API with each role, against real Redis and SQLite.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::Client;

@@ -4,7 +4,7 @@
 //! and removed transactions, amounts in minor units, re-authorization, rate limits,
 //! outages, a restart when the data changes during pagination, and bounded answers.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

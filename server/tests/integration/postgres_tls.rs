@@ -2,7 +2,7 @@
 //! that refuses plain connections (hoist-testkit's `PostgresServer`), reached with
 //! `sslmode=require` and `verify-full` + `sslrootcert`.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use hoist_server::Hoist;

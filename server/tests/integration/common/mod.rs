@@ -1,7 +1,5 @@
 //! An HTTP client over the real router (oneshot), keeping the session cookie.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -107,7 +105,8 @@ impl Client {
 /// A server on a fresh Redis and SQLite database, with the first admin signed in.
 pub struct TestApp {
     pub redis: hoist_testkit::RedisServer,
-    pub database: hoist_testkit::TestDatabase,
+    /// Held so the database outlives the app (it is deleted when dropped).
+    _database: hoist_testkit::TestDatabase,
     pub app: axum::Router,
     pub db: hoist_server::db::Db,
     pub admin: Client,
@@ -145,7 +144,7 @@ impl TestApp {
         let app = hoist_server::server::router(state);
         let mut admin = Client::new(&app, "10.9.0.1:1");
         let csrf = admin.login("admin", ADMIN_PASSWORD).await.body["csrf_token"].as_str().unwrap().to_string();
-        TestApp { redis, database, app, db, admin, csrf }
+        TestApp { redis, _database: database, app, db, admin, csrf }
     }
 
     /// A new client signed in as `username`, with its CSRF token.

@@ -9,7 +9,7 @@
 //! the last line is `N passed, M failed`. Afterwards the server must still answer
 //! `/healthz` and still be running.
 //!
-//! `cargo test -p hoist --test hostile -- --nocapture`
+//! `cargo test -p hoist --test integration hostile_suite -- --nocapture`
 
 // The case builders take a case's parts in the order a row of the table reads (category,
 // name, caller, method, path, body, expected), and a few tables hold header makers.
@@ -2243,6 +2243,7 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         ("timeout", json!({ "timeout": 60000, "delay": HOUR_MS }), &["options.timeout"]),
         ("backoff", json!({ "backoff": { "type": "fixed", "delay": 1000 }, "delay": HOUR_MS }), &["options.backoff"]),
         ("owner (bob's id)", json!({ "owner": bob, "delay": HOUR_MS }), &["options.owner"]),
+        ("group (bob's)", json!({ "group": format!("user:{bob}"), "delay": HOUR_MS }), &["options.group"]),
     ];
     for (label, options, fields) in forbidden {
         s.add(END_USER, format!("alice sets {label} → 403 naming {}", fields[0]), move |env| async move {
@@ -2880,6 +2881,18 @@ fn numeric_cases(s: &mut Suite) {
         &["options.delay"],
     );
     enqueue_raw(s, "delay -1 → 400 naming options.delay", r#"{"delay":-1}"#, &["options.delay"]);
+    enqueue_raw(s, "group \"\" → 400 naming options.group", r#"{"group":""}"#, &["options.group"]);
+    enqueue_raw(s, "group with a newline → 400 naming options.group", r#"{"group":"a\nb"}"#, &["options.group"]);
+    enqueue_raw(s, "group 5 → 400 naming options.group", r#"{"group":5}"#, &["options.group"]);
+    s.invalid(
+        NUMERIC,
+        "group of 201 bytes → 400 naming options.group",
+        Who::S("admin"),
+        "POST",
+        "/api/v1/queues/scratch/jobs",
+        Body::Raw("application/json", format!(r#"{{"name":"x","options":{{"group":"{}"}}}}"#, "g".repeat(201)).into_bytes()),
+        &["options.group"],
+    );
     enqueue_raw(s, "delay 1e300 → 400 naming options.delay", r#"{"delay":1e300}"#, &["options.delay"]);
     enqueue_raw(
         s,

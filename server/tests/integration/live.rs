@@ -2,7 +2,7 @@
 //! progress is coalesced, each socket receives only the topics it asked for, and an end
 //! user receives only their own jobs.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! dead-letters the job and flags the connection, fan-out is staggered and announces the
 //! batch, consents about to expire are flagged, and the HTTP API per role.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Users and audit log endpoints: admin only, audited.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::Client;

@@ -1,7 +1,7 @@
 //! Two installations on one Redis, each under its own key prefix (`HOIST_KEY_PREFIX`),
 //! never see each other's queues, jobs or schedules.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use hoist_queue::{NewJob, Queue, RedisConnection, ScheduleSpec, Scheduler};

@@ -1,6 +1,6 @@
 //! The dead-letter queue across queues over the API.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Sign-in under attack: parallel guesses, the per-address counter behind trusted
 //! proxies, a password change ending sessions, and idle expiry that moves with use.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Job history: copied from the engine's archive set into SQL (SQLite and PostgreSQL),
 //! searched by every field, paged by cursor, pruned; and the HTTP search with each role.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

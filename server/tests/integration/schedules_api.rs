@@ -1,6 +1,6 @@
 //! Schedules and metrics over the API.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::Client;

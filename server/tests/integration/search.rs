@@ -2,7 +2,7 @@
 //! same jobs for a few hundred generated queries (SQLite and PostgreSQL), and the HTTP
 //! search shows end users only their own jobs.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Sign-in, sessions, CSRF, lockout and API tokens through the real router, on SQLite
 //! and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use axum::http::{StatusCode, header};
 use common::Client;

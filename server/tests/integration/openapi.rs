@@ -1,7 +1,7 @@
 //! The OpenAPI document: behind auth, covering every API route, and describing the
 //! error body the API really sends.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! onto them, the demo user may enqueue on them, and the builder refuses a bad or shared
 //! name while a queue of yours may now carry a built-in's default name.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

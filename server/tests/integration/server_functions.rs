@@ -2,7 +2,7 @@
 //! 401/403/400 with the API's JSON error body (not 500), every POST must come from the
 //! site's own pages (login CSRF refused), and signing out needs the session's token.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -179,19 +179,21 @@ async fn the_limits_form_names_the_box_at_fault() {
     let (cookie, csrf) = (signed_in.cookie.unwrap(), signed_in.body["csrf"].as_str().unwrap().to_string());
     let set = |boxes: &str| format!("queue=q&{boxes}&csrf={csrf}");
     for (boxes, field) in [
-        ("concurrency=abc&rate_max=&rate_per_seconds=&process_concurrency=", "concurrency"),
-        ("concurrency=0&rate_max=&rate_per_seconds=&process_concurrency=", "concurrency"),
-        ("concurrency=100001&rate_max=&rate_per_seconds=&process_concurrency=", "concurrency"),
-        ("concurrency=&rate_max=0&rate_per_seconds=1&process_concurrency=", "rate_max"),
-        ("concurrency=&rate_max=5&rate_per_seconds=0&process_concurrency=", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=-3&process_concurrency=", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=NaN&process_concurrency=", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=40000000&process_concurrency=", "rate_per_seconds"),
-        ("concurrency=&rate_max=5&rate_per_seconds=&process_concurrency=", "rate_per_seconds"),
-        ("concurrency=&rate_max=&rate_per_seconds=2&process_concurrency=", "rate_max"),
-        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=0", "process_concurrency"),
-        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=10001", "process_concurrency"),
-        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=x", "process_concurrency"),
+        ("concurrency=abc&rate_max=&rate_per_seconds=&process_concurrency=&group_concurrency=", "concurrency"),
+        ("concurrency=0&rate_max=&rate_per_seconds=&process_concurrency=&group_concurrency=", "concurrency"),
+        ("concurrency=100001&rate_max=&rate_per_seconds=&process_concurrency=&group_concurrency=", "concurrency"),
+        ("concurrency=&rate_max=0&rate_per_seconds=1&process_concurrency=&group_concurrency=", "rate_max"),
+        ("concurrency=&rate_max=5&rate_per_seconds=0&process_concurrency=&group_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=-3&process_concurrency=&group_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=NaN&process_concurrency=&group_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=40000000&process_concurrency=&group_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=5&rate_per_seconds=&process_concurrency=&group_concurrency=", "rate_per_seconds"),
+        ("concurrency=&rate_max=&rate_per_seconds=2&process_concurrency=&group_concurrency=", "rate_max"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=0&group_concurrency=", "process_concurrency"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=10001&group_concurrency=", "process_concurrency"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=x&group_concurrency=", "process_concurrency"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=&group_concurrency=0", "group_concurrency"),
+        ("concurrency=&rate_max=&rate_per_seconds=&process_concurrency=&group_concurrency=100001", "group_concurrency"),
     ] {
         let answer = call(app, "queue_set_limits", Some(&set(boxes)), Some(SITE), Some(&cookie)).await;
         assert_error(&answer, StatusCode::BAD_REQUEST, "invalid");
@@ -200,7 +202,7 @@ async fn the_limits_form_names_the_box_at_fault() {
     let answer = call(
         app,
         "queue_set_limits",
-        Some(&set("concurrency=3&rate_max=5&rate_per_seconds=1.5&process_concurrency=2")),
+        Some(&set("concurrency=3&rate_max=5&rate_per_seconds=1.5&process_concurrency=2&group_concurrency=4")),
         Some(SITE),
         Some(&cookie),
     )
@@ -211,6 +213,7 @@ async fn the_limits_form_names_the_box_at_fault() {
     assert_eq!(limits.concurrency, Some(3));
     assert_eq!(limits.rate.map(|r| (r.max, r.per.as_millis())), Some((5, 1500)));
     assert_eq!(limits.process_concurrency, Some(2));
+    assert_eq!(limits.group_concurrency, Some(4));
 }
 
 /// Under `/api/v1`, errors the framework writes (unknown route, wrong method, a bad path

@@ -2,7 +2,7 @@
 //! pages, assets, server functions and the REST API under the prefix; the host's sign-in
 //! maps to Hoist roles; the builder runs the host's own typed handlers.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ async fn without_a_site_folder_the_files_built_into_the_crate_are_served_under_t
         .unwrap_or_else(|| panic!("a stylesheet under /hoist/pkg/<build>/: {page}"));
     let css = client.send("GET", stylesheet, None, &[]).await;
     assert_eq!(css.status, StatusCode::OK);
-    let style = include_str!("../../style/main.css");
+    let style = include_str!("../../../style/main.css");
     assert_eq!(text(&css), style, "the repository's stylesheet, as built in");
     let script = stylesheet.replace("hoist.css", "hoist.js");
     assert!(page.contains(&format!(r#"href="{script}""#)), "the script of the same build: {page}");
