@@ -39,11 +39,8 @@ async fn a_groups_few_jobs_start_between_another_groups_backlog() {
     s.queue.enqueue_bulk(of_group(Some("tenant-a"), 2_000)).await.unwrap();
     let b = s.queue.enqueue_bulk(of_group(Some("tenant-b"), 3)).await.unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
-    let worker = spawn_worker(
-        &s.queue,
-        recording_handler(order.clone()),
-        WorkerOptions { concurrency: 1, ..fast_options() },
-    );
+    let worker =
+        spawn_worker(&s.queue, recording_handler(order.clone()), WorkerOptions { concurrency: 1, ..fast_options() });
     s.queue.resume().await.unwrap();
     for job in &b {
         wait_for_state(&s.queue, &job.id, JobState::Completed).await;
@@ -91,10 +88,12 @@ async fn the_group_cap_bounds_each_groups_active_jobs_and_a_change_applies_at_on
     let b = s.queue.enqueue_bulk(of_group(Some("tenant-b"), 3)).await.unwrap();
     let loose = s.queue.enqueue_bulk(of_group(None, 3)).await.unwrap();
     let worker = spawn_worker(&s.queue, handler, WorkerOptions { concurrency: 20, ..fast_options() });
-    let active = |running: &Arc<Mutex<HashMap<String, usize>>>, g: &str| running.lock().unwrap().get(g).copied().unwrap_or(0);
+    let active =
+        |running: &Arc<Mutex<HashMap<String, usize>>>, g: &str| running.lock().unwrap().get(g).copied().unwrap_or(0);
     // Jobs without a group are not capped.
     eventually("two of each group and every job without one running", Duration::from_secs(10), || async {
-        (active(&running, "tenant-a") == 2 && active(&running, "tenant-b") == 2 && active(&running, "-") == 3).then_some(())
+        (active(&running, "tenant-a") == 2 && active(&running, "tenant-b") == 2 && active(&running, "-") == 3)
+            .then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -146,11 +145,8 @@ async fn jobs_waiting_before_the_first_group_and_jobs_without_one_take_turns() {
         .await
         .unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
-    let worker = spawn_worker(
-        &s.queue,
-        recording_handler(order.clone()),
-        WorkerOptions { concurrency: 1, ..fast_options() },
-    );
+    let worker =
+        spawn_worker(&s.queue, recording_handler(order.clone()), WorkerOptions { concurrency: 1, ..fast_options() });
     s.queue.resume().await.unwrap();
     for job in grouped.iter().chain([&delayed]) {
         wait_for_state(&s.queue, &job.id, JobState::Completed).await;
@@ -161,7 +157,8 @@ async fn jobs_waiting_before_the_first_group_and_jobs_without_one_take_turns() {
     .await;
     worker.stop().await;
     let order = order.lock().unwrap().clone();
-    let first_late: Vec<usize> = order.iter().enumerate().filter(|(_, g)| *g == "late").map(|(i, _)| i).take(2).collect();
+    let first_late: Vec<usize> =
+        order.iter().enumerate().filter(|(_, g)| *g == "late").map(|(i, _)| i).take(2).collect();
     assert_eq!(first_late, vec![1, 3], "the 50 jobs without a group and the group alternate: {order:?}");
 }
 
@@ -169,12 +166,14 @@ async fn jobs_waiting_before_the_first_group_and_jobs_without_one_take_turns() {
 async fn bad_groups_are_refused_naming_the_field() {
     let s = setup().await;
     for group in ["", "tab\there", &"g".repeat(201)] {
-        let job = NewJob::new("x", json!({})).with_options(JobOptions { group: Some(group.into()), ..Default::default() });
+        let job =
+            NewJob::new("x", json!({})).with_options(JobOptions { group: Some(group.into()), ..Default::default() });
         let err = s.queue.enqueue(job).await.unwrap_err();
         assert!(matches!(err, QueueError::InvalidOption { field: "group", .. }), "{group:?}: {err}");
     }
     // Any other text is a group, escaped into its key: braces cannot leave the queue's slot.
-    let odd = NewJob::new("x", json!({})).with_options(JobOptions { group: Some("a b}{c".into()), ..Default::default() });
+    let odd =
+        NewJob::new("x", json!({})).with_options(JobOptions { group: Some("a b}{c".into()), ..Default::default() });
     let id = s.queue.enqueue(odd).await.unwrap().id;
     assert_eq!(s.queue.get_job(&id).await.unwrap().unwrap().group.as_deref(), Some("a b}{c"));
     assert_eq!(s.queue.counts().await.unwrap().waiting, 1);

@@ -1046,8 +1046,13 @@ async fn check_groups(
         .query_async(conn)
         .await
         .map_err(redis_err)?;
-    let turns: Vec<String> =
-        redis::cmd("ZRANGE").arg(format!("{prefix}groups")).arg(0).arg(-1).query_async(conn).await.map_err(redis_err)?;
+    let turns: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{prefix}groups"))
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await
+        .map_err(redis_err)?;
     let active: HashMap<String, i64> =
         redis::cmd("HGETALL").arg(format!("{prefix}group_active")).query_async(conn).await.map_err(redis_err)?;
     for (id, spec) in specs {

@@ -93,7 +93,15 @@ async fn a_handler_can_defer_to_the_next_free_slot_without_spending_an_attempt()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_concurrency_is_never_exceeded_across_workers() {
     let s = setup().await;
-    s.queue.set_limits(&QueueLimits { concurrency: Some(3), rate: None, process_concurrency: None, group_concurrency: None }).await.unwrap();
+    s.queue
+        .set_limits(&QueueLimits {
+            concurrency: Some(3),
+            rate: None,
+            process_concurrency: None,
+            group_concurrency: None,
+        })
+        .await
+        .unwrap();
     assert_eq!(s.queue.limits().await.unwrap().concurrency, Some(3));
     let now = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -123,7 +131,15 @@ async fn global_concurrency_is_never_exceeded_across_workers() {
         worker.stop().await;
     }
     assert!(
-        s.queue.set_limits(&QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None, group_concurrency: None }).await.is_err()
+        s.queue
+            .set_limits(&QueueLimits {
+                concurrency: Some(0),
+                rate: None,
+                process_concurrency: None,
+                group_concurrency: None
+            })
+            .await
+            .is_err()
     );
 }
 
@@ -203,8 +219,14 @@ async fn three_worker_processes_never_exceed_the_queue_rate_limit() {
 async fn limits_out_of_range_are_refused_and_a_bad_stored_window_drops_no_job() {
     let s = setup().await;
     for (limits, field) in [
-        (QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None, group_concurrency: None }, "concurrency"),
-        (QueueLimits { concurrency: Some(100_001), rate: None, process_concurrency: None, group_concurrency: None }, "concurrency"),
+        (
+            QueueLimits { concurrency: Some(0), rate: None, process_concurrency: None, group_concurrency: None },
+            "concurrency",
+        ),
+        (
+            QueueLimits { concurrency: Some(100_001), rate: None, process_concurrency: None, group_concurrency: None },
+            "concurrency",
+        ),
         (
             QueueLimits {
                 concurrency: None,

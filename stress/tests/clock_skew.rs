@@ -428,6 +428,7 @@ async fn a_rate_limit_holds_across_workers_a_minute_apart() {
             concurrency: None,
             rate: Some(RateLimit { max: MAX as u32, per: Duration::from_millis(WINDOW_MS as u64) }),
             process_concurrency: None,
+            group_concurrency: None,
         })
         .await
         .unwrap();

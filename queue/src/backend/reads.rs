@@ -318,7 +318,13 @@ impl Backend {
 
     pub(crate) async fn limits(&self) -> Result<QueueLimits> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.meta()).arg(&["concurrency", "rate_max", "rate_window", "process_concurrency", "group_concurrency"]);
+        cmd.arg(self.keys.meta()).arg(&[
+            "concurrency",
+            "rate_max",
+            "rate_window",
+            "process_concurrency",
+            "group_concurrency",
+        ]);
         type Fields = (Option<u32>, Option<u32>, Option<u64>, Option<u32>, Option<u32>);
         let (concurrency, max, window, process_concurrency, group_concurrency): Fields =
             self.query("limits", &cmd).await?;

@@ -2,8 +2,8 @@
 
 use super::{Queue, check_owner};
 use crate::error::{QueueError, Result};
-use crate::types::{Enqueued, MAX_OPTION_DURATION, MAX_PRIORITY, NewJob};
 use crate::keys::MAX_GROUP_BYTES;
+use crate::types::{Enqueued, MAX_OPTION_DURATION, MAX_PRIORITY, NewJob};
 
 impl Queue {
     /// Adds one job. With a dedup key that an existing job holds, that job's id comes

@@ -68,6 +68,12 @@ fn new_job(
     if let Some(key) = &options.dedup_key {
         crate::names::check("options.dedup_key", key, policy::MAX_DEDUP_KEY)?;
     }
+    if let Some(group) = &options.group {
+        crate::names::check("options.group", group, hoist_queue::MAX_GROUP_BYTES)?;
+        if group.len() > hoist_queue::MAX_GROUP_BYTES {
+            return Err(ApiError::invalid("options.group", "a group is at most 200 bytes"));
+        }
+    }
     policy::restrict_end_user_job(principal, allowed, queue, &request.name, &mut options)?;
     Ok(NewJob::new(request.name, request.payload).with_options(options))
 }

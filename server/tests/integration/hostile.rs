@@ -2890,7 +2890,10 @@ fn numeric_cases(s: &mut Suite) {
         Who::S("admin"),
         "POST",
         "/api/v1/queues/scratch/jobs",
-        Body::Raw("application/json", format!(r#"{{"name":"x","options":{{"group":"{}"}}}}"#, "g".repeat(201)).into_bytes()),
+        Body::Raw(
+            "application/json",
+            format!(r#"{{"name":"x","options":{{"group":"{}"}}}}"#, "g".repeat(201)).into_bytes(),
+        ),
         &["options.group"],
     );
     enqueue_raw(s, "delay 1e300 → 400 naming options.delay", r#"{"delay":1e300}"#, &["options.delay"]);

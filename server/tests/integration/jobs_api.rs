@@ -98,6 +98,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     for (options, field) in [
         (json!({ "owner": "someone-else" }), "options.owner"),
         (json!({ "priority": 1 }), "options.priority"),
+        (json!({ "group": "user:someone-else" }), "options.group"),
         (json!({ "max_attempts": 1000 }), "options.max_attempts"),
         (json!({ "rate_limit": { "key": "owner:9", "max": 1, "per": 3_600_000 } }), "options.rate_limit"),
     ] {
@@ -464,4 +465,57 @@ async fn a_job_not_started_by_its_deadline_is_listed_as_expired_and_can_be_retri
     }
     stop.cancel();
     worker.await.unwrap().unwrap();
+}
+
+/// Fair groups over the API: a job's group is given, shown and bounded; an end user's job
+/// is always in the user's own group; the queue's group cap is one of its limits.
+#[tokio::test]
+async fn jobs_carry_groups_and_end_users_are_groups_of_their_own() {
+    let t = common::TestApp::start().await;
+    let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
+    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"reports":["monthly"]}' WHERE id = $1"#)
+        .bind(ulla)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+    let mut admin = t.admin;
+    let csrf = [("x-csrf-token", t.csrf.as_str())];
+    let r = admin
+        .send(
+            "POST",
+            "/api/v1/queues/reports/jobs",
+            Some(json!({ "name": "monthly", "options": { "group": "org-7" } })),
+            &csrf,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let job =
+        admin.send("GET", &format!("/api/v1/queues/reports/jobs/{}", r.body["id"].as_str().unwrap()), None, &[]).await;
+    assert_eq!(job.body["group"], "org-7", "{:?}", job.body);
+    for (group, why) in
+        [(json!(""), "empty"), (json!("a\u{7}b"), "a control character"), (json!("g".repeat(201)), "201 bytes")]
+    {
+        let body = json!({ "name": "monthly", "options": { "group": group } });
+        let r = admin.send("POST", "/api/v1/queues/reports/jobs", Some(body), &csrf).await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("options.group")),
+            "{why}"
+        );
+    }
+
+    let mut ulla_c = Client::new(&t.app, "10.1.0.4:1");
+    let ucsrf = ulla_c.login("ulla", "ulla-password").await.body["csrf_token"].as_str().unwrap().to_string();
+    let r = ulla_c
+        .send(
+            "POST",
+            "/api/v1/queues/reports/jobs",
+            Some(json!({ "name": "monthly" })),
+            &[("x-csrf-token", ucsrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let job =
+        ulla_c.send("GET", &format!("/api/v1/queues/reports/jobs/{}", r.body["id"].as_str().unwrap()), None, &[]).await;
+    assert_eq!(job.body["group"], format!("user:{ulla}"), "{:?}", job.body);
 }

@@ -25,7 +25,10 @@ async fn limits_are_read_set_checked_and_audited() {
     let r = admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await;
     assert_eq!(
         (r.status, r.body.clone()),
-        (StatusCode::OK, json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null }))
+        (
+            StatusCode::OK,
+            json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null })
+        )
     );
 
     let limits = json!({ "concurrency": 7, "rate": { "max": 100, "per_ms": 60000 }, "process_concurrency": 3, "group_concurrency": 2 });
@@ -34,14 +37,38 @@ async fn limits_are_read_set_checked_and_audited() {
     assert_eq!(admin.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.body, limits);
 
     for (body, field) in [
-        (json!({ "concurrency": 0, "rate": null, "process_concurrency": null, "group_concurrency": null }), "concurrency"),
-        (json!({ "concurrency": 100001, "rate": null, "process_concurrency": null, "group_concurrency": null }), "concurrency"),
-        (json!({ "concurrency": null, "rate": { "max": 0, "per_ms": 1000 }, "process_concurrency": null, "group_concurrency": null }), "rate.max"),
-        (json!({ "concurrency": null, "rate": { "max": 5, "per_ms": 0 }, "process_concurrency": null, "group_concurrency": null }), "rate.per_ms"),
-        (json!({ "concurrency": null, "rate": null, "process_concurrency": 0, "group_concurrency": null }), "process_concurrency"),
-        (json!({ "concurrency": null, "rate": null, "process_concurrency": 10001, "group_concurrency": null }), "process_concurrency"),
-        (json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": 0 }), "group_concurrency"),
-        (json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": 100001 }), "group_concurrency"),
+        (
+            json!({ "concurrency": 0, "rate": null, "process_concurrency": null, "group_concurrency": null }),
+            "concurrency",
+        ),
+        (
+            json!({ "concurrency": 100001, "rate": null, "process_concurrency": null, "group_concurrency": null }),
+            "concurrency",
+        ),
+        (
+            json!({ "concurrency": null, "rate": { "max": 0, "per_ms": 1000 }, "process_concurrency": null, "group_concurrency": null }),
+            "rate.max",
+        ),
+        (
+            json!({ "concurrency": null, "rate": { "max": 5, "per_ms": 0 }, "process_concurrency": null, "group_concurrency": null }),
+            "rate.per_ms",
+        ),
+        (
+            json!({ "concurrency": null, "rate": null, "process_concurrency": 0, "group_concurrency": null }),
+            "process_concurrency",
+        ),
+        (
+            json!({ "concurrency": null, "rate": null, "process_concurrency": 10001, "group_concurrency": null }),
+            "process_concurrency",
+        ),
+        (
+            json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": 0 }),
+            "group_concurrency",
+        ),
+        (
+            json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": 100001 }),
+            "group_concurrency",
+        ),
     ] {
         let r = admin.send("PUT", "/api/v1/queues/mail/limits", Some(body.clone()), &csrf).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
@@ -69,7 +96,10 @@ async fn limits_are_read_set_checked_and_audited() {
             &csrf,
         )
         .await;
-    assert_eq!(r.body, json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null }));
+    assert_eq!(
+        r.body,
+        json!({ "concurrency": null, "rate": null, "process_concurrency": null, "group_concurrency": null })
+    );
 
     assert_eq!(vera.send("GET", "/api/v1/queues/mail/limits", None, &[]).await.status, StatusCode::OK);
     let r = vera
@@ -101,7 +131,8 @@ async fn a_changed_cap_reaches_three_processes_within_a_second() {
     let t = common::TestApp::start().await;
     let mut admin = t.admin;
     let csrf = [("x-csrf-token", t.csrf.as_str())];
-    let cap = |n: u32| json!({ "concurrency": n, "rate": null, "process_concurrency": null, "group_concurrency": null });
+    let cap =
+        |n: u32| json!({ "concurrency": n, "rate": null, "process_concurrency": null, "group_concurrency": null });
     assert_eq!(admin.send("PUT", "/api/v1/queues/capped/limits", Some(cap(1)), &csrf).await.status, StatusCode::OK);
 
     let (stop, running, workers) = three_processes(&t.redis.url(), "capped", 4).await;
@@ -147,7 +178,7 @@ async fn a_changed_per_process_concurrency_reaches_three_processes_within_a_seco
     let t = common::TestApp::start().await;
     let mut admin = t.admin;
     let csrf = [("x-csrf-token", t.csrf.as_str())];
-    let per_process = |n: Option<u32>| json!({ "concurrency": null, "rate": null, "process_concurrency": n });
+    let per_process = |n: Option<u32>| json!({ "concurrency": null, "rate": null, "process_concurrency": n, "group_concurrency": null });
     let (stop, running, workers) = three_processes(&t.redis.url(), "spread", 1).await;
     let each = |running: &[Arc<AtomicUsize>]| running.iter().map(|r| r.load(Ordering::SeqCst)).collect::<Vec<_>>();
     tokio::time::sleep(Duration::from_millis(800)).await;

@@ -20,6 +20,7 @@ mod key_prefix;
 mod limits;
 mod live;
 mod maintenance;
+mod metrics;
 mod notifications;
 mod openapi;
 mod plaid;
