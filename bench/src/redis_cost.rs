@@ -6,7 +6,8 @@
 //! to run; an instruction count does not, so this is the figure to compare when changing
 //! the scripts. It starts its own `redis-server` under callgrind (random port, temp dir),
 //! enqueues the backlog with counting switched off, counts while one worker processes
-//! it, and prints the count per job. `--bullmq` counts BullMQ's worker the same way.
+//! it, and prints the count per job. `--bullmq` counts BullMQ's worker the same way;
+//! `--groups N` spreads the jobs over N fair groups, to count what groups cost.
 //!
 //! Redis runs ~50× slower under callgrind, so a worker sends bigger batches than at full
 //! speed; the script calls per job are printed beside the count for that reason.
@@ -21,8 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use hoist_queue::{
-    CancellationToken, NewJob, Queue, QueueConfig, RedisConnection, Retention, Worker, WorkerOptions, handler_fn,
-    round_trips,
+    CancellationToken, JobOptions, NewJob, Queue, QueueConfig, RedisConnection, Retention, Worker, WorkerOptions,
+    handler_fn, round_trips,
 };
 use serde_json::json;
 
@@ -44,6 +45,9 @@ struct Args {
     /// Count the bulk enqueue (batches of 1,000) instead of the processing.
     #[arg(long)]
     enqueue: bool,
+    /// Spread the jobs over this many groups (fair groups), in turn; 0: no groups.
+    #[arg(long, default_value_t = 0)]
+    groups: usize,
     /// Keep callgrind's output files here (for callgrind_annotate) instead of deleting them.
     #[arg(long)]
     keep: Option<PathBuf>,
@@ -118,15 +122,24 @@ fn payload() -> serde_json::Value {
     json!({ "data": "x".repeat(89) })
 }
 
+/// Job `i` of the workload: in group `i % groups` when there are groups.
+fn w1_job(i: usize, groups: usize) -> NewJob {
+    let job = NewJob::new("w1", payload());
+    if groups == 0 {
+        return job;
+    }
+    job.with_options(JobOptions { group: Some(format!("tenant-{}", i % groups)), ..JobOptions::default() })
+}
+
 /// Hoist's bulk enqueue: returns the script calls made.
-async fn count_hoist_enqueue(redis: &CountedRedis, n: usize) -> anyhow::Result<u64> {
+async fn count_hoist_enqueue(redis: &CountedRedis, n: usize, groups: usize) -> anyhow::Result<u64> {
     let conn = RedisConnection::connect(&redis.url()).await?;
     let queue = Queue::new(&conn, "bench")?;
     queue.register().await?;
     redis.counting(true)?;
     let trips = round_trips();
     for start in (0..n).step_by(1000) {
-        let batch = (start..n.min(start + 1000)).map(|_| NewJob::new("w1", payload())).collect();
+        let batch = (start..n.min(start + 1000)).map(|i| w1_job(i, groups)).collect();
         queue.enqueue_bulk(batch).await?;
     }
     let calls = round_trips() - trips;
@@ -136,13 +149,13 @@ async fn count_hoist_enqueue(redis: &CountedRedis, n: usize) -> anyhow::Result<u
 }
 
 /// Hoist: returns script calls made by the worker.
-async fn count_hoist(redis: &CountedRedis, n: usize, concurrency: usize) -> anyhow::Result<u64> {
+async fn count_hoist(redis: &CountedRedis, n: usize, concurrency: usize, groups: usize) -> anyhow::Result<u64> {
     let conn = RedisConnection::connect(&redis.url()).await?;
     let config =
         QueueConfig { completed: Retention { max_count: Some(1000), max_age: None }, ..QueueConfig::default() };
     let queue = Queue::with_config(&conn, "bench", config)?;
     for start in (0..n).step_by(1000) {
-        let batch = (start..n.min(start + 1000)).map(|_| NewJob::new("w1", payload())).collect();
+        let batch = (start..n.min(start + 1000)).map(|i| w1_job(i, groups)).collect();
         queue.enqueue_bulk(batch).await?;
     }
     let started = Arc::new(AtomicUsize::new(0));
@@ -205,15 +218,15 @@ fn count_bullmq(redis: &CountedRedis, dir: &Path, n: usize) -> anyhow::Result<()
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let base = std::env::temp_dir().join(format!("hoist-redis-cost-{}", std::process::id()));
-    let mut results = json!({ "jobs": args.jobs, "concurrency": args.concurrency });
+    let mut results = json!({ "jobs": args.jobs, "concurrency": args.concurrency, "groups": args.groups });
 
     let dir = base.join("hoist");
     std::fs::create_dir_all(&dir)?;
     let redis = CountedRedis::start(&dir).await?;
     let calls = if args.enqueue {
-        count_hoist_enqueue(&redis, args.jobs).await?
+        count_hoist_enqueue(&redis, args.jobs, args.groups).await?
     } else {
-        count_hoist(&redis, args.jobs, args.concurrency).await?
+        count_hoist(&redis, args.jobs, args.concurrency, args.groups).await?
     };
     let out = redis.out.clone();
     let instructions = redis.finish()?;

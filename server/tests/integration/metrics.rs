@@ -1,5 +1,8 @@
 //! `/metrics` beyond the counts: the SQL history's backlog; counters that only grow;
 //! per-queue series from one process at a time; none left of a removed queue.
+//!
+//! The process's metrics recorder is shared by every test of this binary: these tests
+//! use queue names no other test does, so no other test's series show up in theirs.
 
 use hoist_queue::{Handlers, JobError, NewJob, Queue, Worker, WorkerOptions, handler_fn};
 use hoist_server::Hoist;
@@ -15,7 +18,7 @@ async fn metrics_show_the_history_backlog() {
         .build()
         .await
         .unwrap();
-    let queue = Queue::new(hoist.connection(), "reports").unwrap();
+    let queue = Queue::new(hoist.connection(), "backlogged").unwrap();
     queue.set_archiving(true).await.unwrap();
     for _ in 0..3 {
         queue.enqueue(NewJob::new("r", serde_json::json!({}))).await.unwrap();
@@ -24,8 +27,8 @@ async fn metrics_show_the_history_backlog() {
     Worker::new(queue.clone(), handlers, WorkerOptions::default()).run_until_idle().await.unwrap();
 
     let text = metrics(&hoist.router()).await;
-    let line = text.lines().find(|l| l.starts_with("hoist_history_backlog{queue=\"reports\"}"));
-    assert_eq!(line, Some("hoist_history_backlog{queue=\"reports\"} 3"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("hoist_history_backlog{queue=\"backlogged\"}"));
+    assert_eq!(line, Some("hoist_history_backlog{queue=\"backlogged\"} 3"), "{text}");
 }
 
 /// The value of the sample `series` (name and labels as written), if present.
@@ -41,7 +44,7 @@ async fn per_queue_counters_grow_come_from_one_process_and_go_with_their_queue()
     };
     // Two server processes' worth of routers on one Redis.
     let (first, second) = (build().await.unwrap(), build().await.unwrap());
-    let queue = Queue::new(first.connection(), "billing").unwrap();
+    let queue = Queue::new(first.connection(), "metered").unwrap();
     let handlers = Handlers::new().on(
         "charge",
         handler_fn(|ctx| async move {
@@ -65,11 +68,11 @@ async fn per_queue_counters_grow_come_from_one_process_and_go_with_their_queue()
     let text = metrics(&first.router()).await;
     assert_eq!(sample(&text, "hoist_metrics_exporter"), Some(1.0), "the first process scraped exports: {text}");
     assert!(text.contains("# TYPE hoist_queue_jobs_completed_total counter"), "{text}");
-    assert_eq!(sample(&text, r#"hoist_queue_jobs_completed_total{queue="billing"}"#), Some(2.0), "{text}");
-    assert_eq!(sample(&text, r#"hoist_queue_jobs_failed_total{queue="billing"}"#), Some(1.0), "{text}");
-    assert_eq!(sample(&text, r#"hoist_queue_jobs_dead_total{queue="billing"}"#), Some(1.0), "{text}");
-    assert_eq!(sample(&text, r#"hoist_queue_jobs_retried_total{queue="billing"}"#), Some(0.0), "{text}");
-    assert_eq!(sample(&text, r#"hoist_jobs{queue="billing",state="completed"}"#), Some(2.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_queue_jobs_completed_total{queue="metered"}"#), Some(2.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_queue_jobs_failed_total{queue="metered"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_queue_jobs_dead_total{queue="metered"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_queue_jobs_retried_total{queue="metered"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_jobs{queue="metered",state="completed"}"#), Some(2.0), "{text}");
 
     // The other process reports only its own series while the first one exports.
     let other = metrics(&second.router()).await;
@@ -80,8 +83,8 @@ async fn per_queue_counters_grow_come_from_one_process_and_go_with_their_queue()
     run(&["ok"]).await;
     queue.clean(hoist_queue::JobState::Completed, std::time::Duration::ZERO).await.unwrap();
     let text = metrics(&first.router()).await;
-    assert_eq!(sample(&text, r#"hoist_queue_jobs_completed_total{queue="billing"}"#), Some(3.0), "{text}");
-    assert_eq!(sample(&text, r#"hoist_jobs{queue="billing",state="completed"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_queue_jobs_completed_total{queue="metered"}"#), Some(3.0), "{text}");
+    assert_eq!(sample(&text, r#"hoist_jobs{queue="metered",state="completed"}"#), Some(0.0), "{text}");
 
     // A removed queue's per-queue series are gone from the next scrape.
     queue.obliterate(true).await.unwrap();
@@ -89,7 +92,7 @@ async fn per_queue_counters_grow_come_from_one_process_and_go_with_their_queue()
     assert_eq!(sample(&text, "hoist_metrics_exporter"), Some(1.0), "{text}");
     let left: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains(r#"queue="billing""#) && !l.starts_with("hoist_jobs_processed_total"))
+        .filter(|l| l.contains(r#"queue="metered""#) && !l.starts_with("hoist_jobs_processed_total"))
         .collect();
     assert!(left.iter().all(|l| l.starts_with("hoist_job_duration_seconds")), "series of the removed queue: {left:?}");
 }
