@@ -28,7 +28,7 @@ say "the REST API fuzzed against its OpenAPI document (schemathesis, against a r
 scripts/fuzz-openapi.sh
 
 say "engine suites again, on a 3-master Redis Cluster"
-HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --test owners --no-fail-fast
+HOIST_TEST_CLUSTER=1 cargo test -p hoist-queue --test control --test worker --test load --test limits --test schedules --test owners --test groups --no-fail-fast
 
 say "chaos and scale-out, quick versions (hoist-stress; full runs: see README)"
 cargo build -p hoist-stress

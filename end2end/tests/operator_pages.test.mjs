@@ -355,11 +355,13 @@ test("a dead job is fixed and retried from its page, duplicated, and its enqueue
   const r = await api("POST", "/api/v1/queues/demo/jobs", {
     name: "demo-sync",
     payload: { duration_ms: 10, outage_until: Date.now() + 60 * 60 * 1000 },
+    options: { group: "org-7" },
   });
   const id = r.body.id;
   await eventually(async () => (await api("GET", `/api/v1/queues/demo/jobs/${id}`)).body.state === "dead", "a dead job");
   const page = await adminPage(`/queues/demo/jobs/${id}`);
   await page.locator("h1 .badge-dead").waitFor();
+  assert.equal(await page.locator("dd[data-group]").textContent(), "org-7", "the page names the job's group");
 
   assert.deepEqual(page.consoleErrors, [], "no errors in the browser console");
   // Not JSON: refused, naming the payload; the job stays dead.
@@ -394,13 +396,14 @@ test("a dead job is fixed and retried from its page, duplicated, and its enqueue
   const viaCurl = (await api("GET", `/api/v1/queues/demo/jobs/${answer.id}`)).body;
   assert.equal(viaCurl.name, "demo-sync");
   assert.deepEqual(viaCurl.payload, fixed.payload);
+  assert.equal(viaCurl.group, "org-7", "the copied command keeps the group");
 
   // Duplicate: a new job with the same input, and its page opens.
   await page.getByRole("button", { name: "Duplicate" }).click();
   await page.waitForURL((url) => url.pathname.startsWith("/queues/demo/jobs/") && !url.pathname.endsWith(id));
   const copyId = new URL(page.url()).pathname.split("/").pop();
   const copy = (await api("GET", `/api/v1/queues/demo/jobs/${copyId}`)).body;
-  assert.deepEqual([copy.name, copy.payload], ["demo-sync", fixed.payload]);
+  assert.deepEqual([copy.name, copy.payload, copy.group], ["demo-sync", fixed.payload, "org-7"]);
   await waitForHydration(page);
   assert.equal(await page.locator(".crumbs .mono").textContent(), copyId, "the copy's own page");
   assert.equal(await page.locator(".crumbs a").getAttribute("href"), "/queues/demo", "staff get a link to the queue");
