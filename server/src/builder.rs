@@ -305,7 +305,19 @@ impl Hoist {
             history_stop.clone(),
         ));
         let session_purge = tokio::spawn(crate::server::purge_expired_sessions(state.db.clone()));
-        Ok(Running { runtime, history_stop, history_writer, session_purge })
+        crate::alerts::rules::seed_defaults(&state.db).await.context("seeding the default alert rules")?;
+        let notify = &self.workers.processors.notify;
+        let evaluator = crate::alerts::evaluator::Evaluator {
+            db: state.db.clone(),
+            engine: state.engine.clone(),
+            notifications_queue: state.queue_names.notifications.clone(),
+            notifier: std::sync::Arc::new(crate::processors::notifications::Notifier::new(notify)?),
+            holder: alert_holder(),
+            interval: std::time::Duration::from_secs(notify.alert_interval_seconds.max(1)),
+        };
+        let alerts_stop = CancellationToken::new();
+        let alerts = tokio::spawn(evaluator.run(alerts_stop.clone()));
+        Ok(Running { runtime, history_stop, history_writer, session_purge, alerts_stop, alerts })
     }
 
     /// Listens on the configured address (`HOIST_ADDR`), runs everything [`Hoist::start`]
@@ -344,6 +356,14 @@ impl Hoist {
     }
 }
 
+/// This instance's name as the alert evaluator's role holder: the process and a count,
+/// so two instances in one process (an embedding app's tests) are two holders.
+fn alert_holder() -> String {
+    static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}/{n}", hoist_queue::process_id())
+}
+
 /// The workers, scheduler and housekeeping [`Hoist::start`] started; they run until
 /// [`Running::stop`] (or the end of the process).
 #[must_use = "keep it, and call `stop` at shutdown so running jobs finish"]
@@ -352,6 +372,8 @@ pub struct Running {
     history_stop: CancellationToken,
     history_writer: tokio::task::JoinHandle<()>,
     session_purge: tokio::task::JoinHandle<()>,
+    alerts_stop: CancellationToken,
+    alerts: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -374,6 +396,8 @@ impl Running {
     pub async fn stop(self) {
         self.runtime.stop().await;
         self.session_purge.abort();
+        self.alerts_stop.cancel();
+        let _ = self.alerts.await;
         // Last, so the jobs the workers just finished are in the history too.
         self.history_stop.cancel();
         let _ = self.history_writer.await;

@@ -3,6 +3,7 @@
 //! [`Hoist::builder`]; the `hoist` binary is the same thing driven by flags and
 //! environment variables.
 
+pub mod alerts;
 pub mod api;
 pub mod api_error;
 pub mod audit;

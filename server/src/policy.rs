@@ -206,7 +206,7 @@ pub const END_USER_MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 pub const END_USER_JOBS_PER_MINUTE: u32 = 60;
 /// Key prefixes the server itself gives dedup and rate-limit keys (end users' namespace,
 /// "Sync now", fan-out batches, schedule ticks); a client's own keys may not start so.
-pub const RESERVED_KEY_PREFIXES: [&str; 4] = ["user:", "connection:", "batch:", "schedule:"];
+pub const RESERVED_KEY_PREFIXES: [&str; 5] = ["user:", "connection:", "batch:", "schedule:", "alert:"];
 /// Longest dedup key (characters).
 pub const MAX_DEDUP_KEY: usize = 200;
 
@@ -428,7 +428,7 @@ mod tests {
         let mut options = JobOptions { priority: 5, dedup_key: Some("k".into()), ..Default::default() };
         restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).unwrap();
         assert_eq!((options.priority, options.dedup_key.as_deref(), options.owner), (5, Some("k"), None));
-        for key in ["user:7:k", "connection:5", "schedule:nightly:1", "batch:x:1"] {
+        for key in ["user:7:k", "connection:5", "schedule:nightly:1", "batch:x:1", "alert:1::firing:5"] {
             let mut options = JobOptions { dedup_key: Some(key.into()), ..Default::default() };
             let error = restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).unwrap_err();
             assert!(matches!(error, ApiError::Invalid { ref field, .. } if field == "options.dedup_key"), "{key}");

@@ -5,6 +5,7 @@
 mod common;
 
 mod admin_api;
+mod alerts;
 mod auth;
 mod cli;
 mod dead_letters_api;

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use self::mask::{mask_email, mask_phone};
-use self::transport::{Mailer, Webhook};
+use self::transport::{Delivery, Mailer, Webhook};
 use super::Registry;
+use crate::alerts::notice::{AlertNotice, WebhookFormat};
 use crate::error::StartupError;
 
 /// The notifications queue unless `HOIST_NOTIFICATIONS_QUEUE` names another
@@ -57,6 +58,24 @@ pub struct NotifyConfig {
     #[arg(long, env = "HOIST_OUTBOX_DIR", default_value = "./data/outbox")]
     pub outbox_dir: std::path::PathBuf,
 
+    /// Addresses alert notices are emailed to, comma-separated (none: no alert email).
+    #[arg(long, env = "HOIST_ALERT_EMAILS", value_delimiter = ',')]
+    pub alert_emails: Vec<String>,
+
+    /// URL alert notices are POSTed to as JSON. Unset, and no alert emails: the outbox.
+    #[arg(long, env = "HOIST_ALERT_WEBHOOK_URL")]
+    pub alert_webhook_url: Option<String>,
+
+    /// The alert webhook's body: `slack` (`{"text": ...}`, for Slack, Mattermost and
+    /// other incoming webhooks) or `generic` (the notice's fields).
+    #[arg(long, env = "HOIST_ALERT_WEBHOOK_FORMAT", value_enum, default_value = "generic")]
+    pub alert_webhook_format: WebhookFormat,
+
+    /// Seconds between alert evaluations (1 to 3,600).
+    #[arg(long, env = "HOIST_ALERT_INTERVAL_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub alert_interval_seconds: u64,
+
     /// Link in the "wasn't you?" warning.
     #[arg(long, env = "HOIST_SECURITY_URL", default_value = "http://127.0.0.1:3000/account/security")]
     pub security_url: String,
@@ -68,6 +87,9 @@ pub struct Notifier {
     from: Mailbox,
     push: Webhook,
     sms: Webhook,
+    alert_to: Vec<Mailbox>,
+    alert_webhook: Webhook,
+    alert_format: WebhookFormat,
     security_url: String,
 }
 
@@ -82,8 +104,52 @@ impl Notifier {
             from,
             push: Webhook::new("HOIST_PUSH_WEBHOOK_URL", config.push_webhook_url.as_deref(), &config.outbox_dir)?,
             sms: Webhook::new("HOIST_SMS_WEBHOOK_URL", config.sms_webhook_url.as_deref(), &config.outbox_dir)?,
+            alert_to: config
+                .alert_emails
+                .iter()
+                .map(|address| {
+                    address.trim().parse::<Mailbox>().map_err(|e| StartupError::Invalid {
+                        variable: "HOIST_ALERT_EMAILS",
+                        reason: format!("{}: {e}", mask_email(address)),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            alert_webhook: Webhook::new(
+                "HOIST_ALERT_WEBHOOK_URL",
+                config.alert_webhook_url.as_deref(),
+                &config.outbox_dir,
+            )?,
+            alert_format: config.alert_webhook_format,
             security_url: config.security_url.clone(),
         })
+    }
+}
+
+impl Notifier {
+    /// Sends an alert notice to every alert address and to the alert webhook (or the
+    /// outbox when neither is configured). The first failure is returned after trying
+    /// the rest, so a retry resends to all (a notice twice beats a notice lost).
+    pub async fn send_alert(&self, notice: &AlertNotice, file_stem: &str) -> Result<Vec<Delivery>, JobError> {
+        let mut sent = vec![];
+        let mut failed = None;
+        let subject = format!("[Hoist] {}", notice.title());
+        for to in &self.alert_to {
+            let message = build(&self.from, to.clone(), &subject, notice.text(), None)?;
+            match self.mailer.send(message, &format!("{file_stem}-{}", sent.len())).await {
+                Ok(delivery) => sent.push(delivery),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if self.alert_to.is_empty() || self.alert_webhook.is_configured() {
+            match self.alert_webhook.send(&notice.webhook_body(self.alert_format), file_stem).await {
+                Ok(delivery) => sent.push(delivery),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
     }
 }
 
@@ -154,12 +220,13 @@ pub fn register(registry: &mut Registry, queue: &str, notifier: Arc<Notifier>) {
     registry.register(queue, EMAIL, handler_fn(move |ctx| email(n.clone(), ctx)));
     let n = notifier.clone();
     registry.register(queue, PUSH, handler_fn(move |ctx| push(n.clone(), ctx)));
-    registry.register(queue, SMS, handler_fn(move |ctx| sms(notifier.clone(), ctx)));
+    let n = notifier.clone();
+    registry.register(queue, SMS, handler_fn(move |ctx| sms(n.clone(), ctx)));
+    registry.register(queue, crate::alerts::notice::JOB_NAME, handler_fn(move |ctx| alert(notifier.clone(), ctx)));
 }
 
-/// The job options a notification is enqueued with: retries with backoff, at most
-/// [`MAX_PER_USER_PER_HOUR`] per user, and `dedup` so an event delivered twice sends once.
-pub fn job_options(user_id: &str, dedup: Option<String>) -> hoist_queue::JobOptions {
+/// Retries with backoff and a time limit: how every notification is delivered.
+pub fn delivery_options() -> hoist_queue::JobOptions {
     hoist_queue::JobOptions {
         max_attempts: 5,
         backoff: hoist_queue::Backoff::Exponential {
@@ -168,6 +235,14 @@ pub fn job_options(user_id: &str, dedup: Option<String>) -> hoist_queue::JobOpti
             jitter: 0.2,
         },
         timeout: Some(Duration::from_secs(60)),
+        ..Default::default()
+    }
+}
+
+/// The job options a notification is enqueued with: retries with backoff, at most
+/// [`MAX_PER_USER_PER_HOUR`] per user, and `dedup` so an event delivered twice sends once.
+pub fn job_options(user_id: &str, dedup: Option<String>) -> hoist_queue::JobOptions {
+    hoist_queue::JobOptions {
         dedup_key: dedup,
         owner: Some(user_id.to_string()),
         rate_limit: Some(hoist_queue::KeyRateLimit {
@@ -175,7 +250,7 @@ pub fn job_options(user_id: &str, dedup: Option<String>) -> hoist_queue::JobOpti
             max: MAX_PER_USER_PER_HOUR,
             per: Duration::from_secs(3600),
         }),
-        ..Default::default()
+        ..delivery_options()
     }
 }
 
@@ -225,6 +300,13 @@ async fn push(notifier: Arc<Notifier>, ctx: JobContext) -> JobResult {
     let delivery = notifier.push.send(&body, &ctx.job().id).await?;
     tracing::info!(user = %push.user_id, via = delivery.via, "push notification sent");
     Ok(json!({ "via": delivery.via, "detail": delivery.detail }))
+}
+
+async fn alert(notifier: Arc<Notifier>, ctx: JobContext) -> JobResult {
+    let notice: AlertNotice = ctx.payload()?;
+    let sent = notifier.send_alert(&notice, &ctx.job().id).await?;
+    tracing::info!(notice = %notice.title(), deliveries = sent.len(), "alert notice sent");
+    Ok(json!({ "via": sent.iter().map(|d| d.via).collect::<Vec<_>>() }))
 }
 
 async fn sms(notifier: Arc<Notifier>, ctx: JobContext) -> JobResult {

@@ -79,6 +79,11 @@ impl Webhook {
         }
     }
 
+    /// Whether notifications go to a URL (not the outbox folder).
+    pub fn is_configured(&self) -> bool {
+        matches!(self, Webhook::Http { .. })
+    }
+
     /// Posts `body` as JSON (or writes it to the outbox as `file_stem.json`).
     pub async fn send(&self, body: &serde_json::Value, file_stem: &str) -> Result<Delivery, JobError> {
         match self {

@@ -1,0 +1,326 @@
+//! Alerts against real parts: three server replicas on one Redis and one database with a
+//! real SMTP listener and a real webhook receiver. A breach stays pending for its period,
+//! then fires; the notice is delivered once (one email, one webhook call) though three
+//! replicas evaluate every second; it resolves with one notice; a silence holds notices
+//! back but records them; a breach shorter than its period never fires. Then each rule
+//! kind fires on the condition it names, Redis going away included.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hoist_queue::{JobError, JobOptions, NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn};
+use hoist_server::alerts::evaluator::{Evaluator, Made};
+use hoist_server::alerts::notice::{Transition, WebhookFormat};
+use hoist_server::alerts::rules::{self, RuleKind};
+use hoist_server::alerts::silences;
+use hoist_server::db::{Db, now_ms};
+use hoist_server::processors::notifications::{Notifier, NotifyConfig};
+use hoist_server::{Builtin, Hoist};
+use hoist_testkit::{RedisServer, SmtpServer, TestDatabase, sqlite_database};
+use serde_json::{Value, json};
+
+/// A webhook receiver on a random port; what it was sent.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new().route(
+        "/alerts",
+        axum::routing::post({
+            let received = received.clone();
+            move |axum::Json(body): axum::Json<Value>| {
+                received.lock().unwrap().push(body);
+                async { "ok" }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+fn notify_config(smtp: &SmtpServer, webhook: &str, outbox: &std::path::Path) -> NotifyConfig {
+    NotifyConfig {
+        smtp_url: Some(smtp.url()),
+        mail_from: "Hoist <hoist@localhost>".into(),
+        alert_emails: vec!["oncall@example.com".into()],
+        alert_webhook_url: Some(webhook.to_string()),
+        alert_webhook_format: WebhookFormat::Slack,
+        alert_interval_seconds: 1,
+        outbox_dir: outbox.to_path_buf(),
+        ..Default::default()
+    }
+}
+
+/// Only `keep` of the default rules stay switched on.
+async fn only(db: &Db, keep: RuleKind, threshold: i64, window_ms: i64, pending_ms: i64) -> i64 {
+    rules::seed_defaults(db).await.unwrap();
+    let mut id = 0;
+    for rule in rules::list(db).await.unwrap() {
+        let on = rule.kind == keep;
+        if on {
+            id = rule.id;
+        }
+        rules::update(db, rule.id, if on { threshold } else { rule.threshold }, window_ms, pending_ms, on)
+            .await
+            .unwrap();
+    }
+    id
+}
+
+async fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn events(db: &Db) -> Vec<(String, String, i64)> {
+    sqlx::query_as("SELECT transition, subject, silenced FROM alert_events ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_breach_fires_once_across_three_replicas_resolves_and_obeys_silences() {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let smtp = SmtpServer::start().await;
+    let (webhook, calls) = webhook_receiver().await;
+    let outbox = tempfile::tempdir().unwrap();
+    let mut replicas = vec![];
+    for _ in 0..3 {
+        let hoist = Hoist::builder()
+            .redis_url(redis.url())
+            .database_url(database.url())
+            .admin_password("alerts-admin-pw")
+            .processors([Builtin::Notifications])
+            .configure_processors(|c| c.notify = notify_config(&smtp, &webhook, outbox.path()))
+            .build()
+            .await
+            .unwrap();
+        let running = hoist.start().await.unwrap();
+        replicas.push((hoist, running));
+    }
+    let db = Db::connect(&database.url()).await.unwrap();
+    // More than 3 waiting, for 2 s.
+    let rule = only(&db, RuleKind::Waiting, 3, 0, 2000).await;
+    let orders = replicas[0].0.queue("orders").unwrap();
+    let enqueue_five = || async {
+        for _ in 0..5 {
+            orders.enqueue(NewJob::new("ship", json!({}))).await.unwrap();
+        }
+    };
+
+    enqueue_five().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (state,): (String,) =
+        sqlx::query_as("SELECT state FROM alert_states WHERE rule_id = $1 AND subject = 'orders'")
+            .bind(rule)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "pending", "under its period the breach only waits");
+    assert!(smtp.received().is_empty() && calls.lock().unwrap().is_empty(), "nothing sent while pending");
+
+    let mail = eventually("the firing email", Duration::from_secs(10), || smtp.received().first().cloned()).await;
+    assert!(mail.data.contains("FIRING waiting on queue \"orders\""), "{}", mail.data);
+    assert_eq!(mail.to, vec!["oncall@example.com".to_string()]);
+    eventually("the firing webhook call", Duration::from_secs(10), || calls.lock().unwrap().first().cloned()).await;
+    // Three replicas evaluate each second: still one email and one webhook call.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(smtp.received().len(), 1, "one email");
+    let sent = calls.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one webhook call: {sent:?}");
+    assert!(
+        sent[0]["text"].as_str().unwrap().starts_with("[Hoist] FIRING waiting on queue \"orders\": 5 jobs waiting")
+    );
+
+    // Cleared: one resolved notice.
+    orders.drain(false).await.unwrap();
+    eventually("the resolved email", Duration::from_secs(10), || (smtp.received().len() == 2).then_some(())).await;
+    assert!(smtp.received()[1].data.contains("RESOLVED waiting on queue \"orders\""));
+    eventually("the resolved webhook", Duration::from_secs(10), || (calls.lock().unwrap().len() == 2).then_some(()))
+        .await;
+
+    // A breach shorter than the pending period never fires.
+    enqueue_five().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    orders.drain(false).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(events(&db).await.len(), 2, "no firing for a short breach: {:?}", events(&db).await);
+
+    // Silenced: recorded, not sent.
+    silences::add(&db, Some(rule), Some("orders"), now_ms() + 60_000, "maintenance", "admin").await.unwrap();
+    enqueue_five().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while events(&db).await.len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the silenced breach was not recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    orders.drain(false).await.unwrap();
+    while events(&db).await.len() < 4 {
+        assert!(std::time::Instant::now() < deadline + Duration::from_secs(5), "the silenced resolve was not recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        events(&db).await,
+        vec![
+            ("firing".to_string(), "orders".to_string(), 0),
+            ("resolved".into(), "orders".into(), 0),
+            ("firing".into(), "orders".into(), 1),
+            ("resolved".into(), "orders".into(), 1),
+        ]
+    );
+    assert_eq!((smtp.received().len(), calls.lock().unwrap().len()), (2, 2), "nothing sent while silenced");
+    for (_, running) in replicas {
+        running.stop().await;
+    }
+}
+
+/// One evaluator on its own (no replicas), rounds run by hand.
+struct Rig {
+    redis: RedisServer,
+    _database: TestDatabase,
+    db: Db,
+    engine: RedisConnection,
+    evaluator: Evaluator,
+    smtp: SmtpServer,
+    _outbox: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
+    let redis = RedisServer::start();
+    let database = sqlite_database();
+    let db = Db::connect(&database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let smtp = SmtpServer::start().await;
+    let outbox = tempfile::tempdir().unwrap();
+    let config = NotifyConfig { alert_webhook_url: None, ..notify_config(&smtp, "http://127.0.0.1:9/", outbox.path()) };
+    let evaluator = Evaluator {
+        db: db.clone(),
+        engine: engine.clone(),
+        notifications_queue: "notifications".into(),
+        notifier: Arc::new(Notifier::new(&config).unwrap()),
+        holder: "rig".into(),
+        interval: Duration::from_secs(1),
+    };
+    Rig { redis, _database: database, db, engine, evaluator, smtp, _outbox: outbox }
+}
+
+fn fired(made: &[Made], kind: RuleKind, subject: &str) -> bool {
+    made.iter()
+        .any(|m| m.notice.kind == kind && m.notice.subject == subject && m.notice.transition == Transition::Firing)
+}
+
+async fn run_until_idle(queue: &Queue, fail_every: u64) {
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let handler = handler_fn(move |_| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { if fail_every > 0 && i % fail_every == 0 { Err(JobError::permanent("no")) } else { Ok(json!(null)) } }
+    });
+    Worker::new(queue.clone(), handler, WorkerOptions::default()).run_until_idle().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_rule_kind_fires_on_what_it_names() {
+    let mut r = rig().await;
+    let queue = |name: &str| Queue::new(&r.engine, name).unwrap();
+
+    // Failure rate: 10 of 20 attempts failed, above 30 %.
+    only(&r.db, RuleKind::FailureRate, 30, 60_000, 0).await;
+    let flaky = queue("flaky");
+    for _ in 0..20 {
+        flaky
+            .enqueue(NewJob::new("x", json!({})).with_options(JobOptions { max_attempts: 1, ..Default::default() }))
+            .await
+            .unwrap();
+    }
+    run_until_idle(&flaky, 2).await;
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::FailureRate, "flaky"));
+    // Dead growth: the same 10 dead in the window, above 5.
+    only(&r.db, RuleKind::DeadGrowth, 5, 60_000, 0).await;
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::DeadGrowth, "flaky"));
+
+    // Oldest waiting (a paused queue is left out) and no workers: a job waits, nobody works.
+    let idle = queue("idle");
+    idle.enqueue(NewJob::new("x", json!({}))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    only(&r.db, RuleKind::OldestWaiting, 500, 0, 0).await;
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::OldestWaiting, "idle"));
+    only(&r.db, RuleKind::NoWorkers, 0, 0, 0).await;
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::NoWorkers, "idle"));
+    idle.pause().await.unwrap();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.iter().any(|m| m.notice.subject == "idle" && m.notice.transition == Transition::Resolved), "{made:?}");
+
+    // Active too long: a job running past 300 ms.
+    let slow = queue("slow");
+    slow.enqueue(NewJob::new("x", json!({}))).await.unwrap();
+    let stop = hoist_queue::CancellationToken::new();
+    let worker = tokio::spawn(
+        Worker::new(
+            slow.clone(),
+            handler_fn(|_| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Ok(json!(null))
+            }),
+            WorkerOptions::default(),
+        )
+        .run(stop.clone()),
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    only(&r.db, RuleKind::ActiveTooLong, 300, 0, 0).await;
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::ActiveTooLong, "slow"));
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+
+    // History lag: finished jobs the history has not copied (nothing copies here).
+    let copied = queue("copied");
+    copied.set_archiving(true).await.unwrap();
+    for _ in 0..3 {
+        copied.enqueue(NewJob::new("x", json!({}))).await.unwrap();
+    }
+    run_until_idle(&copied, 0).await;
+    only(&r.db, RuleKind::HistoryLag, 2, 0, 0).await;
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::HistoryLag, "copied"));
+
+    // Waiting: above 1,000 by default; here above 1.
+    only(&r.db, RuleKind::Waiting, 1, 0, 0).await;
+    let busy = queue("busy");
+    busy.enqueue_bulk((0..2).map(|_| NewJob::new("x", json!({}))).collect()).await.unwrap();
+    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::Waiting, "busy"));
+
+    // Redis unreachable: there is no queue to send through, so the notice goes straight
+    // to the mail server; it resolves once Redis answers again.
+    only(&r.db, RuleKind::RedisUnreachable, 0, 0, 0).await;
+    let before = r.smtp.received().len();
+    r.redis.kill();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(fired(&made, RuleKind::RedisUnreachable, ""), "{made:?}");
+    let mail = eventually("the Redis email", Duration::from_secs(10), || r.smtp.received().get(before).cloned()).await;
+    assert!(mail.data.contains("FIRING redis_unreachable"), "{}", mail.data);
+    r.redis.restart();
+    let made = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(made) = r.evaluator.round().await
+                && !made.is_empty()
+            {
+                return made;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("Redis back");
+    assert!(
+        made.iter().any(|m| m.notice.kind == RuleKind::RedisUnreachable && m.notice.transition == Transition::Resolved),
+        "{made:?}"
+    );
+}
