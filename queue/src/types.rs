@@ -180,7 +180,9 @@ impl Backoff {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct JobOptions {
-    /// 0 (default) runs first, 1000 last; FIFO within a priority.
+    /// 0 (default) runs first, 1000 last; FIFO within a priority. On a queue whose jobs
+    /// carry groups ([`JobOptions::group`]) it orders the jobs of each group; the groups
+    /// take turns regardless.
     pub priority: u16,
     /// Run no earlier than this long from now.
     #[serde(with = "crate::serde_millis::opt_millis")]

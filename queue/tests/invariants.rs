@@ -1079,6 +1079,18 @@ async fn check_groups(
             .map_err(redis_err)?;
         sets.insert(tag.clone(), members.into_iter().collect());
     }
+    // Every job leaving the wait set leaves its group's set too (claim, cancel, remove,
+    // drain, expiry): no entry is stale.
+    for (tag, members) in &sets {
+        for id in members.keys() {
+            let job = jobs.get(id);
+            let state = job.and_then(|f| f.get("state")).map(String::as_str);
+            let group = job.and_then(|f| f.get("group")).cloned().unwrap_or_default();
+            if state != Some("waiting") || &group != tag {
+                broken.push(format!("[{q}] group {tag:?} lists {id}, which is {state:?} in group {group:?}"));
+            }
+        }
+    }
     let mut running: HashMap<String, i64> = HashMap::new();
     let mut waiting_groups: BTreeSet<String> = BTreeSet::new();
     for (id, fields) in jobs {

@@ -207,6 +207,12 @@ pub const END_USER_JOBS_PER_MINUTE: u32 = 60;
 /// Key prefixes the server itself gives dedup and rate-limit keys (end users' namespace,
 /// "Sync now", fan-out batches, schedule ticks); a client's own keys may not start so.
 pub const RESERVED_KEY_PREFIXES: [&str; 5] = ["user:", "connection:", "batch:", "schedule:", "alert:"];
+/// The fair group of an end user's jobs: each user is a group of their own, so one
+/// user's burst waits its turn behind another user's single job instead of ahead of it.
+pub fn user_group(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
 /// Longest dedup key (characters).
 pub const MAX_DEDUP_KEY: usize = 200;
 
@@ -236,6 +242,7 @@ pub fn restrict_end_user_job(
         let keys = [
             ("options.dedup_key", options.dedup_key.as_deref()),
             ("options.rate_limit.key", options.rate_limit.as_ref().map(|r| r.key.as_str())),
+            ("options.group", options.group.as_deref()),
         ];
         for (field, key) in keys {
             if let Some(key) = key
@@ -272,9 +279,7 @@ pub fn restrict_end_user_job(
     }
     let me = principal.user_id.to_string();
     options.owner = Some(me.clone());
-    // Each end user is a group of their own: one user's burst waits its turn behind
-    // another user's single job instead of ahead of it.
-    options.group = Some(format!("user:{me}"));
+    options.group = Some(user_group(&me));
     if let Some(key) = &options.dedup_key {
         options.dedup_key = Some(format!("user:{me}:{key}"));
     }
@@ -433,6 +438,10 @@ mod tests {
             let error = restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).unwrap_err();
             assert!(matches!(error, ApiError::Invalid { ref field, .. } if field == "options.dedup_key"), "{key}");
         }
+        // Nor take an end user's fair group.
+        let mut options = JobOptions { group: Some("user:7".into()), ..Default::default() };
+        let error = restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).unwrap_err();
+        assert!(matches!(error, ApiError::Invalid { ref field, .. } if field == "options.group"));
         let limit = hoist_queue::KeyRateLimit { key: "user:7".into(), max: 1, per: Duration::from_secs(3600) };
         let mut options = JobOptions { rate_limit: Some(limit), ..Default::default() };
         assert!(restrict_end_user_job(&operator, &allowed, "q", "any", &mut options).is_err());

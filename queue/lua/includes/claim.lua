@@ -60,8 +60,10 @@ end
 -- in turn (see "Fair groups" in common.lua): a group served goes to the back of the turn
 -- order, one that has no waiting job left or reached the group cap leaves it. Entries of
 -- jobs no longer waiting are dropped on the way, at most `count + 1000` steps per claim.
+-- Returns the ids and each one's group; the caller counts a group's active jobs as it
+-- starts them (a job whose hash is gone is never started, so never counted).
 local function take_grouped(count)
-  local ids = {}
+  local ids, group_of, taken = {}, {}, {}
   local cap = meta().group_concurrency
   local steps = count + 1000
   while #ids < count and steps > 0 do
@@ -70,7 +72,7 @@ local function take_grouped(count)
     if not tag then break end
     local capped = tag ~= '' and cap
     local active = 0
-    if capped then active = tonumber(redis.call('HGET', k.group_active, tag) or '0') end
+    if capped then active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0) end
     local id = nil
     if not capped or active < cap then
       local gk = group_key(tag)
@@ -79,7 +81,9 @@ local function take_grouped(count)
         redis.call('ZREM', gk, id)
         if redis.call('ZREM', k.wait, id) == 1 then
           ids[#ids + 1] = id
-          if tag ~= '' then active = redis.call('HINCRBY', k.group_active, tag, 1) end
+          group_of[id] = tag
+          taken[tag] = (taken[tag] or 0) + 1
+          active = active + 1
           if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
             redis.call('ZADD', k.groups, next_turn(), tag)
           else
@@ -90,7 +94,9 @@ local function take_grouped(count)
     end
     if not id then redis.call('ZREM', k.groups, tag) end
   end
-  return ids
+  -- Out of steps with groups left: another worker goes on where this claim stopped.
+  if steps == 0 and redis.call('EXISTS', k.groups) == 1 then wake_workers() end
+  return ids, group_of
 end
 
 -- Returns { due_in, now, job1, job2, ... } for up to `count` jobs (each positional, see
@@ -116,9 +122,9 @@ local function claim_jobs(count, lease_ms, token)
   if count > 0 then
     -- ZRANGE and ZREMRANGEBYRANK rather than ZPOPMIN, whose reply formats every score
     -- with printf; counts go as text for the same reason.
-    local ids
+    local ids, group_of
     if meta().grouped then
-      ids = take_grouped(count)
+      ids, group_of = take_grouped(count)
     else
       local last = text_of(count - 1)
       ids = redis.call('ZRANGE', k.wait, '0', last)
@@ -142,6 +148,8 @@ local function claim_jobs(count, lease_ms, token)
         local attempt = NEXT_COUNT[previous] or tostring(tonumber(previous) + 1)
         local lease = token .. ':' .. attempt
         redis.call('HSET', jk, 'attempts', attempt, 'state', 'active', 'started_at', now_text, 'lease', lease, 'worker', token)
+        local group = group_of and group_of[id]
+        if group and group ~= '' then redis.call('HINCRBY', k.group_active, group, 1) end
         leases[#leases + 1] = deadline
         leases[#leases + 1] = id
         add_event(started, id, attempt)

@@ -253,9 +253,10 @@ end
 -- group with 100,000 waiting jobs does not hold back another group's few, and the
 -- queue's group cap (meta `group_concurrency`) bounds the active jobs of each group.
 -- Jobs without a group form the group '' (never capped) and take their turns too.
--- Every waiting job of a grouped queue is in `wait` as before (counts, lists and the
--- scripts that remove or cancel jobs see no difference) and also in its group's set; an
--- entry of a group's set whose job is no longer waiting is dropped when the claim meets it.
+-- Every waiting job of a grouped queue is in `wait` as before (counts and lists see no
+-- difference) and also in its group's set: jobs enter both through to_wait and leave
+-- both through the claim or left_wait (an entry whose job is no longer waiting anyway,
+-- left by hand, is dropped when the claim meets it).
 -- Priority orders jobs within a group, not between groups.
 local function group_key(tag)
   return prefix .. 'group:' .. tag
@@ -291,6 +292,16 @@ local function to_wait(id, score, tag)
     if tag == nil then tag = redis.call('HGET', job_key(id), 'group') or '' end
     redis.call('ZADD', group_key(tag), score, id)
     if group_has_room(tag) then queue_group(tag) end
+  end
+end
+
+-- Waiting jobs `ids` left the wait set other than by a claim (cancelled, removed, drained,
+-- expired): on a grouped queue they leave their groups' sets too, so that no claim has to
+-- step over them. Called while their job hashes still exist.
+local function left_wait(ids)
+  if #ids == 0 or not meta().grouped then return end
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', group_key(redis.call('HGET', job_key(id), 'group') or ''), id)
   end
 end
 
@@ -397,6 +408,7 @@ local function expire_overdue(limit)
     local f = redis.call('HMGET', jk, 'state', 'started_at')
     local from = (f[1] == 'waiting' and k.wait) or (f[1] == 'delayed' and k.delayed) or nil
     if from and not f[2] then
+      if from == k.wait then left_wait({ id }) end
       redis.call('ZREM', from, id)
       mark_expired(id, jk)
       add_event(expired, id)

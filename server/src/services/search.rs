@@ -227,7 +227,9 @@ async fn apply(state: &AppState, action: BulkAction, hits: Vec<SearchHit>, chang
                 let jobs = hits
                     .into_iter()
                     .map(|h| {
-                        let options = JobOptions { owner: h.owner, ..Default::default() };
+                        // An owned job goes back into its owner's fair group.
+                        let group = h.owner.as_deref().map(crate::policy::user_group);
+                        let options = JobOptions { owner: h.owner, group, ..Default::default() };
                         NewJob::new(h.name, h.payload).with_options(options)
                     })
                     .collect();

@@ -2884,6 +2884,12 @@ fn numeric_cases(s: &mut Suite) {
     enqueue_raw(s, "group \"\" → 400 naming options.group", r#"{"group":""}"#, &["options.group"]);
     enqueue_raw(s, "group with a newline → 400 naming options.group", r#"{"group":"a\nb"}"#, &["options.group"]);
     enqueue_raw(s, "group 5 → 400 naming options.group", r#"{"group":5}"#, &["options.group"]);
+    enqueue_raw(
+        s,
+        "group \"user:1\" (an end user's) → 400 naming options.group",
+        r#"{"group":"user:1"}"#,
+        &["options.group"],
+    );
     s.invalid(
         NUMERIC,
         "group of 201 bytes → 400 naming options.group",

@@ -298,7 +298,8 @@ async fn handlers_check_the_jobs_owner_and_sync_now_is_deduplicated() {
     let again = sync::enqueue_sync(&rig.queue, Duration::from_millis(50), mine, "7", None, None).await.unwrap();
     assert_eq!((again.id.as_str(), again.duplicate), (first.id.as_str(), true));
     rig.queue.resume().await.unwrap();
-    wait_state(&rig.queue, &first.id, JobState::Completed).await;
+    let done = wait_state(&rig.queue, &first.id, JobState::Completed).await;
+    assert_eq!(done.group.as_deref(), Some("user:7"), "each user's syncs are a fair group of their own");
     let later = sync::enqueue_sync(&rig.queue, Duration::from_millis(50), mine, "7", None, None).await.unwrap();
     assert!(!later.duplicate);
     assert_ne!(later.id, first.id);

@@ -215,6 +215,7 @@ pub async fn enqueue_sync(
         backoff: Backoff::Exponential { base: retry_base, cap: Duration::from_secs(600), jitter: 0.2 },
         timeout: Some(Duration::from_secs(15 * 60)),
         owner: Some(owner.to_string()),
+        group: Some(crate::policy::user_group(owner)),
         dedup_key: Some(dedup),
         dedup_scope,
         delay,
