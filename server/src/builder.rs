@@ -305,7 +305,6 @@ impl Hoist {
             history_stop.clone(),
         ));
         let session_purge = tokio::spawn(crate::server::purge_expired_sessions(state.db.clone()));
-        crate::alerts::rules::seed_defaults(&state.db).await.context("seeding the default alert rules")?;
         let notify = &self.workers.processors.notify;
         let evaluator = crate::alerts::evaluator::Evaluator {
             db: state.db.clone(),

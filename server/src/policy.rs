@@ -107,10 +107,12 @@ pub enum Action {
     AdministerUsers,
     /// Raise notifications for any user.
     RaiseNotifications,
+    /// Change alert rules and silences.
+    ChangeAlerts,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::WatchQueues,
         Action::ReadJobs,
         Action::Enqueue,
@@ -120,6 +122,7 @@ impl Action {
         Action::ChangeSchedules,
         Action::AdministerUsers,
         Action::RaiseNotifications,
+        Action::ChangeAlerts,
     ];
 
     /// The scope a token needs for it.
@@ -127,7 +130,7 @@ impl Action {
         match self {
             Action::WatchQueues | Action::ReadJobs => Scope::JobsRead,
             Action::Enqueue | Action::ActOnJob | Action::SyncConnection => Scope::JobsWrite,
-            Action::ControlQueue => Scope::QueuesAdmin,
+            Action::ControlQueue | Action::ChangeAlerts => Scope::QueuesAdmin,
             Action::ChangeSchedules => Scope::SchedulesWrite,
             Action::AdministerUsers => Scope::UsersAdmin,
             Action::RaiseNotifications => Scope::NotificationsWrite,
@@ -144,7 +147,7 @@ impl Action {
             Action::ActOnJob | Action::ControlQueue | Action::ChangeSchedules | Action::RaiseNotifications => {
                 matches!(role, Admin | Operator)
             }
-            Action::AdministerUsers => role == Admin,
+            Action::AdministerUsers | Action::ChangeAlerts => role == Admin,
         }
     }
 
@@ -158,6 +161,7 @@ impl Action {
             Action::ChangeSchedules => "changing schedules needs the operator or admin role",
             Action::RaiseNotifications => "raising notifications needs the operator or admin role",
             Action::AdministerUsers => "this needs the admin role",
+            Action::ChangeAlerts => "changing alert rules and silences needs the admin role",
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -39,6 +39,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
     crate::users::PasswordChecks::configure(http.password_checks as usize);
     let db = Db::connect(&store.resolved_database_url()).await?;
     db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
+    crate::alerts::rules::seed_defaults(&db).await.context("seeding the default alert rules")?;
     let admin =
         ensure_admin(&db, http.admin_password.as_deref()).await.context("creating the first admin account failed")?;
     let site = crate::site::SiteFiles::from_setting(http.site_root.as_deref());
@@ -146,6 +147,14 @@ pub fn router(state: AppState) -> Router {
             get(crate::api::schedules::get).put(crate::api::schedules::put).delete(crate::api::schedules::delete),
         )
         .route("/api/v1/schedules/{name}/{action}", post(crate::api::schedules::action))
+        .route("/api/v1/alerts", get(crate::api::alerts::overview))
+        .route("/api/v1/alerts/rules", post(crate::api::alerts::add_rule))
+        .route(
+            "/api/v1/alerts/rules/{id}",
+            put(crate::api::alerts::update_rule).delete(crate::api::alerts::delete_rule),
+        )
+        .route("/api/v1/alerts/silences", post(crate::api::alerts::add_silence))
+        .route("/api/v1/alerts/silences/{id}", delete(crate::api::alerts::end_silence))
         .route("/api/v1/processes", get(crate::api::processes::list))
         .route("/api/v1/processes/{id}/{command}", post(crate::api::processes::command))
         .route("/api/v1/dead-letters", get(crate::api::dead_letters::list))

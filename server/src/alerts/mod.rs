@@ -7,3 +7,4 @@ pub mod evaluator;
 pub mod notice;
 pub mod rules;
 pub mod silences;
+pub mod status;

@@ -237,3 +237,11 @@ pub fn in_force<'a>(rules: &'a [Rule], kind: RuleKind, queue: &str) -> Option<&'
         .find(|r| r.kind == kind && r.queue.as_deref() == Some(queue))
         .or_else(|| rules.iter().find(|r| r.kind == kind && r.queue.is_none()))
 }
+
+/// Deletes a rule for one queue (every-queue rules are switched off, not deleted); its
+/// open breaches go with it. False when there is no such queue rule.
+pub async fn delete_queue_rule(db: &Db, id: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM alert_rules WHERE id = $1 AND queue IS NOT NULL").bind(id).execute(&db.pool).await?;
+    Ok(done.rows_affected() == 1)
+}

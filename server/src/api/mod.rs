@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod connections;
 pub mod dead_letters;
 pub mod history;

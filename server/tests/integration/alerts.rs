@@ -324,3 +324,110 @@ async fn each_rule_kind_fires_on_what_it_names() {
         "{made:?}"
     );
 }
+
+/// The alerts API: every staff member reads; only admins change rules and silences, each
+/// change audited; bad input names its field.
+#[tokio::test]
+async fn admins_change_rules_and_silences_over_the_api() {
+    use axum::http::StatusCode;
+    let t = crate::common::TestApp::start().await;
+    hoist_server::users::create_user(&t.db, "opal", "opal-password", hoist_server::users::Role::Operator)
+        .await
+        .unwrap();
+    let (mut opal, opal_csrf) = t.client("opal", "opal-password", "10.1.0.8:1").await;
+    let mut admin = t.admin;
+    let csrf = [("x-csrf-token", t.csrf.as_str())];
+
+    let r = admin.send("GET", "/api/v1/alerts", None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let kinds: Vec<&str> = r.body["rules"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 8, "the defaults are seeded: {kinds:?}");
+    let waiting = r.body["rules"].as_array().unwrap().iter().find(|r| r["kind"] == "waiting").unwrap().clone();
+    assert_eq!((waiting["threshold"].as_i64(), waiting["queue"].is_null()), (Some(1000), true), "the seeds' figure");
+    let id = waiting["id"].as_i64().unwrap();
+
+    let figures = json!({ "threshold": 50, "window_ms": 0, "pending_ms": 60000, "enabled": true });
+    let r = admin.send("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(figures.clone()), &csrf).await;
+    assert_eq!((r.status, r.body["threshold"].as_i64()), (StatusCode::OK, Some(50)), "{:?}", r.body);
+    let r = opal
+        .send("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(figures), &[("x-csrf-token", opal_csrf.as_str())])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "operators read but do not change alerts");
+    for (body, field) in [
+        (json!({ "threshold": -1, "window_ms": 0, "pending_ms": 0, "enabled": true }), "threshold"),
+        (json!({ "threshold": 1, "window_ms": 0, "pending_ms": 86_400_001, "enabled": true }), "pending_ms"),
+        (json!({ "threshold": 1, "window_ms": -5, "pending_ms": 0, "enabled": true }), "window_ms"),
+    ] {
+        let r = admin.send("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(body.clone()), &csrf).await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body}");
+    }
+    let r = admin
+        .send(
+            "PUT",
+            "/api/v1/alerts/rules/999999",
+            Some(json!({ "threshold": 1, "window_ms": 0, "pending_ms": 0, "enabled": true })),
+            &csrf,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // A queue's own rule; one per kind; failure rates are per cents.
+    let rule = json!({ "kind": "waiting", "queue": "emails", "threshold": 10, "window_ms": 0, "pending_ms": 0, "enabled": true });
+    let r = admin.send("POST", "/api/v1/alerts/rules", Some(rule.clone()), &csrf).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let queue_rule = r.body["id"].as_i64().unwrap();
+    assert_eq!(admin.send("POST", "/api/v1/alerts/rules", Some(rule), &csrf).await.status, StatusCode::CONFLICT);
+    let rate = json!({ "kind": "failure_rate", "queue": "emails", "threshold": 101, "window_ms": 60000, "pending_ms": 0, "enabled": true });
+    let r = admin.send("POST", "/api/v1/alerts/rules", Some(rate), &csrf).await;
+    assert_eq!(r.body["error"]["field"], "threshold", "{:?}", r.body);
+    let system = json!({ "kind": "redis_unreachable", "queue": "emails", "threshold": 0, "window_ms": 0, "pending_ms": 0, "enabled": true });
+    assert_eq!(admin.send("POST", "/api/v1/alerts/rules", Some(system), &csrf).await.body["error"]["field"], "kind");
+    assert_eq!(
+        admin.send("DELETE", &format!("/api/v1/alerts/rules/{id}"), None, &csrf).await.status,
+        StatusCode::NOT_FOUND,
+        "defaults are switched off, not deleted"
+    );
+    assert_eq!(
+        admin.send("DELETE", &format!("/api/v1/alerts/rules/{queue_rule}"), None, &csrf).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    // Silences.
+    let silence =
+        json!({ "rule_id": id, "subject": "emails", "duration_ms": 3_600_000, "reason": "migrating the mail server" });
+    let r = admin.send("POST", "/api/v1/alerts/silences", Some(silence), &csrf).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let silence_id = r.body["id"].as_i64().unwrap();
+    for (body, field) in [
+        (json!({ "rule_id": null, "subject": null, "duration_ms": 1000, "reason": "x" }), "duration_ms"),
+        (json!({ "rule_id": null, "subject": null, "duration_ms": 60000, "reason": "" }), "reason"),
+        (json!({ "rule_id": 999999, "subject": null, "duration_ms": 60000, "reason": "x" }), "rule_id"),
+        (json!({ "rule_id": null, "subject": "a/b", "duration_ms": 60000, "reason": "x" }), "subject"),
+    ] {
+        let r = admin.send("POST", "/api/v1/alerts/silences", Some(body.clone()), &csrf).await;
+        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body}");
+    }
+    let listed = admin.send("GET", "/api/v1/alerts", None, &[]).await.body;
+    assert_eq!(listed["silences"][0]["reason"], "migrating the mail server");
+    assert_eq!(
+        admin.send("DELETE", &format!("/api/v1/alerts/silences/{silence_id}"), None, &csrf).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        admin.send("DELETE", &format!("/api/v1/alerts/silences/{silence_id}"), None, &csrf).await.status,
+        StatusCode::NOT_FOUND,
+        "already over"
+    );
+    assert!(admin.send("GET", "/api/v1/alerts", None, &[]).await.body["silences"].as_array().unwrap().is_empty());
+
+    let audited: Vec<(String,)> =
+        sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'alert.%' ORDER BY id")
+            .fetch_all(&t.db.pool)
+            .await
+            .unwrap();
+    let audited: Vec<&str> = audited.iter().map(|(a,)| a.as_str()).collect();
+    assert_eq!(
+        audited,
+        ["alert.rule.update", "alert.rule.create", "alert.rule.delete", "alert.silence.create", "alert.silence.end"]
+    );
+}

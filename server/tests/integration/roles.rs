@@ -75,6 +75,7 @@ fn scope_of(method: &str, path: &str) -> Option<Scope> {
         || p.ends_with("/maintenance")
         || p.ends_with("/limits")
         || p.starts_with("/api/v1/processes")
+        || p.starts_with("/api/v1/alerts")
     {
         return Some(Scope::QueuesAdmin);
     }
@@ -139,6 +140,29 @@ async fn each_role_gets_exactly_its_rights_on_every_route() {
             Some(json!({ "concurrency": 5, "rate": null, "process_concurrency": null, "group_concurrency": null })),
             OPERATORS,
         ),
+        route("GET", "/api/v1/alerts", None, STAFF),
+        route(
+            "PUT",
+            "/api/v1/alerts/rules/999999",
+            Some(json!({ "threshold": 5, "window_ms": 0, "pending_ms": 0, "enabled": true })),
+            ADMINS,
+        ),
+        route(
+            "POST",
+            "/api/v1/alerts/rules",
+            Some(
+                json!({ "kind": "waiting", "queue": "q", "threshold": 5, "window_ms": 0, "pending_ms": 0, "enabled": true }),
+            ),
+            ADMINS,
+        ),
+        route("DELETE", "/api/v1/alerts/rules/999999", None, ADMINS),
+        route(
+            "POST",
+            "/api/v1/alerts/silences",
+            Some(json!({ "rule_id": null, "subject": null, "duration_ms": 60000, "reason": "deploy" })),
+            ADMINS,
+        ),
+        route("DELETE", "/api/v1/alerts/silences/999999", None, ADMINS),
         route("GET", "/api/v1/processes", None, STAFF),
         route("POST", "/api/v1/processes/nobody/quiet", None, OPERATORS),
         route("GET", "/api/v1/queues/q/metrics", None, STAFF),
