@@ -10,9 +10,9 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::mount_path::mount_path;
 use crate::pages::{
-    audit::AuditPage, dead_letters::DeadLettersPage, history::HistoryPage, home::HomePage, job::JobPage,
-    login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage, processes::ProcessesPage,
-    queue::QueuePageView, schedules::SchedulesPage, search::SearchPage, users::UsersPage,
+    alerts::AlertsPage, audit::AuditPage, dead_letters::DeadLettersPage, history::HistoryPage, home::HomePage,
+    job::JobPage, login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage,
+    processes::ProcessesPage, queue::QueuePageView, schedules::SchedulesPage, search::SearchPage, users::UsersPage,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("dead") view=DeadLettersPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("schedules") view=SchedulesPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("processes") view=ProcessesPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("alerts") view=AlertsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("history") view=HistoryPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>

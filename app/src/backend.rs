@@ -10,9 +10,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::types::{
-    AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail, LimitsView, MatchCountView, MyJobs,
-    ProcessRow, QueueCard, QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow,
-    Viewer,
+    AlertRow, AlertRuleRow, AlertsView, AuditView, BulkResultView, DeadRow, HistoryFilter, HistoryView, JobDetail,
+    LimitsView, MatchCountView, MyJobs, ProcessRow, QueueCard, QueuePage, SavedSearchView, ScheduleRow, SearchView,
+    SystemStatus, Throughput, UserRow, Viewer,
 };
 
 /// A boxed future, so the trait stays object safe.
@@ -102,6 +102,24 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<u64, AppError>>;
     /// Every schedule with its last fires.
     fn schedules(&self) -> BoxFuture<'_, Result<Vec<ScheduleRow>, AppError>>;
+    /// Open breaches, recent notices, rules and silences (staff).
+    fn alerts(&self) -> BoxFuture<'_, Result<AlertsView, AppError>>;
+    /// The breaches firing now (staff; empty for others): the banner on every page.
+    fn firing_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRow>, AppError>>;
+    /// Changes a rule's figures (admins).
+    fn alert_rule_update(&self, id: i64, rule: AlertRuleRow, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Silences a rule (`None`: every rule) about a subject (`None`: every subject) for
+    /// `duration_ms` (admins).
+    fn alert_silence_add(
+        &self,
+        rule_id: Option<i64>,
+        subject: Option<String>,
+        duration_ms: i64,
+        reason: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Ends a silence now (admins).
+    fn alert_silence_end(&self, id: i64, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     /// Every process running workers or the scheduler (staff).
     fn processes(&self) -> BoxFuture<'_, Result<Vec<ProcessRow>, AppError>>;
     /// Sends `quiet` or `stop` to a process (admins and operators).

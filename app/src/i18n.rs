@@ -126,7 +126,7 @@ macro_rules! ftl_files {
 macro_rules! every_file {
     ($language:literal) => {
         ftl_files!($language: "common", "format", "errors", "health", "layout", "login", "overview", "queue", "job", "dead_letters",
-            "schedules", "processes", "history", "search", "audit", "users", "my_jobs", "status")
+            "schedules", "processes", "alerts", "history", "search", "audit", "users", "my_jobs", "status")
     };
 }
 

@@ -495,3 +495,78 @@ pub struct ProcessJobRow {
     pub name: String,
     pub started_at: Option<i64>,
 }
+
+/// The Alerts page: breaches open now, recent notices, rules and silences.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsView {
+    pub open: Vec<AlertRow>,
+    pub recent: Vec<AlertEventRow>,
+    pub rules: Vec<AlertRuleRow>,
+    pub silences: Vec<SilenceRow>,
+    /// Whether the viewer may change rules and silences (admins).
+    pub can_change: bool,
+}
+
+/// A breach that has not cleared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRow {
+    pub rule_id: i64,
+    /// The rule's kind: `failure_rate`, `waiting`, ...
+    pub kind: String,
+    /// The queue, or empty for the whole system.
+    pub subject: String,
+    /// `pending` or `firing`.
+    pub state: String,
+    pub since: i64,
+    pub value: i64,
+    pub threshold: i64,
+}
+
+/// A firing or resolved notice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEventRow {
+    pub kind: String,
+    pub subject: String,
+    /// `firing` or `resolved`.
+    pub transition: String,
+    pub value: i64,
+    pub threshold: i64,
+    pub at: i64,
+    pub silenced: bool,
+}
+
+/// An alert rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRuleRow {
+    pub id: i64,
+    pub kind: String,
+    /// `None`: every queue without a rule of its own of this kind.
+    pub queue: Option<String>,
+    pub threshold: i64,
+    pub window_ms: i64,
+    pub pending_ms: i64,
+    pub enabled: bool,
+}
+
+/// A silence not yet over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceRow {
+    pub id: i64,
+    /// The rule's kind and queue as words come from the rule; `None`: every rule.
+    pub rule_id: Option<i64>,
+    /// `None`: every subject.
+    pub subject: Option<String>,
+    pub ends_at: i64,
+    pub reason: String,
+    pub created_by: String,
+}
+
+/// How a rule kind's measure reads: a per cent, a count, a duration or a yes/no.
+pub fn alert_measure_unit(kind: &str) -> &'static str {
+    match kind {
+        "failure_rate" => "percent",
+        "oldest_waiting" | "active_too_long" => "duration",
+        "no_workers" | "redis_unreachable" => "flag",
+        _ => "count",
+    }
+}

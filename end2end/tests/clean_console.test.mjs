@@ -26,7 +26,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const STAFF_PAGES = ["/", "/dead", "/schedules", "/processes", "/history", "/search", "/me", "/status", "/queues/demo"];
+const STAFF_PAGES = ["/", "/dead", "/schedules", "/processes", "/alerts", "/history", "/search", "/me", "/status", "/queues/demo"];
 
 // Opens each path as the signed-in page's user; fails naming the page and what went wrong.
 async function visitAll(page, paths) {

@@ -102,7 +102,7 @@ async function checkPage(page, path, language) {
 
 // English at desktop width, Mongolian at phone width (where longer words hurt most).
 const VIEWPORTS = { en: { width: 1280, height: 800 }, mn: { width: 390, height: 844 } };
-const STAFF_PAGES = ["/", "/dead", "/schedules", "/processes", "/history", "/search", "/me", "/status", "/queues/demo", "/audit", "/users"];
+const STAFF_PAGES = ["/", "/dead", "/schedules", "/processes", "/alerts", "/history", "/search", "/me", "/status", "/queues/demo", "/audit", "/users"];
 
 for (const language of ["en", "mn"]) {
   test(`every page reads in ${language === "en" ? "English" : "Mongolian"}, for staff and end users`, async () => {

@@ -497,11 +497,11 @@ test("each role sees only the pages it can use", async () => {
     return page.locator('nav[aria-label="Main"] a').allTextContents();
   };
   assert.deepEqual(await links("admin", ADMIN_PASSWORD), [
-    "Overview", "Dead letters", "Schedules", "Processes", "History", "Search", "My jobs", "Audit log", "Users", "Status",
+    "Overview", "Dead letters", "Schedules", "Processes", "Alerts", "History", "Search", "My jobs", "Audit log", "Users", "Status",
   ]);
   assert.deepEqual(
     await links("vic", "vic-password"),
-    ["Overview", "Dead letters", "Schedules", "Processes", "History", "Search", "My jobs", "Status"],
+    ["Overview", "Dead letters", "Schedules", "Processes", "Alerts", "History", "Search", "My jobs", "Status"],
   );
   assert.deepEqual(await links("ulla", "ulla-password"), ["Search", "My jobs", "Status"]);
 

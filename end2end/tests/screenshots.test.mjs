@@ -40,6 +40,7 @@ for (const [size, viewport] of Object.entries(SIZES)) {
         ["dead-letters", "/dead"],
         ["schedules", "/schedules"],
         ["processes", "/processes"],
+        ["alerts", "/alerts"],
         ["history", "/history"],
         ["search", "/search?q=name:demo-sync"],
         ["audit", "/audit"],

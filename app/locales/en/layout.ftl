@@ -5,6 +5,7 @@ layout-nav-overview = Overview
 layout-nav-dead-letters = Dead letters
 layout-nav-schedules = Schedules
 layout-nav-processes = Processes
+layout-nav-alerts = Alerts
 layout-nav-history = History
 layout-nav-search = Search
 layout-nav-my-jobs = My jobs

@@ -5,6 +5,7 @@ layout-nav-overview = Тойм
 layout-nav-dead-letters = Үхсэн ажлууд
 layout-nav-schedules = Хуваарь
 layout-nav-processes = Процессууд
+layout-nav-alerts = Сэрэмжлүүлэг
 layout-nav-history = Түүх
 layout-nav-search = Хайх
 layout-nav-my-jobs = Миний ажлууд

@@ -18,11 +18,12 @@ struct GoTo {
     staff_only: bool,
 }
 
-const GO_TO: [GoTo; 7] = [
+const GO_TO: [GoTo; 8] = [
     GoTo { key: "o", path: "/", label: msg("layout-nav-overview"), staff_only: true },
     GoTo { key: "d", path: "/dead", label: msg("layout-nav-dead-letters"), staff_only: true },
     GoTo { key: "s", path: "/schedules", label: msg("layout-nav-schedules"), staff_only: true },
     GoTo { key: "p", path: "/processes", label: msg("layout-nav-processes"), staff_only: true },
+    GoTo { key: "a", path: "/alerts", label: msg("layout-nav-alerts"), staff_only: true },
     GoTo { key: "h", path: "/history", label: msg("layout-nav-history"), staff_only: true },
     GoTo { key: "f", path: "/search", label: msg("layout-nav-search"), staff_only: false },
     GoTo { key: "m", path: "/me", label: msg("layout-nav-my-jobs"), staff_only: false },

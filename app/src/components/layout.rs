@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::components::firing_banner::FiringBanner;
 use crate::components::keyboard_shortcuts::KeyboardShortcuts;
 use crate::components::language_menu::LanguageMenu;
 use crate::components::theme_toggle::ThemeToggle;
@@ -74,6 +75,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <LanguageMenu viewer/>
                 <ThemeToggle/>
             </header>
+            <FiringBanner/>
             <main id="main">{children()}</main>
         </div>
     }
@@ -93,6 +95,7 @@ fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
             ("/dead", msg("layout-nav-dead-letters")),
             ("/schedules", msg("layout-nav-schedules")),
             ("/processes", msg("layout-nav-processes")),
+            ("/alerts", msg("layout-nav-alerts")),
             ("/history", msg("layout-nav-history")),
         ]);
     }

@@ -3,6 +3,7 @@
 pub mod confirm;
 pub mod data_table;
 pub mod enqueue_as_curl;
+pub mod firing_banner;
 pub mod keyboard_shortcuts;
 pub mod language_menu;
 pub mod layout;

@@ -1,5 +1,6 @@
 //! One page per file; routes are declared in `app.rs`.
 
+pub mod alerts;
 pub mod audit;
 pub mod dead_letters;
 pub mod history;

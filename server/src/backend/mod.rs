@@ -3,6 +3,7 @@
 //! role checks) as the REST API.
 
 mod admin;
+mod alerts;
 mod history;
 mod processes;
 mod schedules;
@@ -11,9 +12,10 @@ mod search;
 use app::backend::{Backend, BoxFuture};
 use app::error::AppError;
 use app::types::{
-    AttemptError, AuditView, BulkResultView, ConnectionView, DeadRow, HistoryFilter, HistoryView, JobDetail, JobRow,
-    LimitsView, MatchCountView, MyJob, MyJobs, ProcessRow, ProgressView, QueueCard, QueueCounts, QueuePage,
-    SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow, Viewer,
+    AlertRow, AlertRuleRow, AlertsView, AttemptError, AuditView, BulkResultView, ConnectionView, DeadRow,
+    HistoryFilter, HistoryView, JobDetail, JobRow, LimitsView, MatchCountView, MyJob, MyJobs, ProcessRow, ProgressView,
+    QueueCard, QueueCounts, QueuePage, SavedSearchView, ScheduleRow, SearchView, SystemStatus, Throughput, UserRow,
+    Viewer,
 };
 use hoist_queue::TimingHistogram;
 use tower_sessions::Session;
@@ -638,6 +640,33 @@ impl Backend for ServerBackend {
 
     fn schedule_action(&self, name: String, action: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(schedules::act(self, name, action, csrf))
+    }
+
+    fn alerts(&self) -> BoxFuture<'_, Result<AlertsView, AppError>> {
+        Box::pin(alerts::page(self))
+    }
+
+    fn firing_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRow>, AppError>> {
+        Box::pin(alerts::firing(self))
+    }
+
+    fn alert_rule_update(&self, id: i64, rule: AlertRuleRow, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(alerts::update_rule(self, id, rule, csrf))
+    }
+
+    fn alert_silence_add(
+        &self,
+        rule_id: Option<i64>,
+        subject: Option<String>,
+        duration_ms: i64,
+        reason: String,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(alerts::add_silence(self, rule_id, subject, duration_ms, reason, csrf))
+    }
+
+    fn alert_silence_end(&self, id: i64, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(alerts::end_silence(self, id, csrf))
     }
 
     fn processes(&self) -> BoxFuture<'_, Result<Vec<ProcessRow>, AppError>> {
