@@ -20,6 +20,7 @@ if #ARGV ~= 10 + n * 4 then bad_arg('completions', #ARGV) end
 local codes = {}
 local done, finished = {}, {}
 local completed = events('completed', 'duration_ms')
+local grouped = meta().grouped
 for i = 0, n - 1 do
   local b = 11 + i * 4
   local id, lease = ARGV[b], ARGV[b + 1]
@@ -32,7 +33,7 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', ARGV[b + 2], 'lease', '')
-    group_left_active(jk)
+    if grouped then group_left_active(jk) end
     if current[2] and current[2] ~= '' then redis.call('HSET', jk, 'cancel', '') end
     done[#done + 1] = id
     finished[#finished + 1] = now_text

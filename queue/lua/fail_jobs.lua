@@ -17,6 +17,7 @@ for i = 0, n - 1 do
   if not sample or sample < 0 or sample > 1 then bad_arg('jitter', ARGV[b + 4]) end
 end
 local codes = {}
+local grouped = meta().grouped
 local retrying, dead = events('retrying', 'attempt', 'delay_ms'), events('dead', 'attempt')
 local died = {}
 -- Jobs that will run again now carry an error: the search index reads them again.
@@ -49,7 +50,7 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     redis.call('ZREM', k.active, id)
-    group_left_active(jk)
+    if grouped then group_left_active(jk) end
     redis.call('HDEL', jk, 'lease', 'cancel')
     redis.call('RPUSH', jk .. ':errors', record)
     redis.call('LTRIM', jk .. ':errors', -100, -1)

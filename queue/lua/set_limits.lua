@@ -44,7 +44,7 @@ if redis.call('HGET', k.meta, 'grouped') then
   for i = 1, #active, 2 do
     local tag = active[i]
     if (not per_group or tonumber(active[i + 1]) < per_group) and redis.call('EXISTS', group_key(tag)) == 1 then
-      queue_group(tag)
+      grouping().queue(tag)
     end
   end
 end

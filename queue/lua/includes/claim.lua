@@ -85,7 +85,7 @@ local function take_grouped(count)
           taken[tag] = (taken[tag] or 0) + 1
           active = active + 1
           if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
-            redis.call('ZADD', k.groups, next_turn(), tag)
+            redis.call('ZADD', k.groups, grouping().next_turn(), tag)
           else
             redis.call('ZREM', k.groups, tag)
           end

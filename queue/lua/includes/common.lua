@@ -262,24 +262,32 @@ local function group_key(tag)
   return prefix .. 'group:' .. tag
 end
 
--- The turn after the last group's: a group given it goes to the back.
-local function next_turn()
-  local last = redis.call('ZRANGE', k.groups, '-1', '-1', 'WITHSCORES')
-  if last[2] then return text_of(tonumber(last[2]) + 1) end
-  return '1'
-end
-
--- Whether group `tag`, with `active` jobs active (read when nil), may start one more.
-local function group_has_room(tag, active)
-  local cap = meta().group_concurrency
-  if tag == '' or not cap then return true end
-  active = active or tonumber(redis.call('HGET', k.group_active, tag) or '0')
-  return active < cap
-end
-
--- Puts group `tag` in the turn order, at the back, unless it is there already.
-local function queue_group(tag)
-  redis.call('ZADD', k.groups, 'NX', next_turn(), tag)
+-- The helpers of grouped queues, made the first time a script needs them: a function
+-- defined here costs Redis time at every call of every script (each is made anew), so
+-- queues without groups do not pay for these.
+local grouped_helpers = nil
+local function grouping()
+  if grouped_helpers then return grouped_helpers end
+  local g = {}
+  -- The turn after the last group's: a group given it goes to the back.
+  function g.next_turn()
+    local last = redis.call('ZRANGE', k.groups, '-1', '-1', 'WITHSCORES')
+    if last[2] then return text_of(tonumber(last[2]) + 1) end
+    return '1'
+  end
+  -- Whether group `tag`, with `active` jobs active (read when nil), may start one more.
+  function g.has_room(tag, active)
+    local cap = meta().group_concurrency
+    if tag == '' or not cap then return true end
+    active = active or tonumber(redis.call('HGET', k.group_active, tag) or '0')
+    return active < cap
+  end
+  -- Puts group `tag` in the turn order, at the back, unless it is there already.
+  function g.queue(tag)
+    redis.call('ZADD', k.groups, 'NX', g.next_turn(), tag)
+  end
+  grouped_helpers = g
+  return g
 end
 
 -- Puts waiting job `id` in the wait set at `score` and, on a grouped queue, in its
@@ -291,7 +299,8 @@ local function to_wait(id, score, tag)
   if meta().grouped then
     if tag == nil then tag = redis.call('HGET', job_key(id), 'group') or '' end
     redis.call('ZADD', group_key(tag), score, id)
-    if group_has_room(tag) then queue_group(tag) end
+    local g = grouping()
+    if g.has_room(tag) then g.queue(tag) end
   end
 end
 
@@ -318,9 +327,10 @@ local function group_left_active(jk)
     redis.call('HDEL', k.group_active, tag)
     active = 0
   end
-  if group_has_room(tag, active) and redis.call('EXISTS', group_key(tag)) == 1
+  local g = grouping()
+  if g.has_room(tag, active) and redis.call('EXISTS', group_key(tag)) == 1
       and not redis.call('ZSCORE', k.groups, tag) then
-    queue_group(tag)
+    g.queue(tag)
     wake_workers()
   end
 end
