@@ -106,7 +106,7 @@ async fn a_breach_fires_once_across_three_replicas_resolves_and_obeys_silences()
         let running = hoist.start().await.unwrap();
         replicas.push((hoist, running));
     }
-    let db = Db::connect(&database.url()).await.unwrap();
+    let db = Db::connect(database.url()).await.unwrap();
     // More than 3 waiting, for 2 s.
     let rule = only(&db, RuleKind::Waiting, 3, 0, 2000).await;
     let orders = replicas[0].0.queue("orders").unwrap();
@@ -197,7 +197,7 @@ struct Rig {
 async fn rig() -> Rig {
     let redis = RedisServer::start();
     let database = sqlite_database();
-    let db = Db::connect(&database.url()).await.unwrap();
+    let db = Db::connect(database.url()).await.unwrap();
     db.migrate().await.unwrap();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
     let smtp = SmtpServer::start().await;
@@ -223,7 +223,7 @@ async fn run_until_idle(queue: &Queue, fail_every: u64) {
     let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let handler = handler_fn(move |_| {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        async move { if fail_every > 0 && i % fail_every == 0 { Err(JobError::permanent("no")) } else { Ok(json!(null)) } }
+        async move { if fail_every > 0 && i.is_multiple_of(fail_every) { Err(JobError::permanent("no")) } else { Ok(json!(null)) } }
     });
     Worker::new(queue.clone(), handler, WorkerOptions::default()).run_until_idle().await.unwrap();
 }
