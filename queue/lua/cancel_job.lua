@@ -16,7 +16,7 @@ if state == 'active' then
   return 2
 end
 if state == 'completed' or state == 'dead' or state == 'cancelled' or state == 'expired' then return -3 end
-if state == 'waiting' then left_wait({ id }) end
+if state == 'waiting' and meta().grouped then grouping().left_wait({ id }) end
 redis.call('ZREM', state_set(state), id)
 mark_cancelled(id, jk)
 emit('cancelled', id)

@@ -33,7 +33,7 @@ else
   ids = archived_only(looked)
 end
 if #ids > 0 then
-  if state == 'waiting' then left_wait(ids) end
+  if state == 'waiting' and meta().grouped then grouping().left_wait(ids) end
   redis.call('ZREM', set, unpack(ids))
   delete_jobs(ids)
   emit('cleaned', '', 'state', state, 'count', #ids)

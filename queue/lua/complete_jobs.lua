@@ -33,7 +33,7 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     redis.call('HSET', jk, 'state', 'completed', 'finished_at', now_text, 'result', ARGV[b + 2], 'lease', '')
-    if grouped then group_left_active(jk) end
+    if grouped then grouping().left_active(jk) end
     if current[2] and current[2] ~= '' then redis.call('HSET', jk, 'cancel', '') end
     done[#done + 1] = id
     finished[#finished + 1] = now_text

@@ -104,7 +104,7 @@ if not grouped and next(groups) ~= nil then
   -- group's set, those already waiting in the set of the jobs without a group.
   redis.call('HSET', k.meta, 'grouped', '1')
   grouped = '1'
-  if redis.call('ZUNIONSTORE', group_key(''), 1, k.wait) > 0 then grouping().queue('') end
+  if redis.call('ZUNIONSTORE', grouping().key(''), 1, k.wait) > 0 then grouping().queue('') end
 end
 -- The waiting jobs by group: { tag = { score, id, ... } }.
 local waiting_by_group = {}
@@ -222,7 +222,7 @@ for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed }, { k.expiri
 end
 for tag, list in pairs(waiting_by_group) do
   for from = 1, #list, 2000 do
-    redis.call('ZADD', group_key(tag), unpack(list, from, math.min(from + 1999, #list)))
+    redis.call('ZADD', grouping().key(tag), unpack(list, from, math.min(from + 1999, #list)))
   end
   local g = grouping()
   if g.has_room(tag) then g.queue(tag) end

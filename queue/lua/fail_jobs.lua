@@ -50,7 +50,7 @@ for i = 0, n - 1 do
     codes[#codes + 1] = -2
   else
     redis.call('ZREM', k.active, id)
-    if grouped then group_left_active(jk) end
+    if grouped then grouping().left_active(jk) end
     redis.call('HDEL', jk, 'lease', 'cancel')
     redis.call('RPUSH', jk .. ':errors', record)
     redis.call('LTRIM', jk .. ':errors', -100, -1)
@@ -75,7 +75,9 @@ for i = 0, n - 1 do
       else
         -- Ready again now: its wait is counted from here, not from its first run time.
         redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-        to_wait(id, redis.call('HGET', jk, 'score'))
+        local score = redis.call('HGET', jk, 'score')
+        redis.call('ZADD', k.wait, score, id)
+        if meta().grouped then grouping().enter(id, score) end
         wake_workers()
       end
       add_event(retrying, id, attempts, delay)

@@ -8,7 +8,7 @@ local jk = job_key(id)
 local owned = check_lease(id, lease)
 if owned ~= 1 then return owned end
 redis.call('ZREM', k.active, id)
-group_left_active(jk)
+if meta().grouped then grouping().left_active(jk) end
 mark_cancelled(id, jk)
 emit('cancelled', id)
 return 1

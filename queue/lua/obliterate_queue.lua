@@ -32,7 +32,7 @@ if deleted == 0 then
   local groups = { [''] = true }
   for _, tag in ipairs(redis.call('ZRANGE', k.groups, 0, -1)) do groups[tag] = true end
   for _, tag in ipairs(redis.call('HKEYS', k.group_active)) do groups[tag] = true end
-  for tag in pairs(groups) do redis.call('DEL', group_key(tag)) end
+  for tag in pairs(groups) do redis.call('DEL', grouping().key(tag)) end
   redis.call('DEL', k.groups, k.group_active)
   redis.call('DEL', k.meta, k.events, k.marker, k.dedup, k.seq, k.limiter, k.archive, k.owners, k.unindexed, k.expiring)
   -- The running totals go with the queue (a queue made again counts from zero); the

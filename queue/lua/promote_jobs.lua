@@ -8,7 +8,9 @@ local function promote(set, id)
   if redis.call('ZREM', set, id) == 1 then
     local jk = job_key(id)
     redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-    to_wait(id, redis.call('HGET', jk, 'score'))
+    local score = redis.call('HGET', jk, 'score')
+    redis.call('ZADD', k.wait, score, id)
+    if meta().grouped then grouping().enter(id, score) end
     add_event(waiting, id, 1)
     moved = moved + 1
     return true

@@ -14,7 +14,7 @@ local requeued = {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', k.active, id)
   local jk = job_key(id)
-  group_left_active(jk)
+  if meta().grouped then grouping().left_active(jk) end
   local cancel = redis.call('HGET', jk, 'cancel')
   if cancel and cancel ~= '' then
     -- Asked to stop, and stopped: nobody runs it now, so it ends here.
@@ -41,7 +41,9 @@ for _, id in ipairs(expired) do
       died = died + 1
     else
       redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-      to_wait(id, redis.call('HGET', jk, 'score'))
+      local score = redis.call('HGET', jk, 'score')
+      redis.call('ZADD', k.wait, score, id)
+      if meta().grouped then grouping().enter(id, score) end
       wake_workers()
       requeued[#requeued + 1] = now_text
       requeued[#requeued + 1] = id

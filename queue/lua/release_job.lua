@@ -10,7 +10,7 @@ local jk = job_key(id)
 local owned = check_lease(id, lease)
 if owned ~= 1 then return owned end
 redis.call('ZREM', k.active, id)
-group_left_active(jk)
+if meta().grouped then grouping().left_active(jk) end
 redis.call('HDEL', jk, 'lease', 'cancel')
 redis.call('HINCRBY', jk, 'attempts', -1)
 if after > 0 then
@@ -20,7 +20,9 @@ if after > 0 then
   emit('delayed', id, 'run_at', run_at)
 else
   redis.call('HSET', jk, 'state', 'waiting', 'run_at', now_text)
-  to_wait(id, redis.call('HGET', jk, 'score'))
+  local score = redis.call('HGET', jk, 'score')
+  redis.call('ZADD', k.wait, score, id)
+  if meta().grouped then grouping().enter(id, score) end
   emit('waiting', id)
 end
 wake_workers()

@@ -14,7 +14,7 @@ for i = 4, #ARGV do
   if state == 'active' then
     if only == '' then refused[#refused + 1] = id end
   elseif state and (only == '' or state == only) then
-    if state == 'waiting' then left_wait({ id }) end
+    if state == 'waiting' and meta().grouped then grouping().left_wait({ id }) end
     redis.call('ZREM', state_set(state), id)
     delete_job(id)
     add_event(gone, id)

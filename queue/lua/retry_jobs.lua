@@ -46,7 +46,8 @@ for _, id in ipairs(ids) do
     local score = next_score(priority)
     redis.call('HSET', jk, 'state', 'waiting', 'attempts', 0, 'stalls', 0, 'score', score, 'run_at', now_text)
     redis.call('HDEL', jk, 'finished_at', 'cancel')
-    to_wait(id, score)
+    redis.call('ZADD', k.wait, score, id)
+    if meta().grouped then grouping().enter(id, score) end
     add_event(waiting, id, from)
     retried[#retried + 1] = now_text
     retried[#retried + 1] = id

@@ -43,7 +43,7 @@ if redis.call('HGET', k.meta, 'grouped') then
   local active = redis.call('HGETALL', k.group_active)
   for i = 1, #active, 2 do
     local tag = active[i]
-    if (not per_group or tonumber(active[i + 1]) < per_group) and redis.call('EXISTS', group_key(tag)) == 1 then
+    if (not per_group or tonumber(active[i + 1]) < per_group) and redis.call('EXISTS', grouping().key(tag)) == 1 then
       grouping().queue(tag)
     end
   end

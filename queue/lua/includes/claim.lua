@@ -16,7 +16,8 @@ local function promote_due(limit)
         local jk = job_key(id)
         local score = redis.call('HGET', jk, 'score')
         if score then
-          to_wait(id, score)
+          redis.call('ZADD', k.wait, score, id)
+          if meta().grouped then grouping().enter(id, score) end
           redis.call('HSET', jk, 'state', 'waiting')
           add_event(waiting, id)
         end
@@ -56,49 +57,6 @@ local function room_under_limits(count)
   return count, -1
 end
 
--- Takes up to `count` waiting jobs of a grouped queue out of the wait set, one per group
--- in turn (see "Fair groups" in common.lua): a group served goes to the back of the turn
--- order, one that has no waiting job left or reached the group cap leaves it. Entries of
--- jobs no longer waiting are dropped on the way, at most `count + 1000` steps per claim.
--- Returns the ids and each one's group; the caller counts a group's active jobs as it
--- starts them (a job whose hash is gone is never started, so never counted).
-local function take_grouped(count)
-  local ids, group_of, taken = {}, {}, {}
-  local cap = meta().group_concurrency
-  local steps = count + 1000
-  while #ids < count and steps > 0 do
-    steps = steps - 1
-    local tag = redis.call('ZRANGE', k.groups, '0', '0')[1]
-    if not tag then break end
-    local capped = tag ~= '' and cap
-    local active = 0
-    if capped then active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0) end
-    local id = nil
-    if not capped or active < cap then
-      local gk = group_key(tag)
-      id = redis.call('ZRANGE', gk, '0', '0')[1]
-      if id then
-        redis.call('ZREM', gk, id)
-        if redis.call('ZREM', k.wait, id) == 1 then
-          ids[#ids + 1] = id
-          group_of[id] = tag
-          taken[tag] = (taken[tag] or 0) + 1
-          active = active + 1
-          if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
-            redis.call('ZADD', k.groups, grouping().next_turn(), tag)
-          else
-            redis.call('ZREM', k.groups, tag)
-          end
-        end
-      end
-    end
-    if not id then redis.call('ZREM', k.groups, tag) end
-  end
-  -- Out of steps with groups left: another worker goes on where this claim stopped.
-  if steps == 0 and redis.call('EXISTS', k.groups) == 1 then wake_workers() end
-  return ids, group_of
-end
-
 -- Returns { due_in, now, job1, job2, ... } for up to `count` jobs (each positional, see
 -- below), each now active under a lease `token:attempt` that expires `lease_ms` from now
 -- by Redis's clock. due_in is how long (ms) the worker may wait before looking again
@@ -124,7 +82,7 @@ local function claim_jobs(count, lease_ms, token)
     -- with printf; counts go as text for the same reason.
     local ids, group_of
     if meta().grouped then
-      ids, group_of = take_grouped(count)
+      ids, group_of = grouping().take(count)
     else
       local last = text_of(count - 1)
       ids = redis.call('ZRANGE', k.wait, '0', last)

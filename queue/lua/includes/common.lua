@@ -254,21 +254,23 @@ end
 -- queue's group cap (meta `group_concurrency`) bounds the active jobs of each group.
 -- Jobs without a group form the group '' (never capped) and take their turns too.
 -- Every waiting job of a grouped queue is in `wait` as before (counts and lists see no
--- difference) and also in its group's set: jobs enter both through to_wait and leave
--- both through the claim or left_wait (an entry whose job is no longer waiting anyway,
--- left by hand, is dropped when the claim meets it).
--- Priority orders jobs within a group, not between groups.
-local function group_key(tag)
-  return prefix .. 'group:' .. tag
-end
-
--- The helpers of grouped queues, made the first time a script needs them: a function
--- defined here costs Redis time at every call of every script (each is made anew), so
--- queues without groups do not pay for these.
+-- difference) and also in its group's set, group key(tag) = prefix .. "group:" .. tag:
+-- every script that moves a job into the wait set calls enter, one that takes a job out
+-- other than by a claim calls left_wait, one that moves a job out of the active set
+-- calls left_active (an entry whose job is no longer waiting anyway, left by hand, is
+-- dropped when the claim meets it). Priority orders jobs within a group, not between
+-- groups. Scripts that call these declare `meta groups group_active marker`.
+--
+-- The helpers are made the first time a script of a grouped queue needs them
+-- (`if meta().grouped then grouping().enter(...) end`): every function defined at the
+-- top of a script is made anew at each call, and costs Redis time even where unused.
 local grouped_helpers = nil
 local function grouping()
   if grouped_helpers then return grouped_helpers end
   local g = {}
+  function g.key(tag)
+    return prefix .. 'group:' .. tag
+  end
   -- The turn after the last group's: a group given it goes to the back.
   function g.next_turn()
     local last = redis.call('ZRANGE', k.groups, '-1', '-1', 'WITHSCORES')
@@ -286,53 +288,82 @@ local function grouping()
   function g.queue(tag)
     redis.call('ZADD', k.groups, 'NX', g.next_turn(), tag)
   end
-  grouped_helpers = g
-  return g
-end
-
--- Puts waiting job `id` in the wait set at `score` and, on a grouped queue, in its
--- group's set. `tag` is its group ('' for none), or nil to read it from the job.
--- Every move into the wait set goes through here; scripts that call it declare
--- `wait meta groups group_active`.
-local function to_wait(id, score, tag)
-  redis.call('ZADD', k.wait, score, id)
-  if meta().grouped then
+  -- Waiting job `id`, just put in the wait set at `score`, joins its group's set. `tag`
+  -- is its group ('' for none), or nil to read it from the job.
+  function g.enter(id, score, tag)
     if tag == nil then tag = redis.call('HGET', job_key(id), 'group') or '' end
-    redis.call('ZADD', group_key(tag), score, id)
-    local g = grouping()
+    redis.call('ZADD', g.key(tag), score, id)
     if g.has_room(tag) then g.queue(tag) end
   end
-end
-
--- Waiting jobs `ids` left the wait set other than by a claim (cancelled, removed, drained,
--- expired): on a grouped queue they leave their groups' sets too, so that no claim has to
--- step over them. Called while their job hashes still exist.
-local function left_wait(ids)
-  if #ids == 0 or not meta().grouped then return end
-  for _, id in ipairs(ids) do
-    redis.call('ZREM', group_key(redis.call('HGET', job_key(id), 'group') or ''), id)
+  -- Waiting jobs `ids` left the wait set other than by a claim (cancelled, removed,
+  -- drained, expired): they leave their groups' sets too, so no claim steps over them.
+  -- Called while their job hashes still exist.
+  function g.left_wait(ids)
+    for _, id in ipairs(ids) do
+      redis.call('ZREM', g.key(redis.call('HGET', job_key(id), 'group') or ''), id)
+    end
   end
-end
-
--- Active job `jk` left the active set (finished, failed, recovered, handed back): its
--- group has one active job fewer, and takes turns again if the cap had held it out (a
--- waiting worker is woken for it). Every move out of the active set goes through here;
--- scripts that call it declare `meta groups group_active marker`.
-local function group_left_active(jk)
-  if not meta().grouped then return end
-  local tag = redis.call('HGET', jk, 'group')
-  if not tag then return end
-  local active = redis.call('HINCRBY', k.group_active, tag, -1)
-  if active <= 0 then
-    redis.call('HDEL', k.group_active, tag)
-    active = 0
+  -- Active job `jk` left the active set (finished, failed, recovered, handed back): its
+  -- group has one active job fewer, and takes turns again if the cap had held it out (a
+  -- waiting worker is woken for it).
+  function g.left_active(jk)
+    local tag = redis.call('HGET', jk, 'group')
+    if not tag then return end
+    local active = redis.call('HINCRBY', k.group_active, tag, -1)
+    if active <= 0 then
+      redis.call('HDEL', k.group_active, tag)
+      active = 0
+    end
+    if g.has_room(tag, active) and redis.call('EXISTS', g.key(tag)) == 1
+        and not redis.call('ZSCORE', k.groups, tag) then
+      g.queue(tag)
+      wake_workers()
+    end
   end
-  local g = grouping()
-  if g.has_room(tag, active) and redis.call('EXISTS', group_key(tag)) == 1
-      and not redis.call('ZSCORE', k.groups, tag) then
-    g.queue(tag)
-    wake_workers()
+  -- Takes up to `count` waiting jobs out of the wait set, one per group in turn: a group
+  -- served goes to the back of the turn order, one that has no waiting job left or
+  -- reached the group cap leaves it. Entries of jobs no longer waiting are dropped on
+  -- the way, at most `count + 1000` steps per claim. Returns the ids and each one's
+  -- group; the caller counts a group's active jobs as it starts them (a job whose hash
+  -- is gone is never started, so never counted).
+  function g.take(count)
+    local ids, group_of, taken = {}, {}, {}
+    local cap = meta().group_concurrency
+    local steps = count + 1000
+    while #ids < count and steps > 0 do
+      steps = steps - 1
+      local tag = redis.call('ZRANGE', k.groups, '0', '0')[1]
+      if not tag then break end
+      local capped = tag ~= '' and cap
+      local active = 0
+      if capped then active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0) end
+      local id = nil
+      if not capped or active < cap then
+        local gk = g.key(tag)
+        id = redis.call('ZRANGE', gk, '0', '0')[1]
+        if id then
+          redis.call('ZREM', gk, id)
+          if redis.call('ZREM', k.wait, id) == 1 then
+            ids[#ids + 1] = id
+            group_of[id] = tag
+            taken[tag] = (taken[tag] or 0) + 1
+            active = active + 1
+            if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
+              redis.call('ZADD', k.groups, g.next_turn(), tag)
+            else
+              redis.call('ZREM', k.groups, tag)
+            end
+          end
+        end
+      end
+      if not id then redis.call('ZREM', k.groups, tag) end
+    end
+    -- Out of steps with groups left: another worker goes on where this claim stopped.
+    if steps == 0 and redis.call('EXISTS', k.groups) == 1 then wake_workers() end
+    return ids, group_of
   end
+  grouped_helpers = g
+  return g
 end
 
 -- Whether a history store copies this queue's finished jobs.
@@ -418,7 +449,7 @@ local function expire_overdue(limit)
     local f = redis.call('HMGET', jk, 'state', 'started_at')
     local from = (f[1] == 'waiting' and k.wait) or (f[1] == 'delayed' and k.delayed) or nil
     if from and not f[2] then
-      if from == k.wait then left_wait({ id }) end
+      if from == k.wait and meta().grouped then grouping().left_wait({ id }) end
       redis.call('ZREM', from, id)
       mark_expired(id, jk)
       add_event(expired, id)
