@@ -40,6 +40,14 @@ pub struct Evaluator {
     pub interval: Duration,
 }
 
+/// What a round measured: (rule, subject, measure) triples; whether every queue was
+/// read (else nothing unmeasured counts as cleared); the queues that could not be.
+struct Measured {
+    values: Vec<(Rule, String, i64)>,
+    complete: bool,
+    failed: HashSet<String>,
+}
+
 /// One transition made by a round.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Made {
@@ -49,68 +57,95 @@ pub struct Made {
 }
 
 impl Evaluator {
-    /// Evaluates every `interval` until `stop`.
+    /// Evaluates every `interval` until `stop`, then hands the role on.
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            if let Err(e) = self.round().await {
-                tracing::warn!(error = %e, "alert evaluation failed; trying again next round");
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                result = self.round() => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "alert evaluation failed; trying again next round");
+                    }
+                }
             }
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(self.interval) => {}
             }
         }
+        // Another replica takes over at its next round, not once the role's time runs out.
+        let _ = Role::new(&self.engine, "alert-evaluator").release(&self.holder).await;
     }
 
     /// One evaluation; returns the transitions this replica made (none when another
     /// replica holds the role).
     pub async fn round(&self) -> anyhow::Result<Vec<Made>> {
         let all_rules = rules::list(&self.db).await?;
-        let rules: Vec<Rule> = all_rules.iter().filter(|r| r.enabled).cloned().collect();
         let role = Role::new(&self.engine, "alert-evaluator");
         // Held a little past two rounds, so one slow round does not hand it over.
         let ttl = self.interval * 2 + Duration::from_secs(5);
-        let (now, measured) = match role.claim(&self.holder, ttl).await {
+        let (now, measured, redis_up) = match role.claim(&self.holder, ttl).await {
             Ok(false) => return Ok(vec![]),
             Ok(true) => {
-                let now = self.engine_now().await.unwrap_or_else(|_| now_ms());
-                (now, self.measure_all(&rules, now).await)
+                // Redis's clock, as every time the engine records; a round that cannot
+                // read it measures nothing rather than mix clocks.
+                let now = self.engine_now().await?;
+                (now, self.measure_all(&all_rules, now).await, true)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Redis does not answer");
-                let down = rules.iter().find(|r| r.kind == RuleKind::RedisUnreachable);
-                (now_ms(), down.map(|rule| vec![(rule.clone(), String::new(), 1)]).unwrap_or_default())
+                let down = all_rules.iter().find(|r| r.kind == RuleKind::RedisUnreachable && r.enabled);
+                let values = down.map(|rule| vec![(rule.clone(), String::new(), 1)]).unwrap_or_default();
+                (now_ms(), Measured { values, complete: false, failed: HashSet::new() }, false)
             }
         };
-        let redis_up = measured.iter().all(|(rule, _, value)| rule.kind != RuleKind::RedisUnreachable || *value == 0);
         let silences = silences::active(&self.db, now).await?;
         let mut made = vec![];
         let mut seen = HashSet::new();
-        for (rule, subject, value) in &measured {
+        // Each notice goes out as soon as its transition is made: an error later in the
+        // round loses none.
+        for (rule, subject, value) in &measured.values {
             seen.insert((rule.id, subject.clone()));
             if let Some(transition) = self.apply(rule, subject, *value > rule.threshold, *value, now).await? {
-                made.push(self.record(rule, subject, transition, *value, now, &silences).await?);
+                made.push(self.record_and_send(rule, subject, transition, *value, now, &silences, redis_up).await?);
             }
         }
-        // Breaches no longer measured (a rule switched off or replaced, a queue gone) clear.
-        // Not while Redis is down: the queues were not measured, not found healthy.
-        if redis_up {
+        // Breaches no longer measured (a rule switched off or replaced, a queue gone)
+        // clear; only after a round that read every queue: a queue that could not be read,
+        // or Redis down, is not found healthy.
+        if measured.complete {
             for (rule_id, subject, value) in self.open_states().await? {
-                if seen.contains(&(rule_id, subject.clone())) {
+                if seen.contains(&(rule_id, subject.clone())) || measured.failed.contains(&subject) {
                     continue;
                 }
                 // A deleted rule's states went with it.
                 let Some(rule) = all_rules.iter().find(|r| r.id == rule_id) else { continue };
                 if let Some(transition) = self.apply(rule, &subject, false, value, now).await? {
-                    made.push(self.record(rule, &subject, transition, value, now, &silences).await?);
+                    made.push(self.record_and_send(rule, &subject, transition, value, now, &silences, redis_up).await?);
                 }
             }
         }
-        for m in made.iter().filter(|m| !m.silenced) {
-            self.deliver(&m.notice, redis_up).await;
-        }
         sqlx::query("DELETE FROM alert_events WHERE at < $1").bind(now - KEEP_EVENTS_MS).execute(&self.db.pool).await?;
         silences::prune(&self.db, now, KEEP_EVENTS_MS).await?;
+        Ok(made)
+    }
+
+    /// Records a transition and sends its notice unless a silence holds it back.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_and_send(
+        &self,
+        rule: &Rule,
+        subject: &str,
+        transition: Transition,
+        value: i64,
+        now: i64,
+        silences: &[silences::Silence],
+        redis_up: bool,
+    ) -> sqlx::Result<Made> {
+        let made = self.record(rule, subject, transition, value, now, silences).await?;
+        if !made.silenced {
+            self.deliver(&made.notice, redis_up).await;
+        }
         Ok(made)
     }
 
@@ -119,28 +154,32 @@ impl Evaluator {
         Queue::new(&self.engine, &self.notifications_queue)?.redis_time().await
     }
 
-    /// (rule, subject, measure) for every enabled rule in force on every queue, and
-    /// Redis's reachability (it answered: 0). A queue that could not be read is left out
-    /// this round (not taken as healthy).
-    async fn measure_all(&self, rules: &[Rule], now: i64) -> Vec<(Rule, String, i64)> {
-        let mut out = vec![];
-        if let Some(rule) = rules.iter().find(|r| r.kind == RuleKind::RedisUnreachable) {
-            out.push((rule.clone(), String::new(), 0));
+    /// The measure of every enabled rule in force on every queue (a queue's own rule,
+    /// switched off, switches its kind off there), and Redis's reachability (it
+    /// answered: 0).
+    async fn measure_all(&self, rules: &[Rule], now: i64) -> Measured {
+        let mut out = Measured { values: vec![], complete: true, failed: HashSet::new() };
+        if let Some(rule) = rules.iter().find(|r| r.kind == RuleKind::RedisUnreachable && r.enabled) {
+            out.values.push((rule.clone(), String::new(), 0));
         }
         let names = match Queue::list_all(&self.engine).await {
             Ok(names) => names,
             Err(e) => {
                 tracing::warn!(error = %e, "alerts: cannot list the queues");
+                out.complete = false;
                 return out;
             }
         };
         for name in names {
             let Ok(queue) = Queue::new(&self.engine, &name) else { continue };
             for kind in RuleKind::ALL.into_iter().filter(|k| k.per_queue()) {
-                let Some(rule) = rules::in_force(rules, kind, &name) else { continue };
+                let Some(rule) = rules::in_force(rules, kind, &name).filter(|r| r.enabled) else { continue };
                 match measure(&queue, rule, now).await {
-                    Ok(value) => out.push((rule.clone(), name.clone(), value)),
-                    Err(e) => tracing::warn!(queue = %name, rule = kind.as_str(), error = %e, "alerts: cannot measure"),
+                    Ok(value) => out.values.push((rule.clone(), name.clone(), value)),
+                    Err(e) => {
+                        tracing::warn!(queue = %name, rule = kind.as_str(), error = %e, "alerts: cannot measure");
+                        out.failed.insert(name.clone());
+                    }
                 }
             }
         }
@@ -246,11 +285,13 @@ impl Evaluator {
         Ok(Made { notice, silenced })
     }
 
-    /// Sends a notice: as a job while Redis answers, else straight away.
+    /// Sends a notice: as a job (retried like every notification) while Redis answers and
+    /// a notifications worker is online, else straight away.
     async fn deliver(&self, notice: &AlertNotice, redis_up: bool) {
-        if redis_up {
-            let enqueued = async {
-                let queue = Queue::new(&self.engine, &self.notifications_queue)?;
+        let queue = Queue::new(&self.engine, &self.notifications_queue);
+        if redis_up && let Ok(queue) = queue {
+            let online = queue.worker_processes(WORKER_ONLINE).await.is_ok_and(|n| n > 0);
+            if online {
                 let options = hoist_queue::JobOptions {
                     // The transition is made once; the key guards a retried enqueue.
                     dedup_key: Some(format!(
@@ -262,16 +303,16 @@ impl Evaluator {
                     )),
                     ..crate::processors::notifications::delivery_options()
                 };
-                let payload =
-                    serde_json::to_value(notice).map_err(|e| hoist_queue::QueueError::Protocol(e.to_string()))?;
-                queue.enqueue(NewJob::new(JOB_NAME, payload).with_options(options)).await
-            };
-            if let Err(e) = enqueued.await {
-                tracing::error!(error = %e, notice = %notice.text(), "alert notice could not be enqueued");
+                let payload = serde_json::to_value(notice).unwrap_or_default();
+                match queue.enqueue(NewJob::new(JOB_NAME, payload).with_options(options)).await {
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, notice = %notice.text(), "alert notice not enqueued; sending it now")
+                    }
+                }
             }
-        } else if let Err(e) =
-            self.notifier.send_alert(notice, &format!("alert-{}-{}", notice.rule_id, notice.at)).await
-        {
+        }
+        if let Err(e) = self.notifier.send_alert(notice, &format!("alert-{}-{}", notice.rule_id, notice.at)).await {
             tracing::error!(error = %e, notice = %notice.text(), "alert notice could not be sent");
         }
     }
@@ -298,10 +339,14 @@ async fn measure(queue: &Queue, rule: &Rule, now: i64) -> hoist_queue::Result<i6
         RuleKind::Waiting => queue.counts().await?.waiting as i64,
         // A paused queue waits on purpose: not stalled, and not short of workers.
         RuleKind::OldestWaiting if queue.is_paused().await? => 0,
-        RuleKind::OldestWaiting => match queue.list_jobs(JobState::Waiting, 0, 1).await?.jobs.first() {
-            Some(job) => (now - job.run_at).max(0),
-            None => 0,
-        },
+        RuleKind::OldestWaiting => {
+            // Listings are newest first: the next job to run is the last of the set.
+            let waiting = queue.counts().await?.waiting;
+            match queue.list_jobs(JobState::Waiting, waiting.saturating_sub(1), 1).await?.jobs.first() {
+                Some(job) if waiting > 0 => (now - job.run_at).max(0),
+                _ => 0,
+            }
+        }
         RuleKind::ActiveTooLong => queue.oldest_active_started_at().await?.map_or(0, |started| (now - started).max(0)),
         RuleKind::NoWorkers => {
             let counts = queue.counts().await?;

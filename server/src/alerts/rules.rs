@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::db::{Db, now_ms};
+use crate::services::alerts::RuleFigures;
 
 /// What a rule measures. Each measure is a whole number compared with the rule's
 /// threshold: a breach is a measure above it.
@@ -129,7 +130,8 @@ pub fn defaults() -> Vec<(RuleKind, i64, i64, i64)> {
         (RuleKind::ActiveTooLong, crate::queue_settings::MAX_ACTIVE_SECONDS.default as i64 * 1000, 0, 0),
         (RuleKind::NoWorkers, 0, 0, MINUTE),
         (RuleKind::HistoryLag, 10_000, 0, 10 * MINUTE),
-        (RuleKind::RedisUnreachable, 0, 0, 0),
+        // Half a minute: one slow answer does not page.
+        (RuleKind::RedisUnreachable, 0, 0, MINUTE / 2),
     ]
 }
 
@@ -208,23 +210,17 @@ pub async fn update(
 }
 
 /// Adds a rule for one queue (its own figures for a kind); returns its id.
-pub async fn add_for_queue(
-    db: &Db,
-    kind: RuleKind,
-    queue: &str,
-    threshold: i64,
-    window_ms: i64,
-    pending_ms: i64,
-) -> sqlx::Result<i64> {
+pub async fn add_for_queue(db: &Db, kind: RuleKind, queue: &str, f: &RuleFigures) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO alert_rules (kind, queue, threshold, window_ms, pending_ms, enabled, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(kind.as_str())
     .bind(queue)
-    .bind(threshold)
-    .bind(window_ms)
-    .bind(pending_ms)
+    .bind(f.threshold)
+    .bind(f.window_ms)
+    .bind(f.pending_ms)
+    .bind(i64::from(f.enabled))
     .bind(now_ms())
     .fetch_one(&db.pool)
     .await

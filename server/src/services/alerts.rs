@@ -87,7 +87,12 @@ pub async fn overview(state: &AppState, principal: &Principal) -> Result<AlertsO
 }
 
 fn check_figures(kind: RuleKind, f: &RuleFigures) -> Result<(), ApiError> {
-    let max = if kind == RuleKind::FailureRate { 100 } else { MAX_THRESHOLD };
+    let max = match kind {
+        RuleKind::FailureRate => 100,
+        // Measured as 0 or 1: any other threshold could never fire.
+        RuleKind::NoWorkers | RuleKind::RedisUnreachable => 0,
+        _ => MAX_THRESHOLD,
+    };
     if !(0..=max).contains(&f.threshold) {
         return Err(ApiError::invalid("threshold", format!("must be 0 to {max}")));
     }
@@ -169,10 +174,13 @@ pub async fn add_rule(
         });
     }
     let f = &new.figures;
-    let id = rules::add_for_queue(&state.db, new.kind, &new.queue, f.threshold, f.window_ms, f.pending_ms).await?;
-    if !f.enabled {
-        rules::update(&state.db, id, f.threshold, f.window_ms, f.pending_ms, false).await?;
-    }
+    let id = rules::add_for_queue(&state.db, new.kind, &new.queue, f).await.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::Conflict {
+            message: format!("queue {:?} has a {} rule", new.queue, new.kind.as_str()),
+            existing_id: None,
+        },
+        other => other.into(),
+    })?;
     record(state, principal, addr, "alert.rule.create", id.to_string(), json!(new)).await?;
     Ok(Rule {
         id,

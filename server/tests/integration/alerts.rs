@@ -223,7 +223,13 @@ async fn run_until_idle(queue: &Queue, fail_every: u64) {
     let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let handler = handler_fn(move |_| {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        async move { if fail_every > 0 && i.is_multiple_of(fail_every) { Err(JobError::permanent("no")) } else { Ok(json!(null)) } }
+        async move {
+            if fail_every > 0 && i.is_multiple_of(fail_every) {
+                Err(JobError::permanent("no"))
+            } else {
+                Ok(json!(null))
+            }
+        }
     });
     Worker::new(queue.clone(), handler, WorkerOptions::default()).run_until_idle().await.unwrap();
 }
@@ -233,6 +239,7 @@ async fn each_rule_kind_fires_on_what_it_names() {
     let mut r = rig().await;
     let queue = |name: &str| Queue::new(&r.engine, name).unwrap();
 
+    // No notifications worker runs here: notices go straight to the mail server.
     // Failure rate: 10 of 20 attempts failed, above 30 %.
     only(&r.db, RuleKind::FailureRate, 30, 60_000, 0).await;
     let flaky = queue("flaky");
@@ -244,14 +251,20 @@ async fn each_rule_kind_fires_on_what_it_names() {
     }
     run_until_idle(&flaky, 2).await;
     assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::FailureRate, "flaky"));
+    eventually("the failure-rate email", Duration::from_secs(10), || {
+        r.smtp.received().into_iter().find(|m| m.data.contains("FIRING failure_rate on queue \"flaky\""))
+    })
+    .await;
     // Dead growth: the same 10 dead in the window, above 5.
     only(&r.db, RuleKind::DeadGrowth, 5, 60_000, 0).await;
     assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::DeadGrowth, "flaky"));
 
-    // Oldest waiting (a paused queue is left out) and no workers: a job waits, nobody works.
+    // Oldest waiting (a paused queue is left out) and no workers: a job waits, nobody
+    // works; the job enqueued after it, fresh, does not hide its wait.
     let idle = queue("idle");
     idle.enqueue(NewJob::new("x", json!({}))).await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
+    idle.enqueue(NewJob::new("x", json!({}))).await.unwrap();
     only(&r.db, RuleKind::OldestWaiting, 500, 0, 0).await;
     assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::OldestWaiting, "idle"));
     only(&r.db, RuleKind::NoWorkers, 0, 0, 0).await;
@@ -291,21 +304,30 @@ async fn each_rule_kind_fires_on_what_it_names() {
     only(&r.db, RuleKind::HistoryLag, 2, 0, 0).await;
     assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::HistoryLag, "copied"));
 
-    // Waiting: above 1,000 by default; here above 1.
+    // Waiting: above 1,000 by default; here above 1. A queue's own rule switched off
+    // switches the kind off there.
     only(&r.db, RuleKind::Waiting, 1, 0, 0).await;
     let busy = queue("busy");
     busy.enqueue_bulk((0..2).map(|_| NewJob::new("x", json!({}))).collect()).await.unwrap();
-    assert!(fired(&r.evaluator.round().await.unwrap(), RuleKind::Waiting, "busy"));
+    let exempt = queue("exempt");
+    exempt.enqueue_bulk((0..2).map(|_| NewJob::new("x", json!({}))).collect()).await.unwrap();
+    let off = hoist_server::services::alerts::RuleFigures { threshold: 1, window_ms: 0, pending_ms: 0, enabled: false };
+    rules::add_for_queue(&r.db, RuleKind::Waiting, "exempt", &off).await.unwrap();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(fired(&made, RuleKind::Waiting, "busy"));
+    assert!(!fired(&made, RuleKind::Waiting, "exempt"), "{made:?}");
 
     // Redis unreachable: there is no queue to send through, so the notice goes straight
     // to the mail server; it resolves once Redis answers again.
     only(&r.db, RuleKind::RedisUnreachable, 0, 0, 0).await;
-    let before = r.smtp.received().len();
     r.redis.kill();
     let made = r.evaluator.round().await.unwrap();
     assert!(fired(&made, RuleKind::RedisUnreachable, ""), "{made:?}");
-    let mail = eventually("the Redis email", Duration::from_secs(10), || r.smtp.received().get(before).cloned()).await;
-    assert!(mail.data.contains("FIRING redis_unreachable"), "{}", mail.data);
+    let mail = eventually("the Redis email", Duration::from_secs(10), || {
+        r.smtp.received().into_iter().find(|m| m.data.contains("FIRING redis_unreachable"))
+    })
+    .await;
+    assert_eq!(mail.to, vec!["oncall@example.com".to_string()]);
     r.redis.restart();
     let made = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -361,6 +383,10 @@ async fn admins_change_rules_and_silences_over_the_api() {
         let r = admin.send("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(body.clone()), &csrf).await;
         assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body}");
     }
+    let redis_rule = r_rules(&mut admin).await.into_iter().find(|r| r["kind"] == "redis_unreachable").unwrap();
+    let flag = json!({ "threshold": 1, "window_ms": 0, "pending_ms": 0, "enabled": true });
+    let r = admin.send("PUT", &format!("/api/v1/alerts/rules/{}", redis_rule["id"]), Some(flag), &csrf).await;
+    assert_eq!(r.body["error"]["field"], "threshold", "a yes/no measure only fires above 0: {:?}", r.body);
     let r = admin
         .send(
             "PUT",
@@ -430,4 +456,8 @@ async fn admins_change_rules_and_silences_over_the_api() {
         audited,
         ["alert.rule.update", "alert.rule.create", "alert.rule.delete", "alert.silence.create", "alert.silence.end"]
     );
+}
+
+async fn r_rules(admin: &mut crate::common::Client) -> Vec<Value> {
+    admin.send("GET", "/api/v1/alerts", None, &[]).await.body["rules"].as_array().unwrap().clone()
 }

@@ -93,7 +93,10 @@ impl Webhook {
                     .json(body)
                     .send()
                     .await
-                    .map_err(|e| JobError::retryable(format!("webhook unreachable, will retry: {e}")))?;
+                    // Without the URL: a webhook's URL is often its secret (Slack's are).
+                    .map_err(|e| {
+                        JobError::retryable(format!("webhook unreachable, will retry: {}", e.without_url()))
+                    })?;
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let reply = format!("{status} {}", text.chars().take(300).collect::<String>());
