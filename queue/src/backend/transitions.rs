@@ -61,14 +61,13 @@ impl Backend {
         for (job, payload) in jobs.iter().zip(payloads) {
             let o = &job.options;
             let id = crate::id::new_job_id();
-            call.arg(&id)
-                .arg(encode_spec_body(job, payload))
-                .arg(encode_opts(o))
-                .arg(priority_field(o))
-                .arg(delay_field(o))
-                .arg(dedup_field(o))
-                .arg(&job.name)
-                .arg(owner_field(o));
+            call.arg(&id).arg(encode_spec_body(job, payload)).arg(encode_opts(o));
+            // A group rides in the priority field; without one the number goes as it is.
+            match o.group.as_deref() {
+                Some(group) => call.arg(format!("{};{}", o.priority, key_segment(group))),
+                None => call.arg(o.priority),
+            };
+            call.arg(delay_field(o)).arg(dedup_field(o)).arg(&job.name).arg(owner_field(o));
             match &o.rate_limit {
                 Some(limit) => call.arg(&limit.key).arg(limit.max).arg(limit.per.as_millis() as u64),
                 None => call.arg("").arg(0).arg(0),
@@ -275,15 +274,6 @@ fn delay_field(options: &crate::types::JobOptions) -> String {
     match options.expires_in {
         Some(within) => format!("{delay};{}", within.as_millis()),
         None => delay.to_string(),
-    }
-}
-
-/// The enqueue script's priority field: the priority, or `priority;segment` for a job of
-/// a group (a group rides in a field every job has, so jobs without one cost nothing more).
-fn priority_field(options: &JobOptions) -> String {
-    match options.group.as_deref() {
-        Some(group) => format!("{};{}", options.priority, key_segment(group)),
-        None => options.priority.to_string(),
     }
 }
 
