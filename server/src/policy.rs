@@ -321,6 +321,7 @@ mod tests {
                     ChangeSchedules,
                     AdministerUsers,
                     RaiseNotifications,
+                    ChangeAlerts,
                 ],
             ),
             (
