@@ -57,8 +57,22 @@ pub struct RuleFigures {
 pub struct NewRule {
     pub kind: RuleKind,
     pub queue: String,
-    #[serde(flatten)]
-    pub figures: RuleFigures,
+    /// As in [`RuleFigures`].
+    pub threshold: i64,
+    pub window_ms: i64,
+    pub pending_ms: i64,
+    pub enabled: bool,
+}
+
+impl NewRule {
+    fn figures(&self) -> RuleFigures {
+        RuleFigures {
+            threshold: self.threshold,
+            window_ms: self.window_ms,
+            pending_ms: self.pending_ms,
+            enabled: self.enabled,
+        }
+    }
 }
 
 /// A silence to add.
@@ -165,7 +179,7 @@ pub async fn add_rule(
         return Err(ApiError::invalid("kind", "redis_unreachable watches the whole system, not a queue"));
     }
     crate::names::check_queue(&new.queue)?;
-    check_figures(new.kind, &new.figures)?;
+    check_figures(new.kind, &new.figures())?;
     let existing = rules::list(&state.db).await?;
     if let Some(rule) = existing.iter().find(|r| r.kind == new.kind && r.queue.as_deref() == Some(new.queue.as_str())) {
         return Err(ApiError::Conflict {
@@ -173,7 +187,7 @@ pub async fn add_rule(
             existing_id: Some(rule.id.to_string()),
         });
     }
-    let f = &new.figures;
+    let f = &new.figures();
     let id = rules::add_for_queue(&state.db, new.kind, &new.queue, f).await.map_err(|e| match e {
         sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::Conflict {
             message: format!("queue {:?} has a {} rule", new.queue, new.kind.as_str()),
