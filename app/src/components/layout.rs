@@ -75,12 +75,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <LanguageMenu viewer/>
                 <ThemeToggle/>
             </header>
-            // Staff only: nobody else would be shown anything.
-            <Suspense fallback=|| ()>
-                {move || {
-                    viewer.get().and_then(|v| v.ok().flatten()).filter(Viewer::is_staff).map(|_| view! { <FiringBanner/> })
-                }}
-            </Suspense>
+            <FiringBanner/>
             <main id="main">{children()}</main>
         </div>
     }
