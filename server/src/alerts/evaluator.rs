@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hoist_queue::{CancellationToken, JobState, NewJob, Queue, RedisConnection, Role};
+use hoist_queue::{CancellationToken, Counts, JobState, NewJob, Queue, RedisConnection, Role};
 use sqlx::Row;
 
 use super::notice::{AlertNotice, JOB_NAME, Transition};
@@ -130,25 +130,6 @@ impl Evaluator {
         Ok(made)
     }
 
-    /// Records a transition and sends its notice unless a silence holds it back.
-    #[allow(clippy::too_many_arguments)]
-    async fn record_and_send(
-        &self,
-        rule: &Rule,
-        subject: &str,
-        transition: Transition,
-        value: i64,
-        now: i64,
-        silences: &[silences::Silence],
-        redis_up: bool,
-    ) -> sqlx::Result<Made> {
-        let made = self.record(rule, subject, transition, value, now, silences).await?;
-        if !made.silenced {
-            self.deliver(&made.notice, redis_up).await;
-        }
-        Ok(made)
-    }
-
     async fn engine_now(&self) -> hoist_queue::Result<i64> {
         // Any queue's handle reads the same Redis clock.
         Queue::new(&self.engine, &self.notifications_queue)?.redis_time().await
@@ -172,9 +153,18 @@ impl Evaluator {
         };
         for name in names {
             let Ok(queue) = Queue::new(&self.engine, &name) else { continue };
+            // Read once for every rule of the queue.
+            let counts = match queue.counts().await {
+                Ok(counts) => counts,
+                Err(e) => {
+                    tracing::warn!(queue = %name, error = %e, "alerts: cannot read the counts");
+                    out.failed.insert(name.clone());
+                    continue;
+                }
+            };
             for kind in RuleKind::ALL.into_iter().filter(|k| k.per_queue()) {
                 let Some(rule) = rules::in_force(rules, kind, &name).filter(|r| r.enabled) else { continue };
-                match measure(&queue, rule, now).await {
+                match measure(&queue, &counts, rule, now).await {
                     Ok(value) => out.values.push((rule.clone(), name.clone(), value)),
                     Err(e) => {
                         tracing::warn!(queue = %name, rule = kind.as_str(), error = %e, "alerts: cannot measure");
@@ -246,8 +236,10 @@ impl Evaluator {
         Ok(rows.iter().map(|r| (r.get("rule_id"), r.get("subject"), r.get("value"))).collect())
     }
 
-    /// Records a transition among the recent notices.
-    async fn record(
+    /// Records a transition among the recent notices and sends its notice unless a
+    /// silence holds it back.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_and_send(
         &self,
         rule: &Rule,
         subject: &str,
@@ -255,6 +247,7 @@ impl Evaluator {
         value: i64,
         now: i64,
         silences: &[silences::Silence],
+        redis_up: bool,
     ) -> sqlx::Result<Made> {
         let silenced = silences::covers(silences, rule.id, subject);
         sqlx::query(
@@ -282,6 +275,9 @@ impl Evaluator {
             window_ms: rule.window_ms,
             at: now,
         };
+        if !silenced {
+            self.deliver(&notice, redis_up).await;
+        }
         Ok(Made { notice, silenced })
     }
 
@@ -318,8 +314,8 @@ impl Evaluator {
     }
 }
 
-/// The measure of `rule` on `queue` at `now` (Redis's clock).
-async fn measure(queue: &Queue, rule: &Rule, now: i64) -> hoist_queue::Result<i64> {
+/// The measure of `rule` on `queue`, whose counts are `counts`, at `now` (Redis's clock).
+async fn measure(queue: &Queue, counts: &Counts, rule: &Rule, now: i64) -> hoist_queue::Result<i64> {
     let window_minutes = |rule: &Rule| {
         let to = now / 60_000;
         (to - (rule.window_ms / 60_000).max(1) + 1, to)
@@ -336,12 +332,12 @@ async fn measure(queue: &Queue, rule: &Rule, now: i64) -> hoist_queue::Result<i6
             let (from, to) = window_minutes(rule);
             queue.stats(from, to).await?.iter().map(|m| m.dead as i64).sum()
         }
-        RuleKind::Waiting => queue.counts().await?.waiting as i64,
+        RuleKind::Waiting => counts.waiting as i64,
         // A paused queue waits on purpose: not stalled, and not short of workers.
-        RuleKind::OldestWaiting if queue.is_paused().await? => 0,
+        RuleKind::OldestWaiting if counts.paused => 0,
         RuleKind::OldestWaiting => {
             // Listings are newest first: the next job to run is the last of the set.
-            let waiting = queue.counts().await?.waiting;
+            let waiting = counts.waiting;
             match queue.list_jobs(JobState::Waiting, waiting.saturating_sub(1), 1).await?.jobs.first() {
                 Some(job) if waiting > 0 => (now - job.run_at).max(0),
                 _ => 0,
@@ -349,7 +345,6 @@ async fn measure(queue: &Queue, rule: &Rule, now: i64) -> hoist_queue::Result<i6
         }
         RuleKind::ActiveTooLong => queue.oldest_active_started_at().await?.map_or(0, |started| (now - started).max(0)),
         RuleKind::NoWorkers => {
-            let counts = queue.counts().await?;
             i64::from(!counts.paused && counts.waiting > 0 && queue.worker_processes(WORKER_ONLINE).await? == 0)
         }
         RuleKind::HistoryLag => queue.history_backlog().await?.unarchived as i64,
