@@ -4,6 +4,7 @@
 //! in that order, and names them for the script (`k.wait`...). `redis::Script` sends
 //! EVALSHA and loads the script again on NOSCRIPT (after a Redis restart, for example).
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use redis::Script;
@@ -69,8 +70,116 @@ fn queue_script(file: &str, body: &str, claim: bool) -> QueueScript {
          error({{ err = 'HOIST_UNDECLARED_KEY ' .. tostring(name) }}) end }})",
         names.join(", ")
     );
-    let claim_fns = if claim { CLAIM_FNS } else { "" };
-    QueueScript { script: Script::new(&format!("{table}\n{COMMON}\n{claim_fns}\n{body}")), keys }
+    let includes: &[&str] = if claim { &[COMMON, CLAIM_FNS] } else { &[COMMON] };
+    let shared = linked_includes(file, includes, body);
+    QueueScript { script: Script::new(&format!("{table}\n{shared}\n{body}")), keys }
+}
+
+/// One top-level definition of an include: its text (with the comment above it), the
+/// names it defines and the identifiers its code mentions.
+struct Definition<'a> {
+    text: &'a str,
+    defines: Vec<&'a str>,
+    mentions: HashSet<&'a str>,
+}
+
+/// The includes' definitions that `body` needs, directly or through each other, in
+/// their order (a Lua local is visible only below its definition).
+///
+/// Why not the whole include: Redis runs a script's top level at every call, and each
+/// `local function` there makes a closure each time, used or not. Prepending only what
+/// a script calls keeps every script's fixed cost to its own needs, so a helper added
+/// for one feature (fair groups, expiry) costs the scripts that never call it nothing.
+/// Mentions are over-approximated (any identifier in the code, strings included), which
+/// can only keep a definition that is not needed, never drop one that is.
+fn linked_includes(file: &str, includes: &[&'static str], body: &str) -> String {
+    let definitions: Vec<Definition<'static>> =
+        includes.iter().flat_map(|include| definitions(file, include)).collect();
+    let mut needed: Vec<bool> = vec![false; definitions.len()];
+    let mut pending: Vec<&str> = identifiers(body).into_iter().collect();
+    let mut seen: HashSet<&str> = pending.iter().copied().collect();
+    while let Some(name) = pending.pop() {
+        for (i, definition) in definitions.iter().enumerate() {
+            if !needed[i] && definition.defines.contains(&name) {
+                needed[i] = true;
+                for mention in &definition.mentions {
+                    if seen.insert(mention) {
+                        pending.push(mention);
+                    }
+                }
+            }
+        }
+    }
+    definitions.iter().zip(needed).filter(|(_, needed)| *needed).map(|(definition, _)| definition.text).collect()
+}
+
+/// Splits an include into its top-level definitions: each starts at a line `local ...`
+/// in the first column (with the comment lines just above it); indented lines and the
+/// closing `end` or `}` belong to the definition above.
+fn definitions(file: &str, include: &'static str) -> Vec<Definition<'static>> {
+    let mut starts = Vec::new();
+    let mut comment_start = None;
+    let mut offset = 0;
+    for line in include.split_inclusive('\n') {
+        let text = line.trim_end();
+        if text.starts_with("--") {
+            comment_start.get_or_insert(offset);
+        } else if text.starts_with("local ") {
+            let start = comment_start.take().unwrap_or(offset);
+            // The include's header comment goes with its first definition.
+            starts.push(if starts.is_empty() { 0 } else { start });
+        } else {
+            comment_start = None;
+            let continues = text.is_empty() || text.starts_with([' ', '\t']) || text == "end" || text.starts_with('}');
+            assert!(continues, "{file}: an include's top-level line must begin `local`, `end` or `}}`: {text:?}");
+        }
+        offset += line.len();
+    }
+    starts.push(include.len());
+    starts
+        .windows(2)
+        .map(|span| {
+            let text = &include[span[0]..span[1]];
+            let head = text.lines().find(|l| l.starts_with("local ")).unwrap_or_default();
+            let declared =
+                head.strip_prefix("local function ").or_else(|| head.strip_prefix("local ")).unwrap_or_default();
+            let names = declared.split(['=', '(']).next().unwrap_or_default();
+            let defines = names.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
+            Definition { text, defines, mentions: identifiers(text) }
+        })
+        .collect()
+}
+
+/// The identifiers in Lua code, comments left out (words inside strings count).
+fn identifiers(code: &str) -> HashSet<&str> {
+    let mut found = HashSet::new();
+    for line in code.lines() {
+        let code = &line[..comment_start(line)];
+        for word in code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                found.insert(word);
+            }
+        }
+    }
+    found
+}
+
+/// Where a line's `--` comment starts (outside a quoted string), or its length.
+fn comment_start(line: &str) -> usize {
+    let bytes = line.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (quote, bytes[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, b'\'' | b'"') => quote = Some(bytes[i]),
+            (None, b'-') if bytes.get(i + 1) == Some(&b'-') => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 macro_rules! script {
@@ -227,6 +336,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_script_gets_the_shared_definitions_it_uses_and_no_others() {
+        let linked = linked_includes("test", &[COMMON], "local key = job_key('x') -- not grouping()");
+        assert!(linked.contains("local function job_key("));
+        assert!(linked.contains("local prefix = ARGV[1]"), "job_key's own needs come along");
+        assert!(!linked.contains("local function grouping("));
+        assert!(!linked.contains("local function meta("));
+        let grouped = linked_includes("test", &[COMMON], "grouping().enter('1', '1', '')");
+        assert!(grouped.contains("local function meta(") && grouped.contains("local function text_of("));
+        assert!(grouped.find("local meta_cache").unwrap() < grouped.find("local function meta(").unwrap());
+        let split: String = definitions("common.lua", COMMON).iter().map(|d| d.text).collect();
+        assert_eq!(split, COMMON, "every line of the include belongs to a definition");
+        assert_eq!(comment_start("x = '--' .. y -- note"), 14);
     }
 
     #[tokio::test]
