@@ -106,8 +106,10 @@ impl Evaluator {
         // round loses none.
         for (rule, subject, value) in &measured.values {
             seen.insert((rule.id, subject.clone()));
-            if let Some(transition) = self.apply(rule, subject, *value > rule.threshold, *value, now).await? {
-                made.push(self.record_and_send(rule, subject, transition, *value, now, &silences, redis_up).await?);
+            let silenced = silences::covers(&silences, rule.id, subject);
+            let breached = *value > rule.threshold;
+            if let Some((transition, announce)) = self.apply(rule, subject, breached, *value, now, silenced).await? {
+                made.push(self.record_and_send(rule, subject, transition, *value, now, announce, redis_up).await?);
             }
         }
         // Breaches no longer measured (a rule switched off or replaced, a queue gone)
@@ -120,9 +122,24 @@ impl Evaluator {
                 }
                 // A deleted rule's states went with it.
                 let Some(rule) = all_rules.iter().find(|r| r.id == rule_id) else { continue };
-                if let Some(transition) = self.apply(rule, &subject, false, value, now).await? {
-                    made.push(self.record_and_send(rule, &subject, transition, value, now, &silences, redis_up).await?);
+                let silenced = silences::covers(&silences, rule.id, &subject);
+                if let Some((transition, announce)) = self.apply(rule, &subject, false, value, now, silenced).await? {
+                    made.push(self.record_and_send(rule, &subject, transition, value, now, announce, redis_up).await?);
                 }
+            }
+        }
+        for (rule, subject, value) in self.owed_resolutions().await? {
+            // Whichever replica deletes the row sends the notice.
+            let taken = sqlx::query("DELETE FROM alert_resolutions_owed WHERE rule_id = $1 AND subject = $2")
+                .bind(rule.id)
+                .bind(&subject)
+                .execute(&self.db.pool)
+                .await?;
+            if taken.rows_affected() == 1 {
+                let announce = !silences::covers(&silences, rule.id, &subject);
+                made.push(
+                    self.record_and_send(&rule, &subject, Transition::Resolved, value, now, announce, redis_up).await?,
+                );
             }
         }
         sqlx::query("DELETE FROM alert_events WHERE at < $1").bind(now - KEEP_EVENTS_MS).execute(&self.db.pool).await?;
@@ -176,7 +193,10 @@ impl Evaluator {
         out
     }
 
-    /// Moves `rule` on `subject` one step; the transition this replica made, if any.
+    /// Moves `rule` on `subject` one step; the transition this replica made, if any, and
+    /// whether to announce it. A breach that fired under a silence (`silenced`) is
+    /// announced at the first round after the silence ends, if it still fires; its
+    /// resolved notice goes out only if its firing one did.
     async fn apply(
         &self,
         rule: &Rule,
@@ -184,7 +204,8 @@ impl Evaluator {
         breached: bool,
         value: i64,
         now: i64,
-    ) -> sqlx::Result<Option<Transition>> {
+        silenced: bool,
+    ) -> sqlx::Result<Option<(Transition, bool)>> {
         let pool = &self.db.pool;
         if breached {
             sqlx::query(
@@ -204,30 +225,71 @@ impl Evaluator {
                 .execute(pool)
                 .await?;
             let fired = sqlx::query(
-                "UPDATE alert_states SET state = 'firing', fired_at = $1
+                "UPDATE alert_states SET state = 'firing', fired_at = $1, notified = $5
                  WHERE rule_id = $2 AND subject = $3 AND state = 'pending' AND since <= $4",
             )
             .bind(now)
             .bind(rule.id)
             .bind(subject)
             .bind(now - rule.pending_ms)
+            .bind(i64::from(!silenced))
             .execute(pool)
             .await?;
-            Ok((fired.rows_affected() == 1).then_some(Transition::Firing))
+            if fired.rows_affected() == 1 {
+                return Ok(Some((Transition::Firing, !silenced)));
+            }
+            if silenced {
+                return Ok(None);
+            }
+            let announced_late = sqlx::query(
+                "UPDATE alert_states SET notified = 1
+                 WHERE rule_id = $1 AND subject = $2 AND state = 'firing' AND notified = 0",
+            )
+            .bind(rule.id)
+            .bind(subject)
+            .execute(pool)
+            .await?;
+            Ok((announced_late.rows_affected() == 1).then_some((Transition::Firing, true)))
         } else {
             sqlx::query("DELETE FROM alert_states WHERE rule_id = $1 AND subject = $2 AND state = 'pending'")
                 .bind(rule.id)
                 .bind(subject)
                 .execute(pool)
                 .await?;
-            let resolved =
-                sqlx::query("DELETE FROM alert_states WHERE rule_id = $1 AND subject = $2 AND state = 'firing'")
-                    .bind(rule.id)
-                    .bind(subject)
-                    .execute(pool)
-                    .await?;
-            Ok((resolved.rows_affected() == 1).then_some(Transition::Resolved))
+            let resolved = sqlx::query(
+                "DELETE FROM alert_states WHERE rule_id = $1 AND subject = $2 AND state = 'firing' RETURNING notified",
+            )
+            .bind(rule.id)
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?;
+            Ok(resolved.map(|row| (Transition::Resolved, row.get::<i64, _>("notified") == 1 && !silenced)))
         }
+    }
+
+    /// Resolved notices owed for announced breaches of deleted rules: (the rule as it
+    /// was, subject, last measure).
+    async fn owed_resolutions(&self) -> sqlx::Result<Vec<(Rule, String, i64)>> {
+        let rows =
+            sqlx::query("SELECT rule_id, kind, subject, value, threshold, window_ms FROM alert_resolutions_owed")
+                .fetch_all(&self.db.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let subject: String = row.get("subject");
+                let rule = Rule {
+                    id: row.get("rule_id"),
+                    kind: RuleKind::parse(&row.get::<String, _>("kind"))?,
+                    queue: Some(subject.clone()),
+                    threshold: row.get("threshold"),
+                    window_ms: row.get("window_ms"),
+                    pending_ms: 0,
+                    enabled: false,
+                };
+                Some((rule, subject, row.get("value")))
+            })
+            .collect())
     }
 
     /// Every pending or firing (rule, subject, last measure).
@@ -236,8 +298,8 @@ impl Evaluator {
         Ok(rows.iter().map(|r| (r.get("rule_id"), r.get("subject"), r.get("value"))).collect())
     }
 
-    /// Records a transition among the recent notices and sends its notice unless a
-    /// silence holds it back.
+    /// Records a transition among the recent notices and sends its notice if `announce`
+    /// (else it is recorded as held back).
     #[allow(clippy::too_many_arguments)]
     async fn record_and_send(
         &self,
@@ -246,10 +308,10 @@ impl Evaluator {
         transition: Transition,
         value: i64,
         now: i64,
-        silences: &[silences::Silence],
+        announce: bool,
         redis_up: bool,
     ) -> sqlx::Result<Made> {
-        let silenced = silences::covers(silences, rule.id, subject);
+        let silenced = !announce;
         sqlx::query(
             "INSERT INTO alert_events (rule_id, kind, subject, transition, value, threshold, at, silenced)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -237,7 +237,20 @@ pub fn in_force<'a>(rules: &'a [Rule], kind: RuleKind, queue: &str) -> Option<&'
 /// Deletes a rule for one queue (every-queue rules are switched off, not deleted); its
 /// open breaches go with it. False when there is no such queue rule.
 pub async fn delete_queue_rule(db: &Db, id: i64) -> sqlx::Result<bool> {
+    let mut tx = db.pool.begin().await?;
+    // Its breaches go with it; those whose firing notice went out are owed a resolved
+    // one, which the evaluator sends (once, like every notice).
+    sqlx::query(
+        "INSERT INTO alert_resolutions_owed (rule_id, kind, subject, value, threshold, window_ms)
+         SELECT s.rule_id, r.kind, s.subject, s.value, r.threshold, r.window_ms
+         FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id
+         WHERE s.rule_id = $1 AND r.queue IS NOT NULL AND s.state = 'firing' AND s.notified = 1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     let done =
-        sqlx::query("DELETE FROM alert_rules WHERE id = $1 AND queue IS NOT NULL").bind(id).execute(&db.pool).await?;
+        sqlx::query("DELETE FROM alert_rules WHERE id = $1 AND queue IS NOT NULL").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }

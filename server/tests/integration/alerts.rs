@@ -8,27 +8,40 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hoist_queue::{JobError, JobOptions, NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn};
+use hoist_queue::{Backoff, JobError, JobOptions, NewJob, Queue, RedisConnection, Worker, WorkerOptions, handler_fn};
 use hoist_server::alerts::evaluator::{Evaluator, Made};
-use hoist_server::alerts::notice::{Transition, WebhookFormat};
+use hoist_server::alerts::notice::{AlertNotice, JOB_NAME, Transition, WebhookFormat};
 use hoist_server::alerts::rules::{self, RuleKind};
 use hoist_server::alerts::silences;
 use hoist_server::db::{Db, now_ms};
-use hoist_server::processors::notifications::{Notifier, NotifyConfig};
+use hoist_server::processors::Registry;
+use hoist_server::processors::notifications::{self, Notifier, NotifyConfig};
+use hoist_server::services::alerts::RuleFigures;
 use hoist_server::{Builtin, Hoist};
 use hoist_testkit::{RedisServer, SmtpServer, TestDatabase, sqlite_database};
 use serde_json::{Value, json};
 
 /// A webhook receiver on a random port; what it was sent.
 async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    failing_webhook_receiver(0).await
+}
+
+/// A webhook receiver that answers its first `failures` calls with 503 (not kept).
+async fn failing_webhook_receiver(failures: usize) -> (String, Arc<Mutex<Vec<Value>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = axum::Router::new().route(
         "/alerts",
         axum::routing::post({
             let received = received.clone();
             move |axum::Json(body): axum::Json<Value>| {
-                received.lock().unwrap().push(body);
-                async { "ok" }
+                let status = if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failures {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    received.lock().unwrap().push(body);
+                    axum::http::StatusCode::OK
+                };
+                async move { status }
             }
         }),
     );
@@ -345,6 +358,99 @@ async fn each_rule_kind_fires_on_what_it_names() {
         made.iter().any(|m| m.notice.kind == RuleKind::RedisUnreachable && m.notice.transition == Transition::Resolved),
         "{made:?}"
     );
+}
+
+/// A breach that fires under a silence is announced once the silence ends (if it still
+/// fires), and then resolves with a notice; a queue rule deleted while it fires sends
+/// its resolved notice, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silenced_breaches_are_announced_when_the_silence_ends_and_deleted_rules_resolve() {
+    let r = rig().await;
+    let mails_about = |text: &str| r.smtp.received().iter().filter(|m| m.data.contains(text)).count();
+    only(&r.db, RuleKind::Waiting, 1_000_000, 0, 0).await;
+    let orders = Queue::new(&r.engine, "orders").unwrap();
+    for _ in 0..3 {
+        orders.enqueue(NewJob::new("ship", json!({}))).await.unwrap();
+    }
+    // A queue rule of its own: more than 2 waiting on "orders".
+    let figures = RuleFigures { threshold: 2, window_ms: 0, pending_ms: 0, enabled: true };
+    let own = rules::add_for_queue(&r.db, RuleKind::Waiting, "orders", &figures).await.unwrap();
+    let silence = silences::add(&r.db, Some(own), Some("orders"), now_ms() + 600_000, "deploy", "admin").await.unwrap();
+
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && made[0].silenced && made[0].notice.transition == Transition::Firing, "{made:?}");
+    assert!(r.evaluator.round().await.unwrap().is_empty(), "a silenced breach waits");
+    silences::end(&r.db, silence, now_ms()).await.unwrap();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && !made[0].silenced && made[0].notice.transition == Transition::Firing, "{made:?}");
+    eventually("the late firing email", Duration::from_secs(10), || {
+        (mails_about("FIRING waiting on queue \"orders\"") == 1).then_some(())
+    })
+    .await;
+    assert!(r.evaluator.round().await.unwrap().is_empty(), "announced once");
+
+    // Deleted while firing: one resolved notice, and the every-queue rule (above a
+    // million) takes over without a breach.
+    assert!(rules::delete_queue_rule(&r.db, own).await.unwrap());
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && !made[0].silenced && made[0].notice.transition == Transition::Resolved, "{made:?}");
+    assert_eq!(made[0].notice.subject, "orders");
+    eventually("the resolved email", Duration::from_secs(10), || {
+        (mails_about("RESOLVED waiting on queue \"orders\"") == 1).then_some(())
+    })
+    .await;
+    assert!(r.evaluator.round().await.unwrap().is_empty(), "resolved once");
+
+    // Fired and resolved entirely under a silence: neither is sent.
+    let again = rules::add_for_queue(&r.db, RuleKind::Waiting, "orders", &figures).await.unwrap();
+    silences::add(&r.db, None, None, now_ms() + 600_000, "all quiet", "admin").await.unwrap();
+    assert!(r.evaluator.round().await.unwrap()[0].silenced);
+    orders.drain(false).await.unwrap();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && made[0].silenced && made[0].notice.transition == Transition::Resolved, "{made:?}");
+    assert!(rules::delete_queue_rule(&r.db, again).await.unwrap());
+    assert!(r.evaluator.round().await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(r.smtp.received().len(), 2, "the late firing and the resolved notice only");
+}
+
+/// An alert job retried after its webhook failed sends to the webhook again, not to the
+/// addresses that already had the notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_alert_notice_goes_only_to_the_channels_that_missed_it() {
+    let redis = RedisServer::start();
+    let smtp = SmtpServer::start().await;
+    let (webhook, calls) = failing_webhook_receiver(1).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let config = NotifyConfig {
+        alert_emails: vec!["oncall@example.com".into(), "lead@example.com".into()],
+        ..notify_config(&smtp, &webhook, outbox.path())
+    };
+    let mut registry = Registry::new();
+    notifications::register(&mut registry, "notifications", Arc::new(Notifier::new(&config).unwrap()));
+    let handlers = registry.queues().next().unwrap().1.clone();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let queue = Queue::new(&engine, "notifications").unwrap();
+    let notice = AlertNotice {
+        rule_id: 1,
+        kind: RuleKind::Waiting,
+        subject: "orders".into(),
+        transition: Transition::Firing,
+        value: 5,
+        threshold: 3,
+        window_ms: 0,
+        at: now_ms(),
+    };
+    let options = JobOptions { max_attempts: 3, backoff: Backoff::None, ..Default::default() };
+    let id = queue
+        .enqueue(NewJob::new(JOB_NAME, serde_json::to_value(&notice).unwrap()).with_options(options))
+        .await
+        .unwrap();
+    Worker::new(queue.clone(), handlers, WorkerOptions::default()).run_until_idle().await.unwrap();
+    let job = queue.get_job(&id.id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (hoist_queue::JobState::Completed, 2), "{job:?}");
+    assert_eq!(smtp.received().len(), 2, "each address once: {:?}", smtp.received());
+    assert_eq!(calls.lock().unwrap().len(), 1, "the webhook once it answered");
 }
 
 /// The alerts API: every staff member reads; only admins change rules and silences, each

@@ -126,22 +126,45 @@ impl Notifier {
 }
 
 impl Notifier {
-    /// Sends an alert notice to every alert address and to the alert webhook (or the
-    /// outbox when neither is configured). The first failure is returned after trying
-    /// the rest, so a retry resends to all (a notice twice beats a notice lost).
+    /// Where alert notices go, one name per channel: `mail <address>` for each alert
+    /// address, and `webhook` (the alert webhook, or the outbox when neither is set).
+    pub fn alert_channels(&self) -> Vec<String> {
+        let mut channels: Vec<String> = self.alert_to.iter().map(|to| format!("mail {}", to.email)).collect();
+        if self.alert_to.is_empty() || self.alert_webhook.is_configured() {
+            channels.push("webhook".into());
+        }
+        channels
+    }
+
+    /// Sends an alert notice through one of [`Self::alert_channels`].
+    pub async fn send_alert_via(
+        &self,
+        notice: &AlertNotice,
+        channel: &str,
+        file_stem: &str,
+    ) -> Result<Delivery, JobError> {
+        match channel.strip_prefix("mail ") {
+            Some(address) => {
+                let to = self
+                    .alert_to
+                    .iter()
+                    .find(|to| to.email.to_string() == address)
+                    .ok_or_else(|| JobError::permanent(format!("{address} is no longer an alert address")))?;
+                let message =
+                    build(&self.from, to.clone(), &format!("[Hoist] {}", notice.title()), notice.text(), None)?;
+                self.mailer.send(message, file_stem).await
+            }
+            None => self.alert_webhook.send(&notice.webhook_body(self.alert_format), file_stem).await,
+        }
+    }
+
+    /// Sends an alert notice through every channel. The first failure is returned after
+    /// trying the rest.
     pub async fn send_alert(&self, notice: &AlertNotice, file_stem: &str) -> Result<Vec<Delivery>, JobError> {
         let mut sent = vec![];
         let mut failed = None;
-        let subject = format!("[Hoist] {}", notice.title());
-        for to in &self.alert_to {
-            let message = build(&self.from, to.clone(), &subject, notice.text(), None)?;
-            match self.mailer.send(message, &format!("{file_stem}-{}", sent.len())).await {
-                Ok(delivery) => sent.push(delivery),
-                Err(e) => failed = failed.or(Some(e)),
-            }
-        }
-        if self.alert_to.is_empty() || self.alert_webhook.is_configured() {
-            match self.alert_webhook.send(&notice.webhook_body(self.alert_format), file_stem).await {
+        for (i, channel) in self.alert_channels().iter().enumerate() {
+            match self.send_alert_via(notice, channel, &format!("{file_stem}-{i}")).await {
                 Ok(delivery) => sent.push(delivery),
                 Err(e) => failed = failed.or(Some(e)),
             }
@@ -302,11 +325,33 @@ async fn push(notifier: Arc<Notifier>, ctx: JobContext) -> JobResult {
     Ok(json!({ "via": delivery.via, "detail": delivery.detail }))
 }
 
+/// Each channel that took the notice is counted in the job's progress (`sent webhook`,
+/// `sent mail a@b`), so a retry after one channel failed sends only to the channels that
+/// have not had it.
 async fn alert(notifier: Arc<Notifier>, ctx: JobContext) -> JobResult {
     let notice: AlertNotice = ctx.payload()?;
-    let sent = notifier.send_alert(&notice, &ctx.job().id).await?;
-    tracing::info!(notice = %notice.title(), deliveries = sent.len(), "alert notice sent");
-    Ok(json!({ "via": sent.iter().map(|d| d.via).collect::<Vec<_>>() }))
+    let mut progress = ctx.job().progress.clone().unwrap_or_default();
+    let mut via = vec![];
+    let mut failed = None;
+    for (i, channel) in notifier.alert_channels().iter().enumerate() {
+        let done = format!("sent {channel}");
+        if progress.counters.contains_key(&done) {
+            continue;
+        }
+        match notifier.send_alert_via(&notice, channel, &format!("{}-{i}", ctx.job().id)).await {
+            Ok(delivery) => {
+                via.push(delivery.via);
+                progress.counters.insert(done, 1);
+                ctx.progress(progress.clone()).await.map_err(|e| JobError::retryable(e.to_string()))?;
+            }
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    tracing::info!(notice = %notice.title(), deliveries = via.len(), "alert notice sent");
+    Ok(json!({ "via": via }))
 }
 
 async fn sms(notifier: Arc<Notifier>, ctx: JobContext) -> JobResult {
