@@ -56,6 +56,32 @@ async fn a_groups_few_jobs_start_between_another_groups_backlog() {
     assert_eq!(NewJob::like(&job).options.group.as_deref(), Some("tenant-b"), "a duplicate keeps the group");
 }
 
+/// A claim of many jobs gives each group with a turn its share of them: A's backlog and
+/// B's few both start in a worker's first claim, and the only group left gets batches.
+#[tokio::test]
+async fn a_claim_of_many_jobs_shares_them_between_the_groups() {
+    let s = setup().await;
+    s.queue.pause().await.unwrap();
+    s.queue.enqueue_bulk(of_group(Some("tenant-a"), 500)).await.unwrap();
+    let b = s.queue.enqueue_bulk(of_group(Some("tenant-b"), 3)).await.unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let worker =
+        spawn_worker(&s.queue, recording_handler(order.clone()), WorkerOptions { concurrency: 20, ..fast_options() });
+    s.queue.resume().await.unwrap();
+    for job in &b {
+        wait_for_state(&s.queue, &job.id, JobState::Completed).await;
+    }
+    eventually("A's backlog done", Duration::from_secs(20), || {
+        let done = order.lock().unwrap().len() == 503;
+        async move { done.then_some(()) }
+    })
+    .await;
+    worker.stop().await;
+    let order = order.lock().unwrap().clone();
+    let b_starts: Vec<usize> = order.iter().enumerate().filter(|(_, g)| *g == "tenant-b").map(|(i, _)| i).collect();
+    assert!(b_starts.len() == 3 && b_starts.iter().all(|&i| i < 20), "B started at {b_starts:?}");
+}
+
 #[tokio::test]
 async fn the_group_cap_bounds_each_groups_active_jobs_and_a_change_applies_at_once() {
     let s = setup().await;

@@ -320,34 +320,54 @@ local function grouping()
       wake_workers()
     end
   end
-  -- Takes up to `count` waiting jobs out of the wait set, one per group in turn: a group
-  -- served goes to the back of the turn order, one that has no waiting job left or
-  -- reached the group cap leaves it. Entries of jobs no longer waiting are dropped on
-  -- the way, at most `count + 1000` steps per claim. Returns the ids and each one's
-  -- group; the caller counts a group's active jobs as it starts them (a job whose hash
-  -- is gone is never started, so never counted).
+  -- Takes up to `count` waiting jobs out of the wait set, the groups in turn: each turn
+  -- takes the group's share (`count` over the groups with turns, at least one, within
+  -- its cap), so 50 slots go one each to 50 groups, or all to the one group there is,
+  -- in one batch. A group served goes to the back of the turn order; one that has no
+  -- waiting job left or reached the group cap leaves it. Entries of jobs no longer
+  -- waiting are dropped on the way, at most `count + 1000` turns per claim. Returns the
+  -- ids and each one's group; the caller counts a group's active jobs as it starts them
+  -- (a job whose hash is gone is never started, so never counted).
   function g.take(count)
     local ids, group_of, taken = {}, {}, {}
     local cap = meta().group_concurrency
+    local share = math.max(1, math.floor(count / math.max(1, redis.call('ZCARD', k.groups))))
     local steps = count + 1000
     while #ids < count and steps > 0 do
       steps = steps - 1
       local tag = redis.call('ZRANGE', k.groups, '0', '0')[1]
       if not tag then break end
       local capped = tag ~= '' and cap
+      local want = math.min(share, count - #ids)
       local active = 0
-      if capped then active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0) end
-      local id = nil
-      if not capped or active < cap then
+      if capped then
+        active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0)
+        want = math.min(want, cap - active)
+      end
+      local batch = {}
+      if want > 0 then
         local gk = g.key(tag)
-        id = redis.call('ZRANGE', gk, '0', '0')[1]
-        if id then
-          redis.call('ZREM', gk, id)
-          if redis.call('ZREM', k.wait, id) == 1 then
+        batch = redis.call('ZRANGE', gk, '0', text_of(want - 1))
+        if #batch > 0 then
+          redis.call('ZREMRANGEBYRANK', gk, '0', text_of(#batch - 1))
+          -- Only jobs still in the wait set start.
+          local got = {}
+          if #batch == 1 then
+            if redis.call('ZREM', k.wait, batch[1]) == 1 then got[1] = batch[1] end
+          else
+            local scores = redis.call('ZMSCORE', k.wait, unpack(batch))
+            for i, id in ipairs(batch) do
+              if scores[i] then got[#got + 1] = id end
+            end
+            if #got > 0 then redis.call('ZREM', k.wait, unpack(got)) end
+          end
+          for _, id in ipairs(got) do
             ids[#ids + 1] = id
             group_of[id] = tag
-            taken[tag] = (taken[tag] or 0) + 1
-            active = active + 1
+          end
+          if #got > 0 then
+            taken[tag] = (taken[tag] or 0) + #got
+            active = active + #got
             if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
               redis.call('ZADD', k.groups, g.next_turn(), tag)
             else
@@ -356,7 +376,7 @@ local function grouping()
           end
         end
       end
-      if not id then redis.call('ZREM', k.groups, tag) end
+      if #batch == 0 then redis.call('ZREM', k.groups, tag) end
     end
     -- Out of steps with groups left: another worker goes on where this claim stopped.
     if steps == 0 and redis.call('EXISTS', k.groups) == 1 then wake_workers() end
