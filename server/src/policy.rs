@@ -109,10 +109,13 @@ pub enum Action {
     RaiseNotifications,
     /// Change alert rules and silences.
     ChangeAlerts,
+    /// Stop a `hoist serve` process (a replica of the dashboard and API; operators may
+    /// quiet it, and stop worker processes, under [`Action::ControlQueue`]).
+    StopServer,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::WatchQueues,
         Action::ReadJobs,
         Action::Enqueue,
@@ -123,6 +126,7 @@ impl Action {
         Action::AdministerUsers,
         Action::RaiseNotifications,
         Action::ChangeAlerts,
+        Action::StopServer,
     ];
 
     /// The scope a token needs for it.
@@ -130,7 +134,7 @@ impl Action {
         match self {
             Action::WatchQueues | Action::ReadJobs => Scope::JobsRead,
             Action::Enqueue | Action::ActOnJob | Action::SyncConnection => Scope::JobsWrite,
-            Action::ControlQueue | Action::ChangeAlerts => Scope::QueuesAdmin,
+            Action::ControlQueue | Action::ChangeAlerts | Action::StopServer => Scope::QueuesAdmin,
             Action::ChangeSchedules => Scope::SchedulesWrite,
             Action::AdministerUsers => Scope::UsersAdmin,
             Action::RaiseNotifications => Scope::NotificationsWrite,
@@ -147,7 +151,7 @@ impl Action {
             Action::ActOnJob | Action::ControlQueue | Action::ChangeSchedules | Action::RaiseNotifications => {
                 matches!(role, Admin | Operator)
             }
-            Action::AdministerUsers | Action::ChangeAlerts => role == Admin,
+            Action::AdministerUsers | Action::ChangeAlerts | Action::StopServer => role == Admin,
         }
     }
 
@@ -162,6 +166,7 @@ impl Action {
             Action::RaiseNotifications => "raising notifications needs the operator or admin role",
             Action::AdministerUsers => "this needs the admin role",
             Action::ChangeAlerts => "changing alert rules and silences needs the admin role",
+            Action::StopServer => "stopping a server process needs the admin role",
         }
     }
 }
@@ -322,6 +327,7 @@ mod tests {
                     AdministerUsers,
                     RaiseNotifications,
                     ChangeAlerts,
+                    StopServer,
                 ],
             ),
             (

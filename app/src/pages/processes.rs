@@ -47,10 +47,11 @@ pub fn ProcessesPage() -> impl IntoView {
                     let viewer = viewer.get().and_then(|v| v.ok().flatten());
                     let csrf = viewer.as_ref().map(|v| v.csrf.clone()).unwrap_or_default();
                     let can_operate = viewer.as_ref().is_some_and(|v| v.can_operate());
+                    let can_stop_servers = viewer.as_ref().is_some_and(|v| v.is_admin());
                     rows.get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
-                            Ok(rows) => view! { <ProcessTable rows csrf can_operate action/> }.into_any(),
+                            Ok(rows) => view! { <ProcessTable rows csrf can_operate can_stop_servers action/> }.into_any(),
                         })
                 }}
             </Suspense>
@@ -63,6 +64,7 @@ fn ProcessTable(
     rows: Vec<ProcessRow>,
     csrf: String,
     can_operate: bool,
+    can_stop_servers: bool,
     action: ServerAction<ProcessCommand>,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -101,7 +103,7 @@ fn ProcessTable(
                         (row.id.clone(), row.state.clone(), row.gone, row.running, jobs.join(","), queues)
                     }
                     children=move |row| {
-                        view! { <ProcessRowView row csrf=csrf.get_value() can_operate action/> }.into_any()
+                        view! { <ProcessRowView row csrf=csrf.get_value() can_operate can_stop_servers action/> }.into_any()
                     }
                 />
             </DataTable>
@@ -114,6 +116,7 @@ fn ProcessRowView(
     row: ProcessRow,
     csrf: String,
     can_operate: bool,
+    can_stop_servers: bool,
     action: ServerAction<ProcessCommand>,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -143,14 +146,15 @@ fn ProcessRowView(
         let quiet = (row.state == "running").then(|| {
             form("quiet", t!(i18n, "processes-quiet"), t!(i18n, "processes-quiet-label", process = name.as_str()))
         });
-        let stop = view! {
+        // Stopping a server takes a replica of the dashboard and API down: admins only.
+        let stop = (row.kind != "serve" || can_stop_servers).then(|| view! {
             <Confirm
                 summary=t!(i18n, "processes-stop")
                 warning=t!(i18n, "processes-stop-warning", process = name.as_str())
             >
                 {form("stop", t!(i18n, "processes-stop-confirm"), t!(i18n, "processes-stop-label", process = name.as_str()))}
             </Confirm>
-        };
+        });
         view! { {quiet} {stop} }
     });
     let queues = row

@@ -38,6 +38,9 @@ pub async fn command(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("process {id}")))?;
+    if command == ProcessCommand::Stop && process.kind == "serve" {
+        authorize(principal, Action::StopServer)?;
+    }
     if !process.listens() {
         let why = if process.gone { "has stopped checking in" } else { "is stopping or has stopped" };
         return Err(ApiError::Conflict { message: format!("process {id} {why}"), existing_id: None });

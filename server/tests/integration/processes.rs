@@ -800,6 +800,37 @@ async fn quiet_and_stop_reach_real_worker_processes_through_the_api() {
     assert_eq!((status, &body["error"]["code"]), (409, &json!("conflict")), "{body}");
     let (status, _) = command("no-such-process".into(), "quiet").await;
     assert_eq!(status, 404);
+
+    // Stopping the server (a replica of the dashboard and API) is for admins only.
+    let made = http
+        .post(format!("{base}/api/v1/users"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "username": "opal", "password": "opal-password", "role": "operator" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let login = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "opal", "password": "opal-password" }))
+        .send()
+        .await
+        .unwrap();
+    let operator_cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let operator_csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let serve_id = serve["id"].as_str().unwrap();
+    let refused = http
+        .post(format!("{base}/api/v1/processes/{serve_id}/stop"))
+        .header("cookie", &operator_cookie)
+        .header("x-csrf-token", &operator_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let body = refused.json::<serde_json::Value>().await.unwrap();
+    assert_eq!(body["error"]["message"], "stopping a server process needs the admin role", "{body}");
+    assert_eq!(by_pid(&processes().await, serve["pid"].as_u64().unwrap() as u32).unwrap()["state"], "running");
     let (status, _) = command(quiet_id.clone(), "reboot").await;
     assert_eq!(status, 404);
     stop(&mut to_quiet);
