@@ -344,39 +344,49 @@ local function grouping()
         active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0)
         want = math.min(want, cap - active)
       end
-      local batch = {}
-      if want > 0 then
-        local gk = g.key(tag)
-        batch = redis.call('ZRANGE', gk, '0', text_of(want - 1))
-        if #batch > 0 then
-          redis.call('ZREMRANGEBYRANK', gk, '0', text_of(#batch - 1))
-          -- Only jobs still in the wait set start.
-          local got = {}
-          if #batch == 1 then
-            if redis.call('ZREM', k.wait, batch[1]) == 1 then got[1] = batch[1] end
-          else
-            local scores = redis.call('ZMSCORE', k.wait, unpack(batch))
-            for i, id in ipairs(batch) do
-              if scores[i] then got[#got + 1] = id end
-            end
-            if #got > 0 then redis.call('ZREM', k.wait, unpack(got)) end
-          end
-          for _, id in ipairs(got) do
+      -- found: the group had an entry; got: how many of its jobs start.
+      local found, got = false, 0
+      local gk = g.key(tag)
+      if want == 1 then
+        -- Many groups (or a cap): no tables to build.
+        local id = redis.call('ZRANGE', gk, '0', '0')[1]
+        if id then
+          found = true
+          redis.call('ZREM', gk, id)
+          if redis.call('ZREM', k.wait, id) == 1 then
             ids[#ids + 1] = id
             group_of[id] = tag
-          end
-          if #got > 0 then
-            taken[tag] = (taken[tag] or 0) + #got
-            active = active + #got
-            if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
-              redis.call('ZADD', k.groups, g.next_turn(), tag)
-            else
-              redis.call('ZREM', k.groups, tag)
-            end
+            got = 1
           end
         end
+      elseif want > 1 then
+        local batch = redis.call('ZRANGE', gk, '0', text_of(want - 1))
+        if #batch > 0 then
+          found = true
+          redis.call('ZREMRANGEBYRANK', gk, '0', text_of(#batch - 1))
+          -- Only jobs still in the wait set start.
+          local scores = redis.call('ZMSCORE', k.wait, unpack(batch))
+          local first = #ids + 1
+          for i, id in ipairs(batch) do
+            if scores[i] then
+              ids[#ids + 1] = id
+              group_of[id] = tag
+            end
+          end
+          got = #ids - first + 1
+          if got > 0 then redis.call('ZREM', k.wait, unpack(ids, first, #ids)) end
+        end
       end
-      if #batch == 0 then redis.call('ZREM', k.groups, tag) end
+      if got > 0 then
+        taken[tag] = (taken[tag] or 0) + got
+        active = active + got
+        if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
+          redis.call('ZADD', k.groups, g.next_turn(), tag)
+        else
+          redis.call('ZREM', k.groups, tag)
+        end
+      end
+      if not found then redis.call('ZREM', k.groups, tag) end
     end
     -- Out of steps with groups left: another worker goes on where this claim stopped.
     if steps == 0 and redis.call('EXISTS', k.groups) == 1 then wake_workers() end
