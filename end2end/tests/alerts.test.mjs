@@ -1,7 +1,8 @@
 // The Alerts page and the firing banner, against a real `hoist serve` that evaluates its
 // rules every second: an admin lowers a rule's threshold on the page, the breach fires,
 // the banner appears on every staff page and the page lists it; a silence is added and
-// ended from the page; a viewer sees the rules but no forms.
+// ended from the page; a viewer sees the rules but no forms; an end user's pages neither
+// show the banner nor ask for it.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -77,6 +78,20 @@ test("an admin tunes a rule on the Alerts page; the breach fires, shows in the b
   assert.equal(await viewer.getByRole("button", { name: /Save/ }).count(), 0, "no rule forms for a viewer");
   assert.equal(await viewer.getByText("Add a silence…").count(), 0, "no silence form for a viewer");
   assert.match(await viewer.locator(".firing-banner").textContent(), /alert firing/);
+
+  // While it fires, a staff page asks again every 15 s; an end user's page never asks.
+  assert.equal((await api("POST", "/api/v1/users", { username: "al-user", password: "al-user-password", role: "user" })).status, 201);
+  const endUser = await stack.newPage();
+  await signIn(stack, endUser, "al-user", "al-user-password");
+  const asked = { staff: 0, user: 0 };
+  viewer.on("request", (r) => { if (r.url().includes("get_firing_alerts")) asked.staff++; });
+  endUser.on("request", (r) => { if (r.url().includes("get_firing_alerts")) asked.user++; });
+  await endUser.goto(`${stack.baseUrl}/me`);
+  await waitForHydration(endUser);
+  await new Promise((resolve) => setTimeout(resolve, 16_000));
+  assert.ok(asked.staff >= 1, "the staff page reads the firing alerts again");
+  assert.equal(asked.user, 0, "an end user's page does not ask for alerts");
+  assert.equal(await endUser.locator(".firing-banner").count(), 0, "no banner for an end user");
 
   // Cleared: the jobs go, the alert resolves, the banner goes.
   assert.equal((await api("POST", `/api/v1/queues/${queue}/maintenance`, { action: "drain" })).status, 200);

@@ -590,6 +590,19 @@ test("the processes page lists every process live; quiet and stop reach a real w
     await page.locator(`[data-process-job="${r.body.id}"]`).waitFor({ timeout: 20000 });
     await page.locator("li[data-process-queue=demo]", { hasText: "1 running of" }).first().waitFor();
 
+    // An operator may stop the worker, not the server (a replica of the dashboard).
+    const made = await api("POST", "/api/v1/users", { username: "proc-operator", password: "proc-operator-pw", role: "operator" });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const operator = await stack.newPage();
+    await signIn(stack, operator, "proc-operator", "proc-operator-pw");
+    await operator.goto(`${stack.baseUrl}/processes`);
+    await waitForHydration(operator);
+    const serveRow = operator.locator("tr[data-process]", { hasText: "serve · " });
+    await serveRow.getByRole("button", { name: /^Quiet/ }).waitFor();
+    assert.equal(await serveRow.getByText("Stop…").count(), 0, "no Stop of the server for an operator");
+    assert.equal(await operator.locator("tr[data-process]", { hasText: ` · ${worker.pid}` }).getByText("Stop…").count(), 1);
+    assert.equal(await page.locator("tr[data-process]", { hasText: "serve · " }).getByText("Stop…").count(), 1, "an admin may");
+
     await row.getByRole("button", { name: /^Quiet/ }).click();
     const quiet = page.locator(`tr[data-process][data-state="quiet"]`, { hasText: ` · ${worker.pid}` });
     await quiet.waitFor({ timeout: 10000 });

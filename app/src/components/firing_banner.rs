@@ -1,5 +1,6 @@
 //! The banner on every page while an alert fires (staff only; the server sends nothing
-//! to anyone else), read again every few seconds, linking to the Alerts page.
+//! to anyone else), read again every few seconds on staff pages, linking to the Alerts
+//! page.
 
 use leptos::prelude::*;
 
@@ -37,8 +38,14 @@ pub fn FiringBanner() -> impl IntoView {
 fn reread(fresh: RwSignal<Option<Vec<AlertRow>>>) {
     #[cfg(feature = "hydrate")]
     {
+        let viewer = crate::session::use_viewer();
         let handle = set_interval_with_handle(
             move || {
+                // End users never see alerts: their pages do not ask.
+                let staff = viewer.get_untracked().and_then(Result::ok).flatten().is_some_and(|v| v.is_staff());
+                if !staff {
+                    return;
+                }
                 leptos::task::spawn_local(async move {
                     if let Ok(rows) = get_firing_alerts().await {
                         fresh.try_set(Some(rows));
