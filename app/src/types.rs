@@ -467,6 +467,8 @@ pub struct ProcessRow {
     /// Jobs running in it, oldest first (at most 1,000 listed).
     pub jobs: Vec<ProcessJobRow>,
     pub running: usize,
+    /// The process that served this page.
+    pub this_server: bool,
 }
 
 impl ProcessRow {

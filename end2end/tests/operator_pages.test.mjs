@@ -584,6 +584,9 @@ test("the processes page lists every process live; quiet and stop reach a real w
     await row.waitFor({ timeout: 20000 });
     assert.match(await row.textContent(), /worker · /);
     assert.match(await page.locator("tr[data-process]", { hasText: "serve · " }).textContent(), /scheduler/);
+    // The server this page came from is marked; the worker is not.
+    assert.equal(await page.locator("tr[data-process]", { hasText: "serve · " }).locator("[data-this-server]").textContent(), "this server");
+    assert.equal(await row.locator("[data-this-server]").count(), 0);
     // A long job shows under the process that runs it, with its name and start.
     const r = await api("POST", "/api/v1/queues/demo/jobs", { name: "demo-sync", payload: { duration_ms: 15000 } });
     assert.equal(r.status, 202, JSON.stringify(r.body));

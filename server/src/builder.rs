@@ -296,6 +296,7 @@ impl Hoist {
         let runtime =
             crate::runtime::Runtime::start(&state.engine, &self.registry, &state.archiving, &self.workers, kind)
                 .await?;
+        let _ = state.own_process.set(runtime.process_id().to_string());
         let history_stop = CancellationToken::new();
         let history_writer = tokio::spawn(crate::history::run_writer(
             state.db.clone(),

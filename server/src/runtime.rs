@@ -26,6 +26,11 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The id this process is registered under (see the Processes page).
+    pub fn process_id(&self) -> &str {
+        self.process.id()
+    }
+
     /// Starts a worker per queue of `registry` (turning on each queue's archive set first
     /// when history is on) and the scheduler, and registers the process as `kind`
     /// (`serve`, `worker`, `embedded`). A Stop sent to it stops the workers and scheduler;

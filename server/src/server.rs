@@ -76,6 +76,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         // The builder sets the configured ones; `build_state` does not read processor settings.
         queue_names: Default::default(),
         throughput: Default::default(),
+        own_process: Default::default(),
     };
     Ok((state, admin))
 }

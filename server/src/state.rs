@@ -45,6 +45,9 @@ pub struct AppState {
     pub queue_names: Arc<crate::processors::QueueNames>,
     /// The throughput chart's closed minutes, so each read fetches only new ones.
     pub throughput: Arc<crate::throughput_cache::ThroughputCache>,
+    /// The id this process registered under in the process registry, once its workers
+    /// started: the Processes page marks it as the server the page came from.
+    pub own_process: Arc<std::sync::OnceLock<String>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -20,6 +20,7 @@ processes-state-stopping = stopping
 processes-state-stopped = stopped
 processes-state-gone = gone
 processes-scheduler = scheduler
+processes-this-server = this server
 processes-started = started
 processes-last-seen = last check-in
 processes-no-queues = no workers

@@ -14,6 +14,7 @@ processes-state-stopping = зогсож байна
 processes-state-stopped = зогссон
 processes-state-gone = алга болсон
 processes-scheduler = хуваарь гүйлгэгч
+processes-this-server = энэ сервер
 processes-started = эхэлсэн
 processes-last-seen = сүүлд мэдээлсэн
 processes-no-queues = ажилчингүй

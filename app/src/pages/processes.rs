@@ -191,6 +191,9 @@ fn ProcessRowView(
         <tr data-process=row.id.clone() data-state=state_key.clone()>
             <td>
                 <strong translate="no">{name.clone()}</strong>
+                {row.this_server.then(|| view! {
+                    " " <span class="badge badge-this-server" data-this-server="">{t!(i18n, "processes-this-server")}</span>
+                })}
                 <div class="muted">
                     {format!("{} · {}", row.kind, row.version)}
                     {row.scheduler.then(|| format!(" · {}", t!(i18n, "processes-scheduler")))}

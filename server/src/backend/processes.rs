@@ -9,9 +9,11 @@ use super::{ServerBackend, client_addr};
 pub(super) async fn list(backend: &ServerBackend) -> Result<Vec<ProcessRow>, AppError> {
     let principal = backend.principal().await?;
     let processes = crate::services::processes::list(&backend.state, &principal).await?;
+    let own = backend.state.own_process.get();
     Ok(processes
         .into_iter()
         .map(|p| ProcessRow {
+            this_server: own == Some(&p.id),
             state: match p.state {
                 ProcessState::Running => "running",
                 ProcessState::Quiet => "quiet",
