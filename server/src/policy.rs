@@ -109,8 +109,9 @@ pub enum Action {
     RaiseNotifications,
     /// Change alert rules and silences.
     ChangeAlerts,
-    /// Stop a `hoist serve` process (a replica of the dashboard and API; operators may
-    /// quiet it, and stop worker processes, under [`Action::ControlQueue`]).
+    /// Stop a process that serves the dashboard and API (`hoist serve`, an embedding
+    /// application; operators may quiet it, and stop `hoist worker` processes, under
+    /// [`Action::ControlQueue`]).
     StopServer,
 }
 

@@ -147,7 +147,8 @@ fn ProcessRowView(
             form("quiet", t!(i18n, "processes-quiet"), t!(i18n, "processes-quiet-label", process = name.as_str()))
         });
         // Stopping a server takes a replica of the dashboard and API down: admins only.
-        let stop = (row.kind != "serve" || can_stop_servers).then(|| view! {
+        // (Anything but a `hoist worker` serves them: `serve`, an embedding application.)
+        let stop = (row.kind == "worker" || can_stop_servers).then(|| view! {
             <Confirm
                 summary=t!(i18n, "processes-stop")
                 warning=t!(i18n, "processes-stop-warning", process = name.as_str())

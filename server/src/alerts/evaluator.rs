@@ -101,6 +101,25 @@ impl Evaluator {
         };
         let silences = silences::active(&self.db, now).await?;
         let mut made = vec![];
+        // Resolved notices owed (a rule deleted, a breach resolved under a silence) go
+        // first, once no silence covers them: before a breach of the same rule and queue
+        // that fired again is announced below.
+        for (rule, subject, value) in self.owed_resolutions().await? {
+            if silences::covers(&silences, rule.id, &subject) {
+                continue;
+            }
+            // Whichever replica deletes the row sends the notice.
+            let taken = sqlx::query("DELETE FROM alert_resolutions_owed WHERE rule_id = $1 AND subject = $2")
+                .bind(rule.id)
+                .bind(&subject)
+                .execute(&self.db.pool)
+                .await?;
+            if taken.rows_affected() == 1 {
+                made.push(
+                    self.record_and_send(&rule, &subject, Transition::Resolved, value, now, true, redis_up).await?,
+                );
+            }
+        }
         let mut seen = HashSet::new();
         // Each notice goes out as soon as its transition is made: an error later in the
         // round loses none.
@@ -126,20 +145,6 @@ impl Evaluator {
                 if let Some((transition, announce)) = self.apply(rule, &subject, false, value, now, silenced).await? {
                     made.push(self.record_and_send(rule, &subject, transition, value, now, announce, redis_up).await?);
                 }
-            }
-        }
-        for (rule, subject, value) in self.owed_resolutions().await? {
-            // Whichever replica deletes the row sends the notice.
-            let taken = sqlx::query("DELETE FROM alert_resolutions_owed WHERE rule_id = $1 AND subject = $2")
-                .bind(rule.id)
-                .bind(&subject)
-                .execute(&self.db.pool)
-                .await?;
-            if taken.rows_affected() == 1 {
-                let announce = !silences::covers(&silences, rule.id, &subject);
-                made.push(
-                    self.record_and_send(&rule, &subject, Transition::Resolved, value, now, announce, redis_up).await?,
-                );
             }
         }
         sqlx::query("DELETE FROM alert_events WHERE at < $1").bind(now - KEEP_EVENTS_MS).execute(&self.db.pool).await?;
@@ -196,7 +201,8 @@ impl Evaluator {
     /// Moves `rule` on `subject` one step; the transition this replica made, if any, and
     /// whether to announce it. A breach that fired under a silence (`silenced`) is
     /// announced at the first round after the silence ends, if it still fires; its
-    /// resolved notice goes out only if its firing one did.
+    /// resolved notice goes out only if its firing one did (after the silence, for one
+    /// that resolved under it).
     async fn apply(
         &self,
         rule: &Rule,
@@ -256,14 +262,30 @@ impl Evaluator {
                 .bind(subject)
                 .execute(pool)
                 .await?;
+            let mut tx = pool.begin().await?;
             let resolved = sqlx::query(
                 "DELETE FROM alert_states WHERE rule_id = $1 AND subject = $2 AND state = 'firing' RETURNING notified",
             )
             .bind(rule.id)
             .bind(subject)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?;
-            Ok(resolved.map(|row| (Transition::Resolved, row.get::<i64, _>("notified") == 1 && !silenced)))
+            let Some(resolved) = resolved else { return Ok(None) };
+            let announced = resolved.get::<i64, _>("notified") == 1;
+            if announced && silenced {
+                // Its firing went out: its resolved notice goes out once the silence ends.
+                let owed = rules::Owed {
+                    rule_id: rule.id,
+                    kind: rule.kind.as_str(),
+                    subject,
+                    value,
+                    threshold: rule.threshold,
+                    window_ms: rule.window_ms,
+                };
+                rules::owe_resolution(&mut tx, &owed).await?;
+            }
+            tx.commit().await?;
+            Ok(Some((Transition::Resolved, announced && !silenced)))
         }
     }
 

@@ -238,19 +238,61 @@ pub fn in_force<'a>(rules: &'a [Rule], kind: RuleKind, queue: &str) -> Option<&'
 /// open breaches go with it. False when there is no such queue rule.
 pub async fn delete_queue_rule(db: &Db, id: i64) -> sqlx::Result<bool> {
     let mut tx = db.pool.begin().await?;
-    // Its breaches go with it; those whose firing notice went out are owed a resolved
-    // one, which the evaluator sends (once, like every notice).
+    let rule = sqlx::query("SELECT kind, threshold, window_ms FROM alert_rules WHERE id = $1 AND queue IS NOT NULL")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(rule) = rule else { return Ok(false) };
+    // Its breaches go with it, taken first by the same compare-and-set the evaluator
+    // uses (a round running meanwhile finds them gone, or holds them and this waits);
+    // those whose firing notice went out are owed a resolved one, which the evaluator
+    // sends (once, like every notice).
+    let states = sqlx::query("DELETE FROM alert_states WHERE rule_id = $1 RETURNING subject, state, notified, value")
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let kind: String = rule.get("kind");
+    for state in states.iter().filter(|s| s.get::<String, _>("state") == "firing" && s.get::<i64, _>("notified") == 1) {
+        let owed = Owed {
+            rule_id: id,
+            kind: &kind,
+            subject: &state.get::<String, _>("subject"),
+            value: state.get("value"),
+            threshold: rule.get("threshold"),
+            window_ms: rule.get("window_ms"),
+        };
+        owe_resolution(&mut tx, &owed).await?;
+    }
+    sqlx::query("DELETE FROM alert_rules WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A resolved notice owed for an announced breach whose state is gone: its rule was
+/// deleted, or it resolved under a silence.
+pub struct Owed<'a> {
+    pub rule_id: i64,
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub value: i64,
+    pub threshold: i64,
+    pub window_ms: i64,
+}
+
+/// Records a resolved notice the evaluator owes (sent once, when no silence covers it).
+pub async fn owe_resolution(conn: &mut sqlx::AnyConnection, owed: &Owed<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO alert_resolutions_owed (rule_id, kind, subject, value, threshold, window_ms)
-         SELECT s.rule_id, r.kind, s.subject, s.value, r.threshold, r.window_ms
-         FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id
-         WHERE s.rule_id = $1 AND r.queue IS NOT NULL AND s.state = 'firing' AND s.notified = 1",
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (rule_id, subject) DO UPDATE SET value = $4",
     )
-    .bind(id)
-    .execute(&mut *tx)
+    .bind(owed.rule_id)
+    .bind(owed.kind)
+    .bind(owed.subject)
+    .bind(owed.value)
+    .bind(owed.threshold)
+    .bind(owed.window_ms)
+    .execute(conn)
     .await?;
-    let done =
-        sqlx::query("DELETE FROM alert_rules WHERE id = $1 AND queue IS NOT NULL").bind(id).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
 }

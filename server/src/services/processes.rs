@@ -38,7 +38,9 @@ pub async fn command(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("process {id}")))?;
-    if command == ProcessCommand::Stop && process.kind == "serve" {
+    // A `hoist serve` or an embedding application serves the dashboard and API: stopping
+    // one takes a replica down.
+    if command == ProcessCommand::Stop && process.kind != "worker" {
         authorize(principal, Action::StopServer)?;
     }
     if !process.listens() {

@@ -18,7 +18,7 @@ use hoist_server::processors::Registry;
 use hoist_server::processors::notifications::{self, Notifier, NotifyConfig};
 use hoist_server::services::alerts::RuleFigures;
 use hoist_server::{Builtin, Hoist};
-use hoist_testkit::{RedisServer, SmtpServer, TestDatabase, sqlite_database};
+use hoist_testkit::{RedisServer, SmtpServer, TestDatabase, postgres_database, sqlite_database};
 use serde_json::{Value, json};
 
 /// A webhook receiver on a random port; what it was sent.
@@ -208,8 +208,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_on(sqlite_database()).await
+}
+
+async fn rig_on(database: TestDatabase) -> Rig {
     let redis = RedisServer::start();
-    let database = sqlite_database();
     let db = Db::connect(database.url()).await.unwrap();
     db.migrate().await.unwrap();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
@@ -362,10 +365,19 @@ async fn each_rule_kind_fires_on_what_it_names() {
 
 /// A breach that fires under a silence is announced once the silence ends (if it still
 /// fires), and then resolves with a notice; a queue rule deleted while it fires sends
-/// its resolved notice, once.
+/// its resolved notice, once; an announced breach that resolves under a silence sends
+/// its resolved notice when the silence ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silenced_breaches_are_announced_when_the_silence_ends_and_deleted_rules_resolve() {
-    let r = rig().await;
+    silences_and_deleted_rules(rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silenced_breaches_and_deleted_rules_on_postgres() {
+    silences_and_deleted_rules(rig_on(postgres_database().await).await).await;
+}
+
+async fn silences_and_deleted_rules(r: Rig) {
     let mails_about = |text: &str| r.smtp.received().iter().filter(|m| m.data.contains(text)).count();
     only(&r.db, RuleKind::Waiting, 1_000_000, 0, 0).await;
     let orders = Queue::new(&r.engine, "orders").unwrap();
@@ -403,7 +415,7 @@ async fn silenced_breaches_are_announced_when_the_silence_ends_and_deleted_rules
 
     // Fired and resolved entirely under a silence: neither is sent.
     let again = rules::add_for_queue(&r.db, RuleKind::Waiting, "orders", &figures).await.unwrap();
-    silences::add(&r.db, None, None, now_ms() + 600_000, "all quiet", "admin").await.unwrap();
+    let quiet = silences::add(&r.db, None, None, now_ms() + 600_000, "all quiet", "admin").await.unwrap();
     assert!(r.evaluator.round().await.unwrap()[0].silenced);
     orders.drain(false).await.unwrap();
     let made = r.evaluator.round().await.unwrap();
@@ -412,6 +424,30 @@ async fn silenced_breaches_are_announced_when_the_silence_ends_and_deleted_rules
     assert!(r.evaluator.round().await.unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(r.smtp.received().len(), 2, "the late firing and the resolved notice only");
+
+    // Announced, then resolved under a silence: its resolved notice goes out when the
+    // silence ends, not never.
+    silences::end(&r.db, quiet, now_ms()).await.unwrap();
+    rules::add_for_queue(&r.db, RuleKind::Waiting, "orders", &figures).await.unwrap();
+    for _ in 0..3 {
+        orders.enqueue(NewJob::new("ship", json!({}))).await.unwrap();
+    }
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && !made[0].silenced && made[0].notice.transition == Transition::Firing, "{made:?}");
+    let hush = silences::add(&r.db, None, Some("orders"), now_ms() + 600_000, "deploy", "admin").await.unwrap();
+    orders.drain(false).await.unwrap();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && made[0].silenced && made[0].notice.transition == Transition::Resolved, "{made:?}");
+    assert!(r.evaluator.round().await.unwrap().is_empty(), "held while the silence lasts");
+    silences::end(&r.db, hush, now_ms()).await.unwrap();
+    let made = r.evaluator.round().await.unwrap();
+    assert!(made.len() == 1 && !made[0].silenced && made[0].notice.transition == Transition::Resolved, "{made:?}");
+    assert!(r.evaluator.round().await.unwrap().is_empty(), "sent once");
+    eventually("the held resolved email", Duration::from_secs(10), || {
+        (mails_about("RESOLVED waiting on queue \"orders\"") == 2).then_some(())
+    })
+    .await;
+    assert_eq!(r.smtp.received().len(), 4);
 }
 
 /// An alert job retried after its webhook failed sends to the webhook again, not to the

@@ -66,6 +66,11 @@ async fn processes_are_listed_for_staff_and_commanded_by_operators() {
         assert!(tokio::time::Instant::now() < deadline, "the process did not hear the quiet");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // An embedding application (anything but a `hoist worker`) serves the dashboard and
+    // API: only an admin stops it.
+    let r = olga.send("POST", "/api/v1/processes/billing-1/stop", None, &[("x-csrf-token", olga_csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(r.body["error"]["message"], "stopping a server process needs the admin role");
     let r = admin.send("POST", "/api/v1/processes/billing-1/stop", None, &[("x-csrf-token", t.csrf.as_str())]).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     tokio::time::timeout(Duration::from_secs(5), process.stop_requested()).await.expect("stop heard");
