@@ -301,6 +301,9 @@ async fn a_stalled_job_whose_cancellation_was_asked_ends_cancelled() {
     wait_for_state(&queue, &e.id, JobState::Active).await;
     task.abort();
     let _ = task.await;
+    // Its lease keeper is aborted at its next step; a lease renewal already on the wire
+    // must land before the lease is made to run out below (another connection).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(queue.cancel(&e.id).await.unwrap(), CancelOutcome::Requested);
     server.command(&["ZADD", "hoist:{tests}:active", "XX", "0", &e.id]).unwrap();
     queue.recover_stalled().await.unwrap();
