@@ -32,26 +32,47 @@ fn recording_handler(order: Arc<Mutex<Vec<String>>>) -> impl hoist_queue::Handle
     })
 }
 
-#[tokio::test]
-async fn a_groups_few_jobs_start_between_another_groups_backlog() {
-    let s = setup().await;
+/// Tenant A's `backlog` jobs, then B's 3, wait on a paused queue; one worker at
+/// `concurrency` runs them all. Returns the order they started in (their groups), and
+/// B's first job as it completed (retention may drop it later).
+async fn start_order_behind_a_backlog(
+    s: &common::Setup,
+    backlog: usize,
+    concurrency: usize,
+) -> (Vec<String>, hoist_queue::Job) {
     s.queue.pause().await.unwrap();
-    s.queue.enqueue_bulk(of_group(Some("tenant-a"), 2_000)).await.unwrap();
+    s.queue.enqueue_bulk(of_group(Some("tenant-a"), backlog)).await.unwrap();
     let b = s.queue.enqueue_bulk(of_group(Some("tenant-b"), 3)).await.unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     let worker =
-        spawn_worker(&s.queue, recording_handler(order.clone()), WorkerOptions { concurrency: 1, ..fast_options() });
+        spawn_worker(&s.queue, recording_handler(order.clone()), WorkerOptions { concurrency, ..fast_options() });
     s.queue.resume().await.unwrap();
     for job in &b {
         wait_for_state(&s.queue, &job.id, JobState::Completed).await;
     }
+    let b_job = s.queue.get_job(&b[0].id).await.unwrap().unwrap();
+    eventually("the backlog done", Duration::from_secs(60), || {
+        let done = order.lock().unwrap().len() == backlog + 3;
+        async move { done.then_some(()) }
+    })
+    .await;
     worker.stop().await;
     let order = order.lock().unwrap().clone();
-    let b_starts: Vec<usize> = order.iter().enumerate().filter(|(_, g)| *g == "tenant-b").map(|(i, _)| i).collect();
+    (order, b_job)
+}
+
+fn b_starts(order: &[String]) -> Vec<usize> {
+    order.iter().enumerate().filter(|(_, g)| *g == "tenant-b").map(|(i, _)| i).collect()
+}
+
+#[tokio::test]
+async fn a_groups_few_jobs_start_between_another_groups_backlog() {
+    let s = setup().await;
+    let (order, job) = start_order_behind_a_backlog(&s, 2_000, 1).await;
     // Turn about: B's jobs are among the first six started, not behind A's 2,000.
+    let b_starts = b_starts(&order);
     assert_eq!(b_starts.len(), 3, "{order:?}");
     assert!(b_starts.iter().all(|&i| i < 6), "B started at {b_starts:?} of {}", order.len());
-    let job = s.queue.get_job(&b[0].id).await.unwrap().unwrap();
     assert_eq!(job.group.as_deref(), Some("tenant-b"));
     assert_eq!(NewJob::like(&job).options.group.as_deref(), Some("tenant-b"), "a duplicate keeps the group");
 }
@@ -61,24 +82,8 @@ async fn a_groups_few_jobs_start_between_another_groups_backlog() {
 #[tokio::test]
 async fn a_claim_of_many_jobs_shares_them_between_the_groups() {
     let s = setup().await;
-    s.queue.pause().await.unwrap();
-    s.queue.enqueue_bulk(of_group(Some("tenant-a"), 500)).await.unwrap();
-    let b = s.queue.enqueue_bulk(of_group(Some("tenant-b"), 3)).await.unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let worker =
-        spawn_worker(&s.queue, recording_handler(order.clone()), WorkerOptions { concurrency: 20, ..fast_options() });
-    s.queue.resume().await.unwrap();
-    for job in &b {
-        wait_for_state(&s.queue, &job.id, JobState::Completed).await;
-    }
-    eventually("A's backlog done", Duration::from_secs(20), || {
-        let done = order.lock().unwrap().len() == 503;
-        async move { done.then_some(()) }
-    })
-    .await;
-    worker.stop().await;
-    let order = order.lock().unwrap().clone();
-    let b_starts: Vec<usize> = order.iter().enumerate().filter(|(_, g)| *g == "tenant-b").map(|(i, _)| i).collect();
+    let (order, _) = start_order_behind_a_backlog(&s, 500, 20).await;
+    let b_starts = b_starts(&order);
     assert!(b_starts.len() == 3 && b_starts.iter().all(|&i| i < 20), "B started at {b_starts:?}");
 }
 

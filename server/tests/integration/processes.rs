@@ -102,9 +102,14 @@ fn process_of(worker_id: &str) -> String {
 /// Signs in over the REST API as the `admin` the spawned server made: the session cookie
 /// and the CSRF token every change must send.
 async fn sign_in_as_admin(http: &reqwest::Client, base: &str) -> (String, String) {
+    sign_in(http, base, "admin", "admin-password-1").await
+}
+
+/// Signs in over the REST API: the session cookie and the CSRF token.
+async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &str) -> (String, String) {
     let login = http
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
+        .json(&json!({ "username": username, "password": password }))
         .send()
         .await
         .unwrap();
@@ -811,14 +816,7 @@ async fn quiet_and_stop_reach_real_worker_processes_through_the_api() {
         .await
         .unwrap();
     assert_eq!(made.status(), 201);
-    let login = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "opal", "password": "opal-password" }))
-        .send()
-        .await
-        .unwrap();
-    let operator_cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let operator_csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let (operator_cookie, operator_csrf) = sign_in(&http, &base, "opal", "opal-password").await;
     let serve_id = serve["id"].as_str().unwrap();
     let refused = http
         .post(format!("{base}/api/v1/processes/{serve_id}/stop"))
