@@ -34,7 +34,7 @@ else
 end
 if #ids > 0 then
   if state == 'waiting' and meta().grouped then grouping().left_wait(ids) end
-  redis.call('ZREM', set, unpack(ids))
+  call_sliced('ZREM', set, ids)
   delete_jobs(ids)
   emit('cleaned', '', 'state', state, 'count', #ids)
 end

@@ -44,8 +44,8 @@ for i = 0, n - 1 do
 end
 emit_all(completed)
 if #done > 0 then
-  redis.call('ZREM', k.active, unpack(done))
-  redis.call('ZADD', k.completed, unpack(finished))
+  call_sliced('ZREM', k.active, done)
+  call_sliced('ZADD', k.completed, finished)
   archive_finished(finished)
   minute_stats('completed', #done)
   -- Run times of the batch in one sum from the worker: a lease lost in between is rare

@@ -10,7 +10,7 @@ for _, set in ipairs({ k.wait, k.delayed, k.retry, k.active, k.completed, k.dead
   if deleted < batch then
     local ids = redis.call('ZRANGE', set, 0, batch - deleted - 1)
     if #ids > 0 then
-      redis.call('ZREM', set, unpack(ids))
+      call_sliced('ZREM', set, ids)
       delete_jobs(ids)
       deleted = deleted + #ids
     end

@@ -246,3 +246,48 @@ async fn two_workers_drain_a_backlog_without_stalls() {
         worker.stop().await;
     }
 }
+
+/// A worker at the highest concurrency the limits allow (10,000) claims and completes
+/// thousands of jobs per call: past Lua's `unpack` limit (about 8,000 values), which a
+/// script with one argument per value would hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_at_ten_thousand_concurrency_claims_and_completes_large_batches() {
+    let s = setup().await;
+    s.queue.pause().await.unwrap();
+    for chunk in 0..12 {
+        s.queue.enqueue_bulk((0..1000).map(|i| NewJob::new("n", json!(chunk * 1000 + i))).collect()).await.unwrap();
+    }
+    let release = Arc::new(tokio::sync::Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let (r, n) = (release.clone(), started.clone());
+    let handler = handler_fn(move |_| {
+        let (r, n) = (r.clone(), n.clone());
+        async move {
+            n.fetch_add(1, Ordering::SeqCst);
+            // Held until all are running, so one completion call carries thousands.
+            r.notified().await;
+            Ok(json!(null))
+        }
+    });
+    let worker = spawn_worker(&s.queue, handler, WorkerOptions { concurrency: 10_000, ..fast_options() });
+    s.queue.resume().await.unwrap();
+    eventually("10,000 running", Duration::from_secs(60), || {
+        let running = started.load(Ordering::SeqCst);
+        async move { (running == 10_000).then_some(()) }
+    })
+    .await;
+    release.notify_waiters();
+    eventually("all done", Duration::from_secs(60), || {
+        let (r, q, n) = (release.clone(), s.queue.clone(), started.clone());
+        async move {
+            r.notify_waiters();
+            let counts = q.counts().await.unwrap();
+            // (Completed jobs past the retention are deleted: count what ran instead.)
+            let done = n.load(Ordering::SeqCst) == 12_000 && counts.waiting == 0 && counts.active == 0;
+            done.then_some(counts)
+        }
+    })
+    .await;
+    worker.stop().await;
+    assert_eq!(s.queue.counts().await.unwrap().dead, 0);
+}

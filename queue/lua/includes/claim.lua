@@ -130,12 +130,12 @@ local function claim_jobs(count, lease_ms, token)
           starts[#starts + 1] = now_text
           starts[#starts + 1] = leases[i] .. ':' .. now_text
         end
-        redis.call('ZADD', k.limiter, unpack(starts))
+        call_sliced('ZADD', k.limiter, starts)
         redis.call('PEXPIRE', k.limiter, meta().rate_window)
       end
       leases[#leases + 1] = '+inf'
       leases[#leases + 1] = ACTIVE_ANCHOR
-      redis.call('ZADD', k.active, unpack(leases))
+      call_sliced('ZADD', k.active, leases)
     end
     -- A full batch may have left more: wake another worker for them.
     if #ids == count and redis.call('ZCARD', k.wait) > 0 then

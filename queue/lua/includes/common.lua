@@ -114,6 +114,15 @@ local function text_of(n)
   return string.format('%d', n)
 end
 
+-- redis.call(command, key, values of the list `args`...), in slices of 2,000 (pairs stay
+-- together): Lua's unpack fails past about 8,000 values, and a claim or a completion
+-- carries two per job for up to 10,000 jobs.
+local function call_sliced(command, key, args)
+  for from = 1, #args, 2000 do
+    redis.call(command, key, unpack(args, from, math.min(from + 1999, #args)))
+  end
+end
+
 local function job_key(id)
   return prefix .. 'job:' .. id
 end
@@ -331,7 +340,8 @@ local function grouping()
   function g.take(count)
     local ids, group_of, taken = {}, {}, {}
     local cap = meta().group_concurrency
-    local share = math.max(1, math.floor(count / math.max(1, redis.call('ZCARD', k.groups))))
+    -- (At most 1,000 a turn: a batch is passed to one command whole.)
+    local share = math.max(1, math.min(1000, math.floor(count / math.max(1, redis.call('ZCARD', k.groups)))))
     local steps = count + 1000
     while #ids < count and steps > 0 do
       steps = steps - 1
@@ -429,7 +439,7 @@ end
 -- Scripts that call it declare `archive`.
 local function archive_finished(finished)
   if #finished > 0 and is_archiving() then
-    redis.call('ZADD', k.archive, unpack(finished))
+    call_sliced('ZADD', k.archive, finished)
   end
 end
 
@@ -572,10 +582,13 @@ end
 -- Drops from `ids` the jobs still waiting to be copied to the history store.
 local function archived_only(ids)
   if #ids == 0 or not is_archiving() then return ids end
-  local pending = redis.call('ZMSCORE', k.archive, unpack(ids))
   local out = {}
-  for i, id in ipairs(ids) do
-    if not pending[i] then out[#out + 1] = id end
+  for from = 1, #ids, 1000 do
+    local to = math.min(from + 999, #ids)
+    local pending = redis.call('ZMSCORE', k.archive, unpack(ids, from, to))
+    for i = from, to do
+      if not pending[i - from + 1] then out[#out + 1] = ids[i] end
+    end
   end
   return out
 end
