@@ -121,7 +121,8 @@ impl Modify for Security {
         crate::api::admin::change_user,
         crate::api::admin::audit_log,
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    // Schemas referenced only from a query parameter, which utoipa does not collect.
+    components(schemas(ErrorBody, ErrorDetail, crate::services::search::ExportFormat))
 )]
 pub struct ApiDoc;
 
