@@ -80,7 +80,7 @@ pub async fn act(
 ///
 /// Every job `q` matches (at most 1,000,000), streamed as JSON lines (the hits of
 /// `/api/v1/search`) or CSV (payload, result and error as JSON text), live first.
-#[utoipa::path(get, path = "/api/v1/search/export", tag = "search", params(ExportRequest), responses((status = 200, description = "The matches, as JSON lines or CSV", content_type = "application/x-ndjson"), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role", body = crate::openapi::ErrorBody), (status = 409, description = "Job history is off", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/search/export", tag = "search", params(ExportRequest), responses((status = 200, description = "The matches, as JSON lines or CSV", content((String = "application/x-ndjson"), (String = "text/csv"))), (status = 400, description = "Invalid input; `error.field` names it", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "Not allowed for this role", body = crate::openapi::ErrorBody), (status = 409, description = "Job history is off", body = crate::openapi::ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
     principal: Principal,
