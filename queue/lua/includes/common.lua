@@ -329,74 +329,92 @@ local function grouping()
       wake_workers()
     end
   end
-  -- Takes up to `count` waiting jobs out of the wait set, the groups in turn: each turn
-  -- takes the group's share (`count` over the groups with turns, at least one, within
-  -- its cap), so 50 slots go one each to 50 groups, or all to the one group there is,
-  -- in one batch. A group served goes to the back of the turn order; one that has no
-  -- waiting job left or reached the group cap leaves it. Entries of jobs no longer
-  -- waiting are dropped on the way, at most `count + 1000` turns per claim. Returns the
-  -- ids and each one's group; the caller counts a group's active jobs as it starts them
-  -- (a job whose hash is gone is never started, so never counted).
+  -- Takes up to `count` waiting jobs out of the wait set, the groups in turn, in rounds:
+  -- a round reads the groups next in turn (at most as many as jobs still wanted) and
+  -- serves each its share once (the jobs still wanted over the groups in the round, at
+  -- least one, within its cap), so 50 slots go one each to 50 groups, or all to the one
+  -- group there is, in one batch. The groups served go to the back of the turn order in
+  -- the order they were served (one ZADD a round); one that has no waiting job left or
+  -- reached the group cap leaves it. Entries of jobs no longer waiting are dropped on
+  -- the way, at most `count + 1000` turns per claim. Returns the ids and each one's
+  -- group; the caller counts a group's active jobs as it starts them (a job whose hash
+  -- is gone is never started, so never counted).
   function g.take(count)
     local ids, group_of, taken = {}, {}, {}
     local cap = meta().group_concurrency
-    -- (At most 1,000 a turn: a batch is passed to one command whole.)
-    local share = math.max(1, math.min(1000, math.floor(count / math.max(1, redis.call('ZCARD', k.groups)))))
     local steps = count + 1000
     while #ids < count and steps > 0 do
-      steps = steps - 1
-      local tag = redis.call('ZRANGE', k.groups, '0', '0')[1]
-      if not tag then break end
-      local capped = tag ~= '' and cap
-      local want = math.min(share, count - #ids)
-      local active = 0
-      if capped then
-        active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0)
-        want = math.min(want, cap - active)
-      end
-      -- found: the group had an entry; got: how many of its jobs start.
-      local found, got = false, 0
-      local gk = g.key(tag)
-      if want == 1 then
-        -- Many groups (or a cap): no tables to build.
-        local id = redis.call('ZRANGE', gk, '0', '0')[1]
-        if id then
-          found = true
-          redis.call('ZREM', gk, id)
-          if redis.call('ZREM', k.wait, id) == 1 then
-            ids[#ids + 1] = id
-            group_of[id] = tag
-            got = 1
-          end
+      local turns = redis.call('ZRANGE', k.groups, '0', text_of(math.min(count - #ids, 1000) - 1))
+      if #turns == 0 then break end
+      -- (At most 1,000 a turn: a batch is passed to one command whole.)
+      local share = math.max(1, math.min(1000, math.floor((count - #ids) / #turns)))
+      local served, gone = {}, {}
+      for _, tag in ipairs(turns) do
+        if #ids >= count or steps == 0 then break end
+        steps = steps - 1
+        local capped = tag ~= '' and cap
+        local want = math.min(share, count - #ids)
+        local active = 0
+        if capped then
+          active = tonumber(redis.call('HGET', k.group_active, tag) or '0') + (taken[tag] or 0)
+          want = math.min(want, cap - active)
         end
-      elseif want > 1 then
-        local batch = redis.call('ZRANGE', gk, '0', text_of(want - 1))
-        if #batch > 0 then
-          found = true
-          redis.call('ZREMRANGEBYRANK', gk, '0', text_of(#batch - 1))
-          -- Only jobs still in the wait set start.
-          local scores = redis.call('ZMSCORE', k.wait, unpack(batch))
-          local first = #ids + 1
-          for i, id in ipairs(batch) do
-            if scores[i] then
+        -- found: the group had an entry; got: how many of its jobs start.
+        local found, got = false, 0
+        local gk = g.key(tag)
+        if want == 1 then
+          -- Many groups (or a cap): no tables to build.
+          local id = redis.call('ZRANGE', gk, '0', '0')[1]
+          if id then
+            found = true
+            redis.call('ZREM', gk, id)
+            if redis.call('ZREM', k.wait, id) == 1 then
               ids[#ids + 1] = id
               group_of[id] = tag
+              got = 1
             end
           end
-          got = #ids - first + 1
-          if got > 0 then redis.call('ZREM', k.wait, unpack(ids, first, #ids)) end
+        elseif want > 1 then
+          local batch = redis.call('ZRANGE', gk, '0', text_of(want - 1))
+          if #batch > 0 then
+            found = true
+            redis.call('ZREMRANGEBYRANK', gk, '0', text_of(#batch - 1))
+            -- Only jobs still in the wait set start.
+            local scores = redis.call('ZMSCORE', k.wait, unpack(batch))
+            local first = #ids + 1
+            for i, id in ipairs(batch) do
+              if scores[i] then
+                ids[#ids + 1] = id
+                group_of[id] = tag
+              end
+            end
+            got = #ids - first + 1
+            if got > 0 then redis.call('ZREM', k.wait, unpack(ids, first, #ids)) end
+          end
         end
-      end
-      if got > 0 then
-        taken[tag] = (taken[tag] or 0) + got
-        active = active + got
-        if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
-          redis.call('ZADD', k.groups, g.next_turn(), tag)
-        else
-          redis.call('ZREM', k.groups, tag)
+        if got > 0 then
+          taken[tag] = (taken[tag] or 0) + got
+          active = active + got
+          if redis.call('EXISTS', gk) == 1 and not (capped and active >= cap) then
+            served[#served + 1] = tag
+          else
+            gone[#gone + 1] = tag
+          end
+        elseif not found then
+          gone[#gone + 1] = tag
         end
+        -- (Found with none still waiting: the group keeps its turn for the next round.)
       end
-      if not found then redis.call('ZREM', k.groups, tag) end
+      if #gone > 0 then redis.call('ZREM', k.groups, unpack(gone)) end
+      if #served > 0 then
+        local last = tonumber(redis.call('ZRANGE', k.groups, '-1', '-1', 'WITHSCORES')[2] or '0')
+        local back = {}
+        for i, tag in ipairs(served) do
+          back[#back + 1] = text_of(last + i)
+          back[#back + 1] = tag
+        end
+        redis.call('ZADD', k.groups, unpack(back))
+      end
     end
     -- Out of steps with groups left: another worker goes on where this claim stopped.
     if steps == 0 and redis.call('EXISTS', k.groups) == 1 then wake_workers() end
