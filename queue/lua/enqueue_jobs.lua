@@ -215,25 +215,16 @@ end
 -- The claim looks at the deadlines only once a queue has had one.
 if #expiring > 0 then redis.call('HSET', k.meta, 'expiring', '1') end
 for _, batch in ipairs({ { k.wait, waiting }, { k.delayed, delayed }, { k.expiring, expiring } }) do
-  local pairs_ = batch[2]
-  for from = 1, #pairs_, 2000 do
-    redis.call('ZADD', batch[1], unpack(pairs_, from, math.min(from + 1999, #pairs_)))
-  end
+  call_sliced('ZADD', batch[1], batch[2])
 end
 for tag, list in pairs(waiting_by_group) do
-  for from = 1, #list, 2000 do
-    redis.call('ZADD', grouping().key(tag), unpack(list, from, math.min(from + 1999, #list)))
-  end
   local g = grouping()
+  call_sliced('ZADD', g.key(tag), list)
   if g.has_room(tag) then g.queue(tag) end
 end
-for from = 1, #owned, 2000 do
-  redis.call('HSET', k.owners, unpack(owned, from, math.min(from + 1999, #owned)))
-end
+call_sliced('HSET', k.owners, owned)
 for tag, list in pairs(by_owner) do
-  for from = 1, #list, 2000 do
-    redis.call('ZADD', owner_key(tag), unpack(list, from, math.min(from + 1999, #list)))
-  end
+  call_sliced('ZADD', owner_key(tag), list)
 end
 index_live(added_ids, #added_ids > 0 and settings[2] ~= false)
 emit_all(added)
