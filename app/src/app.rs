@@ -10,9 +10,22 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::mount_path::mount_path;
 use crate::pages::{
-    alerts::AlertsPage, audit::AuditPage, dead_letters::DeadLettersPage, history::HistoryPage, home::HomePage,
-    job::JobPage, login::LoginPage, my_jobs::MyJobsPage, not_found::NotFound, overview::OverviewPage,
-    processes::ProcessesPage, queue::QueuePageView, schedules::SchedulesPage, search::SearchPage, users::UsersPage,
+    alerts::AlertsPage,
+    audit::AuditPage,
+    dead_letters::DeadLettersPage,
+    history::HistoryPage,
+    home::HomePage,
+    job::JobPage,
+    login::LoginPage,
+    my_jobs::MyJobsPage,
+    not_found::NotFound,
+    overview::OverviewPage,
+    processes::ProcessesPage,
+    queue::QueuePageView,
+    reports::{ReportPage, ReportsPage},
+    schedules::SchedulesPage,
+    search::SearchPage,
+    users::UsersPage,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -69,6 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("history") view=HistoryPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("reports") view=ReportsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("reports"), ParamSegment("id")) view=ReportPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("queues"), ParamSegment("name")) view=QueuePageView ssr=SsrMode::Async/>
                     <Route

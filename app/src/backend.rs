@@ -147,6 +147,21 @@ pub trait Backend: Send + Sync + 'static {
     fn saved_searches(&self) -> BoxFuture<'_, Result<Vec<SavedSearchView>, AppError>>;
     fn save_search(&self, name: String, q: String, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
     fn delete_saved_search(&self, id: i64, csrf: String) -> BoxFuture<'_, Result<(), AppError>>;
+    /// Stored reports, newest first, with ids below `before` (admins).
+    fn reports(&self, before: Option<i64>) -> BoxFuture<'_, Result<crate::reports::ReportList, AppError>>;
+    /// One stored report with its figures (admins).
+    fn report(&self, id: i64) -> BoxFuture<'_, Result<crate::reports::Report, AppError>>;
+    /// Runs reports now: `kind` `usage`, `performance`, `audit`, or empty for all three;
+    /// `from` and `to` days (`2026-11-01`), or both empty for the previous month;
+    /// `email` sends them to the admins. Returns the job's queue and id.
+    fn run_reports(
+        &self,
+        kind: String,
+        from: String,
+        to: String,
+        email: bool,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(String, String), AppError>>;
     /// The audit log, newest first, before entry `before` (admins only).
     fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>>;
     /// Every user account (admins only).

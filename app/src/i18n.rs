@@ -126,7 +126,7 @@ macro_rules! ftl_files {
 macro_rules! every_file {
     ($language:literal) => {
         ftl_files!($language: "common", "format", "errors", "health", "layout", "login", "overview", "queue", "job", "dead_letters",
-            "schedules", "processes", "alerts", "history", "search", "audit", "users", "my_jobs", "status")
+            "schedules", "processes", "alerts", "history", "search", "audit", "reports", "users", "my_jobs", "status")
     };
 }
 
@@ -272,6 +272,7 @@ impl I18n {
             "operator" => t!(i18n, "role-operator"),
             "viewer" => t!(i18n, "role-viewer"),
             "user" => t!(i18n, "role-user"),
+            "anonymous" => t!(i18n, "role-anonymous"),
             other => other.to_string(),
         }
     }

@@ -16,6 +16,7 @@ pub mod format;
 pub mod i18n;
 pub mod mount_path;
 pub mod pages;
+pub mod reports;
 pub mod session;
 pub mod types;
 

@@ -285,10 +285,7 @@ impl Hoist {
         for spec in &self.schedules {
             scheduler.upsert(spec).await.with_context(|| format!("declaring schedule {:?}", spec.name))?;
         }
-        if self.workers.processors.runs(Builtin::Maintenance) {
-            let maintenance = &self.workers.processors.maintenance;
-            crate::processors::maintenance::declare_schedules(&state.engine, maintenance, &state.queue_names).await?;
-        }
+        crate::processors::declare_schedules(&state.engine, &self.workers.processors).await?;
         if self.http.demo {
             crate::processors::demo::seed(&state.db, &state.queue_names).await?;
             crate::processors::demo::declare_schedule(&state.engine, &state.queue_names).await?;

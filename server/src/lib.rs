@@ -28,6 +28,7 @@ pub mod otlp;
 pub mod policy;
 pub mod processors;
 pub mod queue_settings;
+pub mod reports;
 pub mod runtime;
 pub mod search;
 pub mod server;

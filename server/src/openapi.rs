@@ -71,6 +71,10 @@ impl Modify for Security {
         crate::auth::login::me,
         crate::api::limits::limits,
         crate::api::limits::set_limits,
+        crate::api::reports::list,
+        crate::api::reports::run,
+        crate::api::reports::get,
+        crate::api::reports::download,
         crate::api::alerts::overview,
         crate::api::alerts::update_rule,
         crate::api::alerts::add_rule,
@@ -122,7 +126,7 @@ impl Modify for Security {
         crate::api::admin::audit_log,
     ),
     // Schemas referenced only from a query parameter, which utoipa does not collect.
-    components(schemas(ErrorBody, ErrorDetail, crate::services::search::ExportFormat))
+    components(schemas(ErrorBody, ErrorDetail, crate::services::search::ExportFormat, crate::services::reports::ReportFormat))
 )]
 pub struct ApiDoc;
 

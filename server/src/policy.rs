@@ -34,7 +34,7 @@ pub enum Scope {
     /// Create, change, remove, pause, resume and run schedules.
     #[serde(rename = "schedules:write")]
     SchedulesWrite,
-    /// Users and the audit log.
+    /// Users, the audit log and reports.
     #[serde(rename = "users:admin")]
     UsersAdmin,
     /// Raise notifications.
@@ -113,10 +113,13 @@ pub enum Action {
     /// application; operators may quiet it, and stop `hoist worker` processes, under
     /// [`Action::ControlQueue`]).
     StopServer,
+    /// Read, download and run usage, performance and audit reports (they hold the audit
+    /// log and every owner's figures).
+    Reports,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::WatchQueues,
         Action::ReadJobs,
         Action::Enqueue,
@@ -128,6 +131,7 @@ impl Action {
         Action::RaiseNotifications,
         Action::ChangeAlerts,
         Action::StopServer,
+        Action::Reports,
     ];
 
     /// The scope a token needs for it.
@@ -137,7 +141,7 @@ impl Action {
             Action::Enqueue | Action::ActOnJob | Action::SyncConnection => Scope::JobsWrite,
             Action::ControlQueue | Action::ChangeAlerts | Action::StopServer => Scope::QueuesAdmin,
             Action::ChangeSchedules => Scope::SchedulesWrite,
-            Action::AdministerUsers => Scope::UsersAdmin,
+            Action::AdministerUsers | Action::Reports => Scope::UsersAdmin,
             Action::RaiseNotifications => Scope::NotificationsWrite,
         }
     }
@@ -152,7 +156,7 @@ impl Action {
             Action::ActOnJob | Action::ControlQueue | Action::ChangeSchedules | Action::RaiseNotifications => {
                 matches!(role, Admin | Operator)
             }
-            Action::AdministerUsers | Action::ChangeAlerts | Action::StopServer => role == Admin,
+            Action::AdministerUsers | Action::ChangeAlerts | Action::StopServer | Action::Reports => role == Admin,
         }
     }
 
@@ -168,6 +172,7 @@ impl Action {
             Action::AdministerUsers => "this needs the admin role",
             Action::ChangeAlerts => "changing alert rules and silences needs the admin role",
             Action::StopServer => "stopping a server process needs the admin role",
+            Action::Reports => "reports need the admin role",
         }
     }
 }
@@ -176,7 +181,7 @@ impl Action {
 pub fn has_scope(principal: &Principal, scope: Scope) -> bool {
     match &principal.via {
         AuthVia::Session => true,
-        AuthVia::Token { scopes } => scopes.contains(&scope),
+        AuthVia::Token { scopes, .. } => scopes.contains(&scope),
     }
 }
 
@@ -216,7 +221,7 @@ pub const END_USER_MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 pub const END_USER_JOBS_PER_MINUTE: u32 = 60;
 /// Key prefixes the server itself gives dedup and rate-limit keys (end users' namespace,
 /// "Sync now", fan-out batches, schedule ticks); a client's own keys may not start so.
-pub const RESERVED_KEY_PREFIXES: [&str; 5] = ["user:", "connection:", "batch:", "schedule:", "alert:"];
+pub const RESERVED_KEY_PREFIXES: [&str; 6] = ["user:", "connection:", "batch:", "schedule:", "alert:", "report:"];
 /// The fair group of an end user's jobs: each user is a group of their own, so one
 /// user's burst waits its turn behind another user's single job instead of ahead of it.
 pub fn user_group(user_id: &str) -> String {
@@ -329,6 +334,7 @@ mod tests {
                     RaiseNotifications,
                     ChangeAlerts,
                     StopServer,
+                    Reports,
                 ],
             ),
             (
@@ -361,17 +367,17 @@ mod tests {
     fn scope_matrix() {
         for role in [Role::Admin, Role::Operator, Role::Viewer, Role::User] {
             for scope in Scope::ALL {
-                let p = principal(role, AuthVia::Token { scopes: vec![scope] });
+                let p = principal(role, AuthVia::Token { id: 1, scopes: vec![scope] });
                 for action in Action::ALL {
                     let expected = action.allowed_for(role) && action.scope() == scope;
                     assert_eq!(may(&p, action), expected, "{role:?} {scope:?} {action:?}");
                 }
             }
-            let none = principal(role, AuthVia::Token { scopes: vec![] });
+            let none = principal(role, AuthVia::Token { id: 1, scopes: vec![] });
             assert!(Action::ALL.iter().all(|a| !may(&none, *a)));
         }
         let error = authorize(
-            &principal(Role::Admin, AuthVia::Token { scopes: vec![Scope::JobsRead] }),
+            &principal(Role::Admin, AuthVia::Token { id: 1, scopes: vec![Scope::JobsRead] }),
             Action::AdministerUsers,
         )
         .unwrap_err();

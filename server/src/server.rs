@@ -77,6 +77,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         queue_names: Default::default(),
         throughput: Default::default(),
         own_process: Default::default(),
+        lockouts_noted: Default::default(),
     };
     Ok((state, admin))
 }
@@ -148,6 +149,9 @@ pub fn router(state: AppState) -> Router {
             get(crate::api::schedules::get).put(crate::api::schedules::put).delete(crate::api::schedules::delete),
         )
         .route("/api/v1/schedules/{name}/{action}", post(crate::api::schedules::action))
+        .route("/api/v1/reports", get(crate::api::reports::list).post(crate::api::reports::run))
+        .route("/api/v1/reports/{id}", get(crate::api::reports::get))
+        .route("/api/v1/reports/{id}/download", get(crate::api::reports::download))
         .route("/api/v1/alerts", get(crate::api::alerts::overview))
         .route("/api/v1/alerts/rules", post(crate::api::alerts::add_rule))
         .route(

@@ -48,6 +48,9 @@ pub struct AppState {
     /// The id this process registered under in the process registry, once its workers
     /// started: the Processes page marks it as the server the page came from.
     pub own_process: Arc<std::sync::OnceLock<String>>,
+    /// Lockouts this process wrote to the audit log lately, so a locked-out account or
+    /// address under attack makes one entry per window, not one per refused attempt.
+    pub lockouts_noted: Arc<crate::audit::LockoutNotes>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -34,10 +34,7 @@ pub async fn run(
         }
         .into());
     }
-    if workers.processors.runs(crate::processors::Builtin::Maintenance) {
-        let processors = &workers.processors;
-        crate::processors::maintenance::declare_schedules(&engine, &processors.maintenance, &processors.queues).await?;
-    }
+    crate::processors::declare_schedules(&engine, &workers.processors).await?;
     // The recorder goes in before any worker starts: a counter touched before it would be
     // lost (the first attempts of a queue that was waiting for this process).
     let process_metrics = crate::metrics::Metrics::new(false);

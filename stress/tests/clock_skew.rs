@@ -20,7 +20,7 @@ use hoist_queue::{
     Event, JobState, NewJob, Queue, QueueConfig, QueueLimits, RateLimit, RedisConnection, Retention, ScheduleSpec,
     Scheduler,
 };
-use hoist_testkit::RedisServer;
+use hoist_testkit::{RedisServer, libfaketime};
 use serde_json::json;
 
 /// How far the skewed processes' wall clocks are off.
@@ -29,30 +29,6 @@ const SKEW_SECONDS: i64 = 60;
 /// Each scenario loads the machine with several processes; one at a time keeps the
 /// timings (leases, ticks) honest on a small CI machine.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// libfaketime's multi-threaded build, preloaded directly rather than through the
-/// `faketime` wrapper, which forks: the pid we signal must be the worker's own.
-fn libfaketime() -> PathBuf {
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|dir| dir.path().join("faketime/libfaketimeMT.so.1"))
-        .chain([PathBuf::from("/usr/lib/faketime/libfaketimeMT.so.1")])
-        .collect();
-    if let Some(path) = std::env::var_os("HOIST_LIBFAKETIME") {
-        candidates = vec![PathBuf::from(path)];
-    }
-    for candidate in candidates {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "libfaketime not found (no /usr/lib/*/faketime/libfaketimeMT.so.1, or no file at HOIST_LIBFAKETIME): the \
-         clock-skew test needs Debian's `faketime` package, which test.sh installs (apt-get install faketime)"
-    );
-}
 
 fn epoch_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64

@@ -3,6 +3,7 @@
 //! parallel without sharing state.
 
 mod certificates;
+mod faketime;
 mod postgres_server;
 mod redis_cluster;
 mod redis_sentinel;
@@ -10,6 +11,7 @@ mod redis_server;
 mod smtp_server;
 mod sql;
 
+pub use faketime::libfaketime;
 pub use postgres_server::PostgresServer;
 pub use redis_cluster::RedisCluster;
 pub use redis_sentinel::{RedisSentinel, SENTINEL_MASTER_NAME};

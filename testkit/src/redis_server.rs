@@ -16,6 +16,9 @@ pub struct RedisOptions {
     /// Also listen with TLS (`rediss://`), with a certificate from a CA made for this
     /// server ([`RedisServer::tls_url`], [`RedisServer::tls_dir`]); needs `openssl`.
     pub tls: bool,
+    /// Start Redis's wall clock here, under libfaketime (its `FAKETIME` syntax, e.g.
+    /// `@2026-11-30 23:59:55`: from that moment on, running); timers stay real.
+    pub fake_time: Option<String>,
 }
 
 /// A `redis-server` process on a free loopback port with its own temp dir.
@@ -175,7 +178,15 @@ impl RedisServer {
         } else {
             args.extend(["--appendonly".into(), "no".into()]);
         }
-        let child = Command::new(redis_binary())
+        let mut server = Command::new(redis_binary());
+        if let Some(start) = &self.options.fake_time {
+            server
+                .env("LD_PRELOAD", crate::faketime::faketime_preload_for_redis())
+                .env("FAKETIME", start)
+                .env("DONT_FAKE_MONOTONIC", "1")
+                .env("FAKETIME_DONT_RESET", "1");
+        }
+        let child = server
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -18,3 +18,4 @@ role-admin = admin
 role-operator = operator
 role-viewer = viewer
 role-user = user
+role-anonymous = not signed in

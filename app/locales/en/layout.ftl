@@ -10,6 +10,7 @@ layout-nav-history = History
 layout-nav-search = Search
 layout-nav-my-jobs = My jobs
 layout-nav-audit = Audit log
+layout-nav-reports = Reports
 layout-nav-users = Users
 layout-nav-status = Status
 layout-who = { $username } ({ $role })

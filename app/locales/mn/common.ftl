@@ -15,3 +15,4 @@ role-admin = админ
 role-operator = оператор
 role-viewer = ажиглагч
 role-user = хэрэглэгч
+role-anonymous = нэвтрээгүй

@@ -10,6 +10,7 @@ layout-nav-history = Түүх
 layout-nav-search = Хайх
 layout-nav-my-jobs = Миний ажлууд
 layout-nav-audit = Аудитын бүртгэл
+layout-nav-reports = Тайлан
 layout-nav-users = Хэрэглэгчид
 layout-nav-status = Төлөв
 layout-who = { $username } ({ $role })

@@ -103,7 +103,11 @@ fn MainNav(viewer: Option<Viewer>) -> impl IntoView {
         links.extend([("/search", msg("layout-nav-search")), ("/me", msg("layout-nav-my-jobs"))]);
     }
     if admin {
-        links.extend([("/audit", msg("layout-nav-audit")), ("/users", msg("layout-nav-users"))]);
+        links.extend([
+            ("/reports", msg("layout-nav-reports")),
+            ("/audit", msg("layout-nav-audit")),
+            ("/users", msg("layout-nav-users")),
+        ]);
     }
     links.push(("/status", msg("layout-nav-status")));
     view! {

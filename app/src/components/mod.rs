@@ -1,5 +1,6 @@
 //! Widgets shared by several pages.
 
+pub mod bar_chart;
 pub mod confirm;
 pub mod data_table;
 pub mod enqueue_as_curl;

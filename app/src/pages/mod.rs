@@ -12,6 +12,7 @@ pub mod not_found;
 pub mod overview;
 pub mod processes;
 pub mod queue;
+pub mod reports;
 pub mod schedules;
 pub mod search;
 pub mod users;

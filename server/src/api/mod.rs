@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod limits;
 pub mod notifications;
 pub mod processes;
+pub mod reports;
 pub mod schedules;
 pub mod search;
 

@@ -12,6 +12,7 @@ use tower_sessions::Session;
 
 use super::principal::{Principal, SESSION_CSRF, SESSION_SIGNED_IN_AT, SESSION_TOUCHED_AT, SESSION_USER, load_user};
 use crate::api_error::ApiError;
+use crate::audit;
 use crate::client_addr::ClientAddr;
 use crate::db::now_ms;
 use crate::state::AppState;
@@ -88,6 +89,9 @@ pub async fn sign_in(
     let [account, address] = failure_subjects(&request.username, addr);
     let subjects = [(account.as_str(), MAX_FAILURES_PER_ACCOUNT), (address.as_str(), MAX_FAILURES_PER_ADDRESS)];
     if let Some(wait) = lockout.take(&subjects, FAILURE_WINDOW).await.map_err(anyhow::Error::from)? {
+        if state.lockouts_noted.should_record(&request.username, &addr.to_string(), FAILURE_WINDOW) {
+            note_refusal(state, audit::LOCKED_OUT, &request.username, "locked out", addr).await;
+        }
         let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
         return Err(ApiError::RateLimited { retry_after: Duration::from_secs(seconds) });
     }
@@ -107,12 +111,23 @@ pub async fn sign_in(
             .await
             .map_err(anyhow::Error::from)?;
     }
+    if matches!(outcome, Err(ApiError::BadCredentials)) {
+        note_refusal(state, audit::SIGN_IN_FAILED, &request.username, "failed", addr).await;
+    }
     let id = outcome?;
 
     let user = load_user(&state.db, id).await?.ok_or(ApiError::BadCredentials)?;
     let csrf_token = start_session(session, id).await?;
     tracing::info!(user = %user.username, %addr, "signed in");
     Ok(SignedIn { user: UserView { id, username: user.username, role: user.role }, csrf_token })
+}
+
+/// Writes a refused sign-in to the audit log; a database that fails then is logged, and
+/// the caller still gets the refusal they were owed.
+async fn note_refusal(state: &AppState, action: &str, username: &str, result: &str, addr: IpAddr) {
+    if let Err(e) = audit::record_refused_sign_in(&state.db, action, username, result, addr).await {
+        tracing::warn!(error = %e, action, "could not audit a refused sign-in");
+    }
 }
 
 /// Makes `session` user `id`'s, under a new session id (which defeats session fixation)

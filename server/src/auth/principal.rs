@@ -25,6 +25,8 @@ pub enum AuthVia {
     /// An API token holding these scopes (names it stored that are no longer known are
     /// dropped, so they grant nothing).
     Token {
+        /// The token's id (`hoist token list`), which the audit log records.
+        id: i64,
         scopes: Vec<crate::policy::Scope>,
     },
 }
@@ -180,5 +182,5 @@ async fn by_token(db: &Db, secret: &str) -> Result<Option<Principal>, ApiError> 
         .await?;
     let names: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
     let scopes = names.iter().filter_map(|name| crate::policy::Scope::parse(name)).collect();
-    Ok(Some(Principal { user_id, username, role, via: AuthVia::Token { scopes } }))
+    Ok(Some(Principal { user_id, username, role, via: AuthVia::Token { id: token_id, scopes } }))
 }

@@ -6,6 +6,7 @@ mod admin;
 mod alerts;
 mod history;
 mod processes;
+mod reports;
 mod schedules;
 mod search;
 
@@ -713,6 +714,25 @@ impl Backend for ServerBackend {
 
     fn delete_saved_search(&self, id: i64, csrf: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(search::delete_saved(self, id, csrf))
+    }
+
+    fn reports(&self, before: Option<i64>) -> BoxFuture<'_, Result<app::reports::ReportList, AppError>> {
+        Box::pin(reports::list(self, before))
+    }
+
+    fn report(&self, id: i64) -> BoxFuture<'_, Result<app::reports::Report, AppError>> {
+        Box::pin(reports::get(self, id))
+    }
+
+    fn run_reports(
+        &self,
+        kind: String,
+        from: String,
+        to: String,
+        email: bool,
+        csrf: String,
+    ) -> BoxFuture<'_, Result<(String, String), AppError>> {
+        Box::pin(reports::run(self, kind, from, to, email, csrf))
     }
 
     fn audit_log(&self, before: Option<i64>) -> BoxFuture<'_, Result<AuditView, AppError>> {

@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use hoist_queue::{
-    JobContext, JobError, JobResult, JobState, NewJob, Queue, QueueConfig, RedisConnection, ScheduleSpec, Scheduler,
-    handler_fn,
+    JobContext, JobError, JobResult, JobState, NewJob, Queue, QueueConfig, RedisConnection, ScheduleSpec, handler_fn,
 };
 use serde_json::json;
 use sqlx::Row;
@@ -29,7 +28,7 @@ pub const VACUUM: &str = "vacuum";
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct MaintenanceConfig {
     /// Built-in schedules to switch off, by name, comma-separated (e.g.
-    /// `vacuum-database,sync-all-organisations`).
+    /// `vacuum-database,sync-all-organisations,monthly-reports`).
     #[arg(long, env = "HOIST_DISABLED_SCHEDULES", value_delimiter = ',')]
     pub disabled_schedules: Vec<String>,
 }
@@ -50,24 +49,6 @@ pub fn schedules(queues: &QueueNames) -> Vec<ScheduleSpec> {
         spec("prune-history", "0 4 * * *", "UTC", &queues.maintenance, PRUNE),
         spec("vacuum-database", "0 5 * * 0", "UTC", &queues.maintenance, VACUUM),
     ]
-}
-
-/// Declares the built-in schedules onto the queues `queues` names (idempotent; declaring
-/// one again with another queue moves it) and removes the switched-off ones.
-pub async fn declare_schedules(
-    engine: &RedisConnection,
-    config: &MaintenanceConfig,
-    queues: &QueueNames,
-) -> hoist_queue::Result<()> {
-    let scheduler = Scheduler::new(engine);
-    for spec in schedules(queues) {
-        if config.disabled_schedules.iter().any(|d| d.trim() == spec.name) {
-            scheduler.remove(&spec.name).await?;
-        } else {
-            scheduler.upsert(&spec).await?;
-        }
-    }
-    Ok(())
 }
 
 #[derive(Clone)]

@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod maintenance;
 pub mod notifications;
+pub mod reports;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -58,6 +59,8 @@ pub enum Builtin {
     Sync,
     /// `maintenance`: housekeeping on cron schedules (pruning, categorizing, VACUUM).
     Maintenance,
+    /// `reports`: usage, performance and audit reports (monthly, and on demand).
+    Reports,
     /// `all` of them.
     All,
     /// `none` (or an empty value): a process that runs no built-in processor.
@@ -69,7 +72,7 @@ fn parse_builtin(text: &str) -> Result<Builtin, String> {
     match text.trim() {
         "" => Ok(Builtin::None),
         name => <Builtin as clap::ValueEnum>::from_str(name, true)
-            .map_err(|_| format!("{name:?} is not demo, notifications, sync, maintenance, all or none")),
+            .map_err(|_| format!("{name:?} is not demo, notifications, sync, maintenance, reports, all or none")),
     }
 }
 
@@ -77,7 +80,7 @@ fn parse_builtin(text: &str) -> Result<Builtin, String> {
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ProcessorConfig {
     /// Built-in processors this process runs workers for, comma-separated: `demo`,
-    /// `notifications`, `sync`, `maintenance`, or `all`. None by default: `hoist serve` is
+    /// `notifications`, `sync`, `maintenance`, `reports`, or `all`. None by default: `hoist serve` is
     /// then a dashboard over every queue under its key prefix and takes no queue's jobs
     /// (a service of yours with a queue named `sync` keeps its jobs). `--demo` runs all.
     #[arg(long = "processors", env = "HOIST_PROCESSORS", value_delimiter = ',', value_parser = parse_builtin)]
@@ -90,6 +93,8 @@ pub struct ProcessorConfig {
     pub sync: sync::SyncConfig,
     #[command(flatten)]
     pub maintenance: maintenance::MaintenanceConfig,
+    #[command(flatten)]
+    pub reports: reports::ReportsConfig,
 }
 
 impl ProcessorConfig {
@@ -129,6 +134,9 @@ pub struct QueueNames {
         default_value = maintenance::DEFAULT_QUEUE
     )]
     pub maintenance: String,
+    /// Queue of the `reports` processor (its `report` jobs).
+    #[arg(id = "reports_queue", long = "reports-queue", env = "HOIST_REPORTS_QUEUE", default_value = reports::DEFAULT_QUEUE)]
+    pub reports: String,
 }
 
 impl Default for QueueNames {
@@ -138,18 +146,20 @@ impl Default for QueueNames {
             notifications: notifications::DEFAULT_QUEUE.into(),
             sync: sync::DEFAULT_QUEUE.into(),
             maintenance: maintenance::DEFAULT_QUEUE.into(),
+            reports: reports::DEFAULT_QUEUE.into(),
         }
     }
 }
 
 impl QueueNames {
     /// Each name with the variable that sets it, in `HOIST_PROCESSORS`' order.
-    fn by_variable(&self) -> [(&'static str, &str); 4] {
+    fn by_variable(&self) -> [(&'static str, &str); 5] {
         [
             ("HOIST_DEMO_QUEUE", &self.demo),
             ("HOIST_NOTIFICATIONS_QUEUE", &self.notifications),
             ("HOIST_SYNC_QUEUE", &self.sync),
             ("HOIST_MAINTENANCE_QUEUE", &self.maintenance),
+            ("HOIST_REPORTS_QUEUE", &self.reports),
         ]
     }
 
@@ -205,7 +215,41 @@ pub fn builtin(
         };
         maintenance::register(&mut registry, &queues.maintenance, context);
     }
+    if config.runs(Builtin::Reports) {
+        let context = reports::ReportsContext {
+            db: db.clone(),
+            engine: engine.clone(),
+            notifications_queue: queues.notifications.clone(),
+            dashboard_url: config.reports.dashboard_url.clone(),
+        };
+        reports::register(&mut registry, &queues.reports, context);
+    }
     Ok(registry)
+}
+
+/// Declares the schedules of the built-in processors `config` runs (idempotent), and
+/// removes the ones `HOIST_DISABLED_SCHEDULES` switches off.
+pub async fn declare_schedules(
+    engine: &hoist_queue::RedisConnection,
+    config: &ProcessorConfig,
+) -> hoist_queue::Result<()> {
+    let disabled = &config.maintenance.disabled_schedules;
+    let mut specs = vec![];
+    if config.runs(Builtin::Maintenance) {
+        specs.extend(maintenance::schedules(&config.queues));
+    }
+    if config.runs(Builtin::Reports) {
+        specs.push(reports::monthly_schedule(&config.queues.reports));
+    }
+    let scheduler = hoist_queue::Scheduler::new(engine);
+    for spec in specs {
+        if disabled.iter().any(|d| d.trim() == spec.name) {
+            scheduler.remove(&spec.name).await?;
+        } else {
+            scheduler.upsert(&spec).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -236,8 +280,10 @@ mod tests {
     #[test]
     fn queue_names_default_to_the_processors_own_and_can_be_renamed() {
         let default = Args::parse_from(["x"]).processors.queues;
-        let names = |q: &QueueNames| [q.demo.clone(), q.notifications.clone(), q.sync.clone(), q.maintenance.clone()];
-        assert_eq!(names(&default), ["demo", "notifications", "sync", "maintenance"]);
+        let names = |q: &QueueNames| {
+            [q.demo.clone(), q.notifications.clone(), q.sync.clone(), q.maintenance.clone(), q.reports.clone()]
+        };
+        assert_eq!(names(&default), ["demo", "notifications", "sync", "maintenance", "reports"]);
         // What the builder starts from when no setting is parsed.
         assert_eq!(default, ProcessorConfig::default().queues);
         default.validate().unwrap();
@@ -252,7 +298,7 @@ mod tests {
                 other => panic!("{other:?}"),
             };
             let renamed = workers.processors.queues;
-            assert_eq!(names(&renamed), ["demo", "mail", "bank-sync", "maintenance"]);
+            assert_eq!(names(&renamed), ["demo", "mail", "bank-sync", "maintenance", "reports"]);
             renamed.validate().unwrap();
         }
     }

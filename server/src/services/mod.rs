@@ -13,5 +13,6 @@ pub mod jobs;
 pub mod limits;
 pub mod notifications;
 pub mod processes;
+pub mod reports;
 pub mod schedules;
 pub mod search;

@@ -380,7 +380,8 @@ fn csv_row(hit: SearchHit) -> [String; 11] {
     ]
 }
 
-fn csv_line(fields: &[String]) -> Result<Vec<u8>, std::io::Error> {
+/// One CSV line of `fields`; reports' downloads use it too.
+pub(crate) fn csv_line(fields: &[String]) -> Result<Vec<u8>, std::io::Error> {
     // A cell a spreadsheet would run as a formula (end users write names and payloads)
     // is led by an apostrophe.
     let safe: Vec<String> = fields

@@ -32,6 +32,7 @@ mod queue_names;
 mod redis_cluster;
 mod redis_settings;
 mod redis_tls;
+mod reports;
 mod roles;
 mod schedules_api;
 mod search;

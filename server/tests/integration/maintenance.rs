@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use hoist_queue::{CancellationToken, Job, JobState, NewJob, Queue, RedisConnection, Scheduler, Worker, WorkerOptions};
+use hoist_server::Builtin;
 use hoist_server::db::{Db, now_ms};
 use hoist_server::history::{self, HistoryRecord};
 use hoist_server::processors::maintenance::{self, MaintenanceConfig, MaintenanceContext};
 use hoist_server::processors::sync::{self, provider::ProviderTransaction, store};
-use hoist_server::processors::{QueueNames, Registry};
+use hoist_server::processors::{ProcessorConfig, Registry};
 use hoist_testkit::{RedisServer, TestDatabase, postgres_database, sqlite_database};
 use serde_json::json;
 
@@ -207,10 +208,13 @@ async fn expired_sessions_are_purged() {
 async fn built_in_schedules_are_declared_and_can_be_switched_off() {
     let redis = RedisServer::start();
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
-    let config = MaintenanceConfig { disabled_schedules: vec!["vacuum-database".into()] };
-    let queues = QueueNames::default();
-    maintenance::declare_schedules(&engine, &config, &queues).await.unwrap();
-    maintenance::declare_schedules(&engine, &config, &queues).await.unwrap();
+    let config = ProcessorConfig {
+        enabled: vec![Builtin::Maintenance, Builtin::Reports],
+        maintenance: MaintenanceConfig { disabled_schedules: vec!["vacuum-database".into()] },
+        ..Default::default()
+    };
+    hoist_server::processors::declare_schedules(&engine, &config).await.unwrap();
+    hoist_server::processors::declare_schedules(&engine, &config).await.unwrap();
     let listed = Scheduler::new(&engine).list().await.unwrap();
     let mut found: Vec<(String, String, String)> =
         listed.iter().map(|s| (s.spec.name.clone(), s.spec.cron.clone(), s.spec.timezone.clone())).collect();
@@ -219,6 +223,7 @@ async fn built_in_schedules_are_declared_and_can_be_switched_off() {
         found,
         [
             ("categorize-transactions", "0 * * * *", "UTC"),
+            ("monthly-reports", "0 0 1 * *", "UTC"),
             ("prune-history", "0 4 * * *", "UTC"),
             ("purge-expired-sessions", "0 2 * * *", "UTC"),
             ("refresh-consents", "0 3 * * *", "Europe/Berlin"),

@@ -10,9 +10,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use hoist_queue::{CancellationToken, JobState, NewJob, Queue, RedisConnection, Scheduler, Worker, WorkerOptions};
 use hoist_server::db::Db;
-use hoist_server::processors::maintenance::{self, MaintenanceConfig, MaintenanceContext};
+use hoist_server::processors::maintenance::{self, MaintenanceContext};
 use hoist_server::processors::sync::{self, SyncConfig, SyncContext, demo_provider::DemoProvider, store};
-use hoist_server::processors::{QueueNames, Registry, demo};
+use hoist_server::processors::{ProcessorConfig, QueueNames, Registry, declare_schedules, demo};
 use hoist_server::{Builtin, Hoist};
 use hoist_testkit::{RedisServer, TestDatabase, sqlite_database};
 use serde_json::json;
@@ -25,6 +25,7 @@ fn renamed() -> QueueNames {
         notifications: "mail".into(),
         sync: "bank-sync".into(),
         maintenance: "housekeeping".into(),
+        reports: "monthly".into(),
     }
 }
 
@@ -107,11 +108,17 @@ async fn schedules_go_onto_the_configured_queues() {
     let engine = RedisConnection::connect(&redis.url()).await.unwrap();
     let scheduler = Scheduler::new(&engine);
     let queue_of = async |name: &str| scheduler.get(name).await.unwrap().expect(name).spec.queue;
-    let config = MaintenanceConfig::default();
-    maintenance::declare_schedules(&engine, &config, &QueueNames::default()).await.unwrap();
+    let config = |queues: QueueNames| ProcessorConfig {
+        enabled: vec![Builtin::Maintenance, Builtin::Reports],
+        queues,
+        ..Default::default()
+    };
+    declare_schedules(&engine, &config(QueueNames::default())).await.unwrap();
     assert_eq!(queue_of("refresh-consents").await, "sync");
-    maintenance::declare_schedules(&engine, &config, &renamed()).await.unwrap();
+    assert_eq!(queue_of("monthly-reports").await, "reports");
+    declare_schedules(&engine, &config(renamed())).await.unwrap();
     assert_eq!(queue_of("refresh-consents").await, "bank-sync");
+    assert_eq!(queue_of("monthly-reports").await, "monthly");
     for name in ["categorize-transactions", "sync-all-organisations", "prune-history", "vacuum-database"] {
         assert_eq!(queue_of(name).await, "housekeeping", "{name}");
     }

@@ -19,6 +19,16 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("sign_in.mn.subject", include_str!("../../../templates/notifications/sign_in.mn.subject")),
         ("sign_in.mn.txt", include_str!("../../../templates/notifications/sign_in.mn.txt")),
         ("sign_in.mn.html", include_str!("../../../templates/notifications/sign_in.mn.html")),
+        ("report.layout.html", include_str!("../../../templates/notifications/report.layout.html")),
+        ("report.layout.txt", include_str!("../../../templates/notifications/report.layout.txt")),
+        ("report.en.labels", include_str!("../../../templates/notifications/report.en.labels")),
+        ("report.en.subject", include_str!("../../../templates/notifications/report.en.subject")),
+        ("report.en.txt", include_str!("../../../templates/notifications/report.en.txt")),
+        ("report.en.html", include_str!("../../../templates/notifications/report.en.html")),
+        ("report.mn.labels", include_str!("../../../templates/notifications/report.mn.labels")),
+        ("report.mn.subject", include_str!("../../../templates/notifications/report.mn.subject")),
+        ("report.mn.txt", include_str!("../../../templates/notifications/report.mn.txt")),
+        ("report.mn.html", include_str!("../../../templates/notifications/report.mn.html")),
     ];
     for (name, source) in sources {
         env.add_template(name, source).expect("built-in templates parse");
