@@ -159,6 +159,21 @@ pub struct QueuePage {
     pub search: Option<String>,
     /// The limits every worker of the queue obeys together.
     pub limits: LimitsView,
+    /// The queue's settings in force in the server that rendered the page, and where each
+    /// came from (`hoist.toml`, the environment, or the default).
+    #[serde(default)]
+    pub settings: Vec<SettingView>,
+}
+
+/// One effective setting of a queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingView {
+    pub setting: String,
+    pub value: String,
+    /// `default`, `file` or `environment`.
+    pub origin: String,
+    /// Where in it: `hoist.toml:12 [env.production]`, or the variable's name.
+    pub detail: String,
 }
 
 /// A queue's limits across all its workers; `None`: not limited.

@@ -154,8 +154,19 @@ impl HoistBuilder {
         self.set(|s| change(&mut s.http))
     }
 
+    /// Reads queues, schedules and processors from this `hoist.toml` (`HOIST_CONFIG`; see
+    /// [`crate::config_file`]); checked by [`HoistBuilder::build`].
+    pub fn config_file(self, path: impl Into<PathBuf>) -> Self {
+        self.set(|s| s.workers.config_file = Some(path.into()))
+    }
+
+    /// Applies the file's `[env.NAME]` section over its top level (`HOIST_ENV`).
+    pub fn config_env(self, name: impl Into<String>) -> Self {
+        self.set(|s| s.workers.config_env = Some(name.into()))
+    }
+
     /// Runs a worker for `queue` with `handlers` when [`Hoist::start`] is called; its
-    /// concurrency comes from `HOIST_QUEUE_<NAME>_CONCURRENCY` (default 5).
+    /// concurrency comes from `hoist.toml` or `HOIST_QUEUE_<NAME>_CONCURRENCY` (default 5).
     pub fn queue(mut self, queue: impl Into<String>, handlers: Handlers) -> Self {
         self.queues.push((queue.into(), handlers));
         self
@@ -203,7 +214,9 @@ impl HoistBuilder {
             }
         }
         crate::queue_settings::check_environment()?;
+        workers.load_settings()?;
         let (mut state, admin) = crate::server::build_state(&store, &http).await?;
+        state.settings = workers.settings.clone();
         state.host_auth = self.host_auth;
         state.queue_names = std::sync::Arc::new(workers.processors.queues.clone());
         let mut registry = crate::processors::builtin(&workers.processors, &state.db, &state.engine, state.history)?;
@@ -286,6 +299,7 @@ impl Hoist {
             scheduler.upsert(spec).await.with_context(|| format!("declaring schedule {:?}", spec.name))?;
         }
         crate::processors::declare_schedules(&state.engine, &self.workers.processors).await?;
+        crate::config_sync::apply(&state.engine, &state.db, &self.workers.settings).await?;
         if self.http.demo {
             crate::processors::demo::seed(&state.db, &state.queue_names).await?;
             crate::processors::demo::declare_schedule(&state.engine, &state.queue_names).await?;

@@ -155,6 +155,40 @@ pub struct WorkerConfig {
 
     #[command(flatten)]
     pub processors: crate::processors::ProcessorConfig,
+
+    /// `hoist.toml`: queues, schedules and built-in processors declared in one file
+    /// (environment variables override it). Unset: none.
+    #[arg(long = "config", env = "HOIST_CONFIG")]
+    pub config_file: Option<PathBuf>,
+
+    /// The `[env.NAME]` section of the file to apply over its top level.
+    #[arg(long = "env", env = "HOIST_ENV")]
+    pub config_env: Option<String>,
+
+    /// The file's settings, read at start ([`WorkerConfig::load_settings`]).
+    #[arg(skip)]
+    pub settings: std::sync::Arc<crate::settings::Settings>,
+}
+
+impl WorkerConfig {
+    /// Reads and checks the file the settings name; the processors it turns on apply when
+    /// neither `HOIST_PROCESSORS` nor `--processors` names any.
+    pub fn load_settings(&mut self) -> Result<(), crate::error::StartupError> {
+        let location = crate::settings::ConfigLocation {
+            path: self.config_file.clone().filter(|p| !p.as_os_str().is_empty()),
+            env: self.config_env.clone().filter(|e| !e.trim().is_empty()),
+        };
+        let settings = crate::settings::load_or_fail(&location)?;
+        let named_elsewhere = std::env::var_os("HOIST_PROCESSORS").is_some();
+        if let Some((processors, _)) = settings.processors()
+            && self.processors.enabled.is_empty()
+            && !named_elsewhere
+        {
+            self.processors.enabled = processors.clone();
+        }
+        self.settings = std::sync::Arc::new(settings);
+        Ok(())
+    }
 }
 
 /// Settings of the HTTP server.

@@ -9,4 +9,7 @@ pub enum StartupError {
     InvalidSetting { variable: String, reason: String },
     #[error("{variable}: cannot connect to {target}: {reason}")]
     Unreachable { variable: &'static str, target: String, reason: String },
+    /// `hoist.toml` (`HOIST_CONFIG`): its name, line, field and what is wrong.
+    #[error("{0}")]
+    Config(String),
 }

@@ -71,6 +71,7 @@ impl Modify for Security {
         crate::auth::login::me,
         crate::api::limits::limits,
         crate::api::limits::set_limits,
+        crate::api::settings::settings,
         crate::api::reports::list,
         crate::api::reports::run,
         crate::api::reports::get,

@@ -49,7 +49,49 @@ pub const MAX_ACTIVE_SECONDS: QueueSetting = QueueSetting {
     about: "how long a job may run before the queue's health warns",
 };
 
-pub const ALL: [&QueueSetting; 4] = [&CONCURRENCY, &MAX_FAILED, &MAX_WAITING, &MAX_ACTIVE_SECONDS];
+pub const ATTEMPTS: QueueSetting = QueueSetting {
+    suffix: "ATTEMPTS",
+    min: 1,
+    max: 1000,
+    default: 3,
+    duration: false,
+    about: "attempts of jobs added through the server that leave them at the engine's default",
+};
+pub const GLOBAL_CONCURRENCY: QueueSetting = QueueSetting {
+    suffix: "GLOBAL_CONCURRENCY",
+    min: 1,
+    max: 100_000,
+    default: 0,
+    duration: false,
+    about: "jobs of the queue run at once across every process (set at start; default: no limit)",
+};
+pub const KEEP_COMPLETED: QueueSetting = QueueSetting {
+    suffix: "KEEP_COMPLETED",
+    min: 0,
+    max: 100_000_000,
+    default: 1000,
+    duration: false,
+    about: "completed jobs Redis keeps",
+};
+pub const KEEP_DEAD: QueueSetting = QueueSetting {
+    suffix: "KEEP_DEAD",
+    min: 0,
+    max: 100_000_000,
+    default: 10_000,
+    duration: false,
+    about: "dead jobs Redis keeps",
+};
+
+pub const ALL: [&QueueSetting; 8] = [
+    &CONCURRENCY,
+    &MAX_FAILED,
+    &MAX_WAITING,
+    &MAX_ACTIVE_SECONDS,
+    &ATTEMPTS,
+    &GLOBAL_CONCURRENCY,
+    &KEEP_COMPLETED,
+    &KEEP_DEAD,
+];
 
 /// The variable of `setting` for `queue`.
 pub fn variable(queue: &str, setting: &QueueSetting) -> String {
@@ -71,7 +113,12 @@ impl QueueSetting {
 
     /// The value for `queue`: its variable (checked at start), else the default.
     pub fn for_queue(&self, queue: &str) -> u64 {
-        std::env::var(variable(queue, self)).ok().and_then(|text| self.parse(&text).ok()).unwrap_or(self.default)
+        self.from_env(queue).unwrap_or(self.default)
+    }
+
+    /// The value of `queue`'s variable, when it is set.
+    pub fn from_env(&self, queue: &str) -> Option<u64> {
+        std::env::var(variable(queue, self)).ok().and_then(|text| self.parse(&text).ok())
     }
 }
 
@@ -102,7 +149,7 @@ pub fn check_environment() -> Result<(), StartupError> {
 /// What `--help` says about them.
 pub fn help() -> String {
     let mut text = String::from(
-        "Per-queue settings (environment only; <NAME> is the queue's name upper-cased, with -, . and : as _):\n",
+        "Per-queue settings (over hoist.toml's; <NAME> is the queue's name upper-cased, with -, . and : as _):\n",
     );
     for s in ALL {
         let unit = if s.duration { " s (or 90s, 5m)" } else { "" };

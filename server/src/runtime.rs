@@ -1,5 +1,5 @@
 //! What a `serve` or `worker` process runs besides HTTP: the scheduler and one worker per
-//! registered queue, with per-queue concurrency from the environment, and the process's
+//! registered queue, with per-queue concurrency from the settings ([`crate::settings`]), and the process's
 //! entry in the engine's process registry (quiet and stop from the dashboard).
 
 use hoist_queue::{
@@ -9,11 +9,6 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::history::Archiving;
 use crate::processors::Registry;
-
-/// `HOIST_QUEUE_<NAME>_CONCURRENCY`, else 5 (see [`crate::queue_settings`]).
-pub fn concurrency_for(queue: &str) -> usize {
-    crate::queue_settings::CONCURRENCY.for_queue(queue) as usize
-}
 
 /// The running workers and scheduler.
 pub struct Runtime {
@@ -50,10 +45,11 @@ impl Runtime {
         let mut tasks = JoinSet::new();
         let mut workers = vec![];
         for (name, handlers) in registry.queues() {
-            let queue = Queue::new(redis, name)?;
+            let settings = config.settings.queue(name);
+            let queue = Queue::with_config(redis, name, settings.queue_config(redis.key_prefix()))?;
             archiving.ensure(&queue).await?;
             let options = WorkerOptions {
-                concurrency: concurrency_for(name),
+                concurrency: settings.concurrency.value as usize,
                 lease: std::time::Duration::from_secs(config.lease_seconds),
                 shutdown_grace: std::time::Duration::from_secs(config.shutdown_timeout),
                 ..WorkerOptions::default()

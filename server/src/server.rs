@@ -78,6 +78,7 @@ pub async fn build_state(store: &StoreConfig, http: &HttpConfig) -> anyhow::Resu
         throughput: Default::default(),
         own_process: Default::default(),
         lockouts_noted: Default::default(),
+        settings: Default::default(),
     };
     Ok((state, admin))
 }
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues/{queue}/jobs/{id}", get(crate::api::jobs::get_job).delete(crate::api::jobs::remove_job))
         .route("/api/v1/queues/{queue}/jobs/bulk", post(crate::api::jobs::enqueue_bulk))
         .route("/api/v1/queues/{queue}/health", get(crate::api::jobs::queue_health))
+        .route("/api/v1/queues/{queue}/settings", get(crate::api::settings::settings))
         .route("/api/v1/queues/{queue}/limits", get(crate::api::limits::limits).put(crate::api::limits::set_limits))
         .route("/api/v1/queues/{queue}/maintenance", post(crate::api::jobs::maintenance))
         .route("/api/v1/queues/{queue}/jobs/{id}/retry-edited", post(crate::api::jobs::retry_edited))

@@ -51,6 +51,8 @@ pub struct AppState {
     /// Lockouts this process wrote to the audit log lately, so a locked-out account or
     /// address under attack makes one entry per window, not one per refused attempt.
     pub lockouts_noted: Arc<crate::audit::LockoutNotes>,
+    /// Each queue's settings: `hoist.toml` and the environment over the defaults.
+    pub settings: Arc<crate::settings::Settings>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -19,6 +19,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     store.validate()?;
     crate::queue_settings::check_environment()?;
+    let mut workers = workers;
+    workers.load_settings()?;
     let engine = crate::state::connect_redis(&store).await?;
     crate::state::check_redis_settings(&engine, store.allow_eviction).await?;
     // Processors keep their results in SQL (provider sync), so workers need it too.
@@ -35,6 +37,7 @@ pub async fn run(
         .into());
     }
     crate::processors::declare_schedules(&engine, &workers.processors).await?;
+    crate::config_sync::apply(&engine, &db, &workers.settings).await?;
     // The recorder goes in before any worker starts: a counter touched before it would be
     // lost (the first attempts of a queue that was waiting for this process).
     let process_metrics = crate::metrics::Metrics::new(false);

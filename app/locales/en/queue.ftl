@@ -47,3 +47,15 @@ queue-limits-rate-per-label = Window (seconds)
 queue-limits-process-label = Most at once in each process (empty: each its own setting)
 queue-limits-group-label = Most at once of any one group (empty: no cap)
 queue-limits-save = Save limits
+settings-title = { $changed ->
+    [0] Settings (all defaults)
+    [one] Settings (1 set by configuration)
+   *[other] Settings ({ $changed } set by configuration)
+}
+settings-table = Settings of this queue in this server
+settings-col-setting = Setting
+settings-col-value = Value
+settings-col-from = From
+settings-from-file = { $place }
+settings-from-environment = environment variable { $variable }
+settings-from-default = default

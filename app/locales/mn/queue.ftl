@@ -44,3 +44,14 @@ queue-limits-rate-per-label = Цонх (секунд)
 queue-limits-process-label = Процесс бүрт нэг зэрэг ажиллах хамгийн их тоо (хоосон: процесс бүр өөрийн тохиргоогоор)
 queue-limits-group-label = Нэг бүлгээс нэг зэрэг ажиллах хамгийн их тоо (хоосон: хязгааргүй)
 queue-limits-save = Хязгаар хадгалах
+settings-title = { $changed ->
+    [0] Тохиргоо (бүгд анхдагч)
+   *[other] Тохиргоо (тохиргооноос { $changed })
+}
+settings-table = Энэ серверт энэ дарааллын тохиргоо
+settings-col-setting = Тохиргоо
+settings-col-value = Утга
+settings-col-from = Эх сурвалж
+settings-from-file = { $place }
+settings-from-environment = орчны хувьсагч { $variable }
+settings-from-default = анхдагч

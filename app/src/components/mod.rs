@@ -11,6 +11,7 @@ pub mod layout;
 pub mod live;
 pub mod minute_chart;
 pub mod queue_limits;
+pub mod queue_settings;
 pub mod sign_in_guard;
 pub mod table_head;
 pub mod theme_toggle;

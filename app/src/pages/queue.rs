@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::components::confirm::Confirm;
 use crate::components::live::{LiveStatus, provide_live_feed, reread_on_change, use_live_feed};
 use crate::components::queue_limits::{QueueLimits, QueueSetLimits};
+use crate::components::queue_settings::QueueSettings;
 use crate::format::{decimal, query_value};
 use crate::i18n::use_i18n;
 use crate::session::{error_text, use_viewer};
@@ -145,6 +146,7 @@ fn QueueView(
             csrf=limits_csrf
             set=set_limits
         />
+        <QueueSettings settings=page.settings.clone()/>
         <form method="get" class="filters" role="search" aria-label=t!(i18n, "queue-find-jobs")>
             <input type="hidden" name="state" value=page.state.clone()/>
             <label for="job-search">{t!(i18n, "queue-search-label")}</label>

@@ -13,6 +13,7 @@ pub mod processes;
 pub mod reports;
 pub mod schedules;
 pub mod search;
+pub mod settings;
 
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};

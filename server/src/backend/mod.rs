@@ -307,7 +307,24 @@ impl Backend for ServerBackend {
                 process_concurrency: limits.process_concurrency,
                 group_concurrency: limits.group_concurrency,
             };
-            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search, limits })
+            let settings = crate::services::settings::rows(&self.state, &principal, &queue)?
+                .into_iter()
+                .map(|row| app::types::SettingView {
+                    setting: row.setting,
+                    origin: match &row.source {
+                        crate::settings::Source::Default => "default",
+                        crate::settings::Source::File { .. } => "file",
+                        crate::settings::Source::Environment { .. } => "environment",
+                    }
+                    .into(),
+                    detail: match &row.source {
+                        crate::settings::Source::Default => String::new(),
+                        other => other.to_string(),
+                    },
+                    value: row.value,
+                })
+                .collect();
+            Ok(QueuePage { name: queue, counts, state, jobs, next: page.next, can_operate, search, limits, settings })
         })
     }
 

@@ -68,7 +68,7 @@ pub enum Builtin {
 }
 
 /// One name of `HOIST_PROCESSORS`; an empty one (`HOIST_PROCESSORS=`) means none.
-fn parse_builtin(text: &str) -> Result<Builtin, String> {
+pub(crate) fn parse_builtin(text: &str) -> Result<Builtin, String> {
     match text.trim() {
         "" => Ok(Builtin::None),
         name => <Builtin as clap::ValueEnum>::from_str(name, true)

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::api_error::ApiError;
 use crate::state::AppState;
 
-/// When a queue counts as unhealthy. Defaults from the seeds; per queue from the
-/// environment, e.g. `HOIST_QUEUE_EMAILS_MAX_WAITING=5000`.
+/// When a queue counts as unhealthy. Defaults from the seeds; per queue from
+/// `hoist.toml` or the environment, e.g. `HOIST_QUEUE_EMAILS_MAX_WAITING=5000`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HealthThresholds {
     pub max_dead: u64,
@@ -18,12 +18,11 @@ pub struct HealthThresholds {
 }
 
 impl HealthThresholds {
-    pub fn for_queue(queue: &str) -> Self {
-        use crate::queue_settings::{MAX_ACTIVE_SECONDS, MAX_FAILED, MAX_WAITING};
+    pub fn of(settings: &crate::settings::QueueSettings) -> Self {
         HealthThresholds {
-            max_dead: MAX_FAILED.for_queue(queue),
-            max_waiting: MAX_WAITING.for_queue(queue),
-            max_active_age_ms: (MAX_ACTIVE_SECONDS.for_queue(queue) * 1000) as i64,
+            max_dead: settings.max_failed.value,
+            max_waiting: settings.max_waiting.value,
+            max_active_age_ms: i64::try_from(settings.max_active.value.as_millis()).unwrap_or(i64::MAX),
         }
     }
 }
@@ -52,7 +51,7 @@ pub async fn queue_health(
     crate::policy::authorize(principal, crate::policy::Action::WatchQueues)?;
     let queue = crate::services::jobs::queue(state, queue_name)?;
     let counts = queue.counts().await?;
-    let thresholds = HealthThresholds::for_queue(queue_name);
+    let thresholds = HealthThresholds::of(&state.settings.queue(queue_name));
     let mut issues = vec![];
     if counts.dead > thresholds.max_dead {
         issues.push(HealthWarning::TooManyDead { count: counts.dead, limit: thresholds.max_dead });

@@ -32,7 +32,8 @@ pub struct QueueSummary {
 /// A queue a caller named (its name checked: visible, no `/`).
 pub(crate) fn queue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
     crate::names::check_queue(name)?;
-    Ok(Queue::new(&state.engine, name)?)
+    let config = state.settings.queue(name).queue_config(state.engine.key_prefix());
+    Ok(Queue::with_config(&state.engine, name, config)?)
 }
 
 /// A handle to enqueue with. The history's archive set is turned on for the queue first,
@@ -62,6 +63,7 @@ fn new_job(
     allowed: &AllowedJobs,
     queue: &str,
     request: EnqueueRequest,
+    settings: &crate::settings::QueueSettings,
 ) -> Result<NewJob, ApiError> {
     crate::names::check("name", &request.name, crate::names::MAX_JOB_NAME)?;
     let mut options = request.options;
@@ -75,6 +77,8 @@ fn new_job(
         }
     }
     policy::restrict_end_user_job(principal, allowed, queue, &request.name, &mut options)?;
+    // The queue's attempts, backoff and timeout where the job left the engine's.
+    let options = settings.job_options(options);
     Ok(NewJob::new(request.name, request.payload).with_options(options))
 }
 
@@ -88,7 +92,8 @@ pub async fn enqueue(
     request: EnqueueRequest,
 ) -> Result<Enqueued, ApiError> {
     authorize(principal, Action::Enqueue)?;
-    let job = new_job(principal, &allowed_jobs(state, principal).await?, queue_name, request)?;
+    let settings = state.settings.queue(queue_name);
+    let job = new_job(principal, &allowed_jobs(state, principal).await?, queue_name, request, &settings)?;
     if let Some(connection_id) = end_user_sync(state, principal, queue_name, &job)? {
         let id = crate::services::connections::sync_now(state, principal, connection_id).await?;
         return Ok(Enqueued { id, duplicate: false });
@@ -226,11 +231,12 @@ pub async fn enqueue_bulk(
         return Err(ApiError::invalid("jobs", format!("send 1 to {MAX_BULK} jobs")));
     }
     let allowed = allowed_jobs(state, principal).await?;
+    let settings = state.settings.queue(queue_name);
     let jobs = requests
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
-            let checked = new_job(principal, &allowed, queue_name, r).and_then(|job| {
+            let checked = new_job(principal, &allowed, queue_name, r, &settings).and_then(|job| {
                 match end_user_sync(state, principal, queue_name, &job)? {
                     Some(_) => Err(ApiError::Forbidden(
                         "sync one connection at a time (POST /api/v1/connections/{id}/sync)".into(),

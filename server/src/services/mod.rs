@@ -16,3 +16,4 @@ pub mod processes;
 pub mod reports;
 pub mod schedules;
 pub mod search;
+pub mod settings;

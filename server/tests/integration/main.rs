@@ -8,6 +8,7 @@ mod admin_api;
 mod alerts;
 mod auth;
 mod cli;
+mod config_file;
 mod dead_letters_api;
 mod demo;
 mod embedding;

@@ -76,6 +76,7 @@ async fn the_openapi_document_covers_every_route_and_the_real_error_shape() {
         ("post", "/api/v1/users"),
         ("patch", "/api/v1/users/{username}"),
         ("get", "/api/v1/audit"),
+        ("get", "/api/v1/queues/{queue}/settings"),
         ("get", "/api/v1/reports"),
         ("post", "/api/v1/reports"),
         ("get", "/api/v1/reports/{id}"),
