@@ -753,3 +753,23 @@ job = "weekly"
         assert!(error.message.contains("queue"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod example {
+    use super::*;
+    use crate::config_file::ConfigFile;
+
+    /// The example in the repository stays valid, in both its environments.
+    #[test]
+    fn the_example_file_is_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hoist.example.toml");
+        let development = Settings::from_file(&ConfigFile::load(&path, None).unwrap()).unwrap();
+        assert_eq!(development.queue("sync").keep_dead.value, Some(50));
+        assert_eq!(development.queue("notifications").concurrency.value, 5);
+        let production = Settings::from_file(&ConfigFile::load(&path, Some("production")).unwrap()).unwrap();
+        assert_eq!(production.queue("notifications").concurrency.value, 10);
+        assert_eq!(production.queue("reports").attempts.value, 5);
+        assert_eq!(production.processors().unwrap().0, [Builtin::All]);
+        assert_eq!(production.schedules().len(), 1);
+    }
+}
