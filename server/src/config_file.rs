@@ -185,8 +185,7 @@ fn field_at(text: &str, offset: usize) -> String {
     let header = text[..start]
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with('['))
-        .last()
+        .rfind(|l| l.starts_with('['))
         .map(|l| l.trim_matches(['[', ']']).trim().to_string());
     let key = line.split_once('=').map(|(key, _)| key.trim().trim_matches('"').to_string());
     match (header, key) {

@@ -398,7 +398,7 @@ impl Settings {
             keep_dead: optional(&env_settings::KEEP_DEAD, file.keep_dead.clone()),
             keep_dead_for: optional_duration(&file.keep_dead_for),
             rate_limit: match &file.rate_limit {
-                Some(s) => Setting { value: Some(s.value.clone()), source: s.source.clone() },
+                Some(s) => Setting { value: Some(s.value), source: s.source.clone() },
                 None => default(None),
             },
             max_waiting: layered(&env_settings::MAX_WAITING, file.max_waiting.clone()),

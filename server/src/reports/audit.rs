@@ -86,7 +86,9 @@ pub async fn audit(db: &Db, period: Period) -> Result<AuditReport, sqlx::Error> 
     let lockout_lines = lines(db, period, &format!("action = '{LOCKED_OUT}'")).await?;
 
     // Tokens that acted, were made, were revoked or were last used in the period.
-    let tokens: Vec<(i64, String, String, i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
+    // id, name, owner, actions, created, last used, revoked.
+    type TokenRow = (i64, String, String, i64, i64, Option<i64>, Option<i64>);
+    let tokens: Vec<TokenRow> = sqlx::query_as(&format!(
         "SELECT t.id, t.name, u.username, COALESCE(a.actions, 0), t.created_at, t.last_used_at, t.revoked_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          LEFT JOIN (SELECT token_id, COUNT(*) AS actions FROM audit_log

@@ -525,7 +525,7 @@ fn decoded_body(data: &str) -> String {
     let mut text = message.subject().unwrap_or_default().to_string();
     for part in message.text_bodies().chain(message.html_bodies()) {
         text.push('\n');
-        text.push_str(&part.text_contents().unwrap_or_default());
+        text.push_str(part.text_contents().unwrap_or_default());
     }
     text
 }
