@@ -34,8 +34,8 @@ test("the queue page shows each setting and where it came from", async () => {
   await waitForHydration(page);
   await page.getByText("Settings (4 set by configuration)").click();
   const row = async (name) => (await page.locator(`tr[data-setting="${name}"] td`).allTextContents()).map((t) => t.trim());
-  assert.deepEqual(await row("attempts"), ["attempts", "6", `${file}:2`]);
-  assert.deepEqual(await row("max_waiting"), ["max_waiting", "900", `${file}:6 [env.production]`]);
+  assert.deepEqual(await row("attempts"), ["attempts", "6", "hoist.toml:2"]);
+  assert.deepEqual(await row("max_waiting"), ["max_waiting", "900", "hoist.toml:6 [env.production]"]);
   assert.deepEqual(await row("concurrency"), ["concurrency", "4", "environment variable HOIST_QUEUE_INVOICES_CONCURRENCY"]);
   assert.deepEqual(await row("max_failed"), ["max_failed", "100", "default"]);
   // The job added over the API took the file's attempts.

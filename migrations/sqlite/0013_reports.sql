@@ -14,6 +14,15 @@ CREATE TABLE reports (
 CREATE UNIQUE INDEX reports_job_kind ON reports (job_id, kind);
 CREATE INDEX reports_created ON reports (created_at);
 
+-- Each admin a report job emailed, so a retry of the job, however late, never emails
+-- them twice.
+CREATE TABLE report_emails (
+    job_id   TEXT    NOT NULL,
+    user_id  BIGINT  NOT NULL,
+    sent_at  BIGINT  NOT NULL,
+    PRIMARY KEY (job_id, user_id)
+);
+
 -- The API token an audited action was taken with (NULL: a session, or an older row), so
 -- the audit report can say what each token did.
 ALTER TABLE audit_log ADD COLUMN token_id BIGINT;

@@ -2,8 +2,9 @@
 -- of them already used its allowance in its window. Not a queue script.
 -- KEYS[i] a subject's counter STRING (one hash slot: the lockout's own tag).
 -- ARGV[1] window (ms, 1..MAX), then ARGV[1 + i] the allowance of KEYS[i] (1..1,000,000).
--- Returns 0 when counted (the attempt may go on), else the ms until the refusing
--- counter's window ends. A counter's window starts with its first attempt.
+-- Returns {} when counted (the attempt may go on), else {the ms until the refusing
+-- counter's window ends, the refusing counter's index (1-based)}. A counter's window
+-- starts with its first attempt.
 local window = tonumber(ARGV[1])
 if not window or window < 1 or window > 31536000000 or window % 1 ~= 0 then
   return redis.error_reply('HOIST_BAD_ARG window ' .. tostring(ARGV[1]))
@@ -22,7 +23,7 @@ for i = 1, #KEYS do
       redis.call('PEXPIRE', KEYS[i], window)
       ttl = window
     end
-    return ttl
+    return { ttl, i }
   end
 end
 for i = 1, #KEYS do
@@ -30,4 +31,4 @@ for i = 1, #KEYS do
     redis.call('PEXPIRE', KEYS[i], window)
   end
 end
-return 0
+return {}

@@ -64,7 +64,7 @@ pub use handler::{
     BoxError, BoxFuture, ErrorKind, FnHandler, Handler, Handlers, JobContext, JobError, JobResult, Middleware, Next,
     handler_fn,
 };
-pub use lockout::Lockout;
+pub use lockout::{Lockout, Refused};
 pub use process::{
     MAX_LISTED_JOBS, MAX_PROCESS_ID_BYTES, PROCESS_FORGET_AFTER, PROCESS_GONE_AFTER, PROCESS_HEARTBEAT, Process,
     ProcessCommand, ProcessInfo, ProcessJob, ProcessOptions, ProcessQueue, ProcessRegistry, ProcessState,

@@ -21,8 +21,8 @@ pub const MAX_SUBJECT_BYTES: usize = 512;
 /// # async fn demo(redis: RedisConnection) -> Result<(), hoist_queue::QueueError> {
 /// let sign_ins = Lockout::new(&redis, "sign-in");
 /// let window = Duration::from_secs(15 * 60);
-/// if let Some(wait) = sign_ins.take(&[("user:ada", 5), ("addr:10.0.0.7", 20)], window).await? {
-///     println!("locked out for {} s", wait.as_secs());
+/// if let Some(refused) = sign_ins.take(&[("user:ada", 5), ("addr:10.0.0.7", 20)], window).await? {
+///     println!("locked out for {} s by subject {}", refused.wait.as_secs(), refused.subject);
 ///     return Ok(());
 /// }
 /// let password_was_right = true;
@@ -32,6 +32,15 @@ pub const MAX_SUBJECT_BYTES: usize = 512;
 /// }
 /// # Ok(()) }
 /// ```
+/// An attempt [`Lockout::take`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// Until the refusing subject's window ends.
+    pub wait: Duration,
+    /// Which subject refused it: its index in the list given to `take`.
+    pub subject: usize,
+}
+
 #[derive(Clone)]
 pub struct Lockout {
     store: LockoutStore,
@@ -49,11 +58,11 @@ impl Lockout {
 
     /// Counts one attempt against every subject (each with its allowance per `window`,
     /// 1 to 1,000,000), unless one of them has used its allowance: then nothing is
-    /// counted and the wait until that subject's window ends comes back. A subject's
-    /// window starts with its first attempt.
-    pub async fn take(&self, subjects: &[(&str, u32)], window: Duration) -> Result<Option<Duration>> {
+    /// counted and the wait until that subject's window ends comes back, with which
+    /// subject it was. A subject's window starts with its first attempt.
+    pub async fn take(&self, subjects: &[(&str, u32)], window: Duration) -> Result<Option<Refused>> {
         check_subjects(subjects.iter().map(|(s, _)| *s))?;
-        self.store.take(subjects, window).await
+        Ok(self.store.take(subjects, window).await?.map(|(wait, subject)| Refused { wait, subject }))
     }
 
     /// Gives back an attempt that was not a failure: each subject's count is cleared

@@ -276,11 +276,14 @@ async fn a_lockout_refuses_once_a_subject_used_its_allowance() {
     let subjects = [("user:ada", 2), ("addr:10.0.0.7", 3)];
     assert_eq!(lockout.take(&subjects, window).await.unwrap(), None);
     assert_eq!(lockout.take(&subjects, window).await.unwrap(), None);
-    let wait = lockout.take(&subjects, window).await.unwrap().expect("the account used its two");
+    let refused = lockout.take(&subjects, window).await.unwrap().expect("the account used its two");
+    assert_eq!(refused.subject, 0, "the account refused it");
+    let wait = refused.wait;
     assert!(wait > Duration::from_secs(55) && wait <= window, "{wait:?}");
     // Another account behind the same address has one attempt left there.
     assert_eq!(lockout.take(&[("user:bob", 2), ("addr:10.0.0.7", 3)], window).await.unwrap(), None);
-    assert!(lockout.take(&[("user:cy", 2), ("addr:10.0.0.7", 3)], window).await.unwrap().is_some());
+    let refused = lockout.take(&[("user:cy", 2), ("addr:10.0.0.7", 3)], window).await.unwrap();
+    assert_eq!(refused.map(|r| r.subject), Some(1), "the address refused it");
     // A success clears the account and gives the address its attempt back.
     lockout.give_back(&[("user:ada", true), ("addr:10.0.0.7", false)]).await.unwrap();
     assert_eq!(lockout.take(&subjects, window).await.unwrap(), None);

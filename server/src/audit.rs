@@ -76,37 +76,38 @@ pub async fn record_refused_sign_in(
 }
 
 /// Which lockouts a process recorded in the last window: an account or address stays
-/// locked out for a window however often it is tried, and is recorded once in it.
+/// locked out for a window however often it is tried, and its lockout is recorded once
+/// in it (per process).
 #[derive(Debug, Default)]
 pub struct LockoutNotes {
     noted: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
-/// Subjects [`LockoutNotes`] remembers at most; past it, lockouts go unrecorded until
-/// older notes age out (an attack on that many accounts at once shows all the same).
+/// Subjects [`LockoutNotes`] remembers at most; past it, the oldest notes are dropped
+/// first, so a flood of locked subjects cannot keep a new one from being recorded.
 pub const MAX_LOCKOUT_NOTES: usize = 10_000;
 
 impl LockoutNotes {
-    /// Whether a lockout of `account` from `address` should be recorded now: not when
-    /// either was recorded within `window`. Notes it as recorded when it should.
-    pub fn should_record(&self, account: &str, address: &str, window: std::time::Duration) -> bool {
+    /// Whether the lockout of `subject` (the account or the address that refused the
+    /// attempt) should be recorded now: not when it was within `window`. Notes it as
+    /// recorded when it should.
+    pub fn should_record(&self, subject: &str, window: std::time::Duration) -> bool {
         let now = std::time::Instant::now();
         let mut noted = self.noted.lock().expect("lockout notes");
-        let fresh = |key: &str, noted: &std::collections::HashMap<String, std::time::Instant>| {
-            noted.get(key).is_some_and(|at| now.duration_since(*at) < window)
-        };
-        let (account, address) = (format!("user:{account}"), format!("addr:{address}"));
-        if fresh(&account, &noted) || fresh(&address, &noted) {
+        if noted.get(subject).is_some_and(|at| now.duration_since(*at) < window) {
             return false;
         }
-        if noted.len() + 2 > MAX_LOCKOUT_NOTES {
+        if noted.len() >= MAX_LOCKOUT_NOTES {
             noted.retain(|_, at| now.duration_since(*at) < window);
-            if noted.len() + 2 > MAX_LOCKOUT_NOTES {
-                return false;
+            while noted.len() >= MAX_LOCKOUT_NOTES {
+                let oldest = noted.iter().min_by_key(|(_, at)| **at).map(|(key, _)| key.clone());
+                match oldest {
+                    Some(key) => noted.remove(&key),
+                    None => break,
+                };
             }
         }
-        noted.insert(account, now);
-        noted.insert(address, now);
+        noted.insert(subject.to_string(), now);
         true
     }
 }
@@ -117,15 +118,26 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn a_lockout_is_recorded_once_per_window_per_account_or_address() {
+    fn a_lockout_is_recorded_once_per_window_per_refusing_subject() {
         let notes = LockoutNotes::default();
         let window = Duration::from_secs(60);
-        assert!(notes.should_record("ada", "10.0.0.1", window));
-        // The same account from elsewhere, or anyone from the same address: already noted.
-        assert!(!notes.should_record("ada", "10.0.0.2", window));
-        assert!(!notes.should_record("bob", "10.0.0.1", window));
-        assert!(notes.should_record("bob", "10.0.0.3", window));
+        assert!(notes.should_record("addr:10.0.0.1", window));
+        assert!(!notes.should_record("addr:10.0.0.1", window), "the same address again");
+        // An account locked from that address is a lockout of its own.
+        assert!(notes.should_record("user:admin", window));
+        assert!(!notes.should_record("user:admin", window));
         // Once the window passed, it is recorded again.
-        assert!(notes.should_record("ada", "10.0.0.1", Duration::ZERO));
+        assert!(notes.should_record("user:admin", Duration::ZERO));
+    }
+
+    #[test]
+    fn a_flood_of_locked_subjects_does_not_stop_a_new_one_being_recorded() {
+        let notes = LockoutNotes::default();
+        let window = Duration::from_secs(60);
+        for i in 0..MAX_LOCKOUT_NOTES {
+            assert!(notes.should_record(&format!("user:decoy{i}"), window));
+        }
+        assert!(notes.should_record("user:admin", window));
+        assert!(notes.noted.lock().unwrap().len() <= MAX_LOCKOUT_NOTES);
     }
 }

@@ -298,8 +298,10 @@ impl Hoist {
         for spec in &self.schedules {
             scheduler.upsert(spec).await.with_context(|| format!("declaring schedule {:?}", spec.name))?;
         }
-        crate::processors::declare_schedules(&state.engine, &self.workers.processors).await?;
-        crate::config_sync::apply(&state.engine, &state.db, &self.workers.settings).await?;
+        crate::processors::declare_schedules(&state.engine, &self.workers.processors, &self.workers.settings).await?;
+        let in_code: Vec<String> = self.schedules.iter().map(|spec| spec.name.clone()).collect();
+        let reserved = crate::config_sync::reserved_schedule_names(&self.workers.processors.queues, &in_code);
+        crate::config_sync::apply(&state.engine, &state.db, &self.workers.settings, &reserved).await?;
         if self.http.demo {
             crate::processors::demo::seed(&state.db, &state.queue_names).await?;
             crate::processors::demo::declare_schedule(&state.engine, &state.queue_names).await?;

@@ -148,9 +148,9 @@ pub struct Layer {
     #[serde(default)]
     pub processors: Option<Spanned<Vec<String>>>,
     #[serde(default)]
-    pub queues: BTreeMap<String, QueueSection>,
+    pub queues: BTreeMap<Spanned<String>, QueueSection>,
     #[serde(default)]
-    pub schedules: BTreeMap<String, ScheduleSection>,
+    pub schedules: BTreeMap<Spanned<String>, ScheduleSection>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -159,9 +159,9 @@ struct Root {
     #[serde(default)]
     processors: Option<Spanned<Vec<String>>>,
     #[serde(default)]
-    queues: BTreeMap<String, QueueSection>,
+    queues: BTreeMap<Spanned<String>, QueueSection>,
     #[serde(default)]
-    schedules: BTreeMap<String, ScheduleSection>,
+    schedules: BTreeMap<Spanned<String>, ScheduleSection>,
     #[serde(default)]
     env: BTreeMap<String, Layer>,
 }
@@ -247,9 +247,15 @@ impl ConfigFile {
         Ok(ConfigFile { path: path.to_path_buf(), text, base, env })
     }
 
-    /// The file's name as errors and sources show it.
+    /// The file's path as errors show it.
     pub fn name(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// The file's name without its folder, as settings' sources show it (to everyone
+    /// who watches queues: the server's folders are not theirs to know).
+    pub fn short_name(&self) -> String {
+        self.path.file_name().map_or_else(|| self.name(), |name| name.to_string_lossy().into_owned())
     }
 
     /// The line a span starts on.

@@ -2,7 +2,8 @@
 //! schedules are upserted (and the ones it no longer has removed, while schedules made
 //! over the API are left alone), its queues' global concurrency and rate limits set, and
 //! its alert thresholds written as the queues' own alert rules. Idempotent: every
-//! replica does it at start, with the same result.
+//! replica does it at start, with the same result, as long as they read the same file
+//! (a process started without one changes nothing).
 
 use hoist_queue::{Queue, QueueLimits, RedisConnection, Scheduler};
 
@@ -11,8 +12,24 @@ use crate::db::{Db, now_ms};
 use crate::services::alerts::RuleFigures;
 use crate::settings::{Settings, Source};
 
-pub async fn apply(engine: &RedisConnection, db: &Db, settings: &Settings) -> anyhow::Result<()> {
-    apply_schedules(engine, db, settings).await?;
+/// Schedule names the file may not use: the built-in processors' and the ones declared in
+/// code (`HoistBuilder::schedule`), which the process upserts itself at every start.
+pub fn reserved_schedule_names(queues: &crate::processors::QueueNames, in_code: &[String]) -> Vec<String> {
+    let mut names: Vec<String> =
+        crate::processors::maintenance::schedules(queues).into_iter().map(|spec| spec.name).collect();
+    names.push(crate::processors::reports::MONTHLY_SCHEDULE.to_string());
+    names.extend(crate::processors::demo::SCHEDULES.iter().map(|name| name.to_string()));
+    names.extend(in_code.iter().cloned());
+    names
+}
+
+/// Applies the file `settings` read; none read: nothing changes. `reserved` are schedule
+/// names the file may not take ([`reserved_schedule_names`]).
+pub async fn apply(engine: &RedisConnection, db: &Db, settings: &Settings, reserved: &[String]) -> anyhow::Result<()> {
+    if settings.file_name().is_none() {
+        return Ok(());
+    }
+    apply_schedules(engine, db, settings, reserved).await?;
     for name in settings.declared_queues() {
         let queue = settings.queue(&name);
         apply_limits(engine, &queue).await?;
@@ -21,12 +38,35 @@ pub async fn apply(engine: &RedisConnection, db: &Db, settings: &Settings) -> an
     Ok(())
 }
 
-async fn apply_schedules(engine: &RedisConnection, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+async fn apply_schedules(
+    engine: &RedisConnection,
+    db: &Db,
+    settings: &Settings,
+    reserved: &[String],
+) -> anyhow::Result<()> {
+    let file = settings.file_name().unwrap_or_default();
     let scheduler = Scheduler::new(engine);
     let declared: Vec<(String,)> = sqlx::query_as("SELECT name FROM config_schedules").fetch_all(&db.pool).await?;
+    let declared: Vec<String> = declared.into_iter().map(|(name,)| name).collect();
     let now_declared: Vec<&str> = settings.schedules().iter().map(|s| s.name.as_str()).collect();
-    for (name,) in &declared {
-        if !now_declared.contains(&name.as_str()) {
+    for spec in settings.schedules() {
+        if reserved.contains(&spec.name) {
+            anyhow::bail!(
+                "{file}: schedules.{}: the name of a built-in schedule or one declared in code; choose another",
+                spec.name
+            );
+        }
+        // A schedule made over the API or the dashboard is not the file's to replace.
+        if !declared.contains(&spec.name) && scheduler.get(&spec.name).await?.is_some() {
+            anyhow::bail!(
+                "{file}: schedules.{}: a schedule of this name exists and was not declared by the file (made over \
+                 the API or the dashboard): remove it there or give the file's another name",
+                spec.name
+            );
+        }
+    }
+    for name in &declared {
+        if !now_declared.contains(&name.as_str()) && !reserved.contains(name) {
             scheduler.remove(name).await?;
             tracing::info!(schedule = %name, "removed: no longer in the configuration file");
         }
@@ -34,16 +74,21 @@ async fn apply_schedules(engine: &RedisConnection, db: &Db, settings: &Settings)
     for spec in settings.schedules() {
         scheduler.upsert(spec).await?;
     }
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM config_schedules").execute(&mut *tx).await?;
-    for name in now_declared {
-        sqlx::query("INSERT INTO config_schedules (name, declared_at) VALUES ($1, $2)")
-            .bind(name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+    // Upserts and a delete of the rest, not a delete and inserts: replicas starting at
+    // once each see the others' rows and none fails on a duplicate name.
+    for name in &now_declared {
+        sqlx::query(
+            "INSERT INTO config_schedules (name, declared_at) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET declared_at = excluded.declared_at",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
     }
-    tx.commit().await?;
+    for name in declared.iter().filter(|name| !now_declared.contains(&name.as_str())) {
+        sqlx::query("DELETE FROM config_schedules WHERE name = $1").bind(name).execute(&db.pool).await?;
+    }
     Ok(())
 }
 

@@ -57,14 +57,6 @@ pub const ATTEMPTS: QueueSetting = QueueSetting {
     duration: false,
     about: "attempts of jobs added through the server that leave them at the engine's default",
 };
-pub const GLOBAL_CONCURRENCY: QueueSetting = QueueSetting {
-    suffix: "GLOBAL_CONCURRENCY",
-    min: 1,
-    max: 100_000,
-    default: 0,
-    duration: false,
-    about: "jobs of the queue run at once across every process (set at start; default: no limit)",
-};
 pub const KEEP_COMPLETED: QueueSetting = QueueSetting {
     suffix: "KEEP_COMPLETED",
     min: 0,
@@ -82,16 +74,11 @@ pub const KEEP_DEAD: QueueSetting = QueueSetting {
     about: "dead jobs Redis keeps",
 };
 
-pub const ALL: [&QueueSetting; 8] = [
-    &CONCURRENCY,
-    &MAX_FAILED,
-    &MAX_WAITING,
-    &MAX_ACTIVE_SECONDS,
-    &ATTEMPTS,
-    &GLOBAL_CONCURRENCY,
-    &KEEP_COMPLETED,
-    &KEEP_DEAD,
-];
+/// Every per-queue variable. No suffix ends another's (`..._CONCURRENCY` would also
+/// read `..._GLOBAL_CONCURRENCY`), so a variable names one setting; the queue-wide
+/// limits (global concurrency, rate) are set in `hoist.toml` or on the queue's page.
+pub const ALL: [&QueueSetting; 7] =
+    [&CONCURRENCY, &MAX_FAILED, &MAX_WAITING, &MAX_ACTIVE_SECONDS, &ATTEMPTS, &KEEP_COMPLETED, &KEEP_DEAD];
 
 /// The variable of `setting` for `queue`.
 pub fn variable(queue: &str, setting: &QueueSetting) -> String {

@@ -287,11 +287,11 @@ impl Settings {
 
     /// Checks every setting of a parsed file.
     pub fn from_file(file: &ConfigFile) -> Result<Settings, ConfigError> {
-        let mut settings = Settings { file_name: Some(file.name()), ..Settings::default() };
+        let mut settings = Settings { file_name: Some(file.short_name()), ..Settings::default() };
         let mut schedules: BTreeMap<String, ScheduleSpec> = BTreeMap::new();
         for (env, layer) in file.layers() {
             let source = |span: std::ops::Range<usize>| Source::File {
-                file: file.name(),
+                file: file.short_name(),
                 line: file.line(span),
                 env: env.map(str::to_string),
             };
@@ -305,16 +305,19 @@ impl Settings {
                 }
                 settings.processors = Some((names, source(processors.span())));
             }
-            for (queue, section) in &layer.queues {
+            for (key, section) in &layer.queues {
+                let queue = key.get_ref();
                 let at = |name: &str| ConfigFile::field(env, &format!("queues.{queue}.{name}"));
-                hoist_queue::validate_queue_name(queue)
-                    .map_err(|e| file.error(0..0, ConfigFile::field(env, &format!("queues.{queue}")), e.to_string()))?;
+                hoist_queue::validate_queue_name(queue).map_err(|e| {
+                    file.error(key.span(), ConfigFile::field(env, &format!("queues.{queue}")), e.to_string())
+                })?;
                 let entry = settings.queues.entry(queue.clone()).or_default();
                 read_queue(file, section, entry, &at, &source)?;
             }
-            for (name, section) in &layer.schedules {
+            for (key, section) in &layer.schedules {
+                let name = key.get_ref();
                 let at = |field: &str| ConfigFile::field(env, &format!("schedules.{name}.{field}"));
-                let spec = read_schedule(file, name, section, &at)?;
+                let spec = read_schedule(file, key, section, &at)?;
                 schedules.insert(name.clone(), spec);
             }
         }
@@ -378,9 +381,10 @@ impl Settings {
             .map(|s| Setting { value: s.value as u32, source: s.source })
             .or(file.attempts.clone())
             .unwrap_or_else(|| default(engine_options.max_attempts));
-        let global = from_env(&env_settings::GLOBAL_CONCURRENCY)
-            .map(|s| Setting { value: Some(s.value as u32), source: s.source })
-            .or(file.global_concurrency.clone().map(|s| Setting { value: Some(s.value), source: s.source }))
+        let global = file
+            .global_concurrency
+            .clone()
+            .map(|s| Setting { value: Some(s.value), source: s.source })
             .unwrap_or_else(|| default(None));
         let optional_duration = |value: &Option<Setting<Duration>>| match value {
             Some(s) => Setting { value: Some(s.value), source: s.source.clone() },
@@ -523,7 +527,7 @@ fn read_queue(
 
 fn read_schedule(
     file: &ConfigFile,
-    name: &str,
+    key: &toml::Spanned<String>,
     s: &crate::config_file::ScheduleSection,
     at: &dyn Fn(&str) -> String,
 ) -> Result<ScheduleSpec, ConfigError> {
@@ -537,6 +541,7 @@ fn read_schedule(
         }
         None => serde_json::json!({}),
     };
+    let name = key.get_ref();
     let mut spec = ScheduleSpec::new(name, s.cron.get_ref(), s.queue.get_ref(), NewJob::new(s.job.get_ref(), payload));
     if let Some(zone) = &s.timezone {
         spec.timezone = zone.get_ref().clone();
@@ -568,7 +573,7 @@ fn read_schedule(
             hoist_queue::QueueError::InvalidOption { field, .. } if *field == "timezone" => {
                 ("timezone", s.timezone.as_ref().map_or(s.cron.span(), |z| z.span()))
             }
-            hoist_queue::QueueError::InvalidOption { field, .. } if *field == "name" => ("name", s.cron.span()),
+            hoist_queue::QueueError::InvalidOption { field, .. } if *field == "name" => ("name", key.span()),
             _ => ("cron", s.cron.span()),
         };
         file.error(span, at(field), e.to_string())
@@ -628,6 +633,18 @@ job = "weekly"
 
     fn file_source(line: usize, env: Option<&str>) -> Source {
         Source::File { file: "hoist.toml".into(), line, env: env.map(str::to_string) }
+    }
+
+    /// No per-queue variable's suffix ends another's, so each names one setting.
+    #[test]
+    fn per_queue_suffixes_do_not_overlap() {
+        for a in env_settings::ALL {
+            for b in env_settings::ALL {
+                if a.suffix != b.suffix {
+                    assert!(!a.suffix.ends_with(&format!("_{}", b.suffix)), "{} ends with {}", a.suffix, b.suffix);
+                }
+            }
+        }
     }
 
     #[test]
@@ -738,6 +755,8 @@ job = "weekly"
                 "schedules.s.misfire",
             ),
             ("[env.prod.queues.q]\nattempts = 0", 2, "env.prod.queues.q.attempts"),
+            ("\n[queues.\"bad queue\"]\nattempts = 1", 2, "queues.bad queue"),
+            ("\n\n[schedules.\"\"]\ncron = \"0 6 * * *\"\nqueue = \"q\"\njob = \"j\"", 3, "schedules..name"),
             ("[queues.q\nattempts = 1", 1, "(file)"),
         ];
         for (text, line, field) in cases {

@@ -36,8 +36,9 @@ pub async fn run(
         }
         .into());
     }
-    crate::processors::declare_schedules(&engine, &workers.processors).await?;
-    crate::config_sync::apply(&engine, &db, &workers.settings).await?;
+    crate::processors::declare_schedules(&engine, &workers.processors, &workers.settings).await?;
+    let reserved = crate::config_sync::reserved_schedule_names(&workers.processors.queues, &[]);
+    crate::config_sync::apply(&engine, &db, &workers.settings, &reserved).await?;
     // The recorder goes in before any worker starts: a counter touched before it would be
     // lost (the first attempts of a queue that was waiting for this process).
     let process_metrics = crate::metrics::Metrics::new(false);

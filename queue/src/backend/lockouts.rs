@@ -22,14 +22,18 @@ impl LockoutStore {
 
     /// Counts an attempt against every subject (with its allowance) unless one is used
     /// up; `Some(wait)` when refused.
-    pub(crate) async fn take(&self, subjects: &[(&str, u32)], window: Duration) -> Result<Option<Duration>> {
+    pub(crate) async fn take(&self, subjects: &[(&str, u32)], window: Duration) -> Result<Option<(Duration, usize)>> {
         let mut call = scripts::TAKE_ATTEMPT.prepare_invoke();
         call.arg(window.as_millis() as u64);
         for (subject, max) in subjects {
             call.key(lockout_counter(&self.root, &self.name, subject)).arg(*max);
         }
-        let refused_for_ms: i64 = eval_traced("take_attempt", &self.name, &self.redis, &call).await?;
-        Ok((refused_for_ms > 0).then(|| Duration::from_millis(refused_for_ms as u64)))
+        // Empty when counted; else the refusing counter's wait (ms) and index (1-based).
+        let answer: Vec<i64> = eval_traced("take_attempt", &self.name, &self.redis, &call).await?;
+        Ok(match answer[..] {
+            [ms, index] => Some((Duration::from_millis(ms.max(1) as u64), (index.max(1) - 1) as usize)),
+            _ => None,
+        })
     }
 
     /// Gives an attempt back: each subject's counter cleared (`true`) or one lower.

@@ -88,10 +88,13 @@ pub async fn sign_in(
     let lockout = hoist_queue::Lockout::new(&state.engine, "sign-in");
     let [account, address] = failure_subjects(&request.username, addr);
     let subjects = [(account.as_str(), MAX_FAILURES_PER_ACCOUNT), (address.as_str(), MAX_FAILURES_PER_ADDRESS)];
-    if let Some(wait) = lockout.take(&subjects, FAILURE_WINDOW).await.map_err(anyhow::Error::from)? {
-        if state.lockouts_noted.should_record(&request.username, &addr.to_string(), FAILURE_WINDOW) {
+    if let Some(refused) = lockout.take(&subjects, FAILURE_WINDOW).await.map_err(anyhow::Error::from)? {
+        // Once per locked subject and window: a flood of refused attempts writes one row.
+        let (subject, _) = subjects[refused.subject.min(subjects.len() - 1)];
+        if state.lockouts_noted.should_record(subject, FAILURE_WINDOW) {
             note_refusal(state, audit::LOCKED_OUT, &request.username, "locked out", addr).await;
         }
+        let wait = refused.wait;
         let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
         return Err(ApiError::RateLimited { retry_after: Duration::from_secs(seconds) });
     }

@@ -73,6 +73,9 @@ pub const DEMO_USER: (&str, &str) = ("demo", "demo-password");
 /// provider (which fails some calls at random, and always for the revoked connection),
 /// a sign-in notice every 20 s into the outbox, and categorization every minute, each
 /// onto the queue `queues` names for its processor.
+/// The demo's schedules, by name.
+pub const SCHEDULES: [&str; 4] = ["demo-sync", "demo-sync-organisations", "demo-categorize", "demo-sign-in-notice"];
+
 pub async fn declare_schedule(redis: &hoist_queue::RedisConnection, queues: &QueueNames) -> anyhow::Result<()> {
     use super::{maintenance, notifications};
     let scheduler = hoist_queue::Scheduler::new(redis);

@@ -232,6 +232,7 @@ pub fn builtin(
 pub async fn declare_schedules(
     engine: &hoist_queue::RedisConnection,
     config: &ProcessorConfig,
+    settings: &crate::settings::Settings,
 ) -> hoist_queue::Result<()> {
     let disabled = &config.maintenance.disabled_schedules;
     let mut specs = vec![];
@@ -239,7 +240,7 @@ pub async fn declare_schedules(
         specs.extend(maintenance::schedules(&config.queues));
     }
     if config.runs(Builtin::Reports) {
-        specs.push(reports::monthly_schedule(&config.queues.reports));
+        specs.push(reports::monthly_schedule(&config.queues.reports, &settings.queue(&config.queues.reports)));
     }
     let scheduler = hoist_queue::Scheduler::new(engine);
     for spec in specs {

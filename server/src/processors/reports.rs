@@ -62,25 +62,30 @@ impl ReportJob {
         if self.kinds.is_empty() { ReportKind::ALL.to_vec() } else { self.kinds.clone() }
     }
 
+    /// The payload's period, checked again here: a job may have been added by other
+    /// means than the API (a copy, a script), and a month of slots is bounded only so.
     fn period(&self, created_at: i64) -> Result<Period, JobError> {
         match (self.from, self.to) {
             (None, None) => Ok(Period::previous_month(created_at)),
-            (Some(from), Some(to)) if from < to => Ok(Period { from, to }),
-            _ => Err(JobError::permanent("a report job needs both `from` and `to` (from < to), or neither")),
+            (Some(from), Some(to)) => Period::bounded(from, to).map_err(|e| JobError::permanent(e.to_string())),
+            _ => Err(JobError::permanent("a report job needs both `from` and `to`, or neither")),
         }
     }
 }
 
-/// The monthly schedule: every report for the month before, emailed to the admins.
-pub fn monthly_schedule(queue: &str) -> ScheduleSpec {
+/// The monthly schedule: every report for the month before, emailed to the admins. A
+/// tick missed while no scheduler ran (a deploy at midnight) still fires, once.
+pub fn monthly_schedule(queue: &str, settings: &crate::settings::QueueSettings) -> ScheduleSpec {
     let job = ReportJob { email: true, ..Default::default() };
     let mut spec = ScheduleSpec::new(
         MONTHLY_SCHEDULE,
         MONTHLY_CRON,
         queue,
-        NewJob::new(REPORT, serde_json::to_value(job).expect("a report job serializes")),
+        NewJob::new(REPORT, serde_json::to_value(job).expect("a report job serializes"))
+            .with_options(job_options(settings)),
     );
     spec.timezone = "UTC".into();
+    spec.misfire = hoist_queue::MisfirePolicy::RunOnce;
     spec
 }
 
@@ -99,18 +104,37 @@ pub fn register(registry: &mut Registry, queue: &str, context: ReportsContext) {
 }
 
 /// A report can read a month of history; it is given time, and retried if the database
-/// fails meanwhile.
-pub fn job_options() -> hoist_queue::JobOptions {
-    hoist_queue::JobOptions {
-        max_attempts: 3,
-        backoff: hoist_queue::Backoff::Exponential {
+/// fails meanwhile. The reports queue's settings (`hoist.toml`) win where they are set.
+pub fn job_options(settings: &crate::settings::QueueSettings) -> hoist_queue::JobOptions {
+    use crate::settings::Source;
+    let mut options = settings.job_options(hoist_queue::JobOptions::default());
+    if settings.backoff.source == Source::Default {
+        options.backoff = hoist_queue::Backoff::Exponential {
             base: Duration::from_secs(30),
             cap: Duration::from_secs(15 * 60),
             jitter: 0.2,
-        },
-        timeout: Some(Duration::from_secs(30 * 60)),
-        ..Default::default()
+        };
     }
+    if settings.timeout.source == Source::Default {
+        options.timeout = Some(Duration::from_secs(30 * 60));
+    }
+    options
+}
+
+/// How long a report waits for the history to copy jobs that ended before its period's
+/// end; past it, it is made with what is there (and says so in its result).
+pub const MAX_WAIT_FOR_HISTORY: Duration = Duration::from_secs(6 * 3600);
+
+/// Whether some queue still holds a job that ended before `before` and is not in the
+/// SQL history yet (the copier runs behind, or was down).
+async fn history_behind(engine: &RedisConnection, before: i64) -> hoist_queue::Result<bool> {
+    for name in Queue::list_all(engine).await? {
+        let queue = Queue::new(engine, &name)?;
+        if queue.unarchived(1).await?.first().is_some_and(|oldest| oldest.finished_at < before) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn retry(e: impl std::fmt::Display) -> JobError {
@@ -122,6 +146,14 @@ fn retry(e: impl std::fmt::Display) -> JobError {
 async fn report(cx: ReportsContext, ctx: JobContext) -> JobResult {
     let job: ReportJob = ctx.payload()?;
     let period = job.period(ctx.job().created_at)?;
+    let now = cx.engine.redis_time().await.map_err(retry)?;
+    let waited = Duration::from_millis(u64::try_from(now - ctx.job().created_at).unwrap_or(0));
+    let complete = !history_behind(&cx.engine, period.to).await.map_err(retry)?;
+    if !complete && waited < MAX_WAIT_FOR_HISTORY {
+        // Jobs that ended in the period are still on their way to SQL: come back later,
+        // without spending an attempt.
+        return Err(JobError::defer(Duration::from_secs(60)));
+    }
     let requested_by = job.requested_by.clone().unwrap_or_else(|| "schedule".into());
     let job_id = ctx.job().id.clone();
     let mut made = vec![];
@@ -143,6 +175,9 @@ async fn report(cx: ReportsContext, ctx: JobContext) -> JobResult {
         }
         let queue = Queue::new(&cx.engine, &cx.notifications_queue).map_err(retry)?;
         for admin in reports::email::recipients(&cx.db).await.map_err(retry)? {
+            if reports::email::sent(&cx.db, &job_id, admin.id).await.map_err(retry)? {
+                continue;
+            }
             let mail = reports::email::render(&stored, &admin.locale, &cx.dashboard_url)
                 .map_err(|e| JobError::permanent(format!("report email template: {e}")))?;
             let email = super::notifications::Email {
@@ -158,9 +193,17 @@ async fn report(cx: ReportsContext, ctx: JobContext) -> JobResult {
             let new = NewJob::new(super::notifications::EMAIL, serde_json::to_value(email).map_err(retry)?)
                 .with_options(options);
             queue.enqueue(new).await.map_err(retry)?;
+            // Noted once enqueued: a retry after this skips the admin, and one before it
+            // is caught by the dedup key.
+            reports::email::note_sent(&cx.db, &job_id, admin.id).await.map_err(retry)?;
             emailed += 1;
         }
     }
     tracing::info!(period = %period.label(), reports = made.len(), emailed, "reports made");
-    Ok(json!({ "reports": made, "period": { "from": period.from, "to": period.to }, "emailed": emailed }))
+    Ok(json!({
+        "reports": made,
+        "period": { "from": period.from, "to": period.to },
+        "emailed": emailed,
+        "history_complete": complete,
+    }))
 }

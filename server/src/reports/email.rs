@@ -19,15 +19,40 @@ pub struct Recipient {
     pub locale: String,
 }
 
-/// Every enabled admin with an email address.
+/// Every enabled admin with an email address, in the language they chose on the
+/// dashboard (else their account's locale).
 pub async fn recipients(db: &Db) -> Result<Vec<Recipient>, sqlx::Error> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, email, locale FROM users
+        "SELECT id, email, COALESCE(language, locale) FROM users
          WHERE role = 'admin' AND disabled = 0 AND email IS NOT NULL AND email <> '' ORDER BY id",
     )
     .fetch_all(&db.pool)
     .await?;
     Ok(rows.into_iter().map(|(id, email, locale)| Recipient { id, email, locale }).collect())
+}
+
+/// Whether report job `job_id`'s email to admin `user_id` was enqueued.
+pub async fn sent(db: &Db, job_id: &str, user_id: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM report_emails WHERE job_id = $1 AND user_id = $2")
+        .bind(job_id)
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Notes that report job `job_id`'s email to admin `user_id` was enqueued: however long
+/// after a retry comes (the email job itself may be gone), it is not sent again.
+pub async fn note_sent(db: &Db, job_id: &str, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO report_emails (job_id, user_id, sent_at) VALUES ($1, $2, $3) ON CONFLICT (job_id, user_id) DO NOTHING",
+    )
+    .bind(job_id)
+    .bind(user_id)
+    .bind(crate::db::now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 #[derive(Serialize)]

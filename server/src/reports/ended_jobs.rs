@@ -96,29 +96,33 @@ pub fn ended_jobs<'a>(db: &'a Db, period: Period) -> impl Stream<Item = Result<E
     })
 }
 
-/// Jobs created in `period`, per queue and name (ended or not).
-pub async fn enqueued_by_job(db: &Db, period: Period) -> Result<Vec<(String, String, u64)>, sqlx::Error> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+/// Jobs created in `period`, per queue and name (ended or not), one group at a time.
+pub fn enqueued_by_job<'a>(
+    db: &'a Db,
+    period: Period,
+) -> impl Stream<Item = Result<(String, String, u64), sqlx::Error>> + 'a {
+    sqlx::query_as::<_, (String, String, i64)>(
         "SELECT queue, name, COUNT(*) FROM job_history WHERE created_at >= $1 AND created_at < $2 GROUP BY queue, name",
     )
     .bind(period.from)
     .bind(period.to)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(q, n, c)| (q, n, c.max(0) as u64)).collect())
+    .fetch(&db.pool)
+    .map(|row| row.map(|(queue, name, count)| (queue, name, count.max(0) as u64)))
 }
 
-/// Jobs created in `period`, per owner (jobs without one left out).
-pub async fn enqueued_by_owner(db: &Db, period: Period) -> Result<Vec<(String, u64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+/// Jobs created in `period`, per owner (jobs without one left out), one owner at a time.
+pub fn enqueued_by_owner<'a>(
+    db: &'a Db,
+    period: Period,
+) -> impl Stream<Item = Result<(String, u64), sqlx::Error>> + 'a {
+    sqlx::query_as::<_, (String, i64)>(
         "SELECT owner, COUNT(*) FROM job_history
          WHERE created_at >= $1 AND created_at < $2 AND owner IS NOT NULL GROUP BY owner",
     )
     .bind(period.from)
     .bind(period.to)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(o, c)| (o, c.max(0) as u64)).collect())
+    .fetch(&db.pool)
+    .map(|row| row.map(|(owner, count)| (owner, count.max(0) as u64)))
 }
 
 #[cfg(test)]

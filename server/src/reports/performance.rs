@@ -12,8 +12,11 @@ use hdrhistogram::Histogram;
 
 use super::Period;
 use super::ended_jobs::ended_jobs;
-use super::usage::MAX_TRACKED_JOB_NAMES;
 use crate::db::Db;
+
+/// Queue/name pairs timed one by one (two histograms each, up to ~150 KB once they hold
+/// durations from milliseconds to hours); past it, jobs are timed in the totals only.
+pub const MAX_TIMED_JOB_NAMES: usize = 1_000;
 
 /// Periods up to this long are charted by the hour, longer ones by the day.
 pub const HOURLY_UP_TO_MS: i64 = 3 * 86_400_000;
@@ -71,7 +74,7 @@ pub async fn performance(db: &Db, period: Period) -> Result<PerformanceReport, s
         stalls += job.stalls;
         lost_to_stalls += u64::from(job.lost_to_stall());
         let key = (job.queue.clone(), job.name.clone());
-        let timings = if by_job.len() < MAX_TRACKED_JOB_NAMES || by_job.contains_key(&key) {
+        let timings = if by_job.len() < MAX_TIMED_JOB_NAMES || by_job.contains_key(&key) {
             by_job.entry(key).or_default()
         } else {
             &mut other

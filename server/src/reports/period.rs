@@ -52,6 +52,9 @@ impl Period {
         if last < first {
             return Err(BadPeriod { field: "to", reason: format!("{last} is before from ({first})") });
         }
+        if last > today {
+            return Err(BadPeriod { field: "to", reason: format!("{last} has not begun (today is {today}, UTC)") });
+        }
         let days = (last - first).num_days() + 1;
         if days > MAX_PERIOD_DAYS {
             return Err(BadPeriod {
@@ -60,6 +63,21 @@ impl Period {
             });
         }
         Ok(Period { from: midnight(first), to: midnight(last) + 86_400_000 })
+    }
+
+    /// `[from, to)` as given (epoch ms): refused when `to` is not after `from`, `from` is
+    /// before [`EARLIEST_DAY`], or the span is longer than [`MAX_PERIOD_DAYS`].
+    pub fn bounded(from: i64, to: i64) -> Result<Period, BadPeriod> {
+        if from < midnight(EARLIEST_DAY) {
+            return Err(BadPeriod { field: "from", reason: format!("must be {EARLIEST_DAY} or later") });
+        }
+        if to <= from {
+            return Err(BadPeriod { field: "to", reason: "must be after from".into() });
+        }
+        if to - from > MAX_PERIOD_DAYS * 86_400_000 {
+            return Err(BadPeriod { field: "to", reason: format!("the period is longer than {MAX_PERIOD_DAYS} days") });
+        }
+        Ok(Period { from, to })
     }
 
     /// The first day, as `2026-11-01`.
@@ -111,6 +129,12 @@ mod tests {
         assert_eq!(refused("2025-01-01", "2026-06-01"), "to");
         assert_eq!(refused("1999-12-31", "2000-01-05"), "from");
         assert_eq!(refused("2026-12-08", "2026-12-09"), "from");
+        assert_eq!(refused("2026-12-01", "2026-12-31"), "to", "a period may not end after today");
+        // Bounds of a period given in ms, as a job's payload holds it.
+        assert!(Period::bounded(0, 1).is_err());
+        assert!(Period::bounded(period.from, i64::MAX).is_err());
+        assert!(Period::bounded(period.from, period.from).is_err());
+        assert_eq!(Period::bounded(period.from, period.to).unwrap(), period);
         // 366 days is allowed (a leap year).
         assert!(Period::days(day("2024-01-01"), day("2024-12-31"), today).is_ok());
     }

@@ -51,14 +51,20 @@ pub async fn usage(db: &Db, period: Period) -> Result<UsageReport, sqlx::Error> 
     let mut hours: HashMap<i64, u64> = HashMap::new();
     let mut by_hour_of_day = vec![0u64; 24];
 
-    for (queue, name, enqueued) in enqueued_by_job(db, period).await? {
+    let mut groups = std::pin::pin!(enqueued_by_job(db, period));
+    while let Some((queue, name, enqueued)) = groups.try_next().await? {
         totals.enqueued += enqueued;
         if !tally(&mut by_job, (queue, name), MAX_TRACKED_JOB_NAMES, |c| c.enqueued += enqueued) {
             other.enqueued += enqueued;
         }
     }
-    for (owner, enqueued) in enqueued_by_owner(db, period).await? {
-        tally(&mut by_owner, owner, MAX_TRACKED_OWNERS, |c| c.enqueued += enqueued);
+    // Owners past the cap are still counted in `owners` (distinct per group row).
+    let mut untracked_owners = 0u64;
+    let mut owner_groups = std::pin::pin!(enqueued_by_owner(db, period));
+    while let Some((owner, enqueued)) = owner_groups.try_next().await? {
+        if !tally(&mut by_owner, owner, MAX_TRACKED_OWNERS, |c| c.enqueued += enqueued) {
+            untracked_owners += 1;
+        }
     }
     let mut jobs = std::pin::pin!(ended_jobs(db, period));
     while let Some(job) = jobs.try_next().await? {
@@ -83,7 +89,7 @@ pub async fn usage(db: &Db, period: Period) -> Result<UsageReport, sqlx::Error> 
     for past in jobs.drain(jobs.len().min(MAX_REPORT_ROWS)..) {
         other.add(&past.counts);
     }
-    let owners = by_owner.len() as u64;
+    let owners = by_owner.len() as u64 + untracked_owners;
     let mut owners_listed: Vec<OwnerUsage> =
         by_owner.into_iter().map(|(owner, counts)| OwnerUsage { owner, counts }).collect();
     owners_listed.sort_by(|a, b| volume(&b.counts).cmp(&volume(&a.counts)).then_with(|| a.owner.cmp(&b.owner)));

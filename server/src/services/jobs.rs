@@ -36,6 +36,16 @@ pub(crate) fn queue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
     Ok(Queue::with_config(&state.engine, name, config)?)
 }
 
+/// Report jobs are for admins ([`Action::Reports`]): they read the audit log and every
+/// owner's figures, and email the admins; so jobs added to the reports queue, or copied
+/// or retried there with another payload, are too.
+fn authorize_reports_queue(state: &AppState, principal: &Principal, queue_name: &str) -> Result<(), ApiError> {
+    if queue_name == state.queue_names.reports {
+        authorize(principal, Action::Reports)?;
+    }
+    Ok(())
+}
+
 /// A handle to enqueue with. The history's archive set is turned on for the queue first,
 /// so none of the jobs added through this server ends uncopied.
 pub(crate) async fn queue_to_enqueue(state: &AppState, name: &str) -> Result<Queue, ApiError> {
@@ -92,6 +102,7 @@ pub async fn enqueue(
     request: EnqueueRequest,
 ) -> Result<Enqueued, ApiError> {
     authorize(principal, Action::Enqueue)?;
+    authorize_reports_queue(state, principal, queue_name)?;
     let settings = state.settings.queue(queue_name);
     let job = new_job(principal, &allowed_jobs(state, principal).await?, queue_name, request, &settings)?;
     if let Some(connection_id) = end_user_sync(state, principal, queue_name, &job)? {
@@ -227,6 +238,7 @@ pub async fn enqueue_bulk(
     requests: Vec<EnqueueRequest>,
 ) -> Result<Vec<Enqueued>, ApiError> {
     authorize(principal, Action::Enqueue)?;
+    authorize_reports_queue(state, principal, queue_name)?;
     if requests.is_empty() || requests.len() > MAX_BULK {
         return Err(ApiError::invalid("jobs", format!("send 1 to {MAX_BULK} jobs")));
     }
@@ -377,6 +389,7 @@ pub async fn retry_edited(
     let queue = queue(state, queue_name)?;
     hide_others_job(&queue, principal, id).await?;
     authorize(principal, Action::ActOnJob)?;
+    authorize_reports_queue(state, principal, queue_name)?;
     let bytes = serde_json::to_string(&request.payload).map(|text| text.len()).unwrap_or_default();
     let outcome = queue.retry_with_payload(id, &request.payload).await.map(|_| json!({})).map_err(ApiError::from);
     let params = json!({ "payload_bytes": bytes });
@@ -397,6 +410,7 @@ pub async fn duplicate(
     let queue = queue(state, queue_name)?;
     hide_others_job(&queue, principal, id).await?;
     authorize(principal, Action::ActOnJob)?;
+    authorize_reports_queue(state, principal, queue_name)?;
     let outcome = match queue.get_job(id).await? {
         Some(job) => match queue_to_enqueue(state, queue_name).await {
             Ok(queue) => queue.enqueue(NewJob::like(&job)).await.map_err(ApiError::from),

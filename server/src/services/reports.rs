@@ -165,7 +165,7 @@ pub async fn run(
     let payload = ReportJob { kinds, from, to, requested_by: Some(principal.username.clone()), email: request.email };
     let queue = crate::services::jobs::queue_to_enqueue(state, &state.queue_names.reports).await?;
     let job = hoist_queue::NewJob::new(REPORT, serde_json::to_value(&payload).map_err(anyhow::Error::from)?)
-        .with_options(job_options());
+        .with_options(job_options(&state.settings.queue(&state.queue_names.reports)));
     let outcome = queue.enqueue(job).await;
     let result = if outcome.is_ok() { "ok" } else { "failed" };
     let params = json!({ "kinds": payload.kinds, "from": request.from, "to": request.to, "email": request.email });

@@ -132,10 +132,7 @@ async fn a_server_applies_the_file_and_removes_the_schedules_taken_out_of_it() {
     let row =
         |name: &str| r.body["settings"].as_array().unwrap().iter().find(|s| s["setting"] == name).unwrap().clone();
     assert_eq!(row("concurrency")["value"], "3");
-    assert_eq!(
-        row("concurrency")["source"],
-        json!({ "from": "file", "file": path.display().to_string(), "line": 5, "env": null })
-    );
+    assert_eq!(row("concurrency")["source"], json!({ "from": "file", "file": "hoist.toml", "line": 5, "env": null }));
     assert_eq!(row("max_failed")["source"], json!({ "from": "default" }));
     assert_eq!(row("alerts.waiting")["value"], "50");
     let page = admin.send("GET", "/queues/mail-out", None, &[]).await;
@@ -210,15 +207,15 @@ fn config_check_shows_the_environment_over_the_file_over_the_defaults() {
 
     let (ok, out, err) = check(&["--config", file], &[]);
     assert!(ok, "{err}");
-    assert!(out.starts_with(&format!("{file}: valid")), "{out}");
-    assert_eq!(setting(&out, "concurrency"), ("4".into(), format!("{file}:2")));
-    assert_eq!(setting(&out, "attempts"), ("7".into(), format!("{file}:3")));
+    assert!(out.starts_with("hoist.toml: valid"), "{out}");
+    assert_eq!(setting(&out, "concurrency"), ("4".into(), "hoist.toml:2".into()));
+    assert_eq!(setting(&out, "attempts"), ("7".into(), "hoist.toml:3".into()));
     assert_eq!(setting(&out, "max_waiting"), ("1000".into(), "default".into()));
 
     // The environment's section, by flag or HOIST_ENV.
     let (ok, out, _) = check(&["--config", file, "--env", "production"], &[]);
     assert!(ok);
-    assert_eq!(setting(&out, "attempts"), ("9".into(), format!("{file}:6 [env.production]")));
+    assert_eq!(setting(&out, "attempts"), ("9".into(), "hoist.toml:6 [env.production]".into()));
     let (_, by_variable, _) = check(&[], &[("HOIST_CONFIG", file), ("HOIST_ENV", "production")]);
     assert_eq!(by_variable, out);
 

@@ -213,8 +213,8 @@ async fn built_in_schedules_are_declared_and_can_be_switched_off() {
         maintenance: MaintenanceConfig { disabled_schedules: vec!["vacuum-database".into()] },
         ..Default::default()
     };
-    hoist_server::processors::declare_schedules(&engine, &config).await.unwrap();
-    hoist_server::processors::declare_schedules(&engine, &config).await.unwrap();
+    hoist_server::processors::declare_schedules(&engine, &config, &Default::default()).await.unwrap();
+    hoist_server::processors::declare_schedules(&engine, &config, &Default::default()).await.unwrap();
     let listed = Scheduler::new(&engine).list().await.unwrap();
     let mut found: Vec<(String, String, String)> =
         listed.iter().map(|s| (s.spec.name.clone(), s.spec.cron.clone(), s.spec.timezone.clone())).collect();

@@ -113,10 +113,10 @@ async fn schedules_go_onto_the_configured_queues() {
         queues,
         ..Default::default()
     };
-    declare_schedules(&engine, &config(QueueNames::default())).await.unwrap();
+    declare_schedules(&engine, &config(QueueNames::default()), &Default::default()).await.unwrap();
     assert_eq!(queue_of("refresh-consents").await, "sync");
     assert_eq!(queue_of("monthly-reports").await, "reports");
-    declare_schedules(&engine, &config(renamed())).await.unwrap();
+    declare_schedules(&engine, &config(renamed()), &Default::default()).await.unwrap();
     assert_eq!(queue_of("refresh-consents").await, "bank-sync");
     assert_eq!(queue_of("monthly-reports").await, "monthly");
     for name in ["categorize-transactions", "sync-all-organisations", "prune-history", "vacuum-database"] {

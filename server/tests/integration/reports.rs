@@ -401,7 +401,9 @@ async fn a_report_run_from_the_api_is_stored_downloaded_and_emailed_to_admins_in
     hoist_server::users::create_user(&db, "mongke", "mongke-password-1", Role::Admin).await.unwrap();
     hoist_server::users::create_user(&db, "olive", "olive-password-1", Role::Operator).await.unwrap();
     set_email(&db, "admin", "admin@example.com", "en").await;
-    set_email(&db, "mongke", "mongke@example.com", "mn").await;
+    // The language chosen on the dashboard wins over the account's locale.
+    set_email(&db, "mongke", "mongke@example.com", "en").await;
+    sqlx::query("UPDATE users SET language = 'mn' WHERE username = 'mongke'").execute(&db.pool).await.unwrap();
     set_email(&db, "olive", "olive@example.com", "en").await;
     let today = chrono::Utc::now().date_naive();
     let period = Period::days(today.pred_opt().unwrap(), today, today).unwrap();
@@ -435,6 +437,10 @@ async fn a_report_run_from_the_api_is_stored_downloaded_and_emailed_to_admins_in
     let r = operator.send("POST", "/api/v1/reports", Some(json!({})), &[("x-csrf-token", &operator_csrf)]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(operator.send("GET", "/api/v1/reports", None, &[]).await.status, StatusCode::FORBIDDEN);
+    // Nor may an operator add a report job to the reports queue by hand.
+    let job = json!({ "name": "report", "payload": { "email": true, "requested_by": "admin" } });
+    let r = operator.send("POST", "/api/v1/queues/reports/jobs", Some(job), &[("x-csrf-token", &operator_csrf)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
 
     let r = admin
         .send("POST", "/api/v1/reports", Some(json!({ "from": from, "to": to, "email": true })), &csrf_header)

@@ -37,6 +37,23 @@ async fn eight_parallel_wrong_guesses_get_at_most_five_password_checks() {
     let statuses = at_once(&t.app, 8, "bob", "wrong-guess").await;
     assert_eq!(count(&statuses, StatusCode::UNAUTHORIZED), 5, "{statuses:?}");
     assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS), 3, "{statuses:?}");
+    // Each wrong guess is audited; the lockout once, however many attempts it refused.
+    let audited = |action: &'static str| {
+        let db = t.db.clone();
+        async move {
+            let rows: Vec<(String, String, String)> =
+                sqlx::query_as("SELECT actor_name, actor_role, result FROM audit_log WHERE action = $1 ORDER BY id")
+                    .bind(action)
+                    .fetch_all(&db.pool)
+                    .await
+                    .unwrap();
+            rows
+        }
+    };
+    let failed = audited("auth.sign_in").await;
+    assert_eq!(failed.len(), 5);
+    assert!(failed.iter().all(|(who, role, result)| (who.as_str(), role.as_str(), result.as_str()) == ("bob", "anonymous", "failed")));
+    assert_eq!(audited("auth.lockout").await, [("bob".to_string(), "anonymous".to_string(), "locked out".to_string())]);
     // Locked now, even with the right password, from anywhere.
     let r = Client::new(&t.app, "10.77.0.1:1").login("bob", "bob-password-1").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
@@ -65,6 +82,19 @@ async fn a_success_clears_the_account_counter_and_the_address_counter_bites_at_t
         assert_eq!(guesser.login(&format!("nobody{i}"), "nope-nope").await.status, StatusCode::UNAUTHORIZED, "{i}");
     }
     assert_eq!(guesser.login("someone-else", "nope-nope").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(guesser.login("another", "nope-nope").await.status, StatusCode::TOO_MANY_REQUESTS);
+    // The address's lockout is audited once; then an account locked from it is its own.
+    let lockouts = || async {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT actor_name, client_addr FROM audit_log WHERE action = 'auth.lockout' ORDER BY id")
+                .fetch_all(&t.db.pool)
+                .await
+                .unwrap();
+        rows
+    };
+    let from_guesser: Vec<_> =
+        lockouts().await.into_iter().filter(|(_, addr)| addr.as_deref() == Some("10.8.0.2")).collect();
+    assert_eq!(from_guesser, [("someone-else".to_string(), Some("10.8.0.2".to_string()))]);
     // Other addresses are not affected.
     assert_eq!(Client::new(&t.app, "10.8.0.3:1").login("x", "nope-nope").await.status, StatusCode::UNAUTHORIZED);
 }
