@@ -37,6 +37,17 @@ async fn lines(db: &Db, period: Period, condition: &str) -> Result<Vec<AuditLine
         .collect())
 }
 
+/// How many entries of `action` the period has.
+async fn entries_of(db: &Db, period: Period, action: &str) -> Result<i64, sqlx::Error> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE at >= $1 AND at < $2 AND action = $3")
+        .bind(period.from)
+        .bind(period.to)
+        .bind(action)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(count)
+}
+
 pub async fn audit(db: &Db, period: Period) -> Result<AuditReport, sqlx::Error> {
     let actions_only = format!("action NOT IN ('{SIGN_IN_FAILED}', '{LOCKED_OUT}')");
     let (actions, failed_actions): (i64, Option<i64>) = sqlx::query_as(&format!(
@@ -59,13 +70,7 @@ pub async fn audit(db: &Db, period: Period) -> Result<AuditReport, sqlx::Error> 
     .await?;
     let failures = lines(db, period, &format!("{actions_only} AND {FAILED}")).await?;
 
-    let (sign_in_failures,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE at >= $1 AND at < $2 AND action = $3")
-            .bind(period.from)
-            .bind(period.to)
-            .bind(SIGN_IN_FAILED)
-            .fetch_one(&db.pool)
-            .await?;
+    let sign_in_failures = entries_of(db, period, SIGN_IN_FAILED).await?;
     let by_user: Vec<(String, i64, i64, i64)> = sqlx::query_as(&format!(
         "SELECT actor_name, COUNT(*), COUNT(DISTINCT client_addr), MAX(at) FROM audit_log
          WHERE at >= $1 AND at < $2 AND action = $3
@@ -76,13 +81,7 @@ pub async fn audit(db: &Db, period: Period) -> Result<AuditReport, sqlx::Error> 
     .bind(SIGN_IN_FAILED)
     .fetch_all(&db.pool)
     .await?;
-    let (lockouts,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE at >= $1 AND at < $2 AND action = $3")
-            .bind(period.from)
-            .bind(period.to)
-            .bind(LOCKED_OUT)
-            .fetch_one(&db.pool)
-            .await?;
+    let lockouts = entries_of(db, period, LOCKED_OUT).await?;
     let lockout_lines = lines(db, period, &format!("action = '{LOCKED_OUT}'")).await?;
 
     // Tokens that acted, were made, were revoked or were last used in the period.
