@@ -148,8 +148,10 @@ async fn report(cx: ReportsContext, ctx: JobContext) -> JobResult {
     let period = job.period(ctx.job().created_at)?;
     let now = cx.engine.redis_time().await.map_err(retry)?;
     let waited = Duration::from_millis(u64::try_from(now - ctx.job().created_at).unwrap_or(0));
-    let complete = !history_behind(&cx.engine, period.to).await.map_err(retry)?;
-    if !complete && waited < MAX_WAIT_FOR_HISTORY {
+    // A period that has ended is waited for until the history holds every job that ended
+    // in it; one still going on (today included) is reported as it stands.
+    let behind = period.to <= now && history_behind(&cx.engine, period.to).await.map_err(retry)?;
+    if behind && waited < MAX_WAIT_FOR_HISTORY {
         // Jobs that ended in the period are still on their way to SQL: come back later,
         // without spending an attempt.
         return Err(JobError::defer(Duration::from_secs(60)));
@@ -204,6 +206,7 @@ async fn report(cx: ReportsContext, ctx: JobContext) -> JobResult {
         "reports": made,
         "period": { "from": period.from, "to": period.to },
         "emailed": emailed,
-        "history_complete": complete,
+        // Made after waiting MAX_WAIT_FOR_HISTORY for a history copy that did not catch up.
+        "history_behind": behind,
     }))
 }

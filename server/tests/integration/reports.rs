@@ -587,3 +587,72 @@ async fn the_monthly_schedule_fires_once_at_midnight_on_the_first_with_three_ser
         running.stop().await;
     }
 }
+
+/// A month that has ended is reported only once the history holds every job that ended
+/// in it: a job finished in Redis before midnight but not copied yet holds the report
+/// back (deferred, no attempt spent), and once copied it is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_monthly_report_waits_for_jobs_the_history_has_not_copied() {
+    use hoist_queue::{CancellationToken, Handlers, JobState, NewJob, Queue, RedisConnection, Worker, WorkerOptions};
+    use hoist_server::processors::reports::{REPORT, ReportsContext, register};
+
+    let redis = RedisServer::start_with(hoist_testkit::RedisOptions {
+        fake_time: Some("@2026-11-30 23:59:58".into()),
+        ..Default::default()
+    });
+    let database = sqlite_database();
+    let db = Db::connect(database.url()).await.unwrap();
+    db.migrate().await.unwrap();
+    let engine = RedisConnection::connect(&redis.url()).await.unwrap();
+    let stop = CancellationToken::new();
+
+    // A job of November ends in Redis; nobody copies it yet.
+    let emails = Queue::new(&engine, "emails").unwrap();
+    emails.set_archiving(true).await.unwrap();
+    let id = emails.enqueue(NewJob::new("send", json!({}))).await.unwrap().id;
+    let handlers = Handlers::new().on("send", hoist_queue::handler_fn(|_ctx| async { Ok(json!({})) }));
+    tokio::spawn(Worker::new(emails.clone(), handlers, WorkerOptions::default()).run(stop.clone()));
+    eventually("the job to complete", Duration::from_secs(10), async || {
+        (emails.get_job(&id).await.unwrap()?.state == JobState::Completed).then_some(())
+    })
+    .await;
+
+    let mut registry = hoist_server::processors::Registry::new();
+    let context = ReportsContext {
+        db: db.clone(),
+        engine: engine.clone(),
+        notifications_queue: "notifications".into(),
+        dashboard_url: "http://127.0.0.1:3000".into(),
+    };
+    register(&mut registry, "reports", context);
+    let (_, report_handlers) = registry.queues().next().unwrap();
+    let reports_queue = Queue::new(&engine, "reports").unwrap();
+    tokio::spawn(
+        Worker::new(reports_queue.clone(), report_handlers.clone(), WorkerOptions::default()).run(stop.clone()),
+    );
+
+    // Once December has begun (Redis's clock), November's report is asked for.
+    eventually("December", Duration::from_secs(10), async || {
+        (engine.redis_time().await.unwrap() >= 1_796_083_200_000).then_some(())
+    })
+    .await;
+    let job = reports_queue.enqueue(NewJob::new(REPORT, json!({ "kinds": ["usage"] }))).await.unwrap().id;
+    eventually("the report job deferred", Duration::from_secs(10), async || {
+        let job = reports_queue.get_job(&job).await.unwrap()?;
+        (job.state == JobState::Delayed).then_some(job)
+    })
+    .await;
+    assert!(reports::list(&db, 10, None).await.unwrap().is_empty(), "no report before the copy");
+
+    // Copied: run now, the job counts.
+    history::copy_batch(&db, &emails, 100).await.unwrap();
+    reports_queue.promote(&job).await.unwrap();
+    let stored = eventually("the report", Duration::from_secs(10), async || {
+        reports::list(&db, 10, None).await.unwrap().into_iter().next()
+    })
+    .await;
+    let report = reports::get(&db, stored.id).await.unwrap().unwrap();
+    let ReportFigures::Usage(usage) = report.figures else { panic!("not usage") };
+    assert_eq!((usage.totals.enqueued, usage.totals.completed), (1, 1));
+    stop.cancel();
+}
