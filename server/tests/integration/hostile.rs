@@ -446,7 +446,7 @@ struct Env {
     bob_conn: i64,
     /// Waiting jobs of the admin in queue `scratch` (no worker runs it).
     scratch_jobs: Vec<String>,
-    /// Delayed `monthly` jobs of alice and bob in queue `reports`.
+    /// Delayed `monthly` jobs of alice and bob in queue `exports`.
     alice_job: String,
     bob_job: String,
     /// Every 5xx answer seen, by any case.
@@ -1791,7 +1791,7 @@ fn role_cases(s: &mut Suite, env: &Env) {
         "end user: cancel her own job → 403 (job actions are for operators)",
         Who::S("alice"),
         "POST",
-        format!("/api/v1/queues/reports/jobs/{alice_job}/cancel"),
+        format!("/api/v1/queues/exports/jobs/{alice_job}/cancel"),
         Body::None,
         403,
     );
@@ -1913,11 +1913,11 @@ fn scope_cases(s: &mut Suite, env: &Env) {
             "alice-rw",
             "read her own job",
             "GET",
-            format!("/api/v1/queues/reports/jobs/{}", env.alice_job),
+            format!("/api/v1/queues/exports/jobs/{}", env.alice_job),
             Body::None,
             200,
         ),
-        ("alice-rw", "read bob's job", "GET", format!("/api/v1/queues/reports/jobs/{}", env.bob_job), Body::None, 404),
+        ("alice-rw", "read bob's job", "GET", format!("/api/v1/queues/exports/jobs/{}", env.bob_job), Body::None, 404),
         ("alice-rw", "list queues", "GET", "/api/v1/queues".into(), Body::None, 403),
     ];
     for (token, label, method, path, body, status) in table {
@@ -1973,7 +1973,7 @@ fn scope_cases(s: &mut Suite, env: &Env) {
     });
 }
 
-/// An end user's own job in queue `reports` (no worker runs it): the generic enqueue path.
+/// An end user's own job in queue `exports` (no worker runs it): the generic enqueue path.
 /// (Their `sync-connection` goes through "Sync now"; see the cross-user cases.)
 fn user_job(conn: i64, options: Value) -> Value {
     json!({ "name": "monthly", "payload": { "connection_id": conn }, "options": options })
@@ -1996,13 +1996,13 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
             format!("bob: {label} alice's job → 404"),
             Who::S("bob"),
             method,
-            format!("/api/v1/queues/reports/jobs/{alice_job}{tail}"),
+            format!("/api/v1/queues/exports/jobs/{alice_job}{tail}"),
             body,
             404,
         );
     }
     s.add(CROSS, "alice's job survived bob's attempts (still delayed, hers)", |env| async move {
-        let r = env.get(&Who::S("alice"), &format!("/api/v1/queues/reports/jobs/{}", env.alice_job)).await?;
+        let r = env.get(&Who::S("alice"), &format!("/api/v1/queues/exports/jobs/{}", env.alice_job)).await?;
         let job = expect_success(&r, 200)?;
         if job["state"] != "delayed" {
             return Err(format!("alice's job is now {}", job["state"]));
@@ -2043,7 +2043,7 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
     s.add(CROSS, "bob: job listings show only his jobs and `total` counts only his (every state)", |env| async move {
         let bob = env.id_of("bob");
         for state in ["waiting", "delayed", "completed", "dead", "cancelled"] {
-            let path = format!("/api/v1/queues/reports/jobs?state={state}&limit=500");
+            let path = format!("/api/v1/queues/exports/jobs?state={state}&limit=500");
             let all = expect_success(&env.get(&Who::S("admin"), &path).await?, 200)?;
             let expected =
                 all["jobs"].as_array().map(|j| j.iter().filter(|j| j["owner"] == bob.as_str()).count()).unwrap_or(0);
@@ -2065,7 +2065,7 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
     s.add(CROSS, "bob: listing with owner=<alice> still shows only his own", |env| async move {
         let bob = env.id_of("bob");
         let r = env
-            .get(&Who::S("bob"), &format!("/api/v1/queues/reports/jobs?state=delayed&owner={}", env.id_of("alice")))
+            .get(&Who::S("bob"), &format!("/api/v1/queues/exports/jobs?state=delayed&owner={}", env.id_of("alice")))
             .await?;
         let page = expect_success(&r, 200)?;
         if page["jobs"].as_array().is_some_and(|j| j.iter().any(|j| j["owner"] != bob.as_str())) {
@@ -2104,14 +2104,14 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let a = env
             .enqueue(
                 &Who::S("alice"),
-                "reports",
+                "exports",
                 user_job(env.alice_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
             )
             .await?;
         let b = env
             .enqueue(
                 &Who::S("bob"),
-                "reports",
+                "exports",
                 user_job(env.bob_conn, json!({ "dedup_key": "shared-1", "delay": HOUR_MS })),
             )
             .await?;
@@ -2121,14 +2121,14 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let a = env
             .enqueue(
                 &Who::S("alice"),
-                "reports",
+                "exports",
                 user_job(env.alice_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
             )
             .await?;
         let b = env
             .enqueue(
                 &Who::S("bob"),
-                "reports",
+                "exports",
                 user_job(env.bob_conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
             )
             .await?;
@@ -2136,7 +2136,7 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
             let r = env
                 .post(
                     &Who::S(leak(who)),
-                    "/api/v1/queues/reports/jobs",
+                    "/api/v1/queues/exports/jobs",
                     user_job(conn, json!({ "dedup_key": "shared-2", "delay": HOUR_MS })),
                 )
                 .await?;
@@ -2151,14 +2151,14 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let staff = env
             .enqueue(
                 &Who::S("admin"),
-                "reports",
+                "exports",
                 user_job(env.alice_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
             )
             .await?;
         let r = env
             .post(
                 &Who::S("bob"),
-                "/api/v1/queues/reports/jobs",
+                "/api/v1/queues/exports/jobs",
                 user_job(env.bob_conn, json!({ "dedup_key": "staff-key", "delay": HOUR_MS })),
             )
             .await?;
@@ -2169,7 +2169,7 @@ fn cross_user_cases(s: &mut Suite, env: &Env) {
         let r = env
             .post(
                 &Who::S("bob"),
-                "/api/v1/queues/reports/jobs",
+                "/api/v1/queues/exports/jobs",
                 user_job(env.bob_conn, json!({ "dedup_key": "schedule:refresh-consents:1", "delay": HOUR_MS })),
             )
             .await?;
@@ -2247,13 +2247,13 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
     ];
     for (label, options, fields) in forbidden {
         s.add(END_USER, format!("alice sets {label} → 403 naming {}", fields[0]), move |env| async move {
-            let r = env.post(&Who::S("alice"), "/api/v1/queues/reports/jobs", user_job(conn, options)).await?;
+            let r = env.post(&Who::S("alice"), "/api/v1/queues/exports/jobs", user_job(conn, options)).await?;
             expect_forbidden_naming(&r, fields)
         });
     }
     s.add(END_USER, "alice sets a delay of 24 h + 1 ms → 400/403 naming options.delay", move |env| async move {
         let r = env
-            .post(&Who::S("alice"), "/api/v1/queues/reports/jobs", user_job(conn, json!({ "delay": DAY_MS + 1 })))
+            .post(&Who::S("alice"), "/api/v1/queues/exports/jobs", user_job(conn, json!({ "delay": DAY_MS + 1 })))
             .await?;
         if r.status == 403 {
             expect_forbidden_naming(&r, &["options.delay"])
@@ -2269,7 +2269,7 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
             .call(
                 &Who::S("alice"),
                 "POST",
-                "/api/v1/queues/reports/jobs",
+                "/api/v1/queues/exports/jobs",
                 Body::Raw("application/json", body.into_bytes()),
             )
             .await?;
@@ -2304,7 +2304,7 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: dedup_key of 201 characters → 400 naming options.dedup_key",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/reports/jobs",
+        "/api/v1/queues/exports/jobs",
         Body::Json(user_job(conn, json!({ "dedup_key": "k".repeat(201), "delay": HOUR_MS }))),
         &["options.dedup_key"],
     );
@@ -2313,13 +2313,13 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: empty dedup_key → 400 naming options.dedup_key",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/reports/jobs",
+        "/api/v1/queues/exports/jobs",
         Body::Json(user_job(conn, json!({ "dedup_key": "", "delay": HOUR_MS }))),
         &["options.dedup_key"],
     );
     s.add(END_USER, "alice: bulk with a priority in one job → 403 naming priority", move |env| async move {
         let body = json!({ "jobs": [user_job(conn, json!({ "delay": HOUR_MS })), user_job(conn, json!({ "priority": 1, "delay": HOUR_MS }))] });
-        let r = env.post(&Who::S("alice"), "/api/v1/queues/reports/jobs/bulk", body).await?;
+        let r = env.post(&Who::S("alice"), "/api/v1/queues/exports/jobs/bulk", body).await?;
         expect_forbidden_naming(&r, &["priority"])
     });
     s.refuse(
@@ -2336,7 +2336,7 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: delay of exactly 24 h with a dedup key → 202",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/reports/jobs",
+        "/api/v1/queues/exports/jobs",
         Body::Json(user_job(conn, json!({ "delay": DAY_MS, "dedup_key": "alice-day" }))),
         202,
     );
@@ -2345,13 +2345,13 @@ fn end_user_cases(s: &mut Suite, env: &Env) {
         "alice: an option set to its default (max_attempts 3) → 202",
         Who::S("alice"),
         "POST",
-        "/api/v1/queues/reports/jobs",
+        "/api/v1/queues/exports/jobs",
         Body::Json(user_job(conn, json!({ "delay": HOUR_MS, "max_attempts": 3 }))),
         202,
     );
     s.add(END_USER, "alice's accepted job is owned by her whatever she sends", move |env| async move {
-        let id = env.enqueue(&Who::S("alice"), "reports", user_job(conn, json!({ "delay": HOUR_MS }))).await?;
-        let r = env.get(&Who::S("admin"), &format!("/api/v1/queues/reports/jobs/{id}")).await?;
+        let id = env.enqueue(&Who::S("alice"), "exports", user_job(conn, json!({ "delay": HOUR_MS }))).await?;
+        let r = env.get(&Who::S("admin"), &format!("/api/v1/queues/exports/jobs/{id}")).await?;
         let job = expect_success(&r, 200)?;
         if job["owner"] != env.id_of("alice").as_str() {
             return Err(format!("owner is {}", job["owner"]));
@@ -3478,7 +3478,7 @@ async fn setup(env: &mut Env) -> Vec<String> {
             return notes;
         }
     }
-    let sync_jobs = json!({ "sync": ["sync-connection"], "reports": ["monthly"] });
+    let sync_jobs = json!({ "sync": ["sync-connection"], "exports": ["monthly"] });
     let users: [(&str, &str, Option<Value>); 15] = [
         ("opal", "operator", None),
         ("vera", "viewer", None),
@@ -3569,7 +3569,7 @@ async fn setup(env: &mut Env) -> Vec<String> {
     }
     for who in ["alice", "bob"] {
         let conn = if who == "alice" { env.alice_conn } else { env.bob_conn };
-        let own = env.enqueue(&Who::S(leak(who)), "reports", user_job(conn, json!({ "delay": HOUR_MS }))).await;
+        let own = env.enqueue(&Who::S(leak(who)), "exports", user_job(conn, json!({ "delay": HOUR_MS }))).await;
         let id = match own {
             Ok(id) => id,
             Err(e) => {

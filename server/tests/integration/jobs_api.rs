@@ -16,7 +16,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     let ulla = create_user(&db, "ulla", "ulla-password", Role::User).await.unwrap();
     let otto = create_user(&db, "otto", "otto-password", Role::User).await.unwrap();
     sqlx::query(
-        r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"],"reports":["monthly"]}' WHERE id IN ($1, $2)"#,
+        r#"UPDATE users SET allowed_jobs = '{"sync":["sync-connection"],"exports":["monthly"]}' WHERE id IN ($1, $2)"#,
     )
     .bind(ulla)
     .bind(otto)
@@ -103,14 +103,14 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
         (json!({ "rate_limit": { "key": "owner:9", "max": 1, "per": 3_600_000 } }), "options.rate_limit"),
     ] {
         let r = ulla_c
-            .send("POST", "/api/v1/queues/reports/jobs", Some(json!({ "name": "monthly", "options": options })), &uh)
+            .send("POST", "/api/v1/queues/exports/jobs", Some(json!({ "name": "monthly", "options": options })), &uh)
             .await;
         assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::FORBIDDEN, Some(field)), "{:?}", r.body);
     }
     let r = ulla_c
         .send(
             "POST",
-            "/api/v1/queues/reports/jobs",
+            "/api/v1/queues/exports/jobs",
             Some(json!({ "name": "monthly", "options": { "delay": 90_000_000 } })),
             &uh,
         )
@@ -128,7 +128,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     let r = ulla_c
         .send(
             "POST",
-            "/api/v1/queues/reports/jobs",
+            "/api/v1/queues/exports/jobs",
             Some(json!({ "name": "monthly", "options": { "priorty": 1 } })),
             &uh,
         )
@@ -138,10 +138,10 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
         (StatusCode::BAD_REQUEST, Some("options.priorty")),
         "unknown option"
     );
-    let r = ulla_c.send("POST", "/api/v1/queues/reports/jobs", Some(json!({ "name": "monthly" })), &uh).await;
+    let r = ulla_c.send("POST", "/api/v1/queues/exports/jobs", Some(json!({ "name": "monthly" })), &uh).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let ulla_job = r.body["id"].as_str().unwrap().to_string();
-    let r = ulla_c.send("GET", &format!("/api/v1/queues/reports/jobs/{ulla_job}"), None, &[]).await;
+    let r = ulla_c.send("GET", &format!("/api/v1/queues/exports/jobs/{ulla_job}"), None, &[]).await;
     assert_eq!(r.body["owner"], ulla.to_string(), "owner forced to the caller");
     assert_eq!(
         ulla_c.send("POST", "/api/v1/queues/emails/jobs", Some(json!({ "name": "x" })), &uh).await.status,
@@ -149,9 +149,9 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     );
     let mut otto_c = Client::new(&app, "10.1.0.5:1");
     otto_c.login("otto", "otto-password").await;
-    let r = otto_c.send("GET", &format!("/api/v1/queues/reports/jobs/{ulla_job}"), None, &[]).await;
+    let r = otto_c.send("GET", &format!("/api/v1/queues/exports/jobs/{ulla_job}"), None, &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "another user's job does not exist for them");
-    let r = otto_c.send("GET", "/api/v1/queues/reports/jobs", None, &[]).await;
+    let r = otto_c.send("GET", "/api/v1/queues/exports/jobs", None, &[]).await;
     assert_eq!(r.body["jobs"].as_array().unwrap().len(), 0);
     assert_eq!(r.body["total"], 0, "the total counts only the caller's own jobs");
 
@@ -161,18 +161,18 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     let ocsrf = otto_c.login("otto", "otto-password").await.body["csrf_token"].as_str().unwrap().to_string();
     let oh = [("x-csrf-token", ocsrf.as_str())];
     let keyed = |key: &str| json!({ "name": "monthly", "options": { "dedup_key": key } });
-    let first = ulla_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("k")), &uh).await;
-    let other = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("k")), &oh).await;
+    let first = ulla_c.send("POST", "/api/v1/queues/exports/jobs", Some(keyed("k")), &uh).await;
+    let other = otto_c.send("POST", "/api/v1/queues/exports/jobs", Some(keyed("k")), &oh).await;
     assert_eq!((first.status, other.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
     assert_ne!(first.body["id"], other.body["id"]);
-    let again = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("k")), &oh).await;
+    let again = otto_c.send("POST", "/api/v1/queues/exports/jobs", Some(keyed("k")), &oh).await;
     assert_eq!((again.status, &again.body["error"]["existing_id"]), (StatusCode::CONFLICT, &other.body["id"]));
-    let taken = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed("schedule:nightly:1")), &oh).await;
+    let taken = otto_c.send("POST", "/api/v1/queues/exports/jobs", Some(keyed("schedule:nightly:1")), &oh).await;
     assert_eq!(taken.status, StatusCode::ACCEPTED);
     let engine = hoist_queue::RedisConnection::connect(&t.redis.url()).await.unwrap();
     let tick = hoist_queue::NewJob::new("x", json!({}))
         .with_options(JobOptions { dedup_key: Some("schedule:nightly:1".into()), ..Default::default() });
-    let r = hoist_queue::Queue::new(&engine, "reports").unwrap().enqueue(tick).await.unwrap();
+    let r = hoist_queue::Queue::new(&engine, "exports").unwrap().enqueue(tick).await.unwrap();
     assert!(!r.duplicate, "the scheduler's key is still free");
     // Nor can staff take the server's own keys through the API (a user's namespace, Sync
     // now's per-connection key, a schedule's tick).
@@ -180,7 +180,7 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
         let r = admin
             .send(
                 "POST",
-                "/api/v1/queues/reports/jobs",
+                "/api/v1/queues/exports/jobs",
                 Some(json!({ "name": "x", "options": { "dedup_key": key } })),
                 &h,
             )
@@ -206,11 +206,11 @@ async fn jobs_api_enforces_roles_and_reports_errors_by_field() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "no bulk syncs for end users");
     // And each end user adds at most 60 jobs a minute to a queue.
     let many: Vec<_> = (0..61).map(|_| json!({ "name": "monthly" })).collect();
-    let r = otto_c.send("POST", "/api/v1/queues/reports/jobs/bulk", Some(json!({ "jobs": many })), &oh).await;
+    let r = otto_c.send("POST", "/api/v1/queues/exports/jobs/bulk", Some(json!({ "jobs": many })), &oh).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
 
     for bad in ["a\u{200B}b", "a\nb", "\u{202E}x"] {
-        let r = otto_c.send("POST", "/api/v1/queues/reports/jobs", Some(keyed(bad)), &oh).await;
+        let r = otto_c.send("POST", "/api/v1/queues/exports/jobs", Some(keyed(bad)), &oh).await;
         assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("options.dedup_key")));
     }
 }
@@ -473,7 +473,7 @@ async fn a_job_not_started_by_its_deadline_is_listed_as_expired_and_can_be_retri
 async fn jobs_carry_groups_and_end_users_are_groups_of_their_own() {
     let t = common::TestApp::start().await;
     let ulla = create_user(&t.db, "ulla", "ulla-password", Role::User).await.unwrap();
-    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"reports":["monthly"]}' WHERE id = $1"#)
+    sqlx::query(r#"UPDATE users SET allowed_jobs = '{"exports":["monthly"]}' WHERE id = $1"#)
         .bind(ulla)
         .execute(&t.db.pool)
         .await
@@ -483,20 +483,20 @@ async fn jobs_carry_groups_and_end_users_are_groups_of_their_own() {
     let r = admin
         .send(
             "POST",
-            "/api/v1/queues/reports/jobs",
+            "/api/v1/queues/exports/jobs",
             Some(json!({ "name": "monthly", "options": { "group": "org-7" } })),
             &csrf,
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let job =
-        admin.send("GET", &format!("/api/v1/queues/reports/jobs/{}", r.body["id"].as_str().unwrap()), None, &[]).await;
+        admin.send("GET", &format!("/api/v1/queues/exports/jobs/{}", r.body["id"].as_str().unwrap()), None, &[]).await;
     assert_eq!(job.body["group"], "org-7", "{:?}", job.body);
     for (group, why) in
         [(json!(""), "empty"), (json!("a\u{7}b"), "a control character"), (json!("g".repeat(201)), "201 bytes")]
     {
         let body = json!({ "name": "monthly", "options": { "group": group } });
-        let r = admin.send("POST", "/api/v1/queues/reports/jobs", Some(body), &csrf).await;
+        let r = admin.send("POST", "/api/v1/queues/exports/jobs", Some(body), &csrf).await;
         assert_eq!(
             (r.status, r.body["error"]["field"].as_str()),
             (StatusCode::BAD_REQUEST, Some("options.group")),
@@ -509,13 +509,13 @@ async fn jobs_carry_groups_and_end_users_are_groups_of_their_own() {
     let r = ulla_c
         .send(
             "POST",
-            "/api/v1/queues/reports/jobs",
+            "/api/v1/queues/exports/jobs",
             Some(json!({ "name": "monthly" })),
             &[("x-csrf-token", ucsrf.as_str())],
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let job =
-        ulla_c.send("GET", &format!("/api/v1/queues/reports/jobs/{}", r.body["id"].as_str().unwrap()), None, &[]).await;
+        ulla_c.send("GET", &format!("/api/v1/queues/exports/jobs/{}", r.body["id"].as_str().unwrap()), None, &[]).await;
     assert_eq!(job.body["group"], format!("user:{ulla}"), "{:?}", job.body);
 }
