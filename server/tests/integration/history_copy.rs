@@ -103,7 +103,8 @@ async fn killed_mid_copy_loses_and_duplicates_nothing(database: TestDatabase) {
     assert_eq!(rows.len(), JOBS, "one row per job");
     let recorded: HashSet<String> = rows.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(recorded, ids, "each job once, none missing");
-    assert!(rows.iter().all(|(_, status)| status == "completed"));
+    let others: Vec<&(String, String)> = rows.iter().filter(|(_, status)| status != "completed").take(5).collect();
+    assert!(others.is_empty(), "jobs that did not end completed (the first 5): {others:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
