@@ -497,7 +497,7 @@ test("each role sees only the pages it can use", async () => {
     return page.locator('nav[aria-label="Main"] a').allTextContents();
   };
   assert.deepEqual(await links("admin", ADMIN_PASSWORD), [
-    "Overview", "Dead letters", "Schedules", "Processes", "Alerts", "History", "Search", "My jobs", "Audit log", "Users", "Status",
+    "Overview", "Dead letters", "Schedules", "Processes", "Alerts", "History", "Search", "My jobs", "Reports", "Audit log", "Users", "Status",
   ]);
   assert.deepEqual(
     await links("vic", "vic-password"),

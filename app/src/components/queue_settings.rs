@@ -16,7 +16,7 @@ pub fn QueueSettings(settings: Vec<SettingView>) -> impl IntoView {
     view! {
         <details class="queue-settings">
             <summary>{t!(i18n, "settings-title", changed = from_file)}</summary>
-            <DataTable caption=t!(i18n, "settings-table") class="jobs settings" columns>
+            <DataTable caption=t!(i18n, "settings-table") class="settings" columns>
                 {settings
                     .into_iter()
                     .map(|s| {
