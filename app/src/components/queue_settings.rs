@@ -28,7 +28,7 @@ pub fn QueueSettings(settings: Vec<SettingView>) -> impl IntoView {
                         let name = s.setting.clone();
                         view! {
                             <tr data-setting=name data-origin=s.origin.clone()>
-                                <td class="mono">{s.setting}</td>
+                                <td class="mono" translate="no">{s.setting}</td>
                                 <td>{s.value}</td>
                                 <td>{from}</td>
                             </tr>
